@@ -1,0 +1,1 @@
+"""Sanlun CRM: the shared kernel (`sanlun.kernel`) and the command line (`sanlun.cli`)."""

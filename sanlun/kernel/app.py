@@ -1,0 +1,160 @@
+"""The service application factory: what every domain service is made of."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from sanlun.kernel.auth import TokenVerifier
+from sanlun.kernel.context import RequestContextMiddleware, outbound_headers
+from sanlun.kernel.db import Database
+from sanlun.kernel.errors import install_problem_handlers
+from sanlun.kernel.health import health_router
+from sanlun.kernel.logging import configure_logging
+from sanlun.kernel.migrations import current_revision, head_revision
+from sanlun.kernel.pagination import CursorCodec
+from sanlun.kernel.routing import idempotency_table
+from sanlun.kernel.settings import ServiceSettings
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable machine-readable error code."},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable `{tag}-{name}` operation ids for generated clients."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name}".replace("_", "-")
+
+
+def openapi_with_problems(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components.setdefault("securitySchemes", {})["bearerAuth"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    # FastAPI's default 422 points at HTTPValidationError; ours is a Problem.
+    for path_item in schema.get("paths", {}).values():
+        for op in path_item.values():
+            responses = op.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "Validation Error",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                }
+    for name in ("HTTPValidationError", "ValidationError"):
+        components["schemas"].pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    metadata: sa.MetaData,
+    migrations_dir: Path,
+    routers: Sequence[APIRouter],
+    database: Database | None = None,
+) -> FastAPI:
+    """Build a service: lifespan-owned engine and HTTP client, problem+json
+    errors, request context, health/metrics and the service's routers."""
+    configure_logging(service, settings.log_level)
+    schema = metadata.schema
+    assert schema
+    head = head_revision(migrations_dir, schema)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owns_db = database is None
+        app.state.db = database or Database(
+            settings.async_database_url,
+            application_name=service,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        app.state.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout_seconds),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            event_hooks={"request": [_propagate_request_id]},
+        )
+        app.state.token_verifier = TokenVerifier(settings, app.state.http)
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            if owns_db:
+                await app.state.db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        max_body_size=settings.max_body_bytes,
+        # Native OpenTelemetry costs CPU on every request; we export Prometheus instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value().encode())
+    app.state.idempotency_table = metadata.tables[f"{schema}.idempotency_keys"]
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=service)
+
+    async def database_ready(request: Request) -> dict[str, Any]:
+        db: Database = request.app.state.db
+        async with db.engine.connect() as conn:
+            current = await current_revision(conn, schema)
+        return {"ok": current == head, "schema": schema, "revision": current, "head": head}
+
+    app.include_router(health_router(service, {"database": database_ready}))
+    for router in routers:
+        app.include_router(router)
+    app.openapi = lambda: openapi_with_problems(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _propagate_request_id(request: httpx.Request) -> None:
+    for name, value in outbound_headers().items():
+        request.headers.setdefault(name, value)
+
+
+def ensure_kernel_tables(metadata: sa.MetaData) -> None:
+    """Add the kernel's tables (idempotency keys) to a service's metadata."""
+    if f"{metadata.schema}.idempotency_keys" not in metadata.tables:
+        idempotency_table(metadata)

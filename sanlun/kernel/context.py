@@ -1,0 +1,105 @@
+"""Request context: `X-Request-ID`, one access log line and Prometheus metrics.
+
+A pure ASGI middleware (no BaseHTTPMiddleware): it is on every request's path,
+so it stays cheap. The request id is taken from the caller when it is sane,
+made otherwise, echoed in the response and kept in a context var for logs and
+for outbound calls (`outbound_headers`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sanlun.kernel.logging import principal_var, request_id_var
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+REQUESTS = Counter("sanlun_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"])
+LATENCY = Histogram(
+    "sanlun_http_request_duration_seconds",
+    "HTTP request duration",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+access_log = structlog.get_logger("sanlun.access")
+
+
+def current_request_id() -> str | None:
+    return request_id_var.get()
+
+
+def outbound_headers() -> dict[str, str]:
+    """Headers to put on every downstream call made while serving a request."""
+    rid = request_id_var.get()
+    return {"X-Request-ID": rid} if rid else {}
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path or "unmatched"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, service: str, access_log_enabled: bool = True) -> None:
+        self.app = app
+        self.service = service
+        self.access_log_enabled = access_log_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _SANE_ID.match(candidate):
+                    rid = candidate
+                break
+        if rid is None:
+            rid = uuid.uuid4().hex
+        rid_token = request_id_var.set(rid)
+        principal_token = principal_var.set(None)
+        status = 500
+        started = time.perf_counter()
+        rid_bytes = rid.encode()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid_bytes)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            if route.startswith(("/metrics", "/health")):
+                pass
+            else:
+                REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+                LATENCY.labels(self.service, scope["method"], route).observe(elapsed)
+                if self.access_log_enabled:
+                    state = scope.get("state") or {}
+                    principal = state.get("principal")
+                    access_log.info(
+                        "request",
+                        method=scope["method"],
+                        path=scope["path"],
+                        status=status,
+                        duration_ms=round(elapsed * 1000, 2),
+                        principal=getattr(principal, "subject", None),
+                    )
+            request_id_var.reset(rid_token)
+            principal_var.reset(principal_token)

@@ -1,0 +1,105 @@
+"""Database: the async engine, naming conventions, and the request's session.
+
+One engine per process, made in the lifespan and disposed on shutdown, with
+`application_name` set to the service so `pg_stat_activity` tells who is who.
+The request's session is opened and committed by `TransactionalRoute` (the
+edge), never by services or repositories, which only `flush`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Integer, MetaData, Uuid, func
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_metadata(schema: str) -> MetaData:
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class RecordMixin:
+    """Columns every aggregate root has: UUID id, timestamps, and an optimistic
+    `version` that backs the ETag (SQLAlchemy bumps it on every UPDATE and
+    refuses a stale write)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - mapper args are per-class
+
+
+class Database:
+    def __init__(
+        self,
+        url: str,
+        *,
+        application_name: str,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self.engine = engine or create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=False,
+            connect_args={"server_settings": {"application_name": application_name}},
+        )
+        self._bind: AsyncConnection | AsyncEngine = self.engine
+        self._sessions = async_sessionmaker(self._bind, expire_on_commit=False, autoflush=False)
+
+    def bind_to(self, connection: AsyncConnection) -> None:
+        """Tests: run every session inside `connection`'s outer transaction,
+        so a test's writes roll back when it ends."""
+        self._bind = connection
+        self._sessions = async_sessionmaker(
+            connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+        )
+
+    def session(self) -> AsyncSession:
+        return self._sessions()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work outside a request (dispatchers, CLI): commit on success."""
+        async with self._sessions() as session:
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def get_session(request: Request) -> AsyncSession:
+    session = getattr(request.state, "db_session", None)
+    if session is None:  # pragma: no cover - a route not using TransactionalRoute
+        raise RuntimeError("route is not a TransactionalRoute; no session was opened")
+    return session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]

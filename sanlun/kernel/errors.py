@@ -1,0 +1,267 @@
+"""RFC 9457 problem details for every error a Sanlun process answers.
+
+The exception tree::
+
+    ProblemError                      any error with an HTTP status and a stable code
+     ├── BadRequest            400    malformed JSON, forged or stale cursor, ...
+     │    └── InvalidCursor    400
+     ├── Unauthorized          401    missing, expired or badly signed credentials
+     ├── Forbidden             403    authenticated but not allowed (never for reads
+     │                                of another person's record: those are 404)
+     ├── NotFound              404
+     ├── Conflict              409    unique violations, illegal state transitions
+     ├── PreconditionFailed    412    If-Match does not match the current ETag
+     ├── UnsupportedMediaType  415
+     ├── Unprocessable         422    semantic errors; IdempotencyKeyReused
+     ├── UpstreamUnavailable   502    a peer service could not be reached
+     └── UpstreamTimeout       504    a peer service did not answer in time
+
+Routes raise these; `install_problem_handlers` renders them, FastAPI's request
+validation errors, Starlette's HTTP errors (404 route, 405, 413) and database
+integrity errors as `application/problem+json`. Anything else is logged with
+its traceback and answered as a bare 500 problem without internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://sanlun.dev/problems/"
+
+log = structlog.get_logger("sanlun.errors")
+
+
+class ProblemError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code:
+            self.code = code
+        self.errors = errors
+        self.headers = headers
+        self.extensions = extensions
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.code.replace("_", "-"),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extensions)
+        return body
+
+
+class BadRequest(ProblemError):
+    status, code, title = 400, "bad_request", "Bad Request"
+
+
+class InvalidCursor(BadRequest):
+    code, title = "invalid_cursor", "Invalid Cursor"
+
+
+class Unauthorized(ProblemError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="sanlun"'})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(ProblemError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, code, title = 404, "not_found", "Not Found"
+
+
+class Conflict(ProblemError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(ProblemError):
+    status, code, title = 412, "precondition_failed", "Precondition Failed"
+
+
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"
+
+
+class Unprocessable(ProblemError):
+    status, code, title = 422, "unprocessable", "Unprocessable Content"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code, title = "idempotency_key_reused", "Idempotency Key Reused"
+
+
+class UpstreamUnavailable(ProblemError):
+    status, code, title = 502, "upstream_unavailable", "Bad Gateway"
+
+
+class UpstreamTimeout(ProblemError):
+    status, code, title = 504, "upstream_timeout", "Gateway Timeout"
+
+
+_STATUS_CODES = {
+    400: ("bad_request", "Bad Request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not Found"),
+    405: ("method_not_allowed", "Method Not Allowed"),
+    406: ("not_acceptable", "Not Acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("content_too_large", "Content Too Large"),
+    415: ("unsupported_media_type", "Unsupported Media Type"),
+    422: ("unprocessable", "Unprocessable Content"),
+    429: ("too_many_requests", "Too Many Requests"),
+}
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code.replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [p for p in err.get("loc", ()) if isinstance(p, (str, int))]
+        out.append({"loc": loc, "msg": err.get("msg", "invalid"), "type": err.get("type", "value_error")})
+    return out
+
+
+async def _on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+    return JSONResponse(
+        exc.to_problem(request.url.path),
+        status_code=exc.status,
+        media_type=PROBLEM_JSON,
+        headers=exc.headers,
+    )
+
+
+async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = _validation_errors(exc)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem_response(
+            400, "malformed_json", "Malformed JSON",
+            "The request body is not valid JSON.",
+            instance=request.url.path, errors=errors,
+        )
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in errors[:5])
+    return problem_response(
+        422, "validation_error", "Validation Error",
+        f"The request is invalid: {fields}",
+        instance=request.url.path, errors=errors,
+    )
+
+
+async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code, title = _STATUS_CODES.get(exc.status_code, ("http_error", "HTTP Error"))
+    if exc.status_code == 404:
+        detail = f"No route matches {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"Method {request.method} is not allowed on {request.url.path}."
+    elif exc.status_code == 413:
+        detail = "The request body is larger than this service accepts."
+    else:
+        detail = str(exc.detail) if exc.detail else title
+    return problem_response(
+        exc.status_code, code, title, detail, instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    detail = "The request conflicts with an existing record"
+    detail += f" (constraint {constraint})." if constraint else "."
+    return problem_response(409, "conflict", "Conflict", detail, instance=request.url.path)
+
+
+async def _on_dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+    # Data errors (a value Postgres refuses) are the client's; the rest are ours.
+    sqlstate = getattr(getattr(exc.orig, "__cause__", None), "sqlstate", "") or ""
+    if sqlstate.startswith("22"):
+        return problem_response(
+            422, "invalid_value", "Invalid Value",
+            "A value in the request is out of the range the database accepts.",
+            instance=request.url.path,
+        )
+    return await _on_unexpected(request, exc)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return problem_response(
+        500, "internal_error", "Internal Server Error",
+        "The server failed to handle the request; it has been logged.",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, _on_integrity)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _on_dbapi)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def problem_responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entry for a route: documents the problems it may answer."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        out[err.status] = {
+            "description": err.title,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out

@@ -1,0 +1,86 @@
+"""Per-process settings.
+
+Each process has one settings class with its own environment prefix
+(`SANLUN_OPPORTUNITY_`, `SANLUN_GATEWAY_`, ...). A variable with the process
+prefix wins; otherwise the shared `SANLUN_` variable applies, so one
+`SANLUN_DATABASE_URL` serves every process locally while docker compose can give
+each service its own role through `SANLUN_<SERVICE>_DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "sanlun-development-secret-change-me"
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/sanlun"
+
+
+def asyncpg_url(url: str) -> str:
+    """Normalise a libpq-style URL to the SQLAlchemy asyncpg dialect."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+class ProcessSettings(BaseSettings):
+    """Settings every process shares. Subclasses set `model_config.env_prefix`."""
+
+    model_config = SettingsConfigDict(env_prefix="SANLUN_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    database_url: str = DEFAULT_DATABASE_URL
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # Largest request body a process accepts (bytes); larger answers 413.
+    max_body_bytes: int = 1_048_576
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared = EnvSettingsSource(settings_cls, env_prefix="SANLUN_")
+        return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> ProcessSettings:
+        if self.environment != "development" and self.jwt_algorithm == "HS256":
+            if self.jwt_secret.get_secret_value() in ("", PLACEHOLDER_SECRET):
+                raise ValueError(
+                    "SANLUN_JWT_SECRET is the development placeholder; "
+                    f"set a real secret to run with environment={self.environment}"
+                )
+        if self.jwt_algorithm == "RS256" and not self.jwks_url:
+            raise ValueError("SANLUN_JWKS_URL is required when SANLUN_JWT_ALGORITHM=RS256")
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        return asyncpg_url(self.database_url)
+
+
+class ServiceSettings(ProcessSettings):
+    """Settings of a domain service; adds the URLs of its peers."""
+
+    employee_lifecycle_url: str = "http://127.0.0.1:8002"
+    opportunity_url: str = "http://127.0.0.1:8001"
+    key_account_url: str = "http://127.0.0.1:8003"
+    resource_share_url: str = "http://127.0.0.1:8004"
+    # Timeout of every outbound service-to-service call, in seconds.
+    http_timeout_seconds: float = 5.0

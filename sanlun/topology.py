@@ -1,0 +1,63 @@
+"""Which processes make up Sanlun, where they listen and what they own.
+
+Process wiring only (names, ports, schemas, app factories, public prefixes):
+the CLI, the gateway and the tests read it from here instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    port: int
+    package: str
+    prefixes: tuple[str, ...]
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+    @property
+    def app_factory(self) -> str:
+        return f"{self.package}.app:create_app"
+
+    @property
+    def migrations_dir(self) -> Path:
+        module = importlib.import_module(self.package)
+        assert module.__file__
+        return Path(module.__file__).parent / "migrations"
+
+    @property
+    def env_prefix(self) -> str:
+        return f"SANLUN_{self.name.upper()}_"
+
+    def create_app(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        module = importlib.import_module(f"{self.package}.app")
+        return module.create_app(*args, **kwargs)
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "opportunity", 8001, "services.opportunity",
+        ("/api/v1/opportunities", "/api/v1/solutions", "/api/v1/assignments"),
+    ),
+    ServiceSpec(
+        "employee_lifecycle", 8002, "services.employee_lifecycle",
+        ("/api/v1/employees", "/api/v1/org-units", "/api/v1/stage-policies"),
+    ),
+    ServiceSpec(
+        "key_account", 8003, "services.key_account",
+        ("/api/v1/accounts", "/api/v1/account-plans"),
+    ),
+    ServiceSpec(
+        "resource_share", 8004, "services.resource_share",
+        ("/api/v1/resources", "/api/v1/resource-requests", "/api/v1/support-requests", "/api/v1/introductions"),
+    ),
+)
+GATEWAY_PORT = 8000
+BY_NAME = {s.name: s for s in SERVICES}

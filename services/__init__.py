@@ -1,0 +1,1 @@
+"""The four Sanlun domain services, one package each."""

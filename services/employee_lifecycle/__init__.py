@@ -1,0 +1,1 @@
+"""Employee lifecycle service: people, organisation, signals and the stage engine."""

@@ -1,0 +1,61 @@
+"""Small helpers for tests: databases, tokens, headers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from sanlun.kernel.auth import mint_token
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "sanlun-test-secret-0123456789abcdef"
+
+
+def admin_url_for_tests() -> str:
+    url = os.environ.get("SANLUN_TEST_DATABASE_URL") or os.environ.get("SANLUN_DATABASE_URL")
+    if url:
+        return url.replace("postgresql+asyncpg://", "postgresql://")
+    from sanlun.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(ROOT / ".sanlun" / "test-pg")
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(with_database(admin_url, "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(with_database(admin_url, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def token(
+    *,
+    employee: uuid.UUID | str | None = None,
+    org_unit: str = "/group/east/team-1",
+    roles: tuple[str, ...] = ("rep",),
+    secret: str = TEST_SECRET,
+    ttl: int = 3600,
+) -> str:
+    return mint_token(secret, subject=str(employee or uuid.uuid4()), org_unit_path=org_unit, roles=roles, ttl_seconds=ttl)
+
+
+def auth(**kwargs: object) -> dict[str, str]:
+    """`Authorization` header for a minted test token (see `token`)."""
+    return {"Authorization": f"Bearer {token(**kwargs)}"}  # type: ignore[arg-type]
