@@ -61,3 +61,21 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 GATEWAY_PORT = 8000
 BY_NAME = {s.name: s for s in SERVICES}
+
+# Who receives which events (fnmatch patterns), the one place this is decided.
+# Override per deployment with SANLUN_SUBSCRIPTIONS='{"opportunity": ["employee.*"]}'.
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    # signals come from the other services' facts
+    "employee_lifecycle": (
+        "opportunity.*",
+        "account.coverage_changed",
+        "resource.used",
+        "introduction.completed",
+    ),
+    # the assignment node keeps a local view of the sales people and their stages
+    "opportunity": ("employee.*",),
+    # coverage continuity and incubation lineage
+    "key_account": ("opportunity.created", "opportunity.won", "opportunity.lost"),
+    # the support desk tilts by stage; influence counts wins resources contributed to
+    "resource_share": ("employee.*", "opportunity.won"),
+}

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sanlun.kernel.db import Database
 from sanlun.kernel.migrations import upgrade
 from sanlun.topology import BY_NAME, SERVICES
-from tests.support import TEST_SECRET, admin_url_for_tests, create_database, drop_database, with_database
+from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, admin_url_for_tests, create_database, drop_database, with_database
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -78,8 +78,13 @@ async def service_client(
         async def make(name: str, **settings_overrides: object) -> httpx.AsyncClient:
             spec = BY_NAME[name]
             settings_module = __import__(f"{spec.package}.settings", fromlist=["Settings"])
-            settings = settings_module.Settings(database_url=database_url, environment="test",
-                                                jwt_secret=TEST_SECRET, **settings_overrides)
+            # The dispatcher would not see rows of the rolled-back test transaction;
+            # event delivery is tested on committed data in tests/kernel/test_events.py.
+            overrides = {"dispatcher_enabled": False, **settings_overrides}
+            settings = settings_module.Settings(
+                database_url=database_url, environment="test", jwt_secret=TEST_SECRET,
+                service_secret=TEST_SERVICE_SECRET, **overrides
+            )
             db = Database(settings.async_database_url, application_name=name, engine=engine)
             db.bind_to(connection)
             app = spec.create_app(settings, database=db)

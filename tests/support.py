@@ -13,6 +13,7 @@ from sanlun.kernel.auth import mint_token
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "sanlun-test-secret-0123456789abcdef"
+TEST_SERVICE_SECRET = "sanlun-test-service-secret-0123456789"
 
 
 def admin_url_for_tests() -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,15 +15,18 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from sanlun.kernel.auth import TokenVerifier
-from sanlun.kernel.context import RequestContextMiddleware, outbound_headers
+from sanlun.kernel.context import BodyLimitMiddleware, RequestContextMiddleware, outbound_headers
 from sanlun.kernel.db import Database
 from sanlun.kernel.errors import install_problem_handlers
 from sanlun.kernel.health import health_router
 from sanlun.kernel.logging import configure_logging
 from sanlun.kernel.migrations import current_revision, head_revision
 from sanlun.kernel.pagination import CursorCodec
+from sanlun.kernel.event_routes import internal_events_router, mint_service_token, ops_router
+from sanlun.kernel.events import EVENTS_KEY, EventHandler, EventsContext, OutboxDispatcher, Subscriptions, inbox_table, outbox_table
 from sanlun.kernel.routing import idempotency_table
 from sanlun.kernel.settings import ServiceSettings
+from sanlun.topology import SUBSCRIPTIONS
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -88,14 +92,23 @@ def create_service_app(
     metadata: sa.MetaData,
     migrations_dir: Path,
     routers: Sequence[APIRouter],
+    event_handlers: Mapping[str, EventHandler] | None = None,
     database: Database | None = None,
 ) -> FastAPI:
-    """Build a service: lifespan-owned engine and HTTP client, problem+json
-    errors, request context, health/metrics and the service's routers."""
+    """Build a service: lifespan-owned engine, HTTP client and event
+    dispatcher, problem+json errors, request context, health/metrics, the
+    event endpoints and the service's routers."""
     configure_logging(service, settings.log_level)
     schema = metadata.schema
     assert schema
     head = head_revision(migrations_dir, schema)
+    outbox = metadata.tables[f"{schema}.outbox"]
+    events = EventsContext(
+        source=service,
+        outbox=outbox,
+        subscriptions=Subscriptions(settings.subscriptions or SUBSCRIPTIONS),
+        channel=f"sanlun_outbox_{schema}",
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,10 +124,31 @@ def create_service_app(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             event_hooks={"request": [_propagate_request_id]},
         )
+        app.state.db.session_info[EVENTS_KEY] = events
         app.state.token_verifier = TokenVerifier(settings, app.state.http)
+        dispatcher = None
+        if settings.dispatcher_enabled:
+            secret = settings.service_secret.get_secret_value()
+            dispatcher = OutboxDispatcher(
+                db=app.state.db,
+                context=events,
+                http=app.state.http,
+                resolve_url=settings.service_url,
+                service_token=_cached_service_token(secret, service),
+                max_attempts=settings.outbox_max_attempts,
+                batch_size=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds,
+                backoff_base=settings.outbox_backoff_base_seconds,
+                backoff_cap=settings.outbox_backoff_cap_seconds,
+                timeout_seconds=settings.http_timeout_seconds,
+            )
+            await dispatcher.start()
+        app.state.dispatcher = dispatcher
         try:
             yield
         finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
             await app.state.http.aclose()
             if owns_db:
                 await app.state.db.dispose()
@@ -125,7 +159,6 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
-        max_body_size=settings.max_body_bytes,
         # Native OpenTelemetry costs CPU on every request; we export Prometheus instead.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
@@ -134,6 +167,7 @@ def create_service_app(
     app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value().encode())
     app.state.idempotency_table = metadata.tables[f"{schema}.idempotency_keys"]
     install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=service)
 
     async def database_ready(request: Request) -> dict[str, Any]:
@@ -143,6 +177,8 @@ def create_service_app(
         return {"ok": current == head, "schema": schema, "revision": current, "head": head}
 
     app.include_router(health_router(service, {"database": database_ready}))
+    app.include_router(internal_events_router(metadata.tables[f"{schema}.inbox"], event_handlers or {}))
+    app.include_router(ops_router(outbox, service))
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: openapi_with_problems(app)  # type: ignore[method-assign]
@@ -155,6 +191,23 @@ async def _propagate_request_id(request: httpx.Request) -> None:
 
 
 def ensure_kernel_tables(metadata: sa.MetaData) -> None:
-    """Add the kernel's tables (idempotency keys) to a service's metadata."""
+    """Add the kernel's tables (idempotency keys, outbox, inbox) to a service's
+    metadata; `create_kernel_tables` in its first migration creates them."""
     if f"{metadata.schema}.idempotency_keys" not in metadata.tables:
         idempotency_table(metadata)
+        outbox_table(metadata)
+        inbox_table(metadata)
+
+
+def _cached_service_token(secret: str, service: str) -> Callable[[], str]:
+    """Mint the service token once an hour instead of on every delivery."""
+    state = {"token": "", "expires": 0.0}
+
+    def token() -> str:
+        now = time.time()
+        if now > state["expires"]:
+            state["token"] = mint_service_token(secret, service, ttl_seconds=3600)
+            state["expires"] = now + 3000
+        return str(state["token"])
+
+    return token

@@ -187,7 +187,9 @@ def path_within(column: Any, prefix: str) -> ColumnElement[bool]:
     prefix = normalise_path(prefix)
     if prefix == "/":
         return true()
-    return or_(column == prefix, column.startswith(prefix + "/", autoescape=True))
+    # A literal pattern (not `prefix || '%'`) so the planner can use the index.
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(column == prefix, column.like(escaped + "/%", escape="\\"))
 
 
 def visibility_clause(

@@ -14,6 +14,7 @@ import uuid
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sanlun.kernel.logging import principal_var, request_id_var
@@ -103,3 +104,50 @@ class RequestContextMiddleware:
                     )
             request_id_var.reset(rid_token)
             principal_var.reset(principal_token)
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over `max_bytes` with a 413 problem: at once when
+    Content-Length says so, or as soon as a streamed body passes the limit."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await _too_large(scope, send, self.max_bytes)
+                    return
+                break
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    from sanlun.kernel.errors import problem_response
+
+    response = problem_response(
+        413, "content_too_large", "Content Too Large",
+        f"The request body is larger than the {limit} bytes this service accepts.",
+        instance=scope.get("path"),
+    )
+    await response(scope, _drain_receive, send)
+
+
+async def _drain_receive() -> Message:  # the body is not read: the connection closes
+    return {"type": "http.disconnect"}

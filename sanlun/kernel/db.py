@@ -70,24 +70,26 @@ class Database:
             pool_pre_ping=False,
             connect_args={"server_settings": {"application_name": application_name}},
         )
-        self._bind: AsyncConnection | AsyncEngine = self.engine
-        self._sessions = async_sessionmaker(self._bind, expire_on_commit=False, autoflush=False)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Set by the app factory: lets `sanlun.kernel.events.publish` find the outbox.
+        self.session_info: dict[str, object] = {}
 
     def bind_to(self, connection: AsyncConnection) -> None:
         """Tests: run every session inside `connection`'s outer transaction,
         so a test's writes roll back when it ends."""
-        self._bind = connection
         self._sessions = async_sessionmaker(
             connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
         )
 
     def session(self) -> AsyncSession:
-        return self._sessions()
+        session = self._sessions()
+        session.info.update(self.session_info)
+        return session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work outside a request (dispatchers, CLI): commit on success."""
-        async with self._sessions() as session:
+        async with self.session() as session:
             async with session.begin():
                 yield session
 

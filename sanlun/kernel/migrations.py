@@ -113,3 +113,39 @@ def create_kernel_tables(op: Any, schema: str) -> None:
         schema=schema,
     )
     op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"], schema=schema)
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("event_id", sa.Uuid, nullable=False),
+        sa.Column("type", sa.String(100), nullable=False),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("data", JSONB, nullable=False),
+        sa.Column("subscriber", sa.String(100), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox"),
+        sa.UniqueConstraint("event_id", "subscriber", name="uq_outbox_event_id_subscriber"),
+        schema=schema,
+    )
+    # The dispatcher's claim: pending rows in order, and "no earlier pending row
+    # for this (subscriber, subject)"; both served by partial indexes.
+    op.create_index("ix_outbox_pending_due", "outbox", ["next_attempt_at", "id"], schema=schema,
+                    postgresql_where=sa.text("status = 'pending'"))
+    op.create_index("ix_outbox_pending_subject", "outbox", ["subscriber", "subject", "id"], schema=schema,
+                    postgresql_where=sa.text("status = 'pending'"))
+    op.create_index("ix_outbox_status_id", "outbox", ["status", "id"], schema=schema)
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.Uuid, nullable=False),
+        sa.Column("type", sa.String(100), nullable=False),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name="pk_inbox"),
+        schema=schema,
+    )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.message
 import hashlib
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -46,6 +45,7 @@ def idempotency_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("headers", JSONB, nullable=True),
         sa.Column("body", sa.LargeBinary, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+        sa.Index("ix_idempotency_keys_created_at", "created_at"),
     )
 
 
@@ -140,7 +140,3 @@ async def _idempotent(
     )
     await session.commit()
     return response
-
-
-def json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()

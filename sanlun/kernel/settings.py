@@ -43,6 +43,8 @@ class ProcessSettings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # Signs the service tokens of /internal/* calls; never accepted on public routes.
+    service_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET + "-service")
     # Largest request body a process accepts (bytes); larger answers 413.
     max_body_bytes: int = 1_048_576
 
@@ -66,6 +68,8 @@ class ProcessSettings(BaseSettings):
                     "SANLUN_JWT_SECRET is the development placeholder; "
                     f"set a real secret to run with environment={self.environment}"
                 )
+        if self.environment == "production" and self.service_secret.get_secret_value().startswith(PLACEHOLDER_SECRET):
+            raise ValueError("SANLUN_SERVICE_SECRET is the development placeholder; set a real one in production")
         if self.jwt_algorithm == "RS256" and not self.jwks_url:
             raise ValueError("SANLUN_JWKS_URL is required when SANLUN_JWT_ALGORITHM=RS256")
         return self
@@ -84,3 +88,15 @@ class ServiceSettings(ProcessSettings):
     resource_share_url: str = "http://127.0.0.1:8004"
     # Timeout of every outbound service-to-service call, in seconds.
     http_timeout_seconds: float = 5.0
+    # Event dispatcher (see sanlun.kernel.events).
+    dispatcher_enabled: bool = True
+    outbox_max_attempts: int = 8
+    outbox_batch_size: int = 50
+    outbox_poll_seconds: float = 1.0
+    outbox_backoff_base_seconds: float = 0.5
+    outbox_backoff_cap_seconds: float = 60.0
+    # JSON `{"subscriber": ["event.type.pattern", ...]}`; empty = sanlun.topology.SUBSCRIPTIONS.
+    subscriptions: dict[str, list[str]] = {}
+
+    def service_url(self, name: str) -> str | None:
+        return getattr(self, f"{name}_url", None)

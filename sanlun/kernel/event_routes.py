@@ -1,0 +1,170 @@
+"""HTTP side of events: the consumer endpoint and the operators' outbox view.
+
+`/internal/events` accepts only service tokens (HS256 signed with the service
+secret, role `service`), never a user's token; the gateway never routes
+`/internal/*`. `/ops/outbox` lets an operator (role `ops` or `group_admin`)
+see the backlog and parked events with their last error, and replay one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import jwt
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.dialects.postgresql import insert
+
+from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
+from sanlun.kernel.db import DbSession, utcnow
+from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Conflict, problem_responses
+from sanlun.kernel.events import DELIVERED, PARKED, PENDING, EventHandler
+from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.routing import TransactionalRoute
+
+SERVICE_ROLE = "service"
+
+
+def mint_service_token(secret: str, source: str, ttl_seconds: int = 3600) -> str:
+    return mint_token(secret, subject=f"service:{source}", org_unit_path="/", roles=[SERVICE_ROLE], ttl_seconds=ttl_seconds)
+
+
+async def authenticate_service(request: Request) -> Principal:
+    secret = request.app.state.settings.service_secret.get_secret_value()
+    try:
+        claims = jwt.decode(bearer_token(request), secret, algorithms=["HS256"], options={"require": ["sub", "exp"]})
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Internal routes need a valid service token.") from exc
+    roles = claims.get("roles") or []
+    if SERVICE_ROLE not in roles or not str(claims["sub"]).startswith("service:"):
+        raise Forbidden("Internal routes accept only service tokens.")
+    return Principal(subject=str(claims["sub"]), org_unit_path="/", roles=frozenset([SERVICE_ROLE]))
+
+
+ServicePrincipal = Annotated[Principal, Depends(authenticate_service)]
+
+
+class CloudEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    specversion: str = "1.0"
+    id: uuid.UUID
+    type: str = Field(min_length=1, max_length=100)
+    source: str = Field(min_length=1, max_length=100)
+    subject: str = Field(min_length=1, max_length=200)
+    time: dt.datetime
+    data: dict[str, Any]
+
+
+class EventReceipt(BaseModel):
+    status: Literal["processed", "ignored", "duplicate"]
+
+
+def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler]) -> APIRouter:
+    router = APIRouter(tags=["internal"], route_class=TransactionalRoute, include_in_schema=False)
+
+    @router.post("/internal/events", summary="Receive an event from another service", response_model=EventReceipt)
+    async def receive_event(event: CloudEvent, session: DbSession, _: ServicePrincipal) -> EventReceipt:
+        first_time = await session.execute(
+            insert(inbox)
+            .values(event_id=event.id, type=event.type, source=event.source, received_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        if first_time.first() is None:
+            return EventReceipt(status="duplicate")
+        handler = handlers.get(event.type)
+        if handler is None:
+            return EventReceipt(status="ignored")
+        # The handler's effect commits with the inbox row, or neither does.
+        await handler(session=session, event=event)
+        return EventReceipt(status="processed")
+
+    return router
+
+
+class OutboxEntry(BaseModel):
+    id: int
+    event_id: uuid.UUID
+    type: str
+    subject: str
+    subscriber: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+
+
+class OutboxSummary(BaseModel):
+    service: str
+    pending: int
+    parked: int
+    oldest_pending_at: dt.datetime | None
+
+
+def _operator(principal: Principal) -> None:
+    require_roles(principal, "ops", "group_admin")
+
+
+def ops_router(outbox: sa.Table, service: str) -> APIRouter:
+    router = APIRouter(prefix="/ops/outbox", tags=["operations"], route_class=TransactionalRoute,
+                       responses=problem_responses(Unauthorized, Forbidden))
+
+    @router.get("/summary", summary="Outbox backlog of this service", response_model=OutboxSummary)
+    async def outbox_summary(session: DbSession, principal: CurrentPrincipal) -> OutboxSummary:
+        _operator(principal)
+        row = (
+            await session.execute(
+                sa.select(
+                    sa.func.count().filter(outbox.c.status == PENDING),
+                    sa.func.count().filter(outbox.c.status == PARKED),
+                    sa.func.min(outbox.c.created_at).filter(outbox.c.status == PENDING),
+                ).where(outbox.c.status != DELIVERED)
+            )
+        ).one()
+        return OutboxSummary(service=service, pending=row[0], parked=row[1], oldest_pending_at=row[2])
+
+    @router.get("", summary="List outbox entries (backlog or parked) with their last error",
+                response_model=Page[OutboxEntry])
+    async def list_outbox(
+        request: Request,
+        session: DbSession,
+        principal: CurrentPrincipal,
+        page: Pagination,
+        status: Annotated[Literal["pending", "parked", "delivered"], Query(description="Which entries.")] = "parked",
+    ) -> Page[OutboxEntry]:
+        _operator(principal)
+        stmt = sa.select(outbox).where(outbox.c.status == status)
+        rows, next_cursor = await paginate(session, request, stmt, order_by=(outbox.c.id,), params=page, scalars=False)
+        return Page[OutboxEntry](items=[OutboxEntry.model_validate(r, from_attributes=True) for r in rows],
+                                 next_cursor=next_cursor)
+
+    @router.post("/{entry_id}/replay", summary="Replay a parked event", response_model=OutboxEntry,
+                 responses=problem_responses(NotFound, Conflict))
+    async def replay_outbox_entry(
+        entry_id: Annotated[int, Path(description="Outbox entry id.")], session: DbSession, principal: CurrentPrincipal
+    ) -> OutboxEntry:
+        _operator(principal)
+        row = (await session.execute(sa.select(outbox).where(outbox.c.id == entry_id).with_for_update())).first()
+        if row is None:
+            raise NotFound(f"Outbox entry {entry_id} was not found.")
+        if row.status != PARKED:
+            raise Conflict(f"Outbox entry {entry_id} is {row.status}; only parked entries can be replayed.")
+        updated = (
+            await session.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == entry_id)
+                .values(status=PENDING, attempts=0, next_attempt_at=sa.func.now())
+                .returning(outbox)
+            )
+        ).one()
+        await session.execute(sa.text(f"NOTIFY sanlun_outbox_{service}"))
+        return OutboxEntry.model_validate(updated, from_attributes=True)
+
+    return router
