@@ -1,0 +1,26 @@
+"""Resource sharing service (port 8004, schema `resource_share`)."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from sanlun.kernel.app import create_service_app
+from sanlun.kernel.db import Database
+from services.resource_share import resources
+from services.resource_share.db import Base
+from services.resource_share.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    return create_service_app(
+        service="resource_share",
+        title="Sanlun resource sharing",
+        description="Shared assets, reference cases, experts and relationships across the group, shared by scope.",
+        settings=settings or Settings(),
+        metadata=Base.metadata,
+        migrations_dir=MIGRATIONS,
+        routers=[resources.router],
+        database=database,
+    )

@@ -1,0 +1,61 @@
+"""All queries of the resources area."""
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sanlun.kernel.auth import Principal, path_within, visibility_clause
+from services.resource_share.resources.models import Resource, Scope
+
+
+def editable(principal: Principal) -> sa.ColumnElement[bool]:
+    """The owner, managers above the owner's unit and admins: the architecture's rule."""
+    return visibility_clause(principal, owner_column=Resource.owner_id, org_unit_column=Resource.org_unit_path)
+
+
+def visible(principal: Principal) -> sa.ColumnElement[bool]:
+    """`editable` widened by each resource's scope."""
+    clauses = [
+        editable(principal),
+        Resource.scope.in_((Scope.GROUP, Scope.PUBLIC)),
+        sa.and_(Resource.scope == Scope.TEAM, Resource.org_unit_path == principal.org_unit_path),
+    ]
+    # Someone placed above every organisation (e.g. at `/group`) belongs to none,
+    # so organisation scope must not open every organisation to them.
+    organization = principal.organization_path
+    if organization.count("/") >= 2:
+        clauses.append(sa.and_(Resource.scope == Scope.ORGANIZATION, path_within(Resource.org_unit_path, organization)))
+    return sa.or_(*clauses)
+
+
+def list_statement(
+    principal: Principal,
+    *,
+    type: str | None = None,
+    industry: str | None = None,
+    solution: str | None = None,
+    organization: str | None = None,
+    owner_id: uuid.UUID | None = None,
+    q: str | None = None,
+) -> sa.Select[Any]:
+    stmt = sa.select(Resource).where(visible(principal))
+    if type:
+        stmt = stmt.where(Resource.type == type)
+    if industry:
+        stmt = stmt.where(Resource.industries.contains([industry]))
+    if solution:
+        stmt = stmt.where(Resource.solutions.contains([solution]))
+    if organization:
+        stmt = stmt.where(path_within(Resource.org_unit_path, organization))
+    if owner_id is not None:
+        stmt = stmt.where(Resource.owner_id == owner_id)
+    if q:
+        stmt = stmt.where(Resource.search.bool_op("@@")(sa.func.websearch_to_tsquery("simple", q)))
+    return stmt
+
+
+async def get_visible(session: AsyncSession, principal: Principal, resource_id: uuid.UUID) -> Resource | None:
+    stmt = sa.select(Resource).where(Resource.id == resource_id, visible(principal))
+    return (await session.execute(stmt)).scalar_one_or_none()
