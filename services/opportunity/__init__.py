@@ -1,0 +1,1 @@
+"""TAS+ opportunity service: opportunities, the solution catalogue and (later) assignment."""

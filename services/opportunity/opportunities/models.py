@@ -1,0 +1,46 @@
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, composite, mapped_column
+
+from sanlun.kernel.db import RecordMixin
+from services.opportunity.db import Base
+from services.opportunity.money import MoneyValue
+from services.opportunity.opportunities.stages import Stage
+
+STAGE_VALUES = ", ".join(f"'{s.value}'" for s in Stage)
+
+
+class Opportunity(RecordMixin, Base):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        # A plain string column, not a Postgres enum: new stages stay a one-line migration.
+        sa.CheckConstraint(f"stage IN ({STAGE_VALUES})", name="stage_known"),
+        sa.CheckConstraint("(amount IS NULL) = (currency IS NULL)", name="amount_has_currency"),
+        sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+        sa.CheckConstraint("win_probability BETWEEN 0 AND 1", name="win_probability_range"),
+        sa.Index("ix_opportunities_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}),
+        sa.Index("ix_opportunities_created_at_id", "created_at", "id"),
+        sa.Index("ix_opportunities_owner_id", "owner_id"),
+        sa.Index("ix_opportunities_account_id", "account_id"),
+        sa.Index("ix_opportunities_stage", "stage"),
+        sa.Index("ix_opportunities_expected_close_date", "expected_close_date"),
+    )
+
+    external_id: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    # Accounts live in the key_account service: a reference, never a foreign key.
+    account_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    name: Mapped[str] = mapped_column(sa.String(300))
+    amount_value: Mapped[Decimal | None] = mapped_column("amount", sa.Numeric(18, 2))
+    currency: Mapped[str | None] = mapped_column(sa.CHAR(3))
+    # The class comes from the annotation, so a row with both columns null reads as None.
+    amount: Mapped[MoneyValue | None] = composite("amount_value", "currency")
+    expected_close_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    org_unit_path: Mapped[str] = mapped_column(sa.String(500))
+    source: Mapped[str | None] = mapped_column(sa.String(100))
+    compelling_event: Mapped[str | None] = mapped_column(sa.Text)
+    stage: Mapped[str] = mapped_column(sa.String(32), default=Stage.LEAD.value)
+    win_probability: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 4))

@@ -1,0 +1,57 @@
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.opportunity.money import Money
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Family = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Industry = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+SizeBand = Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+Industries = Annotated[list[Industry], Field(max_length=50, description="Industries this solution fits.")]
+SizeBands = Annotated[list[SizeBand], Field(max_length=20, description="Customer size bands it fits, e.g. `smb`.")]
+PresalesSupportUsual = Annotated[bool, Field(description="Whether deals with it usually need pre-sales support.")]
+
+
+class SolutionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    family: Family | None = None
+    industries: Industries = []
+    size_bands: SizeBands = []
+    list_price: Money | None = None
+    presales_support_usual: PresalesSupportUsual = False
+    active: bool = True
+
+
+class SolutionUpdate(BaseModel):
+    """Fields to change; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    family: Family | None = None
+    industries: Industries | None = None
+    size_bands: SizeBands | None = None
+    list_price: Money | None = None
+    presales_support_usual: PresalesSupportUsual | None = None
+    active: bool | None = None
+
+
+class SolutionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    family: str | None
+    industries: list[str]
+    size_bands: list[str]
+    list_price: Money | None
+    presales_support_usual: bool
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
