@@ -1,0 +1,1 @@
+"""ESP+ key account service: accounts, coverage, relationship maps and account plans."""

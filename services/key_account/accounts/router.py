@@ -1,0 +1,104 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.db import DbSession
+from sanlun.kernel.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+)
+from sanlun.kernel.etag import check_if_match, set_etag
+from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.routing import TransactionalRoute
+from services.key_account.accounts import repository, service
+from services.key_account.accounts.models import Account
+from services.key_account.accounts.schemas import AccountCreate, AccountRead, AccountUpdate
+
+router = APIRouter(
+    prefix="/api/v1/accounts",
+    tags=["accounts"],
+    route_class=TransactionalRoute,
+    responses=problem_responses(Unauthorized),
+)
+
+AccountId = Annotated[uuid.UUID, Path(description="The account's id.")]
+
+
+@router.get("", summary="List the accounts you may see", response_model=Page[AccountRead])
+async def list_accounts(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    page: Pagination,
+    name_prefix: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Names starting with this, any case.")
+    ] = None,
+    industry: Annotated[str | None, Query(max_length=100, description="Exact industry.")] = None,
+    parent_id: Annotated[uuid.UUID | None, Query(description="Only direct subsidiaries of this account.")] = None,
+    org_unit: Annotated[
+        str | None, Query(max_length=500, description="Only accounts owned by this org unit and below.")
+    ] = None,
+) -> Page[AccountRead]:
+    stmt = repository.list_statement(
+        principal, name_prefix=name_prefix, industry=industry, parent_id=parent_id, org_unit=org_unit
+    )
+    rows, next_cursor = await paginate(session, request, stmt, order_by=(Account.created_at, Account.id), params=page)
+    return Page[AccountRead](items=[AccountRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    summary="Create an account",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountRead,
+    responses=problem_responses(Forbidden, Conflict, Unprocessable),
+)
+async def create_account(
+    data: AccountCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> AccountRead:
+    account = await service.create(session=session, principal=principal, data=data)
+    response.headers["Location"] = f"/api/v1/accounts/{account.id}"
+    set_etag(response, account.version)
+    return AccountRead.model_validate(account)
+
+
+@router.get(
+    "/{account_id}",
+    summary="Get one account",
+    response_model=AccountRead,
+    responses=problem_responses(NotFound),
+)
+async def get_account(
+    account_id: AccountId, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> AccountRead:
+    account = await service.get(session=session, principal=principal, account_id=account_id)
+    set_etag(response, account.version)
+    return AccountRead.model_validate(account)
+
+
+@router.patch(
+    "/{account_id}",
+    summary="Change an account",
+    response_model=AccountRead,
+    responses=problem_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
+)
+async def update_account(
+    account_id: AccountId,
+    data: AccountUpdate,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> AccountRead:
+    account = await service.get(session=session, principal=principal, account_id=account_id)
+    check_if_match(request, account.version)
+    account = await service.update(session=session, principal=principal, account=account, data=data)
+    set_etag(response, account.version)
+    return AccountRead.model_validate(account)

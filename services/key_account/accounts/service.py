@@ -1,0 +1,113 @@
+"""Account use cases. Functions flush; the edge commits."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.key_account.accounts import repository
+from services.key_account.accounts.models import Account
+from services.key_account.accounts.schemas import AccountCreate, AccountUpdate, Money
+
+MANAGING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
+NULLABLE = frozenset({"external_id", "industry", "employees", "headquarters", "parent_id", "owner_id"})
+
+
+def _check_placement(principal: Principal, *, owner_id: uuid.UUID | None, org_unit_path: str) -> None:
+    if principal.has(*MANAGING_ROLES):
+        # By org unit only: owning an account elsewhere must not let a manager place accounts there.
+        if not can_see(principal, owner_id=None, org_unit_path=org_unit_path):
+            raise Forbidden("You cannot place an account in an org unit outside the ones you manage.")
+        return
+    if owner_id is None or owner_id != principal.employee_id or org_unit_path != principal.org_unit_path:
+        raise Forbidden("A rep may only hold accounts they own, in their own org unit.")
+
+
+async def _check_parent(
+    session: AsyncSession, principal: Principal, *, parent_id: uuid.UUID | None, account_id: uuid.UUID | None
+) -> None:
+    if parent_id is None:
+        return
+    if parent_id == account_id:
+        raise Unprocessable(
+            "An account cannot be its own parent.",
+            errors=[{"loc": ["body", "parent_id"], "msg": "an account cannot be its own parent"}],
+        )
+    if not await repository.is_visible(session, principal, parent_id):
+        raise Unprocessable(
+            "The parent account does not exist.",
+            errors=[{"loc": ["body", "parent_id"], "msg": "no account with this id"}],
+        )
+    if account_id is None:
+        return  # a new account has no descendants, so it cannot close a cycle
+    await repository.lock_hierarchy(session)
+    if await repository.in_ancestry(session, account_id=account_id, start_id=parent_id):
+        raise Unprocessable(
+            "The parent account is a subsidiary of this account; the hierarchy would become a cycle.",
+            code="account_hierarchy_cycle",
+            errors=[{"loc": ["body", "parent_id"], "msg": "would make the account its own ancestor"}],
+        )
+
+
+async def _check_external_id(session: AsyncSession, external_id: str | None, account_id: uuid.UUID | None) -> None:
+    if external_id and await repository.external_id_taken(session, external_id, excluding=account_id):
+        raise Conflict(
+            f"An account with external id {external_id} already exists.",
+            errors=[{"loc": ["body", "external_id"], "msg": "already in use"}],
+        )
+
+
+def _revenue_columns(money: Money | None) -> dict[str, Any]:
+    return {
+        "annual_revenue_amount": money.amount if money else None,
+        "annual_revenue_currency": money.currency if money else None,
+    }
+
+
+async def get(*, session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account:
+    account = await repository.get_visible(session, principal, account_id)
+    if account is None:
+        raise NotFound(f"Account {account_id} was not found.")
+    return account
+
+
+async def create(*, session: AsyncSession, principal: Principal, data: AccountCreate) -> Account:
+    require_roles(principal, "rep", *MANAGING_ROLES)
+    owner_id = data.owner_id if "owner_id" in data.model_fields_set else principal.employee_id
+    org_unit_path = data.org_unit_path or principal.org_unit_path
+    _check_placement(principal, owner_id=owner_id, org_unit_path=org_unit_path)
+    await _check_external_id(session, data.external_id, None)
+    await _check_parent(session, principal, parent_id=data.parent_id, account_id=None)
+    fields = data.model_dump(exclude={"annual_revenue", "owner_id", "org_unit_path"})
+    account = Account(
+        **fields, **_revenue_columns(data.annual_revenue), owner_id=owner_id, org_unit_path=org_unit_path
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def update(*, session: AsyncSession, principal: Principal, account: Account, data: AccountUpdate) -> Account:
+    require_roles(principal, "rep", *MANAGING_ROLES)
+    changes = data.model_dump(exclude_unset=True, exclude={"annual_revenue"})
+    for field, value in changes.items():
+        if value is None and field not in NULLABLE:
+            raise Unprocessable(f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null"}])
+    if "owner_id" in changes or "org_unit_path" in changes:
+        _check_placement(
+            principal,
+            owner_id=changes.get("owner_id", account.owner_id),
+            org_unit_path=changes.get("org_unit_path", account.org_unit_path),
+        )
+    if "external_id" in changes:
+        await _check_external_id(session, changes["external_id"], account.id)
+    if "parent_id" in changes and changes["parent_id"] != account.parent_id:
+        await _check_parent(session, principal, parent_id=changes["parent_id"], account_id=account.id)
+    if "annual_revenue" in data.model_fields_set:
+        changes.update(_revenue_columns(data.annual_revenue))
+    for field, value in changes.items():
+        setattr(account, field, value)
+    await session.flush()
+    return account
