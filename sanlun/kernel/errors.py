@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -226,6 +227,15 @@ async def _on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
     return problem_response(409, "conflict", "Conflict", detail, instance=request.url.path)
 
 
+async def _on_stale(request: Request, exc: StaleDataError) -> JSONResponse:
+    # Two writers raced past If-Match on the same version; the loser gets 412.
+    return problem_response(
+        412, "precondition_failed", "Precondition Failed",
+        "The record was changed by another request; GET it again and retry.",
+        instance=request.url.path,
+    )
+
+
 async def _on_dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
     # Data errors (a value Postgres refuses) are the client's; the rest are ours.
     sqlstate = getattr(getattr(exc.orig, "__cause__", None), "sqlstate", "") or ""
@@ -253,6 +263,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _on_integrity)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, _on_dbapi)  # type: ignore[arg-type]
+    app.add_exception_handler(StaleDataError, _on_stale)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
 
 

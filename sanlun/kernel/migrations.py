@@ -149,3 +149,9 @@ def create_kernel_tables(op: Any, schema: str) -> None:
         sa.PrimaryKeyConstraint("event_id", name="pk_inbox"),
         schema=schema,
     )
+
+
+def drop_kernel_tables(op: Any, schema: str) -> None:
+    """Undo `create_kernel_tables` (a service's first downgrade)."""
+    for name in ("inbox", "outbox", "idempotency_keys"):
+        op.drop_table(name, schema=schema)

@@ -6,11 +6,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
+from sanlun.kernel.events import Event, publish
 from services.employee_lifecycle.employees import repository
 from services.employee_lifecycle.employees.models import Employee
 from services.employee_lifecycle.employees.schemas import EmployeeCreate, EmployeeUpdate
 
 ADMIN_ROLES = ("org_admin", "group_admin", "integrator")
+
+
+def employee_event(event_type: str, employee: Employee) -> Event:
+    """`employee.created` / `employee.updated`: the facts other services keep
+    a local view of (the assignment pool, the support desk)."""
+    return Event(
+        type=event_type,
+        subject=str(employee.id),
+        data={
+            "id": str(employee.id),
+            "name": employee.name,
+            "email": employee.email,
+            "org_unit_path": employee.org_unit_path,
+            "manager_id": str(employee.manager_id) if employee.manager_id else None,
+            "capacity": employee.capacity,
+            "active": employee.active,
+            "version": employee.version,
+        },
+    )
 
 
 def _check_placement(principal: Principal, org_unit_path: str) -> None:
@@ -53,6 +73,7 @@ async def create(*, session: AsyncSession, principal: Principal, data: EmployeeC
     employee = Employee(**data.model_dump())
     session.add(employee)
     await session.flush()
+    await publish(session, employee_event("employee.created", employee))
     return employee
 
 
@@ -77,4 +98,6 @@ async def update(
             )
         setattr(employee, field, value)
     await session.flush()
+    if changes:
+        await publish(session, employee_event("employee.updated", employee))
     return employee

@@ -8,7 +8,7 @@ Create Date: 2026-11-26 23:30:00
 import sqlalchemy as sa
 from alembic import op
 
-from sanlun.kernel.migrations import create_kernel_tables
+from sanlun.kernel.migrations import create_kernel_tables, drop_kernel_tables
 
 revision = "el_0001"
 down_revision = None
@@ -51,4 +51,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("employees", schema=SCHEMA)
-    op.drop_table("idempotency_keys", schema=SCHEMA)
+    drop_kernel_tables(op, SCHEMA)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 
-from sanlun.kernel.migrations import create_kernel_tables
+from sanlun.kernel.migrations import create_kernel_tables, drop_kernel_tables
 
 revision = "rs_0001"
 down_revision = None
@@ -68,4 +68,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("resources", schema=SCHEMA)
-    op.drop_table("idempotency_keys", schema=SCHEMA)
+    drop_kernel_tables(op, SCHEMA)

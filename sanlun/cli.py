@@ -1,0 +1,288 @@
+"""The `sanlun` command line: migrate, up, token, openapi export.
+
+Which database: `SANLUN_DATABASE_URL` when set, else an embedded PostgreSQL
+with its data in `$SANLUN_HOME/pgdata` (default `.sanlun/pgdata`) and a
+`sanlun` database in it. `SANLUN_<SERVICE>_DATABASE_URL` wins for that service
+(docker compose gives each service its own role that way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sanlun.supervisor import ProcessSpec, Supervisor, SupervisorError, base_url, check_ports
+from sanlun.topology import GATEWAY_PORT, SERVICES, ServiceSpec
+
+EMBEDDED_DATABASE = "sanlun"
+GATEWAY_FACTORY = "gateway.app:create_app"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sanlun", description="Sanlun CRM: run, migrate and inspect the system.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="bring every service schema to its latest migration")
+    migrate.set_defaults(run=cmd_migrate)
+
+    up = commands.add_parser("up", help="migrate, then run the gateway and the four services until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    up.add_argument("--base-port", type=int, default=GATEWAY_PORT,
+                    help=f"gateway port; the services take the next four (default {GATEWAY_PORT})")
+    up.add_argument("--no-migrate", action="store_true", help="skip migrations (the services refuse readiness when behind)")
+    up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for every process to be ready")
+    up.set_defaults(run=cmd_up)
+
+    token = commands.add_parser("token", help="print a development JWT signed with SANLUN_JWT_SECRET")
+    token.add_argument("--employee", required=True, type=_uuid, help="employee id (the `sub` claim)")
+    token.add_argument("--org-unit", required=True, help="org unit path, e.g. /group/east/team-3")
+    token.add_argument("--roles", default="rep", type=_roles, help="comma-separated roles (default rep)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(run=cmd_token)
+
+    openapi = commands.add_parser("openapi", help="OpenAPI specs").add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = openapi.add_parser("export", help="write openapi/<process>.json from the code")
+    export.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed spec differs from the code")
+    export.add_argument("--dir", type=Path, default=_default_openapi_dir(), help="output folder (default: the project's openapi/)")
+    export.set_defaults(run=cmd_openapi_export)
+    return parser
+
+
+# --- database --------------------------------------------------------------
+
+
+def service_database_override(spec: ServiceSpec) -> str | None:
+    return os.environ.get(f"{spec.env_prefix}DATABASE_URL") or None
+
+
+def shared_database() -> tuple[str, str]:
+    """The shared database URL and a sentence saying which it is."""
+    url = os.environ.get("SANLUN_DATABASE_URL")
+    if url:
+        return url, f"{redact(url)} (from SANLUN_DATABASE_URL)"
+    from sanlun.embedded import start_embedded_postgres
+
+    data_dir = (Path(os.environ.get("SANLUN_HOME", ".sanlun")) / "pgdata").resolve()
+    print(f"SANLUN_DATABASE_URL is not set: starting the embedded PostgreSQL (data in {data_dir}) ...", flush=True)
+    admin_url = start_embedded_postgres(data_dir)
+    asyncio.run(_create_database_if_missing(admin_url, EMBEDDED_DATABASE))
+    return with_database(admin_url, EMBEDDED_DATABASE), f"embedded PostgreSQL, database {EMBEDDED_DATABASE!r}, data in {data_dir}"
+
+
+async def _create_database_if_missing(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def migrate_all(shared_url: str | None) -> None:
+    from sanlun.kernel.migrations import head_revision, upgrade
+
+    for spec in SERVICES:
+        url = service_database_override(spec) or shared_url
+        if url is None:
+            raise CommandError(f"no database for {spec.name}: set SANLUN_DATABASE_URL or {spec.env_prefix}DATABASE_URL")
+        try:
+            upgrade(spec.migrations_dir, spec.schema, url)
+        except Exception as exc:  # alembic and the drivers raise many types; the user needs which schema
+            raise CommandError(f"migrating {spec.schema} on {redact(url)} failed: {type(exc).__name__}: {exc}") from exc
+        print(f"  {spec.schema:<20} at {head_revision(spec.migrations_dir, spec.schema)}", flush=True)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    # Docker compose gives every service its own URL; then no shared database is needed.
+    if all(service_database_override(spec) for spec in SERVICES):
+        shared_url = None
+        print("Migrating with each service's SANLUN_<SERVICE>_DATABASE_URL")
+    else:
+        shared_url, where = shared_database()
+        print(f"Migrating {where}")
+    migrate_all(shared_url)
+    return 0
+
+
+# --- up --------------------------------------------------------------------
+
+
+def process_specs(base_port: int) -> list[ProcessSpec]:
+    offset = base_port - GATEWAY_PORT
+    return [ProcessSpec("gateway", GATEWAY_FACTORY, base_port)] + [
+        ProcessSpec(s.name, s.app_factory, s.port + offset) for s in SERVICES
+    ]
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    # Until the supervisor takes over, SIGTERM interrupts like Ctrl-C so the
+    # embedded server is still stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    specs = process_specs(args.base_port)
+    if not 0 < args.base_port <= 65535 - len(specs):
+        raise CommandError(f"--base-port {args.base_port} leaves no room for {len(specs)} ports")
+    try:
+        check_ports(args.host, specs)
+    except SupervisorError as exc:
+        raise CommandError(str(exc)) from exc
+    shared_url, where = shared_database()
+    print(f"Database: {where}", flush=True)
+    if not args.no_migrate:
+        migrate_all(shared_url)
+
+    env = dict(os.environ, SANLUN_DATABASE_URL=shared_url, PYTHONUNBUFFERED="1")
+    for spec in specs:
+        env[f"SANLUN_{spec.name.upper()}_URL"] = base_url(args.host, spec.port)
+    supervisor = Supervisor(specs, host=args.host, env=env)
+
+    def announce() -> None:
+        lines = ["", "Sanlun is up:"]
+        for child in supervisor.children:
+            lines.append(f"  {child.spec.name:<20} {base_url(args.host, child.spec.port):<26} pid {child.pid}")
+        gateway = base_url(args.host, args.base_port)
+        lines += [f"API docs: {gateway}/docs   health: {gateway}/health", f"Database: {where}", "Press Ctrl-C to stop.", ""]
+        supervisor.say("\n".join(lines))
+
+    code = supervisor.run(ready_timeout=args.ready_timeout, on_ready=announce)
+    supervisor.say("Stopped." if code == 0 else "Stopped after an error.")
+    return code
+
+
+# --- token -----------------------------------------------------------------
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a UUID") from None
+
+
+def _roles(value: str) -> list[str]:
+    from sanlun.kernel.auth import ROLES
+
+    roles = [r.strip() for r in value.split(",") if r.strip()]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise argparse.ArgumentTypeError(f"unknown role(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}")
+    return roles
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from sanlun.kernel.auth import mint_token
+    from sanlun.kernel.settings import ProcessSettings
+
+    try:
+        settings = ProcessSettings()
+    except ValidationError as exc:
+        raise CommandError(f"invalid settings: {exc.errors()[0]['msg']}") from exc
+    if settings.jwt_algorithm != "HS256":
+        raise CommandError("SANLUN_JWT_ALGORITHM is RS256: tokens come from your identity provider, not from sanlun")
+    print(mint_token(
+        settings.jwt_secret.get_secret_value(),
+        subject=args.employee,
+        org_unit_path=args.org_unit,
+        roles=args.roles,
+        ttl_seconds=args.ttl,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    ))
+    return 0
+
+
+# --- openapi ---------------------------------------------------------------
+
+
+def _default_openapi_dir() -> Path:
+    root = Path(__file__).resolve().parent.parent
+    return root / "openapi" if (root / "pyproject.toml").exists() else Path("openapi")
+
+
+def spec_text(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
+
+
+def generated_specs() -> dict[str, str]:
+    """File name -> spec text, built in-process from the code (no database)."""
+    files = {}
+    for spec in SERVICES:
+        settings_cls = importlib.import_module(f"{spec.package}.settings").Settings
+        # Fixed settings: the spec must not depend on the caller's environment.
+        app = spec.create_app(settings_cls(environment="development"))
+        files[f"{spec.name}.json"] = spec_text(app.openapi())
+    from gateway.openapi_merge import merged_openapi
+
+    files["gateway.json"] = spec_text(merged_openapi())
+    return files
+
+
+def cmd_openapi_export(args: argparse.Namespace) -> int:
+    out_dir: Path = args.dir
+    files = generated_specs()
+    if args.check:
+        stale = [name for name, text in files.items() if _read(out_dir / name) != text]
+        if stale:
+            for name in stale:
+                print(f"{out_dir / name} differs from the code", file=sys.stderr)
+            print("Run `sanlun openapi export` and commit the result.", file=sys.stderr)
+            return 1
+        print(f"{len(files)} OpenAPI specs in {out_dir} match the code")
+        return 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+        print(f"wrote {out_dir / name}")
+    return 0
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
