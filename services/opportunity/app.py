@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
 from sanlun.kernel.db import Database
-from services.opportunity import opportunities, solutions
+from services.opportunity import opportunities, sales_people, solutions
 from services.opportunity.db import SCHEMA, Base
 from services.opportunity.settings import Settings
 
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         settings=settings or Settings(),
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
-        routers=[opportunities.router, solutions.router],
+        routers=[opportunities.router, solutions.router, sales_people.router],
+        event_handlers=sales_people.EVENT_HANDLERS,
         database=database,
     )

@@ -1,0 +1,16 @@
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SalesPersonRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    employee_id: uuid.UUID
+    name: str
+    org_unit_path: str
+    capacity: int
+    active: bool
+    source_version: int
+    updated_at: dt.datetime
