@@ -61,8 +61,11 @@ class RecordingSubscriber:
             await asyncio.sleep(30)
         if self.mode == "fail":
             return JSONResponse({"error": "boom"}, status_code=500)
-        self.received.append({"auth": request.headers.get("authorization", ""), **(await request.json())})
-        return JSONResponse({"status": "processed"})
+        body = await request.json()
+        events = body if isinstance(body, list) else [body]
+        auth = request.headers.get("authorization", "")
+        self.received += [{"auth": auth, **e} for e in events]
+        return JSONResponse({"results": [{"id": e["id"], "status": "processed"} for e in events]})
 
     def for_subjects(self, subjects: set[str]) -> list[dict]:
         return [e for e in self.received if e["subject"] in subjects]

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import jwt
+import structlog
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
 from sanlun.kernel.db import DbSession, utcnow
@@ -27,6 +29,7 @@ from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 
 SERVICE_ROLE = "service"
+log = structlog.get_logger("sanlun.events")
 
 
 def mint_service_token(secret: str, source: str, ttl_seconds: int = 3600) -> str:
@@ -60,15 +63,20 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
 
 
+class EventResult(BaseModel):
+    id: uuid.UUID
+    status: Literal["processed", "ignored", "duplicate", "failed"]
+    error: str | None = None
+
+
 class EventReceipt(BaseModel):
-    status: Literal["processed", "ignored", "duplicate"]
+    results: list[EventResult]
 
 
 def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler]) -> APIRouter:
     router = APIRouter(tags=["internal"], route_class=TransactionalRoute, include_in_schema=False)
 
-    @router.post("/internal/events", summary="Receive an event from another service", response_model=EventReceipt)
-    async def receive_event(event: CloudEvent, session: DbSession, _: ServicePrincipal) -> EventReceipt:
+    async def consume(session: AsyncSession, event: CloudEvent) -> EventResult:
         first_time = await session.execute(
             insert(inbox)
             .values(event_id=event.id, type=event.type, source=event.source, received_at=utcnow())
@@ -76,13 +84,29 @@ def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler]
             .returning(inbox.c.event_id)
         )
         if first_time.first() is None:
-            return EventReceipt(status="duplicate")
+            return EventResult(id=event.id, status="duplicate")
         handler = handlers.get(event.type)
         if handler is None:
-            return EventReceipt(status="ignored")
-        # The handler's effect commits with the inbox row, or neither does.
+            return EventResult(id=event.id, status="ignored")
         await handler(session=session, event=event)
-        return EventReceipt(status="processed")
+        return EventResult(id=event.id, status="processed")
+
+    @router.post("/internal/events", summary="Receive events from another service", response_model=EventReceipt)
+    async def receive_events(
+        events: CloudEvent | list[CloudEvent], session: DbSession, _: ServicePrincipal
+    ) -> EventReceipt:
+        """One event (structured mode) or a batch. Each event's effect commits
+        with its inbox row or neither does: a failing event is rolled back to
+        its savepoint and reported `failed`, so the sender retries only it."""
+        results = []
+        for event in events if isinstance(events, list) else [events]:
+            try:
+                async with session.begin_nested():
+                    results.append(await consume(session, event))
+            except Exception as exc:  # reported per event; the sender retries it
+                log.warning("event_failed", event_id=str(event.id), type=event.type, error=repr(exc))
+                results.append(EventResult(id=event.id, status="failed", error=f"{type(exc).__name__}: {exc}"[:300]))
+        return EventReceipt(results=results)
 
     return router
 

@@ -97,7 +97,7 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("event_id", "subscriber"),
-        sa.Index("ix_outbox_pending_due", "next_attempt_at", "id", postgresql_where=sa.text("status = 'pending'")),
+        sa.Index("ix_outbox_pending_id", "id", postgresql_where=sa.text("status = 'pending'")),
         sa.Index("ix_outbox_pending_subject", "subscriber", "subject", "id", postgresql_where=sa.text("status = 'pending'")),
         sa.Index("ix_outbox_status_id", "status", "id"),
     )
@@ -245,6 +245,9 @@ class OutboxDispatcher:
     async def _run(self) -> None:
         last_gauge = 0.0
         while not self._stopping.is_set():
+            # Clear before looking: a NOTIFY that arrives while we dispatch
+            # must wake the next wait, not be lost until the next poll.
+            self._wake.clear()
             try:
                 handled = await self.dispatch_once()
                 if time.monotonic() - last_gauge > 5:
@@ -255,7 +258,6 @@ class OutboxDispatcher:
                 handled = 0
             if handled:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             except TimeoutError:
@@ -287,40 +289,72 @@ class OutboxDispatcher:
             rows = (await session.execute(deliverable)).all()
             if not rows:
                 return 0
-            results = await asyncio.gather(*(self._deliver(row) for row in rows))
-            for row, error in zip(rows, results, strict=True):
-                await self._record(session, row, error)
+            by_subscriber: dict[str, list[Any]] = {}
+            for row in rows:
+                by_subscriber.setdefault(row.subscriber, []).append(row)
+            outcomes: dict[int, str | None] = {}
+            for result in await asyncio.gather(*(self._deliver(name, batch) for name, batch in by_subscriber.items())):
+                outcomes.update(result)
+            delivered = [row for row in rows if outcomes[row.id] is None]
+            if delivered:
+                await self._record_delivered(session, delivered)
+            for row in rows:
+                if (error := outcomes[row.id]) is not None:
+                    await self._record_failure(session, row, error)
         return len(rows)
 
-    async def _deliver(self, row: Any) -> str | None:
-        url = self.resolve_url(row.subscriber)
+    async def _deliver(self, subscriber: str, rows: list[Any]) -> dict[int, str | None]:
+        """POST the rows to one subscriber as a CloudEvents batch (one
+        transaction there instead of one per event); map each row to None
+        (delivered) or its error."""
+        url = self.resolve_url(subscriber)
         if not url:
-            return f"no URL configured for subscriber {row.subscriber}"
+            return {row.id: f"no URL configured for subscriber {subscriber}" for row in rows}
+        error: str | None
         try:
             response = await self.http.post(
                 url.rstrip("/") + "/internal/events",
-                json=cloudevent(row),
-                headers={"Authorization": f"Bearer {self.service_token()}", "Content-Type": "application/cloudevents+json"},
+                json=[cloudevent(row) for row in rows],
+                headers={
+                    "Authorization": f"Bearer {self.service_token()}",
+                    "Content-Type": "application/cloudevents-batch+json",
+                },
                 timeout=self.timeout,
             )
         except httpx.TimeoutException:
-            return f"timeout after {self.timeout}s"
+            error = f"timeout after {self.timeout}s"
         except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"[:500]
-        if response.is_success:
-            return None
-        return f"HTTP {response.status_code}: {response.text[:300]}"
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            if response.is_success:
+                try:
+                    failed = {
+                        r["id"]: r.get("error") or "failed"
+                        for r in response.json()["results"]
+                        if r.get("status") == "failed"
+                    }
+                except (ValueError, KeyError, TypeError):
+                    return {row.id: "subscriber answered without per-event results" for row in rows}
+                return {row.id: failed.get(str(row.event_id)) for row in rows}
+            error = f"HTTP {response.status_code}: {response.text[:300]}"
+        return {row.id: error for row in rows}
 
-    async def _record(self, session: AsyncSession, row: Any, error: str | None) -> None:
+    async def _record_delivered(self, session: AsyncSession, rows: Sequence[Any]) -> None:
+        t = self.ctx.outbox
+        await session.execute(
+            sa.update(t)
+            .where(t.c.id.in_([row.id for row in rows]))
+            .values(status=DELIVERED, delivered_at=sa.func.clock_timestamp(), last_error=None)
+        )
+        now = utcnow()
+        for row in rows:
+            labels = (self.ctx.source, row.subscriber)
+            DELIVERED_TOTAL.labels(*labels).inc()
+            DELIVERY_LATENCY.labels(*labels).observe(max(0.0, (now - row.created_at).total_seconds()))
+
+    async def _record_failure(self, session: AsyncSession, row: Any, error: str) -> None:
         t = self.ctx.outbox
         labels = (self.ctx.source, row.subscriber)
-        if error is None:
-            await session.execute(
-                sa.update(t).where(t.c.id == row.id).values(status=DELIVERED, delivered_at=sa.func.now(), last_error=None)
-            )
-            DELIVERED_TOTAL.labels(*labels).inc()
-            DELIVERY_LATENCY.labels(*labels).observe(max(0.0, (utcnow() - row.created_at).total_seconds()))
-            return
         attempts = row.attempts + 1
         FAILURES_TOTAL.labels(*labels).inc()
         if attempts >= self.max_attempts:

@@ -133,9 +133,10 @@ def create_kernel_tables(op: Any, schema: str) -> None:
         sa.UniqueConstraint("event_id", "subscriber", name="uq_outbox_event_id_subscriber"),
         schema=schema,
     )
-    # The dispatcher's claim: pending rows in order, and "no earlier pending row
-    # for this (subscriber, subject)"; both served by partial indexes.
-    op.create_index("ix_outbox_pending_due", "outbox", ["next_attempt_at", "id"], schema=schema,
+    # The dispatcher's claim: pending rows in id order (not a scan past every
+    # delivered row), and "no earlier pending row for this (subscriber,
+    # subject)"; both served by partial indexes.
+    op.create_index("ix_outbox_pending_id", "outbox", ["id"], schema=schema,
                     postgresql_where=sa.text("status = 'pending'"))
     op.create_index("ix_outbox_pending_subject", "outbox", ["subscriber", "subject", "id"], schema=schema,
                     postgresql_where=sa.text("status = 'pending'"))

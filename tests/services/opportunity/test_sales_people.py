@@ -25,7 +25,7 @@ async def test_employee_events_keep_the_view_and_older_versions_lose(service_cli
         employee_event(employee, version=2, capacity=20),  # arrives late: ignored
     ):
         r = await client.post("/internal/events", json=event, headers=SERVICE)
-        assert r.status_code == 200 and r.json()["status"] == "processed"
+        assert r.status_code == 200 and r.json()["results"][0]["status"] == "processed"
     page = (await client.get("/api/v1/assignments/sales-people", headers=manager)).json()
     person = next(p for p in page["items"] if p["employee_id"] == employee)
     assert person["capacity"] == 30 and person["source_version"] == 3
@@ -34,3 +34,22 @@ async def test_employee_events_keep_the_view_and_older_versions_lose(service_cli
     assert employee not in [p["employee_id"] for p in (await client.get("/api/v1/assignments/sales-people", headers=elsewhere)).json()["items"]]
     me = auth(employee=employee, org_unit="/group/east/t1", roles=("rep",))
     assert [p["employee_id"] for p in (await client.get("/api/v1/assignments/sales-people", headers=me)).json()["items"]] == [employee]
+
+
+async def test_a_failing_event_in_a_batch_fails_alone(service_client):
+    client = await service_client("opportunity")
+    good_id, bad_id = str(uuid.uuid4()), str(uuid.uuid4())
+    good = employee_event(good_id, version=1, capacity=8, event_type="employee.created")
+    bad = employee_event(bad_id, version=1, capacity=8, event_type="employee.created")
+    del bad["data"]["name"]
+    r = await client.post("/internal/events", json=[good, bad], headers=SERVICE)
+    assert r.status_code == 200
+    assert [x["status"] for x in r.json()["results"]] == ["processed", "failed"]
+    assert "KeyError" in r.json()["results"][1]["error"]
+    admin = auth(org_unit="/group", roles=("group_admin",))
+    ids = {p["employee_id"] for p in (await client.get("/api/v1/assignments/sales-people", params={"limit": 200}, headers=admin)).json()["items"]}
+    assert good_id in ids and bad_id not in ids
+    # The failed event left no inbox row: its corrected redelivery is processed.
+    bad["data"]["name"] = "Fixed"
+    again = await client.post("/internal/events", json=[bad], headers=SERVICE)
+    assert again.json()["results"][0]["status"] == "processed"
