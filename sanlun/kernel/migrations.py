@@ -63,7 +63,12 @@ def run_env(metadata: sa.MetaData) -> None:
         return True
 
     def do_run(sync_conn: sa.Connection) -> None:
-        sync_conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Not CREATE SCHEMA IF NOT EXISTS: Postgres refuses it to a role without
+        # CREATE on the database even when the schema exists and the role owns
+        # it, and compose gives each service a role that may touch only its own.
+        exists = sync_conn.execute(sa.text("SELECT to_regnamespace(:s) IS NOT NULL"), {"s": schema}).scalar()
+        if not exists:
+            sync_conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         context.configure(
             connection=sync_conn,
             target_metadata=metadata,
