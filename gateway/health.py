@@ -1,0 +1,67 @@
+"""`GET /health`: every service's readiness as the gateway sees it.
+
+The services are probed concurrently, each within `health_timeout_seconds`,
+so one hanging service costs the caller that long at most, not the sum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+import aiohttp
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from sanlun.kernel.context import outbound_headers
+from sanlun.topology import SERVICES
+
+
+class ServiceHealth(BaseModel):
+    name: str
+    url: str
+    status: Literal["ready", "not_ready", "unreachable"] = Field(
+        description="`ready` answered 200, `not_ready` answered otherwise, `unreachable` did not answer in time."
+    )
+    latency_ms: float
+
+
+class SystemHealth(BaseModel):
+    status: Literal["ready", "not_ready"] = Field(description="`ready` only when every service is ready.")
+    services: list[ServiceHealth]
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/health",
+    summary="Readiness of every service behind the gateway",
+    response_model=SystemHealth,
+    responses={503: {"description": "At least one service is not ready", "model": SystemHealth}},
+)
+async def system_health(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    session: aiohttp.ClientSession = request.app.state.proxy.session
+    timeout = aiohttp.ClientTimeout(total=settings.health_timeout_seconds)
+    services = await asyncio.gather(
+        *(probe(session, name=s.name, url=settings.service_url(s.name).rstrip("/"), timeout=timeout) for s in SERVICES)
+    )
+    ready = all(s.status == "ready" for s in services)
+    body = SystemHealth(status="ready" if ready else "not_ready", services=list(services))
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+async def probe(session: aiohttp.ClientSession, *, name: str, url: str, timeout: aiohttp.ClientTimeout) -> ServiceHealth:
+    started = time.perf_counter()
+    status: Literal["ready", "not_ready", "unreachable"]
+    try:
+        async with session.get(f"{url}/health/ready", timeout=timeout, headers=outbound_headers()) as response:
+            await response.read()
+            status = "ready" if response.status == 200 else "not_ready"
+    except (TimeoutError, aiohttp.ClientError):
+        status = "unreachable"
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    return ServiceHealth(name=name, url=url, status=status, latency_ms=latency_ms)
