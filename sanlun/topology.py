@@ -71,6 +71,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "account.coverage_changed",
         "resource.used",
         "introduction.completed",
+        "support_request.fulfilled",
     ),
     # the assignment node keeps a local view of the sales people and their stages
     "opportunity": ("employee.*",),

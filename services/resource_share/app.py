@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
 from sanlun.kernel.db import Database
-from services.resource_share import resources
+from services.resource_share import influence, introductions, people, requests, resources, support
 from services.resource_share.db import Base
 from services.resource_share.settings import Settings
 
@@ -17,10 +17,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return create_service_app(
         service="resource_share",
         title="Sanlun resource sharing",
-        description="Shared assets, reference cases, experts and relationships across the group, shared by scope.",
+        description=(
+            "Shared assets, reference cases, experts and relationships across the group, shared by scope; "
+            "requests to use them, introductions, the MCI support desk and influence."
+        ),
         settings=settings or Settings(),
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
-        routers=[resources.router],
+        # influence's routes (/resources/people/...) go before /resources/{id} for clarity
+        routers=[influence.router, resources.router, requests.router, introductions.router, support.router],
+        event_handlers={**people.EVENT_HANDLERS, **influence.EVENT_HANDLERS},
         database=database,
     )

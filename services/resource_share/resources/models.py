@@ -1,9 +1,11 @@
+import datetime as dt
 import enum
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sanlun.kernel.db import RecordMixin
@@ -32,6 +34,19 @@ def _one_of(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
+class Disclosure(enum.StrEnum):
+    """How much of a relationship's owner others may see (in searches and introduction paths)."""
+
+    IDENTITY = "identity"
+    ORGANIZATION = "organization"
+    ANONYMOUS = "anonymous"
+
+
+GRAPH_SCOPES = ("group", "public")
+# Relationships in the group-wide graph: the partial indexes behind introduction paths.
+GRAPH_WHERE = "type = 'relationship' AND scope IN ('group', 'public')"
+
+
 class Resource(RecordMixin, Base):
     __tablename__ = "resources"
     __table_args__ = (
@@ -45,6 +60,24 @@ class Resource(RecordMixin, Base):
         sa.Index("ix_resources_industries", "industries", postgresql_using="gin"),
         sa.Index("ix_resources_solutions", "solutions", postgresql_using="gin"),
         sa.Index("ix_resources_search", "search", postgresql_using="gin"),
+        sa.CheckConstraint(
+            "type <> 'relationship' OR (contact_id IS NOT NULL AND strength IS NOT NULL"
+            " AND consent_expires_on IS NOT NULL AND disclosure IS NOT NULL)",
+            name="relationship_fields",
+        ),
+        sa.CheckConstraint("strength BETWEEN 0 AND 100", name="strength"),
+        sa.CheckConstraint(_one_of("disclosure", Disclosure), name="disclosure"),
+        sa.Index(
+            "ix_resources_graph_contact", "contact_id",
+            postgresql_where=sa.text(GRAPH_WHERE),
+            postgresql_include=["owner_id", "strength", "consent_expires_on", "account_id"],
+        ),
+        sa.Index(
+            "ix_resources_graph_account", "account_id",
+            postgresql_where=sa.text(GRAPH_WHERE),
+            postgresql_include=["owner_id", "strength", "consent_expires_on", "contact_id"],
+        ),
+        sa.Index("ix_resources_owner_contact", "owner_id", "contact_id", postgresql_where=sa.text("type = 'relationship'")),
     )
 
     type: Mapped[str] = mapped_column(sa.String(30))
@@ -57,6 +90,17 @@ class Resource(RecordMixin, Base):
     solutions: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
     usage_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     rating_avg: Mapped[Decimal | None] = mapped_column(sa.Numeric(3, 2))
+    rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Relationship resources only: who the contact is (ids from key accounts),
+    # how strong the owner's tie is, how much the owner discloses of themself,
+    # the contact fields the owner chose to share, and the contact's consent.
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    strength: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    disclosure: Mapped[str | None] = mapped_column(sa.String(20))
+    shared: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    consent_given_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    consent_expires_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     # Maintained by Postgres for `?q=`; never loaded into Python.
     search: Mapped[str] = mapped_column(
         TSVECTOR,

@@ -15,8 +15,21 @@ def editable(principal: Principal) -> sa.ColumnElement[bool]:
     return visibility_clause(principal, owner_column=Resource.owner_id, org_unit_column=Resource.org_unit_path)
 
 
+def consent_live() -> sa.ColumnElement[bool]:
+    """A relationship whose contact's consent has expired is hidden (but from its owner)."""
+    return sa.or_(Resource.type != "relationship", Resource.consent_expires_on >= sa.func.current_date())
+
+
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
-    """`editable` widened by each resource's scope."""
+    """`editable` widened by each resource's scope; expired consents hidden from all but the owner."""
+    owner = principal.employee_id
+    return sa.and_(
+        _in_scope(principal),
+        sa.or_(consent_live(), Resource.owner_id == owner) if owner is not None else consent_live(),
+    )
+
+
+def _in_scope(principal: Principal) -> sa.ColumnElement[bool]:
     clauses = [
         editable(principal),
         Resource.scope.in_((Scope.GROUP, Scope.PUBLIC)),
@@ -47,13 +60,21 @@ def list_statement(
         stmt = stmt.where(Resource.industries.contains([industry]))
     if solution:
         stmt = stmt.where(Resource.solutions.contains([solution]))
+    # Filtering by owner or unit must not reveal who holds an undisclosed relationship.
     if organization:
-        stmt = stmt.where(path_within(Resource.org_unit_path, organization))
+        stmt = stmt.where(
+            path_within(Resource.org_unit_path, organization),
+            _discloses(principal, ("identity", "organization")),
+        )
     if owner_id is not None:
-        stmt = stmt.where(Resource.owner_id == owner_id)
+        stmt = stmt.where(Resource.owner_id == owner_id, _discloses(principal, ("identity",)))
     if q:
         stmt = stmt.where(Resource.search.bool_op("@@")(sa.func.websearch_to_tsquery("simple", q)))
     return stmt
+
+
+def _discloses(principal: Principal, levels: tuple[str, ...]) -> sa.ColumnElement[bool]:
+    return sa.or_(Resource.type != "relationship", Resource.disclosure.in_(levels), editable(principal))
 
 
 async def get_visible(session: AsyncSession, principal: Principal, resource_id: uuid.UUID) -> Resource | None:

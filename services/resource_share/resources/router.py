@@ -53,7 +53,7 @@ async def list_resources(
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(Resource.created_at, Resource.id), params=page
     )
-    return Page[ResourceRead](items=[ResourceRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page[ResourceRead](items=[service.present(r, principal) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -69,7 +69,7 @@ async def create_resource(
     resource = await service.create(session=session, principal=principal, data=data)
     response.headers["Location"] = f"/api/v1/resources/{resource.id}"
     set_etag(response, resource.version)
-    return ResourceRead.model_validate(resource)
+    return service.present(resource, principal)
 
 
 @router.get(
@@ -83,7 +83,7 @@ async def get_resource(
 ) -> ResourceRead:
     resource = await service.get(session=session, principal=principal, resource_id=resource_id)
     set_etag(response, resource.version)
-    return ResourceRead.model_validate(resource)
+    return service.present(resource, principal)
 
 
 @router.patch(
@@ -104,4 +104,4 @@ async def update_resource(
     check_if_match(request, resource.version)
     resource = await service.update(session=session, principal=principal, resource=resource, data=data)
     set_etag(response, resource.version)
-    return ResourceRead.model_validate(resource)
+    return service.present(resource, principal)

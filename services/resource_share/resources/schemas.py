@@ -2,9 +2,9 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from services.resource_share.resources.models import ResourceType, Scope
+from services.resource_share.resources.models import Disclosure, ResourceType, Scope
 
 OrgUnitPath = Annotated[
     str,
@@ -24,6 +24,63 @@ Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whi
 Summary = Annotated[str, StringConstraints(max_length=4000, strip_whitespace=True)]
 
 
+SharedValue = Annotated[str, StringConstraints(max_length=500)]
+SharedKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Shared = Annotated[
+    dict[SharedKey, SharedValue],
+    Field(max_length=20, description="The contact fields the owner chooses to share (e.g. `title`, `business_unit`); nothing else is ever exposed."),
+]
+Strength = Annotated[int, Field(ge=0, le=100, description="How strong the owner's tie to the contact is (0-100).")]
+RELATIONSHIP_FIELDS = ("contact_id", "account_id", "strength", "disclosure", "shared", "consent_given_on", "consent_expires_on")
+
+
+class RelationshipCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: Annotated[uuid.UUID, Field(description="The contact's id (key accounts).")]
+    account_id: Annotated[uuid.UUID | None, Field(description="The contact's account (key accounts).")] = None
+    strength: Strength
+    disclosure: Annotated[
+        Disclosure, Field(description="How much of you others see: your identity, only your organisation, or nothing.")
+    ] = Disclosure.IDENTITY
+    shared: Shared = {}
+    consent_given_on: Annotated[dt.date, Field(description="When the contact agreed to be introduced.")]
+    consent_expires_on: Annotated[dt.date, Field(description="After this day the relationship is hidden from everyone but you.")]
+
+    @field_validator("consent_expires_on")
+    @classmethod
+    def _consent_live(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        given = info.data.get("consent_given_on")
+        if given is not None and value < given:
+            raise ValueError("must not be before consent_given_on")
+        if value < dt.date.today():
+            raise ValueError("is already past: record a live consent")
+        return value
+
+
+class RelationshipUpdate(BaseModel):
+    """Renew or withdraw consent (a past expiry hides the relationship), change what is shared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strength: Strength | None = None
+    disclosure: Disclosure | None = None
+    shared: Shared | None = None
+    consent_given_on: dt.date | None = None
+    consent_expires_on: dt.date | None = None
+
+
+class RelationshipRead(BaseModel):
+    contact_id: uuid.UUID
+    account_id: uuid.UUID | None
+    strength: int
+    disclosure: Disclosure
+    shared: dict[str, str]
+    consent_given_on: dt.date
+    consent_expires_on: dt.date
+    consent_expired: bool
+
+
 class ResourceCreate(BaseModel):
     """The owner and their org unit come from the caller's token."""
 
@@ -35,6 +92,22 @@ class ResourceCreate(BaseModel):
     scope: Annotated[Scope, Field(description="Who may see the resource besides its owner.")] = Scope.TEAM
     industries: Annotated[Tags, Field(description="Industries the resource applies to.")] = []
     solutions: Annotated[Tags, Field(description="Solutions the resource is about.")] = []
+    relationship: Annotated[
+        RelationshipCreate | None,
+        Field(validate_default=True, description="Required for (and only for) `relationship` resources."),
+    ] = None
+
+    @field_validator("relationship")
+    @classmethod
+    def _relationship_only_for_relationships(
+        cls, value: RelationshipCreate | None, info: ValidationInfo
+    ) -> RelationshipCreate | None:
+        is_relationship = info.data.get("type") == ResourceType.RELATIONSHIP
+        if is_relationship and value is None:
+            raise ValueError("is required for a relationship resource")
+        if not is_relationship and value is not None:
+            raise ValueError("is only allowed on a relationship resource")
+        return value
 
 
 class ResourceUpdate(BaseModel):
@@ -47,6 +120,7 @@ class ResourceUpdate(BaseModel):
     scope: Scope | None = None
     industries: Tags | None = None
     solutions: Tags | None = None
+    relationship: RelationshipUpdate | None = None
 
 
 class ResourceRead(BaseModel):
@@ -56,13 +130,15 @@ class ResourceRead(BaseModel):
     type: ResourceType
     title: str
     summary: str
-    owner_id: uuid.UUID
-    org_unit_path: str
+    owner_id: Annotated[uuid.UUID | None, Field(description="Null when a relationship's owner does not disclose themself to you.")]
+    org_unit_path: Annotated[str | None, Field(description="The owning unit; only the organisation, or null, when the owner discloses less.")]
     scope: Scope
     industries: list[str]
     solutions: list[str]
     usage_count: Annotated[int, Field(description="How often others have used the resource.")]
     rating_avg: Annotated[float | None, Field(description="Average rating (1-5); null until rated.")]
+    rating_count: int
+    relationship: RelationshipRead | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int

@@ -1,5 +1,6 @@
 """Resource use cases. Functions flush; the edge commits."""
 
+import datetime as dt
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -7,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal, can_see
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from services.resource_share.resources import repository
-from services.resource_share.resources.models import Resource
-from services.resource_share.resources.schemas import ResourceCreate, ResourceUpdate
+from services.resource_share.domain.paths import organization_of
+from services.resource_share.resources.models import Disclosure, Resource, ResourceType
+from services.resource_share.resources.schemas import RelationshipRead, ResourceCreate, ResourceRead, ResourceUpdate
 
 
 async def get(*, session: AsyncSession, principal: Principal, resource_id: uuid.UUID) -> Resource:
@@ -22,12 +24,16 @@ async def create(*, session: AsyncSession, principal: Principal, data: ResourceC
     owner_id = principal.employee_id
     if owner_id is None:
         raise Forbidden("Only an employee can share a resource: the token's subject is not an employee id.")
+    fields = data.model_dump(exclude={"relationship"})
+    if data.relationship is not None:
+        fields.update(data.relationship.model_dump())
     resource = Resource(
-        **data.model_dump(),
+        **fields,
         owner_id=owner_id,
         # The owning unit is fixed at creation; visibility by scope is judged against it.
         org_unit_path=principal.org_unit_path,
         usage_count=0,
+        rating_count=0,
     )
     session.add(resource)
     await session.flush()
@@ -41,9 +47,48 @@ async def update(
     if not can_see(principal, owner_id=resource.owner_id, org_unit_path=resource.org_unit_path):
         raise Forbidden("Only the owner, their managers and admins may change this resource.")
     changes = data.model_dump(exclude_unset=True)
-    for field, value in changes.items():
+    relationship = changes.pop("relationship", None)
+    if relationship is not None and resource.type != ResourceType.RELATIONSHIP:
+        raise Unprocessable(
+            "Only a relationship resource has relationship fields.",
+            errors=[{"loc": ["body", "relationship"], "msg": "is only allowed on a relationship resource"}],
+        )
+    located = [(("body", f), f, v) for f, v in changes.items()]
+    located += [(("body", "relationship", f), f, v) for f, v in (relationship or {}).items()]
+    for loc, field, value in located:
         if value is None:
-            raise Unprocessable(f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null"}])
+            raise Unprocessable(f"{field} cannot be null.", errors=[{"loc": list(loc), "msg": "cannot be null"}])
         setattr(resource, field, value)
+    if resource.consent_given_on and resource.consent_expires_on and resource.consent_expires_on < resource.consent_given_on:
+        raise Unprocessable(
+            "consent_expires_on must not be before consent_given_on.",
+            errors=[{"loc": ["body", "relationship", "consent_expires_on"], "msg": "must not be before consent_given_on"}],
+        )
     await session.flush()
     return resource
+
+
+def present(resource: Resource, principal: Principal) -> ResourceRead:
+    """A resource as this caller may see it: a relationship's owner is shown
+    only as far as they disclose themself (fully to themself, their managers and admins)."""
+    read = ResourceRead.model_validate(resource)
+    if resource.type != ResourceType.RELATIONSHIP:
+        return read
+    assert resource.contact_id and resource.strength is not None and resource.disclosure
+    assert resource.consent_given_on and resource.consent_expires_on
+    read.relationship = RelationshipRead(
+        contact_id=resource.contact_id,
+        account_id=resource.account_id,
+        strength=resource.strength,
+        disclosure=Disclosure(resource.disclosure),
+        shared=resource.shared or {},
+        consent_given_on=resource.consent_given_on,
+        consent_expires_on=resource.consent_expires_on,
+        consent_expired=resource.consent_expires_on < dt.date.today(),
+    )
+    if can_see(principal, owner_id=resource.owner_id, org_unit_path=resource.org_unit_path):
+        return read
+    if resource.disclosure != Disclosure.IDENTITY:
+        read.owner_id = None
+        read.org_unit_path = organization_of(resource.org_unit_path) if resource.disclosure == Disclosure.ORGANIZATION else None
+    return read

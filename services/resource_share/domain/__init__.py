@@ -1,0 +1,1 @@
+"""Pure domain rules of resource sharing and the MCI desk: no FastAPI, no SQLAlchemy."""

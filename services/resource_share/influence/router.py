@@ -1,0 +1,45 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.db import DbSession
+from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.etag import set_etag
+from sanlun.kernel.routing import TransactionalRoute
+from services.resource_share.influence import service
+from services.resource_share.influence.schemas import Influence, ProfileRead, ProfileWrite
+
+router = APIRouter(
+    prefix="/api/v1/resources/people",
+    tags=["influence"],
+    route_class=TransactionalRoute,
+    responses=problem_responses(Unauthorized),
+)
+
+EmployeeId = Annotated[uuid.UUID, Path(description="The employee's id.")]
+
+
+@router.get("/{employee_id}/influence", summary="An employee's influence with its breakdown",
+            response_model=Influence, responses=problem_responses(NotFound))
+async def get_influence(employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal) -> Influence:
+    return await service.influence_of(session=session, principal=principal, employee_id=employee_id)
+
+
+@router.get("/{employee_id}/profile", summary="An employee's profile (public once they opt in)",
+            response_model=ProfileRead, responses=problem_responses(NotFound))
+async def get_profile(employee_id: EmployeeId, response: Response, session: DbSession, principal: CurrentPrincipal) -> ProfileRead:
+    profile = await service.profile_of(session=session, principal=principal, employee_id=employee_id)
+    set_etag(response, profile.version)
+    return profile
+
+
+@router.put("/{employee_id}/profile", summary="Publish or change your profile (opt in with `public`)",
+            response_model=ProfileRead, responses=problem_responses(Forbidden, Unprocessable))
+async def put_profile(
+    employee_id: EmployeeId, data: ProfileWrite, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> ProfileRead:
+    profile = await service.put_profile(session=session, principal=principal, employee_id=employee_id, data=data)
+    set_etag(response, profile.version)
+    return profile
