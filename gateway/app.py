@@ -36,11 +36,11 @@ VERSION = "0.1.0"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    configure_logging(SERVICE, settings.log_level)
     proxy = Proxy(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(SERVICE, settings.log_level)
         await proxy.start()
         try:
             yield

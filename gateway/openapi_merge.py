@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import copy
 import importlib
-import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -32,9 +30,8 @@ log = structlog.get_logger("sanlun.gateway.openapi")
 
 def merged_openapi() -> dict[str, Any]:
     """The merged spec: what `/openapi.json` serves and `openapi/gateway.json` holds."""
-    with _logging_kept():
-        gateway = _gateway_spec()
-        services = [(spec.name, s) for spec in SERVICES if (s := _service_spec(spec)) is not None]
+    gateway = _gateway_spec()
+    services = [(spec.name, s) for spec in SERVICES if (s := _service_spec(spec)) is not None]
     return merge_specs(gateway, services)
 
 
@@ -153,16 +150,3 @@ def _service_spec(spec: ServiceSpec) -> dict[str, Any] | None:
     return copy.deepcopy(app.openapi())
 
 
-@contextmanager
-def _logging_kept() -> Iterator[None]:
-    """App factories call `configure_logging(<their name>)`; building the
-    services' apps inside the gateway must not relabel the gateway's logs."""
-    config = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        yield
-    finally:
-        structlog.configure(**config)
-        root.handlers[:] = handlers
-        root.setLevel(level)

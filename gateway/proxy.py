@@ -24,7 +24,7 @@ from yarl import URL
 
 from gateway.settings import Settings
 from gateway.upstreams import PUBLIC_BASE, RouteTable, Upstream
-from sanlun.kernel.auth import Principal, TokenVerifier
+from sanlun.kernel.auth import Principal, TokenVerifier, parse_bearer
 from sanlun.kernel.errors import (
     PROBLEM_JSON,
     BadRequest,
@@ -189,11 +189,7 @@ class ProxyMiddleware:
             if name == b"authorization":
                 header = value
                 break
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Send an `Authorization: Bearer <token>` header.")
-        principal = await self.verifier.verify(token)
+        principal = await self.verifier.verify(parse_bearer(header.decode("latin-1")))
         if principal.is_service:
             raise Unauthorized("A service token is not accepted on public routes.")
         return principal

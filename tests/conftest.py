@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -26,11 +26,9 @@ from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, admin_url_for_tests,
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    """URL of this run's freshly migrated test database."""
+def _fresh_database(purpose: str) -> Iterator[str]:
     admin_url = admin_url_for_tests()
-    name = f"sanlun_test_{uuid.uuid4().hex[:10]}"
+    name = f"sanlun_{purpose}_{uuid.uuid4().hex[:10]}"
     asyncio.run(create_database(admin_url, name))
     url = with_database(admin_url, name)
     # SANLUN_TEST_SERVICES=a,b limits the schemas migrated (quick local iteration).
@@ -39,9 +37,24 @@ def database_url() -> str:
         if only and spec.name not in only:
             continue
         upgrade(spec.migrations_dir, spec.schema, url)
-    os.environ["SANLUN_TEST_DATABASE_IN_USE"] = url
-    yield url
-    asyncio.run(drop_database(admin_url, name))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """This run's freshly migrated database for tests that roll back: nothing
+    is ever committed to it, so each test starts from empty tables."""
+    yield from _fresh_database("test")
+
+
+@pytest.fixture(scope="session")
+def committed_database_url() -> Iterator[str]:
+    """A second fresh database for tests whose writes really commit (real
+    processes, dispatchers, concurrency). They share it, so they use unique data."""
+    yield from _fresh_database("committed")
 
 
 @pytest.fixture(scope="session")

@@ -98,7 +98,6 @@ def create_service_app(
     """Build a service: lifespan-owned engine, HTTP client and event
     dispatcher, problem+json errors, request context, health/metrics, the
     event endpoints and the service's routers."""
-    configure_logging(service, settings.log_level)
     schema = metadata.schema
     assert schema
     head = head_revision(migrations_dir, schema)
@@ -112,6 +111,9 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Logging is process-wide: set when the process starts serving, not when
+        # an app object is built (the gateway builds every app for its OpenAPI).
+        configure_logging(service, settings.log_level)
         owns_db = database is None
         app.state.db = database or Database(
             settings.async_database_url,

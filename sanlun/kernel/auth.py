@@ -153,12 +153,16 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def parse_bearer(header: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header value, or 401."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send an `Authorization: Bearer <token>` header.")
     return token.strip()
+
+
+def bearer_token(request: Request) -> str:
+    return parse_bearer(request.headers.get("authorization", ""))
 
 
 async def authenticate(request: Request) -> Principal:

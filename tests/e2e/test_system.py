@@ -59,8 +59,8 @@ RECORDS = {
 
 
 @pytest.fixture(scope="module")
-def system(database_url: str) -> Iterator[RunningSystem]:
-    running = start_sanlun_up(database_url, free_base_port())
+def system(committed_database_url: str) -> Iterator[RunningSystem]:
+    running = start_sanlun_up(committed_database_url, free_base_port())
     try:
         wait_until_up(running)
         yield running
@@ -133,7 +133,7 @@ def test_sigterm_stops_every_child_and_exits_0(system):
     system.wait_for_line(r"^Stopped\.$", timeout=1)
 
 
-def test_up_names_the_taken_gateway_port_and_its_process(database_url):
+def test_up_names_the_taken_gateway_port_and_its_process(committed_database_url):
     base = free_base_port(start=28000)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", base))
@@ -141,7 +141,7 @@ def test_up_names_the_taken_gateway_port_and_its_process(database_url):
         started = time.monotonic()
         result = subprocess.run(
             [*sanlun_command(), "up", "--base-port", str(base)],
-            env=sanlun_env(database_url), capture_output=True, text=True, timeout=60,
+            env=sanlun_env(committed_database_url), capture_output=True, text=True, timeout=60,
         )
     assert result.returncode == 1
     assert f"Port {base} on 127.0.0.1 (for gateway) is already in use by pid {os.getpid()}" in result.stderr

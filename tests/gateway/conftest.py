@@ -99,12 +99,12 @@ def closed_url() -> str:
 
 
 @pytest.fixture(scope="package")
-async def employee_service(database_url: str) -> AsyncIterator[str]:
+async def employee_service(committed_database_url: str) -> AsyncIterator[str]:
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
     settings = Settings(
-        database_url=database_url, environment="test", jwt_secret=TEST_SECRET,
+        database_url=committed_database_url, environment="test", jwt_secret=TEST_SECRET,
         service_secret=TEST_SERVICE_SECRET, dispatcher_enabled=False,
     )
     server = UvicornThread(create_app(settings), free_port())

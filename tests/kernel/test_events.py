@@ -18,14 +18,14 @@ OPS = auth(org_unit="/group", roles=("ops",))
 
 
 @asynccontextmanager
-async def publisher(database_url: str, subscriber_url: str, **overrides):
+async def publisher(committed_database_url: str, subscriber_url: str, **overrides):
     """The employee_lifecycle service, committing for real, with its dispatcher
     delivering employee.* to `subscriber_url`."""
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
     settings = Settings(
-        database_url=database_url, environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
+        database_url=committed_database_url, environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
         subscriptions={"opportunity": ["employee.*"]}, opportunity_url=subscriber_url,
         outbox_poll_seconds=0.1, outbox_backoff_base_seconds=0.05, outbox_backoff_cap_seconds=0.2,
         http_timeout_seconds=0.5, **overrides,
@@ -55,10 +55,10 @@ async def wait_for(predicate, timeout: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-async def test_events_wait_for_a_stopped_subscriber_then_arrive_once_in_order(database_url):
+async def test_events_wait_for_a_stopped_subscriber_then_arrive_once_in_order(committed_database_url):
     recorder = RecordingSubscriber()
     server = UvicornThread(recorder.app, free_port())  # not started: the subscriber is down
-    async with publisher(database_url, server.url, outbox_max_attempts=50) as client:
+    async with publisher(committed_database_url, server.url, outbox_max_attempts=50) as client:
         first = await create_employee(client)
         for capacity in (5, 6, 7):
             r = await client.patch(f"/api/v1/employees/{first}", json={"capacity": capacity}, headers=ADMIN)
@@ -87,13 +87,13 @@ async def test_events_wait_for_a_stopped_subscriber_then_arrive_once_in_order(da
     assert events[0]["auth"].startswith("Bearer ")
 
 
-async def test_failing_subscriber_parks_then_replays(database_url):
+async def test_failing_subscriber_parks_then_replays(committed_database_url):
     recorder = RecordingSubscriber()
     recorder.mode = "fail"
     server = UvicornThread(recorder.app, free_port())
     await server.start()
     try:
-        async with publisher(database_url, server.url, outbox_max_attempts=3) as client:
+        async with publisher(committed_database_url, server.url, outbox_max_attempts=3) as client:
             subject = await create_employee(client)
 
             async def parked() -> list[dict]:
@@ -123,13 +123,13 @@ async def test_failing_subscriber_parks_then_replays(database_url):
         await server.stop()
 
 
-async def test_hanging_subscriber_times_out_and_is_retried(database_url):
+async def test_hanging_subscriber_times_out_and_is_retried(committed_database_url):
     recorder = RecordingSubscriber()
     recorder.mode = "hang"
     server = UvicornThread(recorder.app, free_port())
     await server.start()
     try:
-        async with publisher(database_url, server.url, outbox_max_attempts=2) as client:
+        async with publisher(committed_database_url, server.url, outbox_max_attempts=2) as client:
             subject = await create_employee(client)
 
             async def parked_after_timeouts() -> bool:
@@ -141,12 +141,12 @@ async def test_hanging_subscriber_times_out_and_is_retried(database_url):
         await server.stop()
 
 
-async def test_two_dispatchers_deliver_each_event_once(database_url):
+async def test_two_dispatchers_deliver_each_event_once(committed_database_url):
     recorder = RecordingSubscriber()
     server = UvicornThread(recorder.app, free_port())
     await server.start()
     try:
-        async with publisher(database_url, server.url) as one, publisher(database_url, server.url) as two:
+        async with publisher(committed_database_url, server.url) as one, publisher(committed_database_url, server.url) as two:
             subjects = set()
             for i in range(20):
                 subjects.add(await create_employee(one if i % 2 else two))

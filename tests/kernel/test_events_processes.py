@@ -30,7 +30,7 @@ def known_to_opportunity(opportunity_url: str, employee_ids: set[str]) -> set[st
     return {p["employee_id"] for p in r.json()["items"]} & employee_ids
 
 
-def test_nothing_is_lost_when_consumer_is_down_and_publisher_is_killed(database_url, tmp_path):
+def test_nothing_is_lost_when_consumer_is_down_and_publisher_is_killed(committed_database_url, tmp_path):
     opp_port, el_port = free_port(), free_port()
     peers = {
         "SANLUN_OPPORTUNITY_URL": f"http://127.0.0.1:{opp_port}",
@@ -41,8 +41,8 @@ def test_nothing_is_lost_when_consumer_is_down_and_publisher_is_killed(database_
         "SANLUN_OUTBOX_MAX_ATTEMPTS": "1000",
         "SANLUN_OUTBOX_POLL_SECONDS": "0.2",
     }
-    publisher = ServiceProcess("employee_lifecycle", el_port, database_url=database_url, log_dir=tmp_path, env=peers)
-    consumer = ServiceProcess("opportunity", opp_port, database_url=database_url, log_dir=tmp_path, env=peers)
+    publisher = ServiceProcess("employee_lifecycle", el_port, database_url=committed_database_url, log_dir=tmp_path, env=peers)
+    consumer = ServiceProcess("opportunity", opp_port, database_url=committed_database_url, log_dir=tmp_path, env=peers)
     try:
         publisher.start()
         created: list[str] = []

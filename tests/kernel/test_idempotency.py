@@ -56,12 +56,12 @@ async def test_keys_are_per_principal(service_client):
 
 
 @pytest.fixture
-async def committed_client(database_url):
+async def committed_client(committed_database_url):
     """The service on a real engine: requests commit, as in production."""
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
-    settings = Settings(database_url=database_url, environment="test", jwt_secret=TEST_SECRET,
+    settings = Settings(database_url=committed_database_url, environment="test", jwt_secret=TEST_SECRET,
                         service_secret=TEST_SERVICE_SECRET, dispatcher_enabled=False)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
