@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,7 @@ def create_service_app(
     migrations_dir: Path,
     routers: Sequence[APIRouter],
     event_handlers: Mapping[str, EventHandler] | None = None,
+    background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
     database: Database | None = None,
 ) -> FastAPI:
     """Build a service: lifespan-owned engine, HTTP client and event
@@ -147,7 +148,12 @@ def create_service_app(
             await dispatcher.start()
         app.state.dispatcher = dispatcher
         try:
-            yield
+            # Service-specific background work (schedules), started after the
+            # database and stopped before it closes.
+            async with AsyncExitStack() as stack:
+                for task in background:
+                    await stack.enter_async_context(task(app))
+                yield
         finally:
             if dispatcher is not None:
                 await dispatcher.stop()

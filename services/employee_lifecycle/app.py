@@ -6,21 +6,28 @@ from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
 from sanlun.kernel.db import Database
-from services.employee_lifecycle import employees
+from services.employee_lifecycle import employees, models, org_units, policies, quotas, schedule  # noqa: F401
 from services.employee_lifecycle.db import SCHEMA, Base
 from services.employee_lifecycle.settings import Settings
+from services.employee_lifecycle.signals.handlers import EVENT_HANDLERS
+from services.employee_lifecycle.signals.router import router as signals_router
+from services.employee_lifecycle.stages.router import router as stages_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
-        service="employee_lifecycle",
+        service=SCHEMA,
         title="Sanlun employee lifecycle",
         description="People, organisation, signals and the explainable lifecycle stage engine.",
-        settings=settings or Settings(),
+        settings=settings,
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
-        routers=[employees.router],
+        # Static paths (`stages:batch-get`, `facts:backfill`) before `/{employee_id}`.
+        routers=[stages_router, signals_router, employees.router, org_units.router, quotas.router, policies.router],
+        event_handlers=EVENT_HANDLERS,
+        background=[lambda app: schedule.scheduled(app, settings.stage_schedule_seconds)],
         database=database,
     )

@@ -2,6 +2,7 @@ import datetime as dt
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sanlun.kernel.db import RecordMixin
@@ -25,3 +26,6 @@ class Employee(RecordMixin, Base):
     entered_sales_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     capacity: Mapped[int] = mapped_column(sa.Integer, default=20)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    skills: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list, server_default="{}")
+    industries: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list, server_default="{}")
+    regions: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list, server_default="{}")

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, path_within, visibility_clause
@@ -42,3 +43,58 @@ async def email_taken(session: AsyncSession, email: str, *, excluding: uuid.UUID
     if excluding is not None:
         stmt = stmt.where(Employee.id != excluding)
     return (await session.execute(stmt)).first() is not None
+
+
+UPSERT_FIELDS = ("name", "email", "org_unit_path", "hire_date", "entered_sales_on", "capacity", "active",
+                 "skills", "industries", "regions")
+
+
+async def by_emails(session: AsyncSession, emails: list[str]) -> dict[str, str | None]:
+    """email -> external id of its current holder."""
+    stmt = sa.select(Employee.email, Employee.external_id).where(Employee.email.in_(emails))
+    return {r.email: r.external_id for r in (await session.execute(stmt))}
+
+
+async def ids_by_external_ids(session: AsyncSession, external_ids: list[str]) -> dict[str, uuid.UUID]:
+    stmt = sa.select(Employee.external_id, Employee.id).where(Employee.external_id.in_(external_ids))
+    return {r.external_id: r.id for r in (await session.execute(stmt))}
+
+
+async def upsert_by_external_id(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, tuple[uuid.UUID, bool]]:
+    """One INSERT ... ON CONFLICT for the batch; a row whose values are all
+    unchanged is not touched (no version bump, no event). Returns
+    external_id -> (id, created) for the rows written."""
+
+    if not rows:
+        return {}
+    stmt = insert(Employee).values(rows)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Employee.external_id],
+        set_={**{f: getattr(ex, f) for f in UPSERT_FIELDS}, "version": Employee.version + 1, "updated_at": sa.func.now()},
+        where=sa.tuple_(*[getattr(Employee, f) for f in UPSERT_FIELDS]).is_distinct_from(
+            sa.tuple_(*[getattr(ex, f) for f in UPSERT_FIELDS])
+        ),
+    ).returning(Employee.external_id, Employee.id, Employee.version == 1)
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return {r[0]: (r[1], bool(r[2])) for r in result.all()}
+
+
+async def set_managers(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.UUID | None]]) -> set[uuid.UUID]:
+    """Set-based manager update; returns the ids whose manager changed."""
+    if not pairs:
+        return set()
+    values = sa.values(sa.column("id", sa.Uuid), sa.column("manager_id", sa.Uuid), name="v").data(pairs)
+    stmt = (
+        sa.update(Employee)
+        .where(Employee.id == values.c.id, Employee.manager_id.is_distinct_from(values.c.manager_id))
+        .values(manager_id=values.c.manager_id, version=Employee.version + 1, updated_at=sa.func.now())
+        .returning(Employee.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+async def by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> list[Employee]:
+    stmt = sa.select(Employee).where(Employee.id.in_(ids)).execution_options(populate_existing=True)
+    return list((await session.execute(stmt)).scalars())

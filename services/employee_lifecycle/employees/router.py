@@ -17,9 +17,10 @@ from sanlun.kernel.errors import (
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
-from services.employee_lifecycle.employees import repository, service
+from services.employee_lifecycle.employees import bulk, repository, service
 from services.employee_lifecycle.employees.models import Employee
-from services.employee_lifecycle.employees.schemas import EmployeeCreate, EmployeeRead, EmployeeUpdate
+from services.employee_lifecycle.employees.schemas import EmployeeBulk, EmployeeCreate, EmployeeRead, EmployeeUpdate
+from services.employee_lifecycle.org_units.schemas import BulkReport
 
 router = APIRouter(
     prefix="/api/v1/employees",
@@ -62,6 +63,19 @@ async def create_employee(
     response.headers["Location"] = f"/api/v1/employees/{employee.id}"
     set_etag(response, employee.version)
     return EmployeeRead.model_validate(employee)
+
+
+@router.post(
+    ":bulk-upsert",
+    summary="Create or update employees by external id (imports), with a per-row report",
+    response_model=BulkReport,
+    responses=problem_responses(Forbidden),
+)
+async def bulk_upsert_employees(data: EmployeeBulk, session: DbSession, principal: CurrentPrincipal) -> BulkReport:
+    """Idempotent: sending the same rows again reports them `unchanged` and
+    publishes nothing. Managers are named by their external id (in the batch
+    or already imported)."""
+    return await bulk.bulk_upsert(session=session, principal=principal, items=data.items)
 
 
 @router.get(

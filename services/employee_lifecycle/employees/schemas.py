@@ -9,6 +9,8 @@ OrgUnitPath = Annotated[
     StringConstraints(pattern=r"^(/[A-Za-z0-9][A-Za-z0-9_.\-]*)+$", max_length=500),
     Field(description="Materialised org unit path, e.g. `/group/east/team-3`.", examples=["/group/east/team-3"]),
 ]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Tags = Annotated[list[Tag], Field(max_length=50)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320, to_lower=True)]
 
 
@@ -24,6 +26,9 @@ class EmployeeCreate(BaseModel):
     capacity: Annotated[int, Field(ge=0, le=1000, description="Most open opportunities this person can carry.")] = 20
     active: bool = True
     external_id: Annotated[str | None, StringConstraints(min_length=1, max_length=200)] = None
+    skills: Tags = []
+    industries: Tags = []
+    regions: Tags = []
 
 
 class EmployeeUpdate(BaseModel):
@@ -39,6 +44,9 @@ class EmployeeUpdate(BaseModel):
     entered_sales_on: dt.date | None = None
     capacity: Annotated[int | None, Field(ge=0, le=1000)] = None
     active: bool | None = None
+    skills: Tags | None = None
+    industries: Tags | None = None
+    regions: Tags | None = None
 
 
 class EmployeeRead(BaseModel):
@@ -54,6 +62,36 @@ class EmployeeRead(BaseModel):
     entered_sales_on: dt.date | None
     capacity: int
     active: bool
+    skills: list[str]
+    industries: list[str]
+    regions: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+
+class EmployeeImport(BaseModel):
+    """One row of a bulk import, matched by `external_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    email: Email
+    org_unit_path: OrgUnitPath
+    manager_external_id: Annotated[str | None, StringConstraints(min_length=1, max_length=200)] = None
+    hire_date: dt.date | None = None
+    entered_sales_on: dt.date | None = None
+    capacity: Annotated[int, Field(ge=0, le=1000)] = 20
+    active: bool = True
+    skills: Tags = []
+    industries: Tags = []
+    regions: Tags = []
+
+
+class EmployeeBulk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[dict[str, object]], Field(min_length=1, max_length=1000)] = Field(
+        description="EmployeeImport rows; each is checked on its own and reported."
+    )

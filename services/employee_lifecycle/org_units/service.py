@@ -1,0 +1,151 @@
+"""Org unit use cases. Functions flush; the edge commits."""
+
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
+from sanlun.kernel.events import Event, publish, publish_many
+from services.employee_lifecycle.employees.service import employee_event
+from services.employee_lifecycle.org_units import repository
+from services.employee_lifecycle.org_units.models import OrgUnit
+from services.employee_lifecycle.org_units.schemas import (
+    BulkReport, OrgUnitCreate, OrgUnitImport, OrgUnitUpdate, RowReport,
+)
+
+ADMIN_ROLES = ("org_admin", "group_admin")
+
+
+def _check_scope(principal: Principal, path: str) -> None:
+    if not can_see(principal, owner_id=None, org_unit_path=path):
+        raise Forbidden("You cannot place an org unit outside your organisation.")
+
+
+async def get(*, session: AsyncSession, principal: Principal, unit_id: uuid.UUID) -> OrgUnit:
+    unit = await repository.get_visible(session, principal, unit_id)
+    if unit is None:
+        raise NotFound(f"Org unit {unit_id} was not found.")
+    return unit
+
+
+async def _parent(session: AsyncSession, parent_id: uuid.UUID | None) -> OrgUnit | None:
+    if parent_id is None:
+        return None
+    parent = await repository.get(session, parent_id)
+    if parent is None:
+        raise Unprocessable("The parent unit does not exist.",
+                            errors=[{"loc": ["body", "parent_id"], "msg": "no org unit with this id"}])
+    return parent
+
+
+async def create(*, session: AsyncSession, principal: Principal, data: OrgUnitCreate) -> OrgUnit:
+    require_roles(principal, *ADMIN_ROLES)
+    parent = await _parent(session, data.parent_id)
+    path = f"{parent.path if parent else ''}/{data.slug}"
+    _check_scope(principal, path)
+    if await repository.path_taken(session, path):
+        raise Conflict(f"An org unit at {path} already exists.", errors=[{"loc": ["body", "slug"], "msg": "taken"}])
+    unit = OrgUnit(**data.model_dump(), path=path, depth=path.count("/"))
+    session.add(unit)
+    await session.flush()
+    return unit
+
+
+async def update(*, session: AsyncSession, principal: Principal, unit: OrgUnit, data: OrgUnitUpdate) -> OrgUnit:
+    require_roles(principal, *ADMIN_ROLES)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is not None:
+        unit.name = changes["name"]
+        await session.flush()
+    moving = "parent_id" in changes or ("slug" in changes and changes["slug"] is not None)
+    if not moving:
+        return unit
+    parent = await _parent(session, changes["parent_id"]) if "parent_id" in changes else await _parent(session, unit.parent_id)
+    slug = changes.get("slug") or unit.slug
+    old, new = unit.path, f"{parent.path if parent else ''}/{slug}"
+    if new == old:
+        return unit
+    if parent is not None and (parent.path == old or parent.path.startswith(old + "/")):
+        raise Unprocessable("A unit cannot move below itself.",
+                            errors=[{"loc": ["body", "parent_id"], "msg": "is the unit itself or below it"}])
+    _check_scope(principal, new)
+    if await repository.path_taken(session, new):
+        raise Conflict(f"An org unit at {new} already exists.", errors=[{"loc": ["body", "slug"], "msg": "taken"}])
+    unit.parent_id, unit.slug = (parent.id if parent else None), slug
+    await session.flush()
+    moved = await repository.move_subtree(session, old=old, new=new, depth_delta=new.count("/") - old.count("/"))
+    await session.refresh(unit)
+    await publish(session, Event(type="org_unit.moved", subject=str(unit.id), data={
+        "id": str(unit.id), "previous_path": old, "path": new, "employees_moved": len(moved), "version": unit.version,
+    }))
+    await publish_many(session, [employee_event("employee.updated", e) for e in moved])
+    return unit
+
+
+async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: list[dict[str, Any]]) -> BulkReport:
+    """Create or rename units by external id, parents first; each row reported.
+    Moving a unit is done with PATCH (it rewrites paths below it)."""
+    require_roles(principal, *ADMIN_ROLES)
+    reports: dict[int, RowReport] = {}
+    rows: dict[int, OrgUnitImport] = {}
+    for i, raw in enumerate(items):
+        try:
+            rows[i] = OrgUnitImport.model_validate(raw)
+        except ValidationError as exc:
+            reports[i] = RowReport(index=i, external_id=str(raw.get("external_id")) if isinstance(raw, dict) else None,
+                                   status="rejected", errors=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()])
+    known = await repository.by_external_ids(
+        session, [r.external_id for r in rows.values()] + [r.parent_external_id for r in rows.values() if r.parent_external_id]
+    )
+    pending = dict(rows)
+    while pending:
+        progressed = False
+        for i, row in list(pending.items()):
+            if row.parent_external_id and row.parent_external_id not in known:
+                if any(r.external_id == row.parent_external_id for r in pending.values()):
+                    continue  # its parent comes later in this batch
+                reports[i] = RowReport(index=i, external_id=row.external_id, status="rejected",
+                                       errors=[{"loc": ["parent_external_id"], "msg": "no such unit"}])
+            else:
+                reports[i] = await _upsert_one(session, principal, i, row, known)
+            del pending[i]
+            progressed = True
+        if not progressed:  # a cycle among the remaining rows
+            for i, row in pending.items():
+                reports[i] = RowReport(index=i, external_id=row.external_id, status="rejected",
+                                       errors=[{"loc": ["parent_external_id"], "msg": "parents form a cycle"}])
+            break
+    ordered = [reports[i] for i in sorted(reports)]
+    return BulkReport(rows=ordered, **{s: sum(r.status == s for r in ordered)
+                                       for s in ("created", "updated", "unchanged", "rejected")})
+
+
+async def _upsert_one(session: AsyncSession, principal: Principal, i: int, row: OrgUnitImport,
+                      known: dict[str, OrgUnit]) -> RowReport:
+    parent = known.get(row.parent_external_id) if row.parent_external_id else None
+    path = f"{parent.path if parent else ''}/{row.slug}"
+    existing = known.get(row.external_id)
+    if not can_see(principal, owner_id=None, org_unit_path=path):
+        return RowReport(index=i, external_id=row.external_id, status="rejected",
+                         errors=[{"loc": ["parent_external_id"], "msg": "outside your organisation"}])
+    if existing is not None:
+        if existing.path != path:
+            return RowReport(index=i, external_id=row.external_id, status="rejected", id=existing.id,
+                             errors=[{"loc": ["parent_external_id"], "msg": "moving a unit is done with PATCH"}])
+        if existing.name == row.name:
+            return RowReport(index=i, external_id=row.external_id, status="unchanged", id=existing.id)
+        existing.name = row.name
+        await session.flush()
+        return RowReport(index=i, external_id=row.external_id, status="updated", id=existing.id)
+    if await repository.path_taken(session, path):
+        return RowReport(index=i, external_id=row.external_id, status="rejected",
+                         errors=[{"loc": ["slug"], "msg": f"{path} is taken by another unit"}])
+    unit = OrgUnit(external_id=row.external_id, slug=row.slug, name=row.name, parent_id=parent.id if parent else None,
+                   path=path, depth=path.count("/"))
+    session.add(unit)
+    await session.flush()
+    known[row.external_id] = unit
+    return RowReport(index=i, external_id=row.external_id, status="created", id=unit.id)

@@ -1,0 +1,60 @@
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.employee_lifecycle.employees.schemas import OrgUnitPath
+from services.employee_lifecycle.stages.schemas import StageCode
+
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=60)]
+
+
+class ConditionWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signal: Annotated[str, StringConstraints(min_length=1, max_length=60)] = Field(
+        description="One of: tenure_months, wins_12m, win_rate_12m, revenue_12m, quota_attainment_4q, "
+                    "quarters_at_quota, stable_accounts, open_pipeline_count, open_pipeline_value, "
+                    "solution_breadth, influence_score."
+    )
+    op: Literal[">=", ">", "<=", "<"]
+    value: float = Field(description="Threshold; rates are fractions (0.6 = 60%).")
+
+
+class RuleWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: RuleId
+    stage: StageCode
+    conditions: Annotated[list[ConditionWrite], Field(min_length=1, max_length=10)]
+
+
+class PolicyWrite(BaseModel):
+    """A new version of an organisation's policy. Rules of a stage: any met
+    rule reaches it; a rule is all of its conditions. L3 is tried, then L2;
+    everyone else is L1."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organization_path: OrgUnitPath | None = Field(
+        None, description="The organisation (`/group/east`) or the whole group (`/group`); default yours."
+    )
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        "CNY", description="Revenue and pipeline value count deals in this currency."
+    )
+    hysteresis: int = Field(2, ge=1, le=12, description="Consecutive agreeing evaluations before a stage changes.")
+    rules: Annotated[list[RuleWrite], Field(min_length=2, max_length=50)]
+
+
+class PolicyRead(BaseModel):
+    id: uuid.UUID | None = Field(description="null for the shipped default.")
+    organization_path: str
+    version: int
+    name: str
+    currency: str
+    hysteresis: int
+    rules: list[dict[str, Any]]
+    created_by: str | None
+    created_at: dt.datetime | None

@@ -1,0 +1,60 @@
+"""Policy use cases. Functions flush; the edge commits."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sanlun.kernel.auth import Principal, normalise_path, require_roles
+from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
+from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
+from services.employee_lifecycle.stages import repository
+from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY_DOCUMENT, validate_policy
+from services.employee_lifecycle.stages.models import StagePolicy
+from services.employee_lifecycle.stages.service import organization_candidates
+
+
+def read(policy: StagePolicy | None) -> PolicyRead:
+    if policy is None:
+        doc: dict[str, Any] = DEFAULT_POLICY_DOCUMENT
+        return PolicyRead(id=None, organization_path="/", version=0, name=doc["name"], currency=doc["currency"],
+                          hysteresis=doc["hysteresis"], rules=doc["rules"], created_by=None, created_at=None)
+    doc = policy.document
+    return PolicyRead(id=policy.id, organization_path=policy.organization_path, version=policy.version,
+                      name=policy.name, currency=doc["currency"], hysteresis=doc["hysteresis"], rules=doc["rules"],
+                      created_by=policy.created_by, created_at=policy.created_at)
+
+
+async def create(*, session: AsyncSession, principal: Principal, data: PolicyWrite) -> StagePolicy:
+    require_roles(principal, "org_admin", "group_admin")
+    org = normalise_path(data.organization_path or principal.organization_path)
+    depth = len([p for p in org.split("/") if p])
+    if depth not in (1, 2):
+        raise Unprocessable("A policy belongs to an organisation (`/group/east`) or the group (`/group`).",
+                            errors=[{"loc": ["body", "organization_path"], "msg": "one or two path segments"}])
+    if not principal.has("group_admin") and org != principal.organization_path:
+        raise Forbidden("You may publish policies only for your own organisation.")
+    document = data.model_dump(exclude={"organization_path", "name"})
+    errors = validate_policy(document)
+    if errors:
+        raise Unprocessable("The policy is invalid: " + "; ".join(e["msg"] for e in errors[:5]), errors=errors,
+                            code="invalid_policy")
+    policy = StagePolicy(organization_path=org, version=await repository.next_policy_version(session, org),
+                         name=data.name, document=document, created_by=principal.subject)
+    session.add(policy)
+    await session.flush()
+    return policy
+
+
+async def get(*, session: AsyncSession, policy_id: uuid.UUID) -> StagePolicy:
+    policy = await repository.get_policy(session, policy_id)
+    if policy is None:
+        raise NotFound(f"Stage policy {policy_id} was not found.")
+    return policy
+
+
+async def effective(*, session: AsyncSession, org_unit_path: str) -> StagePolicy | None:
+    """The policy that applies to a unit: its organisation's latest, else the group's, else None (default)."""
+    candidates = organization_candidates(normalise_path(org_unit_path))
+    stored = await repository.latest_policies(session, candidates)
+    return next((stored[c] for c in candidates if c in stored), None)

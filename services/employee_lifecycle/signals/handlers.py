@@ -1,0 +1,57 @@
+"""Consumers of the other services' events: facts in, then re-evaluation of
+the people a decisive fact is about (wins, losses, coverage)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sanlun.kernel.auth import Principal
+from sanlun.kernel.db import utcnow
+from sanlun.kernel.event_routes import CloudEvent
+from services.employee_lifecycle.signals import service
+from services.employee_lifecycle.stages import repository as stages_repository
+from services.employee_lifecycle.stages import service as stages_service
+
+SYSTEM = Principal(subject="service:employee_lifecycle", org_unit_path="/", roles=frozenset({"group_admin"}))
+
+
+async def _reevaluate(session: AsyncSession, employee_ids: Sequence[uuid.UUID]) -> None:
+    if not employee_ids:
+        return
+    rows = await stages_repository.employees_for_evaluation(
+        session, visible=stages_service._visible(SYSTEM), ids=employee_ids
+    )
+    await stages_service.evaluate_rows(session=session, employees=rows, as_of=utcnow().date(), record=True)
+
+
+async def on_opportunity(*, session: AsyncSession, event: CloudEvent) -> None:
+    touched = await service.record_opportunity_event(session, event.id, event.type, event.time.date(), event.data)
+    if event.type in ("opportunity.won", "opportunity.lost"):
+        await _reevaluate(session, touched)
+
+
+async def on_coverage_changed(*, session: AsyncSession, event: CloudEvent) -> None:
+    await _reevaluate(session, await service.record_coverage(session, event.data))
+
+
+async def on_resource_used(*, session: AsyncSession, event: CloudEvent) -> None:
+    await service.record_resource_used(session, event.id, event.time.date(), event.data)
+
+
+async def on_introduction_completed(*, session: AsyncSession, event: CloudEvent) -> None:
+    await service.record_introduction(session, event.id, event.time.date(), event.data)
+
+
+EVENT_HANDLERS = {
+    "opportunity.created": on_opportunity,
+    "opportunity.assigned": on_opportunity,
+    "opportunity.stage_changed": on_opportunity,
+    "opportunity.won": on_opportunity,
+    "opportunity.lost": on_opportunity,
+    "account.coverage_changed": on_coverage_changed,
+    "resource.used": on_resource_used,
+    "introduction.completed": on_introduction_completed,
+}

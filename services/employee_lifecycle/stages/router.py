@@ -1,0 +1,180 @@
+import uuid
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response, status
+
+from sanlun.kernel.auth import CurrentPrincipal, require_roles
+from sanlun.kernel.db import DbSession, utcnow
+from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.routing import TransactionalRoute
+from services.employee_lifecycle.employees import repository as employees_repository
+from services.employee_lifecycle.stages import repository, service
+from services.employee_lifecycle.stages.models import StageHistory
+from services.employee_lifecycle.stages.schemas import (
+    BatchGet,
+    BatchGetResult,
+    EvaluateMany,
+    EvaluateManyResult,
+    EvaluateOne,
+    EvaluationRead,
+    HistoryRead,
+    OverrideRead,
+    OverrideWrite,
+    PendingRead,
+    StageRead,
+    StageSnapshotRead,
+)
+
+router = APIRouter(
+    prefix="/api/v1/employees",
+    tags=["stages"],
+    route_class=TransactionalRoute,
+    responses=problem_responses(Unauthorized),
+)
+
+EmployeeId = Annotated[uuid.UUID, Path(description="The employee's id.")]
+
+
+def evaluation_read(outcome: service.Outcome) -> EvaluationRead:
+    explanation = outcome.explanation()
+    state = outcome.state
+    pending = None
+    if state is not None and state.candidate is not None:
+        pending = PendingRead(stage=state.candidate, agreeing_evaluations=state.candidate_count,
+                              required=outcome.policy.hysteresis)
+    return EvaluationRead(
+        employee_id=outcome.employee_id, as_of=outcome.as_of, recorded=outcome.recorded, stage=outcome.stage,
+        stage_since=outcome.since, computed_stage=outcome.evaluation.stage, changed=outcome.change is not None,
+        pending=pending, policy=explanation["policy"], rules=explanation["rules"], signals=explanation["signals"],
+        needs=outcome.needs, reasons=explanation["reasons"], gap=explanation["gap"],
+    )
+
+
+def stage_read(row: Any) -> StageRead:
+    state = service.state_from_row(row)
+    stage, since = state.effective(utcnow())
+    override = None
+    if state.override_active(utcnow()):
+        override = OverrideRead(stage=row.override_stage, reason=row.override_reason or "",
+                                expires_at=row.override_expires_at, by=row.override_by or "")
+    pending = None
+    if row.candidate_stage:
+        hysteresis = row.explanation.get("hysteresis")
+        pending = PendingRead(stage=row.candidate_stage, agreeing_evaluations=row.candidate_count,
+                              required=int(hysteresis or 2))
+    return StageRead(
+        employee_id=row.employee_id, stage=stage, stage_since=since, evaluated_stage=row.stage,
+        evaluated_since=row.stage_since, pending=pending, override=override, needs=list(row.needs),
+        policy_version=row.policy_version, last_as_of=row.last_as_of, evaluated_at=row.evaluated_at,
+        last_evaluation=row.explanation,
+    )
+
+
+@router.post(
+    "/stages:batch-get",
+    summary="Stage, capacity and open load of many employees in one call",
+    response_model=BatchGetResult,
+)
+async def batch_get_stages(data: BatchGet, session: DbSession, principal: CurrentPrincipal) -> BatchGetResult:
+    """For assignment and the support desk. Filtered by your visibility: ids you
+    may not see, or that do not exist, come back in `not_found`. No ranking."""
+    items, missing = await service.batch_get(session=session, principal=principal, employee_ids=data.employee_ids)
+    return BatchGetResult(items=[StageSnapshotRead(**asdict(i)) for i in items], not_found=missing)
+
+
+@router.post(
+    "/stages:evaluate",
+    summary="Evaluate a list of employees or a whole org unit",
+    response_model=EvaluateManyResult,
+    responses=problem_responses(Forbidden, Unprocessable),
+)
+async def evaluate_stages(data: EvaluateMany, session: DbSession, principal: CurrentPrincipal) -> EvaluateManyResult:
+    if (data.employee_ids is None) == (data.org_unit is None):
+        raise Unprocessable("Give either employee_ids or org_unit.",
+                            errors=[{"loc": ["body", "employee_ids"], "msg": "give either employee_ids or org_unit"}])
+    outcomes, missing = await service.evaluate_many(
+        session=session, principal=principal, employee_ids=data.employee_ids, org_unit=data.org_unit,
+        as_of=data.as_of, record=data.record,
+    )
+    items = [evaluation_read(o) for o in outcomes] if data.employee_ids is not None else []
+    return EvaluateManyResult(evaluated=len(outcomes), changed=sum(o.change is not None for o in outcomes),
+                              not_found=missing, items=items)
+
+
+@router.post(
+    "/stages:lift-expired-overrides",
+    summary="Lift overrides whose expiry has passed (also runs on the schedule)",
+    response_model=dict[str, int],
+    responses=problem_responses(Forbidden),
+)
+async def lift_expired_overrides(session: DbSession, principal: CurrentPrincipal) -> dict[str, int]:
+    require_roles(principal, "org_admin", "group_admin", "ops")
+    return {"lifted": await service.lift_expired_overrides(session=session)}
+
+
+@router.get(
+    "/{employee_id}/stage",
+    summary="The employee's stage, its reasons and the gap to the next",
+    response_model=StageRead,
+    responses=problem_responses(NotFound),
+)
+async def get_stage(employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal) -> StageRead:
+    """Everyone can read their own stage; managers their subtree."""
+    return stage_read(await service.get_state(session=session, principal=principal, employee_id=employee_id))
+
+
+@router.post(
+    "/{employee_id}/stage:evaluate",
+    summary="Evaluate one employee (stored, or a preview for any as_of)",
+    response_model=EvaluationRead,
+    responses=problem_responses(NotFound, Forbidden),
+)
+async def evaluate_stage(
+    employee_id: EmployeeId, data: EvaluateOne, session: DbSession, principal: CurrentPrincipal
+) -> EvaluationRead:
+    outcome = await service.evaluate_one(session=session, principal=principal, employee_id=employee_id,
+                                         as_of=data.as_of, record=data.record)
+    return evaluation_read(outcome)
+
+
+@router.put(
+    "/{employee_id}/stage/override",
+    summary="Override the stage with a reason and an expiry (managers, admins)",
+    response_model=StageRead,
+    responses=problem_responses(NotFound, Forbidden, Conflict, Unprocessable),
+)
+async def override_stage(
+    employee_id: EmployeeId, data: OverrideWrite, session: DbSession, principal: CurrentPrincipal
+) -> StageRead:
+    row = await service.set_override(session=session, principal=principal, employee_id=employee_id,
+                                     stage=data.stage, reason=data.reason, expires_at=data.expires_at)
+    return stage_read(row)
+
+
+@router.delete(
+    "/{employee_id}/stage/override",
+    summary="Remove an override",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(NotFound, Forbidden, Conflict),
+)
+async def remove_stage_override(employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal) -> Response:
+    await service.remove_override(session=session, principal=principal, employee_id=employee_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{employee_id}/stage/history",
+    summary="Every change of the employee's stage, newest first",
+    response_model=Page[HistoryRead],
+    responses=problem_responses(NotFound),
+)
+async def list_stage_history(
+    employee_id: EmployeeId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
+) -> Page[HistoryRead]:
+    if await employees_repository.get_visible(session, principal, employee_id) is None:
+        raise NotFound(f"Employee {employee_id} was not found.")
+    rows, next_cursor = await paginate(session, request, repository.history_statement(employee_id),
+                                       order_by=(StageHistory.id,), params=page, descending=True)
+    return Page[HistoryRead](items=[HistoryRead.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,79 @@
+"""Stage policies: versions per organisation, validation as problem+json naming the rule."""
+
+from tests.services.employee_lifecycle.helpers import ADMIN, backfill, evaluate, new_employee, repeat_business
+from tests.support import auth
+
+EAST_ADMIN = auth(org_unit="/group/east", roles=("org_admin",))
+
+
+def policy(**overrides) -> dict:
+    return {
+        "name": "East v1", "currency": "CNY", "hysteresis": 1,
+        "rules": [
+            {"id": "l3_many", "stage": "L3_AFFLUENT", "conditions": [{"signal": "stable_accounts", "op": ">=", "value": 3}]},
+            {"id": "l2_some", "stage": "L2_COMFORTABLE", "conditions": [{"signal": "stable_accounts", "op": ">=", "value": 1}]},
+        ],
+        **overrides,
+    }
+
+
+async def test_versions_apply_to_their_organisation_only(service_client):
+    client = await service_client("employee_lifecycle")
+    east = await new_employee(client, "/group/east/team-1")
+    west = await new_employee(client, "/group/west/team-1")
+    for e in (east, west):
+        await backfill(client, repeat_business(e["id"], accounts=3))
+    first = await client.post("/api/v1/stage-policies", json=policy(), headers=EAST_ADMIN)
+    assert first.status_code == 201, first.text
+    assert first.json()["organization_path"] == "/group/east" and first.json()["version"] == 1
+    assert first.headers["location"] == f"/api/v1/stage-policies/{first.json()['id']}"
+    second = await client.post("/api/v1/stage-policies", json=policy(name="East v2"), headers=EAST_ADMIN)
+    assert second.json()["version"] == 2
+    east_eval = await evaluate(client, east["id"], "2017-12-31")
+    west_eval = await evaluate(client, west["id"], "2017-12-31")
+    assert (east_eval["stage"], east_eval["policy"]) == ("L3_AFFLUENT", {"organization_path": "/group/east", "version": 2})
+    assert (west_eval["stage"], west_eval["policy"]) == ("L2_COMFORTABLE", {"organization_path": "/", "version": 0})
+    effective = await client.get("/api/v1/stage-policies/effective", params={"org_unit": "/group/east/team-9"},
+                                 headers=ADMIN)
+    assert effective.json()["name"] == "East v2"
+    listed = await client.get("/api/v1/stage-policies", params={"organization_path": "/group/east"}, headers=ADMIN)
+    assert [p["version"] for p in listed.json()["items"]] == [1, 2]
+
+
+async def test_unknown_signal_is_named(service_client):
+    client = await service_client("employee_lifecycle")
+    body = policy()
+    body["rules"][0]["conditions"][0]["signal"] = "golf_handicap"
+    r = await client.post("/api/v1/stage-policies", json=body, headers=EAST_ADMIN)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "invalid_policy"
+    assert r.json()["errors"] == [{"loc": ["body", "rules", 0, "conditions", 0, "signal"],
+                                   "msg": "rule l3_many: unknown signal 'golf_handicap'"}]
+
+
+async def test_impossible_threshold_and_overlap_are_named(service_client):
+    client = await service_client("employee_lifecycle")
+    body = policy()
+    body["rules"][1]["conditions"] = [{"signal": "win_rate_12m", "op": ">", "value": 1}]
+    r = await client.post("/api/v1/stage-policies", json=body, headers=EAST_ADMIN)
+    assert r.status_code == 422 and "rule l2_some: win_rate_12m > 1 can never hold" in r.json()["errors"][0]["msg"]
+    body = policy()
+    body["rules"][1]["conditions"] = [{"signal": "stable_accounts", "op": ">=", "value": 5}]
+    r = await client.post("/api/v1/stage-policies", json=body, headers=EAST_ADMIN)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["msg"].startswith("rule l2_some: overlaps rule l3_many of L3_AFFLUENT")
+
+
+async def test_only_admins_of_that_organisation_publish(service_client):
+    client = await service_client("employee_lifecycle")
+    manager = auth(org_unit="/group/east", roles=("manager",))
+    assert (await client.post("/api/v1/stage-policies", json=policy(), headers=manager)).status_code == 403
+    west = policy(organization_path="/group/west")
+    assert (await client.post("/api/v1/stage-policies", json=west, headers=EAST_ADMIN)).status_code == 403
+    assert (await client.post("/api/v1/stage-policies", json=west, headers=ADMIN)).status_code == 201
+
+
+async def test_default_policy_is_readable(service_client):
+    client = await service_client("employee_lifecycle")
+    r = await client.get("/api/v1/stage-policies/default", headers=auth(roles=("rep",)))
+    assert r.status_code == 200 and r.json()["version"] == 0 and len(r.json()["rules"]) == 4
