@@ -76,7 +76,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     # the assignment node keeps a local view of the sales people and their stages
     "opportunity": ("employee.*",),
     # coverage continuity and incubation lineage
-    "key_account": ("opportunity.created", "opportunity.won", "opportunity.lost"),
+    "key_account": ("opportunity.created", "opportunity.stage_changed", "opportunity.won", "opportunity.lost"),
     # the support desk tilts by stage; influence counts wins resources contributed to
     "resource_share": ("employee.*", "opportunity.won"),
 }

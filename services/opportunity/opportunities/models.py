@@ -3,6 +3,7 @@ import uuid
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
 from sanlun.kernel.db import RecordMixin
@@ -27,6 +28,16 @@ class Opportunity(RecordMixin, Base):
         sa.Index("ix_opportunities_account_id", "account_id"),
         sa.Index("ix_opportunities_stage", "stage"),
         sa.Index("ix_opportunities_expected_close_date", "expected_close_date"),
+        sa.CheckConstraint("(origin_type IS NULL) = (origin_id IS NULL)", name="origin_complete"),
+        sa.Index("ix_opportunities_industry", "industry"),
+        sa.Index("ix_opportunities_amount", "amount"),
+        sa.Index("ix_opportunities_origin", "origin_type", "origin_id"),
+        sa.Index("ix_opportunities_solution_ids", "solution_ids", postgresql_using="gin"),
+        sa.Index("ix_opportunities_updated_at_id", "updated_at", "id"),
+        sa.Index("ix_opportunities_expected_close_date_id", "expected_close_date", "id"),
+        sa.Index("ix_opportunities_amount_id", "amount", "id"),
+        sa.Index("ix_opportunities_name_id", "name", "id"),
+        sa.Index("ix_opportunities_owner_id_stage", "owner_id", "stage"),
     )
 
     external_id: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
@@ -44,3 +55,37 @@ class Opportunity(RecordMixin, Base):
     compelling_event: Mapped[str | None] = mapped_column(sa.Text)
     stage: Mapped[str] = mapped_column(sa.String(32), default=Stage.LEAD.value)
     win_probability: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 4))
+    industry: Mapped[str | None] = mapped_column(sa.String(100))
+    size_band: Mapped[str | None] = mapped_column(sa.String(50))
+    # Solutions live in this service's catalogue; an array keeps the roll-up
+    # and the history queries to one row per deal.
+    solution_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(sa.Uuid), default=list, server_default="{}")
+    closed_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    origin_type: Mapped[str | None] = mapped_column(sa.String(50))
+    origin_id: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class TeamMember(Base):
+    __tablename__ = "opportunity_team_members"
+    __table_args__ = (sa.Index("ix_opportunity_team_members_employee_id", "employee_id"),)
+
+    opportunity_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True
+    )
+    employee_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(40))
+
+
+class StageChange(Base):
+    __tablename__ = "opportunity_stage_history"
+    __table_args__ = (sa.Index("ix_opportunity_stage_history_opportunity_id_id", "opportunity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    opportunity_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("opportunities.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(sa.String(32))
+    to_stage: Mapped[str] = mapped_column(sa.String(32))
+    changed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    changed_by: Mapped[str] = mapped_column(sa.String(255))
+    forced: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    unmet: Mapped[list | None] = mapped_column(JSONB)

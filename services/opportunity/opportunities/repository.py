@@ -2,35 +2,59 @@
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, path_within, visibility_clause
-from services.opportunity.opportunities.models import Opportunity
+from services.opportunity.opportunities.models import Opportunity, StageChange, TeamMember
 from services.opportunity.opportunities.stages import Stage
+from services.opportunity.solutions.models import Solution
+
+
+def member_clause(principal: Principal) -> sa.ColumnElement[bool] | None:
+    if principal.employee_id is None:
+        return None
+    return sa.exists().where(
+        TeamMember.opportunity_id == Opportunity.id, TeamMember.employee_id == principal.employee_id
+    )
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
-    return visibility_clause(principal, owner_column=Opportunity.owner_id, org_unit_column=Opportunity.org_unit_path)
+    return visibility_clause(
+        principal, owner_column=Opportunity.owner_id, org_unit_column=Opportunity.org_unit_path,
+        member_clause=member_clause(principal),
+    )
 
 
 def list_statement(
     principal: Principal,
     *,
     owner_id: uuid.UUID | None = None,
+    team_member_id: uuid.UUID | None = None,
     unassigned: bool | None = None,
     stages: Sequence[Stage] = (),
     account_id: uuid.UUID | None = None,
     org_unit: str | None = None,
     close_from: dt.date | None = None,
     close_to: dt.date | None = None,
+    amount_min: Decimal | None = None,
+    amount_max: Decimal | None = None,
+    solution_id: uuid.UUID | None = None,
+    industry: str | None = None,
+    origin_type: str | None = None,
+    origin_id: str | None = None,
 ) -> sa.Select[Any]:
     stmt = sa.select(Opportunity).where(visible(principal))
     if owner_id is not None:
         stmt = stmt.where(Opportunity.owner_id == owner_id)
+    if team_member_id is not None:
+        stmt = stmt.where(sa.exists().where(
+            TeamMember.opportunity_id == Opportunity.id, TeamMember.employee_id == team_member_id
+        ))
     if unassigned is not None:
         stmt = stmt.where(Opportunity.owner_id.is_(None) if unassigned else Opportunity.owner_id.is_not(None))
     if stages:
@@ -43,14 +67,75 @@ def list_statement(
         stmt = stmt.where(Opportunity.expected_close_date >= close_from)
     if close_to is not None:
         stmt = stmt.where(Opportunity.expected_close_date <= close_to)
+    if amount_min is not None:
+        stmt = stmt.where(Opportunity.amount_value >= amount_min)
+    if amount_max is not None:
+        stmt = stmt.where(Opportunity.amount_value <= amount_max)
+    if solution_id is not None:
+        stmt = stmt.where(Opportunity.solution_ids.contains([solution_id]))
+    if industry:
+        stmt = stmt.where(Opportunity.industry == industry)
+    if origin_type:
+        stmt = stmt.where(Opportunity.origin_type == origin_type)
+    if origin_id:
+        stmt = stmt.where(Opportunity.origin_id == origin_id)
     return stmt
 
 
-async def get_visible(session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID) -> Opportunity | None:
+async def get_visible(
+    session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID, *, for_update: bool = False
+) -> Opportunity | None:
     stmt = sa.select(Opportunity).where(Opportunity.id == opportunity_id, visible(principal))
+    if for_update:
+        stmt = stmt.with_for_update(of=Opportunity)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def external_id_taken(session: AsyncSession, external_id: str) -> bool:
     stmt = sa.select(sa.literal(True)).where(Opportunity.external_id == external_id)
     return (await session.execute(stmt)).first() is not None
+
+
+async def by_external_ids(session: AsyncSession, external_ids: Iterable[str]) -> dict[str, Opportunity]:
+    stmt = sa.select(Opportunity).where(Opportunity.external_id.in_(list(external_ids)))
+    return {o.external_id: o for o in (await session.execute(stmt)).scalars() if o.external_id}
+
+
+async def teams(session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[TeamMember]]:
+    """Team members of a page of opportunities in one query."""
+    out: dict[uuid.UUID, list[TeamMember]] = {i: [] for i in opportunity_ids}
+    if opportunity_ids:
+        stmt = (
+            sa.select(TeamMember)
+            .where(TeamMember.opportunity_id.in_(list(opportunity_ids)))
+            .order_by(TeamMember.opportunity_id, TeamMember.employee_id)
+        )
+        for member in (await session.execute(stmt)).scalars():
+            out[member.opportunity_id].append(member)
+    return out
+
+
+async def replace_team(session: AsyncSession, opportunity_id: uuid.UUID, members: Sequence[tuple[uuid.UUID, str]]) -> None:
+    await session.execute(sa.delete(TeamMember).where(TeamMember.opportunity_id == opportunity_id))
+    if members:
+        await session.execute(
+            sa.insert(TeamMember),
+            [{"opportunity_id": opportunity_id, "employee_id": e, "role": r} for e, r in members],
+        )
+
+
+async def unknown_solutions(session: AsyncSession, solution_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    wanted = set(solution_ids)
+    if not wanted:
+        return []
+    found = set((await session.execute(sa.select(Solution.id).where(Solution.id.in_(wanted)))).scalars())
+    return sorted(wanted - found, key=str)
+
+
+async def add_stage_changes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(sa.insert(StageChange), list(rows))
+
+
+def history_statement(opportunity_id: uuid.UUID) -> sa.Select[Any]:
+    return sa.select(StageChange).where(StageChange.opportunity_id == opportunity_id)

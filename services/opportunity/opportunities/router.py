@@ -1,6 +1,7 @@
 import datetime as dt
 import uuid
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
@@ -19,8 +20,17 @@ from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.opportunities import repository, service
-from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.opportunities.schemas import OpportunityCreate, OpportunityRead, OpportunityUpdate
+from services.opportunity.opportunities.models import Opportunity, StageChange
+from services.opportunity.opportunities.schemas import (
+    BulkUpsertReport,
+    BulkUpsertRequest,
+    OpportunityCreate,
+    OpportunityRead,
+    OpportunityUpdate,
+    StageChangeRead,
+    StageChangeRequest,
+    read_model,
+)
 from services.opportunity.opportunities.stages import Stage
 
 router = APIRouter(
@@ -31,6 +41,19 @@ router = APIRouter(
 )
 
 OpportunityId = Annotated[uuid.UUID, Path(description="The opportunity's id.")]
+SORTS = {
+    "created_at": Opportunity.created_at, "updated_at": Opportunity.updated_at, "name": Opportunity.name,
+    "expected_close_date": Opportunity.expected_close_date, "amount": Opportunity.amount_value,
+}
+Sort = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "name", "-name",
+    "expected_close_date", "-expected_close_date", "amount", "-amount",
+]
+
+
+async def _one(session: DbSession, opportunity: Opportunity) -> OpportunityRead:
+    team = await repository.teams(session, [opportunity.id])
+    return read_model(opportunity, team[opportunity.id])
 
 
 @router.get(
@@ -45,26 +68,42 @@ async def list_opportunities(
     principal: CurrentPrincipal,
     page: Pagination,
     owner_id: Annotated[uuid.UUID | None, Query(description="Only this owner's opportunities.")] = None,
+    team_member_id: Annotated[uuid.UUID | None, Query(description="Only those with this employee on the team.")] = None,
     unassigned: Annotated[bool | None, Query(description="Only unassigned (true) or assigned (false) ones.")] = None,
     stage: Annotated[list[Stage] | None, Query(description="Only these stages (repeat the parameter for several).")] = None,
     account_id: Annotated[uuid.UUID | None, Query(description="Only this account's opportunities.")] = None,
     org_unit: Annotated[str | None, Query(max_length=500, description="Only this org unit and below.")] = None,
     close_from: Annotated[dt.date | None, Query(description="Expected close on or after this date.")] = None,
     close_to: Annotated[dt.date | None, Query(description="Expected close on or before this date.")] = None,
+    amount_min: Annotated[Decimal | None, Query(ge=0, description="Amount at least this (any currency).")] = None,
+    amount_max: Annotated[Decimal | None, Query(ge=0, description="Amount at most this (any currency).")] = None,
+    solution_id: Annotated[uuid.UUID | None, Query(description="Only those with this solution.")] = None,
+    industry: Annotated[str | None, Query(max_length=100, description="Only this industry.")] = None,
+    origin_type: Annotated[Literal["incubation_item"] | None, Query(description="Only those promoted from this kind of item.")] = None,
+    origin_id: Annotated[str | None, Query(max_length=200, description="Only the one promoted from this item.")] = None,
+    sort: Annotated[Sort, Query(description=(
+        "Order; `-` for descending. Sorting by `expected_close_date` or `amount` lists only opportunities that have one."
+    ))] = "created_at",
 ) -> Page[OpportunityRead]:
-    if close_from and close_to and close_from > close_to:
-        raise Unprocessable(
-            "close_to is before close_from.",
-            errors=[{"loc": ["query", "close_to"], "msg": "must be on or after close_from"}],
-        )
+    for low, high, name in ((close_from, close_to, "close_to"), (amount_min, amount_max, "amount_max")):
+        if low is not None and high is not None and low > high:
+            raise Unprocessable(
+                f"{name} is below its lower bound.", errors=[{"loc": ["query", name], "msg": "must not be below the lower bound"}]
+            )
     stmt = repository.list_statement(
-        principal, owner_id=owner_id, unassigned=unassigned, stages=stage or (), account_id=account_id,
-        org_unit=org_unit, close_from=close_from, close_to=close_to,
+        principal, owner_id=owner_id, team_member_id=team_member_id, unassigned=unassigned, stages=stage or (),
+        account_id=account_id, org_unit=org_unit, close_from=close_from, close_to=close_to, amount_min=amount_min,
+        amount_max=amount_max, solution_id=solution_id, industry=industry, origin_type=origin_type, origin_id=origin_id,
     )
+    column = SORTS[sort.lstrip("-")]
+    if sort.lstrip("-") in ("expected_close_date", "amount"):
+        # Keyset paging cannot step over NULLs.
+        stmt = stmt.where(column.is_not(None))
     rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(Opportunity.created_at, Opportunity.id), params=page
+        session, request, stmt, order_by=(column, Opportunity.id), params=page, descending=sort.startswith("-")
     )
-    return Page[OpportunityRead](items=[OpportunityRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    teams = await repository.teams(session, [r.id for r in rows])
+    return Page[OpportunityRead](items=[read_model(r, teams[r.id]) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -80,7 +119,19 @@ async def create_opportunity(
     opportunity = await service.create(session=session, principal=principal, data=data)
     response.headers["Location"] = f"/api/v1/opportunities/{opportunity.id}"
     set_etag(response, opportunity.version)
-    return OpportunityRead.model_validate(opportunity)
+    return await _one(session, opportunity)
+
+
+@router.post(
+    "/bulk-upsert",
+    summary="Create or update many opportunities by external id, with a report per row",
+    response_model=BulkUpsertReport,
+    responses=problem_responses(Unprocessable),
+)
+async def bulk_upsert_opportunities(
+    data: BulkUpsertRequest, session: DbSession, principal: CurrentPrincipal
+) -> BulkUpsertReport:
+    return await service.bulk_upsert(session=session, principal=principal, items=data.items)
 
 
 @router.get(
@@ -94,14 +145,14 @@ async def get_opportunity(
 ) -> OpportunityRead:
     opportunity = await service.get(session=session, principal=principal, opportunity_id=opportunity_id)
     set_etag(response, opportunity.version)
-    return OpportunityRead.model_validate(opportunity)
+    return await _one(session, opportunity)
 
 
 @router.patch(
     "/{opportunity_id}",
     summary="Change an opportunity",
     response_model=OpportunityRead,
-    responses=problem_responses(NotFound, Forbidden, PreconditionFailed, Unprocessable),
+    responses=problem_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
 )
 async def update_opportunity(
     opportunity_id: OpportunityId,
@@ -111,8 +162,48 @@ async def update_opportunity(
     session: DbSession,
     principal: CurrentPrincipal,
 ) -> OpportunityRead:
-    opportunity = await service.get(session=session, principal=principal, opportunity_id=opportunity_id)
+    opportunity = await service.get(session=session, principal=principal, opportunity_id=opportunity_id, for_update=True)
     check_if_match(request, opportunity.version)
     opportunity = await service.update(session=session, principal=principal, opportunity=opportunity, data=data)
     set_etag(response, opportunity.version)
-    return OpportunityRead.model_validate(opportunity)
+    return await _one(session, opportunity)
+
+
+@router.post(
+    "/{opportunity_id}/stage",
+    summary="Move the opportunity to another stage through its gates",
+    response_model=OpportunityRead,
+    responses=problem_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
+)
+async def change_opportunity_stage(
+    opportunity_id: OpportunityId,
+    data: StageChangeRequest,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> OpportunityRead:
+    """409 `stage_gate_unmet` lists every unmet requirement in `errors`; a
+    manager may send `force: true` with a `reason`. 409
+    `illegal_stage_transition` for a move out of a closed stage."""
+    opportunity = await service.get(session=session, principal=principal, opportunity_id=opportunity_id, for_update=True)
+    check_if_match(request, opportunity.version)
+    opportunity = await service.change_stage(session=session, principal=principal, opportunity=opportunity, request=data)
+    set_etag(response, opportunity.version)
+    return await _one(session, opportunity)
+
+
+@router.get(
+    "/{opportunity_id}/stage-history",
+    summary="The opportunity's stage changes, oldest first",
+    response_model=Page[StageChangeRead],
+    responses=problem_responses(NotFound),
+)
+async def list_stage_history(
+    opportunity_id: OpportunityId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
+) -> Page[StageChangeRead]:
+    await service.get(session=session, principal=principal, opportunity_id=opportunity_id)
+    rows, next_cursor = await paginate(
+        session, request, repository.history_statement(opportunity_id), order_by=(StageChange.id,), params=page
+    )
+    return Page[StageChangeRead](items=[StageChangeRead.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -24,6 +24,31 @@ WinProbability = Annotated[
 ]
 
 
+Industry = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+SizeBand = Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+TeamRole = Literal[
+    "solution_consultant", "presales", "executive_sponsor", "delivery", "partner", "overlay", "specialist",
+]
+
+
+class TeamMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    employee_id: uuid.UUID
+    role: TeamRole
+
+
+Team = Annotated[list[TeamMemberIn], Field(max_length=50, description="Team members besides the owner, with roles.")]
+SolutionIds = Annotated[list[uuid.UUID], Field(max_length=50, description="Solutions from the catalogue.")]
+
+
+class Origin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["incubation_item"] = Field(description="What the opportunity was promoted from.")
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class OpportunityCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +65,12 @@ class OpportunityCreate(BaseModel):
     stage: Stage = Stage.LEAD
     win_probability: WinProbability | None = None
     external_id: Annotated[str | None, StringConstraints(min_length=1, max_length=200)] = None
+    industry: Industry | None = Field(None, description="The account's industry, for scoring and recommendation.")
+    size_band: SizeBand | None = Field(None, description="The account's size band, e.g. `smb`, `mid`, `large`.")
+    solution_ids: SolutionIds = []
+    team: Team = []
+    origin: Origin | None = None
+    closed_on: dt.date | None = Field(None, description="Close date; required when created won or lost.")
 
 
 class OpportunityUpdate(BaseModel):
@@ -55,8 +86,12 @@ class OpportunityUpdate(BaseModel):
     org_unit_path: OrgUnitPath | None = None
     source: Source | None = None
     compelling_event: CompellingEvent | None = None
-    stage: Stage | None = None
+    stage: Stage | None = Field(None, description="Moves through the stage gates (as `POST .../stage`, without force).")
     win_probability: WinProbability | None = None
+    industry: Industry | None = None
+    size_band: SizeBand | None = None
+    solution_ids: SolutionIds | None = None
+    team: Team | None = None
 
 
 class OpportunityRead(BaseModel):
@@ -74,6 +109,64 @@ class OpportunityRead(BaseModel):
     compelling_event: str | None
     stage: Stage
     win_probability: Decimal | None
+    industry: str | None
+    size_band: str | None
+    solution_ids: list[uuid.UUID]
+    team: list[TeamMemberIn]
+    closed_on: dt.date | None
+    origin: Origin | None
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+
+class StageChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: Stage
+    closed_on: dt.date | None = Field(None, description="Close date, needed to close as won or lost.")
+    force: bool = Field(False, description="Managers: move despite unmet gate requirements (needs a reason).")
+    reason: Annotated[str | None, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)] = None
+
+
+class StageChangeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    from_stage: Stage | None
+    to_stage: Stage
+    changed_at: dt.datetime
+    changed_by: str
+    forced: bool
+    reason: str | None
+    unmet: list[dict] | None
+
+
+class BulkUpsertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[dict], Field(min_length=1, max_length=1000, description=(
+        "Opportunities as for create, each with an `external_id`; each row is validated on its own."
+    ))]
+
+
+class BulkRowResult(BaseModel):
+    index: int
+    external_id: str | None
+    status: Literal["created", "updated", "failed"]
+    id: uuid.UUID | None = None
+    errors: list[dict] = []
+
+
+class BulkUpsertReport(BaseModel):
+    created: int
+    updated: int
+    failed: int
+    results: list[BulkRowResult]
+
+
+def read_model(opportunity: object, team: list[object]) -> OpportunityRead:
+    o = opportunity
+    origin = {"type": o.origin_type, "id": o.origin_id} if o.origin_type else None  # type: ignore[attr-defined]
+    fields = {name: getattr(o, name) for name in OpportunityRead.model_fields if name not in ("team", "origin")}
+    return OpportunityRead.model_validate({**fields, "team": team, "origin": origin})

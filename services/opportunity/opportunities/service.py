@@ -1,18 +1,36 @@
 """Opportunity use cases. Functions flush; the edge commits."""
 
+import datetime as dt
 import uuid
+from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
+from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
-from services.opportunity.opportunities import repository
+from sanlun.kernel.events import publish_many
+from services.opportunity.opportunities import events, gates, repository
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.opportunities.schemas import OpportunityCreate, OpportunityUpdate
+from services.opportunity.opportunities.schemas import (
+    BulkRowResult,
+    BulkUpsertReport,
+    OpportunityCreate,
+    OpportunityUpdate,
+    StageChangeRequest,
+)
+from services.opportunity.opportunities.stages import OUTCOME_STAGES, Stage, is_forward, stages_passed, transition_problem
+from services.opportunity.plans import service as plans
+from services.opportunity.policies.service import policy_for
+from services.opportunity.recommendations.repository import apply_outcomes
 
 # Roles that may give an opportunity to someone else or leave it unassigned.
 PLACING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
-NOT_NULL = frozenset({"name", "org_unit_path", "stage"})
+# Roles that may force a stage gate or reopen a closed deal.
+FORCING_ROLES = ("manager", "org_admin", "group_admin")
+NOT_NULL = frozenset({"name", "org_unit_path", "stage", "solution_ids", "team"})
+OUTCOMES = {s.value for s in OUTCOME_STAGES}
 
 
 def _check_placement(principal: Principal, *, owner_id: uuid.UUID | None, org_unit_path: str) -> None:
@@ -37,48 +55,254 @@ def _check_placement(principal: Principal, *, owner_id: uuid.UUID | None, org_un
         )
 
 
-async def get(*, session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID) -> Opportunity:
-    opportunity = await repository.get_visible(session, principal, opportunity_id)
+async def _check_solutions(session: AsyncSession, solution_ids: list[uuid.UUID], loc: list[Any]) -> None:
+    unknown = await repository.unknown_solutions(session, solution_ids)
+    if unknown:
+        raise Unprocessable(
+            f"Unknown solutions: {', '.join(map(str, unknown))}.",
+            errors=[{"loc": [*loc, "solution_ids"], "msg": f"unknown solution {u}"} for u in unknown],
+        )
+
+
+def _closing_problems(stage: Stage, *, closed_on: dt.date | None, has_amount: bool, loc: list[Any]) -> list[dict]:
+    errors = []
+    if stage in OUTCOME_STAGES and closed_on is None:
+        errors.append({"loc": [*loc, "closed_on"], "msg": f"a {stage.value} opportunity needs its close date"})
+    if stage == Stage.WON and not has_amount:
+        errors.append({"loc": [*loc, "amount"], "msg": "a won opportunity needs its amount"})
+    return errors
+
+
+async def get(*, session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID, for_update: bool = False) -> Opportunity:
+    opportunity = await repository.get_visible(session, principal, opportunity_id, for_update=for_update)
     if opportunity is None:
         raise NotFound(f"Opportunity {opportunity_id} was not found.")
     return opportunity
 
 
-async def create(*, session: AsyncSession, principal: Principal, data: OpportunityCreate) -> Opportunity:
+def _new(principal: Principal, data: OpportunityCreate) -> Opportunity:
     # Omitted owner means "mine"; an explicit null means "unassigned".
     owner_id = data.owner_id if "owner_id" in data.model_fields_set else principal.employee_id
     org_unit_path = data.org_unit_path or principal.org_unit_path
     _check_placement(principal, owner_id=owner_id, org_unit_path=org_unit_path)
+    return Opportunity(
+        id=uuid.uuid4(),
+        **data.model_dump(exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids"}),
+        solution_ids=list(dict.fromkeys(data.solution_ids)),
+        amount=data.amount.value() if data.amount else None,
+        owner_id=owner_id,
+        org_unit_path=org_unit_path,
+        origin_type=data.origin.type if data.origin else None,
+        origin_id=data.origin.id if data.origin else None,
+    )
+
+
+async def create(*, session: AsyncSession, principal: Principal, data: OpportunityCreate) -> Opportunity:
+    opportunity = _new(principal, data)
+    if errors := _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=["body"]):
+        raise Unprocessable("The opportunity cannot be created closed without its close facts.", errors=errors)
     if data.external_id and await repository.external_id_taken(session, data.external_id):
         raise Conflict(
             f"An opportunity with external id {data.external_id} already exists.",
             errors=[{"loc": ["body", "external_id"], "msg": "already in use"}],
         )
-    opportunity = Opportunity(
-        **data.model_dump(exclude={"amount", "owner_id", "org_unit_path"}),
-        amount=data.amount.value() if data.amount else None,
-        owner_id=owner_id,
-        org_unit_path=org_unit_path,
-    )
+    await _check_solutions(session, opportunity.solution_ids, ["body"])
     session.add(opportunity)
     await session.flush()
+    await repository.replace_team(session, opportunity.id, [(m.employee_id, m.role) for m in data.team])
+    await repository.add_stage_changes(session, [_history(opportunity.id, None, data.stage.value, principal)])
+    await plans.get_or_create(session, opportunity.id)
+    await apply_outcomes(session, [opportunity.id], sign=1)
+    await events.emit(session, opportunity, "created")
     return opportunity
+
+
+def _history(opportunity_id: uuid.UUID, from_stage: str | None, to_stage: str, principal: Principal, **extra: Any) -> dict:
+    return {
+        "opportunity_id": opportunity_id, "from_stage": from_stage, "to_stage": to_stage,
+        "changed_at": utcnow(), "changed_by": principal.subject, "forced": False, **extra,
+    }
 
 
 async def update(
     *, session: AsyncSession, principal: Principal, opportunity: Opportunity, data: OpportunityUpdate
 ) -> Opportunity:
-    changes = data.model_dump(exclude_unset=True, exclude={"amount"})
-    for field in NOT_NULL.intersection(changes):
-        if changes[field] is None:
+    changes = data.model_dump(exclude_unset=True, exclude={"amount", "team", "stage"})
+    for field in NOT_NULL.intersection(data.model_fields_set):
+        if getattr(data, field) is None:
             raise Unprocessable(f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null"}])
     owner_id = changes.get("owner_id", opportunity.owner_id)
     org_unit_path = changes.get("org_unit_path", opportunity.org_unit_path)
     if owner_id != opportunity.owner_id or org_unit_path != opportunity.org_unit_path:
         _check_placement(principal, owner_id=owner_id, org_unit_path=org_unit_path)
+    if "solution_ids" in changes:
+        changes["solution_ids"] = list(dict.fromkeys(changes["solution_ids"]))
+        await _check_solutions(session, changes["solution_ids"], ["body"])
+    closed = opportunity.stage in OUTCOMES
+    if closed:
+        await apply_outcomes(session, [opportunity.id], sign=-1)
+    previous_owner = opportunity.owner_id
     for field, value in changes.items():
         setattr(opportunity, field, value)
     if "amount" in data.model_fields_set:
         opportunity.amount = data.amount.value() if data.amount else None
+    if data.team is not None:
+        await repository.replace_team(session, opportunity.id, [(m.employee_id, m.role) for m in data.team])
     await session.flush()
+    if closed:
+        await apply_outcomes(session, [opportunity.id], sign=1)
+    if opportunity.owner_id != previous_owner:
+        await events.emit(session, opportunity, "assigned", previous_owner_id=previous_owner)
+    if data.stage is not None and data.stage.value != opportunity.stage:
+        opportunity = await change_stage(
+            session=session, principal=principal, opportunity=opportunity, request=StageChangeRequest(stage=data.stage)
+        )
     return opportunity
+
+
+async def change_stage(
+    *, session: AsyncSession, principal: Principal, opportunity: Opportunity, request: StageChangeRequest
+) -> Opportunity:
+    current, target = Stage(opportunity.stage), request.stage
+    forcing = request.force
+    if forcing:
+        if not principal.has(*FORCING_ROLES):
+            raise Forbidden("Only a manager may force a stage move.", errors=[{"loc": ["body", "force"], "msg": "managers only"}])
+        if not request.reason:
+            raise Unprocessable("Forcing a stage move needs a reason.", errors=[{"loc": ["body", "reason"], "msg": "required when forcing"}])
+    problem = transition_problem(current, target)
+    if problem and not (forcing and current != target):
+        raise Conflict(problem, code="illegal_stage_transition", errors=[{"loc": ["body", "stage"], "msg": problem}])
+    closed_on = request.closed_on or opportunity.closed_on
+    if target == Stage.ABANDONED and closed_on is None:
+        closed_on = utcnow().date()
+    # Closing facts are never forced: a win without date and amount cannot be counted.
+    hard = _closing_problems(target, closed_on=closed_on, has_amount=opportunity.amount is not None, loc=["body"])
+    unmet: list[gates.Unmet] = []
+    if is_forward(current, target) or target in OUTCOME_STAGES:
+        policy = await policy_for(session, opportunity.org_unit_path)
+        plan = plans.assess(await plans.get_or_create(session, opportunity.id), opportunity, policy)
+        facts = gates.Facts(
+            account_id=opportunity.account_id, amount=opportunity.amount.amount if opportunity.amount else None,
+            expected_close_date=opportunity.expected_close_date, closed_on=closed_on,
+            compelling_event=opportunity.compelling_event, solution_count=len(opportunity.solution_ids or []),
+            plan=plan.sections, plan_completeness=plan.completeness,
+        )
+        passed = stages_passed(current, target) if is_forward(current, target) else [target]
+        unmet = [u for u in gates.unmet(passed, facts, policy.stage_gates) if u.requirement not in ("closed_on", "amount")]
+    if hard or (unmet and not forcing):
+        errors = hard + [
+            {"loc": ["gate", u.stage.value, u.field], "msg": u.message, "requirement": u.requirement, **u.details}
+            for u in unmet
+        ]
+        raise Conflict(
+            f"Moving to {target.value} needs {len(errors)} more thing(s); a manager may force it with a reason.",
+            code="stage_gate_unmet", errors=errors,
+        )
+    if current.value in OUTCOMES:
+        await apply_outcomes(session, [opportunity.id], sign=-1)
+    opportunity.stage = target.value
+    opportunity.closed_on = closed_on if target.value in (*OUTCOMES, Stage.ABANDONED.value) else None
+    await session.flush()
+    if target.value in OUTCOMES:
+        await apply_outcomes(session, [opportunity.id], sign=1)
+    await repository.add_stage_changes(session, [_history(
+        opportunity.id, current.value, target.value, principal, forced=bool(forcing and (unmet or problem)),
+        reason=request.reason, unmet=[{"stage": u.stage.value, "requirement": u.requirement} for u in unmet] or None,
+    )])
+    await events.emit(session, opportunity, "stage_changed", previous_stage=current.value)
+    if target.value in OUTCOMES:
+        await events.emit(session, opportunity, target.value, previous_stage=current.value)
+    return opportunity
+
+
+async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: list[dict]) -> BulkUpsertReport:
+    """Create or update by `external_id`, each row on its own: a bad row is
+    reported and skipped, the others go through in the same transaction."""
+    adapter = TypeAdapter(OpportunityCreate)
+    results: list[BulkRowResult] = []
+    parsed: list[tuple[int, OpportunityCreate]] = []
+    for index, raw in enumerate(items):
+        external_id = raw.get("external_id") if isinstance(raw, dict) else None
+        try:
+            data = adapter.validate_python(raw)
+        except ValidationError as exc:
+            errors = [{"loc": ["body", "items", index, *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+            results.append(BulkRowResult(index=index, external_id=external_id, status="failed", errors=errors))
+            continue
+        if not data.external_id:
+            results.append(BulkRowResult(index=index, external_id=None, status="failed", errors=[
+                {"loc": ["body", "items", index, "external_id"], "msg": "required for bulk upsert"}]))
+            continue
+        parsed.append((index, data))
+    seen: set[str] = set()
+    existing = await repository.by_external_ids(session, [d.external_id for _, d in parsed if d.external_id])
+    known_solutions = set()
+    all_solutions = {s for _, d in parsed for s in d.solution_ids}
+    unknown = set(await repository.unknown_solutions(session, all_solutions))
+    known_solutions = all_solutions - unknown
+    creates: list[tuple[int, Opportunity, OpportunityCreate]] = []
+    updates: list[tuple[int, Opportunity, OpportunityCreate, str]] = []
+    for index, data in parsed:
+        ext = data.external_id or ""
+        loc = ["body", "items", index]
+        problems = [{"loc": [*loc, "solution_ids"], "msg": f"unknown solution {s}"} for s in data.solution_ids if s not in known_solutions]
+        problems += _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=loc)
+        if ext in seen:
+            problems.append({"loc": [*loc, "external_id"], "msg": "appears twice in this batch"})
+        seen.add(ext)
+        current = existing.get(ext)
+        if current is not None and not can_see(principal, owner_id=current.owner_id, org_unit_path=current.org_unit_path):
+            problems.append({"loc": [*loc, "external_id"], "msg": "already used by an opportunity you cannot see"})
+        try:
+            fresh = _new(principal, data)
+        except Forbidden as exc:
+            problems += [{**e, "loc": [*loc, *e["loc"][1:]]} for e in exc.errors or []]
+        if problems:
+            results.append(BulkRowResult(index=index, external_id=ext, status="failed", errors=problems))
+            continue
+        if current is None:
+            creates.append((index, fresh, data))
+        else:
+            updates.append((index, current, data, current.stage))
+    closed_before = [o.id for _, o, _, stage in updates if stage in OUTCOMES]
+    await apply_outcomes(session, closed_before, sign=-1)
+    session.add_all([o for _, o, _ in creates])
+    for _, o, data, _ in updates:
+        fields = data.model_dump(exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids", "external_id"})
+        for field, value in fields.items():
+            setattr(o, field, value)
+        o.solution_ids = list(dict.fromkeys(data.solution_ids))
+        o.amount = data.amount.value() if data.amount else None
+        if "owner_id" in data.model_fields_set:
+            o.owner_id = data.owner_id
+        if data.org_unit_path:
+            o.org_unit_path = data.org_unit_path
+    await session.flush()
+    history = [_history(o.id, None, o.stage, principal, reason="import") for _, o, _ in creates]
+    history += [_history(o.id, before, o.stage, principal, reason="import") for _, o, _, before in updates if o.stage != before]
+    await repository.add_stage_changes(session, history)
+    for _, o, data in creates:
+        if data.team:
+            await repository.replace_team(session, o.id, [(m.employee_id, m.role) for m in data.team])
+    for _, o, data, _ in updates:
+        if "team" in data.model_fields_set:
+            await repository.replace_team(session, o.id, [(m.employee_id, m.role) for m in data.team])
+    await apply_outcomes(
+        session, [o.id for _, o, _ in creates if o.stage in OUTCOMES] + [o.id for _, o, _, _ in updates if o.stage in OUTCOMES], sign=1
+    )
+    # One INSERT and one NOTIFY for the whole batch's events, in row order.
+    batch_events = []
+    for index, o, _ in creates:
+        batch_events.append(events.event(o, "created"))
+        results.append(BulkRowResult(index=index, external_id=o.external_id, status="created", id=o.id))
+    for index, o, _, before in updates:
+        if o.stage != before:
+            batch_events.append(events.event(o, "stage_changed", previous_stage=before))
+            if o.stage in OUTCOMES:
+                batch_events.append(events.event(o, o.stage, previous_stage=before))
+        results.append(BulkRowResult(index=index, external_id=o.external_id, status="updated", id=o.id))
+    await publish_many(session, batch_events)
+    results.sort(key=lambda r: r.index)
+    count = {s: sum(r.status == s for r in results) for s in ("created", "updated", "failed")}
+    return BulkUpsertReport(**count, results=results)

@@ -26,3 +26,8 @@ class SalesPerson(Base):
     # overwrites a newer one.
     source_version: Mapped[int] = mapped_column(sa.Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    # From `employee.stage_changed`: the last stage seen, the fallback when
+    # the lifecycle service cannot answer.
+    stage: Mapped[str | None] = mapped_column(sa.String(20))
+    stage_since: Mapped[dt.date | None] = mapped_column(sa.Date)
+    stage_seen_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))

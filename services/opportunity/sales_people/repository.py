@@ -31,3 +31,28 @@ async def upsert(session: AsyncSession, values: dict[str, Any]) -> None:
             where=SalesPerson.source_version < excluded.source_version,
         )
     )
+
+
+async def record_stage(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Keep the last stage seen; a stage event may arrive before the employee
+    event (it then makes a placeholder row that `employee.created` fills in)."""
+    stmt = insert(SalesPerson).values(
+        {"name": "", "active": True, "source_version": 0, "capacity": 0, "updated_at": values["stage_seen_at"], **values}
+    )
+    excluded = stmt.excluded
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[SalesPerson.employee_id],
+            set_={k: getattr(excluded, k) for k in values if k != "employee_id"},
+            where=sa.or_(SalesPerson.stage_seen_at.is_(None), SalesPerson.stage_seen_at <= excluded.stage_seen_at),
+        )
+    )
+
+
+async def by_ids(session: AsyncSession, employee_ids: list[Any]) -> list[SalesPerson]:
+    return list((await session.execute(sa.select(SalesPerson).where(SalesPerson.employee_id.in_(employee_ids)))).scalars())
+
+
+async def in_unit(session: AsyncSession, principal: Principal, org_unit: str, *, limit: int) -> list[SalesPerson]:
+    stmt = list_statement(principal, org_unit=org_unit, active=True).order_by(SalesPerson.employee_id).limit(limit)
+    return list((await session.execute(stmt)).scalars())

@@ -14,3 +14,6 @@ class SalesPersonRead(BaseModel):
     active: bool
     source_version: int
     updated_at: dt.datetime
+    stage: str | None
+    stage_since: dt.date | None
+    stage_seen_at: dt.datetime | None

@@ -1,0 +1,90 @@
+"""Pipeline and forecast: counts, amounts and weighted amounts by stage and by close month."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from sanlun.kernel.auth import CurrentPrincipal, Principal, path_within
+from sanlun.kernel.db import DbSession
+from sanlun.kernel.errors import Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.routing import TransactionalRoute
+from services.opportunity.money import Money
+from services.opportunity.opportunities import repository
+from services.opportunity.opportunities.models import Opportunity
+from services.opportunity.opportunities.stages import DEFAULT_PROBABILITY, OPEN_STAGES, Stage
+
+router = APIRouter(
+    prefix="/api/v1/opportunities/pipeline",
+    tags=["pipeline"],
+    route_class=TransactionalRoute,
+    responses=problem_responses(Unauthorized),
+)
+
+
+class Bucket(BaseModel):
+    stage: Stage | None = None
+    month: dt.date | None = Field(None, description="First day of the expected close month.")
+    count: int
+    amount: Money | None = Field(description="Sum of amounts in this currency (null for deals without one).")
+    weighted_amount: Money | None = Field(description="Sum of amount × win probability (the stage default when unset).")
+
+
+class Pipeline(BaseModel):
+    scope: str
+    by_stage: list[Bucket]
+    by_close_month: list[Bucket]
+
+
+def _scope(principal: Principal, scope: str) -> sa.ColumnElement[bool]:
+    if scope == "me":
+        mine = [Opportunity.owner_id == principal.employee_id]
+        if (member := repository.member_clause(principal)) is not None:
+            mine.append(member)
+        return sa.or_(*mine)
+    return path_within(Opportunity.org_unit_path, principal.org_unit_path if scope == "team" else principal.organization_path)
+
+
+def _money(amount: Decimal | None, currency: str | None) -> Money | None:
+    return Money(amount=f"{amount:.2f}", currency=currency) if amount is not None and currency else None
+
+
+@router.get("", summary="Pipeline and forecast for me, my team or my organisation", response_model=Pipeline,
+            responses=problem_responses(Unprocessable))
+async def get_pipeline(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    scope: Annotated[Literal["me", "team", "organization"], Query(description="Whose deals (within what you may see).")] = "me",
+    months: Annotated[int, Query(ge=1, le=36, description="Close months from this month on in the forecast.")] = 12,
+) -> Pipeline:
+    probability = sa.func.coalesce(
+        Opportunity.win_probability,
+        sa.case({s.value: DEFAULT_PROBABILITY[s] for s in Stage}, value=Opportunity.stage, else_=0),
+    )
+    where = sa.and_(repository.visible(principal), _scope(principal, scope))
+    measures: list[Any] = [
+        Opportunity.currency, sa.func.count().label("n"), sa.func.sum(Opportunity.amount_value).label("amount"),
+        sa.func.sum(Opportunity.amount_value * probability).label("weighted"),
+    ]
+    by_stage = (await session.execute(
+        sa.select(Opportunity.stage, *measures).where(where).group_by(Opportunity.stage, Opportunity.currency)
+        .order_by(Opportunity.stage, Opportunity.currency)
+    )).all()
+    first = dt.date.today().replace(day=1)
+    month = sa.func.date_trunc("month", Opportunity.expected_close_date).cast(sa.Date).label("month")
+    by_month = (await session.execute(
+        sa.select(month, *measures)
+        .where(where, Opportunity.stage.in_([s.value for s in OPEN_STAGES]), Opportunity.expected_close_date >= first,
+               Opportunity.expected_close_date < first + dt.timedelta(days=31 * months))
+        .group_by(month, Opportunity.currency).order_by(month, Opportunity.currency)
+    )).all()
+    return Pipeline(
+        scope=scope,
+        by_stage=[Bucket(stage=r.stage, count=r.n, amount=_money(r.amount, r.currency),
+                         weighted_amount=_money(r.weighted, r.currency)) for r in by_stage],
+        by_close_month=[Bucket(month=r.month, count=r.n, amount=_money(r.amount, r.currency),
+                               weighted_amount=_money(r.weighted, r.currency)) for r in by_month],
+    )

@@ -1,0 +1,1 @@
+"""The TAS plan of an opportunity: sections, completeness, warnings."""

@@ -1,0 +1,128 @@
+import uuid
+
+from services.opportunity.recommendations.ranking import Candidate, rank
+from tests.services.opportunity.helpers import ADMIN, OPPORTUNITIES, new_opportunity, rep
+
+
+def test_ranking_prefers_similar_wins_then_tags_then_popularity():
+    similar = Candidate("a", "A", (), (), wins_similar=8, wins_industry=8, wins_all=10, losses_all=5)
+    popular = Candidate("b", "B", (), (), wins_all=200, losses_all=100)
+    tagged = Candidate("c", "C", ("bank",), ("large",))
+    ranked = rank([tagged, popular, similar], industry="bank", size_band="large", k=3)
+    assert [r.candidate.solution_id for r in ranked] == ["a", "b", "c"]
+    assert ranked[2].tag_match == 1.0
+    # Without industry evidence a tag match outranks nothing-at-all.
+    plain = Candidate("d", "D", (), ())
+    assert [r.candidate.solution_id for r in rank([plain, tagged], industry="bank", size_band=None, k=2)] == ["c", "d"]
+
+
+async def test_recommendation_uses_recent_wins_in_similar_accounts(service_client):
+    client = await service_client("opportunity")
+    sols = {}
+    for name, tags in (("Ledger", ["banking"]), ("Retail POS", ["retail"]), ("Generic", [])):
+        r = await client.post("/api/v1/solutions", json={"name": name, "industries": tags}, headers=ADMIN)
+        sols[name] = r.json()["id"]
+
+    async def closed(stage: str, solution: str, industry: str, closed_on: str = "2026-10-15") -> None:
+        r = await client.post(OPPORTUNITIES, json=new_opportunity(
+            stage=stage, closed_on=closed_on, solution_ids=[sols[solution]], industry=industry, size_band="large",
+            org_unit_path="/group/east/team-1", owner_id=str(uuid.uuid4())), headers=ADMIN)
+        assert r.status_code == 201, r.text
+
+    for _ in range(3):
+        await closed("won", "Retail POS", "banking")
+    await closed("won", "Ledger", "banking")
+    for _ in range(5):
+        await closed("won", "Generic", "retail")
+    await closed("won", "Retail POS", "banking", closed_on="2020-01-01")  # outside the window
+    me, headers = rep()
+    opp = (await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking", size_band="large"), headers=headers)).json()
+    r = await client.get(f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions", params={"as_of": "2026-11-27"}, headers=headers)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [i["name"] for i in items] == ["Retail POS", "Ledger", "Generic"]
+    assert items[0]["evidence"]["wins_similar_accounts"] == 3
+    assert items[0]["evidence"]["last_win_month"] == "2026-10-01"
+    assert items[1]["evidence"]["tag_match"] == 0.5
+    # Changing a closed deal moves its outcome in the roll-up at once.
+    ledger_win = (await client.get(OPPORTUNITIES, params={"stage": "won", "solution_id": sols["Ledger"]}, headers=ADMIN)).json()["items"]
+    assert len(ledger_win) == 1
+    moved = await client.patch(f"{OPPORTUNITIES}/{ledger_win[0]['id']}", json={"industry": "retail"}, headers=ADMIN)
+    assert moved.status_code == 200, moved.text
+    r = await client.get(f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions", params={"as_of": "2026-11-27", "k": 5}, headers=headers)
+    ledger = next(i for i in r.json()["items"] if i["name"] == "Ledger")
+    assert ledger["evidence"]["wins_industry"] == 0 and ledger["evidence"]["wins_overall"] == 1
+
+
+async def test_bulk_upsert_reports_each_row_and_updates_by_external_id(service_client):
+    client = await service_client("opportunity")
+    rows = [
+        new_opportunity(external_id="m-1", owner_id=None, org_unit_path="/group/east/team-1"),
+        new_opportunity(external_id="m-2", amount={"amount": 5, "currency": "CNY"}),
+        {"name": "no external id"},
+        new_opportunity(external_id="m-3", stage="won", owner_id=None, org_unit_path="/group/east/team-1"),
+    ]
+    r = await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": rows}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["created"], report["updated"], report["failed"]) == (1, 0, 3)
+    assert [x["status"] for x in report["results"]] == ["created", "failed", "failed", "failed"]
+    assert report["results"][1]["errors"][0]["loc"] == ["body", "items", 1, "amount", "amount"]
+    assert report["results"][3]["errors"][0]["loc"] == ["body", "items", 3, "closed_on"]
+    again = await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [
+        new_opportunity(external_id="m-1", name="Renamed", owner_id=None, org_unit_path="/group/east/team-1")]}, headers=ADMIN)
+    assert again.json()["results"][0]["status"] == "updated"
+    assert again.json()["results"][0]["id"] == report["results"][0]["id"]
+    got = (await client.get(f"{OPPORTUNITIES}/{report['results'][0]['id']}", headers=ADMIN)).json()
+    assert got["name"] == "Renamed"
+
+
+async def test_team_members_see_it_and_filters_origin_amount_sort(service_client):
+    client = await service_client("opportunity")
+    me, headers = rep()
+    helper, helper_headers = rep()
+    a = (await client.post(OPPORTUNITIES, json=new_opportunity(
+        team=[{"employee_id": str(helper), "role": "presales"}], amount={"amount": "10.00", "currency": "CNY"},
+        origin={"type": "incubation_item", "id": "item-9"}), headers=headers)).json()
+    b = (await client.post(OPPORTUNITIES, json=new_opportunity(amount={"amount": "99.00", "currency": "CNY"}), headers=headers)).json()
+    assert a["team"] == [{"employee_id": str(helper), "role": "presales"}]
+    assert a["origin"] == {"type": "incubation_item", "id": "item-9"}
+    assert (await client.get(f"{OPPORTUNITIES}/{a['id']}", headers=helper_headers)).status_code == 200
+    assert (await client.get(f"{OPPORTUNITIES}/{b['id']}", headers=helper_headers)).status_code == 404
+
+    async def ids(**params) -> list[str]:
+        return [o["id"] for o in (await client.get(OPPORTUNITIES, params=params, headers=headers)).json()["items"]]
+
+    assert await ids(origin_type="incubation_item", origin_id="item-9") == [a["id"]]
+    assert await ids(team_member_id=str(helper)) == [a["id"]]
+    assert await ids(amount_min="50") == [b["id"]]
+    assert await ids(sort="-amount") == [b["id"], a["id"]]
+    assert await ids(sort="amount") == [a["id"], b["id"]]
+    bad = await client.get(OPPORTUNITIES, params={"amount_min": "50", "amount_max": "10"}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "amount_max"]
+
+
+async def test_pipeline_by_stage_and_month_for_me_and_team(service_client):
+    client = await service_client("opportunity")
+    _, headers = rep()
+    import datetime as dt
+
+    month = (dt.date.today().replace(day=1) + dt.timedelta(days=40)).replace(day=10)
+    await client.post(OPPORTUNITIES, json=new_opportunity(amount={"amount": "1000.00", "currency": "CNY"},
+                                                          expected_close_date=month.isoformat()), headers=headers)
+    await client.post(OPPORTUNITIES, json=new_opportunity(amount={"amount": "500.00", "currency": "CNY"}, win_probability="0.5",
+                                                          stage="proposal", expected_close_date=month.isoformat()), headers=headers)
+    _, other = rep()
+    await client.post(OPPORTUNITIES, json=new_opportunity(), headers=other)
+    r = (await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "me"}, headers=headers)).json()
+    by_stage = {b["stage"]: b for b in r["by_stage"]}
+    assert by_stage["lead"]["count"] == 1 and by_stage["lead"]["weighted_amount"] == {"amount": "100.00", "currency": "CNY"}
+    assert by_stage["proposal"]["weighted_amount"] == {"amount": "250.00", "currency": "CNY"}
+    assert r["by_close_month"] == [{"stage": None, "month": month.replace(day=1).isoformat(), "count": 2,
+                                    "amount": {"amount": "1500.00", "currency": "CNY"},
+                                    "weighted_amount": {"amount": "350.00", "currency": "CNY"}}]
+    team = (await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "team"}, headers=MANAGER_EAST)).json()
+    assert sum(b["count"] for b in team["by_stage"]) == 3
+
+
+from tests.services.opportunity.helpers import MANAGER as MANAGER_EAST  # noqa: E402
