@@ -6,8 +6,14 @@ from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
 from sanlun.kernel.db import Database
-from services.key_account import accounts
+from services.key_account.accounts.router import router as accounts_router
+from services.key_account.contacts.router import router as contacts_router
+from services.key_account.coverage.router import router as coverage_router
 from services.key_account.db import Base
+from services.key_account.plans.events import EVENT_HANDLERS
+from services.key_account.plans.incubation_router import router as incubation_router
+from services.key_account.plans.router import router as plans_router
+from services.key_account.segmentation.router import router as segmentation_router
 from services.key_account.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -17,10 +23,17 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return create_service_app(
         service="key_account",
         title="Sanlun key accounts (ESP+)",
-        description="Key accounts and their subsidiary hierarchy, coverage, relationship maps and account plans.",
+        description=(
+            "Key accounts and their subsidiary hierarchy, Who (segmentation) and Coverage, contacts and "
+            "relationship maps, account plans with the three ESP+ core tasks, and opportunity incubation."
+        ),
         settings=settings or Settings(),
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
-        routers=[accounts.router],
+        # Literal paths (`/accounts/segmentation-policy`, `/accounts/coverage-violations`) before `/accounts/{id}`.
+        routers=[
+            segmentation_router, coverage_router, accounts_router, contacts_router, plans_router, incubation_router,
+        ],
+        event_handlers=EVENT_HANDLERS,
         database=database,
     )

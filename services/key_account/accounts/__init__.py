@@ -1,5 +1,1 @@
-"""Accounts: customers with their subsidiary hierarchy, owner and owning org unit."""
-
-from services.key_account.accounts.router import router
-
-__all__ = ["router"]
+"""Accounts: customers with their subsidiary hierarchy, owner and owning org unit; bulk import."""

@@ -1,7 +1,10 @@
+import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sanlun.kernel.db import RecordMixin
@@ -21,6 +24,10 @@ class Account(RecordMixin, Base):
         sa.Index("ix_accounts_owner_id", "owner_id"),
         sa.Index("ix_accounts_parent_id", "parent_id"),
         sa.Index("ix_accounts_industry", "industry"),
+        sa.Index("ix_accounts_tier", "tier"),
+        sa.CheckConstraint("potential BETWEEN 0 AND 100", name="potential_range"),
+        sa.CheckConstraint("strategic_value BETWEEN 0 AND 100", name="strategic_value_range"),
+        sa.CheckConstraint("solution_fit BETWEEN 0 AND 100", name="solution_fit_range"),
     )
 
     external_id: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
@@ -34,6 +41,39 @@ class Account(RecordMixin, Base):
     # An employee id of the employee_lifecycle service: no foreign key across schemas.
     owner_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     org_unit_path: Mapped[str] = mapped_column(sa.String(500))
+    # Who: the inputs an account manager assesses, and the result of the policy.
+    potential: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    strategic_value: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    solution_fit: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    # The effective tier: the override when there is one, else the computed one.
+    tier: Mapped[str | None] = mapped_column(sa.String(16))
+    computed_tier: Mapped[str | None] = mapped_column(sa.String(16))
+    tier_score: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 2))
+    tier_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    tier_policy_version: Mapped[int | None] = mapped_column(sa.Integer)
+    tier_evaluated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    tier_override: Mapped[str | None] = mapped_column(sa.String(16))
+    tier_override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    tier_overridden_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    tier_overridden_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Bumped on every coverage change; carried by `account.coverage_changed` so consumers drop stale facts.
+    coverage_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+
+    @property
+    def segmentation(self) -> dict[str, Any] | None:
+        if self.tier is None:
+            return None
+        override = None
+        if self.tier_override is not None:
+            override = {
+                "tier": self.tier_override, "reason": self.tier_override_reason,
+                "by": self.tier_overridden_by, "at": self.tier_overridden_at,
+            }
+        return {
+            "tier": self.tier, "computed_tier": self.computed_tier, "score": self.tier_score,
+            "reasons": self.tier_reasons or [], "policy_version": self.tier_policy_version,
+            "evaluated_at": self.tier_evaluated_at, "override": override,
+        }
 
     @property
     def annual_revenue(self) -> dict[str, object] | None:
@@ -49,3 +89,4 @@ sa.Index(
     sa.func.lower(Account.name).label("lower_name"),
     postgresql_ops={"lower_name": "text_pattern_ops"},
 )
+

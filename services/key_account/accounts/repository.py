@@ -4,15 +4,43 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from sanlun.kernel.auth import Principal, path_within, visibility_clause
 from services.key_account.accounts.models import Account
+from services.key_account.coverage.models import CoverageMember
+from services.key_account.domain.importing import UPSERT_FIELDS
+
+
+def current_coverage() -> sa.ColumnElement[bool]:
+    today = sa.func.current_date()
+    return sa.and_(
+        CoverageMember.valid_from <= today,
+        sa.or_(CoverageMember.valid_to.is_(None), CoverageMember.valid_to >= today),
+    )
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
-    return visibility_clause(principal, owner_column=Account.owner_id, org_unit_column=Account.org_unit_path)
+    """Owner, current coverage members and the managers above them, admins of the
+    owning organisation, group admins."""
+    member = None
+    if principal.employee_id is not None:
+        member = Account.id.in_(
+            sa.select(CoverageMember.account_id).where(
+                CoverageMember.employee_id == principal.employee_id, current_coverage()
+            )
+        )
+    clause = visibility_clause(
+        principal, owner_column=Account.owner_id, org_unit_column=Account.org_unit_path, member_clause=member
+    )
+    if principal.has("manager") and not principal.has("group_admin"):
+        covered_below = sa.select(CoverageMember.account_id).where(
+            path_within(CoverageMember.org_unit_path, principal.org_unit_path), current_coverage()
+        )
+        clause = sa.or_(clause, Account.id.in_(covered_below))
+    return clause
 
 
 def name_starts_with(prefix: str) -> sa.ColumnElement[bool]:
@@ -29,6 +57,7 @@ def list_statement(
     industry: str | None = None,
     parent_id: uuid.UUID | None = None,
     org_unit: str | None = None,
+    tier: str | None = None,
 ) -> sa.Select[Any]:
     stmt = sa.select(Account).where(visible(principal))
     if name_prefix:
@@ -39,6 +68,8 @@ def list_statement(
         stmt = stmt.where(Account.parent_id == parent_id)
     if org_unit:
         stmt = stmt.where(path_within(Account.org_unit_path, org_unit))
+    if tier:
+        stmt = stmt.where(Account.tier == tier)
     return stmt
 
 
@@ -73,3 +104,75 @@ async def in_ancestry(session: AsyncSession, *, account_id: uuid.UUID, start_id:
     chain = chain.union(sa.select(parent.id, parent.parent_id).join(chain, parent.id == chain.c.parent_id))
     stmt = sa.select(sa.exists().where(chain.c.id == account_id))
     return bool((await session.execute(stmt)).scalar())
+
+
+async def by_external_ids(session: AsyncSession, principal: Principal, external_ids: list[str]) -> list[Any]:
+    """Existing accounts for these external ids, with whether the caller may see each."""
+    if not external_ids:
+        return []
+    stmt = sa.select(
+        Account.id, Account.external_id, Account.org_unit_path, visible(principal).label("visible")
+    ).where(Account.external_id.in_(external_ids))
+    return list(await session.execute(stmt))
+
+
+def account_key(external_id: str | None, account_id: uuid.UUID) -> str:
+    return external_id if external_id is not None else f"id:{account_id}"
+
+
+async def ancestry_of(session: AsyncSession, external_ids: list[str]) -> dict[str, str | None]:
+    """Stored account key → parent key, for these accounts and all their ancestors (one recursive query)."""
+    if not external_ids:
+        return {}
+    up = sa.select(Account.id, Account.parent_id).where(Account.external_id.in_(external_ids)).cte("up", recursive=True)
+    parent = aliased(Account)
+    up = up.union(sa.select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
+    child, par = aliased(Account), aliased(Account)
+    stmt = (
+        sa.select(child.id, child.external_id, par.id, par.external_id)
+        .select_from(up)
+        .join(child, child.id == up.c.id)
+        .outerjoin(par, par.id == child.parent_id)
+    )
+    return {
+        account_key(ext, cid): (account_key(pext, pid) if pid is not None else None)
+        for cid, ext, pid, pext in await session.execute(stmt)
+    }
+
+
+
+
+async def upsert_by_external_id(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Any]:
+    """One INSERT ... ON CONFLICT for the batch. A field a row leaves out (or sends
+    null) keeps its stored value. Returns (id, external_id, inserted) per row."""
+    table = Account.__table__
+    stmt = insert(table).values(rows)
+    excluded = stmt.excluded
+    set_ = {c: sa.func.coalesce(excluded[c], table.c[c]) for c in UPSERT_FIELDS}
+    set_["name"] = excluded.name
+    set_["version"] = table.c.version + 1
+    set_["updated_at"] = sa.func.now()
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.external_id], set_=set_).returning(
+        table.c.id, table.c.external_id, sa.literal_column("xmax = 0").label("inserted")
+    )
+    return list(await session.execute(stmt))
+
+
+async def link_parents(session: AsyncSession, links: list[tuple[str, str]]) -> None:
+    """Set parent_id from (child external id, parent external id) pairs in one UPDATE."""
+    if not links:
+        return
+    v = sa.values(sa.column("child", sa.String), sa.column("parent", sa.String), name="links").data(links)
+    table, parent = Account.__table__, aliased(Account.__table__)
+    await session.execute(
+        sa.update(table)
+        .where(table.c.external_id == v.c.child, parent.c.external_id == v.c.parent)
+        .values(parent_id=parent.c.id)
+    )
+
+
+async def tiers_of(session: AsyncSession, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    stmt = sa.select(Account.id, Account.parent_id, Account.tier, Account.tier_score, Account.tier_reasons).where(
+        Account.id.in_(account_ids)
+    )
+    return {row.id: row for row in await session.execute(stmt)}

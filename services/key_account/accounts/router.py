@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
@@ -17,9 +17,9 @@ from sanlun.kernel.errors import (
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
-from services.key_account.accounts import repository, service
+from services.key_account.accounts import bulk, repository, service
 from services.key_account.accounts.models import Account
-from services.key_account.accounts.schemas import AccountCreate, AccountRead, AccountUpdate
+from services.key_account.accounts.schemas import AccountCreate, AccountRead, AccountUpdate, BulkReport, BulkUpsert
 
 router = APIRouter(
     prefix="/api/v1/accounts",
@@ -41,13 +41,16 @@ async def list_accounts(
         str | None, Query(min_length=1, max_length=200, description="Names starting with this, any case.")
     ] = None,
     industry: Annotated[str | None, Query(max_length=100, description="Exact industry.")] = None,
+    tier: Annotated[
+        Literal["strategic", "key", "growth", "transactional"] | None, Query(description="Effective tier.")
+    ] = None,
     parent_id: Annotated[uuid.UUID | None, Query(description="Only direct subsidiaries of this account.")] = None,
     org_unit: Annotated[
         str | None, Query(max_length=500, description="Only accounts owned by this org unit and below.")
     ] = None,
 ) -> Page[AccountRead]:
     stmt = repository.list_statement(
-        principal, name_prefix=name_prefix, industry=industry, parent_id=parent_id, org_unit=org_unit
+        principal, name_prefix=name_prefix, industry=industry, parent_id=parent_id, org_unit=org_unit, tier=tier
     )
     rows, next_cursor = await paginate(session, request, stmt, order_by=(Account.created_at, Account.id), params=page)
     return Page[AccountRead](items=[AccountRead.model_validate(r) for r in rows], next_cursor=next_cursor)
@@ -102,3 +105,15 @@ async def update_account(
     account = await service.update(session=session, principal=principal, account=account, data=data)
     set_etag(response, account.version)
     return AccountRead.model_validate(account)
+
+
+@router.post(
+    "/bulk-upsert",
+    summary="Create or update many accounts by external id, with a report per row",
+    response_model=BulkReport,
+    responses=problem_responses(Forbidden, Unprocessable),
+)
+async def bulk_upsert_accounts(data: BulkUpsert, session: DbSession, principal: CurrentPrincipal) -> BulkReport:
+    """Rows that fail (bad values, duplicates in the batch, unknown parents, cycles)
+    are reported and not written; the others are written, tiered and reported."""
+    return await bulk.bulk_upsert(session=session, principal=principal, rows=data.rows, dry_run=data.dry_run)

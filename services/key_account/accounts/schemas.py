@@ -1,38 +1,21 @@
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-OrgUnitPath = Annotated[
-    str,
-    StringConstraints(pattern=r"^(/[A-Za-z0-9][A-Za-z0-9_.\-]*)+$", max_length=500),
-    Field(description="Materialised org unit path, e.g. `/group/east/team-3`.", examples=["/group/east/team-3"]),
-]
+from services.key_account.segmentation.schemas import SegmentationRead
+from services.key_account.types import Money, OrgUnitPath
+
+__all__ = ["Money", "OrgUnitPath"]
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Industry = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 Headquarters = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Headcount = Annotated[int, Field(ge=0, le=100_000_000, description="Number of employees of the customer.")]
-
-
-def _to_cents(value: Decimal) -> Decimal:
-    # Always two places, so "1234.5" comes back as "1234.50" even before a reload.
-    return value.quantize(Decimal("0.01"))
-
-
-class Money(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: Annotated[
-        Decimal,
-        Field(ge=0, max_digits=18, decimal_places=2, description="Decimal string.", examples=["1234.50"]),
-        AfterValidator(_to_cents),
-    ]
-    currency: Annotated[
-        str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code.", examples=["CNY"])
-    ]
+Assessment = Annotated[int, Field(ge=0, le=100, description="An account manager's assessment, 0-100.")]
 
 
 class AccountCreate(BaseModel):
@@ -49,6 +32,9 @@ class AccountCreate(BaseModel):
     )
     org_unit_path: OrgUnitPath | None = Field(None, description="Owning org unit. Omitted: yours.")
     external_id: ExternalId | None = None
+    potential: Assessment | None = None
+    strategic_value: Assessment | None = None
+    solution_fit: Assessment | None = None
 
 
 class AccountUpdate(BaseModel):
@@ -65,6 +51,9 @@ class AccountUpdate(BaseModel):
     owner_id: uuid.UUID | None = None
     org_unit_path: OrgUnitPath | None = None
     external_id: ExternalId | None = None
+    potential: Assessment | None = None
+    strategic_value: Assessment | None = None
+    solution_fit: Assessment | None = None
 
 
 class AccountRead(BaseModel):
@@ -80,6 +69,55 @@ class AccountRead(BaseModel):
     parent_id: uuid.UUID | None
     owner_id: uuid.UUID | None
     org_unit_path: str
+    potential: int | None
+    strategic_value: int | None
+    solution_fit: int | None
+    tier: str | None = Field(description="Effective tier: the override when there is one, else the policy's.")
+    segmentation: SegmentationRead | None = Field(description="Score, reasons and override behind the tier.")
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+
+class BulkUpsert(BaseModel):
+    """Rows are checked one by one so a bad value fails its row, not the batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=1000,
+        description=(
+            "Accounts keyed by `external_id`: name, industry, annual_revenue, employees, headquarters, "
+            "parent_external_id, owner_id, org_unit_path, potential, strategic_value, solution_fit."
+        ),
+    )
+    dry_run: bool = Field(False, description="Check and report without writing.")
+
+
+class RowProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    code: str
+
+
+class RowReport(BaseModel):
+    index: int
+    external_id: str | None
+    status: str = Field(description="`created`, `updated`, `failed`, or `valid` on a dry run.")
+    account_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    tier: str | None = None
+    tier_score: Decimal | None = None
+    tier_reasons: list[dict[str, Any]] = []
+    errors: list[RowProblem] = []
+    warnings: list[RowProblem] = []
+
+
+class BulkReport(BaseModel):
+    created: int
+    updated: int
+    failed: int
+    normalised: int = Field(description="Rows with a value normalised (e.g. a misspelt sector).")
+    dry_run: bool
+    rows: list[RowReport]

@@ -10,9 +10,15 @@ from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.key_account.accounts import repository
 from services.key_account.accounts.models import Account
 from services.key_account.accounts.schemas import AccountCreate, AccountUpdate, Money
+from services.key_account.segmentation import service as segmentation
 
 MANAGING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
-NULLABLE = frozenset({"external_id", "industry", "employees", "headquarters", "parent_id", "owner_id"})
+NULLABLE = frozenset({
+    "external_id", "industry", "employees", "headquarters", "parent_id", "owner_id",
+    "potential", "strategic_value", "solution_fit",
+})
+# Changing any of these changes the segmentation score.
+SEGMENTATION_INPUTS = frozenset({"annual_revenue", "potential", "strategic_value", "solution_fit", "org_unit_path"})
 
 
 def _check_placement(principal: Principal, *, owner_id: uuid.UUID | None, org_unit_path: str) -> None:
@@ -82,11 +88,12 @@ async def create(*, session: AsyncSession, principal: Principal, data: AccountCr
     await _check_parent(session, principal, parent_id=data.parent_id, account_id=None)
     fields = data.model_dump(exclude={"annual_revenue", "owner_id", "org_unit_path"})
     account = Account(
+        id=uuid.uuid4(),
         **fields, **_revenue_columns(data.annual_revenue), owner_id=owner_id, org_unit_path=org_unit_path
     )
     session.add(account)
-    await session.flush()
-    return account
+    # Scored before the INSERT so the account is written once, at version 1.
+    return await segmentation.evaluate(session=session, account=account)
 
 
 async def update(*, session: AsyncSession, principal: Principal, account: Account, data: AccountUpdate) -> Account:
@@ -109,5 +116,7 @@ async def update(*, session: AsyncSession, principal: Principal, account: Accoun
         changes.update(_revenue_columns(data.annual_revenue))
     for field, value in changes.items():
         setattr(account, field, value)
+    if SEGMENTATION_INPUTS.intersection(data.model_fields_set):
+        return await segmentation.evaluate(session=session, account=account)  # flushes once
     await session.flush()
     return account

@@ -1,0 +1,92 @@
+"""Bulk upsert of accounts by external id, for imports: a report row for every input row.
+
+Checks run first (types, duplicates, placement, parents, cycles through stored
+accounts); only rows that pass are written, with a constant number of
+statements whatever the batch size: one upsert, one parent UPDATE, and the
+three queries of `segmentation.evaluate_many`.
+"""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sanlun.kernel.auth import Principal, can_see, require_roles
+from services.key_account.accounts import repository
+from services.key_account.accounts.schemas import BulkReport, RowReport
+from services.key_account.domain.importing import UPSERT_FIELDS, RowOutcome, check_rows, resolve_parents
+from services.key_account.segmentation import service as segmentation
+
+IMPORTING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
+
+
+async def bulk_upsert(
+    *, session: AsyncSession, principal: Principal, rows: list[dict[str, Any]], dry_run: bool
+) -> BulkReport:
+    require_roles(principal, *IMPORTING_ROLES)
+    outcomes = check_rows(rows)
+    keys = {o.values["external_id"] for o in outcomes if "external_id" in o.values}
+    parents = {o.values["parent_external_id"] for o in outcomes if "parent_external_id" in o.values}
+    existing = {r.external_id: r for r in await repository.by_external_ids(session, principal, sorted(keys | parents))}
+    for out in outcomes:
+        if out.ok:
+            _check_placement(principal, out, existing.get(out.values["external_id"]))
+    # A parent the caller may not see is as unknown to them as one that does not exist.
+    known = {ext for ext, r in existing.items() if r.visible}
+    resolve_parents(outcomes, known, await repository.ancestry_of(session, sorted(parents & known)))
+
+    good = [o for o in outcomes if o.ok]
+    written: dict[str, Any] = {}
+    if good and not dry_run:
+        values = [_values(o, existing.get(o.values["external_id"]), principal) for o in good]
+        written = {r.external_id: r for r in await repository.upsert_by_external_id(session, values)}
+        links = [(o.values["external_id"], o.values["parent_external_id"]) for o in good if "parent_external_id" in o.values]
+        await repository.link_parents(session, links)
+        await segmentation.evaluate_many(session=session, account_ids=[r.id for r in written.values()])
+    tiers = await repository.tiers_of(session, [r.id for r in written.values()]) if written else {}
+    return _report(outcomes, written, tiers, dry_run)
+
+
+def _check_placement(principal: Principal, out: RowOutcome, stored: Any) -> None:
+    if stored is not None and not stored.visible:
+        out.error("external_id", "in use by an account you may not change", "not_yours")
+        return
+    paths = [out.values.get("org_unit_path") or (stored.org_unit_path if stored else principal.org_unit_path)]
+    if stored is not None:
+        paths.append(stored.org_unit_path)
+    if not all(can_see(principal, owner_id=None, org_unit_path=p) for p in paths):
+        out.error("org_unit_path", "outside the org units you manage", "forbidden")
+
+
+def _values(out: RowOutcome, stored: Any, principal: Principal) -> dict[str, Any]:
+    values = {field: out.values.get(field) for field in UPSERT_FIELDS}
+    values["id"] = uuid.uuid4()  # used only when the row is new
+    values["external_id"] = out.values["external_id"]
+    if values["org_unit_path"] is None:
+        values["org_unit_path"] = stored.org_unit_path if stored else principal.org_unit_path
+    return values
+
+
+def _report(outcomes: list[RowOutcome], written: dict[str, Any], tiers: dict[uuid.UUID, Any], dry_run: bool) -> BulkReport:
+    reports = []
+    for out in outcomes:
+        report = RowReport(index=out.index, external_id=out.external_id, status="failed", errors=out.errors, warnings=out.warnings)
+        row = written.get(out.values.get("external_id")) if out.ok else None
+        if out.ok and dry_run:
+            report.status = "valid"
+        elif row is not None:
+            report.status = "created" if row.inserted else "updated"
+            report.account_id = row.id
+            tier = tiers.get(row.id)
+            if tier is not None:
+                report.parent_id, report.tier = tier.parent_id, tier.tier
+                report.tier_score, report.tier_reasons = tier.tier_score, tier.tier_reasons or []
+        reports.append(report)
+    return BulkReport(
+        created=sum(r.status == "created" for r in reports),
+        updated=sum(r.status == "updated" for r in reports),
+        failed=sum(r.status == "failed" for r in reports),
+        normalised=sum(any(w["code"] == "normalised" for w in o.warnings) for o in outcomes),
+        dry_run=dry_run,
+        rows=reports,
+    )

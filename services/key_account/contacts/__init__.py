@@ -1,0 +1,1 @@
+"""Contacts, our relationships to them, influence lines, and the relationship map."""

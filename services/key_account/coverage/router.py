@@ -1,0 +1,158 @@
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.db import DbSession
+from sanlun.kernel.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+)
+from sanlun.kernel.etag import check_if_match, set_etag
+from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.routing import TransactionalRoute
+from services.key_account.accounts import service as accounts
+from services.key_account.coverage import repository, service
+from services.key_account.coverage.schemas import (
+    AccountViolations,
+    CoverageRead,
+    MemberCreate,
+    MemberRead,
+    MemberUpdate,
+    ViolationRead,
+)
+from services.key_account.domain.coverage import violations
+
+router = APIRouter(
+    prefix="/api/v1/accounts",
+    tags=["coverage"],
+    route_class=TransactionalRoute,
+    responses=problem_responses(Unauthorized),
+)
+
+AccountId = Annotated[uuid.UUID, Path(description="The account's id.")]
+MemberId = Annotated[uuid.UUID, Path(description="The coverage member's id.")]
+
+
+@router.get(
+    "/coverage-violations",
+    summary="Strategic and key accounts whose team breaks the coverage rule",
+    response_model=Page[AccountViolations],
+)
+async def list_coverage_violations(
+    request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
+) -> Page[AccountViolations]:
+    stmt = repository.violations_statement(principal)
+    rows, next_cursor = await paginate(
+        session, request, stmt, order_by=(stmt.selected_columns.created_at, stmt.selected_columns.id),
+        params=page, scalars=False,
+    )
+    items = []
+    for r in rows:
+        roles = ["account_owner"] * r.owners + ["solution_consultant"] * r.solution_members
+        items.append(AccountViolations(
+            account_id=r.id, name=r.name, tier=r.tier, org_unit_path=r.org_unit_path, owners=r.owners,
+            solution_members=r.solution_members,
+            violations=[ViolationRead(**v.as_dict()) for v in violations(r.tier, roles)],
+        ))
+    return Page[AccountViolations](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{account_id}/coverage",
+    summary="An account's team on a day, and what it lacks for its tier",
+    response_model=CoverageRead,
+    responses=problem_responses(NotFound),
+)
+async def get_account_coverage(
+    account_id: AccountId,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    as_of: Annotated[dt.date | None, Query(description="Day the team is read for; omitted: today.")] = None,
+) -> CoverageRead:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    day = as_of or service.today()
+    members, found = await service.team(session=session, account=account, on=day)
+    return CoverageRead(
+        account_id=account.id, as_of=day, tier=account.tier, version=account.coverage_version,
+        members=[MemberRead.model_validate(m) for m in members],
+        violations=[ViolationRead(**v.as_dict()) for v in found],
+    )
+
+
+@router.post(
+    "/{account_id}/coverage/members",
+    summary="Add a member to an account's team",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberRead,
+    responses=problem_responses(NotFound, Forbidden, Conflict, Unprocessable),
+)
+async def add_coverage_member(
+    account_id: AccountId, data: MemberCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> MemberRead:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    member = await service.add_member(session=session, principal=principal, account=account, data=data)
+    response.headers["Location"] = f"/api/v1/accounts/{account_id}/coverage/members/{member.id}"
+    set_etag(response, member.version)
+    return MemberRead.model_validate(member)
+
+
+@router.get(
+    "/{account_id}/coverage/members/{member_id}",
+    summary="Get one coverage member",
+    response_model=MemberRead,
+    responses=problem_responses(NotFound),
+)
+async def get_coverage_member(
+    account_id: AccountId, member_id: MemberId, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> MemberRead:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    member = await service.get_member(session=session, account=account, member_id=member_id)
+    set_etag(response, member.version)
+    return MemberRead.model_validate(member)
+
+
+@router.patch(
+    "/{account_id}/coverage/members/{member_id}",
+    summary="Change a member's role or validity (e.g. end it)",
+    response_model=MemberRead,
+    responses=problem_responses(NotFound, Forbidden, PreconditionFailed, Unprocessable),
+)
+async def update_coverage_member(
+    account_id: AccountId,
+    member_id: MemberId,
+    data: MemberUpdate,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> MemberRead:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    member = await service.get_member(session=session, account=account, member_id=member_id)
+    check_if_match(request, member.version)
+    member = await service.update_member(session=session, principal=principal, account=account, member=member, data=data)
+    set_etag(response, member.version)
+    return MemberRead.model_validate(member)
+
+
+@router.delete(
+    "/{account_id}/coverage/members/{member_id}",
+    summary="Remove a member recorded by mistake (end their validity to keep history)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(NotFound, Forbidden, PreconditionFailed),
+)
+async def remove_coverage_member(
+    account_id: AccountId, member_id: MemberId, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    member = await service.get_member(session=session, account=account, member_id=member_id)
+    check_if_match(request, member.version)
+    await service.remove_member(session=session, principal=principal, account=account, member=member)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""ESP+ account plans: goal, value proposition, CSFs, objectives/actions, reviews, the three core tasks."""

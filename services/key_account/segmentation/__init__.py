@@ -1,0 +1,1 @@
+"""Who: the weighted segmentation policy, tiers with reasons, and overrides."""

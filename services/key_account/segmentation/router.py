@@ -1,0 +1,98 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.db import DbSession
+from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.etag import set_etag
+from sanlun.kernel.routing import TransactionalRoute
+from services.key_account.accounts import service as accounts
+from services.key_account.accounts.schemas import AccountRead
+from services.key_account.domain.segmentation import Policy
+from services.key_account.segmentation import service
+from services.key_account.segmentation.schemas import PolicyRead, PolicyWrite, TierOverride
+
+router = APIRouter(
+    prefix="/api/v1/accounts",
+    tags=["segmentation"],
+    route_class=TransactionalRoute,
+    responses=problem_responses(Unauthorized),
+)
+
+AccountId = Annotated[uuid.UUID, Path(description="The account's id.")]
+
+
+def _read(policy: Policy, org_path: str | None) -> PolicyRead:
+    data = policy.as_dict()
+    return PolicyRead(org_path=org_path, **data)
+
+
+@router.get("/segmentation-policy", summary="The segmentation policy in force for an org unit", response_model=PolicyRead)
+async def get_segmentation_policy(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    org_unit: Annotated[str | None, Query(max_length=500, description="Org unit; omitted: yours.")] = None,
+) -> PolicyRead:
+    policy, stored_at = await service.effective_policy(session=session, org_unit_path=org_unit or principal.org_unit_path)
+    return _read(policy, stored_at)
+
+
+@router.put(
+    "/segmentation-policy",
+    summary="Set an organisation's segmentation policy (new version)",
+    response_model=PolicyRead,
+    responses=problem_responses(Forbidden, Unprocessable),
+)
+async def put_segmentation_policy(data: PolicyWrite, session: DbSession, principal: CurrentPrincipal) -> PolicyRead:
+    body = data.model_dump(exclude={"org_path"})
+    policy = Policy.from_dict({**body, "thresholds": data.thresholds.model_dump()})
+    org_path = data.org_path or principal.organization_path
+    version = await service.save_policy(session=session, principal=principal, org_path=org_path, policy=policy)
+    return _read(Policy.from_dict({**policy.as_dict(), "version": version}), org_path)
+
+
+@router.post(
+    "/{account_id}/segmentation",
+    summary="Re-evaluate an account's tier with the policy in force",
+    response_model=AccountRead,
+    responses=problem_responses(NotFound),
+)
+async def evaluate_account_tier(
+    account_id: AccountId, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> AccountRead:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    account = await service.evaluate(session=session, account=account)
+    set_etag(response, account.version)
+    return AccountRead.model_validate(account)
+
+
+@router.put(
+    "/{account_id}/tier-override",
+    summary="Override an account's tier, with a reason",
+    response_model=AccountRead,
+    responses=problem_responses(NotFound, Forbidden),
+)
+async def override_account_tier(
+    account_id: AccountId, data: TierOverride, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> AccountRead:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    account = await service.override(session=session, principal=principal, account=account, tier=data.tier, reason=data.reason)
+    set_etag(response, account.version)
+    return AccountRead.model_validate(account)
+
+
+@router.delete(
+    "/{account_id}/tier-override",
+    summary="Remove an account's tier override",
+    response_model=AccountRead,
+    responses=problem_responses(NotFound, Forbidden),
+)
+async def remove_account_tier_override(
+    account_id: AccountId, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> AccountRead:
+    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    account = await service.override(session=session, principal=principal, account=account, tier=None, reason=None)
+    set_etag(response, account.version)
+    return AccountRead.model_validate(account)
