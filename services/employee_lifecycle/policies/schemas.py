@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.employee_lifecycle.employees.schemas import OrgUnitPath
+from sanlun.kernel.types import OrgUnitPath
 from services.employee_lifecycle.stages.schemas import StageCode
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=60)]

@@ -1,26 +1,13 @@
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from sanlun.kernel.types import Money
 from services.employee_lifecycle.signals.models import KINDS
 
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-
-
-def _decimal_string(value: object) -> object:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise ValueError('send the amount as a decimal string, e.g. "1234.50"')
-    return value
-
-
-class Money(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: Annotated[Decimal, BeforeValidator(_decimal_string), Field(ge=0, max_digits=18, decimal_places=2)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class FactWrite(BaseModel):

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.employee_lifecycle.employees.schemas import OrgUnitPath
+from sanlun.kernel.types import OrgUnitPath
 
 StageCode = Literal["L1_SUBSISTENCE", "L2_COMFORTABLE", "L3_AFFLUENT"]
 Need = Literal["lacks_deals", "lacks_solution_knowledge", "lacks_support", "wants_influence"]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.key_account.segmentation.schemas import SegmentationRead
-from services.key_account.types import Money, OrgUnitPath
+from sanlun.kernel.types import Money, OrgUnitPath
 
 __all__ = ["Money", "OrgUnitPath"]
 

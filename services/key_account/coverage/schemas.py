@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.key_account.types import OrgUnitPath
+from sanlun.kernel.types import OrgUnitPath
 
 Role = Literal["account_owner", "solution_consultant", "delivery", "executive_sponsor", "partner", "overlay"]
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.key_account.types import Money
+from sanlun.kernel.types import Money
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000, strip_whitespace=True)]

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.key_account.types import OrgUnitPath
+from sanlun.kernel.types import OrgUnitPath
 
 Factor = Literal["revenue", "potential", "strategic_value", "relationship", "solution_fit"]
 Tier = Literal["strategic", "key", "growth", "transactional"]

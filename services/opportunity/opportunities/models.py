@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, composite, mapped_column
 
 from sanlun.kernel.db import RecordMixin
 from services.opportunity.db import Base
-from services.opportunity.money import MoneyValue
+from sanlun.kernel.types import MoneyValue
 from services.opportunity.opportunities.stages import Stage
 
 STAGE_VALUES = ", ".join(f"'{s.value}'" for s in Stage)

@@ -5,14 +5,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from services.opportunity.money import Money
+from sanlun.kernel.types import Money
 from services.opportunity.opportunities.stages import Stage
+from sanlun.kernel.types import OrgUnitPath
 
-OrgUnitPath = Annotated[
-    str,
-    StringConstraints(pattern=r"^(/[A-Za-z0-9][A-Za-z0-9_.\-]*)+$", max_length=500),
-    Field(description="Org unit the record sits in for visibility (the owner's), e.g. `/group/east/team-3`."),
-]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 CompellingEvent = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]

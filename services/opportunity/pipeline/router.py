@@ -12,7 +12,7 @@ from sanlun.kernel.auth import CurrentPrincipal, Principal, path_within
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.routing import TransactionalRoute
-from services.opportunity.money import Money
+from sanlun.kernel.types import Money
 from services.opportunity.opportunities import repository
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.opportunities.stages import DEFAULT_PROBABILITY, OPEN_STAGES, Stage

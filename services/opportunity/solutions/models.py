@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, composite, mapped_column
 
 from sanlun.kernel.db import RecordMixin
 from services.opportunity.db import Base
-from services.opportunity.money import MoneyValue
+from sanlun.kernel.types import MoneyValue
 
 
 class Solution(RecordMixin, Base):

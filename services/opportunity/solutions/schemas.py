@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.opportunity.money import Money
+from sanlun.kernel.types import Money
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Family = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]

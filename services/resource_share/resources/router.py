@@ -18,7 +18,8 @@ from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share.resources import repository, service
 from services.resource_share.resources.models import Resource, ResourceType
-from services.resource_share.resources.schemas import OrgUnitPath, ResourceCreate, ResourceRead, ResourceUpdate
+from sanlun.kernel.types import OrgUnitPath
+from services.resource_share.resources.schemas import ResourceCreate, ResourceRead, ResourceUpdate
 
 router = APIRouter(
     prefix="/api/v1/resources",

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from sanlun.kernel.types import Money
+
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 Tags = Annotated[list[Tag], Field(max_length=30), AfterValidator(lambda v: list(dict.fromkeys(v)))]
 Kind = Literal["presales_engineer", "solution_consultant", "expert_time"]
@@ -14,13 +16,6 @@ StagesSource = Annotated[
     Literal["live", "cached"],
     Field(description="`cached`: the lifecycle service was unreachable; stages are the last known (see stages_as_of)."),
 ]
-
-
-class Money(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2, description="Decimal string, e.g. \"1234.50\".")]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class MoneyRead(BaseModel):

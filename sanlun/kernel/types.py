@@ -1,4 +1,6 @@
-"""Money: a value object for the models and its API shape.
+"""Value types every service's API shares: money and org unit paths.
+
+Money: a value object for the models and its API shape.
 
 The API carries money as `{"amount": "1234.50", "currency": "CNY"}`. The
 amount must be a JSON *string*: a JSON number goes through a binary float and
@@ -57,3 +59,10 @@ class Money(BaseModel):
 
     def value(self) -> MoneyValue:
         return MoneyValue(self.amount, self.currency)
+
+
+OrgUnitPath = Annotated[
+    str,
+    StringConstraints(pattern=r"^(/[A-Za-z0-9][A-Za-z0-9_.\-]*)+$", max_length=500),
+    Field(description="Materialised org unit path, e.g. `/group/east/team-3`.", examples=["/group/east/team-3"]),
+]
