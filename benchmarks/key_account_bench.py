@@ -171,19 +171,22 @@ async def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--reuse", metavar="DB", help="measure again on a database kept by --keep (migrated to head first)")
     args = parser.parse_args()
     admin = os.environ.get("SANLUN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"sanlun_ka_bench_{uuid.uuid4().hex[:8]}"
-    await create_database(admin, name)
+    name = args.reuse or f"sanlun_ka_bench_{uuid.uuid4().hex[:8]}"
+    if not args.reuse:
+        await create_database(admin, name)
     url = with_database(admin, name)
     try:
         await asyncio.to_thread(upgrade, Path(__file__).resolve().parent.parent / "services/key_account/migrations", "key_account", url)
-        print(f"loading {args.accounts:,} accounts into {name}")
-        await load(url, args.accounts)
+        if not args.reuse:
+            print(f"loading {args.accounts:,} accounts into {name}")
+            await load(url, args.accounts)
         print("latency through the API (in-process ASGI, sequential requests):")
         await measure(url, args.accounts, args.requests)
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             await drop_database(admin, name)
 
 

@@ -44,10 +44,20 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
 
 
 def name_starts_with(prefix: str) -> sa.ColumnElement[bool]:
-    """Case-insensitive prefix match that `ix_accounts_lower_name` can serve."""
-    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    # lower() on both sides in SQL, so the two sides fold case by the same rules.
-    return sa.func.lower(Account.name).like(sa.func.lower(escaped + "%"), escape="/")
+    """Case-insensitive prefix match served by `ix_accounts_name_key_id`.
+
+    The pattern is a literal (lowered here, as the column is lowered by
+    Postgres) so the planner can turn it into an index range."""
+    escaped = prefix.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return Account.name_key.like(escaped + "%", escape="/")
+
+
+def list_order(*, name_prefix: str | None) -> tuple[Any, ...]:
+    """A name search lists alphabetically (the index order); everything else
+    in creation order."""
+    if name_prefix:
+        return (Account.name_key, Account.id)
+    return (Account.created_at, Account.id)
 
 
 def list_statement(

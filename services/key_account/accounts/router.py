@@ -18,7 +18,6 @@ from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import bulk, repository, service
-from services.key_account.accounts.models import Account
 from services.key_account.accounts.schemas import AccountCreate, AccountRead, AccountUpdate, BulkReport, BulkUpsert
 
 router = APIRouter(
@@ -38,7 +37,7 @@ async def list_accounts(
     principal: CurrentPrincipal,
     page: Pagination,
     name_prefix: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="Names starting with this, any case.")
+        str | None, Query(min_length=1, max_length=200, description="Names starting with this, any case; results in alphabetical order.")
     ] = None,
     industry: Annotated[str | None, Query(max_length=100, description="Exact industry.")] = None,
     tier: Annotated[
@@ -52,7 +51,8 @@ async def list_accounts(
     stmt = repository.list_statement(
         principal, name_prefix=name_prefix, industry=industry, parent_id=parent_id, org_unit=org_unit, tier=tier
     )
-    rows, next_cursor = await paginate(session, request, stmt, order_by=(Account.created_at, Account.id), params=page)
+    order = repository.list_order(name_prefix=name_prefix)
+    rows, next_cursor = await paginate(session, request, stmt, order_by=order, params=page)
     return Page[AccountRead](items=[AccountRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

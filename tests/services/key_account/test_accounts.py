@@ -104,12 +104,18 @@ async def test_name_prefix_is_case_insensitive_and_literal(service_client):
     assert found.json()["items"] == []
 
 
-async def test_name_prefix_uses_the_lower_name_index(connection):
-    stmt = sa.select(Account.id).where(repository.name_starts_with("Acme"))
+async def test_name_prefix_walks_the_name_key_index_in_order(connection):
+    stmt = (
+        sa.select(Account.id)
+        .where(repository.name_starts_with("Acme"))
+        .order_by(*repository.list_order(name_prefix="Acme"))
+        .limit(51)
+    )
     sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     await connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(row[0] for row in await connection.execute(sa.text("EXPLAIN " + sql)))
-    assert "ix_accounts_lower_name" in plan, plan
+    assert "ix_accounts_name_key_id" in plan, plan
+    assert "Sort" not in plan, plan  # the index gives the order: no sort of all matches
 
 
 async def test_pages_cover_every_account_once(service_client):
