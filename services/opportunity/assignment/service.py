@@ -1,12 +1,12 @@
 """Assignment node use cases: propose, commit, suggest, override."""
 
-
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import numpy as np
+import sqlalchemy as sa
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -169,6 +169,8 @@ async def propose(*, request: Request, session: AsyncSession, principal: Princip
             "items": [i.model_dump(mode="json") for i in items],
             "unassigned": [u.model_dump(mode="json") for u in unplaced],
             "units": {str(i.proposed_owner_id): ctx.units.get(str(i.proposed_owner_id)) for i in items},
+            # Commit re-checks these: load may have grown since the proposal.
+            "capacity": {r.employee_id: r.capacity for r in ctx.reps},
         },
     )
     session.add(proposal)
@@ -195,6 +197,13 @@ async def commit(*, session: AsyncSession, principal: Principal, proposal_id: uu
     wanted = {uuid.UUID(i["opportunity_id"]): i for i in items}
     deals = {d.id: d for d in await repository.unassigned_deals(
         session, principal, ids=list(wanted), org_unit=None, limit=MAX_DEALS, lock=True)}
+    capacity = {uuid.UUID(k): v for k, v in proposal.result.get("capacity", {}).items()}
+    owners = sorted({uuid.UUID(i["proposed_owner_id"]) for i in items})
+    # Serialise commits that give deals to the same reps, then count their load
+    # as it is now: capacity is never exceeded, even by two proposals at once.
+    for owner in owners:
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"assign:{owner}"))))
+    load = await repository.open_load(session, owners)
     decisions, skipped, committed = [], [], []
     for opportunity_id, item in wanted.items():
         deal = deals.get(opportunity_id)
@@ -202,6 +211,11 @@ async def commit(*, session: AsyncSession, principal: Principal, proposal_id: uu
             skipped.append({"opportunity_id": str(opportunity_id), "reason": "assigned, closed or hidden since the proposal"})
             continue
         owner = uuid.UUID(item["proposed_owner_id"])
+        if owner in capacity and load.get(owner, 0) >= capacity[owner]:
+            skipped.append({"opportunity_id": str(opportunity_id),
+                            "reason": "the proposed rep has reached capacity since the proposal"})
+            continue
+        load[owner] = load.get(owner, 0) + 1
         deal.owner_id = owner
         unit = units.get(str(owner))
         if unit and can_see(principal, owner_id=None, org_unit_path=unit):

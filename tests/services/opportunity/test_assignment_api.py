@@ -133,3 +133,22 @@ async def test_suggestions_override_and_roles(service_client, connection):
     audit = (await client.get("/api/v1/assignments/decisions", params={"opportunity_id": deal}, headers=MANAGER)).json()["items"]
     assert [(d["kind"], d["reason"], d["employee_id"]) for d in audit] == [("override", "knows the CIO", a)]
     assert (await outbox(connection, deal))[-1][0] == "opportunity.assigned"
+
+
+async def test_commit_skips_deals_whose_rep_filled_up_since_the_proposal(service_client):
+    client = await service_client("opportunity", **DOWN)
+    only = await add_person(client, stage="L2_COMFORTABLE", capacity=2)
+    deals = await unassigned(client, 2)
+    first = (await client.post(PROPOSALS, json={"opportunity_ids": deals, "pool": {"employee_ids": [only]}},
+                               headers=MANAGER)).json()
+    assert len(first["items"]) == 2
+    # Meanwhile the rep is given another deal directly: one slot is left.
+    other = (await unassigned(client, 1))[0]
+    r = await client.post(f"{OPPORTUNITIES}/{other}/assignment", json={"employee_id": only, "reason": "asked for it"},
+                          headers=MANAGER)
+    assert r.status_code == 200, r.text
+    result = (await client.post(f"{PROPOSALS}/{first['id']}/commit", headers=MANAGER)).json()["commit_result"]
+    assert result["committed"] == 1
+    assert [s["reason"] for s in result["skipped"]] == ["the proposed rep has reached capacity since the proposal"]
+    load = (await client.get(OPPORTUNITIES, params={"owner_id": only, "limit": 200}, headers=MANAGER)).json()["items"]
+    assert len(load) == 2  # capacity 2, never 3
