@@ -57,6 +57,8 @@ class RouteTable:
         if not path.startswith(PUBLIC_BASE):
             return None
         for u in self._upstreams:
-            if path.startswith(u.prefix) and (len(path) == len(u.prefix) or path[len(u.prefix)] == "/"):
+            # `/api/v1/employees`, `/api/v1/employees/...` and custom methods such
+            # as `/api/v1/employees:bulk-upsert`, but not `/api/v1/employeesX`.
+            if path.startswith(u.prefix) and (len(path) == len(u.prefix) or path[len(u.prefix)] in "/:"):
                 return u
         return None

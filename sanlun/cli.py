@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed spec differs from the code")
     export.add_argument("--dir", type=Path, default=_default_openapi_dir(), help="output folder (default: the project's openapi/)")
     export.set_defaults(run=cmd_openapi_export)
+    # Imported here, not at the top: `sanlun token` should not pay for them.
+    from sanlun import demo
+    from sanlun.importer import cli as importer_cli
+
+    importer_cli.register(commands)
+    demo.register(commands)
     return parser
 
 

@@ -94,7 +94,9 @@ def opportunity_facts(event_id: uuid.UUID, event_type: str, day: dt.date, data: 
         add(LOST, owner, closed_on)
     elif event_type == "opportunity.stage_changed" and data.get("stage") == "abandoned":
         add(CLOSED, owner, day)
-    elif event_type != "opportunity.stage_changed" or data.get("stage") not in ("won", "lost"):
+    elif data.get("stage") not in ("won", "lost", "abandoned"):
+        # A deal created or assigned already closed (an import of history) is
+        # not open work today; its outcome arrives as won/lost or back-fill.
         add(OPEN, owner, day)
     return facts
 

@@ -112,3 +112,17 @@ async def test_backfill_is_idempotent_and_names_unknown_employees(service_client
     number = {**fact, "external_id": "crm-3", "amount": {"amount": 10.5, "currency": "USD"}}
     bad = await client.post("/api/v1/employees/facts:backfill", json={"facts": [number]}, headers=ADMIN)
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"][:4] == ["body", "facts", 0, "amount"]
+
+
+def test_a_deal_created_already_closed_is_not_open_work():
+    import datetime as _dt
+
+    from services.employee_lifecycle.signals.service import opportunity_facts
+
+    owner = str(uuid.uuid4())
+    for stage in ("won", "lost", "abandoned"):
+        data = {"opportunity_id": str(uuid.uuid4()), "owner_id": owner, "stage": stage, "version": 1}
+        assert opportunity_facts(uuid.uuid4(), "opportunity.created", _dt.date(2026, 11, 27), data) == []
+    data = {"opportunity_id": str(uuid.uuid4()), "owner_id": owner, "stage": "qualified", "version": 1}
+    [fact] = opportunity_facts(uuid.uuid4(), "opportunity.created", _dt.date(2026, 11, 27), data)
+    assert fact["kind"] == "opportunity_open" and fact["occurred_on"] == _dt.date(2026, 11, 27)

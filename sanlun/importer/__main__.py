@@ -1,0 +1,5 @@
+import sys
+
+from sanlun.importer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,112 @@
+"""`sanlun import`: the command line around the import engine.
+
+    sanlun import                                 # the sample set with the built-in mapping
+    sanlun import --data DIR --mapping my.yaml    # another export
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sanlun.importer.client import ApiClient, ApiError
+from sanlun.importer.mapping import MappingError, RowError, load_mapping
+from sanlun.importer.progress import Progress
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+IMPORTER_SUBJECT = "sanlun-import"
+
+
+def sample_data_dir() -> Path:
+    """`../shared/data/maven-crm` next to the project (where the README says it is)."""
+    root = Path(__file__).resolve().parents[2]
+    for candidate in (root.parent / "shared" / "data" / "maven-crm", Path("/work/shared/data/maven-crm")):
+        if candidate.exists():
+            return candidate
+    return root.parent / "shared" / "data" / "maven-crm"
+
+
+def importer_token(root_unit: str = "/") -> str:
+    """A short-lived group_admin token signed with SANLUN_JWT_SECRET (development and tests);
+    real deployments pass --token (or SANLUN_TOKEN) from their identity provider."""
+    from sanlun.kernel.auth import mint_token
+    from sanlun.kernel.settings import ProcessSettings
+
+    settings = ProcessSettings()
+    if settings.jwt_algorithm != "HS256":
+        raise MappingError("SANLUN_JWT_ALGORITHM is RS256: pass --token from your identity provider")
+    return mint_token(settings.jwt_secret.get_secret_value(), subject=IMPORTER_SUBJECT, org_unit_path=root_unit,
+                      roles=["group_admin"], ttl_seconds=4 * 3600, issuer=settings.jwt_issuer,
+                      audience=settings.jwt_audience)
+
+
+def direct_urls(gateway_url: str) -> dict[str, str]:
+    """Where each service listens when `sanlun up` started them next to this gateway
+    (the gateway's port + the service's offset): used only for paths the gateway does not route."""
+    from urllib.parse import urlsplit
+
+    from sanlun.topology import GATEWAY_PORT, SERVICES
+
+    parts = urlsplit(gateway_url)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1") or parts.port is None:
+        return {}
+    return {prefix: f"{parts.scheme}://{parts.hostname}:{parts.port + s.port - GATEWAY_PORT}"
+            for s in SERVICES for prefix in s.prefixes}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None, help="folder with the CSV files (default: the sample set)")
+    parser.add_argument("--mapping", default="maven-crm", help="mapping YAML file or built-in name (default maven-crm)")
+    parser.add_argument("--url", default=os.environ.get("SANLUN_URL", DEFAULT_URL), help=f"gateway URL (default {DEFAULT_URL})")
+    parser.add_argument("--token", default=os.environ.get("SANLUN_TOKEN"), help="bearer token (default: minted from SANLUN_JWT_SECRET)")
+    parser.add_argument("--batch-size", type=int, default=500, help="rows per bulk call (default 500)")
+    parser.add_argument("--leave-unassigned", action="append", default=[], metavar="STAGE",
+                        help="import deals in this stage without an owner, for the assignment node (repeatable)")
+    parser.add_argument("--report-json", metavar="PATH", help="also write the full per-row report as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("import", help="import CSV files through the public API (default: the sample set)")
+    add_arguments(parser)
+    parser.set_defaults(run=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sanlun.importer.engine import Importer
+    from sanlun.importer.progress import Silent
+
+    try:
+        mapping = load_mapping(args.mapping)
+        data = args.data or sample_data_dir()
+        token = args.token or importer_token()
+        with ApiClient(args.url, token, direct=direct_urls(args.url)) as client:
+            importer = Importer(mapping=mapping, data_dir=data, client=client,
+                                progress=Silent() if args.quiet else Progress(), target=args.url,
+                                leave_unassigned=frozenset(args.leave_unassigned), batch_size=args.batch_size)
+            try:
+                importer.run()
+            except (ApiError, OSError, KeyboardInterrupt):
+                pass
+            report = importer.report
+            if client.direct_used:
+                print("note: the gateway does not route " + ", ".join(sorted(client.direct_used))
+                      + "; sent straight to the owning service", file=sys.stderr)
+    except (MappingError, RowError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.text())
+    if args.report_json:
+        report.write_json(args.report_json)
+        print(f"\nFull report: {args.report_json}")
+    if report.interrupted:
+        return 130 if "KeyboardInterrupt" in report.interrupted else 1
+    return 0 if report.complete() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sanlun import", description="Import CSV files through the Sanlun API.")
+    add_arguments(parser)
+    return cmd_import(parser.parse_args(argv))

@@ -1,0 +1,289 @@
+"""The import run: plan from the files, compare with what the API holds, send
+what is new or different in batches, and report every row.
+
+Order: org units, employees (managers by external id), accounts (parents by
+external id), solutions, opportunities, then the lifecycle facts of the
+imported opportunities. Each batch is one transaction on the server, so an
+interrupted run leaves whole batches; the next run compares again and sends
+only what is still missing or different.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from sanlun.importer import diff
+from sanlun.importer.client import ApiClient, ApiError
+from sanlun.importer.mapping import Mapping, MappingError
+from sanlun.importer.plan import Note, Plan, Planned, build_plan
+from sanlun.importer.progress import Progress
+from sanlun.importer.readers import Table, read_csv
+from sanlun.importer.report import Report
+
+BATCH = 500
+FACTS_BATCH = 2000
+OPPORTUNITY_ENDPOINTS = (("/api/v1/opportunities/bulk-upsert", "items"), ("/api/v1/opportunities:bulk-upsert", "rows"))
+
+
+def read_tables(mapping: Mapping, data_dir: Path) -> dict[str, Table]:
+    tables = {}
+    for name in mapping.files():
+        path = data_dir / name
+        if not path.exists():
+            raise MappingError(f"the mapping reads {name}, which is not in {data_dir}")
+        tables[name] = read_csv(path)
+    return tables
+
+
+def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class Importer:
+    def __init__(self, *, mapping: Mapping, data_dir: Path, client: ApiClient, progress: Progress, target: str,
+                 leave_unassigned: frozenset[str] = frozenset(), batch_size: int = BATCH,
+                 after_batch: Callable[[str, int], None] | None = None) -> None:
+        self.mapping, self.client, self.progress = mapping, client, progress
+        self.plan: Plan = build_plan(mapping, read_tables(mapping, data_dir))
+        self.report = Report(mapping.name, target, client.run_id, self.plan)
+        self.leave_unassigned = leave_unassigned
+        self.batch_size = batch_size
+        self.after_batch = after_batch or (lambda entity, n: None)
+        self.ids: dict[str, dict[str, str]] = {e: {} for e in ("employees", "accounts", "solutions", "opportunities")}
+
+    def run(self) -> Report:
+        try:
+            self.org_units()
+            self.employees()
+            self.accounts()
+            self.solutions()
+            self.opportunities()
+            if self.mapping.facts:
+                self.facts()
+        except (ApiError, OSError, KeyboardInterrupt) as exc:
+            self.report.interrupted = f"{type(exc).__name__}: {exc}"
+            raise
+        return self.report
+
+    # -- lifecycle: units and people (their bulk endpoints say unchanged themselves) -----------
+
+    def _bulk_rows(self, entity: str, path: str, planned: list[Planned], size: int = 1000) -> None:
+        self.progress.start(entity.replace("_", " "), len(planned))
+        for batch in chunks(planned, size):
+            answer = self.client.post(path, {"items": [p.body for p in batch]}, what=entity)
+            for row in answer["rows"]:
+                p = batch[row["index"]]
+                reason = "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in row.get("errors") or [])
+                self.report.record(entity, p.key, row["status"], p.sources, id=row.get("id"), reason=reason or None)
+                if row.get("id") and entity in self.ids:
+                    self.ids[entity][p.key] = row["id"]
+            self.progress.advance(len(batch))
+            self.after_batch(entity, len(batch))
+        self.progress.finish(self._summary(entity))
+
+    def org_units(self) -> None:
+        if self.plan.org_units:
+            self._bulk_rows("org_units", "/api/v1/org-units:bulk-upsert", self.plan.org_units)
+
+    def employees(self) -> None:
+        if self.plan.employees:
+            self._bulk_rows("employees", "/api/v1/employees:bulk-upsert", self.plan.employees)
+
+    # -- accounts -----------------------------------------------------------------------------------
+
+    def accounts(self) -> None:
+        planned = {p.key: p for p in self.plan.accounts}
+        if not planned:
+            return
+        self.progress.start("accounts", len(planned))
+        stored_list = list(self.client.get_all("/api/v1/accounts"))
+        ext_of = {a["id"]: a.get("external_id") for a in stored_list}
+        stored = {a["external_id"]: {**a, "parent_external_id": ext_of.get(a.get("parent_id"))}
+                  for a in stored_list if a.get("external_id")}
+        for key, a in stored.items():
+            self.ids["accounts"][key] = a["id"]
+        create, update, same = diff.split({k: p.body for k, p in planned.items()}, stored)
+        for key in same:
+            self.report.record("accounts", key, "unchanged", planned[key].sources, id=stored[key]["id"])
+        self.progress.advance(len(same))
+        # Parents first, so a batch never names a parent that a later batch creates.
+        send = sorted(create + update, key=lambda k: self._depth(k, planned))
+        for batch in chunks([planned[k] for k in send], self.batch_size):
+            answer = self.client.post("/api/v1/accounts/bulk-upsert", {"rows": [p.body for p in batch]}, what="accounts")
+            for row in answer["rows"]:
+                p = batch[row["index"]]
+                status = "rejected" if row["status"] == "failed" else row["status"]
+                reason = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in row.get("errors") or [])
+                self.report.record("accounts", p.key, status, p.sources, id=row.get("account_id"), reason=reason or None)
+                if row.get("account_id"):
+                    self.ids["accounts"][p.key] = row["account_id"]
+                for w in row.get("warnings") or []:
+                    self.report.server_notes.append(Note("accounts", p.sources[0], f"(server) {w['msg']}"))
+            self.progress.advance(len(batch))
+            self.after_batch("accounts", len(batch))
+        self.progress.finish(self._summary("accounts"))
+
+    @staticmethod
+    def _depth(key: str, planned: dict[str, Planned]) -> int:
+        depth, seen = 0, {key}
+        while (parent := planned[key].body.get("parent_external_id")) in planned and parent not in seen:
+            depth, key = depth + 1, parent
+            seen.add(key)
+        return depth
+
+    # -- solutions (one by one: the catalogue is small and has no bulk endpoint) --------------------
+
+    def solutions(self) -> None:
+        planned = {p.key: p for p in self.plan.solutions}
+        if not planned:
+            return
+        self.progress.start("solutions", len(planned))
+        stored = {s["name"]: s for s in self.client.get_all("/api/v1/solutions")}
+        create, update, same = diff.split({k: p.body for k, p in planned.items()}, stored)
+        for key in same:
+            self.report.record("solutions", key, "unchanged", planned[key].sources, id=stored[key]["id"])
+        for key in create:
+            p = planned[key]
+            try:
+                made = self.client.post("/api/v1/solutions", p.body, what="solution")
+            except ApiError as exc:
+                if exc.status >= 500:
+                    raise
+                self.report.record("solutions", key, "rejected", p.sources, reason=str(exc))
+                continue
+            self.report.record("solutions", key, "created", p.sources, id=made["id"])
+            stored[key] = made
+        for key in update:
+            p, current = planned[key], stored[key]
+            changes = {f: p.body[f] for f in diff.differences(p.body, current)}
+            self.client.call("PATCH", f"/api/v1/solutions/{current['id']}", json_body=changes,
+                             headers={"If-Match": f'"{current["version"]}"'})
+            self.report.record("solutions", key, "updated", p.sources, id=current["id"])
+        for key, s in stored.items():
+            self.ids["solutions"][key] = s["id"]
+        self.progress.advance(len(planned))
+        self.progress.finish(self._summary("solutions"))
+
+    # -- opportunities ------------------------------------------------------------------------------
+
+    def _resolve(self, p: Planned) -> dict[str, Any] | str:
+        """The API body with ids, or the reason it cannot be sent."""
+        x = p.extra
+        body = dict(p.body)
+        people = {e.key: e for e in self.plan.employees}
+        if x["owner"]:
+            owner_id = self.ids["employees"].get(x["owner"])
+            if owner_id is None:
+                return f"owner {x['owner']!r} was not imported"
+            body["org_unit_path"] = people[x["owner"]].body["org_unit_path"]
+            body["owner_id"] = None if p.body["stage"] in self.leave_unassigned else owner_id
+        else:
+            body["owner_id"] = None
+        if x["account"]:
+            account_id = self.ids["accounts"].get(x["account"])
+            if account_id is None:
+                return f"account {x['account']!r} was not imported"
+            body["account_id"] = account_id
+        solution_ids = []
+        if x["solution"]:
+            solution_id = self.ids["solutions"].get(x["solution"])
+            if solution_id is None:
+                return f"solution {x['solution']!r} was not imported"
+            solution_ids.append(solution_id)
+        body["solution_ids"] = solution_ids
+        body.setdefault("org_unit_path", self.plan.org_paths.get(self.mapping.accounts_org_unit or "", "/"))
+        return body
+
+    def opportunities(self) -> None:
+        planned = {p.key: p for p in self.plan.opportunities}
+        if not planned:
+            return
+        self.progress.start("opportunities", len(planned))
+        desired: dict[str, dict[str, Any]] = {}
+        for key, p in planned.items():
+            body = self._resolve(p)
+            if isinstance(body, str):
+                self.report.record("opportunities", key, "rejected", p.sources, reason=body)
+            else:
+                desired[key] = body
+                if body.get("owner_id") is None and p.extra["owner"]:
+                    self.plan.note("opportunities", None, f"{p.body['stage']} deal left unassigned for the "
+                                   "assignment node (asked with --leave-unassigned)")
+        stored = {o["external_id"]: o for o in self.client.get_all("/api/v1/opportunities") if o.get("external_id")}
+        create, update, same = diff.split(desired, stored)
+        for key in same:
+            self.report.record("opportunities", key, "unchanged", planned[key].sources, id=stored[key]["id"])
+            self.ids["opportunities"][key] = stored[key]["id"]
+        self.progress.advance(len(planned) - len(create) - len(update))
+        for batch in chunks(create + update, self.batch_size):
+            rows = self._send_opportunities([desired[k] for k in batch])
+            for row in rows:
+                key = batch[row["index"]]
+                status = {"failed": "rejected"}.get(row["status"], row["status"])
+                reason = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in row.get("errors") or [])
+                self.report.record("opportunities", key, status, planned[key].sources, id=row.get("id"),
+                                   reason=reason or None)
+                if row.get("id"):
+                    self.ids["opportunities"][key] = row["id"]
+            self.progress.advance(len(batch))
+            self.after_batch("opportunities", len(batch))
+        self.progress.finish(self._summary("opportunities"))
+
+    def _send_opportunities(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for path, field in OPPORTUNITY_ENDPOINTS:
+            try:
+                answer = self.client.post(path, {field: bodies}, what="opportunities")
+            except ApiError as exc:
+                if exc.status in (404, 405) and path != OPPORTUNITY_ENDPOINTS[-1][0]:
+                    continue
+                raise
+            return answer.get("results") or answer.get("rows") or []
+        raise AssertionError("unreachable")
+
+    # -- lifecycle facts -----------------------------------------------------------------------------
+
+    def facts(self) -> None:
+        facts = []
+        for p in self.plan.opportunities:
+            fact = self._facts_of(p)
+            facts.extend(fact)
+        self.progress.start("facts", len(facts))
+        for batch in chunks(facts, FACTS_BATCH):
+            answer = self.client.post("/api/v1/employees/facts:backfill", {"facts": batch}, what="facts")
+            self.report.facts["sent"] += answer["received"]
+            self.report.facts["inserted"] += answer["inserted"]
+            self.report.facts["duplicates"] += answer["duplicates"]
+            self.progress.advance(len(batch))
+            self.after_batch("facts", len(batch))
+        f = self.report.facts
+        self.progress.finish(f"{f['inserted']} inserted, {f['duplicates']} already there")
+
+    def _facts_of(self, p: Planned) -> list[dict[str, Any]]:
+        x = p.extra
+        opportunity_id = self.ids["opportunities"].get(p.key)
+        owner_id = self.ids["employees"].get(x["owner"]) if x["owner"] else None
+        if opportunity_id is None or owner_id is None or p.body["stage"] in self.leave_unassigned:
+            return []
+        base: dict[str, Any] = {
+            "employee_id": owner_id, "opportunity_ref": opportunity_id,
+            "account_ref": self.ids["accounts"].get(x["account"]) if x["account"] else None,
+            "solution_refs": [self.ids["solutions"][x["solution"]]] if x["solution"] in self.ids["solutions"] else [],
+        }
+        money = {"amount": str(x["amount"]), "currency": self.mapping.currency} if x["amount"] is not None else None
+        opened = x["engaged_on"] or self.plan.data_end
+        out = []
+        if opened:
+            out.append({**base, "external_id": f"{self.mapping.name}:{p.key}:open", "kind": "opportunity_open",
+                        "occurred_on": opened.isoformat(), "amount": money})
+        stage = p.body["stage"]
+        if stage in ("won", "lost") and x["closed_on"]:
+            out.append({**base, "external_id": f"{self.mapping.name}:{p.key}:{stage}", "kind": f"opportunity_{stage}",
+                        "occurred_on": x["closed_on"].isoformat(), "amount": money if stage == "won" else None})
+        return out
+
+    def _summary(self, entity: str) -> str:
+        c = self.report.counts()[entity]
+        return ", ".join(f"{n} {s}" for s, n in c.items())

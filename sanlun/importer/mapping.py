@@ -1,0 +1,253 @@
+"""The column mapping file: which file feeds each target and how each API field
+is made from a row. Pure: no HTTP, no database.
+
+A field is a template (`"{product} for {account|or:no account}"`) or a dict:
+`template`, `values` (a value map; each change it makes is a normalisation,
+explained by `why`), `type` (int, decimal, date, money), `scale`, `when` (only
+when that column is not empty), `strict` (a value outside `values` rejects the
+row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
+PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_ .\-]+)((?:\|[^}|]+)*)\}")
+TYPES = ("text", "int", "decimal", "date", "money")
+
+
+class MappingError(Exception):
+    """The mapping file itself is wrong (not a row of data)."""
+
+
+class RowError(Exception):
+    """This row cannot be mapped; the message is the reason reported."""
+
+
+def slug(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "x"
+
+
+def _filter(value: str, name: str) -> str:
+    if name == "slug":
+        return slug(value)
+    if name == "lower":
+        return value.lower()
+    if name == "upper":
+        return value.upper()
+    if name.startswith("or:"):
+        return value or name[3:]
+    raise MappingError(f"unknown filter |{name}")
+
+
+@dataclass(frozen=True)
+class Template:
+    text: str
+
+    def columns(self) -> list[str]:
+        return [m.group(1) for m in PLACEHOLDER.finditer(self.text)]
+
+    def render(self, row: dict[str, str]) -> str:
+        def one(m: re.Match[str]) -> str:
+            column = m.group(1)
+            if column not in row:
+                raise RowError(f"column {column!r} is missing")
+            value = (row[column] or "").strip()
+            for name in filter(None, m.group(2).split("|")):
+                value = _filter(value, name)
+            return value
+
+        return PLACEHOLDER.sub(one, self.text)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    template: Template
+    type: str = "text"
+    values: dict[str, str] = field(default_factory=dict)
+    why: str = ""
+    scale: Decimal = Decimal(1)
+    when: str | None = None
+    strict: bool = False
+
+    def evaluate(self, row: dict[str, str], notes: list[str]) -> Any:
+        """The field's value for `row` (None when empty or `when` is not met);
+        appends a sentence to `notes` for each value normalised."""
+        if self.when is not None and not (row.get(self.when) or "").strip():
+            return None
+        raw = self.template.render(row)
+        if raw in self.values:
+            fixed = self.values[raw]
+            # A plain translation (Won -> won) is the mapping; a value fixed for a reason is a normalisation.
+            if fixed != raw and self.why:
+                notes.append(f"{self.name} {raw!r} read as {fixed!r} ({self.why})")
+            raw = fixed
+        elif self.strict and raw:
+            raise RowError(f"{self.name} {raw!r} is not one of {', '.join(sorted(self.values))}")
+        if raw == "":
+            return None
+        return self._typed(raw)
+
+    def _typed(self, raw: str) -> Any:
+        if self.type == "text":
+            return raw
+        if self.type == "date":
+            try:
+                return dt.date.fromisoformat(raw)
+            except ValueError:
+                raise RowError(f"{self.name} {raw!r} is not a date (YYYY-MM-DD)") from None
+        try:
+            number = Decimal(raw.replace(",", "")) * self.scale
+        except InvalidOperation:
+            raise RowError(f"{self.name} {raw!r} is not a number") from None
+        if not number.is_finite() or number < 0:
+            raise RowError(f"{self.name} {raw!r} is not a non-negative number")
+        if self.type == "int":
+            if number != number.to_integral_value():
+                raise RowError(f"{self.name} {raw!r} is not a whole number")
+            return int(number)
+        if self.type == "money":
+            return number.quantize(Decimal("0.01"))
+        return number
+
+
+def parse_field(name: str, spec: Any) -> Field:
+    if isinstance(spec, (str, int, float)):
+        return Field(name, Template(str(spec)))
+    if not isinstance(spec, dict) or "template" not in spec:
+        raise MappingError(f"field {name!r}: give a template string or a dict with `template`")
+    unknown = set(spec) - {"template", "type", "values", "why", "scale", "when", "strict"}
+    if unknown:
+        raise MappingError(f"field {name!r}: unknown keys {', '.join(sorted(unknown))}")
+    kind = spec.get("type", "text")
+    if kind not in TYPES:
+        raise MappingError(f"field {name!r}: type must be one of {', '.join(TYPES)}")
+    return Field(
+        name, Template(str(spec["template"])), type=kind,
+        values={str(k): str(v) for k, v in (spec.get("values") or {}).items()}, why=str(spec.get("why", "")),
+        scale=Decimal(str(spec.get("scale", 1))), when=spec.get("when"), strict=bool(spec.get("strict", False)),
+    )
+
+
+def _fields(section: dict[str, Any], key: str, where: str) -> dict[str, Field]:
+    raw = section.get(key)
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}.{key}: expected a mapping of field -> spec")
+    return {name: parse_field(name, spec) for name, spec in raw.items()}
+
+
+@dataclass(frozen=True)
+class Earliest:
+    """A date taken as the earliest value of a column in another file, over the rows that match."""
+
+    file: str
+    column: str
+    match: str
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    fields: dict[str, Field]
+    earliest: dict[str, Earliest]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    currency: str
+    org_fixed: list[dict[str, str]]
+    org_file: str | None
+    org_levels: list[dict[str, Field]]
+    employees_file: str | None
+    people: list[PersonSpec]
+    accounts_file: str | None
+    accounts_org_unit: str | None
+    account_fields: dict[str, Field]
+    size_bands: list[tuple[int | None, str]]
+    solutions_file: str | None
+    solution_fields: dict[str, Field]
+    opportunities_file: str | None
+    opportunity_fields: dict[str, Field]
+    list_price_when: frozenset[str]
+    source: str | None
+    facts: bool
+
+    def files(self) -> list[str]:
+        named = [self.org_file, self.employees_file, self.accounts_file, self.solutions_file, self.opportunities_file]
+        named += [e.file for p in self.people for e in p.earliest.values()]
+        return list(dict.fromkeys(f for f in named if f))
+
+
+def load_mapping(source: str | Path) -> Mapping:
+    """A mapping by built-in name (`maven-crm`) or by path to a YAML file."""
+    path = Path(source)
+    if not path.exists():
+        builtin = BUILTIN_DIR / f"{str(source).replace('-', '_')}.yaml"
+        if not builtin.exists():
+            names = ", ".join(sorted(p.stem.replace("_", "-") for p in BUILTIN_DIR.glob("*.yaml")))
+            raise MappingError(f"no mapping file {source!r} and no built-in mapping of that name (built in: {names})")
+        path = builtin
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MappingError(f"{path}: expected a YAML mapping at the top")
+    return parse_mapping(doc)
+
+
+def parse_mapping(doc: dict[str, Any]) -> Mapping:
+    org = doc.get("org_units") or {}
+    emp = doc.get("employees") or {}
+    acc = doc.get("accounts") or {}
+    sol = doc.get("solutions") or {}
+    opp = doc.get("opportunities") or {}
+    people = []
+    for i, person in enumerate(emp.get("people") or []):
+        earliest = {k: Earliest(v["earliest_in"], v["column"], v["match"])
+                    for k, v in person.items() if isinstance(v, dict) and "earliest_in" in v}
+        fields = {k: parse_field(k, v) for k, v in person.items() if k not in earliest}
+        missing = {"external_id", "name", "email", "org_unit"} - set(fields)
+        if missing:
+            raise MappingError(f"employees.people[{i}]: missing {', '.join(sorted(missing))}")
+        people.append(PersonSpec(fields, earliest))
+    bands = [(None if b[0] is None else int(b[0]), str(b[1])) for b in acc.get("size_bands") or []]
+    when = frozenset(opp.get("amount_from_list_price_when") or [])
+    if when - {"empty", "zero"}:
+        raise MappingError("opportunities.amount_from_list_price_when: use empty and/or zero")
+    mapping = Mapping(
+        name=str(doc.get("name") or "import"),
+        currency=str(doc.get("currency") or "CNY"),
+        org_fixed=[{k: str(v) for k, v in u.items()} for u in org.get("fixed") or []],
+        org_file=org.get("file"),
+        org_levels=[{k: parse_field(k, v) for k, v in level.items()} for level in org.get("levels") or []],
+        employees_file=emp.get("file"),
+        people=people,
+        accounts_file=acc.get("file"),
+        accounts_org_unit=acc.get("org_unit"),
+        account_fields=_fields(acc, "fields", "accounts") if acc else {},
+        size_bands=bands,
+        solutions_file=sol.get("file"),
+        solution_fields=_fields(sol, "fields", "solutions") if sol else {},
+        opportunities_file=opp.get("file"),
+        opportunity_fields=_fields(opp, "fields", "opportunities") if opp else {},
+        list_price_when=when,
+        source=opp.get("source"),
+        facts=bool(opp.get("facts", False)),
+    )
+    if not re.fullmatch(r"[A-Z]{3}", mapping.currency):
+        raise MappingError("currency must be a 3-letter ISO 4217 code")
+    for needed, fields in (("external_id", mapping.account_fields), ("name", mapping.solution_fields),
+                           ("external_id", mapping.opportunity_fields)):
+        if fields and needed not in fields:
+            raise MappingError(f"a section's fields lack {needed!r}")
+    return mapping

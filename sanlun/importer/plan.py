@@ -1,0 +1,348 @@
+"""From CSV rows to the records each bulk endpoint wants: pure, no HTTP.
+
+Every input row ends up in exactly one place: a planned record (possibly the
+same record as another row, e.g. a manager named on six rows), or a rejection
+with file, line and reason. Every value changed on the way is a normalisation
+note with its file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sanlun.importer.mapping import Field, Mapping, RowError
+from sanlun.importer.readers import Row, Table
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    entity: str
+    source: Source
+    key: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    entity: str
+    source: Source | None
+    message: str
+    count: int = 1
+
+
+@dataclass
+class Planned:
+    """One record to upsert, with the rows it came from."""
+
+    key: str
+    body: dict[str, Any]
+    sources: list[Source]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    org_units: list[Planned] = field(default_factory=list)
+    employees: list[Planned] = field(default_factory=list)
+    accounts: list[Planned] = field(default_factory=list)
+    solutions: list[Planned] = field(default_factory=list)
+    opportunities: list[Planned] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    data_end: dt.date | None = None
+    org_paths: dict[str, str] = field(default_factory=dict)
+
+    def reject(self, entity: str, row: Row, key: str | None, reason: str) -> None:
+        self.rejections.append(Rejection(entity, Source(row.file, row.line), key, reason))
+
+    def note(self, entity: str, row: Row | None, message: str) -> None:
+        self.notes.append(Note(entity, Source(row.file, row.line) if row else None, message))
+
+
+def _values(fields: dict[str, Field], row: Row, notes: list[str]) -> dict[str, Any]:
+    return {name: f.evaluate(row.values, notes) for name, f in fields.items()}
+
+
+def _add_notes(plan: Plan, entity: str, row: Row, notes: list[str]) -> None:
+    for message in notes:
+        plan.note(entity, row, message)
+
+
+def build_plan(mapping: Mapping, tables: dict[str, Table]) -> Plan:
+    plan = Plan()
+    for table in tables.values():
+        for message, count in table.notes:
+            plan.notes.append(Note("file", Source(table.file, 0), message, count))
+    _org_units(plan, mapping, tables)
+    _employees(plan, mapping, tables)
+    _accounts(plan, mapping, tables)
+    _solutions(plan, mapping, tables)
+    _opportunities(plan, mapping, tables)
+    return plan
+
+
+def _rows(plan: Plan, entity: str, tables: dict[str, Table], name: str | None) -> list[Row]:
+    if not name:
+        return []
+    table = tables[name]
+    plan.rows_read[entity] = len(table.rows) + len(table.broken)
+    for line, reason in table.broken:
+        plan.rejections.append(Rejection(entity, Source(name, line), None, reason))
+    return table.rows
+
+
+def _org_units(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+    by_key: dict[str, Planned] = {}
+    paths: dict[str, str] = {}
+
+    def add(body: dict[str, Any], source: Source | None) -> str | None:
+        key = body["external_id"]
+        parent = body.get("parent_external_id")
+        if parent and parent not in paths:
+            return f"parent unit {parent!r} is not defined before it"
+        path = f"{paths[parent] if parent else ''}/{body['slug']}"
+        if key in by_key:
+            if by_key[key].body != body:
+                return f"unit {key!r} is defined differently on an earlier line"
+            if source:
+                by_key[key].sources.append(source)
+            return None
+        if path in paths.values():
+            return f"path {path} is already taken by another unit"
+        paths[key] = path
+        by_key[key] = Planned(key, body, [source] if source else [])
+        return None
+
+    for unit in mapping.org_fixed:
+        body = {k: v for k, v in unit.items() if v}
+        if problem := add(body, None):
+            raise RowError(f"org_units.fixed {unit.get('external_id')}: {problem}")
+    for row in _rows(plan, "org_units", tables, mapping.org_file):
+        for level in mapping.org_levels:
+            notes: list[str] = []
+            try:
+                body = {k: v for k, v in _values(level, row, notes).items() if v is not None}
+                problem = add(body, Source(row.file, row.line))
+            except RowError as exc:
+                problem = str(exc)
+            if problem:
+                plan.reject("org_units", row, None, problem)
+                break
+    plan.org_units = list(by_key.values())
+    plan.org_paths = paths
+
+
+def _earliest_index(tables: dict[str, Table], file: str, column: str, match: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for row in tables[file].rows:
+        value, key = (row.values.get(column) or "").strip(), (row.values.get(match) or "").strip()
+        if value and key and (key not in found or value < found[key]):
+            found[key] = value
+    return found
+
+
+def _employees(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+    by_key: dict[str, Planned] = {}
+    indexes = {(e.file, e.column, e.match): _earliest_index(tables, e.file, e.column, e.match)
+               for p in mapping.people for e in p.earliest.values()}
+    for row in _rows(plan, "employees", tables, mapping.employees_file):
+        for spec in mapping.people:
+            notes: list[str] = []
+            try:
+                values = _values(spec.fields, row, notes)
+                unit = values.pop("org_unit")
+                if unit not in plan.org_paths:
+                    raise RowError(f"org unit {unit!r} is not among the imported units")
+                body = {k: v for k, v in values.items() if v is not None}
+                body["org_unit_path"] = plan.org_paths[unit]
+                for name, e in spec.earliest.items():
+                    day = indexes[(e.file, e.column, e.match)].get((row.values.get(e.match) or "").strip())
+                    if day:
+                        body[name] = dt.date.fromisoformat(day).isoformat()
+            except (RowError, ValueError) as exc:
+                plan.reject("employees", row, None, str(exc))
+                break
+            key = body["external_id"]
+            if key in by_key:
+                if by_key[key].body != body:
+                    plan.reject("employees", row, key, f"{key} is defined differently on line {by_key[key].sources[0].line}")
+                    break
+                by_key[key].sources.append(Source(row.file, row.line))
+            else:
+                by_key[key] = Planned(key, body, [Source(row.file, row.line)])
+                _add_notes(plan, "employees", row, notes)
+    plan.employees = list(by_key.values())
+
+
+def _accounts(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+    seen: dict[str, Planned] = {}
+    org_path = plan.org_paths.get(mapping.accounts_org_unit or "")
+    for row in _rows(plan, "accounts", tables, mapping.accounts_file):
+        notes: list[str] = []
+        try:
+            values = _values(mapping.account_fields, row, notes)
+        except RowError as exc:
+            plan.reject("accounts", row, None, str(exc))
+            continue
+        key = values.get("external_id")
+        if not key or not values.get("name"):
+            plan.reject("accounts", row, key, "external_id and name are required")
+            continue
+        if key in seen:
+            plan.reject("accounts", row, key, f"duplicate of line {seen[key].sources[0].line}")
+            continue
+        body = {k: v for k, v in values.items() if v is not None and k != "annual_revenue"}
+        if values.get("annual_revenue") is not None:
+            body["annual_revenue"] = {"amount": str(values["annual_revenue"]), "currency": mapping.currency}
+        if org_path:
+            body["org_unit_path"] = org_path
+        seen[key] = Planned(key, body, [Source(row.file, row.line)],
+                            {"size_band": size_band(values.get("employees"), mapping.size_bands)})
+        _add_notes(plan, "accounts", row, notes)
+    for p in seen.values():
+        parent = p.body.get("parent_external_id")
+        if parent and parent not in seen:
+            # The API would refuse it too; say which row and why, here.
+            src = p.sources[0]
+            plan.rejections.append(Rejection("accounts", src, p.key, f"parent {parent!r} is not in {src.file}"))
+    rejected = {r.key for r in plan.rejections if r.entity == "accounts"}
+    plan.accounts = [p for p in seen.values() if p.key not in rejected]
+
+
+def size_band(employees: int | None, bands: list[tuple[int | None, str]]) -> str | None:
+    if employees is None:
+        return None
+    for limit, band in bands:
+        if limit is None or employees < limit:
+            return band
+    return None
+
+
+def _solutions(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+    seen: dict[str, Planned] = {}
+    for row in _rows(plan, "solutions", tables, mapping.solutions_file):
+        notes: list[str] = []
+        try:
+            values = _values(mapping.solution_fields, row, notes)
+        except RowError as exc:
+            plan.reject("solutions", row, None, str(exc))
+            continue
+        name = values.get("name")
+        if not name:
+            plan.reject("solutions", row, None, "name is required")
+            continue
+        if name in seen:
+            plan.reject("solutions", row, name, f"duplicate of line {seen[name].sources[0].line}")
+            continue
+        body = {k: v for k, v in values.items() if v is not None and k != "list_price"}
+        if values.get("list_price") is not None:
+            body["list_price"] = {"amount": str(values["list_price"]), "currency": mapping.currency}
+        seen[name] = Planned(name, body, [Source(row.file, row.line)], {"list_price": values.get("list_price")})
+        _add_notes(plan, "solutions", row, notes)
+    plan.solutions = list(seen.values())
+
+
+OUTCOMES = ("won", "lost")
+
+
+def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+    people = {p.key: p for p in plan.employees}
+    accounts = {p.key: p for p in plan.accounts}
+    rejected_accounts = {r.key for r in plan.rejections if r.entity == "accounts"}
+    solutions = {p.key: p for p in plan.solutions}
+    seen: dict[str, Planned] = {}
+    rows = _rows(plan, "opportunities", tables, mapping.opportunities_file)
+    dates = [d for r in rows for c in ("engaged_on", "closed_on")
+             if c in mapping.opportunity_fields and (d := _date(mapping.opportunity_fields[c], r))]
+    plan.data_end = max(dates) if dates else None
+    for row in rows:
+        notes: list[str] = []
+        try:
+            p = _opportunity(mapping, row, notes, people, accounts, rejected_accounts, solutions)
+        except RowError as exc:
+            plan.reject("opportunities", row, _key(mapping, row), str(exc))
+            continue
+        if p.key in seen:
+            plan.reject("opportunities", row, p.key, f"duplicate of line {seen[p.key].sources[0].line}")
+            continue
+        if mapping.facts and p.extra["owner"] and p.extra["engaged_on"] is None and plan.data_end:
+            notes.append(f"no engage date on a {p.body['stage']} deal: counted open from the last date in the data "
+                         f"({plan.data_end.isoformat()}) for stage evaluation")
+        seen[p.key] = p
+        _add_notes(plan, "opportunities", row, notes)
+    plan.opportunities = list(seen.values())
+
+
+def _date(f: Field, row: Row) -> dt.date | None:
+    try:
+        return f.evaluate(row.values, [])
+    except RowError:
+        return None
+
+
+def _key(mapping: Mapping, row: Row) -> str | None:
+    try:
+        return mapping.opportunity_fields["external_id"].evaluate(row.values, [])
+    except RowError:
+        return None
+
+
+def _opportunity(mapping: Mapping, row: Row, notes: list[str], people: dict[str, Planned],
+                 accounts: dict[str, Planned], rejected_accounts: set[str | None],
+                 solutions: dict[str, Planned]) -> Planned:
+    v = _values(mapping.opportunity_fields, row, notes)
+    key = v.get("external_id")
+    if not key:
+        raise RowError("external_id is empty")
+    stage = v.get("stage") or "lead"
+    owner = v.get("owner")
+    if owner is not None and owner not in people:
+        raise RowError(f"owner {owner!r} is not among the imported employees")
+    account = v.get("account")
+    if account is not None and account not in accounts:
+        why = "was rejected" if account in rejected_accounts else "is not among the imported accounts"
+        raise RowError(f"account {account!r} {why}")
+    if account is None and "account" in mapping.opportunity_fields:
+        notes.append("no account: imported without one (no industry or size band)")
+    solution = v.get("solution")
+    if solution is not None and solution not in solutions:
+        raise RowError(f"solution {solution!r} is not in the solutions file")
+    amount: Decimal | None = v.get("amount")
+    price = solutions[solution].extra["list_price"] if solution else None
+    when = mapping.list_price_when
+    if price is not None and ((amount is None and "empty" in when) or (amount == 0 and "zero" in when)):
+        why = "no value" if amount is None else "value 0"
+        notes.append(f"{why} on a {stage} deal: amount set to the solution's list price")
+        amount = price
+    closed_on = v.get("closed_on")
+    if stage in OUTCOMES and closed_on is None:
+        raise RowError(f"a {stage} deal needs its close date")
+    if stage == "won" and amount is None:
+        raise RowError("a won deal needs its amount")
+    if stage not in OUTCOMES and closed_on is not None:
+        notes.append(f"close date on an open ({stage}) deal ignored")
+        closed_on = None
+    acc = accounts.get(account) if account else None
+    body: dict[str, Any] = {
+        "external_id": key,
+        "name": v.get("name") or key,
+        "stage": stage,
+        "amount": {"amount": str(amount), "currency": mapping.currency} if amount is not None else None,
+        "closed_on": closed_on.isoformat() if closed_on else None,
+        "industry": acc.body.get("industry") if acc else None,
+        "size_band": acc.extra.get("size_band") if acc else None,
+        "source": mapping.source,
+    }
+    extra = {"owner": owner, "account": account, "solution": solution, "engaged_on": v.get("engaged_on"),
+             "closed_on": closed_on, "amount": amount}
+    return Planned(key, body, [Source(row.file, row.line)], extra)

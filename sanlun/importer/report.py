@@ -1,0 +1,128 @@
+"""The import report: per entity created / updated / unchanged / rejected, every
+rejection with file, line and reason, every normalisation, and the accounting
+of every input row."""
+
+from __future__ import annotations
+
+import collections
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sanlun.importer.plan import Note, Plan, Rejection, Source
+
+ENTITIES = ("org_units", "employees", "accounts", "solutions", "opportunities")
+STATUSES = ("created", "updated", "unchanged", "rejected")
+
+
+@dataclass
+class Outcome:
+    entity: str
+    key: str
+    status: str
+    sources: list[Source]
+    id: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Report:
+    mapping: str
+    target: str
+    run_id: str
+    plan: Plan
+    outcomes: list[Outcome] = field(default_factory=list)
+    server_notes: list[Note] = field(default_factory=list)
+    facts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "inserted": 0, "duplicates": 0})
+    interrupted: str | None = None
+
+    def record(self, entity: str, key: str, status: str, sources: list[Source], *, id: str | None = None,
+               reason: str | None = None) -> None:
+        self.outcomes.append(Outcome(entity, key, status, sources, id, reason))
+
+    @property
+    def rejections(self) -> list[Rejection]:
+        late = [Rejection(o.entity, s, o.key, o.reason or "rejected") for o in self.outcomes
+                if o.status == "rejected" for s in (o.sources or [Source("-", 0)])]
+        return self.plan.rejections + late
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out = {e: dict.fromkeys(STATUSES, 0) for e in ENTITIES}
+        for o in self.outcomes:
+            out[o.entity][o.status] += 1
+        for r in self.plan.rejections:
+            out[r.entity]["rejected"] += 1
+        return out
+
+    def row_accounting(self) -> dict[str, dict[str, int]]:
+        """Per entity: rows read, rows stored (every record they feed is stored), rows rejected."""
+        fed: dict[str, set[tuple[str, int]]] = collections.defaultdict(set)
+        rejected: dict[str, set[tuple[str, int]]] = collections.defaultdict(set)
+        for o in self.outcomes:
+            rows = {(s.file, s.line) for s in o.sources if s.line}
+            fed[o.entity] |= rows
+            if o.status == "rejected":
+                rejected[o.entity] |= rows
+        for r in self.plan.rejections:
+            rejected[r.entity].add((r.source.file, r.source.line))
+        return {e: {"read": n, "stored": len(fed[e] - rejected[e]), "rejected": len(rejected[e])}
+                for e, n in self.plan.rows_read.items()}
+
+    def notes(self) -> list[Note]:
+        return self.plan.notes + self.server_notes
+
+    def complete(self) -> bool:
+        return self.interrupted is None and all(
+            a["read"] == a["stored"] + a["rejected"] for a in self.row_accounting().values())
+
+    def changed(self) -> int:
+        return sum(c["created"] + c["updated"] for c in self.counts().values()) + self.facts["inserted"]
+
+    def text(self, *, examples: int = 3, max_rejections: int = 50) -> str:
+        lines = [f"Import {self.mapping!r} into {self.target} (run {self.run_id})", ""]
+        lines.append(f"{'':16}{'created':>9}{'updated':>9}{'unchanged':>11}{'rejected':>10}")
+        for entity, c in self.counts().items():
+            lines.append(f"{entity.replace('_', ' '):16}" + "".join(
+                f"{c[s]:>{w}}" for s, w in zip(STATUSES, (9, 9, 11, 10))))
+        f = self.facts
+        lines.append(f"{'lifecycle facts':16}{f['inserted']:>9}{'':>9}{f['duplicates']:>11}{'':>10}"
+                     f"   ({f['sent']} sent to the back-fill; known ones are skipped)")
+        lines += ["", "Every row accounted for:"]
+        for entity, a in self.row_accounting().items():
+            ok = "ok" if a["read"] == a["stored"] + a["rejected"] else "MISSING ROWS"
+            lines.append(f"  {entity.replace('_', ' '):14} {a['read']:>6} rows read = {a['stored']} imported "
+                         f"+ {a['rejected']} rejected   {ok}")
+        grouped: dict[tuple[str, str], list[Note]] = collections.defaultdict(list)
+        for n in self.notes():
+            grouped[(n.entity, n.message)].append(n)
+        if grouped:
+            lines += ["", "Normalisations applied:"]
+            for (entity, message), notes in sorted(grouped.items(), key=lambda kv: (kv[0][0], -len(kv[1]))):
+                count = sum(n.count for n in notes)
+                where = ", ".join(f"{n.source.file}:{n.source.line}" if n.source and n.source.line
+                                  else (n.source.file if n.source else "-") for n in notes[:examples])
+                more = f", +{len(notes) - examples} more" if len(notes) > examples else ""
+                lines.append(f"  {count:>6} x {entity:13} {message}   [{where}{more}]")
+        rejections = self.rejections
+        lines += ["", f"Rejected rows: {len(rejections)}"]
+        for r in rejections[:max_rejections]:
+            lines.append(f"  {r.source.file}:{r.source.line}  {r.entity}  {r.key or '-'}: {r.reason}")
+        if len(rejections) > max_rejections:
+            lines.append(f"  ... {len(rejections) - max_rejections} more in the JSON report (--report-json)")
+        if self.interrupted:
+            lines += ["", f"INTERRUPTED: {self.interrupted}. Run the same command again to finish; "
+                          "what is already stored is left as it is."]
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mapping": self.mapping, "target": self.target, "run_id": self.run_id, "interrupted": self.interrupted,
+            "counts": self.counts(), "facts": self.facts, "rows": self.row_accounting(),
+            "rejections": [asdict(r) for r in self.rejections],
+            "normalisations": [asdict(n) for n in self.notes()],
+            "records": [asdict(o) for o in self.outcomes],
+        }
+
+    def write_json(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.as_json(), f, indent=1, default=str)
