@@ -67,8 +67,12 @@ def run(database_url: str, requests: int, concurrency: int, rounds: int) -> int:
 
     # A terminated benchmark still stops the servers it started (the `finally` below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    from gateway.app import MIGRATIONS_DIR
+
     spec = BY_NAME["employee_lifecycle"]
     upgrade(spec.migrations_dir, spec.schema, database_url)
+    # The gateway is ready only with its own schema (API keys, rate-limit buckets) at head.
+    upgrade(MIGRATIONS_DIR, "gateway", database_url)
     service_port, gateway_port = free_port(), free_port()
     service_url, gateway_url = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{gateway_port}"
     env = {

@@ -1,42 +1,82 @@
-"""The gateway (port 8000, schema `gateway`, no tables yet).
+"""The gateway (port 8000, schema `gateway`: API keys and rate-limit buckets).
 
 The proxy sits in front of FastAPI's routing as a pure ASGI middleware, so a
 proxied request never pays for routing, dependencies or a Request object; the
-gateway's own routes (health, metrics, the merged OpenAPI and its docs) are
-ordinary FastAPI routes behind it.
+gateway's own routes (API keys, the workspace, health, metrics, the merged
+OpenAPI and its docs) are ordinary FastAPI routes behind it.
+
+Middleware, outermost first: request context (id, access log, metrics) →
+CORS (preflights answered before authentication) → body size limit → proxy
+(authentication, rate limit, routing).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from starlette.middleware.cors import CORSMiddleware
 
 from gateway import health
+from gateway.api_keys.router import router as api_keys_router
+from gateway.credentials import ApiKeys, EdgeAuth
+from gateway.db import SCHEMA, Base
 from gateway.proxy import Proxy, ProxyMiddleware
+from gateway.ratelimit.bucket import Limit
+from gateway.ratelimit.limiter import RateLimiter
+from gateway.ratelimit.store import BucketStore
+from gateway.resilience import Breakers
 from gateway.settings import Settings
 from gateway.upstreams import RouteTable
+from gateway.workspace.router import router as workspace_router
 from sanlun.kernel.app import operation_id
 from sanlun.kernel.auth import TokenVerifier
-from sanlun.kernel.context import RequestContextMiddleware
+from sanlun.kernel.context import BodyLimitMiddleware, RequestContextMiddleware
+from sanlun.kernel.db import Database
 from sanlun.kernel.errors import install_problem_handlers
 from sanlun.kernel.health import health_router
 from sanlun.kernel.logging import configure_logging
+from sanlun.kernel.migrations import current_revision, head_revision
+from sanlun.kernel.pagination import CursorCodec
+from sanlun.topology import SERVICES
 
 SERVICE = "gateway"
 TITLE = "Sanlun CRM API"
 DESCRIPTION = (
-    "The public API of Sanlun CRM. Every `/api/v1/...` call needs "
-    "`Authorization: Bearer <JWT>`; errors are RFC 9457 problem+json."
+    "The public API of Sanlun CRM. Every `/api/v1/...` call needs `Authorization: Bearer <JWT>` "
+    "or, for integrators, an API key (`X-API-Key: <key>`). Errors are RFC 9457 problem+json; "
+    "every answer carries `RateLimit-*` headers and a 429 comes with `Retry-After`."
 )
 VERSION = "0.1.0"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-API-Key", "X-Request-ID"]
+CORS_EXPOSED = ["ETag", "Location", "X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or Settings()
-    proxy = Proxy(settings)
+    # The engine connects lazily: building the app (e.g. for its OpenAPI) needs no database.
+    db = database or Database(
+        settings.async_database_url, application_name=SERVICE,
+        pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+    )
+    breakers = Breakers(
+        [s.name for s in SERVICES], threshold=settings.breaker_failure_threshold, open_seconds=settings.breaker_open_seconds
+    )
+    proxy = Proxy(settings, breakers)
+    default_limit = Limit(capacity=settings.rate_limit_burst, rate=settings.rate_limit_per_second)
+    verifier = TokenVerifier(settings)
+    api_keys = ApiKeys(settings, db.engine, default_limit)
+    limiter = None
+    if settings.rate_limit_enabled:
+        limiter = RateLimiter(
+            BucketStore(db.engine), lease_seconds=settings.rate_limit_lease_seconds,
+            lease_max=settings.rate_limit_lease_max, lease_ttl=settings.rate_limit_lease_ttl_seconds,
+        )
+    head = head_revision(MIGRATIONS_DIR, SCHEMA)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await proxy.close()
+            if database is None:
+                await db.dispose()
 
     app = FastAPI(
         title=TITLE,
@@ -58,20 +100,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = SERVICE
+    app.state.db = db
     app.state.proxy = proxy
-    app.state.token_verifier = TokenVerifier(settings)
+    app.state.breakers = breakers
+    app.state.token_verifier = verifier
+    app.state.api_keys = api_keys
+    app.state.rate_limiter = limiter
+    app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value().encode())
+    app.state.idempotency_table = Base.metadata.tables[f"{SCHEMA}.idempotency_keys"]
     install_problem_handlers(app)
     app.add_middleware(
-        ProxyMiddleware, proxy=proxy, routes=RouteTable.from_settings(settings), verifier=app.state.token_verifier
+        ProxyMiddleware, proxy=proxy, routes=RouteTable.from_settings(settings),
+        auth=EdgeAuth(verifier, api_keys, default_limit), limiter=limiter,
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=settings.cors_max_age_seconds,
+        )
     # Outermost, so proxied requests get the request id, access log and metrics too.
     app.add_middleware(RequestContextMiddleware, service=SERVICE)
 
     async def proxy_ready(request: Request) -> dict[str, Any]:
         return {"ok": proxy.is_open}
 
-    app.include_router(health_router(SERVICE, {"proxy": proxy_ready}))
+    async def database_ready(request: Request) -> dict[str, Any]:
+        async with db.engine.connect() as conn:
+            current = await current_revision(conn, SCHEMA)
+        return {"ok": current == head, "schema": SCHEMA, "revision": current, "head": head}
+
+    async def breakers_ready(request: Request) -> dict[str, Any]:
+        # Informational: an open breaker is the services' trouble, not the gateway's.
+        return {"ok": True, "states": breakers.states()}
+
+    app.include_router(health_router(SERVICE, {"proxy": proxy_ready, "database": database_ready, "breakers": breakers_ready}))
     app.include_router(health.router)
+    app.include_router(api_keys_router)
+    app.include_router(workspace_router)
     app.openapi = lambda: _merged_openapi(app)  # type: ignore[method-assign]
     return app
 

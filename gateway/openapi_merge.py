@@ -23,6 +23,32 @@ from sanlun.topology import SERVICES, ServiceSpec
 PUBLIC_BASE = "/api/v1/"
 SCHEMA_REF = "#/components/schemas/"
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+API_KEY_SCHEME = {
+    "type": "apiKey", "in": "header", "name": "X-API-Key",
+    "description": "An integrator's key (also accepted as `Authorization: ApiKey <key>`).",
+}
+SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+PROBLEM_REF = {"$ref": SCHEMA_REF + "Problem"}
+RATE_HEADERS = {
+    "RateLimit-Limit": {"description": "Requests the bucket holds.", "schema": {"type": "integer"}},
+    "RateLimit-Remaining": {"description": "Requests left now.", "schema": {"type": "integer"}},
+    "RateLimit-Reset": {"description": "Seconds until the bucket is full again.", "schema": {"type": "integer"}},
+}
+# What the gateway itself may answer on any public operation, whatever the service documents.
+EDGE_RESPONSES: dict[str, dict[str, Any]] = {
+    "401": {"description": "Missing, expired or invalid credentials"},
+    "429": {
+        "description": "Too many requests: wait `Retry-After` seconds",
+        "headers": {**RATE_HEADERS, "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    },
+    "502": {"description": "The owning service could not be reached (names it in `service`)"},
+    "503": {"description": "The owning service's circuit is open: retry after `Retry-After` seconds"},
+    "504": {"description": "The owning service did not answer in time (names it in `service`)"},
+}
+PROBLEM_EXAMPLE = {
+    "type": "https://sanlun.dev/problems/not-found", "title": "Not Found", "status": 404,
+    "detail": "No opportunity with this id.", "code": "not_found", "instance": "/api/v1/opportunities/3c1e…",
+}
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 log = structlog.get_logger("sanlun.gateway.openapi")
@@ -41,7 +67,7 @@ def merge_specs(gateway: dict[str, Any], services: Sequence[tuple[str, dict[str,
         "openapi": gateway["openapi"],
         "info": copy.deepcopy(gateway["info"]),
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {"bearerAuth": BEARER_SCHEME}},
+        "components": {"schemas": {}, "securitySchemes": {"bearerAuth": BEARER_SCHEME, "apiKeyAuth": API_KEY_SCHEME}},
     }
     operation_owners: dict[str, str] = {}
     path_owners: dict[str, str] = {}
@@ -63,9 +89,28 @@ def merge_specs(gateway: dict[str, Any], services: Sequence[tuple[str, dict[str,
                     raise ValueError(f"operationId {op_id} is used by both {operation_owners[op_id]} and {owner}")
                 operation_owners[op_id] = owner
                 if path.startswith(PUBLIC_BASE):
-                    operation["security"] = [{"bearerAuth": []}]
+                    _add_edge_contract(operation)
             merged["paths"][path] = item
+    # Client generators name classes after `title`: a prefixed schema (and
+    # pydantic's `Policy-Input`/`Policy-Output` pair) must not keep a shared one.
+    for name, schema in merged["components"]["schemas"].items():
+        if "title" in schema:
+            schema["title"] = name.replace("-", "")
+    problem = merged["components"]["schemas"].get("Problem")
+    if problem is not None:
+        merged["components"]["schemas"]["Problem"] = {**problem, "examples": [PROBLEM_EXAMPLE]}
     return merged
+
+
+def _add_edge_contract(operation: dict[str, Any]) -> None:
+    operation["security"] = SECURITY
+    responses = operation.setdefault("responses", {})
+    for status, response in EDGE_RESPONSES.items():
+        if status not in responses:
+            responses[status] = {**response, "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {}).update(RATE_HEADERS)
 
 
 def _reachable(paths: dict[str, Any], schemas: dict[str, Any]) -> list[str]:

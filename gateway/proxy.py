@@ -4,32 +4,45 @@ It is the hottest code in the system, so it stays below the framework: no
 Request objects, no BaseHTTPMiddleware, and one pooled aiohttp session per
 process (about a fifth of httpx's CPU per proxied request, FIELD-NOTES).
 
-For a path under `/api/v1/` it checks the bearer token first (401 without
-forwarding). A path under a service's prefix is then forwarded with the same
-method, raw path, query, headers (minus hop-by-hop ones) and body, and the
-service's status, headers and body come back as they were sent. Anything else
-goes on to the gateway's own routes, which answer unknown paths (so also
-`/internal/*`, which is never routed) with a 404 problem.
+For a path under `/api/v1/` it authenticates first (a bearer JWT or an API
+key, 401 without forwarding), then spends one token of the caller's rate-limit
+bucket (429 with `Retry-After` when empty; `RateLimit-*` headers on every
+answer). A path under a service's prefix is then forwarded with the same
+method, raw path, query, headers (minus hop-by-hop ones; an API key is replaced
+by the JWT minted for it) and body, and the service's status, headers and body
+come back as they were sent. Anything else goes on to the gateway's own routes,
+which answer unknown paths (so also `/internal/*`, which is never routed) with
+a 404 problem.
+
+Resilience: each upstream has a circuit breaker (`gateway.resilience`); a
+request is retried once only when it is safe to send twice (an idempotent
+method, or a POST carrying an `Idempotency-Key`) and the connection failed
+before the service could have acted on it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import structlog
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
+from gateway.credentials import Caller, EdgeAuth
+from gateway.errors import ContentTooLarge, TooManyRequests, UpstreamCircuitOpen
+from gateway.ratelimit.limiter import RateLimiter
+from gateway.resilience import Breakers
 from gateway.settings import Settings
 from gateway.upstreams import PUBLIC_BASE, RouteTable, Upstream
-from sanlun.kernel.auth import Principal, TokenVerifier, parse_bearer
 from sanlun.kernel.errors import (
     PROBLEM_JSON,
     BadRequest,
     ProblemError,
-    Unauthorized,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -41,13 +54,17 @@ HOP_BY_HOP = frozenset({
 })
 # The gateway sets these itself for the next hop; `expect` was already answered here.
 REQUEST_DROPPED = HOP_BY_HOP | {
-    b"host", b"expect", b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+    b"host", b"expect", b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-api-key",
 }
 # The gateway's server and RequestContextMiddleware add their own.
 RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
-# A connection the service closed while idle in the pool fails before the
-# request reaches it; only requests that are safe to send twice are retried.
-RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Safe to send twice (RFC 9110 idempotent methods); a POST is when it carries
+# an Idempotency-Key, since the service then replays instead of acting again.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Failures where the request cannot have reached the service's code: a pooled
+# connection the service closed while idle, or a refused connection.
+RETRIED_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectorError)
+RETRY_DELAY_SECONDS = 0.05
 # Bodies up to this size are relayed in one message; larger ones are streamed.
 BUFFERED_BODY_MAX = 64 * 1024
 CHUNK_SIZE = 64 * 1024
@@ -62,8 +79,9 @@ class ClientGone(OSError):
 class Proxy:
     """The shared client session, opened and closed by the app's lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, breakers: Breakers) -> None:
         self.settings = settings
+        self.breakers = breakers
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -100,6 +118,10 @@ class Proxy:
         return self.session is not None and not self.session.closed
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, upstream: Upstream) -> None:
+        breaker = self.breakers[upstream.service]
+        if not breaker.allow(time.monotonic()):
+            await send_problem(scope, send, circuit_open(upstream.service, breaker.retry_after(time.monotonic())))
+            return
         started = False
         try:
             # Released by `async with` in this task: a sync `release` handed to a
@@ -117,6 +139,7 @@ class Proxy:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
         except (TimeoutError, aiohttp.ClientError) as exc:
+            breaker.failure(time.monotonic())
             if started:
                 # Status and headers are out; returning unfinished makes the
                 # server cut the connection, so the caller sees a broken body.
@@ -125,6 +148,13 @@ class Proxy:
             await send_problem(scope, send, _upstream_problem(upstream, exc))
         except ProblemError as exc:
             await send_problem(scope, send, exc)
+        except StarletteHTTPException as exc:
+            # The body outgrew the limit while it was being streamed on.
+            if exc.status_code != 413 or started:
+                raise
+            await send_problem(scope, send, ContentTooLarge("The request body is larger than the gateway accepts."))
+        else:
+            breaker.success()
 
     async def _open(self, scope: Scope, receive: Receive, upstream: Upstream) -> aiohttp.ClientResponse:
         assert self.session is not None, "the gateway's lifespan has not started"
@@ -141,26 +171,30 @@ class Proxy:
         message = await receive()
         first = message.get("body", b"")
         data: bytes | AsyncIterator[bytes] | None
-        if message.get("more_body"):
-            data, retries = _body_stream(first, receive), 0
-        else:
-            data, retries = first or None, 1 if method in RETRIED_METHODS else 0
         headers = _request_headers(scope)
+        if message.get("more_body"):
+            data, retries = _body_stream(first, receive), 0  # a streamed body cannot be sent twice
+        else:
+            data, retries = first or None, 1 if _safe_to_repeat(method, scope) else 0
         while True:
             try:
                 return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
-            except aiohttp.ServerDisconnectedError:
+            except RETRIED_ERRORS:
                 if retries == 0:
                     raise
                 retries -= 1
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
 
 
 class ProxyMiddleware:
-    def __init__(self, app: ASGIApp, *, proxy: Proxy, routes: RouteTable, verifier: TokenVerifier) -> None:
+    def __init__(
+        self, app: ASGIApp, *, proxy: Proxy, routes: RouteTable, auth: EdgeAuth, limiter: RateLimiter | None
+    ) -> None:
         self.app = app
         self.proxy = proxy
         self.routes = routes
-        self.verifier = verifier
+        self.auth = auth
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -171,28 +205,53 @@ class ProxyMiddleware:
         if upstream is not None:
             scope["route"] = upstream
         try:
-            principal = await self._authenticate(scope)
+            caller = await self.auth.authenticate(scope["headers"])
         except ProblemError as exc:
             await send_problem(scope, send, exc)
             return
-        # Where RequestContextMiddleware (access log) and `authenticate` look for it.
-        scope.setdefault("state", {})["principal"] = principal
-        principal_var.set(principal.subject)
+        # Where RequestContextMiddleware (access log), `authenticate` and the
+        # header rewriting below look for it.
+        state = scope.setdefault("state", {})
+        state["principal"] = caller.principal
+        state["caller"] = caller
+        principal_var.set(caller.principal.subject)
+        if self.limiter is not None:
+            decision = await self.limiter.check(caller.bucket, caller.limit)
+            if decision is not None:
+                if not decision.allowed:
+                    error = TooManyRequests(
+                        f"Too many requests; retry in {decision.retry_after} s.",
+                        headers={k.decode(): v.decode() for k, v in decision.headers()},
+                    )
+                    await send_problem(scope, send, error)
+                    return
+                send = _with_headers(send, decision.headers())
         if upstream is None or _has_dot_segment(path):
             await self.app(scope, receive, send)
             return
         await self.proxy.forward(scope, receive, send, upstream)
 
-    async def _authenticate(self, scope: Scope) -> Principal:
-        header = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value
-                break
-        principal = await self.verifier.verify(parse_bearer(header.decode("latin-1")))
-        if principal.is_service:
-            raise Unauthorized("A service token is not accepted on public routes.")
-        return principal
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sender
+
+
+def _safe_to_repeat(method: str, scope: Scope) -> bool:
+    if method in IDEMPOTENT_METHODS:
+        return True
+    return method == "POST" and any(name == b"idempotency-key" for name, _ in scope["headers"])
+
+
+def circuit_open(service: str, retry_after: int) -> UpstreamCircuitOpen:
+    return UpstreamCircuitOpen(
+        f"The {service} service is failing; the gateway stops calling it for a few seconds.",
+        service=service, headers={"Retry-After": str(retry_after)},
+    )
 
 
 def _request_headers(scope: Scope) -> list[tuple[str, str]]:
@@ -210,6 +269,10 @@ def _request_headers(scope: Scope) -> list[tuple[str, str]]:
                 listed.update(t.strip().lower() for t in value.split(b","))
             continue
         kept.append((name, value))
+    caller: Caller | None = (scope.get("state") or {}).get("caller")
+    if caller is not None and caller.downstream_authorization is not None:
+        kept = [(n, v) for n, v in kept if n != b"authorization"]
+        kept.append((b"authorization", caller.downstream_authorization))
     headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in kept if n not in listed]
     client = scope.get("client")
     if client:

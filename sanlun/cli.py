@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sanlun.supervisor import ProcessSpec, Supervisor, SupervisorError, base_url, check_ports
-from sanlun.topology import GATEWAY_PORT, SERVICES, ServiceSpec
+from sanlun.topology import GATEWAY_PORT, SCHEMA_OWNERS, SERVICES, ServiceSpec
 
 EMBEDDED_DATABASE = "sanlun"
 GATEWAY_FACTORY = "gateway.app:create_app"
@@ -127,7 +127,7 @@ def redact(url: str) -> str:
 def migrate_all(shared_url: str | None) -> None:
     from sanlun.kernel.migrations import head_revision, upgrade
 
-    for spec in SERVICES:
+    for spec in SCHEMA_OWNERS:
         url = service_database_override(spec) or shared_url
         if url is None:
             raise CommandError(f"no database for {spec.name}: set SANLUN_DATABASE_URL or {spec.env_prefix}DATABASE_URL")
@@ -140,7 +140,7 @@ def migrate_all(shared_url: str | None) -> None:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     # Docker compose gives every service its own URL; then no shared database is needed.
-    if all(service_database_override(spec) for spec in SERVICES):
+    if all(service_database_override(spec) for spec in SCHEMA_OWNERS):
         shared_url = None
         print("Migrating with each service's SANLUN_<SERVICE>_DATABASE_URL")
     else:

@@ -29,8 +29,9 @@ class ServiceSpec:
     @property
     def migrations_dir(self) -> Path:
         module = importlib.import_module(self.package)
-        assert module.__file__
-        return Path(module.__file__).parent / "migrations"
+        # __path__, not __file__: a stale editable install can import a
+        # package as a namespace package, which has no __file__.
+        return Path(next(iter(module.__path__))) / "migrations"
 
     @property
     def env_prefix(self) -> str:
@@ -60,6 +61,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
 )
 GATEWAY_PORT = 8000
+# The gateway owns a schema too (API keys, rate-limit buckets); it serves no
+# domain prefix of its own besides /api/v1/me and /api/v1/api-keys.
+GATEWAY = ServiceSpec("gateway", GATEWAY_PORT, "gateway", ())
+# Every process with a schema and an Alembic history, migrated by `sanlun migrate`.
+SCHEMA_OWNERS: tuple[ServiceSpec, ...] = (*SERVICES, GATEWAY)
 BY_NAME = {s.name: s for s in SERVICES}
 
 # Who receives which events (fnmatch patterns), the one place this is decided.

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from sanlun.kernel.db import Database
 from sanlun.kernel.migrations import upgrade
-from sanlun.topology import BY_NAME, SERVICES
+from sanlun.topology import BY_NAME, SCHEMA_OWNERS
 from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, admin_url_for_tests, create_database, drop_database, with_database
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -33,7 +33,7 @@ def _fresh_database(purpose: str) -> Iterator[str]:
     url = with_database(admin_url, name)
     # SANLUN_TEST_SERVICES=a,b limits the schemas migrated (quick local iteration).
     only = {n for n in os.environ.get("SANLUN_TEST_SERVICES", "").split(",") if n}
-    for spec in SERVICES:
+    for spec in SCHEMA_OWNERS:
         if only and spec.name not in only:
             continue
         upgrade(spec.migrations_dir, spec.schema, url)

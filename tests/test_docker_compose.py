@@ -17,7 +17,7 @@ import uuid
 import pytest
 import yaml
 
-from sanlun.topology import GATEWAY_PORT, SERVICES
+from sanlun.topology import GATEWAY_PORT, SCHEMA_OWNERS, SERVICES
 from tests.support import ROOT, admin_url_for_tests, create_database, drop_database, with_database
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -104,7 +104,7 @@ def test_migrate_runs_once_with_each_services_own_role():
     urls = {k: v for k, v in migrate["environment"].items() if k.endswith("_DATABASE_URL")}
     assert urls == {
         f"SANLUN_{s.name.upper()}_DATABASE_URL": compose_service(s.name)["environment"][f"SANLUN_{s.name.upper()}_DATABASE_URL"]
-        for s in SERVICES
+        for s in SCHEMA_OWNERS
     }
 
 

@@ -131,8 +131,24 @@ async def silent() -> AsyncIterator[SilentUpstream]:
     await upstream.stop()
 
 
+def migrate_gateway(database_url: str) -> str:
+    """The gateway's schema on `database_url` (tests/conftest.py migrates only the services)."""
+    from gateway.app import MIGRATIONS_DIR
+    from gateway.db import SCHEMA
+    from sanlun.kernel.migrations import upgrade
+
+    upgrade(MIGRATIONS_DIR, SCHEMA, database_url)
+    return database_url
+
+
+@pytest.fixture(scope="package")
+def gateway_database_url(committed_database_url: str) -> str:
+    """The committed database with the gateway schema migrated too."""
+    return migrate_gateway(committed_database_url)
+
+
 @pytest.fixture
-async def start_gateway() -> AsyncIterator[GatewayFactory]:
+async def start_gateway(gateway_database_url: str) -> AsyncIterator[GatewayFactory]:
     """`await start_gateway(employee_lifecycle=url, ..., **settings)`: a real
     gateway whose unnamed services are at closed ports, and a client for it."""
     from gateway.app import create_app
@@ -144,7 +160,8 @@ async def start_gateway() -> AsyncIterator[GatewayFactory]:
     async def start(**overrides: object) -> httpx.AsyncClient:
         urls = {f"{name}_url": overrides.pop(name, None) or closed_url() for name in SERVICE_NAMES}
         settings = Settings(
-            environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET, **urls, **overrides
+            environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
+            **{"database_url": gateway_database_url, **urls, **overrides},
         )
         server = UvicornThread(create_app(settings), free_port())
         await server.start()

@@ -49,3 +49,22 @@ async def test_gateway_is_live_and_ready_on_its_own(start_gateway):
     assert ready.json()["service"] == "gateway" and ready.json()["checks"]["proxy"]["ok"] is True
     metrics = await gw.get("/metrics")
     assert metrics.status_code == 200 and "sanlun_http_requests_total" in metrics.text
+
+
+async def test_gateway_is_not_ready_while_its_schema_is_behind(start_gateway):
+    import uuid
+
+    from tests.support import admin_url_for_tests, create_database, drop_database, with_database
+
+    admin = admin_url_for_tests()
+    name = f"sanlun_gw_unmigrated_{uuid.uuid4().hex[:8]}"
+    await create_database(admin, name)
+    try:
+        gw = await start_gateway(database_url=with_database(admin, name))
+        ready = await gw.get("/health/ready")
+        assert ready.status_code == 503
+        database = ready.json()["checks"]["database"]
+        assert database["ok"] is False and database["schema"] == "gateway" and database["revision"] is None
+        assert database["head"] == "gw_0001"
+    finally:
+        await drop_database(admin, name)

@@ -3,6 +3,7 @@ import pytest
 from gateway.openapi_merge import merge_specs, merged_openapi
 
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 
 def new_spec(paths: dict, schemas: dict | None = None) -> dict:
@@ -33,15 +34,18 @@ def spec() -> dict:
 def test_merged_spec_has_the_public_paths_of_the_services(spec):
     get_employee = spec["paths"]["/api/v1/employees/{employee_id}"]["get"]
     assert get_employee["operationId"] == "employees-get-employee"
-    assert get_employee["security"] == [{"bearerAuth": []}]
+    assert get_employee["security"] == SECURITY
     assert spec["paths"]["/api/v1/employees"]["post"]["operationId"] == "employees-create-employee"
-    assert spec["components"]["securitySchemes"] == {"bearerAuth": BEARER}
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == BEARER
+    assert spec["components"]["securitySchemes"]["apiKeyAuth"]["name"] == "X-API-Key"
     assert spec["info"]["title"] == "Sanlun CRM API"
 
 
 def test_merged_spec_keeps_only_public_paths_and_the_gateways_own(spec):
     non_public = sorted(p for p in spec["paths"] if not p.startswith("/api/v1/"))
     assert non_public == ["/health", "/health/live", "/health/ready", "/metrics"]
+    for path in ("/api/v1/api-keys", "/api/v1/api-keys/{key_id}", "/api/v1/me/workspace"):
+        assert path in spec["paths"], path
     assert spec["paths"]["/health"]["get"]["operationId"] == "operations-system-health"
     assert "security" not in spec["paths"]["/health"]["get"]
 
@@ -94,3 +98,18 @@ async def test_gateway_serves_the_merged_spec_and_swagger_ui(start_gateway, spec
     assert served["components"]["securitySchemes"]["bearerAuth"] == BEARER
     docs = await gw.get("/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text and "/openapi.json" in docs.text
+
+
+def test_every_public_operation_documents_what_the_edge_may_answer(spec):
+    for path, item in spec["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert {"401", "429", "502", "503", "504"} <= set(responses), (method, path)
+            assert "Retry-After" in responses["429"]["headers"]
+            ok = [r for status, r in responses.items() if status.startswith("2")]
+            assert ok and all("RateLimit-Remaining" in r["headers"] for r in ok), (method, path)
+    assert spec["components"]["schemas"]["Problem"]["examples"][0]["status"] == 404
+    assert spec["paths"]["/api/v1/api-keys"]["post"]["operationId"] == "api-keys-create-api-key"
+    assert spec["paths"]["/api/v1/me/workspace"]["get"]["operationId"] == "workspace-get-workspace"

@@ -1,0 +1,76 @@
+"""Calls the workspace makes to the services: the caller's token, the request
+id, a per-call timeout and the upstream's circuit breaker. A failure is an
+`Unavailable` naming the service, never an exception that sinks the page."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from gateway.resilience import Breakers
+from gateway.settings import Settings
+from sanlun.kernel.context import outbound_headers
+
+Params = Mapping[str, str | int | Sequence[str]]
+
+
+class Unavailable(Exception):
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+        self.reason = reason
+
+
+class NotFoundUpstream(Exception):
+    """The service answered 404 (unknown or hidden record)."""
+
+
+class ServiceCalls:
+    def __init__(
+        self, session: aiohttp.ClientSession, settings: Settings, breakers: Breakers, authorization: str
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._breakers = breakers
+        self._timeout = aiohttp.ClientTimeout(total=settings.workspace_call_timeout_seconds)
+        self._headers = {"Authorization": authorization, "Accept": "application/json", **outbound_headers()}
+
+    async def get(self, service: str, path: str, params: Params | None = None) -> Any:
+        breaker = self._breakers[service]
+        if not breaker.allow(time.monotonic()):
+            raise Unavailable(service, "circuit_open")
+        url = (self._settings.service_url(service) or "").rstrip("/") + path
+        query = _query(params or {})
+        try:
+            async with self._session.get(url, params=query, headers=self._headers, timeout=self._timeout) as response:
+                body = await response.read()
+                status = response.status
+        except TimeoutError:
+            breaker.failure(time.monotonic())
+            raise Unavailable(service, "timeout") from None
+        except aiohttp.ClientError:
+            breaker.failure(time.monotonic())
+            raise Unavailable(service, "unreachable") from None
+        breaker.success()
+        if status == 404:
+            raise NotFoundUpstream(path)
+        if status != 200:
+            raise Unavailable(service, f"answered {status}")
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise Unavailable(service, "answered invalid JSON") from None
+
+
+def _query(params: Params) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            out += [(name, str(v)) for v in value]
+        else:
+            out.append((name, str(value)))
+    return out
