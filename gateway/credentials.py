@@ -23,7 +23,7 @@ from gateway.api_keys.models import ApiKey
 from gateway.api_keys.secrets import key_hash, looks_like_key
 from gateway.ratelimit.bucket import Limit
 from gateway.settings import Settings
-from sanlun.kernel.auth import Principal, TokenVerifier, mint_token
+from sanlun.kernel.auth import Principal, TokenVerifier, mint_gateway_token
 from sanlun.kernel.errors import Unauthorized
 
 API_KEY_INVALID = "The API key is not valid."
@@ -108,9 +108,9 @@ class ApiKeys:
         if cached.expires_at is not None:
             ttl = max(1, min(ttl, int(cached.expires_at - now)))
         p = cached.caller.principal
-        token = mint_token(
-            s.jwt_secret.get_secret_value(), subject=p.subject, org_unit_path=p.org_unit_path, roles=p.roles,
-            ttl_seconds=ttl, issuer=s.jwt_issuer, audience=s.jwt_audience,
+        token = mint_gateway_token(
+            s.service_secret.get_secret_value(), subject=p.subject, org_unit_path=p.org_unit_path, roles=p.roles,
+            ttl_seconds=ttl,
         )
         cached.caller = Caller(p, cached.caller.bucket, cached.caller.limit, b"Bearer " + token.encode())
         cached.token_until = now + ttl

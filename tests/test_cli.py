@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from sanlun.cli import main
-from sanlun.topology import SERVICES
+from sanlun.topology import SCHEMA_OWNERS, SERVICES
 from tests.support import ROOT, TEST_SECRET, admin_url_for_tests, create_database, drop_database, with_database
 
 SPEC_FILES = sorted([f"{s.name}.json" for s in SERVICES] + ["gateway.json"])
@@ -109,7 +109,7 @@ def test_migrate_honours_a_per_service_database_url():
         )
         assert result.returncode == 0, result.stderr
         assert asyncio.run(_schemas(with_database(admin_url, own))) == {"opportunity"}
-        assert asyncio.run(_schemas(with_database(admin_url, shared))) == {s.schema for s in SERVICES} - {"opportunity"}
+        assert asyncio.run(_schemas(with_database(admin_url, shared))) == {s.schema for s in SCHEMA_OWNERS} - {"opportunity"}
     finally:
         for name in (shared, own):
             asyncio.run(drop_database(admin_url, name))

@@ -65,6 +65,8 @@ def test_process_runs_in_production_with_a_required_secret_and_finds_its_peers(p
     env = compose_service(process)["environment"]
     assert env["SANLUN_ENVIRONMENT"] == "production"
     assert env["SANLUN_JWT_SECRET"] == "${SANLUN_JWT_SECRET:?set it}"
+    # production refuses the placeholder service secret: compose must pass one
+    assert env["SANLUN_SERVICE_SECRET"] == "${SANLUN_SERVICE_SECRET:?set it}"
     for peer, (host, port, _) in PROCESSES.items():
         assert env[f"SANLUN_{peer.upper()}_URL"] == f"http://{host}:{port}"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sanlun.topology import GATEWAY_PORT, SERVICES
-from tests.support import TEST_SECRET
+from tests.support import TEST_SECRET, TEST_SERVICE_SECRET
 
 PROCESSES = ("gateway", *(s.name for s in SERVICES))
 
@@ -42,7 +42,8 @@ def _bindable(port: int) -> bool:
 
 def sanlun_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not re.fullmatch(r"SANLUN_\w+_DATABASE_URL", k)}
-    return {**env, "SANLUN_DATABASE_URL": database_url, "SANLUN_JWT_SECRET": TEST_SECRET, "SANLUN_ENVIRONMENT": "test"}
+    return {**env, "SANLUN_DATABASE_URL": database_url, "SANLUN_JWT_SECRET": TEST_SECRET,
+            "SANLUN_SERVICE_SECRET": TEST_SERVICE_SECRET, "SANLUN_ENVIRONMENT": "test"}
 
 
 @dataclass

@@ -101,3 +101,17 @@ def test_can_see_matches_the_sql_rule():
     assert not can_see(manager, owner_id=None, org_unit_path="/group/eastern")
     assert not can_see(west_admin, owner_id=None, org_unit_path="/group/east/team-1")
     assert west_admin.organization_path == "/group/west"
+
+
+async def test_gateway_api_key_tokens_verify_with_the_service_secret_even_under_rs256():
+    from sanlun.kernel.auth import mint_gateway_token
+
+    settings = ProcessSettings(environment="production", jwt_algorithm="RS256", jwks_url="https://idp.example/jwks",
+                               service_secret="s" * 40)
+    verifier = TokenVerifier(settings)  # no JWKS fetch may happen for these
+    token = mint_gateway_token("s" * 40, subject="apikey:1", org_unit_path="/group/a", roles=["integrator"], ttl_seconds=60)
+    principal = await verifier.verify(token)
+    assert principal.subject == "apikey:1" and principal.roles == {"integrator"}
+    forged = mint_gateway_token("x" * 40, subject="apikey:1", org_unit_path="/group", roles=["group_admin"], ttl_seconds=60)
+    with pytest.raises(Unauthorized):
+        await verifier.verify(forged)

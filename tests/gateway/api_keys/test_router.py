@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 import jwt
 
-from tests.support import TEST_SECRET, auth
+from tests.support import TEST_SERVICE_SECRET, auth
 
 PROBLEM = "application/problem+json"
 
@@ -69,7 +69,7 @@ async def test_a_key_becomes_a_minted_jwt_downstream(start_gateway, echo):
         assert seen_header(seen, "x-api-key") == []
         (authorization,) = seen_header(seen, "authorization")
         scheme, token = authorization.split(" ")
-        claims = jwt.decode(token, TEST_SECRET, algorithms=["HS256"])
+        claims = jwt.decode(token, TEST_SERVICE_SECRET, algorithms=["HS256"], issuer="sanlun-gateway")
         assert scheme == "Bearer"
         assert claims["sub"] == f"apikey:{body['id']}" and claims["roles"] == ["integrator"]
         assert claims["org_unit_path"] == org
