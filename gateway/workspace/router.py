@@ -113,7 +113,12 @@ async def l1_sections(ctx: Context) -> dict[str, Section]:
 
     async def recommendations(o: dict[str, Any]) -> Section:
         try:
-            body = await ctx.calls.get("opportunity", f"/api/v1/opportunities/{o['id']}/recommended-solutions", {"k": 3})
+            # The workspace fetches suggested resources once itself; asking each
+            # recommendation for them too cost two more calls per opportunity.
+            body = await ctx.calls.get(
+                "opportunity", f"/api/v1/opportunities/{o['id']}/recommended-solutions",
+                {"k": 3, "include_resources": "false"},
+            )
         except Unavailable as exc:
             return unavailable(exc)
         except NotFoundUpstream:

@@ -80,6 +80,9 @@ async def recommend_solutions(
     k: Annotated[int, Query(ge=1, le=20, description="How many solutions.")] = 3,
     as_of: Annotated[dt.date | None, Query(description="Evaluate as of this date (default today).")] = None,
     window_months: Annotated[int, Query(ge=1, le=60, description="History window in months.")] = 12,
+    include_resources: Annotated[
+        bool, Query(description="For an L1 owner, also fetch reference cases and experts from resource sharing.")
+    ] = True,
 ) -> Recommendations:
     o = await opportunities.get(session=session, principal=principal, opportunity_id=opportunity_id)
     until = as_of or dt.date.today()
@@ -113,7 +116,7 @@ async def recommend_solutions(
     owner = await session.get(SalesPerson, o.owner_id) if o.owner_id else None
     stage = owner.stage if owner else None
     resources = None
-    if stage == "L1_SUBSISTENCE":
+    if stage == "L1_SUBSISTENCE" and include_resources:
         resources = await _resources(request, o.industry, str(items[0].solution_id) if items else None)
     return Recommendations(opportunity_id=o.id, window={"since": since, "until": until}, items=items,
                            owner_stage=stage, resources=resources)

@@ -126,3 +126,26 @@ async def test_pipeline_by_stage_and_month_for_me_and_team(service_client):
 
 
 from tests.services.opportunity.helpers import MANAGER as MANAGER_EAST  # noqa: E402
+
+
+async def test_l1_owner_gets_resources_unless_asked_not_to(service_client):
+    from tests.services.opportunity.test_assignment_api import SERVICE, event
+
+    # resource_share is down in this test: the answer says so instead of failing.
+    client = await service_client("opportunity", resource_share_url="http://127.0.0.1:9")
+    me, headers = rep()
+    unit = "/group/east/team-1"
+    r = await client.post("/internal/events", json=[event("employee.stage_changed", {
+        "employee_id": str(me), "org_unit_path": unit, "stage": "L1_SUBSISTENCE", "previous_stage": None,
+        "since": "2026-10-01", "needs": ["lacks_deals"], "capacity": 5, "reason": "evaluation", "policy_version": 1},
+        str(me)), event("employee.created", {"id": str(me), "name": "New Rep", "email": "n@x", "org_unit_path": unit,
+                                             "manager_id": None, "capacity": 5, "active": True, "version": 1}, str(me))],
+        headers=SERVICE)
+    assert [x["status"] for x in r.json()["results"]] == ["processed", "processed"]
+    opp = (await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking"), headers=headers)).json()
+    url = f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions"
+    body = (await client.get(url, headers=headers)).json()
+    assert body["owner_stage"] == "L1_SUBSISTENCE"
+    assert body["resources"] == {"available": False, "reason": "resource_share: ConnectError"}
+    lean = (await client.get(url, params={"include_resources": "false"}, headers=headers)).json()
+    assert lean["owner_stage"] == "L1_SUBSISTENCE" and lean["resources"] is None
