@@ -25,11 +25,12 @@ router = APIRouter(
 async def list_stage_policies(
     request: Request,
     session: DbSession,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     page: Pagination,
     organization_path: Annotated[str | None, Query(max_length=500, description="Only this organisation's.")] = None,
 ) -> Page[PolicyRead]:
-    rows, next_cursor = await paginate(session, request, repository.policies_statement(organization_path),
+    stmt = repository.policies_statement(organization_path, visible_to=service.readable_organizations(principal))
+    rows, next_cursor = await paginate(session, request, stmt,
                                        order_by=(StagePolicy.created_at, StagePolicy.id), params=page)
     return Page[PolicyRead](items=[service.read(r) for r in rows], next_cursor=next_cursor)
 
@@ -70,8 +71,8 @@ async def get_effective_stage_policy(
             responses=problem_responses(NotFound))
 async def get_stage_policy(
     policy_id: Annotated[uuid.UUID, Path(description="The policy version's id.")],
-    response: Response, session: DbSession, _: CurrentPrincipal,
+    response: Response, session: DbSession, principal: CurrentPrincipal,
 ) -> PolicyRead:
-    policy = await service.get(session=session, policy_id=policy_id)
+    policy = await service.get(session=session, principal=principal, policy_id=policy_id)
     response.headers["ETag"] = f'"{policy.version}"'
     return service.read(policy)

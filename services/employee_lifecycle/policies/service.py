@@ -46,9 +46,18 @@ async def create(*, session: AsyncSession, principal: Principal, data: PolicyWri
     return policy
 
 
-async def get(*, session: AsyncSession, policy_id: uuid.UUID) -> StagePolicy:
+def readable_organizations(principal: Principal) -> list[str] | None:
+    """A caller reads the policies that can apply to them: their own
+    organisation's and the group's. Group admins read all (None)."""
+    if principal.has("group_admin"):
+        return None
+    return organization_candidates(normalise_path(principal.org_unit_path))
+
+
+async def get(*, session: AsyncSession, principal: Principal, policy_id: uuid.UUID) -> StagePolicy:
     policy = await repository.get_policy(session, policy_id)
-    if policy is None:
+    readable = readable_organizations(principal)
+    if policy is None or (readable is not None and policy.organization_path not in readable):
         raise NotFound(f"Stage policy {policy_id} was not found.")
     return policy
 

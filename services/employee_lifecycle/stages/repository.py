@@ -42,8 +42,11 @@ async def get_policy(session: AsyncSession, policy_id: uuid.UUID) -> StagePolicy
     return await session.get(StagePolicy, policy_id)
 
 
-def policies_statement(organization_path: str | None) -> sa.Select[Any]:
+def policies_statement(organization_path: str | None, *, visible_to: Sequence[str] | None = None) -> sa.Select[Any]:
+    """`visible_to`: the organisation paths the caller may read (None: all)."""
     stmt = sa.select(StagePolicy)
+    if visible_to is not None:
+        stmt = stmt.where(StagePolicy.organization_path.in_(list(visible_to)))
     if organization_path:
         stmt = stmt.where(StagePolicy.organization_path == organization_path)
     return stmt

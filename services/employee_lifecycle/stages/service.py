@@ -221,10 +221,12 @@ async def get_state(*, session: AsyncSession, principal: Principal, employee_id:
 
 
 async def _override_target(session: AsyncSession, principal: Principal, employee_id: uuid.UUID) -> tuple[Employee, Any]:
-    require_roles(principal, "manager", *ADMIN_ROLES)
+    # Visibility first: someone else's record is 404 to a rep, not a 403 that
+    # tells them it exists.
     employee = await employees_repository.get_visible(session, principal, employee_id)
     if employee is None:
         raise NotFound(f"Employee {employee_id} was not found.")
+    require_roles(principal, "manager", *ADMIN_ROLES)
     if employee.id == principal.employee_id:
         raise Forbidden("You cannot override your own stage.")
     row = await repository.state_of(session, employee_id, lock=True)
