@@ -107,7 +107,6 @@ async def bench_recommend(history: int, requests: int) -> None:
 
     from sanlun.kernel.auth import mint_token
     from sanlun.kernel.migrations import upgrade
-    from sanlun.kernel.settings import asyncpg_url
     from services.opportunity.app import MIGRATIONS, create_app
     from services.opportunity.recommendations.repository import rebuild
     from services.opportunity.settings import Settings

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import re
 import signal
 import subprocess
 import sys

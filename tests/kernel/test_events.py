@@ -6,7 +6,6 @@ import uuid
 from contextlib import asynccontextmanager
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from sanlun.kernel.event_routes import mint_service_token

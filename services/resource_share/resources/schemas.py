@@ -5,7 +5,6 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from services.resource_share.resources.models import Disclosure, ResourceType, Scope
-from sanlun.kernel.types import OrgUnitPath
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 

@@ -34,7 +34,7 @@ def test_capacity_is_never_exceeded_and_the_batch_is_filled():
 
 
 def test_l1_protected_share_is_honoured_when_greedy_value_would_not():
-    n, m = 10, 4
+    n = 10
     # L2 reps (0, 1) are better at everything; L1 reps (2, 3) would get nothing.
     utility = np.tile(np.array([10.0, 9.0, 1.0, 1.0], dtype=np.float32), (n, 1))
     starter = np.array([True] * 6 + [False] * 4)
