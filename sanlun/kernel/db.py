@@ -97,7 +97,8 @@ class Database:
         await self.engine.dispose()
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     session = getattr(request.state, "db_session", None)
     if session is None:  # pragma: no cover - a route not using TransactionalRoute
         raise RuntimeError("route is not a TransactionalRoute; no session was opened")

@@ -40,7 +40,7 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(
+async def page_params(  # async: no worker-thread hop per request
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-200).")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1024, description="Opaque cursor from a previous page's `next_cursor`.")] = None,
 ) -> PageParams:
