@@ -15,6 +15,7 @@ from services.key_account.plans.incubation_router import router as incubation_ro
 from services.key_account.plans.router import router as plans_router
 from services.key_account.segmentation.router import router as segmentation_router
 from services.key_account.settings import Settings
+from services.key_account.worklist.router import router as worklist_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         # Literal paths (`/accounts/segmentation-policy`, `/accounts/coverage-violations`) before `/accounts/{id}`.
         routers=[
             segmentation_router, coverage_router, accounts_router, contacts_router, plans_router, incubation_router,
+            worklist_router,
         ],
         event_handlers=EVENT_HANDLERS,
         database=database,
