@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
-from sanlun.kernel.db import RecordMixin
+from sanlun.kernel.db import RecordMixin, utcnow
 from services.opportunity.db import Base
 from sanlun.kernel.types import MoneyValue
 from services.opportunity.opportunities.stages import Stage
@@ -38,6 +39,8 @@ class Opportunity(RecordMixin, Base):
         sa.Index("ix_opportunities_amount_id", "amount", "id"),
         sa.Index("ix_opportunities_name_id", "name", "id"),
         sa.Index("ix_opportunities_owner_id_stage", "owner_id", "stage"),
+        # "What did I get lately": the workspace's newly assigned deals, newest first.
+        sa.Index("ix_opportunities_owner_id_assigned_at_id", "owner_id", "assigned_at", "id"),
     )
 
     external_id: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
@@ -50,6 +53,8 @@ class Opportunity(RecordMixin, Base):
     amount: Mapped[MoneyValue | None] = composite("amount_value", "currency")
     expected_close_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    # When the current owner got the deal; kept by `_owner_changed` below.
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     org_unit_path: Mapped[str] = mapped_column(sa.String(500))
     source: Mapped[str | None] = mapped_column(sa.String(100))
     compelling_event: Mapped[str | None] = mapped_column(sa.Text)
@@ -63,6 +68,15 @@ class Opportunity(RecordMixin, Base):
     closed_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     origin_type: Mapped[str | None] = mapped_column(sa.String(50))
     origin_id: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+@event.listens_for(Opportunity.owner_id, "set", active_history=True)
+def _owner_changed(target: Opportunity, value: uuid.UUID | None, old: object, _initiator: object) -> None:
+    """Every way a deal changes hands (create, PATCH, import, proposal commit,
+    override) sets `owner_id` on the object, so `assigned_at` follows it here
+    rather than in each of them."""
+    if value != old:
+        target.assigned_at = utcnow() if value is not None else None
 
 
 class TeamMember(Base):

@@ -47,6 +47,7 @@ def list_statement(
     industry: str | None = None,
     origin_type: str | None = None,
     origin_id: str | None = None,
+    assigned_since: dt.datetime | None = None,
 ) -> sa.Select[Any]:
     stmt = sa.select(Opportunity).where(visible(principal))
     if owner_id is not None:
@@ -77,6 +78,8 @@ def list_statement(
         stmt = stmt.where(Opportunity.industry == industry)
     if origin_type:
         stmt = stmt.where(Opportunity.origin_type == origin_type)
+    if assigned_since is not None:
+        stmt = stmt.where(Opportunity.assigned_at >= assigned_since)
     if origin_id:
         stmt = stmt.where(Opportunity.origin_id == origin_id)
     return stmt
@@ -89,6 +92,11 @@ async def get_visible(
     if for_update:
         stmt = stmt.with_for_update(of=Opportunity)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def visible_by_ids(session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]) -> list[Opportunity]:
+    stmt = sa.select(Opportunity).where(Opportunity.id.in_(ids), visible(principal))
+    return list((await session.execute(stmt)).scalars())
 
 
 async def external_id_taken(session: AsyncSession, external_id: str) -> bool:

@@ -44,10 +44,11 @@ OpportunityId = Annotated[uuid.UUID, Path(description="The opportunity's id.")]
 SORTS = {
     "created_at": Opportunity.created_at, "updated_at": Opportunity.updated_at, "name": Opportunity.name,
     "expected_close_date": Opportunity.expected_close_date, "amount": Opportunity.amount_value,
+    "assigned_at": Opportunity.assigned_at,
 }
 Sort = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "name", "-name",
-    "expected_close_date", "-expected_close_date", "amount", "-amount",
+    "expected_close_date", "-expected_close_date", "amount", "-amount", "assigned_at", "-assigned_at",
 ]
 
 
@@ -81,8 +82,12 @@ async def list_opportunities(
     industry: Annotated[str | None, Query(max_length=100, description="Only this industry.")] = None,
     origin_type: Annotated[Literal["incubation_item"] | None, Query(description="Only those promoted from this kind of item.")] = None,
     origin_id: Annotated[str | None, Query(max_length=200, description="Only the one promoted from this item.")] = None,
+    assigned_since: Annotated[
+        dt.datetime | None, Query(description="Only those whose current owner got them at or after this time.")
+    ] = None,
     sort: Annotated[Sort, Query(description=(
-        "Order; `-` for descending. Sorting by `expected_close_date` or `amount` lists only opportunities that have one."
+        "Order; `-` for descending. Sorting by `expected_close_date`, `amount` or `assigned_at` lists only "
+        "opportunities that have one (`-assigned_at`: newly assigned first)."
     ))] = "created_at",
 ) -> Page[OpportunityRead]:
     for low, high, name in ((close_from, close_to, "close_to"), (amount_min, amount_max, "amount_max")):
@@ -94,9 +99,10 @@ async def list_opportunities(
         principal, owner_id=owner_id, team_member_id=team_member_id, unassigned=unassigned, stages=stage or (),
         account_id=account_id, org_unit=org_unit, close_from=close_from, close_to=close_to, amount_min=amount_min,
         amount_max=amount_max, solution_id=solution_id, industry=industry, origin_type=origin_type, origin_id=origin_id,
+        assigned_since=assigned_since,
     )
     column = SORTS[sort.lstrip("-")]
-    if sort.lstrip("-") in ("expected_close_date", "amount"):
+    if sort.lstrip("-") in ("expected_close_date", "amount", "assigned_at"):
         # Keyset paging cannot step over NULLs.
         stmt = stmt.where(column.is_not(None))
     rows, next_cursor = await paginate(

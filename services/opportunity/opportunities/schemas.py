@@ -153,6 +153,7 @@ class BulkRowResult(BaseModel):
     id: uuid.UUID | None = None
     errors: list[dict] = []
 
+    assigned_at: dt.datetime | None = Field(None, description="When the current owner got it; null while unassigned.")
 
 class BulkUpsertReport(BaseModel):
     created: int

@@ -81,7 +81,8 @@ async def test_propose_with_lifecycle_down_uses_cached_stages_and_commits_once(s
     assert assigned[-1][0] == "opportunity.assigned"
     assert assigned[-1][1]["owner_id"] == item["proposed_owner_id"] and assigned[-1][1]["previous_owner_id"] is None
     owner_view = auth(employee=item["proposed_owner_id"], org_unit="/group/east/team-1", roles=("rep",))
-    assert (await client.get(f"{OPPORTUNITIES}/{item['opportunity_id']}", headers=owner_view)).status_code == 200
+    got = await client.get(f"{OPPORTUNITIES}/{item['opportunity_id']}", headers=owner_view)
+    assert got.status_code == 200 and got.json()["assigned_at"] is not None
 
 
 async def test_propose_live_forwards_the_caller_and_scores_continuity(service_client):
@@ -129,7 +130,7 @@ async def test_suggestions_override_and_roles(service_client, connection):
     no_reason = await client.post(f"{OPPORTUNITIES}/{deal}/assignment", json={"employee_id": a}, headers=MANAGER)
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["loc"] == ["body", "reason"]
     done = await client.post(f"{OPPORTUNITIES}/{deal}/assignment", json={"employee_id": a, "reason": "knows the CIO"}, headers=MANAGER)
-    assert done.status_code == 200 and done.json()["owner_id"] == a
+    assert done.status_code == 200 and done.json()["owner_id"] == a and done.json()["assigned_at"] is not None
     audit = (await client.get("/api/v1/assignments/decisions", params={"opportunity_id": deal}, headers=MANAGER)).json()["items"]
     assert [(d["kind"], d["reason"], d["employee_id"]) for d in audit] == [("override", "knows the CIO", a)]
     assert (await outbox(connection, deal))[-1][0] == "opportunity.assigned"

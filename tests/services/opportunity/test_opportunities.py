@@ -262,3 +262,33 @@ async def test_unauthenticated_is_401(service_client):
     client = await service_client("opportunity")
     response = await client.get(OPPORTUNITIES)
     assert response.status_code == 401
+
+
+async def test_assigned_at_follows_every_change_of_hands_and_lists_newly_assigned_first(service_client):
+    import datetime as dt
+
+    from tests.services.opportunity.helpers import ADMIN as GROUP_ADMIN
+    from tests.services.opportunity.helpers import OPPORTUNITIES as PATH
+    from tests.services.opportunity.helpers import new_opportunity as body_of
+    from tests.services.opportunity.helpers import rep as new_rep
+
+    client = await service_client("opportunity")
+    me, headers = new_rep()
+    first = (await client.post(PATH, json=body_of(name="Mine from the start"), headers=headers)).json()
+    assert first["owner_id"] == str(me) and first["assigned_at"] is not None
+    pool = (await client.post(PATH, json=body_of(name="From the pool", owner_id=None, org_unit_path="/group/east/team-1"),
+                              headers=GROUP_ADMIN)).json()
+    assert pool["assigned_at"] is None
+    renamed = await client.patch(f"{PATH}/{first['id']}", json={"name": "Renamed"}, headers=headers)
+    assert renamed.json()["assigned_at"] == first["assigned_at"]  # no change of hands
+    given = await client.patch(f"{PATH}/{pool['id']}", json={"owner_id": str(me)}, headers=GROUP_ADMIN)
+    assert given.status_code == 200, given.text
+    assert given.json()["assigned_at"] > first["assigned_at"]
+
+    newest = (await client.get(PATH, params={"owner_id": str(me), "sort": "-assigned_at"}, headers=headers)).json()["items"]
+    assert [o["name"] for o in newest] == ["From the pool", "Renamed"]
+    since = dt.datetime.fromisoformat(given.json()["assigned_at"])
+    recent = (await client.get(PATH, params={"owner_id": str(me), "assigned_since": since.isoformat()}, headers=headers)).json()
+    assert [o["id"] for o in recent["items"]] == [pool["id"]]
+    back = await client.patch(f"{PATH}/{pool['id']}", json={"owner_id": None}, headers=GROUP_ADMIN)
+    assert back.json()["assigned_at"] is None

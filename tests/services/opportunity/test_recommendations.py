@@ -149,3 +149,42 @@ async def test_l1_owner_gets_resources_unless_asked_not_to(service_client):
     assert body["resources"] == {"available": False, "reason": "resource_share: ConnectError"}
     lean = (await client.get(url, params={"include_resources": "false"}, headers=headers)).json()
     assert lean["owner_stage"] == "L1_SUBSISTENCE" and lean["resources"] is None
+
+
+async def test_batch_recommendations_agree_with_one_at_a_time_and_hide_what_you_may_not_see(service_client):
+    client = await service_client("opportunity")
+    sols = {}
+    for name, tags in (("Vault", ["banking"]), ("Shelf", ["retail"])):
+        sols[name] = (await client.post("/api/v1/solutions", json={"name": f"{name} {uuid.uuid4().hex[:6]}", "industries": tags},
+                                        headers=ADMIN)).json()["id"]
+    for solution, industry in (("Vault", "banking"), ("Vault", "banking"), ("Shelf", "retail")):
+        await client.post(OPPORTUNITIES, json=new_opportunity(
+            stage="won", closed_on="2026-10-01", solution_ids=[sols[solution]], industry=industry,
+            org_unit_path="/group/east/team-1", owner_id=str(uuid.uuid4())), headers=ADMIN)
+    me, headers = rep()
+    mine = [(await client.post(OPPORTUNITIES, json=new_opportunity(industry=i, size_band="large"), headers=headers)).json()["id"]
+            for i in ("banking", "retail", "banking")]
+    _, stranger = rep("/group/west/team-2")
+    theirs = (await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking"), headers=stranger)).json()["id"]
+    unknown = str(uuid.uuid4())
+
+    url = f"{OPPORTUNITIES}/recommended-solutions:batch-get"
+    r = await client.post(url, json={"opportunity_ids": [mine[1], theirs, mine[0], unknown, mine[2], mine[0]],
+                                     "k": 2, "as_of": "2026-11-27"}, headers=headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [i["opportunity_id"] for i in body["items"]] == [mine[1], mine[0], mine[2]]
+    assert body["not_found"] == [theirs, unknown]
+    for item in body["items"]:
+        single = (await client.get(f"{OPPORTUNITIES}/{item['opportunity_id']}/recommended-solutions",
+                                   params={"k": 2, "as_of": "2026-11-27"}, headers=headers)).json()
+        assert item["items"] == single["items"] and item["window"] == single["window"]
+        assert item.get("resources") is None
+    assert body["items"][0]["items"][0]["solution_id"] == sols["Shelf"]
+    assert body["items"][1]["items"][0]["solution_id"] == sols["Vault"]
+
+    too_many = await client.post(url, json={"opportunity_ids": [str(uuid.uuid4()) for _ in range(51)]}, headers=headers)
+    assert too_many.status_code == 422 and "opportunity_ids" in too_many.text
+    assert too_many.headers["content-type"] == "application/problem+json"
+    empty = await client.post(url, json={"opportunity_ids": []}, headers=headers)
+    assert empty.status_code == 422

@@ -1,0 +1,68 @@
+"""Solution recommendation for one or many opportunities: the roll-up is read
+once per (industry, size band) and the catalogue once per call."""
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.opportunity.opportunities.models import Opportunity
+from services.opportunity.recommendations import ranking, repository
+from services.opportunity.recommendations.schemas import Evidence, Recommendation, Recommendations
+from services.opportunity.sales_people import repository as people
+from services.opportunity.solutions.models import Solution
+
+
+def window(as_of: dt.date | None, window_months: int) -> tuple[dt.date, dt.date]:
+    until = as_of or dt.date.today()
+    since = (until.replace(day=1) - dt.timedelta(days=31 * (window_months - 1))).replace(day=1)
+    return since, until
+
+
+async def recommend(
+    session: AsyncSession, opportunities: Sequence[Opportunity], *, k: int, as_of: dt.date | None, window_months: int
+) -> list[Recommendations]:
+    since, until = window(as_of, window_months)
+    solutions = await repository.active_solutions(session)
+    counts: dict[tuple[str | None, str | None], dict[uuid.UUID, Any]] = {}
+    for key in dict.fromkeys((o.industry, o.size_band) for o in opportunities):
+        rows = await repository.outcome_counts(session, industry=key[0], size_band=key[1], since=since, until=until)
+        counts[key] = {r.solution_id: r for r in rows}
+    owners = [o.owner_id for o in opportunities if o.owner_id]
+    stages = {p.employee_id: p.stage for p in await people.by_ids(session, owners)} if owners else {}
+    return [
+        Recommendations(
+            opportunity_id=o.id, window={"since": since, "until": until},
+            items=_ranked(o, solutions, counts[(o.industry, o.size_band)], k),
+            owner_stage=stages.get(o.owner_id) if o.owner_id else None,
+        )
+        for o in opportunities
+    ]
+
+
+def _ranked(o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUID, Any], k: int) -> list[Recommendation]:
+    attached = set(o.solution_ids or [])
+    candidates, last_win = [], {}
+    for s in solutions:
+        if s.id in attached:
+            continue
+        c = counts.get(s.id)
+        last_win[str(s.id)] = c.last_win_month if c else None
+        candidates.append(ranking.Candidate(
+            solution_id=str(s.id), name=s.name, industries=tuple(s.industries), size_bands=tuple(s.size_bands),
+            **({} if c is None else {
+                "wins_similar": int(c.wins_similar), "losses_similar": int(c.losses_similar),
+                "wins_industry": int(c.wins_industry), "losses_industry": int(c.losses_industry),
+                "wins_all": int(c.wins_all), "losses_all": int(c.losses_all),
+            }),
+        ))
+    return [Recommendation(
+        solution_id=r.candidate.solution_id, name=r.candidate.name, score=r.score,
+        evidence=Evidence(
+            wins_similar_accounts=r.candidate.wins_similar, wins_industry=r.candidate.wins_industry,
+            losses_industry=r.candidate.losses_industry, wins_overall=r.candidate.wins_all, win_rate=r.win_rate,
+            tag_match=r.tag_match, last_win_month=last_win.get(r.candidate.solution_id),
+        ),
+    ) for r in ranking.rank(candidates, industry=o.industry, size_band=o.size_band, k=k)]
