@@ -49,6 +49,50 @@ async def breakdown(session: AsyncSession, employee_id: uuid.UUID) -> Any:
     return (await session.execute(stmt)).one()
 
 
+async def demand(session: AsyncSession, employee_id: uuid.UUID, since: Any) -> dict[str, Any]:
+    """What others ask of the employee: three grouped reads on the (owner or
+    connector or assignee, status) indexes."""
+    rr, intro, sr = ResourceRequest, Introduction, SupportRequest
+    in_window = rr.created_at >= since
+    other_org = _organization(rr.requester_org_unit_path) != _organization(rr.owner_org_unit_path)
+    requests = (await session.execute(
+        sa.select(rr.status, sa.func.count().filter(in_window), sa.func.count().filter(in_window, other_org),
+                  sa.func.count())
+        .where(rr.owner_id == employee_id, sa.or_(in_window, rr.status == "requested"))
+        .group_by(rr.status)
+    )).all()
+    organizations = (await session.execute(
+        sa.select(sa.func.count(sa.distinct(_organization(rr.requester_org_unit_path))))
+        .where(rr.owner_id == employee_id, in_window)
+    )).scalar_one()
+    introductions = (await session.execute(
+        sa.select(intro.status, sa.func.count().filter(intro.created_at >= since), sa.func.count())
+        .where(intro.connector_id == employee_id, sa.or_(intro.created_at >= since, intro.status == "requested"))
+        .group_by(intro.status)
+    )).all()
+    support = (await session.execute(
+        sa.select(
+            sa.func.count().filter(sr.status == "assigned"),
+            sa.func.count().filter(sr.status == "fulfilled", sr.updated_at >= since),
+        ).where(sr.assignee_id == employee_id, sr.status.in_(("assigned", "fulfilled")))
+    )).one()
+    return {
+        "resource_requests": {
+            "total": sum(r[1] for r in requests),
+            "by_status": {r[0]: r[1] for r in requests if r[1]},
+            "waiting_decision": sum(r[3] for r in requests if r[0] == "requested"),
+            "requesting_organizations": organizations,
+            "from_other_organizations": sum(r[2] for r in requests),
+        },
+        "introductions": {
+            "total": sum(r[1] for r in introductions),
+            "by_status": {r[0]: r[1] for r in introductions if r[1]},
+            "waiting_decision": sum(r[2] for r in introductions if r[0] == "requested"),
+        },
+        "support_requests": {"assigned_open": support[0], "fulfilled": support[1]},
+    }
+
+
 async def get_profile(session: AsyncSession, employee_id: uuid.UUID) -> Profile | None:
     return (await session.execute(sa.select(Profile).where(Profile.employee_id == employee_id))).scalar_one_or_none()
 

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
@@ -9,7 +9,7 @@ from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessabl
 from sanlun.kernel.etag import set_etag
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share.influence import service
-from services.resource_share.influence.schemas import Influence, ProfileRead, ProfileWrite
+from services.resource_share.influence.schemas import Demand, Influence, ProfileRead, ProfileWrite
 
 router = APIRouter(
     prefix="/api/v1/resources/people",
@@ -25,6 +25,19 @@ EmployeeId = Annotated[uuid.UUID, Path(description="The employee's id.")]
             response_model=Influence, responses=problem_responses(NotFound))
 async def get_influence(employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal) -> Influence:
     return await service.influence_of(session=session, principal=principal, employee_id=employee_id)
+
+
+@router.get("/{employee_id}/demand", summary="What the group asks of an employee: requests, introductions, support",
+            response_model=Demand, responses=problem_responses(NotFound))
+async def get_demand(
+    employee_id: EmployeeId,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    window_days: Annotated[int, Query(ge=1, le=3650, description="Count what was asked in the last this many days.")] = 90,
+) -> Demand:
+    """For the employee and their line only (not part of a public profile).
+    `waiting_decision` counts everything still waiting, however old."""
+    return await service.demand_of(session=session, principal=principal, employee_id=employee_id, window_days=window_days)
 
 
 @router.get("/{employee_id}/profile", summary="An employee's profile (public once they opt in)",

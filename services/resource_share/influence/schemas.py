@@ -51,3 +51,41 @@ class ProfileRead(BaseModel):
     influence: Influence
     published_at: dt.datetime | None
     version: int
+
+
+class RequestDemand(BaseModel):
+    total: Annotated[int, Field(description="Requests for your resources made in the window.")]
+    by_status: dict[str, int]
+    waiting_decision: Annotated[int, Field(description="Still waiting for your decision, whenever they were made.")]
+    requesting_organizations: Annotated[int, Field(description="Organisations of the group the requests came from.")]
+    from_other_organizations: Annotated[int, Field(description="Requests from people outside your organisation.")]
+
+
+class IntroductionDemand(BaseModel):
+    total: Annotated[int, Field(description="Introductions asked of you as the connector in the window.")]
+    by_status: dict[str, int]
+    waiting_decision: int
+
+
+class SupportDemand(BaseModel):
+    assigned_open: Annotated[int, Field(description="Support requests assigned to you and not yet fulfilled.")]
+    fulfilled: Annotated[int, Field(description="Support requests you fulfilled in the window.")]
+
+
+class Demand(BaseModel):
+    """How much the group asks of one person's resources, relationships and time."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "employee_id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a", "since": "2026-08-29T00:00:00Z", "window_days": 90,
+        "resource_requests": {"total": 14, "by_status": {"requested": 3, "fulfilled": 6, "rated": 4, "declined": 1},
+                              "waiting_decision": 3, "requesting_organizations": 3, "from_other_organizations": 5},
+        "introductions": {"total": 4, "by_status": {"requested": 1, "introduced": 3}, "waiting_decision": 1},
+        "support_requests": {"assigned_open": 2, "fulfilled": 7},
+    }]})
+
+    employee_id: uuid.UUID
+    since: dt.datetime
+    window_days: int
+    resource_requests: RequestDemand
+    introductions: IntroductionDemand
+    support_requests: SupportDemand

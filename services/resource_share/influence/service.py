@@ -1,5 +1,6 @@
 """Influence and profiles. Functions flush; the edge commits."""
 
+import datetime as dt
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from services.resource_share.domain import influence as rules
 from services.resource_share.influence import repository
 from services.resource_share.influence.models import Profile
 from services.resource_share.influence.schemas import (
+    Demand,
     Influence,
     InfluenceBreakdown,
     ProfileRead,
@@ -41,7 +43,14 @@ async def influence(*, session: AsyncSession, employee_id: uuid.UUID) -> Influen
 
 async def _may_see(session: AsyncSession, principal: Principal, employee_id: uuid.UUID, profile: Profile | None) -> bool:
     """Yourself, your line (managers above you, admins) or anyone once you opted in."""
-    if principal.employee_id == employee_id or (profile is not None and profile.public):
+    if profile is not None and profile.public:
+        return True
+    return await _in_line(session, principal, employee_id, profile)
+
+
+async def _in_line(session: AsyncSession, principal: Principal, employee_id: uuid.UUID, profile: Profile | None) -> bool:
+    """Yourself, or your line: managers above you and admins."""
+    if principal.employee_id == employee_id:
         return True
     person = await people.get(session, employee_id)
     path = person.org_unit_path if person else profile.org_unit_path if profile else None
@@ -55,6 +64,17 @@ async def influence_of(*, session: AsyncSession, principal: Principal, employee_
     if not await _may_see(session, principal, employee_id, profile):
         raise NotFound(f"No influence figures for {employee_id} that you may see.")
     return await influence(session=session, employee_id=employee_id)
+
+
+async def demand_of(
+    *, session: AsyncSession, principal: Principal, employee_id: uuid.UUID, window_days: int
+) -> Demand:
+    """Not shown on a public profile: what is asked of someone is for them and their line."""
+    if not await _in_line(session, principal, employee_id, await repository.get_profile(session, employee_id)):
+        raise NotFound(f"No demand figures for {employee_id} that you may see.")
+    since = utcnow() - dt.timedelta(days=window_days)
+    figures = await repository.demand(session, employee_id, since)
+    return Demand(employee_id=employee_id, since=since, window_days=window_days, **figures)
 
 
 async def profile_of(*, session: AsyncSession, principal: Principal, employee_id: uuid.UUID) -> ProfileRead:

@@ -79,3 +79,44 @@ async def test_influence_and_profile_are_private_until_opted_in(service_client):
     assert [a["title"] for a in seen["shared_assets"]] == ["Storage deck"]
     assert seen["influence"]["score"] == 0.0
     assert (await client.get(influence_url, headers=OTHER_ORG.headers)).status_code == 200
+
+
+async def test_demand_counts_what_is_asked_and_stays_in_the_line(service_client):
+    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
+    from tests.services.resource_share.test_people import employee_event
+
+    expert = Person("/group/east/team-1")
+    known = await client.post("/internal/events", headers=SERVICE, json=[
+        employee_event(str(expert.id), version=1, org_unit="/group/east/team-1", event_type="employee.created")])
+    assert known.json()["results"][0]["status"] == "processed"
+    case = await share(client, expert, {"type": "reference_case", "title": "Cold chain at Harbour", "scope": "group"})
+    demand_url = f"/api/v1/resources/people/{expert.id}/demand"
+    empty = (await client.get(demand_url, headers=expert.headers)).json()
+    assert empty["resource_requests"] == {"total": 0, "by_status": {}, "waiting_decision": 0,
+                                          "requesting_organizations": 0, "from_other_organizations": 0}
+    for who in (TEAMMATE, OTHER_ORG, FAR):
+        r = await client.post("/api/v1/resource-requests", json={"resource_id": case["id"]}, headers=who.headers)
+        assert r.status_code == 201, r.text
+    first = (await client.get("/api/v1/resource-requests", params={"role": "owner"}, headers=expert.headers)).json()["items"][0]
+    assert (await client.post(f"/api/v1/resource-requests/{first['id']}/approve", json={}, headers=expert.headers)).status_code == 200
+    contact = uuid.uuid4()
+    rel = await share(client, expert, new_relationship(contact, strength=80))
+    intro = await client.post("/api/v1/introductions", headers=FAR.headers,
+                              json={"contact_id": str(contact), "relationship_ids": [rel["id"]]})
+    assert intro.status_code == 201, intro.text
+
+    got = await client.get(demand_url, headers=expert.headers)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["resource_requests"] == {"total": 3, "by_status": {"requested": 2, "approved": 1}, "waiting_decision": 2,
+                                         "requesting_organizations": 3, "from_other_organizations": 2}
+    assert body["introductions"] == {"total": 1, "by_status": {"requested": 1}, "waiting_decision": 1}
+    assert body["support_requests"] == {"assigned_open": 0, "fulfilled": 0} and body["window_days"] == 90
+
+    assert (await client.get(demand_url, headers=MANAGER.headers)).status_code == 200
+    assert (await client.get(demand_url, headers=OTHER_ORG.headers)).status_code == 404
+    # Opting in to a public profile shows influence to everyone, not what is asked of you.
+    await client.put(f"/api/v1/resources/people/{expert.id}/profile", json={"public": True}, headers=expert.headers)
+    assert (await client.get(demand_url, headers=OTHER_ORG.headers)).status_code == 404
+    bad = await client.get(demand_url, params={"window_days": 0}, headers=expert.headers)
+    assert bad.status_code == 422 and "window_days" in bad.text
