@@ -21,7 +21,7 @@ import sys
 import urllib.error
 import uuid
 
-from gateway_common import call, new_id, run_load, system, token
+from gateway_common import call, cpu_seconds, new_id, run_load, system, token
 
 STAGES = ("L1_SUBSISTENCE", "L2_COMFORTABLE", "L3_AFFLUENT")
 
@@ -40,17 +40,21 @@ def main() -> int:
         reps = seed(gw)
         print(f"GET /api/v1/me/workspace: {args.requests} reads per stage, {args.concurrency} concurrent callers, "
               f"{os.cpu_count()} CPUs")
-        print(f"{'stage':16}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>8}  sections")
+        print(f"{'stage':16}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>8}  sections; CPU ms per workspace by process")
         for stage, auth in reps.items():
             sample = call("GET", gw + "/api/v1/me/workspace", auth)
             assert sample["stage"].get("stage") == stage, sample["stage"]
             sections = ", ".join(f"{name}={s['status']}({len(s['items'])})" for name, s in sample["sections"].items())
             item = {"method": "GET", "url": gw + "/api/v1/me/workspace", "headers": {"Authorization": auth}}
             run_load([item] * 50, args.concurrency)  # warm-up
+            before = cpu_seconds(procs.pids)
             result = run_load([item] * args.requests, args.concurrency)
+            after = cpu_seconds(procs.pids)
+            cpu = "  ".join(f"{name}={(after[name] - before[name]) * 1000 / args.requests:.1f}" for name in procs.pids)
             bad = {s: c for s, c in result["statuses"].items() if s != "200"}
             print(f"{stage:16}{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}"
                   f"{result['requests'] / result['seconds']:>8.0f}  {sections}{'  non-200: ' + str(bad) if bad else ''}")
+            print(f"{'':42}CPU ms: {cpu}")
     return 0
 
 

@@ -84,12 +84,17 @@ def unavailable(exc: Unavailable) -> Section:
     return {"status": "unavailable", "service": exc.service, "reason": exc.reason, "items": []}
 
 
-async def _page(ctx: Context, service: str, path: str, **params: Any) -> list[dict[str, Any]]:
+async def _body(ctx: Context, service: str, path: str, **params: Any) -> dict[str, Any]:
+    """A page from a service (an empty one when it answers 404)."""
     try:
         body = await ctx.calls.get(service, path, params)
     except NotFoundUpstream:
-        return []
-    return list(body.get("items", [])) if isinstance(body, dict) else list(body)
+        return {"items": [], "next_cursor": None}
+    return body if isinstance(body, dict) else {"items": list(body), "next_cursor": None}
+
+
+async def _page(ctx: Context, service: str, path: str, **params: Any) -> list[dict[str, Any]]:
+    return list((await _body(ctx, service, path, **params)).get("items", []))
 
 
 # --- L1: survive ----------------------------------------------------------------
@@ -98,32 +103,37 @@ async def _page(ctx: Context, service: str, path: str, **params: Any) -> list[di
 async def l1_sections(ctx: Context) -> dict[str, Section]:
     async def opportunities_and_resources() -> tuple[Section, Section]:
         try:
+            # Newly assigned first: the deals the rep just got, with what usually wins them.
             opportunities = await _page(
                 ctx, "opportunity", "/api/v1/opportunities", owner_id=ctx.me,
-                stage=list(s.NEW_OPPORTUNITY_STAGES), sort="-updated_at", limit=ctx.items,
+                stage=list(s.NEW_OPPORTUNITY_STAGES), sort="-assigned_at", limit=ctx.items,
             )
         except Unavailable as exc:
             # Without them, the suggestions fall back to the whole group's resources.
             return unavailable(exc), await suggested_resources([])
         recommended, resources = await asyncio.gather(
-            asyncio.gather(*(recommendations(o) for o in opportunities)), suggested_resources(s.industries(opportunities))
+            recommendations(opportunities), suggested_resources(s.industries(opportunities))
         )
-        items = [{"opportunity": s.opportunity_summary(o), "recommended_solutions": r} for o, r in zip(opportunities, recommended, strict=True)]
+        items = [
+            {"opportunity": s.opportunity_summary(o), "recommended_solutions": recommended.get(o["id"], ok("opportunity", []))}
+            for o in opportunities
+        ]
         return ok("opportunity", items), resources
 
-    async def recommendations(o: dict[str, Any]) -> Section:
+    async def recommendations(opportunities: list[dict[str, Any]]) -> dict[str, Section]:
+        """One batch call for the whole page (the workspace fetches resources itself)."""
+        if not opportunities:
+            return {}
         try:
-            # The workspace fetches suggested resources once itself; asking each
-            # recommendation for them too cost two more calls per opportunity.
-            body = await ctx.calls.get(
-                "opportunity", f"/api/v1/opportunities/{o['id']}/recommended-solutions",
-                {"k": 3, "include_resources": "false"},
+            body = await ctx.calls.post(
+                "opportunity", "/api/v1/opportunities/recommended-solutions:batch-get",
+                {"opportunity_ids": [o["id"] for o in opportunities], "k": 3},
             )
         except Unavailable as exc:
-            return unavailable(exc)
+            return {o["id"]: unavailable(exc) for o in opportunities}
         except NotFoundUpstream:
-            return ok("opportunity", [])
-        return ok("opportunity", body.get("items", []))
+            return {}
+        return {r["opportunity_id"]: ok("opportunity", r.get("items", [])) for r in body.get("items", [])}
 
     async def suggested_resources(industries: list[str]) -> Section:
         industry = {"industry": industries[0]} if industries else {}
@@ -151,51 +161,42 @@ async def l1_sections(ctx: Context) -> dict[str, Section]:
 
 
 async def l2_sections(ctx: Context) -> dict[str, Section]:
-    names = s.SECTIONS[s.L2]
-    try:
-        plans = s.current_plans(await _page(ctx, "key_account", "/api/v1/account-plans", limit=200), ctx.today, ctx.items)
-    except Unavailable as exc:
-        return {name: unavailable(exc) for name in names}
-    base = "/api/v1/account-plans/{}"
+    """Three cross-plan lists of the key account service, read concurrently;
+    it filters to the plans the caller may see whose period has not ended."""
+    current = {"current_plans_only": "true", "limit": ctx.items * 4}
 
-    async def per_plan(plan: dict[str, Any]) -> tuple[Any, Any, Any]:
-        path = base.format(plan["id"])
-        return await asyncio.gather(
-            _page(ctx, "key_account", path + "/actions", limit=200),
-            _page(ctx, "key_account", path + "/incubation-items", limit=200),
-            _page(ctx, "key_account", path + "/relationship-targets"),
-            return_exceptions=True,
-        )
+    async def actions_due() -> Section:
+        due_by = ctx.today + dt.timedelta(days=ctx.due_days)
+        try:
+            body = await _body(
+                ctx, "key_account", "/api/v1/plan-actions", status=list(s.OPEN_ACTION), due_by=due_by.isoformat(),
+                owner_id=ctx.me, unowned="true", **current,
+            )
+        except Unavailable as exc:
+            return unavailable(exc)
+        accounts = s.accounts_with_due_actions(body.get("items", []))
+        return ok("key_account", accounts, summary={
+            "due_days": ctx.due_days, "actions": len(body.get("items", [])), "more": s.more(body),
+        })
 
-    results = await asyncio.gather(*(per_plan(p) for p in plans))
-    due, incubation, gaps = [], [], []
-    missing: dict[int, list[str]] = {0: [], 1: [], 2: []}
-    failure: dict[int, Unavailable] = {}
-    for plan, parts in zip(plans, results, strict=True):
-        for i, part in enumerate(parts):
-            if isinstance(part, Unavailable):
-                missing[i].append(plan["id"])
-                failure[i] = part
-            elif isinstance(part, BaseException):
-                raise part
-        actions, items, targets = (p if not isinstance(p, BaseException) else [] for p in parts)
-        due.append((plan, s.due_actions(actions, today=ctx.today, horizon_days=ctx.due_days, employee_id=ctx.me)))
-        incubation += [{**i, "plan_id": plan["id"]} for i in s.open_incubation(items)]
-        gaps += s.relationship_gaps(plan, targets)
-    built = (
-        ok("key_account", s.accounts_with_due_actions(due), summary={"plans_read": len(plans), "due_days": ctx.due_days}),
-        ok("key_account", incubation[: ctx.items * 4], summary={"open": len(incubation)}),
-        ok("key_account", s.largest_gaps_first(gaps, ctx.items * 4), summary={"unmet_targets": len(gaps)}),
-    )
-    out = {}
-    for i, (name, section) in enumerate(zip(names, built, strict=True)):
-        if missing[i] and len(missing[i]) == len(plans):
-            out[name] = unavailable(failure[i])
-        elif missing[i]:
-            out[name] = {**section, "status": "partial", "missing": missing[i], "reason": failure[i].reason}
-        else:
-            out[name] = section
-    return out
+    async def incubation() -> Section:
+        try:
+            body = await _body(ctx, "key_account", "/api/v1/incubation-items", status=list(s.OPEN_INCUBATION), **current)
+        except Unavailable as exc:
+            return unavailable(exc)
+        return ok("key_account", body.get("items", []), summary={"open": len(body.get("items", [])), "more": s.more(body)})
+
+    async def gaps() -> Section:
+        try:
+            body = await _body(ctx, "key_account", "/api/v1/relationship-gaps", **current)
+        except Unavailable as exc:
+            return unavailable(exc)
+        return ok("key_account", body.get("items", []), summary={
+            "unmet_targets": len(body.get("items", [])), "more": s.more(body),
+        })
+
+    due, items, unmet = await asyncio.gather(actions_due(), incubation(), gaps())
+    return {"accounts_with_actions_due": due, "incubation_items": items, "relationship_gaps": unmet}
 
 
 # --- L3: become an influence centre ----------------------------------------------
@@ -213,30 +214,16 @@ async def l3_sections(ctx: Context) -> dict[str, Section]:
         items = [{"kind": "resource_request", **r} for r in requests] + [{"kind": "introduction", **i} for i in introductions]
         return ok("resource_share", items, summary={"resource_requests": len(requests), "introductions": len(introductions)})
 
-    async def influence() -> Section:
+    async def figures(kind: str) -> Section:
         try:
-            body = await ctx.calls.get("resource_share", f"/api/v1/resources/people/{ctx.me}/influence")
+            body = await ctx.calls.get("resource_share", f"/api/v1/resources/people/{ctx.me}/{kind}")
         except Unavailable as exc:
             return unavailable(exc)
         except NotFoundUpstream:
             body = None
         return ok("resource_share", [], summary=body)
 
-    async def demand() -> Section:
-        try:
-            requests, assigned = await asyncio.gather(
-                _page(ctx, "resource_share", "/api/v1/resource-requests", role="owner", limit=200),
-                _page(ctx, "resource_share", "/api/v1/support-requests", mine="true", status="assigned", limit=200),
-            )
-        except Unavailable as exc:
-            return unavailable(exc)
-        summary = s.expertise_demand(
-            requests, own_organization=ctx.principal.organization_path,
-            support_assigned=sum(1 for r in assigned if r.get("assignee_id") == ctx.me),
-        )
-        return ok("resource_share", [], summary=summary)
-
-    d, i, e = await asyncio.gather(decisions(), influence(), demand())
+    d, i, e = await asyncio.gather(decisions(), figures("influence"), figures("demand"))
     return {"decisions_waiting": d, "influence": i, "expertise_demand": e}
 
 

@@ -1,9 +1,9 @@
-"""What the workspace shows for each stage, and how raw service answers
-become its sections. Pure functions: no HTTP, no framework."""
+"""What the workspace shows for each stage, and how service answers become
+its sections. Pure functions: no HTTP, no framework. The services filter and
+sort (due actions, open items, gaps, demand); the gateway only shapes."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -17,8 +17,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     L2: ("accounts_with_actions_due", "incubation_items", "relationship_gaps"),
     L3: ("decisions_waiting", "influence", "expertise_demand"),
 }
-OPEN_ACTION = frozenset({"open", "in_progress"})
-OPEN_INCUBATION = frozenset({"idea", "validated", "qualified"})
+OPEN_ACTION = ("open", "in_progress")
+OPEN_INCUBATION = ("idea", "validated", "qualified")
 NEW_OPPORTUNITY_STAGES = ("lead", "qualified")
 
 
@@ -51,7 +51,7 @@ def stage_used(view: dict[str, Any]) -> str:
 
 
 def opportunity_summary(o: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "name", "stage", "amount", "expected_close_date", "account_id", "industry", "updated_at")
+    keys = ("id", "name", "stage", "amount", "expected_close_date", "account_id", "industry", "assigned_at", "updated_at")
     return {k: o.get(k) for k in keys}
 
 
@@ -63,89 +63,20 @@ def support_summary(requests: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(Counter(r.get("status", "unknown") for r in requests).items()))
 
 
-def current_plans(plans: Iterable[dict[str, Any]], today: dt.date, limit: int) -> list[dict[str, Any]]:
-    """Plans whose period has not ended, soonest ending first."""
-    live = [p for p in plans if _date(p.get("ends_on")) is None or _date(p.get("ends_on")) >= today]  # type: ignore[operator]
-    live.sort(key=lambda p: (p.get("ends_on") or "9999-12-31", p.get("id", "")))
-    return live[:limit]
-
-
-def due_actions(
-    actions: Iterable[dict[str, Any]], *, today: dt.date, horizon_days: int, employee_id: str
-) -> list[dict[str, Any]]:
-    """Open actions due within the horizon (overdue ones too) that are the
-    caller's or nobody's, earliest first."""
-    until = today + dt.timedelta(days=horizon_days)
-    out = []
-    for a in actions:
-        due = _date(a.get("due_on"))
-        if a.get("status") not in OPEN_ACTION or due is None or due > until:
-            continue
-        if a.get("owner_id") not in (None, employee_id):
-            continue
-        out.append({**a, "overdue": due < today})
-    out.sort(key=lambda a: (a["due_on"], a.get("id", "")))
-    return out
-
-
-def accounts_with_due_actions(per_plan: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[dict[str, Any]]:
-    """One entry per account with at least one due action."""
+def accounts_with_due_actions(actions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per account, in the order of its most urgent action (the
+    service lists actions earliest due first), each with its actions."""
     by_account: dict[str, dict[str, Any]] = {}
-    for plan, actions in per_plan:
-        if not actions:
-            continue
-        entry = by_account.setdefault(plan["account_id"], {"account_id": plan["account_id"], "plans": []})
-        entry["plans"].append({"plan_id": plan["id"], "period": plan.get("period"), "actions": actions})
-    accounts = list(by_account.values())
-    accounts.sort(key=lambda a: min(x["due_on"] for p in a["plans"] for x in p["actions"]))
-    return accounts
+    for a in actions:
+        entry = by_account.setdefault(a["account_id"], {
+            "account_id": a["account_id"], "account_name": a.get("account_name"), "next_due_on": a.get("due_on"),
+            "overdue": 0, "actions": [],
+        })
+        entry["overdue"] += bool(a.get("overdue"))
+        entry["actions"].append(a)
+    return list(by_account.values())
 
 
-def open_incubation(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = [i for i in items if i.get("status") in OPEN_INCUBATION]
-    out.sort(key=lambda i: (i.get("created_at") or "", i.get("id", "")))
-    return out
-
-
-def relationship_gaps(plan: dict[str, Any], targets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    gaps = [
-        {**t, "account_id": plan["account_id"], "plan_id": plan["id"]}
-        for t in targets if not t.get("met") and (t.get("gap_steps") or 0) > 0
-    ]
-    return gaps
-
-
-def largest_gaps_first(gaps: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    return sorted(gaps, key=lambda g: (-(g.get("gap_steps") or 0), g.get("contact_name") or ""))[:limit]
-
-
-def expertise_demand(
-    requests: list[dict[str, Any]], *, own_organization: str, support_assigned: int
-) -> dict[str, Any]:
-    """How much others ask for what the caller shares: by status, and how many
-    requests come from other organisations of the group."""
-    organisations = {_organization(r.get("requester_org_unit_path") or "/") for r in requests}
-    other = sum(1 for r in requests if _organization(r.get("requester_org_unit_path") or "/") != own_organization)
-    return {
-        "resource_requests": len(requests),
-        "by_status": dict(sorted(Counter(r.get("status", "unknown") for r in requests).items())),
-        "requesting_organisations": len(organisations),
-        "from_other_organisations": other,
-        "support_requests_assigned": support_assigned,
-    }
-
-
-def _organization(path: str) -> str:
-    parts = [p for p in path.split("/") if p]
-    return "/" + "/".join(parts[:2]) if parts else "/"
-
-
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
+def more(body: dict[str, Any]) -> bool:
+    """Whether the service has more than the page the workspace read."""
+    return bool(body.get("next_cursor"))

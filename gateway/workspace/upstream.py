@@ -40,14 +40,23 @@ class ServiceCalls:
         self._headers = {"Authorization": authorization, "Accept": "application/json", **outbound_headers()}
 
     async def get(self, service: str, path: str, params: Params | None = None) -> Any:
+        return await self._call("GET", service, path, params=params)
+
+    async def post(self, service: str, path: str, body: Any) -> Any:
+        """For reads that take a body (`…:batch-get`); never for writes."""
+        return await self._call("POST", service, path, body=json.dumps(body).encode())
+
+    async def _call(self, method: str, service: str, path: str, *, params: Params | None = None, body: bytes | None = None) -> Any:
         breaker = self._breakers[service]
         if not breaker.allow(time.monotonic()):
             raise Unavailable(service, "circuit_open")
         url = (self._settings.service_url(service) or "").rstrip("/") + path
-        query = _query(params or {})
+        headers = self._headers if body is None else {**self._headers, "Content-Type": "application/json"}
         try:
-            async with self._session.get(url, params=query, headers=self._headers, timeout=self._timeout) as response:
-                body = await response.read()
+            async with self._session.request(
+                method, url, params=_query(params or {}), data=body, headers=headers, timeout=self._timeout
+            ) as response:
+                payload = await response.read()
                 status = response.status
         except TimeoutError:
             breaker.failure(time.monotonic())
@@ -61,7 +70,7 @@ class ServiceCalls:
         if status != 200:
             raise Unavailable(service, f"answered {status}")
         try:
-            return json.loads(body)
+            return json.loads(payload)
         except ValueError:
             raise Unavailable(service, "answered invalid JSON") from None
 

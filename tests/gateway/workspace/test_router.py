@@ -36,27 +36,22 @@ class FakeServices:
                 {"id": "o1", "name": "Harbour", "stage": "lead", "industry": "retail", "amount": None},
                 {"id": "o2", "name": "Depot", "stage": "qualified", "industry": None, "amount": None},
             ])),
-            Route("/api/v1/opportunities/{id}/recommended-solutions", self.recommendations),
+            Route("/api/v1/opportunities/recommended-solutions:batch-get", self.recommendations, methods=["POST"]),
             Route("/api/v1/support-requests", self.page([{"id": "s1", "status": "open"}, {"id": "s2", "status": "assigned", "assignee_id": "me"}])),
             Route("/api/v1/resources", self.resources),
-            Route("/api/v1/account-plans", self.page([
-                {"id": "p1", "account_id": "A", "period": "2026", "ends_on": days(200)},
-                {"id": "p0", "account_id": "Z", "period": "2019", "ends_on": "2019-12-31"},
-            ])),
-            Route("/api/v1/account-plans/{id}/actions", self.page([
-                {"id": "a1", "status": "open", "owner_id": None, "due_on": days(3)},
-                {"id": "a2", "status": "done", "owner_id": None, "due_on": days(1)},
-                {"id": "a3", "status": "open", "owner_id": None, "due_on": days(90)},
-            ])),
-            Route("/api/v1/account-plans/{id}/incubation-items", self.page([
-                {"id": "i1", "status": "validated", "created_at": "2026-01-01"}, {"id": "i2", "status": "promoted"},
-            ])),
-            Route("/api/v1/account-plans/{id}/relationship-targets", self.targets),
+            Route("/api/v1/plan-actions", self.page([
+                {"id": "a1", "account_id": "A", "account_name": "Acme", "due_on": days(-1), "overdue": True},
+                {"id": "a2", "account_id": "B", "account_name": "Bolt", "due_on": days(2), "overdue": False},
+                {"id": "a3", "account_id": "A", "account_name": "Acme", "due_on": days(5), "overdue": False},
+            ], next_cursor="more")),
+            Route("/api/v1/incubation-items", self.page([{"id": "i1", "status": "validated"}])),
+            Route("/api/v1/relationship-gaps", self.page([{"contact_name": "Li", "account_id": "A", "gap_steps": 2}])),
             Route("/api/v1/resource-requests", self.page([
                 {"id": "r1", "status": "requested", "requester_org_unit_path": "/group/west/t"},
             ])),
             Route("/api/v1/introductions", self.page([{"id": "n1", "status": "requested"}])),
             Route("/api/v1/resources/people/{id}/influence", self.influence),
+            Route("/api/v1/resources/people/{id}/demand", self.demand),
         ]
         self.app = Starlette(routes=routes)
 
@@ -68,10 +63,10 @@ class FakeServices:
         if any(request.url.path.startswith(p) for p in self.slow):
             await asyncio.sleep(5)
 
-    def page(self, items):
+    def page(self, items, next_cursor=None):
         async def endpoint(request: Request) -> JSONResponse:
             await self._record(request)
-            return JSONResponse({"items": items, "next_cursor": None})
+            return JSONResponse({"items": items, "next_cursor": next_cursor})
         return endpoint
 
     async def stage(self, request: Request) -> JSONResponse:
@@ -86,20 +81,23 @@ class FakeServices:
 
     async def recommendations(self, request: Request) -> JSONResponse:
         await self._record(request)
-        return JSONResponse({"items": [{"solution_id": "sol", "name": f"for {request.path_params['id']}", "score": 0.9}]})
+        asked = (await request.json())["opportunity_ids"]
+        return JSONResponse({"items": [
+            {"opportunity_id": i, "items": [{"solution_id": "sol", "name": f"for {i}", "score": 0.9}]} for i in asked
+        ], "not_found": []})
 
     async def resources(self, request: Request) -> JSONResponse:
         await self._record(request)
         kind = request.query_params["type"]
         return JSONResponse({"items": [{"id": f"{kind}-1", "type": kind}], "next_cursor": None})
 
-    async def targets(self, request: Request) -> JSONResponse:
-        await self._record(request)
-        return JSONResponse([{"contact_name": "Li", "met": False, "gap_steps": 2}, {"contact_name": "Wu", "met": True, "gap_steps": 0}])
-
     async def influence(self, request: Request) -> JSONResponse:
         await self._record(request)
         return JSONResponse({"employee_id": request.path_params["id"], "score": 12.5})
+
+    async def demand(self, request: Request) -> JSONResponse:
+        await self._record(request)
+        return JSONResponse({"employee_id": request.path_params["id"], "resource_requests": {"waiting_decision": 1}})
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +141,9 @@ async def test_l1_workspace_with_every_service_up(start_gateway, fake):
     assert {c["authorization"] for c in calls} == {headers["Authorization"]}
     listed = next(c for c in calls if c["path"] == "/api/v1/opportunities")
     assert f"owner_id={me}" in listed["query"] and "stage=lead&stage=qualified" in listed["query"]
+    assert "sort=-assigned_at" in listed["query"]
+    # One batch call for the page's recommendations, not one per opportunity.
+    assert [c["path"] for c in calls].count("/api/v1/opportunities/recommended-solutions:batch-get") == 1
     assert all("industry=retail" in c["query"] for c in calls if c["path"] == "/api/v1/resources")
 
 
@@ -158,7 +159,7 @@ async def test_a_section_whose_service_is_down_is_marked_and_the_rest_arrive(sta
 async def test_a_slow_service_costs_one_timeout_not_the_sum(start_gateway, fake):
     gw = await start_gateway(**{name: fake.url for name in ALL}, workspace_call_timeout_seconds=0.3)
     _, headers = employee(fake, "L2_COMFORTABLE")
-    fake.slow.add("/api/v1/account-plans/")
+    fake.slow.update({"/api/v1/plan-actions", "/api/v1/incubation-items", "/api/v1/relationship-gaps"})
     try:
         started = time.monotonic()
         body = (await gw.get("/api/v1/me/workspace", headers=headers)).json()
@@ -173,15 +174,23 @@ async def test_a_slow_service_costs_one_timeout_not_the_sum(start_gateway, fake)
     assert 0.3 <= elapsed < 1.2
 
 
-async def test_l2_workspace_reads_current_plans(start_gateway, fake):
+async def test_l2_workspace_asks_the_cross_plan_lists_once_each(start_gateway, fake):
     gw = await start_gateway(**{name: fake.url for name in ALL})
-    _, headers = employee(fake, "L2_COMFORTABLE")
-    sections = (await gw.get("/api/v1/me/workspace", headers=headers)).json()["sections"]
+    me, headers = employee(fake, "L2_COMFORTABLE")
+    response = await gw.get("/api/v1/me/workspace", headers={**headers, "X-Request-ID": "ws-l2"})
+    sections = response.json()["sections"]
     due = sections["accounts_with_actions_due"]
-    assert [a["account_id"] for a in due["items"]] == ["A"]  # the 2019 plan is not read
-    assert [x["id"] for x in due["items"][0]["plans"][0]["actions"]] == ["a1"]
+    assert [(a["account_id"], a["overdue"], [x["id"] for x in a["actions"]]) for a in due["items"]] == [
+        ("A", 1, ["a1", "a3"]), ("B", 0, ["a2"])]
+    assert due["summary"] == {"due_days": 14, "actions": 3, "more": True}
     assert [i["id"] for i in sections["incubation_items"]["items"]] == ["i1"]
-    assert [(g["contact_name"], g["account_id"]) for g in sections["relationship_gaps"]["items"]] == [("Li", "A")]
+    assert sections["relationship_gaps"]["items"][0]["contact_name"] == "Li"
+    calls = [c for c in fake.calls if c["request_id"] == "ws-l2"]
+    assert sorted(c["path"] for c in calls) == sorted([
+        f"/api/v1/employees/{me}/stage", "/api/v1/plan-actions", "/api/v1/incubation-items", "/api/v1/relationship-gaps"])
+    actions = next(c for c in calls if c["path"] == "/api/v1/plan-actions")["query"]
+    assert "status=open&status=in_progress" in actions and f"owner_id={me}" in actions and "unowned=true" in actions
+    assert f"due_by={(TODAY + dt.timedelta(days=14)).isoformat()}" in actions and "current_plans_only=true" in actions
 
 
 async def test_l3_workspace(start_gateway, fake):
@@ -190,7 +199,7 @@ async def test_l3_workspace(start_gateway, fake):
     sections = (await gw.get("/api/v1/me/workspace", headers=headers)).json()["sections"]
     assert [(i["kind"], i["id"]) for i in sections["decisions_waiting"]["items"]] == [("resource_request", "r1"), ("introduction", "n1")]
     assert sections["influence"]["summary"] == {"employee_id": me, "score": 12.5}
-    assert sections["expertise_demand"]["summary"]["from_other_organisations"] == 1
+    assert sections["expertise_demand"]["summary"] == {"employee_id": me, "resource_requests": {"waiting_decision": 1}}
 
 
 async def test_without_a_stage_the_workspace_shows_l1_help(start_gateway, fake):

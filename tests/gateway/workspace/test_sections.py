@@ -1,8 +1,5 @@
-import datetime as dt
-
 from gateway.workspace import sections as s
 
-TODAY = dt.date(2026, 11, 28)
 ME = "0b7c1d9e-3f3a-4d8e-9a55-1e2f3a4b5c6d"
 
 
@@ -26,60 +23,21 @@ def test_never_evaluated_or_unknown_stage_shows_l1_help():
     assert s.stage_used({"status": "unavailable", "stage": None}) == "L1_SUBSISTENCE"
 
 
-def test_due_actions_are_open_mine_or_nobodys_within_the_horizon_earliest_first():
-    actions = [
-        new_action(id="late", due_on="2026-11-20"),
-        new_action(id="soon", due_on="2026-12-05"),
-        new_action(id="far", due_on="2027-02-01"),
-        new_action(id="done", status="done"),
-        new_action(id="others", owner_id="someone-else"),
-        new_action(id="nobodys", owner_id=None, due_on="2026-12-02"),
-        new_action(id="undated", due_on=None),
-    ]
-    due = s.due_actions(actions, today=TODAY, horizon_days=14, employee_id=ME)
-    assert [(a["id"], a["overdue"]) for a in due] == [("late", True), ("nobodys", False), ("soon", False)]
-
-
-def test_accounts_group_their_plans_due_actions_most_urgent_account_first():
-    a_plan = {"id": "p1", "account_id": "A", "period": "2026"}
-    b_plan = {"id": "p2", "account_id": "B", "period": "2026"}
+def test_accounts_group_due_actions_in_the_order_of_their_most_urgent():
     accounts = s.accounts_with_due_actions([
-        (a_plan, [new_action(due_on="2026-12-03")]), (b_plan, [new_action(due_on="2026-11-30")]), ({**a_plan, "id": "p3"}, []),
+        new_action(id="1", account_id="B", account_name="Bolt", due_on="2026-11-20", overdue=True),
+        new_action(id="2", account_id="A", account_name="Acme", due_on="2026-11-30", overdue=False),
+        new_action(id="3", account_id="B", account_name="Bolt", due_on="2026-12-03", overdue=False),
     ])
-    assert [a["account_id"] for a in accounts] == ["B", "A"]
-    assert [p["plan_id"] for p in accounts[1]["plans"]] == ["p1"]
+    assert [(a["account_id"], a["account_name"], a["next_due_on"], a["overdue"]) for a in accounts] == [
+        ("B", "Bolt", "2026-11-20", 1), ("A", "Acme", "2026-11-30", 0)]
+    assert [x["id"] for x in accounts[0]["actions"]] == ["1", "3"]
+    assert s.accounts_with_due_actions([]) == []
 
 
-def test_current_plans_drop_ended_periods_and_keep_the_soonest_ending():
-    plans = [
-        {"id": "old", "ends_on": "2025-12-31"}, {"id": "long", "ends_on": "2027-12-31"},
-        {"id": "now", "ends_on": "2026-12-31"}, {"id": "open", "ends_on": None},
-    ]
-    assert [p["id"] for p in s.current_plans(plans, TODAY, 2)] == ["now", "long"]
-
-
-def test_incubation_and_relationship_gaps():
-    items = [{"id": "1", "status": "idea"}, {"id": "2", "status": "promoted"}, {"id": "3", "status": "qualified"}]
-    assert [i["id"] for i in s.open_incubation(items)] == ["1", "3"]
-    plan = {"id": "p", "account_id": "A"}
-    gaps = s.relationship_gaps(plan, [
-        {"contact_name": "Li", "met": False, "gap_steps": 1}, {"contact_name": "Wu", "met": True, "gap_steps": 0},
-        {"contact_name": "Ma", "met": False, "gap_steps": 3},
-    ])
-    assert [(g["contact_name"], g["account_id"]) for g in s.largest_gaps_first(gaps, 5)] == [("Ma", "A"), ("Li", "A")]
-
-
-def test_expertise_demand_counts_requests_from_other_organisations():
-    requests = [
-        {"status": "requested", "requester_org_unit_path": "/group/east/team-1"},
-        {"status": "fulfilled", "requester_org_unit_path": "/group/west"},
-        {"status": "fulfilled", "requester_org_unit_path": "/group/north/x"},
-    ]
-    demand = s.expertise_demand(requests, own_organization="/group/east", support_assigned=2)
-    assert demand == {
-        "resource_requests": 3, "by_status": {"fulfilled": 2, "requested": 1}, "requesting_organisations": 3,
-        "from_other_organisations": 2, "support_requests_assigned": 2,
-    }
+def test_more_tells_whether_the_service_had_another_page():
+    assert s.more({"items": [], "next_cursor": "abc"}) is True
+    assert s.more({"items": []}) is False and s.more({"next_cursor": None}) is False
 
 
 def test_industries_keep_first_seen_order_without_blanks():
