@@ -2,8 +2,8 @@
 
 The proxy sits in front of FastAPI's routing as a pure ASGI middleware, so a
 proxied request never pays for routing, dependencies or a Request object; the
-gateway's own routes (API keys, the workspace, health, metrics, the merged
-OpenAPI and its docs) are ordinary FastAPI routes behind it.
+gateway's own routes (API keys, the workspace, health, metrics, retention, the
+merged OpenAPI and its docs) are ordinary FastAPI routes behind it.
 
 Middleware, outermost first: request context (id, access log, metrics) →
 CORS (preflights answered before authentication) → body size limit → proxy
@@ -12,8 +12,9 @@ CORS (preflights answered before authentication) → body size limit → proxy
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from gateway.db import SCHEMA, Base
 from gateway.proxy import Proxy, ProxyMiddleware
 from gateway.ratelimit.bucket import Limit
 from gateway.ratelimit.limiter import RateLimiter
-from gateway.ratelimit.store import BucketStore
+from gateway.ratelimit.store import BUCKET_IDLE_RETENTION, BucketStore, buckets_table
 from gateway.resilience import Breakers
 from gateway.settings import Settings
 from gateway.upstreams import RouteTable
@@ -41,6 +42,7 @@ from sanlun.kernel.health import health_router
 from sanlun.kernel.logging import configure_logging
 from sanlun.kernel.migrations import current_revision, head_revision
 from sanlun.kernel.pagination import CursorCodec
+from sanlun.kernel.retention import Rule, retention_router, retention_task
 from sanlun.topology import SERVICES
 
 SERVICE = "gateway"
@@ -78,12 +80,22 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         )
     head = head_revision(MIGRATIONS_DIR, SCHEMA)
 
+    retention = [
+        Rule(Base.metadata.tables[f"{SCHEMA}.idempotency_keys"], "created_at",
+             dt.timedelta(hours=settings.idempotency_retention_hours)),
+        Rule(buckets_table, "updated_at", BUCKET_IDLE_RETENTION),
+    ]
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(SERVICE, settings.log_level)
         await proxy.start()
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if settings.retention_interval_seconds > 0:
+                    await stack.enter_async_context(
+                        retention_task(SERVICE, retention, settings.retention_interval_seconds)(app))
+                yield
         finally:
             await proxy.close()
             if database is None:
@@ -138,6 +150,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health.router)
     app.include_router(api_keys_router)
     app.include_router(workspace_router)
+    # An operator's route, like the services' /ops: not part of the public API's spec.
+    app.include_router(retention_router(SERVICE, retention), include_in_schema=False)
     app.openapi = lambda: _merged_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -9,6 +9,7 @@ bucket allows.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -23,7 +24,11 @@ buckets_table = sa.Table(
     sa.Column("tokens", sa.Float, nullable=False),
     sa.Column("granted", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_rate_limit_buckets_updated_at", "updated_at"),
 )
+# A bucket idle this long has refilled to capacity long since: deleting it
+# changes nothing (the next request recreates it full), so retention may.
+BUCKET_IDLE_RETENTION = dt.timedelta(days=1)
 
 # `refilled` is spelled out three times: ON CONFLICT ... DO UPDATE cannot name
 # an intermediate value, and Postgres 15 has no OLD in RETURNING. Every

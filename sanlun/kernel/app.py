@@ -23,6 +23,8 @@ from sanlun.kernel.logging import configure_logging
 from sanlun.kernel.migrations import current_revision, head_revision
 from sanlun.kernel.pagination import CursorCodec
 from sanlun.kernel.event_routes import internal_events_router, mint_service_token, ops_router
+from sanlun.kernel.retention import retention_router, retention_task
+from sanlun.kernel.retention import rules as retention_rules
 from sanlun.kernel.events import EVENTS_KEY, EventHandler, EventsContext, OutboxDispatcher, Subscriptions, inbox_table, outbox_table
 from sanlun.kernel.routing import idempotency_table
 from sanlun.kernel.settings import ServiceSettings
@@ -103,6 +105,9 @@ def create_service_app(
     assert schema
     head = head_revision(migrations_dir, schema)
     outbox = metadata.tables[f"{schema}.outbox"]
+    retention = retention_rules(metadata, settings)
+    if settings.retention_interval_seconds > 0:
+        background = (*background, retention_task(service, retention, settings.retention_interval_seconds))
     events = EventsContext(
         source=service,
         outbox=outbox,
@@ -187,6 +192,7 @@ def create_service_app(
     app.include_router(health_router(service, {"database": database_ready}))
     app.include_router(internal_events_router(metadata.tables[f"{schema}.inbox"], event_handlers or {}))
     app.include_router(ops_router(outbox, service))
+    app.include_router(retention_router(service, retention))
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: openapi_with_problems(app)  # type: ignore[method-assign]

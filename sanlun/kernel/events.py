@@ -100,6 +100,7 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Index("ix_outbox_pending_id", "id", postgresql_where=sa.text("status = 'pending'")),
         sa.Index("ix_outbox_pending_subject", "subscriber", "subject", "id", postgresql_where=sa.text("status = 'pending'")),
         sa.Index("ix_outbox_status_id", "status", "id"),
+        sa.Index("ix_outbox_delivered_at", "delivered_at", postgresql_where=sa.text("status = 'delivered'")),
     )
 
 
@@ -111,6 +112,7 @@ def inbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("source", sa.String(100), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Index("ix_inbox_received_at", "received_at"),
     )
 
 

@@ -157,6 +157,20 @@ def create_kernel_tables(op: Any, schema: str) -> None:
     )
 
 
+def create_retention_indexes(op: Any, schema: str) -> None:
+    """What sanlun.kernel.retention deletes by, oldest first: delivered outbox
+    rows by delivery time, inbox rows by arrival (a service's second kernel
+    migration; idempotency keys already have their created_at index)."""
+    op.create_index("ix_outbox_delivered_at", "outbox", ["delivered_at"], schema=schema,
+                    postgresql_where=sa.text("status = 'delivered'"))
+    op.create_index("ix_inbox_received_at", "inbox", ["received_at"], schema=schema)
+
+
+def drop_retention_indexes(op: Any, schema: str) -> None:
+    op.drop_index("ix_inbox_received_at", "inbox", schema=schema)
+    op.drop_index("ix_outbox_delivered_at", "outbox", schema=schema)
+
+
 def drop_kernel_tables(op: Any, schema: str) -> None:
     """Undo `create_kernel_tables` (a service's first downgrade)."""
     for name in ("inbox", "outbox", "idempotency_keys"):

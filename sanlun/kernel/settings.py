@@ -95,6 +95,11 @@ class ServiceSettings(ProcessSettings):
     outbox_poll_seconds: float = 1.0
     outbox_backoff_base_seconds: float = 0.5
     outbox_backoff_cap_seconds: float = 60.0
+    # Retention of bookkeeping rows (sanlun.kernel.retention); 0 turns the schedule off.
+    retention_interval_seconds: float = 3600.0
+    outbox_retention_days: float = 7.0
+    inbox_retention_days: float = 30.0
+    idempotency_retention_hours: float = 48.0
     # JSON `{"subscriber": ["event.type.pattern", ...]}`; empty = sanlun.topology.SUBSCRIPTIONS.
     subscriptions: dict[str, list[str]] = {}
 

@@ -1,0 +1,26 @@
+"""Indexes the retention pass deletes by: delivered outbox rows by delivery
+time, inbox rows by arrival.
+
+Revision ID: rs_0003
+Revises: rs_0002
+Create Date: 2026-11-27 04:00:00
+"""
+
+from alembic import op
+
+from sanlun.kernel.migrations import create_retention_indexes, drop_retention_indexes
+
+revision = "rs_0003"
+down_revision = "rs_0002"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "resource_share"
+
+
+def upgrade() -> None:
+    create_retention_indexes(op, SCHEMA)
+
+
+def downgrade() -> None:
+    drop_retention_indexes(op, SCHEMA)
