@@ -85,10 +85,13 @@ async def set_managers(session: AsyncSession, pairs: list[tuple[uuid.UUID, uuid.
     if not pairs:
         return set()
     values = sa.values(sa.column("id", sa.Uuid), sa.column("manager_id", sa.Uuid), name="v").data(pairs)
+    # Postgres types a VALUES column from its literals: when every manager is
+    # null it would be text, and `uuid = text` fails. Say uuid.
+    manager_id = sa.cast(values.c.manager_id, sa.Uuid)
     stmt = (
         sa.update(Employee)
-        .where(Employee.id == values.c.id, Employee.manager_id.is_distinct_from(values.c.manager_id))
-        .values(manager_id=values.c.manager_id, version=Employee.version + 1, updated_at=sa.func.now())
+        .where(Employee.id == values.c.id, Employee.manager_id.is_distinct_from(manager_id))
+        .values(manager_id=manager_id, version=Employee.version + 1, updated_at=sa.func.now())
         .returning(Employee.id)
         .execution_options(synchronize_session=False)
     )

@@ -56,8 +56,9 @@ async def put_quota(
     session: DbSession,
     principal: CurrentPrincipal,
 ) -> QuotaRead:
-    require_roles(principal, "manager", "org_admin", "group_admin", "integrator")
+    # Visibility first (404), then the role (403): a rep may not learn who exists elsewhere.
     employee = await employees_service.get(session=session, principal=principal, employee_id=employee_id)
+    require_roles(principal, "manager", "org_admin", "group_admin", "integrator")
     quota = await repository.get(session, employee.id, period_start(period))
     if quota is None:
         quota = Quota(employee_id=employee.id, period_start=period_start(period), amount=data.amount.amount,

@@ -25,6 +25,7 @@ from services.employee_lifecycle.stages.domain.lifecycle import Change, StageSta
 from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY, Policy, parse_policy
 
 ADMIN_ROLES = ("org_admin", "group_admin", "integrator")
+OVERRIDING_ROLES = ("manager", "org_admin", "group_admin")
 
 
 def organization_candidates(org_unit_path: str) -> list[str]:
@@ -186,11 +187,12 @@ def _visible(principal: Principal) -> Any:
 async def evaluate_one(
     *, session: AsyncSession, principal: Principal, employee_id: uuid.UUID, as_of: dt.date | None, record: bool
 ) -> Outcome:
-    if record and principal.employee_id != employee_id:
-        require_roles(principal, "manager", *ADMIN_ROLES)
+    # Visibility first: someone you may not see is 404, not a 403 that says they exist.
     rows = await repository.employees_for_evaluation(session, visible=_visible(principal), ids=[employee_id])
     if not rows:
         raise NotFound(f"Employee {employee_id} was not found (or is inactive).")
+    if record and principal.employee_id != employee_id:
+        require_roles(principal, "manager", *ADMIN_ROLES)
     return (await evaluate_rows(session=session, employees=rows, as_of=as_of or utcnow().date(), record=record))[0]
 
 
@@ -226,7 +228,9 @@ async def _override_target(session: AsyncSession, principal: Principal, employee
     employee = await employees_repository.get_visible(session, principal, employee_id)
     if employee is None:
         raise NotFound(f"Employee {employee_id} was not found.")
-    require_roles(principal, "manager", *ADMIN_ROLES)
+    # An override is a person's judgement with a reason: managers and admins,
+    # not an integration's key.
+    require_roles(principal, *OVERRIDING_ROLES)
     if employee.id == principal.employee_id:
         raise Forbidden("You cannot override your own stage.")
     row = await repository.state_of(session, employee_id, lock=True)

@@ -42,3 +42,11 @@ async def test_bulk_upsert_reports_each_row_and_is_idempotent(service_client, co
         "SELECT type FROM employee_lifecycle.outbox WHERE subscriber = 'opportunity' AND subject = :s ORDER BY id"),
         {"s": body["rows"][0]["id"]})).scalars().all()
     assert types == ["employee.created", "employee.updated"]
+
+
+async def test_a_batch_where_nobody_names_a_manager_is_imported(service_client):
+    """Every manager_id of the set-based update is null: it must still be typed uuid."""
+    client = await service_client("employee_lifecycle")
+    r = await client.post("/api/v1/employees:bulk-upsert", json={"items": [row("solo-1"), row("solo-2")]}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["rows"]] == ["created", "created"]
