@@ -85,9 +85,12 @@ async def profile_of(*, session: AsyncSession, principal: Principal, employee_id
 
 
 async def put_profile(*, session: AsyncSession, principal: Principal, employee_id: uuid.UUID, data: ProfileWrite) -> ProfileRead:
-    if principal.employee_id != employee_id:
-        raise Forbidden("Only you can publish or change your profile.")
     profile = await repository.get_profile(session, employee_id)
+    if principal.employee_id != employee_id:
+        # Someone you may not see is 404, not a 403 that says they exist.
+        if not await _may_see(session, principal, employee_id, profile):
+            raise NotFound(f"Profile {employee_id} was not found.")
+        raise Forbidden("Only you can publish or change your profile.")
     if profile is None:
         profile = Profile(employee_id=employee_id, org_unit_path=principal.org_unit_path)
         session.add(profile)

@@ -13,10 +13,18 @@ from sanlun.kernel.errors import (
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
-from sanlun.kernel.pagination import CursorCodec, Page, Pagination, fingerprint, paginate
+from sanlun.kernel.pagination import (
+    CursorCodec,
+    Page,
+    Pagination,
+    fingerprint,
+    paginate,
+)
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share.domain.paths import PathConfig
 from services.resource_share.introductions import repository, service
@@ -27,6 +35,7 @@ from services.resource_share.introductions.schemas import (
     IntroductionRead,
     PathPage,
 )
+from services.resource_share.peers import PeersDep
 
 router = APIRouter(
     prefix="/api/v1/introductions",
@@ -90,11 +99,14 @@ async def list_introduction_paths(
     summary="Ask the connector of a path for an introduction",
     status_code=status.HTTP_201_CREATED,
     response_model=IntroductionRead,
-    responses=problem_responses(Forbidden, Unprocessable),
+    responses=problem_responses(Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_introduction(
-    data: IntroductionCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal
+    data: IntroductionCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> IntroductionRead:
+    """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
+    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
     created = await service.create(
         session=session, principal=principal, data=data, config=path_config(request),
         expiry_days=request.app.state.settings.introduction_expiry_days,

@@ -12,11 +12,14 @@ from sanlun.kernel.errors import (
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
+from services.resource_share.peers import PeersDep
 from services.resource_share.requests import repository, service
 from services.resource_share.requests.models import ResourceRequest
 from services.resource_share.requests.schemas import (
@@ -68,11 +71,14 @@ async def list_resource_requests(
     summary="Ask to use a resource",
     status_code=status.HTTP_201_CREATED,
     response_model=RequestRead,
-    responses=problem_responses(NotFound, Forbidden, Unprocessable),
+    responses=problem_responses(NotFound, Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_resource_request(
-    data: RequestCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal
+    data: RequestCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> RequestRead:
+    """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
+    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
     settings = request.app.state.settings
     created = await service.create(
         session=session, principal=principal, data=data,
@@ -146,10 +152,11 @@ async def rate_resource_request(
              response_model=RequestRead, responses=ACTION_PROBLEMS)
 async def record_resource_request_outcome(
     request_id: RequestId, data: OutcomeUpdate, request: Request, response: Response, session: DbSession,
-    principal: CurrentPrincipal,
+    principal: CurrentPrincipal, peers: PeersDep,
 ) -> RequestRead:
     found = await service.get(session=session, principal=principal, request_id=request_id, lock=True)
     check_if_match(request, found.version)
+    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
     found = await service.record_outcome(
         session=session, principal=principal, request=found, outcome=data.outcome, opportunity_id=data.opportunity_id
     )

@@ -14,11 +14,20 @@ from sanlun.kernel.errors import (
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
-from sanlun.kernel.pagination import CursorCodec, Page, Pagination, fingerprint, paginate
+from sanlun.kernel.pagination import (
+    CursorCodec,
+    Page,
+    Pagination,
+    fingerprint,
+    paginate,
+)
 from sanlun.kernel.routing import TransactionalRoute
+from services.resource_share.peers import PeersDep
 from services.resource_share.support import repository, service
 from services.resource_share.support.models import SupportPerson, SupportRequest
 from services.resource_share.support.schemas import (
@@ -67,15 +76,20 @@ async def list_support_pool(
     "/pool/{employee_id}",
     summary="Add or change a member of the support pool (yourself, or people you manage)",
     response_model=PoolMemberRead,
-    responses=problem_responses(Forbidden, Unprocessable),
+    responses=problem_responses(NotFound, Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def put_support_pool_member(
     employee_id: Annotated[uuid.UUID, Path(description="The pool member's employee id.")],
     data: PoolMemberWrite,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> PoolMemberRead:
-    member = await service.set_pool_member(session=session, principal=principal, employee_id=employee_id, data=data)
+    """Someone else's unit comes from the employee lifecycle service (as it
+    shows the employee to you); `org_unit_path`, when given, must match it."""
+    member = await service.set_pool_member(
+        session=session, principal=principal, peers=peers, employee_id=employee_id, data=data
+    )
     return PoolMemberRead.model_validate(member)
 
 
@@ -163,11 +177,14 @@ async def list_support_requests(
     summary="Ask the desk for pre-sales or expert support on an opportunity",
     status_code=status.HTTP_201_CREATED,
     response_model=CreatedSupportRequest,
-    responses=problem_responses(Forbidden, Unprocessable),
+    responses=problem_responses(Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_support_request(
-    data: SupportRequestCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal
+    data: SupportRequestCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> CreatedSupportRequest:
+    """The opportunity must be one you may see (the opportunity service is asked, with your token)."""
+    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
     created, stages = await service.create(request=request, session=session, principal=principal, data=data)
     response.headers["Location"] = f"/api/v1/support-requests/{created.id}"
     set_etag(response, created.version)

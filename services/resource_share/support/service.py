@@ -12,6 +12,7 @@ from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
 from services.resource_share.access import within
 from services.resource_share.domain import desk
+from services.resource_share.peers import Peers
 from services.resource_share.people import stages as stage_source
 from services.resource_share.support import repository
 from services.resource_share.support.models import SupportPerson, SupportRequest
@@ -38,20 +39,25 @@ def _employee(principal: Principal) -> uuid.UUID:
 
 
 async def set_pool_member(
-    *, session: AsyncSession, principal: Principal, employee_id: uuid.UUID, data: PoolMemberWrite
+    *, session: AsyncSession, principal: Principal, peers: Peers, employee_id: uuid.UUID, data: PoolMemberWrite
 ) -> SupportPerson:
-    """You may put yourself in the pool; a manager may put people of their unit; admins anyone in their reach."""
-    path = data.org_unit_path or (principal.org_unit_path if employee_id == principal.employee_id else None)
-    if path is None:
+    """You may put yourself in the pool; a manager may put people of their unit; admins anyone in their reach.
+    Someone else's unit is the one the lifecycle service knows, never the body's word for it."""
+    if employee_id == principal.employee_id:
+        path = principal.org_unit_path
+    else:
+        found = await peers.employee_unit(session, employee_id)
+        # Visibility first: someone you may not see is 404, not a 403 that says they exist.
+        if found is None or not can_see(principal, owner_id=employee_id, org_unit_path=found):
+            raise NotFound(f"Employee {employee_id} was not found.")
+        if not principal.has("manager", "org_admin", "group_admin"):
+            raise Forbidden("You may add yourself, or people of a unit you manage.")
+        path = found
+    if data.org_unit_path is not None and data.org_unit_path != path:
         raise Unprocessable(
-            "Give the member's org_unit_path.", errors=[{"loc": ["body", "org_unit_path"], "msg": "is required for someone else"}]
+            "The member's unit is the one their employee record has.",
+            errors=[{"loc": ["body", "org_unit_path"], "msg": f"is not the member's unit ({path})"}],
         )
-    if employee_id == principal.employee_id and path != principal.org_unit_path:
-        raise Unprocessable(
-            "Your own unit comes from your token.", errors=[{"loc": ["body", "org_unit_path"], "msg": "is not your unit"}]
-        )
-    if not can_see(principal, owner_id=employee_id, org_unit_path=path):
-        raise Forbidden("You may add yourself, or people of a unit you manage.")
     return await repository.upsert_member(
         session,
         {
@@ -190,8 +196,10 @@ async def cancel(*, session: AsyncSession, principal: Principal, support_request
     if support_request.status not in ("open", "assigned"):
         raise Conflict(f"A {support_request.status} request cannot be cancelled.", code="illegal_transition",
                        status_now=support_request.status)
-    if not can_see(principal, owner_id=support_request.requester_id, org_unit_path=support_request.requester_org_unit_path):
-        raise Forbidden("Only the requester or their manager may cancel the request.")
+    line = can_see(principal, owner_id=support_request.requester_id, org_unit_path=support_request.requester_org_unit_path)
+    # An integration's key reads the desk; cancelling is for the requester, their managers and admins.
+    if not line or (principal.employee_id is None and not principal.has("org_admin", "group_admin")):
+        raise Forbidden("Only the requester, their managers or an admin may cancel the request.")
     support_request.status = "cancelled"
     await session.flush()
     return support_request

@@ -4,7 +4,7 @@ import uuid
 import httpx
 import sqlalchemy as sa
 
-from tests.services.resource_share.helpers import ALL_EVENTS, SERVICE, Person, event, outbox
+from tests.services.resource_share.helpers import ALL_EVENTS, SERVICE, Person, event, outbox, share
 
 L1 = Person("/group/east/team-1")
 L2 = Person("/group/east/team-1")
@@ -66,6 +66,8 @@ async def test_live_stages_come_from_the_lifecycle_service_with_the_callers_head
 
     def lifecycle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        if request.url.path.startswith("/api/v1/opportunities/"):  # the check that the caller may see the deal
+            return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[1]})
         ids = json.loads(request.content)["employee_ids"]
         return httpx.Response(200, json={"items": [
             {"employee_id": i, "stage": "L1_SUBSISTENCE", "stage_since": "2026-01-01", "capacity": 5, "open_load": 1, "needs": []}
@@ -83,9 +85,10 @@ async def test_live_stages_come_from_the_lifecycle_service_with_the_callers_head
             state.http = real
     assert created.status_code == 201, created.text
     assert (created.json()["requester_stage"], created.json()["stages_source"]) == ("L1_SUBSISTENCE", "live")
-    assert str(seen[0].url) == "http://127.0.0.1:8002/api/v1/employees/stages:batch-get"
-    assert seen[0].headers["authorization"] == L1.headers["Authorization"]
-    assert seen[0].headers["x-request-id"] == "req-42"
+    assert [r.url.path.split("/")[3] for r in seen] == ["opportunities", "employees"]
+    assert str(seen[1].url) == "http://127.0.0.1:8002/api/v1/employees/stages:batch-get"
+    assert {r.headers["authorization"] for r in seen} == {L1.headers["Authorization"]}
+    assert {r.headers["x-request-id"] for r in seen} == {"req-42"}
 
 
 async def test_the_queue_tilts_towards_l1_and_ageing_lets_a_waiting_l2_overtake(service_client, connection):
@@ -190,19 +193,46 @@ async def test_fairness_per_stage(service_client, connection):
 
 
 async def test_pool_membership_rules(service_client):
-    client = await service_client("resource_share")
+    from tests.services.resource_share.test_people import employee_event
+
+    client = await service_client("resource_share")  # the lifecycle service is down: the people view answers
     someone = Person("/group/east/presales")
-    by_rep = await client.put(f"/api/v1/support-requests/pool/{someone.id}", headers=L1.headers,
-                              json={"org_unit_path": "/group/east/presales", "skills": ["x"], "weekly_capacity_hours": 5})
-    assert by_rep.status_code == 403
-    by_manager = await client.put(f"/api/v1/support-requests/pool/{someone.id}", headers=MANAGER.headers,
-                                  json={"org_unit_path": "/group/east/presales", "skills": ["x"], "weekly_capacity_hours": 5})
+    known = await client.post("/internal/events", headers=SERVICE, json=[
+        employee_event(str(someone.id), version=1, org_unit="/group/east/presales", event_type="employee.created")])
+    assert known.json()["results"][0]["status"] == "processed"
+    body = {"skills": ["x"], "weekly_capacity_hours": 5}
+    url = f"/api/v1/support-requests/pool/{someone.id}"
+    # Another rep may not even learn that the person exists; a manager elsewhere neither.
+    assert (await client.put(url, headers=L1.headers, json=body)).status_code == 404
+    elsewhere = Person("/group/west", ("manager",))
+    claimed = await client.put(url, headers=elsewhere.headers, json={**body, "org_unit_path": "/group/west/team-1"})
+    assert claimed.status_code == 404  # naming their own unit in the body does not make the person theirs
+    wrong_unit = await client.put(url, headers=MANAGER.headers, json={**body, "org_unit_path": "/group/east/other"})
+    assert wrong_unit.status_code == 422 and wrong_unit.json()["errors"][0]["loc"] == ["body", "org_unit_path"]
+    by_manager = await client.put(url, headers=MANAGER.headers, json=body)
     assert by_manager.status_code == 200 and by_manager.json()["weekly_capacity_hours"] == 5
-    missing = await client.put(f"/api/v1/support-requests/pool/{someone.id}", headers=MANAGER.headers,
-                               json={"skills": ["x"], "weekly_capacity_hours": 5})
-    assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == ["body", "org_unit_path"]
+    assert by_manager.json()["org_unit_path"] == "/group/east/presales"
+    unknown = await client.put(f"/api/v1/support-requests/pool/{uuid.uuid4()}", headers=MANAGER.headers, json=body)
+    assert unknown.status_code == 404
     pool = (await client.get("/api/v1/support-requests/pool", params={"skill": "x"}, headers=L1.headers)).json()
     assert [m["employee_id"] for m in pool["items"]] == [str(someone.id)]
+
+
+async def test_a_request_must_name_an_opportunity_the_caller_may_see(service_client):
+    from tests.services.resource_share.conftest import hidden_opportunity
+
+    client = await service_client("resource_share")
+    hidden = hidden_opportunity()
+    refused = await client.post("/api/v1/support-requests", json=new_support_request(opportunity_id=str(hidden)),
+                                headers=L1.headers)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["body", "opportunity_id"]
+    down = await service_client("resource_share", opportunity_url="http://127.0.0.1:9")
+    failed = await down.post("/api/v1/support-requests", json=new_support_request(), headers=L1.headers)
+    assert failed.status_code == 502 and failed.json()["service"] == "opportunity"
+    case = await share(client, ENGINEER, {"type": "reference_case", "title": "Cold chain", "scope": "group"})
+    linked = await client.post("/api/v1/resource-requests", json={"resource_id": case["id"], "opportunity_id": str(hidden)},
+                               headers=L1.headers)
+    assert linked.status_code == 422 and linked.json()["errors"][0]["loc"] == ["body", "opportunity_id"]
 
 
 async def test_support_request_validation_names_the_field(service_client):
