@@ -9,9 +9,27 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_white
 Tags = Annotated[list[Tag], Field(max_length=50)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320, to_lower=True)]
 
+_CREATE = {
+    "name": "Li Wei",
+    "email": "li.wei@sanlun-demo.cn",
+    "org_unit_path": "/group/east/team-3",
+    "manager_id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
+    "hire_date": "2026-03-01",
+    "entered_sales_on": "2026-04-01",
+    "capacity": 20,
+    "external_id": "HR-E-10482",
+    "skills": ["storage", "warehouse management"],
+    "industries": ["logistics", "retail"],
+    "regions": ["zhejiang"],
+}
+EXAMPLE = {
+    "id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a", **_CREATE, "active": True,
+    "created_at": "2026-03-01T01:00:00Z", "updated_at": "2026-09-14T06:31:10Z", "version": 3,
+}
+
 
 class EmployeeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CREATE]})
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
     email: Email
@@ -30,7 +48,11 @@ class EmployeeCreate(BaseModel):
 class EmployeeUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"org_unit_path": "/group/east/team-1", "capacity": 25,
+         "skills": ["storage", "warehouse management", "edge computing"]},
+        {"active": False},
+    ]})
 
     name: Annotated[str | None, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] = None
     email: Email | None = None
@@ -46,7 +68,7 @@ class EmployeeUpdate(BaseModel):
 
 
 class EmployeeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [EXAMPLE]})
 
     id: uuid.UUID
     external_id: str | None
@@ -86,7 +108,13 @@ class EmployeeImport(BaseModel):
 
 
 class EmployeeBulk(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
+        {"external_id": "HR-E-10001", "name": "Chen Jie", "email": "chen.jie@sanlun-demo.cn",
+         "org_unit_path": "/group/east", "hire_date": "2014-07-01", "entered_sales_on": "2014-07-01", "capacity": 10},
+        {"external_id": "HR-E-10482", "name": "Li Wei", "email": "li.wei@sanlun-demo.cn",
+         "org_unit_path": "/group/east/team-3", "manager_external_id": "HR-E-10001", "hire_date": "2026-03-01",
+         "entered_sales_on": "2026-04-01", "skills": ["storage"], "industries": ["logistics"], "regions": ["zhejiang"]},
+    ]}]})
 
     items: Annotated[list[dict[str, object]], Field(min_length=1, max_length=1000)] = Field(
         description="EmployeeImport rows; each is checked on its own and reported."

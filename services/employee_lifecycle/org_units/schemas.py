@@ -8,9 +8,13 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
+_EAST = "5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f"
+
 
 class OrgUnitCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"slug": "team-3", "name": "East China - Team 3 (Hangzhou)", "parent_id": _EAST, "external_id": "HR-OU-0307"},
+    ]})
 
     slug: Slug = Field(description="The unit's path segment, e.g. `team-3`.")
     name: Name
@@ -22,7 +26,10 @@ class OrgUnitUpdate(BaseModel):
     """Rename, or move under another parent: the paths of every unit and
     employee below follow in the same transaction."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "East China - Team 3 (Hangzhou & Ningbo)"},
+        {"slug": "team-hz", "parent_id": _EAST},
+    ]})
 
     name: Name | None = None
     slug: Slug | None = None
@@ -30,7 +37,11 @@ class OrgUnitUpdate(BaseModel):
 
 
 class OrgUnitRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "external_id": "HR-OU-0307", "parent_id": _EAST,
+        "slug": "team-3", "name": "East China - Team 3 (Hangzhou)", "path": "/group/east/team-3", "depth": 2,
+        "created_at": "2026-01-05T02:00:00Z", "updated_at": "2026-06-18T09:12:44Z", "version": 2,
+    }]})
 
     id: uuid.UUID
     external_id: str | None
@@ -54,7 +65,12 @@ class OrgUnitImport(BaseModel):
 
 
 class OrgUnitBulk(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
+        {"external_id": "HR-OU-0001", "slug": "group", "name": "Sanlun Group"},
+        {"external_id": "HR-OU-0300", "slug": "east", "name": "East China", "parent_external_id": "HR-OU-0001"},
+        {"external_id": "HR-OU-0307", "slug": "team-3", "name": "East China - Team 3 (Hangzhou)",
+         "parent_external_id": "HR-OU-0300"},
+    ]}]})
 
     items: Annotated[list[dict[str, object]], Field(min_length=1, max_length=1000)] = Field(
         description="OrgUnitImport rows; each is checked on its own and reported."
@@ -70,6 +86,18 @@ class RowReport(BaseModel):
 
 
 class BulkReport(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "created": 1, "updated": 1, "unchanged": 0, "rejected": 1,
+        "rows": [
+            {"index": 0, "external_id": "HR-E-10001", "status": "updated", "id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
+             "errors": []},
+            {"index": 1, "external_id": "HR-E-10482", "status": "created", "id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
+             "errors": []},
+            {"index": 2, "external_id": "HR-E-10517", "status": "rejected",
+             "errors": [{"loc": ["email"], "msg": "appears earlier in this batch"}]},
+        ],
+    }]})
+
     created: int
     updated: int
     unchanged: int

@@ -9,6 +9,29 @@ from services.employee_lifecycle.stages.schemas import StageCode
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=60)]
 
+_RULES: list[dict[str, Any]] = [
+    {"id": "l3_quota_mastery", "stage": "L3_AFFLUENT", "conditions": [
+        {"signal": "quota_attainment_4q", "op": ">=", "value": 1.0},
+        {"signal": "quarters_at_quota", "op": ">=", "value": 3},
+        {"signal": "stable_accounts", "op": ">=", "value": 5},
+    ]},
+    {"id": "l3_group_influence", "stage": "L3_AFFLUENT", "conditions": [
+        {"signal": "stable_accounts", "op": ">=", "value": 8},
+        {"signal": "influence_score", "op": ">=", "value": 30},
+    ]},
+    {"id": "l2_quota_comfortable", "stage": "L2_COMFORTABLE", "conditions": [
+        {"signal": "quota_attainment_4q", "op": ">=", "value": 0.8},
+        {"signal": "stable_accounts", "op": ">=", "value": 2},
+    ]},
+    {"id": "l2_repeat_business", "stage": "L2_COMFORTABLE", "conditions": [
+        {"signal": "stable_accounts", "op": ">=", "value": 3},
+        {"signal": "wins_12m", "op": ">=", "value": 5},
+    ]},
+]
+_WRITE: dict[str, Any] = {
+    "organization_path": "/group/east", "name": "East China 2027", "currency": "CNY", "hysteresis": 2, "rules": _RULES,
+}
+
 
 class ConditionWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +58,7 @@ class PolicyWrite(BaseModel):
     rule reaches it; a rule is all of its conditions. L3 is tried, then L2;
     everyone else is L1."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_WRITE]})
 
     organization_path: OrgUnitPath | None = Field(
         None, description="The organisation (`/group/east`) or the whole group (`/group`); default yours."
@@ -49,6 +72,11 @@ class PolicyWrite(BaseModel):
 
 
 class PolicyRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "6e7f8091-a2b3-4c4d-8e5f-6a7b8c9d0e1f", **_WRITE, "version": 3,
+        "created_by": "0b7c1d9e-3f3a-4d8e-9a55-1e2f3a4b5c6d", "created_at": "2026-11-02T02:00:00Z",
+    }]})
+
     id: uuid.UUID | None = Field(description="null for the shipped default.")
     organization_path: str
     version: int

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.key_account.segmentation.schemas import SegmentationRead
+from services.key_account.segmentation.schemas import SEGMENTATION_EXAMPLE, SegmentationRead
 from sanlun.kernel.types import Money, OrgUnitPath
 
 __all__ = ["Money", "OrgUnitPath"]
@@ -17,9 +17,29 @@ ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Headcount = Annotated[int, Field(ge=0, le=100_000_000, description="Number of employees of the customer.")]
 Assessment = Annotated[int, Field(ge=0, le=100, description="An account manager's assessment, 0-100.")]
 
+_PARENT = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+_CREATE: dict[str, Any] = {
+    "name": "Zhejiang Sunrise Logistics",
+    "industry": "logistics",
+    "annual_revenue": {"amount": "3200000000.00", "currency": "CNY"},
+    "employees": 8600,
+    "headquarters": "Hangzhou, Zhejiang",
+    "parent_id": _PARENT,
+    "owner_id": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "org_unit_path": "/group/east/team-3",
+    "external_id": "ERP-C-00391",
+    "potential": 80,
+    "strategic_value": 70,
+    "solution_fit": 65,
+}
+EXAMPLE: dict[str, Any] = {
+    "id": "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c", **_CREATE, "tier": "strategic", "segmentation": SEGMENTATION_EXAMPLE,
+    "created_at": "2026-02-10T03:00:00Z", "updated_at": "2026-11-25T02:00:00Z", "version": 7,
+}
+
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CREATE]})
 
     name: Name
     industry: Industry | None = None
@@ -40,7 +60,9 @@ class AccountCreate(BaseModel):
 class AccountUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"employees": 9100, "potential": 85, "annual_revenue": {"amount": "3450000000.00", "currency": "CNY"}},
+    ]})
 
     name: Name | None = None
     industry: Industry | None = None
@@ -57,7 +79,7 @@ class AccountUpdate(BaseModel):
 
 
 class AccountRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [EXAMPLE]})
 
     id: uuid.UUID
     external_id: str | None
@@ -82,7 +104,18 @@ class AccountRead(BaseModel):
 class BulkUpsert(BaseModel):
     """Rows are checked one by one so a bad value fails its row, not the batch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "rows": [
+            {"external_id": "ERP-C-00417", "name": "Ningbo Port Group", "industry": "logistics",
+             "annual_revenue": {"amount": "26800000000.00", "currency": "CNY"}, "employees": 21500,
+             "headquarters": "Ningbo, Zhejiang", "org_unit_path": "/group/east", "potential": 85,
+             "strategic_value": 90},
+            {"external_id": "ERP-C-00418", "name": "Ningbo Port Cold Chain", "industry": "Logisitcs",
+             "parent_external_id": "ERP-C-00417", "employees": 1300, "headquarters": "Ningbo, Zhejiang",
+             "org_unit_path": "/group/east/team-3"},
+        ],
+        "dry_run": True,
+    }]})
 
     rows: list[dict[str, Any]] = Field(
         min_length=1,
@@ -115,6 +148,39 @@ class RowReport(BaseModel):
 
 
 class BulkReport(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "created": 0, "updated": 0, "failed": 0, "normalised": 1, "dry_run": True,
+        "rows": [
+            {"index": 0, "external_id": "ERP-C-00417", "status": "valid", "errors": [], "warnings": []},
+            {"index": 1, "external_id": "ERP-C-00418", "status": "valid", "errors": [], "warnings": [
+                {"loc": ["rows", 1, "industry"], "code": "normalised",
+                 "msg": "sector 'Logisitcs' normalised to 'logistics' (closest known sector)"},
+            ]},
+        ],
+    }, {
+        "created": 1, "updated": 0, "failed": 1, "normalised": 0, "dry_run": False,
+        "rows": [
+            {"index": 0, "external_id": "ERP-C-00417", "status": "created",
+             "account_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "tier": "strategic", "tier_score": "86.61",
+             "tier_reasons": [
+                 {"factor": "revenue", "known": True, "score": 85.7, "weight": 0.4, "contribution": 34.28,
+                  "note": "revenue 26,800,000,000 CNY on a log scale 10,000,000-100,000,000,000"},
+                 {"factor": "potential", "known": True, "score": 85.0, "weight": 0.3333, "contribution": 28.33,
+                  "note": "potential assessed at 85"},
+                 {"factor": "strategic_value", "known": True, "score": 90.0, "weight": 0.2667, "contribution": 24.0,
+                  "note": "strategic value assessed at 90"},
+                 {"factor": "relationship", "known": False, "score": None, "weight": 0.0, "contribution": 0.0,
+                  "note": "no relationships recorded"},
+                 {"factor": "solution_fit", "known": False, "score": None, "weight": 0.0, "contribution": 0.0,
+                  "note": "solution fit not assessed"},
+             ],
+             "errors": [], "warnings": []},
+            {"index": 1, "external_id": "ERP-C-00418", "status": "failed", "errors": [
+                {"loc": ["rows", 1, "employees"], "msg": "'13k' is not an integer", "code": "type"},
+            ], "warnings": []},
+        ],
+    }]})
+
     created: int
     updated: int
     failed: int

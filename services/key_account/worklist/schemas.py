@@ -16,7 +16,9 @@ class WorkAction(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "9d2c4b6a-1e3f-4a5b-8c7d-6e5f4a3b2c1d", "plan_id": _PLAN, "plan_period": "2026",
         "plan_ends_on": "2026-12-31", "account_id": _ACCOUNT, "account_name": "Zhejiang Sunrise Logistics",
-        "objective_id": None, "incumbent_contract_id": None, "title": "Book the CIO briefing on the warehouse rollout",
+        "objective_id": "ef56ab78-c901-4d2e-8f3a-b4c5d6e7f8a9",
+        "incumbent_contract_id": "f067bc89-d012-4e3f-9a4b-c5d6e7f8a9b0",
+        "title": "Book the CIO briefing on the warehouse rollout",
         "owner_id": _EMPLOYEE, "due_on": "2026-12-03", "status": "open", "overdue": False, "version": 2,
     }]})
 

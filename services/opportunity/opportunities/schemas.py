@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -22,6 +22,40 @@ WinProbability = Annotated[
 
 Industry = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 SizeBand = Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+
+_OPPORTUNITY = "2f6c9b1e-8a3d-4c5e-9f70-1b2a3c4d5e6f"
+_ACCOUNT = "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c"
+_OWNER = "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"
+_MANAGER = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f"
+_PRESALES = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b"
+_SOLUTION = "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968"
+_COMPELLING_EVENT = "The Hangzhou hub's storage lease ends in April 2027 and Double 11 volume doubled this year."
+
+EXAMPLE: dict[str, Any] = {
+    "id": _OPPORTUNITY,
+    "external_id": "CRM-2026-00391",
+    "account_id": _ACCOUNT,
+    "name": "Sunrise Logistics - Hangzhou hub storage refresh",
+    "amount": {"amount": "380000.00", "currency": "CNY"},
+    "expected_close_date": "2026-12-15",
+    "owner_id": _OWNER,
+    "assigned_at": "2026-09-02T06:40:12Z",
+    "org_unit_path": "/group/east/team-3",
+    "source": "customer_referral",
+    "compelling_event": _COMPELLING_EVENT,
+    "stage": "won",
+    "win_probability": "1.0000",
+    "industry": "logistics",
+    "size_band": "large",
+    "solution_ids": [_SOLUTION],
+    "team": [{"employee_id": _PRESALES, "role": "presales"}],
+    "closed_on": "2026-11-20",
+    "origin": {"type": "incubation_item", "id": "d2c1b0a9-8f7e-4d6c-9b5a-4f3e2d1c0b9a"},
+    "created_at": "2026-09-02T06:40:12Z",
+    "updated_at": "2026-11-20T09:05:44Z",
+    "version": 9,
+}
+
 TeamRole = Literal[
     "solution_consultant", "presales", "executive_sponsor", "delivery", "partner", "overlay", "specialist",
 ]
@@ -46,7 +80,20 @@ class Origin(BaseModel):
 
 
 class OpportunityCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "Sunrise Logistics - Hangzhou hub storage refresh",
+        "account_id": _ACCOUNT,
+        "amount": {"amount": "380000.00", "currency": "CNY"},
+        "expected_close_date": "2027-03-31",
+        "source": "customer_referral",
+        "compelling_event": _COMPELLING_EVENT,
+        "stage": "qualified",
+        "win_probability": "0.3",
+        "industry": "logistics",
+        "size_band": "large",
+        "solution_ids": [_SOLUTION],
+        "team": [{"employee_id": _PRESALES, "role": "presales"}],
+    }]})
 
     name: Name
     account_id: uuid.UUID | None = Field(None, description="The account in the key account service.")
@@ -72,7 +119,13 @@ class OpportunityCreate(BaseModel):
 class OpportunityUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "amount": {"amount": "420000.00", "currency": "CNY"},
+        "expected_close_date": "2027-04-30",
+        "win_probability": "0.45",
+        "team": [{"employee_id": _PRESALES, "role": "presales"},
+                 {"employee_id": _MANAGER, "role": "executive_sponsor"}],
+    }]})
 
     name: Name | None = None
     account_id: uuid.UUID | None = None
@@ -91,7 +144,7 @@ class OpportunityUpdate(BaseModel):
 
 
 class OpportunityRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [EXAMPLE]})
 
     id: uuid.UUID
     external_id: str | None
@@ -100,6 +153,7 @@ class OpportunityRead(BaseModel):
     amount: Money | None
     expected_close_date: dt.date | None
     owner_id: uuid.UUID | None
+    assigned_at: dt.datetime | None = Field(None, description="When the current owner got it; null while unassigned.")
     org_unit_path: str
     source: str | None
     compelling_event: str | None
@@ -117,7 +171,12 @@ class OpportunityRead(BaseModel):
 
 
 class StageChangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"stage": "proposal"},
+        {"stage": "won", "closed_on": "2026-11-26"},
+        {"stage": "negotiation", "force": True,
+         "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan."},
+    ]})
 
     stage: Stage
     closed_on: dt.date | None = Field(None, description="Close date, needed to close as won or lost.")
@@ -126,7 +185,16 @@ class StageChangeRequest(BaseModel):
 
 
 class StageChangeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": 1842,
+        "from_stage": "solution_design",
+        "to_stage": "proposal",
+        "changed_at": "2026-11-26T09:05:44Z",
+        "changed_by": _MANAGER,
+        "forced": True,
+        "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan.",
+        "unmet": [{"stage": "proposal", "requirement": "decision_maker"}],
+    }]})
 
     id: int
     from_stage: Stage | None
@@ -139,7 +207,14 @@ class StageChangeRead(BaseModel):
 
 
 class BulkUpsertRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
+        {"external_id": "CRM-2026-00417", "name": "Ningbo Port Group - edge servers for the container yard",
+         "amount": {"amount": "265000.00", "currency": "CNY"}, "expected_close_date": "2027-02-28",
+         "stage": "qualified", "industry": "logistics", "size_band": "large"},
+        {"external_id": "CRM-2026-00418", "name": "Suzhou Precision Parts - MES licence renewal",
+         "amount": {"amount": "88000.00", "currency": "CNY"}, "expected_close_date": "2026-12-20",
+         "stage": "negotiation", "industry": "manufacturing", "size_band": "mid"},
+    ]}]})
 
     items: Annotated[list[dict], Field(min_length=1, max_length=1000, description=(
         "Opportunities as for create, each with an `external_id`; each row is validated on its own."
@@ -153,9 +228,21 @@ class BulkRowResult(BaseModel):
     id: uuid.UUID | None = None
     errors: list[dict] = []
 
-    assigned_at: dt.datetime | None = Field(None, description="When the current owner got it; null while unassigned.")
 
 class BulkUpsertReport(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "created": 1,
+        "updated": 0,
+        "failed": 1,
+        "results": [
+            {"index": 0, "external_id": "CRM-2026-00417", "status": "created",
+             "id": "a3b4c5d6-e7f8-4a9b-8c0d-1e2f3a4b5c6d", "errors": []},
+            {"index": 1, "external_id": "CRM-2026-00418", "status": "failed", "id": None,
+             "errors": [{"loc": ["body", "items", 1, "external_id"],
+                         "msg": "already used by an opportunity you cannot see"}]},
+        ],
+    }]})
+
     created: int
     updated: int
     failed: int

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal, path_within
 from sanlun.kernel.db import DbSession
@@ -34,6 +34,24 @@ class Bucket(BaseModel):
 
 
 class Pipeline(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "scope": "team",
+        "by_stage": [
+            {"stage": "lead", "count": 14, "amount": {"amount": "2150000.00", "currency": "CNY"},
+             "weighted_amount": {"amount": "215000.00", "currency": "CNY"}},
+            {"stage": "proposal", "count": 5, "amount": {"amount": "1890000.00", "currency": "CNY"},
+             "weighted_amount": {"amount": "1134000.00", "currency": "CNY"}},
+            {"stage": "won", "count": 9, "amount": {"amount": "3420000.00", "currency": "CNY"},
+             "weighted_amount": {"amount": "3420000.00", "currency": "CNY"}},
+        ],
+        "by_close_month": [
+            {"month": "2026-12-01", "count": 7, "amount": {"amount": "1260000.00", "currency": "CNY"},
+             "weighted_amount": {"amount": "684000.00", "currency": "CNY"}},
+            {"month": "2027-01-01", "count": 4, "amount": {"amount": "980000.00", "currency": "CNY"},
+             "weighted_amount": {"amount": "392000.00", "currency": "CNY"}},
+        ],
+    }]})
+
     scope: str
     by_stage: list[Bucket]
     by_close_month: list[Bucket]

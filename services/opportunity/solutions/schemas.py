@@ -14,9 +14,18 @@ Industries = Annotated[list[Industry], Field(max_length=50, description="Industr
 SizeBands = Annotated[list[SizeBand], Field(max_length=20, description="Customer size bands it fits, e.g. `smb`.")]
 PresalesSupportUsual = Annotated[bool, Field(description="Whether deals with it usually need pre-sales support.")]
 
+_CREATE = {
+    "name": "GTX Pro storage array",
+    "family": "storage",
+    "industries": ["logistics", "retail", "manufacturing"],
+    "size_bands": ["mid", "large"],
+    "list_price": {"amount": "250000.00", "currency": "CNY"},
+    "presales_support_usual": True,
+}
+
 
 class SolutionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CREATE]})
 
     name: Name
     family: Family | None = None
@@ -30,7 +39,11 @@ class SolutionCreate(BaseModel):
 class SolutionUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"list_price": {"amount": "268000.00", "currency": "CNY"},
+         "industries": ["logistics", "retail", "manufacturing", "healthcare"]},
+        {"active": False},
+    ]})
 
     name: Name | None = None
     family: Family | None = None
@@ -42,7 +55,10 @@ class SolutionUpdate(BaseModel):
 
 
 class SolutionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968", **_CREATE, "active": True,
+        "created_at": "2026-03-02T01:20:00Z", "updated_at": "2026-10-15T08:45:31Z", "version": 3,
+    }]})
 
     id: uuid.UUID
     name: str

@@ -6,6 +6,32 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 Note = Annotated[str, StringConstraints(max_length=2000, strip_whitespace=True)]
 
+_ME = "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"
+_CONNECTOR = "1f2e3d4c-5b6a-4978-8a6b-5c4d3e2f1a0b"
+_CIO = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
+_ACCOUNT = "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c"
+_RELATIONSHIP = "f6c3b245-d678-4e9f-9a0b-c1d2e3f4a5b6"
+_OPPORTUNITY = "2f6c9b1e-8a3d-4c5e-9f70-1b2a3c4d5e6f"
+_MESSAGE = "We are in solution design for the Hangzhou hub storage refresh; 20 minutes with their CIO would help a lot."
+_CONNECTOR_PARTY: dict[str, Any] = {
+    "disclosure": "identity", "employee_id": _CONNECTOR, "org_unit_path": "/group/south/team-2",
+    "organization": "/group/south",
+}
+# Asking a colleague of another organisation (0.6) who knows the CIO well (85/100).
+_PATH: dict[str, Any] = {
+    "rank": 1, "strength": 0.51, "hops": 2, "connector": _CONNECTOR_PARTY, "target_contact_id": _CIO,
+    "relationship_ids": [_RELATIONSHIP],
+    "steps": [
+        {"kind": "ask", "strength": 0.6, "relationship_id": None,
+         "source": {"type": "employee",
+                    "employee": {"disclosure": "you", "employee_id": _ME, "org_unit_path": None, "organization": None}},
+         "target": {"type": "employee", "employee": _CONNECTOR_PARTY}},
+        {"kind": "relationship", "strength": 0.85, "relationship_id": _RELATIONSHIP,
+         "source": {"type": "employee", "employee": _CONNECTOR_PARTY},
+         "target": {"type": "contact", "contact_id": _CIO, "shared": {"title": "Chief Information Officer"}}},
+    ],
+}
+
 
 class Party(BaseModel):
     """An employee on a path, shown only as far as their sharing allows."""
@@ -35,6 +61,8 @@ class Step(BaseModel):
 
 
 class PathRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_PATH]})
+
     rank: int
     strength: Annotated[float, Field(description="Combined strength: the product of the steps' strengths (0-1).")]
     hops: int
@@ -45,12 +73,16 @@ class PathRead(BaseModel):
 
 
 class PathPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_PATH], "next_cursor": None}]})
+
     items: list[PathRead]
     next_cursor: str | None
 
 
 class IntroductionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "contact_id": _CIO, "relationship_ids": [_RELATIONSHIP], "opportunity_id": _OPPORTUNITY, "message": _MESSAGE,
+    }]})
 
     contact_id: Annotated[uuid.UUID | None, Field(description="The contact you want to meet (or give account_id).")] = None
     account_id: Annotated[uuid.UUID | None, Field(description="The account you want a way into.")] = None
@@ -68,12 +100,25 @@ class IntroductionCreate(BaseModel):
 
 
 class IntroductionDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"note": "Introduced Li Wei to Wang Fang over WeChat; they meet in Hangzhou on 2 December."},
+    ]})
 
     note: Note = ""
 
 
 class IntroductionRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "b8e5d467-f890-4ab1-9c2d-e3f4a5b6c7d8", "requester_id": _ME,
+        "requester_org_unit_path": "/group/east/team-3",
+        "connector": _CONNECTOR_PARTY, "relationship_ids": [_RELATIONSHIP], "target_contact_id": _CIO,
+        "target_account_id": _ACCOUNT, "strength": 0.51, "hops": 2, "opportunity_id": _OPPORTUNITY, "message": _MESSAGE,
+        "status": "introduced", "allowed_actions": [], "expires_at": "2026-12-08T02:00:00Z",
+        "decided_at": "2026-11-24T06:30:00Z", "completed_at": "2026-11-26T03:10:00Z",
+        "note": "Introduced Li Wei to Wang Fang over WeChat; they meet in Hangzhou on 2 December.",
+        "created_at": "2026-11-24T02:00:00Z", "updated_at": "2026-11-26T03:10:00Z", "version": 3,
+    }]})
+
     id: uuid.UUID
     requester_id: uuid.UUID
     requester_org_unit_path: str

@@ -1,6 +1,6 @@
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
@@ -26,11 +26,41 @@ Shared = Annotated[
     Field(max_length=20, description="The contact fields the owner chooses to share (e.g. `title`, `business_unit`); nothing else is ever exposed."),
 ]
 Strength = Annotated[int, Field(ge=0, le=100, description="How strong the owner's tie to the contact is (0-100).")]
+_CIO = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
+_ACCOUNT = "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c"
+_OWNER = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+_RELATIONSHIP_CREATE: dict[str, Any] = {
+    "contact_id": _CIO, "account_id": _ACCOUNT, "strength": 85, "disclosure": "identity",
+    "shared": {"title": "Chief Information Officer", "business_unit": "Information Technology"},
+    "consent_given_on": "2026-11-20", "consent_expires_on": "2028-11-19",
+}
+_CASE_CREATE: dict[str, Any] = {
+    "type": "reference_case",
+    "title": "Ningbo Port Group: GTX Pro storage for 3 container yards",
+    "summary": "Two legacy SANs replaced in 8 weeks; order picking 40% faster. The customer takes reference calls.",
+    "scope": "group",
+    "industries": ["logistics"],
+    "solutions": ["GTX Pro storage array"],
+}
+_RELATIONSHIP_RESOURCE_CREATE: dict[str, Any] = {
+    "type": "relationship",
+    "title": "CIO of Zhejiang Sunrise Logistics",
+    "summary": "Worked with her on three storage projects since 2021; open to talking about warehouse automation.",
+    "scope": "group",
+    "industries": ["logistics"],
+    "relationship": _RELATIONSHIP_CREATE,
+}
+_READ_FIELDS: dict[str, Any] = {
+    "owner_id": _OWNER, "org_unit_path": "/group/east/team-1", "usage_count": 14, "rating_avg": 4.6, "rating_count": 9,
+    "created_at": "2026-05-12T03:20:00Z", "updated_at": "2026-11-21T06:02:33Z", "version": 4,
+}
+EXAMPLE: dict[str, Any] = {"id": "e5b2a134-c567-4d8e-8f9a-b0c1d2e3f4a5", **_CASE_CREATE, **_READ_FIELDS}
+
 RELATIONSHIP_FIELDS = ("contact_id", "account_id", "strength", "disclosure", "shared", "consent_given_on", "consent_expires_on")
 
 
 class RelationshipCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RELATIONSHIP_CREATE]})
 
     contact_id: Annotated[uuid.UUID, Field(description="The contact's id (key accounts).")]
     account_id: Annotated[uuid.UUID | None, Field(description="The contact's account (key accounts).")] = None
@@ -56,7 +86,9 @@ class RelationshipCreate(BaseModel):
 class RelationshipUpdate(BaseModel):
     """Renew or withdraw consent (a past expiry hides the relationship), change what is shared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"consent_given_on": "2026-11-20", "consent_expires_on": "2028-11-19"},
+    ]})
 
     strength: Strength | None = None
     disclosure: Disclosure | None = None
@@ -66,6 +98,8 @@ class RelationshipUpdate(BaseModel):
 
 
 class RelationshipRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_RELATIONSHIP_CREATE, "consent_expired": False}]})
+
     contact_id: uuid.UUID
     account_id: uuid.UUID | None
     strength: int
@@ -79,7 +113,9 @@ class RelationshipRead(BaseModel):
 class ResourceCreate(BaseModel):
     """The owner and their org unit come from the caller's token."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        _CASE_CREATE, _RELATIONSHIP_RESOURCE_CREATE,
+    ]})
 
     type: ResourceType
     title: Title
@@ -108,7 +144,10 @@ class ResourceCreate(BaseModel):
 class ResourceUpdate(BaseModel):
     """Fields to change; absent fields stay as they are. The type is fixed at creation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"scope": "public", "solutions": ["GTX Pro storage array", "WMS cloud suite"]},
+        {"relationship": {"strength": 90, "consent_given_on": "2026-11-20", "consent_expires_on": "2028-11-19"}},
+    ]})
 
     title: Title | None = None
     summary: Summary | None = None
@@ -119,7 +158,12 @@ class ResourceUpdate(BaseModel):
 
 
 class ResourceRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [
+        EXAMPLE,
+        {"id": "f6c3b245-d678-4e9f-9a0b-c1d2e3f4a5b6", **_RELATIONSHIP_RESOURCE_CREATE, "solutions": [], **_READ_FIELDS,
+         "usage_count": 3, "rating_avg": 5.0, "rating_count": 2,
+         "relationship": {**_RELATIONSHIP_CREATE, "consent_expired": False}},
+    ]})
 
     id: uuid.UUID
     type: ResourceType
