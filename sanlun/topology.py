@@ -53,7 +53,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec(
         "key_account", 8003, "services.key_account",
-        ("/api/v1/accounts", "/api/v1/account-plans"),
+        ("/api/v1/accounts", "/api/v1/account-plans", "/api/v1/plan-actions", "/api/v1/incubation-items",
+         "/api/v1/relationship-gaps"),
     ),
     ServiceSpec(
         "resource_share", 8004, "services.resource_share",
