@@ -5,11 +5,23 @@ from fastapi import APIRouter, Path, Query, Response
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.errors import (
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+)
 from sanlun.kernel.etag import set_etag
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share.influence import service
-from services.resource_share.influence.schemas import Demand, Influence, ProfileRead, ProfileWrite
+from services.resource_share.influence.schemas import (
+    Demand,
+    Influence,
+    ProfileRead,
+    ProfileWrite,
+)
+from services.resource_share.peers import PeersDep
 
 router = APIRouter(
     prefix="/api/v1/resources/people",
@@ -23,8 +35,10 @@ EmployeeId = Annotated[uuid.UUID, Path(description="The employee's id.")]
 
 @router.get("/{employee_id}/influence", summary="An employee's influence with its breakdown",
             response_model=Influence, responses=problem_responses(NotFound))
-async def get_influence(employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal) -> Influence:
-    return await service.influence_of(session=session, principal=principal, employee_id=employee_id)
+async def get_influence(
+    employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
+) -> Influence:
+    return await service.influence_of(session=session, principal=principal, peers=peers, employee_id=employee_id)
 
 
 @router.get("/{employee_id}/demand", summary="What the group asks of an employee: requests, introductions, support",
@@ -33,17 +47,22 @@ async def get_demand(
     employee_id: EmployeeId,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
     window_days: Annotated[int, Query(ge=1, le=3650, description="Count what was asked in the last this many days.")] = 90,
 ) -> Demand:
     """For the employee and their line only (not part of a public profile).
     `waiting_decision` counts everything still waiting, however old."""
-    return await service.demand_of(session=session, principal=principal, employee_id=employee_id, window_days=window_days)
+    return await service.demand_of(
+        session=session, principal=principal, peers=peers, employee_id=employee_id, window_days=window_days
+    )
 
 
 @router.get("/{employee_id}/profile", summary="An employee's profile (public once they opt in)",
             response_model=ProfileRead, responses=problem_responses(NotFound))
-async def get_profile(employee_id: EmployeeId, response: Response, session: DbSession, principal: CurrentPrincipal) -> ProfileRead:
-    profile = await service.profile_of(session=session, principal=principal, employee_id=employee_id)
+async def get_profile(
+    employee_id: EmployeeId, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
+) -> ProfileRead:
+    profile = await service.profile_of(session=session, principal=principal, peers=peers, employee_id=employee_id)
     set_etag(response, profile.version)
     return profile
 
@@ -51,8 +70,9 @@ async def get_profile(employee_id: EmployeeId, response: Response, session: DbSe
 @router.put("/{employee_id}/profile", summary="Publish or change your profile (opt in with `public`)",
             response_model=ProfileRead, responses=problem_responses(Forbidden, Unprocessable))
 async def put_profile(
-    employee_id: EmployeeId, data: ProfileWrite, response: Response, session: DbSession, principal: CurrentPrincipal
+    employee_id: EmployeeId, data: ProfileWrite, response: Response, session: DbSession, principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> ProfileRead:
-    profile = await service.put_profile(session=session, principal=principal, employee_id=employee_id, data=data)
+    profile = await service.put_profile(session=session, principal=principal, peers=peers, employee_id=employee_id, data=data)
     set_etag(response, profile.version)
     return profile

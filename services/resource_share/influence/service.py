@@ -20,6 +20,7 @@ from services.resource_share.influence.schemas import (
     ProfileWrite,
     SharedAsset,
 )
+from services.resource_share.peers import Peers
 from services.resource_share.people import repository as people
 from services.resource_share.requests import repository as requests_repository
 from services.resource_share.support import repository as support_repository
@@ -41,54 +42,68 @@ async def influence(*, session: AsyncSession, employee_id: uuid.UUID) -> Influen
     )
 
 
-async def _may_see(session: AsyncSession, principal: Principal, employee_id: uuid.UUID, profile: Profile | None) -> bool:
+async def _may_see(
+    session: AsyncSession, principal: Principal, peers: Peers, employee_id: uuid.UUID, profile: Profile | None
+) -> bool:
     """Yourself, your line (managers above you, admins) or anyone once you opted in."""
     if profile is not None and profile.public:
         return True
-    return await _in_line(session, principal, employee_id, profile)
+    return await _in_line(session, principal, peers, employee_id, profile)
 
 
-async def _in_line(session: AsyncSession, principal: Principal, employee_id: uuid.UUID, profile: Profile | None) -> bool:
-    """Yourself, or your line: managers above you and admins."""
+async def _in_line(
+    session: AsyncSession, principal: Principal, peers: Peers, employee_id: uuid.UUID, profile: Profile | None
+) -> bool:
+    """Yourself, or your line: managers above you and admins. The unit comes
+    from the people view, else the profile, else (someone hired moments ago,
+    whose event has not arrived) the lifecycle service, asked with your token."""
     if principal.employee_id == employee_id:
         return True
     person = await people.get(session, employee_id)
     path = person.org_unit_path if person else profile.org_unit_path if profile else None
     if path is None:
+        path = await peers.employee_unit(session, employee_id)
+    if path is None:
         return principal.has("group_admin")
     return can_see(principal, owner_id=employee_id, org_unit_path=path)
 
 
-async def influence_of(*, session: AsyncSession, principal: Principal, employee_id: uuid.UUID) -> Influence:
+async def influence_of(
+    *, session: AsyncSession, principal: Principal, peers: Peers, employee_id: uuid.UUID
+) -> Influence:
     profile = await repository.get_profile(session, employee_id)
-    if not await _may_see(session, principal, employee_id, profile):
+    if not await _may_see(session, principal, peers, employee_id, profile):
         raise NotFound(f"No influence figures for {employee_id} that you may see.")
     return await influence(session=session, employee_id=employee_id)
 
 
 async def demand_of(
-    *, session: AsyncSession, principal: Principal, employee_id: uuid.UUID, window_days: int
+    *, session: AsyncSession, principal: Principal, peers: Peers, employee_id: uuid.UUID, window_days: int
 ) -> Demand:
     """Not shown on a public profile: what is asked of someone is for them and their line."""
-    if not await _in_line(session, principal, employee_id, await repository.get_profile(session, employee_id)):
+    if not await _in_line(session, principal, peers, employee_id, await repository.get_profile(session, employee_id)):
         raise NotFound(f"No demand figures for {employee_id} that you may see.")
     since = utcnow() - dt.timedelta(days=window_days)
     figures = await repository.demand(session, employee_id, since)
     return Demand(employee_id=employee_id, since=since, window_days=window_days, **figures)
 
 
-async def profile_of(*, session: AsyncSession, principal: Principal, employee_id: uuid.UUID) -> ProfileRead:
+async def profile_of(
+    *, session: AsyncSession, principal: Principal, peers: Peers, employee_id: uuid.UUID
+) -> ProfileRead:
     profile = await repository.get_profile(session, employee_id)
-    if profile is None or not await _may_see(session, principal, employee_id, profile):
+    if profile is None or not await _may_see(session, principal, peers, employee_id, profile):
         raise NotFound(f"Profile {employee_id} was not found.")
     return await _present(session, profile)
 
 
-async def put_profile(*, session: AsyncSession, principal: Principal, employee_id: uuid.UUID, data: ProfileWrite) -> ProfileRead:
+async def put_profile(
+    *, session: AsyncSession, principal: Principal, peers: Peers, employee_id: uuid.UUID, data: ProfileWrite
+) -> ProfileRead:
     profile = await repository.get_profile(session, employee_id)
     if principal.employee_id != employee_id:
         # Someone you may not see is 404, not a 403 that says they exist.
-        if not await _may_see(session, principal, employee_id, profile):
+        if not await _may_see(session, principal, peers, employee_id, profile):
             raise NotFound(f"Profile {employee_id} was not found.")
         raise Forbidden("Only you can publish or change your profile.")
     if profile is None:

@@ -50,7 +50,7 @@ async def set_pool_member(
         # Visibility first: someone you may not see is 404, not a 403 that says they exist.
         if found is None or not can_see(principal, owner_id=employee_id, org_unit_path=found):
             raise NotFound(f"Employee {employee_id} was not found.")
-        if not principal.has("manager", "org_admin", "group_admin"):
+        if not principal.has("manager", "org_admin", "group_admin", "integrator"):
             raise Forbidden("You may add yourself, or people of a unit you manage.")
         path = found
     if data.org_unit_path is not None and data.org_unit_path != path:
