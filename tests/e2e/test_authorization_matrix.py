@@ -5,29 +5,53 @@ Two tables:
   a caller with no token, an expired token or a token signed with another key
   (the gateway refuses before any service sees the request);
 - every operation again, one cell per (operation, role) for all eleven roles,
-  against one record of each kind owned by one rep (tests/e2e/matrix_support.py),
-  answers what ARCHITECTURE.md promises: the owner, their managers, their
-  organisation's admin, the group admin and an integrator key of the
-  organisation see the record; another rep, a manager elsewhere and another
-  organisation's admin get 404 (not 403); admin-only actions answer 403;
-  writes sent the deliberately invalid body answer 422 to every signed-in role.
-  Cells where the system breaks the rule are strict xfails naming the defect.
+  against records owned by one rep (tests/e2e/matrix_support.py), answers what
+  ARCHITECTURE.md promises: the owner, their managers, their organisation's
+  admin, the group admin and an integrator key of the organisation see the
+  record; another rep, a manager elsewhere and another organisation's admin
+  get 404 (never 403); roles that see a record but may not do what is asked
+  (an admin-only or a managers-only action, a decision that is the owner's
+  line's) get 403.
+
+Every write is sent a real, valid body (`WRITES` in matrix_support): a cell
+proves who may write, not only that credentials are checked. A write that
+changes state another cell would meet (a transition, an override, a PUT of a
+singleton, a delete) gets its own fresh record, made inside the cell, so the
+cells do not depend on each other or on their order. Creates are scoped to
+the caller's own unit (`own_unit`); creating in the rep's team from outside
+it is a table of its own (`REACH`). A record named in a *body* that the caller
+may not see is as unknown as one that does not exist: 422 (404 where the
+service looks it up as the target, e.g. the resource of a resource request).
+
+Some routes answer 200 to everyone and filter inside the answer (batch reads,
+bulk imports); `OBSERVE` turns such an answer into what the caller got: 404
+when the rep is among `not_found`, `REFUSED` when the import row was refused.
+
+Cells where the system breaks the rule are strict xfails naming the defect.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from _pytest.mark.structures import ParameterSet
 
-from tests.e2e.matrix_support import PROBE_BODY, add_records
+from tests.e2e.matrix_support import (
+    REACH_SETUPS,
+    WRITES,
+    Matrix,
+    add_records,
+    employee_rows,
+)
 from tests.e2e.matrix_support import fill as fill_ids
 from tests.e2e.system import RunningSystem
 from tests.gateway.system import Cast, new_cast, running_system
+from tests.support import auth
 
 pytestmark = pytest.mark.e2e
 
@@ -45,180 +69,252 @@ ADMIN_ONLY_READ = {  # an API key record: admins of its organisation and the gro
     **{r: 403 for r in ROLES}, "org_admin": 200, "other_org_admin": 404, "group_admin": 200, **UNAUTHENTICATED,
 }
 EMPLOYEE_ONLY = {**{r: 200 for r in ROLES}, "integrator_key": 403, **UNAUTHENTICATED}
+REFUSED = "import row refused"  # a bulk import answered 200 but refused the row (see OBSERVE)
 
 
-def row(**overrides: int) -> dict[str, int]:
+def row(**overrides: Any) -> dict[str, Any]:
     return {**SEES, **overrides}
 
 
-ALL = {**{r: 200 for r in ROLES}, **UNAUTHENTICATED}  # collections (filtered, see below) and the catalog
-PROBE = {**{r: 422 for r in ROLES}, **UNAUTHENTICATED}  # the deliberately invalid body of matrix_support
-UNKNOWN = {**{r: 404 for r in ROLES}, **UNAUTHENTICATED}  # no such record for anyone
-REACHED = {200, 201, 409}  # a state-changing action on a visible record: done, or refused by its state
-ACTS = {**SEES, **{r: REACHED for r, s in SEES.items() if s == 200}}
+def visible(ok: int, **overrides: Any) -> dict[str, Any]:
+    """`ok` for every role that sees the rep's record, 404/401 for the others."""
+    return {**{r: ok if s == 200 else s for r, s in SEES.items()}, **overrides}
+
+
+def everyone(ok: int, **overrides: Any) -> dict[str, Any]:
+    return {**{r: ok for r in ROLES}, **UNAUTHENTICATED, **overrides}
+
+
+def defect(expected: int | str, reason: str) -> ParameterSet:
+    """A cell where the system breaks the rule: `expected` is what the rule says."""
+    return pytest.param(expected, marks=pytest.mark.xfail(strict=True, reason=f"DEFECT: {reason}"))
+
+
+ALL = everyone(200)  # collections (filtered, see below) and the catalog
+UNKNOWN = everyone(404)  # no such record for anyone
 MANAGES = row(rep_of_record=403, integrator_key=403)  # managers and admins act on what they see
-ADMINS = {**{r: 403 for r in ROLES}, "org_admin": 200, "other_org_admin": 200, "group_admin": 200, **UNAUTHENTICATED}
-GROUP_ONLY = {**{r: 404 for r in ROLES}, "group_admin": 200, **UNAUTHENTICATED}  # a unit outside every organisation
+ADMINS = everyone(403, org_admin=200, other_org_admin=200, group_admin=200)  # each for their own organisation
+GROUP_ONLY = everyone(404, group_admin=200)  # a unit outside every organisation
 STALE = {**{r: 412 for r, s in SEES.items() if s == 200}}  # DELETE with a stale If-Match, so nothing is deleted
+# Creating in one's own unit (own_unit in matrix_support).
+CREATES = everyone(201)
+EMPLOYEES_CREATE = everyone(201, integrator_key=403)  # people only: a key's subject is no employee
+ADMINS_CREATE = everyone(403, org_admin=201, other_org_admin=201, group_admin=201)
+# A decision on a request waiting on the rep (owner or connector): the rep and the rep's line;
+# admins see it but "do not decide for people" (resource_share/access.py).
+DECIDES = visible(200, org_admin=403, group_admin=403, integrator_key=403)
+# Proposals belong to the organisation's assigners: managers above and admins.
+PROPOSALS = everyone(404, manager_above=200, org_admin=200, group_admin=200)
 
 # Every operation of the public OpenAPI and what each role gets; the test
 # below fails when a route is added without a row here.
 EXPECTED: dict[str, dict] = {
     "GET /api/v1/api-keys": ADMINS,
-    "POST /api/v1/api-keys": PROBE,
+    "POST /api/v1/api-keys": ADMINS_CREATE,  # for the caller's own organisation
     "GET /api/v1/api-keys/{key_id}": ADMIN_ONLY_READ,
-    "DELETE /api/v1/api-keys/{key_id}": {**ADMIN_ONLY_READ, "org_admin": 412, "group_admin": 412},
+    "DELETE /api/v1/api-keys/{key_id}": {**ADMIN_ONLY_READ, "org_admin": 204, "group_admin": 204},  # a fresh key each
     "GET /api/v1/me/workspace": EMPLOYEE_ONLY,
     "GET /api/v1/opportunities/policy": ALL,
-    "PUT /api/v1/opportunities/policy": PROBE,
+    "PUT /api/v1/opportunities/policy": ADMINS,  # the caller's organisation's policy, put back as it is
     "GET /api/v1/opportunities/pipeline": ALL,
     "GET /api/v1/opportunities": ALL,
-    "POST /api/v1/opportunities": PROBE,
-    "POST /api/v1/opportunities/bulk-upsert": PROBE,
+    "POST /api/v1/opportunities": CREATES,  # the caller's own deal (a key's: unassigned), in the caller's unit
+    "POST /api/v1/opportunities/bulk-upsert": ALL,  # one row, written
     "GET /api/v1/opportunities/{opportunity_id}": SEES,
     "PATCH /api/v1/opportunities/{opportunity_id}": SEES,
-    "POST /api/v1/opportunities/{opportunity_id}/stage": PROBE,
+    "POST /api/v1/opportunities/{opportunity_id}/stage": SEES,  # a fresh deal of the rep's, closed as lost
     "GET /api/v1/opportunities/{opportunity_id}/stage-history": SEES,
     "GET /api/v1/opportunities/{opportunity_id}/plan": SEES,
-    "PUT /api/v1/opportunities/{opportunity_id}/plan": PROBE,
+    "PUT /api/v1/opportunities/{opportunity_id}/plan": SEES,  # a fresh deal's plan
     "GET /api/v1/opportunities/{opportunity_id}/recommended-solutions": SEES,
+    "POST /api/v1/opportunities/recommended-solutions:batch-get": SEES,  # 404: the deal came back in not_found
     "GET /api/v1/opportunities/{opportunity_id}/assignment-suggestions": MANAGES,
-    "POST /api/v1/opportunities/{opportunity_id}/assignment": PROBE,
+    "POST /api/v1/opportunities/{opportunity_id}/assignment": MANAGES,  # a fresh deal given to someone else
     "GET /api/v1/solutions": ALL,
-    "POST /api/v1/solutions": PROBE,
+    "POST /api/v1/solutions": ADMINS_CREATE,
     "GET /api/v1/solutions/{solution_id}": ALL,  # the group's catalog: no owning organisation
     "PATCH /api/v1/solutions/{solution_id}": ADMINS,
-    "POST /api/v1/assignments/proposals": PROBE,
-    "GET /api/v1/assignments/proposals/{proposal_id}": UNKNOWN,
-    "POST /api/v1/assignments/proposals/{proposal_id}/commit": UNKNOWN,
+    # Assigners only; deals they may not see are listed as not placed, not refused.
+    "POST /api/v1/assignments/proposals": everyone(201, rep_of_record=403, other_rep=403, integrator_key=403),
+    "GET /api/v1/assignments/proposals/{proposal_id}": PROPOSALS,  # the org admin's proposal
+    "POST /api/v1/assignments/proposals/{proposal_id}/commit": PROPOSALS,  # a fresh proposal each
     "GET /api/v1/assignments/decisions": ALL,
     "GET /api/v1/assignments/sales-people": ALL,
-    "POST /api/v1/employees/stages:batch-get": PROBE,
-    "POST /api/v1/employees/stages:evaluate": PROBE,
+    "POST /api/v1/employees/stages:batch-get": SEES,  # 404: the rep came back in not_found
+    # Recording needs a manager, an admin or a key; then the rep is found or not.
+    "POST /api/v1/employees/stages:evaluate": row(rep_of_record=403, other_rep=403),
     "POST /api/v1/employees/stages:lift-expired-overrides": ADMINS,
     "GET /api/v1/employees/{employee_id}/stage": SEES,
-    "POST /api/v1/employees/{employee_id}/stage:evaluate": PROBE,
-    "PUT /api/v1/employees/{employee_id}/stage/override": PROBE,
-    # The rep has no override, so those who may manage the rep hear 404 too.
-    "DELETE /api/v1/employees/{employee_id}/stage/override": {
-        **UNKNOWN, "rep_of_record": 403,
-        "other_rep": 404,
-    },
+    "POST /api/v1/employees/{employee_id}/stage:evaluate": SEES,  # recorded: yourself, or as a manager/admin/key
+    # A fresh evaluated rep each; an override is a person's judgement: managers and admins, not keys.
+    "PUT /api/v1/employees/{employee_id}/stage/override": row(rep_of_record=403, integrator_key=403),
+    "DELETE /api/v1/employees/{employee_id}/stage/override": {**row(rep_of_record=403, integrator_key=403), **{
+        r: 204 for r in ("manager_above", "org_admin", "group_admin")}},
     "GET /api/v1/employees/{employee_id}/stage/history": SEES,
-    "POST /api/v1/employees/facts:backfill": PROBE,
+    # Facts about the rep: admins and keys; someone who cannot see the rep names an unknown employee.
+    "POST /api/v1/employees/facts:backfill": everyone(403, org_admin=200, other_org_admin=422, group_admin=200, integrator_key=200),
     "GET /api/v1/employees/{employee_id}/signals": SEES,
     "GET /api/v1/employees": ALL,
-    "POST /api/v1/employees": PROBE,
-    "POST /api/v1/employees:bulk-upsert": PROBE,
+    "POST /api/v1/employees": everyone(403, org_admin=201, other_org_admin=201, group_admin=201, integrator_key=201),
+    "POST /api/v1/employees:bulk-upsert": everyone(403, org_admin=200, other_org_admin=200, group_admin=200, integrator_key=200),
     "GET /api/v1/employees/{employee_id}": SEES,
     "PATCH /api/v1/employees/{employee_id}": row(rep_of_record=403),
     "GET /api/v1/org-units": ALL,
-    "POST /api/v1/org-units": PROBE,
-    "POST /api/v1/org-units:bulk-upsert": PROBE,
+    "POST /api/v1/org-units": ADMINS_CREATE,  # under the caller's organisation's unit
+    "POST /api/v1/org-units:bulk-upsert": ADMINS,
     "GET /api/v1/org-units/{unit_id}": GROUP_ONLY,
     "PATCH /api/v1/org-units/{unit_id}": GROUP_ONLY,
     "GET /api/v1/employees/{employee_id}/quotas": SEES,
-    "PUT /api/v1/employees/{employee_id}/quotas/{period}": PROBE,
+    "PUT /api/v1/employees/{employee_id}/quotas/{period}": visible(201, rep_of_record=403),  # a fresh rep each: the quota is new
     "GET /api/v1/stage-policies": ALL,
-    "POST /api/v1/stage-policies": PROBE,
+    "POST /api/v1/stage-policies": ADMINS_CREATE,  # the group admin's for the rep's organisation
     "GET /api/v1/stage-policies/default": ALL,
     "GET /api/v1/stage-policies/effective": ALL,
     "GET /api/v1/stage-policies/{policy_id}": {
         **ALL, "other_org_admin": 404,
     },
     "GET /api/v1/accounts/segmentation-policy": ALL,
-    "PUT /api/v1/accounts/segmentation-policy": PROBE,
+    "PUT /api/v1/accounts/segmentation-policy": ADMINS,  # the caller's organisation's, put back as it is
     "POST /api/v1/accounts/{account_id}/segmentation": SEES,
-    "PUT /api/v1/accounts/{account_id}/tier-override": PROBE,
+    "PUT /api/v1/accounts/{account_id}/tier-override": MANAGES,  # a fresh account each
     "DELETE /api/v1/accounts/{account_id}/tier-override": MANAGES,
     "GET /api/v1/accounts/coverage-violations": ALL,
     "GET /api/v1/accounts/{account_id}/coverage": SEES,
-    "POST /api/v1/accounts/{account_id}/coverage/members": PROBE,
+    "POST /api/v1/accounts/{account_id}/coverage/members": visible(201),  # the owner and those managing its unit
     "GET /api/v1/accounts/{account_id}/coverage/members/{member_id}": SEES,
     "PATCH /api/v1/accounts/{account_id}/coverage/members/{member_id}": SEES,
-    "DELETE /api/v1/accounts/{account_id}/coverage/members/{member_id}": {**SEES, **STALE},
+    "DELETE /api/v1/accounts/{account_id}/coverage/members/{member_id}": visible(204),  # a fresh member each
     "GET /api/v1/accounts": ALL,
-    "POST /api/v1/accounts": PROBE,
+    "POST /api/v1/accounts": CREATES,  # the caller's own, in the caller's unit
     "GET /api/v1/accounts/{account_id}": SEES,
     "PATCH /api/v1/accounts/{account_id}": SEES,
-    "POST /api/v1/accounts/bulk-upsert": PROBE,
+    "POST /api/v1/accounts/bulk-upsert": everyone(200, rep_of_record=403, other_rep=403),
     "GET /api/v1/accounts/{account_id}/contacts": SEES,
-    "POST /api/v1/accounts/{account_id}/contacts": PROBE,
+    "POST /api/v1/accounts/{account_id}/contacts": visible(201),
     "GET /api/v1/accounts/{account_id}/contacts/{contact_id}": SEES,
     "PATCH /api/v1/accounts/{account_id}/contacts/{contact_id}": SEES,
     "GET /api/v1/accounts/{account_id}/relationships": SEES,
-    "PUT /api/v1/accounts/{account_id}/relationships": PROBE,
+    "PUT /api/v1/accounts/{account_id}/relationships": SEES,  # a new employee's relationship each
     "GET /api/v1/accounts/{account_id}/influence-lines": SEES,
-    "POST /api/v1/accounts/{account_id}/influence-lines": PROBE,
+    "POST /api/v1/accounts/{account_id}/influence-lines": visible(201),  # between two fresh contacts
     "GET /api/v1/accounts/{account_id}/relationship-map": SEES,
     "GET /api/v1/account-plans": ALL,
-    "POST /api/v1/account-plans": PROBE,
+    # For a fresh account of the rep's: an account one may not see is unknown (422).
+    "POST /api/v1/account-plans": visible(201, other_rep=422, manager_elsewhere=422, other_org_admin=422),
     "GET /api/v1/account-plans/{plan_id}": SEES,
     "PATCH /api/v1/account-plans/{plan_id}": SEES,
     "GET /api/v1/account-plans/{plan_id}/completeness": SEES,
     "GET /api/v1/account-plans/{plan_id}/objectives": SEES,
-    "POST /api/v1/account-plans/{plan_id}/objectives": PROBE,
+    "POST /api/v1/account-plans/{plan_id}/objectives": visible(201),
     "GET /api/v1/account-plans/{plan_id}/actions": SEES,
-    "POST /api/v1/account-plans/{plan_id}/actions": PROBE,
+    "POST /api/v1/account-plans/{plan_id}/actions": visible(201),
     "PATCH /api/v1/account-plans/{plan_id}/actions/{action_id}": SEES,
     "GET /api/v1/account-plans/{plan_id}/reviews": SEES,
-    "POST /api/v1/account-plans/{plan_id}/reviews": PROBE,
+    "POST /api/v1/account-plans/{plan_id}/reviews": visible(201),
     "GET /api/v1/account-plans/{plan_id}/relationship-targets": SEES,
-    "PUT /api/v1/account-plans/{plan_id}/relationship-targets": PROBE,
-    "PUT /api/v1/account-plans/{plan_id}/solution-guiding-team": PROBE,
+    "PUT /api/v1/account-plans/{plan_id}/relationship-targets": SEES,  # a fresh plan each
+    "PUT /api/v1/account-plans/{plan_id}/solution-guiding-team": SEES,  # a fresh plan each
     "GET /api/v1/account-plans/{plan_id}/solution-guiding-team/sessions": SEES,
-    "POST /api/v1/account-plans/{plan_id}/solution-guiding-team/sessions": PROBE,
+    "POST /api/v1/account-plans/{plan_id}/solution-guiding-team/sessions": visible(201),
     "GET /api/v1/account-plans/{plan_id}/whitespace-cells": SEES,
-    "PUT /api/v1/account-plans/{plan_id}/whitespace-cells": PROBE,
+    "PUT /api/v1/account-plans/{plan_id}/whitespace-cells": SEES,  # a fresh plan each
     "GET /api/v1/account-plans/{plan_id}/incumbent-contracts": SEES,
-    "POST /api/v1/account-plans/{plan_id}/incumbent-contracts": PROBE,
+    "POST /api/v1/account-plans/{plan_id}/incumbent-contracts": visible(201),
     "GET /api/v1/account-plans/{plan_id}/competitor-footprint": SEES,
     "GET /api/v1/account-plans/{plan_id}/incubation-items": SEES,
-    "POST /api/v1/account-plans/{plan_id}/incubation-items": PROBE,
+    "POST /api/v1/account-plans/{plan_id}/incubation-items": visible(201),
     "GET /api/v1/account-plans/{plan_id}/incubation-items/{item_id}": SEES,
     "PATCH /api/v1/account-plans/{plan_id}/incubation-items/{item_id}": SEES,
-    "POST /api/v1/account-plans/{plan_id}/incubation-items/{item_id}/promote": ACTS,
+    # A fresh qualified item each, promoted into an opportunity with the caller's identity.
+    "POST /api/v1/account-plans/{plan_id}/incubation-items/{item_id}/promote": visible(201),
     "GET /api/v1/account-plans/{plan_id}/incubation-metrics": SEES,
     "GET /api/v1/accounts/{account_id}/incubation-metrics": SEES,
     "GET /api/v1/resources/people/{employee_id}/influence": SEES,
+    "GET /api/v1/resources/people/{employee_id}/demand": SEES,  # the rep and the rep's line
+    # Work across every plan the caller may see (filtered lists; see test_lists_... for what they show).
+    "GET /api/v1/plan-actions": ALL,
+    "GET /api/v1/incubation-items": ALL,
+    "GET /api/v1/relationship-gaps": ALL,
     "GET /api/v1/resources/people/{employee_id}/profile": UNKNOWN,  # the rep has published no profile
-    "PUT /api/v1/resources/people/{employee_id}/profile": PROBE,
+    # A fresh rep's profile: only they may write it.
+    "PUT /api/v1/resources/people/{employee_id}/profile": everyone(
+        403, rep_of_record=200, other_rep=404, manager_elsewhere=404, other_org_admin=404),
     "GET /api/v1/resources": ALL,
-    "POST /api/v1/resources": PROBE,
+    "POST /api/v1/resources": EMPLOYEES_CREATE,
     "GET /api/v1/resources/{resource_id}": SEES,
     "PATCH /api/v1/resources/{resource_id}": SEES,
     "GET /api/v1/resource-requests": ALL,
-    "POST /api/v1/resource-requests": PROBE,
+    # For an organisation-wide resource of another rep of the rep's organisation.
+    "POST /api/v1/resource-requests": {**EMPLOYEES_CREATE, "other_org_admin": 404},
     "GET /api/v1/resource-requests/{request_id}": SEES,
-    "POST /api/v1/resource-requests/{request_id}/approve": PROBE,
-    "POST /api/v1/resource-requests/{request_id}/decline": PROBE,
-    "POST /api/v1/resource-requests/{request_id}/fulfil": PROBE,
-    "POST /api/v1/resource-requests/{request_id}/rate": PROBE,
-    "POST /api/v1/resource-requests/{request_id}/outcome": PROBE,
+    # A fresh request for the rep's resource (by another rep of the organisation).
+    "POST /api/v1/resource-requests/{request_id}/approve": DECIDES,
+    "POST /api/v1/resource-requests/{request_id}/decline": DECIDES,
+    "POST /api/v1/resource-requests/{request_id}/fulfil": DECIDES,  # approved first
+    # A fresh fulfilled request the rep made: the requester rates; the requester or the owner's line records the outcome.
+    "POST /api/v1/resource-requests/{request_id}/rate": visible(
+        200, manager_above=403, org_admin=403, group_admin=403, integrator_key=403),
+    "POST /api/v1/resource-requests/{request_id}/outcome": DECIDES,
     "GET /api/v1/introductions/paths": EMPLOYEE_ONLY,
-    "POST /api/v1/introductions": PROBE,
+    "POST /api/v1/introductions": EMPLOYEES_CREATE,  # through another rep's relationship shared group-wide
     "GET /api/v1/introductions": ALL,
-    "GET /api/v1/introductions/{introduction_id}": UNKNOWN,
-    "POST /api/v1/introductions/{introduction_id}/accept": PROBE,
-    "POST /api/v1/introductions/{introduction_id}/decline": PROBE,
-    "POST /api/v1/introductions/{introduction_id}/introduce": PROBE,
-    "POST /api/v1/introductions/{introduction_id}/fail": PROBE,
+    "GET /api/v1/introductions/{introduction_id}": SEES,  # one asked of the rep (the connector)
+    # A fresh introduction asked of the rep (the connector).
+    "POST /api/v1/introductions/{introduction_id}/accept": DECIDES,
+    "POST /api/v1/introductions/{introduction_id}/decline": DECIDES,
+    "POST /api/v1/introductions/{introduction_id}/introduce": DECIDES,  # accepted first
+    "POST /api/v1/introductions/{introduction_id}/fail": DECIDES,  # accepted first
     "GET /api/v1/support-requests/pool": ALL,
-    "PUT /api/v1/support-requests/pool/{employee_id}": PROBE,
+    # A fresh rep put in the pool: themself, or by those over their unit.
+    "PUT /api/v1/support-requests/pool/{employee_id}": SEES,
     "GET /api/v1/support-requests/queue": ALL,
     "GET /api/v1/support-requests/fairness": ALL,
     "GET /api/v1/support-requests": ALL,
-    "POST /api/v1/support-requests": PROBE,
+    "POST /api/v1/support-requests": EMPLOYEES_CREATE,  # about a deal of the caller's own
     "GET /api/v1/support-requests/{request_id}": SEES,
     "GET /api/v1/support-requests/{request_id}/matches": SEES,
-    "POST /api/v1/support-requests/{request_id}/assign": PROBE,
-    "POST /api/v1/support-requests/{request_id}/fulfil": ACTS,
-    "POST /api/v1/support-requests/{request_id}/cancel": ACTS,
+    # A fresh open request of the rep's, given to the desk's pool member: assigning others is the dispatchers'.
+    "POST /api/v1/support-requests/{request_id}/assign": MANAGES,
+    # A fresh assigned request of the rep's: the assignee or the requester's manager (not admins).
+    "POST /api/v1/support-requests/{request_id}/fulfil": visible(
+        200, rep_of_record=403, org_admin=403, group_admin=403, integrator_key=403),
+    "POST /api/v1/support-requests/{request_id}/cancel": row(integrator_key=403),  # a fresh open request of the rep's
 }
 # Query strings a route cannot answer without.
 QUERY = {
     "GET /api/v1/stage-policies/effective": lambda c, ids: {"org_unit": c.team},
     "GET /api/v1/introductions/paths": lambda c, ids: {"account_id": ids["account_id"]},
+}
+
+
+def _not_found(key: str) -> Callable[[httpx.Response, dict[str, str]], Any]:
+    """A batch read: the rep's record (`ids[key]`) in `not_found` is the batch's 404."""
+    def observe(response: httpx.Response, ids: dict[str, str]) -> Any:
+        if response.status_code != 200:
+            return response.status_code
+        return 404 if ids[key] in response.json()["not_found"] else 200
+    return observe
+
+
+def _imported(response: httpx.Response, ids: dict[str, str]) -> Any:
+    """A bulk import: every row written (200), or a row refused."""
+    if response.status_code != 200:
+        return response.status_code
+    report = response.json()
+    if report.get("failed") or report.get("rejected"):
+        return REFUSED
+    assert report["created"] >= 1 and not report["updated"], report
+    return 200
+
+
+OBSERVE: dict[str, Callable[[httpx.Response, dict[str, str]], Any]] = {
+    "POST /api/v1/employees/stages:batch-get": _not_found("employee_id"),
+    "POST /api/v1/employees/stages:evaluate": _not_found("employee_id"),
+    "POST /api/v1/opportunities/recommended-solutions:batch-get": _not_found("opportunity_id"),
+    "POST /api/v1/opportunities/bulk-upsert": _imported,
+    "POST /api/v1/accounts/bulk-upsert": _imported,
+    "POST /api/v1/employees:bulk-upsert": _imported,
+    "POST /api/v1/org-units:bulk-upsert": _imported,
 }
 
 
@@ -288,24 +384,79 @@ def test_the_matrix_has_a_row_for_every_public_operation(operations):
     assert sorted(EXPECTED) == sorted(f"{method} {path}" for method, path in operations)
 
 
-@pytest.mark.parametrize(("operation", "role", "expected"), CELLS)
-def test_each_role_gets_what_the_visibility_rule_promises(gateway, cast, ids, operations, operation, role, expected):
+@pytest.fixture(scope="module")
+def matrix(gateway: httpx.Client, cast: Cast, ids: dict[str, str]) -> Matrix:
+    return Matrix(gateway, cast, ids)
+
+
+def send(gateway: httpx.Client, cast: Cast, matrix: Matrix, operations, operation: str, role: str, setup) -> httpx.Response:
+    """The cell's request: a setup's fresh record and valid body, or (reads) the shared records."""
     method, template = operation.split(" ", 1)
     headers = dict(cast.headers[role])
-    body = None
-    if method == "PATCH":
+    values, body = matrix.ids, None
+    if setup is not None:
+        own, body = setup(matrix, role)
+        values = {**matrix.ids, **own}
+        if role == "rep_of_record" and values["employee_id"] != cast.rep_id:
+            # The setup made a fresh rep of the rep's team: the rep of record is them.
+            headers = auth(employee=values["employee_id"], org_unit=cast.team, roles=("rep",))
+    elif method == "PATCH":
         body = {}  # every field optional: a no-op update, so every role meets the same record
     elif method == "DELETE":
         headers["If-Match"] = '"matrix-stale"'  # refused after the visibility check, so the record stays
-    elif operations[(method, template)]:
-        body = PROBE_BODY
-    params = QUERY[operation](cast, ids) if operation in QUERY else None
-    response = gateway.request(method, fill_ids(method, template, ids), headers=headers, json=body, params=params)
-    assert "Traceback" not in response.text
-    if isinstance(expected, set):
-        assert response.status_code in expected, response.text
     else:
-        assert response.status_code == expected, response.text
+        assert not operations[(method, template)], f"{operation} takes a body: give it a setup in matrix_support.WRITES"
+    params = QUERY[operation](cast, matrix.ids) if operation in QUERY else None
+    return gateway.request(method, fill_ids(method, template, values), headers=headers, json=body, params=params)
+
+
+def observed(operation: str, response: httpx.Response, ids: dict[str, str]) -> Any:
+    assert "Traceback" not in response.text
+    return OBSERVE[operation](response, ids) if operation in OBSERVE else response.status_code
+
+
+@pytest.mark.parametrize(("operation", "role", "expected"), CELLS)
+def test_each_role_gets_what_the_visibility_rule_promises(gateway, cast, matrix, operations, operation, role, expected):
+    response = send(gateway, cast, matrix, operations, operation, role, WRITES.get(operation))
+    assert observed(operation, response, matrix.ids) == expected, response.text
+
+
+def test_every_operation_with_a_body_has_a_setup(operations):
+    """No write (nor batch read) is left probing with a body nobody accepts."""
+    missing = [f"{m} {p}" for (m, p), has_body in operations.items() if has_body and m != "PATCH" and f"{m} {p}" not in WRITES]
+    assert missing == []
+
+
+# Creating in the rep's team (or organisation, or about the rep's records) from
+# outside it. One role per row succeeds, which shows the body is valid; the
+# others may not reach there.
+REACH: dict[str, dict[str, Any]] = {
+    "POST /api/v1/opportunities": {
+        "rep_of_record": 201, "other_rep": 403, "manager_elsewhere": 403, "other_org_admin": 403},
+    "POST /api/v1/opportunities/bulk-upsert": {
+        "rep_of_record": 200, "other_rep": REFUSED, "manager_elsewhere": REFUSED, "other_org_admin": REFUSED},
+    "POST /api/v1/accounts": {"rep_of_record": 201, "other_rep": 403, "manager_elsewhere": 403, "other_org_admin": 403},
+    "POST /api/v1/accounts/bulk-upsert": {"manager_above": 200, "manager_elsewhere": REFUSED, "other_org_admin": REFUSED},
+    "POST /api/v1/employees": {"org_admin": 201, "other_org_admin": 403},
+    "POST /api/v1/employees:bulk-upsert": {"org_admin": 200, "other_org_admin": REFUSED},
+    "POST /api/v1/org-units": {"org_admin": 201, "other_org_admin": 403},
+    "POST /api/v1/org-units:bulk-upsert": {"org_admin": 200, "other_org_admin": REFUSED},
+    "POST /api/v1/api-keys": {"org_admin": 201, "other_org_admin": 403},
+    "POST /api/v1/stage-policies": {"org_admin": 201, "other_org_admin": 403},
+    "PUT /api/v1/accounts/segmentation-policy": {"org_admin": 200, "other_org_admin": 403},
+    # About the rep's deal: one the caller may not see is unknown to them.
+    "POST /api/v1/support-requests": {"rep_of_record": 201, "other_rep": 422, "manager_elsewhere": 422, "other_org_admin": 422},
+    # A fresh rep of the rep's team, put in the pool in the caller's own unit.
+    # The member's unit is the lifecycle service's, whatever unit the body names.
+    "PUT /api/v1/support-requests/pool/{employee_id}": {"manager_above": 200, "manager_elsewhere": 404, "other_org_admin": 404},
+}
+REACH_CELLS = [cell(operation, role, expected) for operation, roles in REACH.items() for role, expected in roles.items()]
+
+
+@pytest.mark.parametrize(("operation", "role", "expected"), REACH_CELLS)
+def test_no_role_creates_outside_its_reach(gateway, cast, matrix, operations, operation, role, expected):
+    response = send(gateway, cast, matrix, operations, operation, role, REACH_SETUPS[operation])
+    assert observed(operation, response, matrix.ids) == expected, response.text
 
 
 # Lists must agree with the record routes: a role that gets 404 there must not find the record here.
@@ -328,3 +479,25 @@ def test_lists_show_the_record_exactly_to_those_who_may_see_it(gateway, cast, re
             observed[role] = 200 if cast.records[record] in {i["id"] for i in response.json()["items"]} else 404
     assert observed == {role: SEES[role] for role in ROLES}
 
+
+
+def test_an_employee_import_without_managers_is_not_a_server_error(gateway, cast):
+    response = gateway.post("/api/v1/employees:bulk-upsert", headers=cast.headers["org_admin"],
+                            json={"items": employee_rows(cast.team, with_manager=False)})
+    assert response.status_code == 200, response.text
+
+
+# The cross-plan work lists must agree with the plan's visibility too.
+WORK_LISTS = [("action_id", "/api/v1/plan-actions"), ("item_id", "/api/v1/incubation-items")]
+
+
+@pytest.mark.parametrize(("record", "path"), WORK_LISTS, ids=[p for _, p in WORK_LISTS])
+def test_work_lists_show_the_plans_work_exactly_to_those_who_may_see_it(gateway, cast, ids, record, path):
+    observed = {}
+    for role in ROLES:
+        response = gateway.get(path, params={"account_id": ids["account_id"]}, headers=cast.headers[role])
+        if response.status_code != 200:
+            observed[role] = response.status_code
+        else:
+            observed[role] = 200 if ids[record] in {i["id"] for i in response.json()["items"]} else 404
+    assert observed == {role: SEES[role] for role in ROLES}
