@@ -37,14 +37,20 @@ async def bulk_upsert(
 
     good = [o for o in outcomes if o.ok]
     written: dict[str, Any] = {}
+    changed: set[str] = set()
     if good and not dry_run:
         values = [_values(o, existing.get(o.values["external_id"]), principal) for o in good]
         written = {r.external_id: r for r in await repository.upsert_by_external_id(session, values)}
         links = [(o.values["external_id"], o.values["parent_external_id"]) for o in good if "parent_external_id" in o.values]
-        await repository.link_parents(session, links)
-        await segmentation.evaluate_many(session=session, account_ids=[r.id for r in written.values()])
-    tiers = await repository.tiers_of(session, [r.id for r in written.values()]) if written else {}
-    return _report(outcomes, written, tiers, dry_run)
+        relinked = await repository.link_parents(session, links)
+        changed = set(written) | relinked
+        ids = [r.id for r in written.values()] + [existing[e].id for e in relinked - set(written) if e in existing]
+        await segmentation.evaluate_many(session=session, account_ids=ids)
+    stored = {o.values["external_id"]: existing[o.values["external_id"]].id
+              for o in good if not dry_run and o.values["external_id"] in existing}
+    accounts = {**stored, **{e: r.id for e, r in written.items()}}
+    tiers = await repository.tiers_of(session, list(accounts.values())) if accounts else {}
+    return _report(outcomes, written, changed, accounts, tiers, dry_run)
 
 
 def _check_placement(principal: Principal, out: RowOutcome, stored: Any) -> None:
@@ -67,17 +73,21 @@ def _values(out: RowOutcome, stored: Any, principal: Principal) -> dict[str, Any
     return values
 
 
-def _report(outcomes: list[RowOutcome], written: dict[str, Any], tiers: dict[uuid.UUID, Any], dry_run: bool) -> BulkReport:
+def _report(
+    outcomes: list[RowOutcome], written: dict[str, Any], changed: set[str], accounts: dict[str, uuid.UUID],
+    tiers: dict[uuid.UUID, Any], dry_run: bool,
+) -> BulkReport:
     reports = []
     for out in outcomes:
         report = RowReport(index=out.index, external_id=out.external_id, status="failed", errors=out.errors, warnings=out.warnings)
-        row = written.get(out.values.get("external_id")) if out.ok else None
+        ext = out.values.get("external_id")
         if out.ok and dry_run:
             report.status = "valid"
-        elif row is not None:
-            report.status = "created" if row.inserted else "updated"
-            report.account_id = row.id
-            tier = tiers.get(row.id)
+        elif out.ok and ext in accounts:
+            row = written.get(ext)
+            report.status = "created" if row is not None and row.inserted else "updated" if ext in changed else "unchanged"
+            report.account_id = accounts[ext]
+            tier = tiers.get(report.account_id)
             if tier is not None:
                 report.parent_id, report.tier = tier.parent_id, tier.tier
                 report.tier_score, report.tier_reasons = tier.tier_score, tier.tier_reasons or []
@@ -85,6 +95,7 @@ def _report(outcomes: list[RowOutcome], written: dict[str, Any], tiers: dict[uui
     return BulkReport(
         created=sum(r.status == "created" for r in reports),
         updated=sum(r.status == "updated" for r in reports),
+        unchanged=sum(r.status == "unchanged" for r in reports),
         failed=sum(r.status == "failed" for r in reports),
         normalised=sum(any(w["code"] == "normalised" for w in o.warnings) for o in outcomes),
         dry_run=dry_run,

@@ -154,31 +154,39 @@ async def ancestry_of(session: AsyncSession, external_ids: list[str]) -> dict[st
 
 async def upsert_by_external_id(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Any]:
     """One INSERT ... ON CONFLICT for the batch. A field a row leaves out (or sends
-    null) keeps its stored value. Returns (id, external_id, inserted) per row."""
+    null) keeps its stored value; a row that would change nothing is not written
+    (no version bump, so clients' ETags stay valid) and is not returned.
+    Returns (id, external_id, inserted) per row written."""
     table = Account.__table__
     stmt = insert(table).values(rows)
     excluded = stmt.excluded
     set_ = {c: sa.func.coalesce(excluded[c], table.c[c]) for c in UPSERT_FIELDS}
     set_["name"] = excluded.name
+    fields = list(set_)
+    differs = sa.tuple_(*[table.c[c] for c in fields]).is_distinct_from(sa.tuple_(*[set_[c] for c in fields]))
     set_["version"] = table.c.version + 1
     set_["updated_at"] = sa.func.now()
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.external_id], set_=set_).returning(
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.external_id], set_=set_, where=differs).returning(
         table.c.id, table.c.external_id, sa.literal_column("xmax = 0").label("inserted")
     )
     return list(await session.execute(stmt))
 
 
-async def link_parents(session: AsyncSession, links: list[tuple[str, str]]) -> None:
-    """Set parent_id from (child external id, parent external id) pairs in one UPDATE."""
+async def link_parents(session: AsyncSession, links: list[tuple[str, str]]) -> set[str]:
+    """Set parent_id from (child external id, parent external id) pairs in one
+    UPDATE; returns the external ids of the children whose parent changed."""
     if not links:
-        return
+        return set()
     v = sa.values(sa.column("child", sa.String), sa.column("parent", sa.String), name="links").data(links)
     table, parent = Account.__table__, aliased(Account.__table__)
-    await session.execute(
+    stmt = (
         sa.update(table)
-        .where(table.c.external_id == v.c.child, parent.c.external_id == v.c.parent)
-        .values(parent_id=parent.c.id)
+        .where(table.c.external_id == v.c.child, parent.c.external_id == v.c.parent,
+               table.c.parent_id.is_distinct_from(parent.c.id))
+        .values(parent_id=parent.c.id, version=table.c.version + 1, updated_at=sa.func.now())
+        .returning(table.c.external_id)
     )
+    return set((await session.execute(stmt)).scalars())
 
 
 async def tiers_of(session: AsyncSession, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:

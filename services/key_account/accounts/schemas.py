@@ -137,7 +137,9 @@ class RowProblem(BaseModel):
 class RowReport(BaseModel):
     index: int
     external_id: str | None
-    status: str = Field(description="`created`, `updated`, `failed`, or `valid` on a dry run.")
+    status: str = Field(description=(
+        "`created`, `updated`, `unchanged` (the stored account already said so: not written, same version), "
+        "`failed`, or `valid` on a dry run."))
     account_id: uuid.UUID | None = None
     parent_id: uuid.UUID | None = None
     tier: str | None = None
@@ -149,7 +151,7 @@ class RowReport(BaseModel):
 
 class BulkReport(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "created": 0, "updated": 0, "failed": 0, "normalised": 1, "dry_run": True,
+        "created": 0, "updated": 0, "unchanged": 0, "failed": 0, "normalised": 1, "dry_run": True,
         "rows": [
             {"index": 0, "external_id": "ERP-C-00417", "status": "valid", "errors": [], "warnings": []},
             {"index": 1, "external_id": "ERP-C-00418", "status": "valid", "errors": [], "warnings": [
@@ -158,7 +160,7 @@ class BulkReport(BaseModel):
             ]},
         ],
     }, {
-        "created": 1, "updated": 0, "failed": 1, "normalised": 0, "dry_run": False,
+        "created": 1, "updated": 0, "unchanged": 0, "failed": 1, "normalised": 0, "dry_run": False,
         "rows": [
             {"index": 0, "external_id": "ERP-C-00417", "status": "created",
              "account_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "tier": "strategic", "tier_score": "86.61",
@@ -183,6 +185,7 @@ class BulkReport(BaseModel):
 
     created: int
     updated: int
+    unchanged: int
     failed: int
     normalised: int = Field(description="Rows with a value normalised (e.g. a misspelt sector).")
     dry_run: bool

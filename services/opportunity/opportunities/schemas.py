@@ -224,7 +224,9 @@ class BulkUpsertRequest(BaseModel):
 class BulkRowResult(BaseModel):
     index: int
     external_id: str | None
-    status: Literal["created", "updated", "failed"]
+    status: Literal["created", "updated", "unchanged", "failed"] = Field(
+        description="`unchanged`: the row matched the stored opportunity, which was left as it was (same version)."
+    )
     id: uuid.UUID | None = None
     errors: list[dict] = []
 
@@ -233,10 +235,13 @@ class BulkUpsertReport(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "created": 1,
         "updated": 0,
+        "unchanged": 1,
         "failed": 1,
         "results": [
             {"index": 0, "external_id": "CRM-2026-00417", "status": "created",
              "id": "a3b4c5d6-e7f8-4a9b-8c0d-1e2f3a4b5c6d", "errors": []},
+            {"index": 2, "external_id": "CRM-2026-00391", "status": "unchanged",
+             "id": "2f6c9b1e-8a3d-4c5e-9f70-1b2a3c4d5e6f", "errors": []},
             {"index": 1, "external_id": "CRM-2026-00418", "status": "failed", "id": None,
              "errors": [{"loc": ["body", "items", 1, "external_id"],
                          "msg": "already used by an opportunity you cannot see"}]},
@@ -245,6 +250,7 @@ class BulkUpsertReport(BaseModel):
 
     created: int
     updated: int
+    unchanged: int
     failed: int
     results: list[BulkRowResult]
 

@@ -268,6 +268,9 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: lis
     closed_before = [o.id for _, o, _, stage in updates if stage in OUTCOMES]
     await apply_outcomes(session, closed_before, sign=-1)
     session.add_all([o for _, o, _ in creates])
+    stored_teams = await repository.teams(session, [o.id for _, o, _, _ in updates])
+    changed: set[uuid.UUID] = set()
+    new_teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
     for _, o, data, _ in updates:
         fields = data.model_dump(exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids", "external_id"})
         for field, value in fields.items():
@@ -278,6 +281,14 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: lis
             o.owner_id = data.owner_id
         if data.org_unit_path:
             o.org_unit_path = data.org_unit_path
+        if "team" in data.model_fields_set:
+            team = [(m.employee_id, m.role) for m in data.team]
+            if sorted(team, key=str) != sorted(((m.employee_id, m.role) for m in stored_teams[o.id]), key=str):
+                new_teams[o.id] = team
+        # Setting a value equal to the stored one is no change to SQLAlchemy:
+        # such a row is neither written (no version bump) nor reported updated.
+        if session.is_modified(o) or o.id in new_teams:
+            changed.add(o.id)
     await session.flush()
     history = [_history(o.id, None, o.stage, principal, reason="import") for _, o, _ in creates]
     history += [_history(o.id, before, o.stage, principal, reason="import") for _, o, _, before in updates if o.stage != before]
@@ -285,9 +296,8 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: lis
     for _, o, data in creates:
         if data.team:
             await repository.replace_team(session, o.id, [(m.employee_id, m.role) for m in data.team])
-    for _, o, data, _ in updates:
-        if "team" in data.model_fields_set:
-            await repository.replace_team(session, o.id, [(m.employee_id, m.role) for m in data.team])
+    for opportunity_id, team in new_teams.items():
+        await repository.replace_team(session, opportunity_id, team)
     await apply_outcomes(
         session, [o.id for _, o, _ in creates if o.stage in OUTCOMES] + [o.id for _, o, _, _ in updates if o.stage in OUTCOMES], sign=1
     )
@@ -301,8 +311,9 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: lis
             batch_events.append(events.event(o, "stage_changed", previous_stage=before))
             if o.stage in OUTCOMES:
                 batch_events.append(events.event(o, o.stage, previous_stage=before))
-        results.append(BulkRowResult(index=index, external_id=o.external_id, status="updated", id=o.id))
+        status = "updated" if o.id in changed else "unchanged"
+        results.append(BulkRowResult(index=index, external_id=o.external_id, status=status, id=o.id))
     await publish_many(session, batch_events)
     results.sort(key=lambda r: r.index)
-    count = {s: sum(r.status == s for r in results) for s in ("created", "updated", "failed")}
+    count = {s: sum(r.status == s for r in results) for s in ("created", "updated", "unchanged", "failed")}
     return BulkUpsertReport(**count, results=results)

@@ -75,3 +75,23 @@ async def test_bulk_placement_and_hidden_external_ids(service_client):
     assert alone["rows"][0]["errors"][0]["code"] == "unknown_parent"  # a hidden parent is not revealed
     refused = await client.post("/api/v1/accounts/bulk-upsert", json={"rows": [row("x")]}, headers=rep(uuid.uuid4()))
     assert refused.status_code == 403
+
+
+async def test_a_row_that_changes_nothing_is_unchanged_and_keeps_the_version(service_client):
+    client = await service_client("key_account")
+    rows = [row("same-parent", industry="retail"), row("same-child", parent_external_id="same-parent", employees=40)]
+    first = (await client.post("/api/v1/accounts/bulk-upsert", json={"rows": rows}, headers=ADMIN)).json()
+    assert first["created"] == 2
+    child_id = first["rows"][1]["account_id"]
+    before = (await client.get(f"/api/v1/accounts/{child_id}", headers=ADMIN))
+    again = (await client.post("/api/v1/accounts/bulk-upsert", json={"rows": rows}, headers=ADMIN)).json()
+    assert [r["status"] for r in again["rows"]] == ["unchanged", "unchanged"]
+    assert (again["unchanged"], again["updated"]) == (2, 0)
+    assert again["rows"][1]["account_id"] == child_id and again["rows"][1]["parent_id"] == first["rows"][0]["account_id"]
+    after = await client.get(f"/api/v1/accounts/{child_id}", headers=ADMIN)
+    assert after.headers["etag"] == before.headers["etag"]  # a client's If-Match still holds
+    # Only the parent changes: the row is updated.
+    moved = (await client.post("/api/v1/accounts/bulk-upsert", json={"rows": [
+        row("other-parent"), row("same-child", parent_external_id="other-parent", employees=40)]}, headers=ADMIN)).json()
+    assert [r["status"] for r in moved["rows"]] == ["created", "updated"]
+    assert (await client.get(f"/api/v1/accounts/{child_id}", headers=ADMIN)).headers["etag"] != before.headers["etag"]

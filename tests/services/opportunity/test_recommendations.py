@@ -75,6 +75,16 @@ async def test_bulk_upsert_reports_each_row_and_updates_by_external_id(service_c
     assert again.json()["results"][0]["id"] == report["results"][0]["id"]
     got = (await client.get(f"{OPPORTUNITIES}/{report['results'][0]['id']}", headers=ADMIN)).json()
     assert got["name"] == "Renamed"
+    # The same row again changes nothing: reported unchanged, the version (and ETag) stay.
+    team = [{"employee_id": str(uuid.uuid4()), "role": "presales"}]
+    same = new_opportunity(external_id="m-1", name="Renamed", owner_id=None, org_unit_path="/group/east/team-1")
+    repeat = (await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [same]}, headers=ADMIN)).json()
+    assert (repeat["unchanged"], repeat["updated"], repeat["results"][0]["status"]) == (1, 0, "unchanged")
+    assert (await client.get(f"{OPPORTUNITIES}/{got['id']}", headers=ADMIN)).json()["version"] == got["version"]
+    with_team = (await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
+    assert with_team["results"][0]["status"] == "updated"  # only the team changed
+    team_again = (await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
+    assert team_again["results"][0]["status"] == "unchanged"
 
 
 async def test_team_members_see_it_and_filters_origin_amount_sort(service_client):
