@@ -15,11 +15,15 @@ in-process, no database needed):
    jsonschema_rs, the validator schemathesis itself uses);
 4. every example a pydantic model declares (`json_schema_extra`) validates
    against the model itself, which sees what the schema cannot (validators
-   such as "exactly one of", date order, consent not yet expired).
-
-Note: FastAPI drops `null` values from the spec it generates, examples
-included, so an example should not rely on a null (send a value or leave the
-field out): check 3 catches one that does on a required field.
+   such as "exactly one of", date order, consent not yet expired);
+5. the examples reach the spec exactly as declared, `null`s included.
+   FastAPI's `get_openapi` encodes the whole document with `exclude_none`,
+   which would drop every null from the examples (a required nullable field
+   would go missing); `sanlun.kernel.app.restore_example_nulls` puts them
+   back. A small app checks the cases that need care (a class name two
+   models share, `-Input`/`-Output` pairs, field, parameter, body and
+   response examples), and every declared model example must appear intact
+   in the spec of the process that serves it.
 """
 
 from __future__ import annotations
@@ -29,13 +33,17 @@ import importlib
 import json
 import pkgutil
 from collections.abc import Iterator
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 import jsonschema_rs
 import pytest
-from pydantic import BaseModel
+from fastapi import Body, FastAPI, Query
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_jsonable_python
 
 from gateway.openapi_merge import merged_openapi
+from sanlun.kernel.app import openapi_with_problems
 
 PUBLIC = "/api/v1/"
 SCHEMA_REF = "#/components/schemas/"
@@ -45,33 +53,7 @@ HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch"})
 # Components that may appear without an example (checks 1 and 2), each with
 # why. Keep this short: an entry that gets an example must leave the list
 # (test_the_allow_list_is_not_stale says so).
-WITHOUT_EXAMPLES: dict[str, str] = {
-    # Models outside the schemas/router files the examples were added to:
-    "Policy-Input": "services/opportunity/policies/document.py (PUT /opportunities/policy)",
-    "Policy-Output": "services/opportunity/policies/document.py (GET/PUT /opportunities/policy)",
-    "PlanSections": "services/opportunity/plans/document.py (PUT /opportunities/{id}/plan)",
-    "Influence": "services/resource_share/influence/schemas.py (GET /resources/people/{id}/influence)",
-    "ProfileRead": "services/resource_share/influence/schemas.py (GET/PUT /resources/people/{id}/profile)",
-    "ProfileWrite": "services/resource_share/influence/schemas.py (PUT /resources/people/{id}/profile)",
-}
-
-# Component examples known not to validate in the served spec (check 3), with
-# why; strict xfail, so one that gets fixed must leave the list. All of these
-# are FastAPI dropping `null`s from the generated spec (`exclude_none`), which
-# removes required nullable fields whose value is null in every realistic
-# state of the model (the model-level examples keep them: check 4 passes).
-_NULLS_DROPPED = "FastAPI drops null values from the spec's examples: required nullable fields go missing"
-KNOWN_INVALID_EXAMPLES: dict[str, str] = {
-    "ApiKeyRead": _NULLS_DROPPED + " (expires_at, revoked_at, revoked_by)",
-    "ApiKeyCreated": _NULLS_DROPPED + " (expires_at, revoked_at, revoked_by)",
-    "DecisionRead": _NULLS_DROPPED + " (a proposal has no previous owner, an override no proposal)",
-    "ItemRead": _NULLS_DROPPED + " (a promoted item has no dropped_at)",
-    "PathRead": _NULLS_DROPPED + " (the ask step has no relationship_id; `you` shows no org unit)",
-    "PathPage": _NULLS_DROPPED + " (as PathRead)",
-    "CreatedSupportRequest": _NULLS_DROPPED + " (a new request has no assignee yet)",
-    "QueueItem": _NULLS_DROPPED + " (queued requests have no assignee yet)",
-    "QueuePage": _NULLS_DROPPED + " (as QueueItem)",
-}
+WITHOUT_EXAMPLES: dict[str, str] = {}
 
 # Packages whose pydantic models may declare examples (check 4).
 MODEL_PACKAGES = ("services", "gateway", "sanlun")
@@ -244,11 +226,7 @@ def _errors(validator: jsonschema_rs.Validator, example: Any) -> list[str]:
     return [f"{'/'.join(map(str, e.instance_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(example)]
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_INVALID_EXAMPLES[n]))
-    if n in KNOWN_INVALID_EXAMPLES else n
-    for n in sorted(SPEC["components"]["schemas"])
-])
+@pytest.mark.parametrize("name", sorted(SPEC["components"]["schemas"]))
 def test_component_examples_validate(spec, name):
     failures = []
     pointer = f"#/components/schemas/{_pointer_token(name)}"
@@ -273,7 +251,7 @@ def _modules(package: str) -> Iterator[str]:
     root = importlib.import_module(package)
     for info in pkgutil.walk_packages(root.__path__, prefix=package + "."):
         last = info.name.rsplit(".", 1)[-1]
-        if not info.ispkg and (last in ("schemas", "types") or last.endswith("router")):
+        if not info.ispkg and (last in ("schemas", "types", "document") or last.endswith("router")):
             yield info.name
 
 
@@ -303,3 +281,123 @@ def test_model_examples_validate_against_the_model(model):
     for example in model.model_config["json_schema_extra"]["examples"]:  # type: ignore[index]
         # As the API receives it: JSON, by field name (a read model's validation alias aside).
         model.model_validate_json(json.dumps(example), by_name=True)
+
+
+# -- check 5: examples reach the spec as declared, nulls included ----------------
+
+
+def _same_name_model(module: str, example: dict[str, Any]) -> type[BaseModel]:
+    """A model called `Thing` in `module`: two of them make FastAPI qualify both component names."""
+    return type("Thing", (BaseModel,), {
+        "__module__": module, "__annotations__": {"a": int | None},
+        "model_config": ConfigDict(json_schema_extra={"examples": [example]}),
+    })
+
+
+# (Module level: this file's annotations are strings, resolved among its globals.)
+_FirstThing = _same_name_model("pkg.one", {"a": None})
+_SecondThing = _same_name_model("pkg.two", {"a": 1})
+
+
+class _InAndOut(BaseModel):
+    """Decimal reads differently from how it is written: `_InAndOut-Input` and `-Output`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": "1.50", "note": None, "meta": {}}]})
+
+    amount: Decimal
+    note: str | None
+    meta: dict[str, str | None] = Field(default_factory=dict, examples=[{"source": None}])
+
+
+def _small_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/first", response_model=_FirstThing)
+    def post_first(body: _FirstThing) -> Any: ...  # type: ignore[valid-type]
+
+    @app.post("/second", response_model=_SecondThing,
+              responses={404: {"content": {"application/json": {"example": {"gone": None}}}}})
+    def post_second(
+        body: Annotated[_SecondThing, Body(openapi_examples={"unknown": {"summary": "Not known yet", "value": {"a": None}}})],  # type: ignore[valid-type]
+        q: Annotated[str | None, Query(openapi_examples={"absent": {"value": None}})] = None,
+    ) -> Any: ...
+
+    @app.put("/both", response_model=_InAndOut)
+    def put_both(body: _InAndOut) -> Any: ...
+
+    return app
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    return spec["components"]["schemas"][_ref_name(schema["$ref"])]
+
+
+def test_the_spec_keeps_nulls_in_examples():
+    spec = openapi_with_problems(_small_app())
+    first, second = spec["paths"]["/first"]["post"], spec["paths"]["/second"]["post"]
+    first_body = first["requestBody"]["content"]["application/json"]
+    second_body = second["requestBody"]["content"]["application/json"]
+    # One class name, two models: each component keeps its own example.
+    assert _ref_name(first_body["schema"]["$ref"]) != _ref_name(second_body["schema"]["$ref"])
+    assert _resolve(spec, first_body["schema"])["examples"] == [{"a": None}]
+    assert _resolve(spec, second_body["schema"])["examples"] == [{"a": 1}]
+    # Media type, parameter and response examples.
+    assert second_body["examples"] == {"unknown": {"summary": "Not known yet", "value": {"a": None}}}
+    assert second["parameters"][0]["examples"] == {"absent": {"value": None}}
+    assert second["responses"]["404"]["content"]["application/json"]["example"] == {"gone": None}
+    # Both sides of an `-Input`/`-Output` pair, and a field's own examples.
+    both = spec["paths"]["/both"]["put"]
+    for schema in (both["requestBody"]["content"]["application/json"]["schema"],
+                   both["responses"]["200"]["content"]["application/json"]["schema"]):
+        component = _resolve(spec, schema)
+        assert component["examples"] == [{"amount": "1.50", "note": None, "meta": {}}]
+        assert component["properties"]["meta"]["examples"] == [{"source": None}]
+    assert {_ref_name(both["requestBody"]["content"]["application/json"]["schema"]["$ref"]),
+            _ref_name(both["responses"]["200"]["content"]["application/json"]["schema"]["$ref"])} == {
+        "_InAndOut-Input", "_InAndOut-Output"}
+    # Only examples: FastAPI's encoding of the rest is unchanged (no `"default": null`).
+    assert "default" not in _resolve(spec, both["requestBody"]["content"]["application/json"]["schema"])[
+        "properties"]["note"]
+
+
+@functools.cache
+def _process_specs() -> dict[str, dict[str, Any]]:
+    """Each process's own spec (all its paths, before the merge), built in-process."""
+    from gateway.app import create_app
+    from gateway.settings import Settings
+    from sanlun.topology import SERVICES
+
+    specs = {"gateway": openapi_with_problems(create_app(Settings(environment="development")))}
+    for service in SERVICES:
+        settings_cls = importlib.import_module(f"{service.package}.settings").Settings
+        specs[service.name] = service.create_app(settings_cls(environment="development")).openapi()
+    return specs
+
+
+def _contains_null(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _contains_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v is None or _contains_null(v) for v in value)
+    return False
+
+
+def test_declared_examples_reach_the_spec_intact():
+    by_title: dict[str, list[tuple[str, str, Any]]] = {}
+    for process, spec in _process_specs().items():
+        for name, component in spec.get("components", {}).get("schemas", {}).items():
+            by_title.setdefault(component.get("title"), []).append((process, name, component.get("examples")))
+    served, with_nulls, lost = 0, 0, []
+    for model in MODELS:
+        declared = to_jsonable_python(model.model_config["json_schema_extra"]["examples"])  # type: ignore[index]
+        candidates = by_title.get(model.model_config.get("title") or model.__name__, [])
+        if not candidates:
+            continue  # not served by any route
+        served += 1
+        with_nulls += _contains_null(declared)
+        if not any(examples == declared for _, _, examples in candidates):
+            lost.append(f"{model.__module__}.{model.__qualname__}: "
+                        + ", ".join(f"{process} {name}" for process, name, _ in candidates))
+    # Guards: the check really looked at served models, some of them with nulls in their examples.
+    assert served >= 20 and with_nulls >= 5, (served, with_nulls)
+    assert not lost, "examples that differ in the spec from what the model declares:\n" + "\n".join(lost)

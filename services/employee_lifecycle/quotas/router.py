@@ -45,7 +45,10 @@ async def list_quotas(
     "/{employee_id}/quotas/{period}",
     summary="Set an employee's quota for a quarter (e.g. 2017-Q3)",
     response_model=QuotaRead,
-    responses=problem_responses(NotFound, Forbidden, PreconditionFailed),
+    responses={
+        201: {"model": QuotaRead, "description": "Created: the employee had no quota for this quarter."},
+        **problem_responses(NotFound, Forbidden, PreconditionFailed),
+    },
 )
 async def put_quota(
     employee_id: EmployeeId,

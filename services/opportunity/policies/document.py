@@ -79,8 +79,37 @@ DEFAULT_GATES: dict[str, Gate] = {
 }
 
 
+# An organisation that weighs key players and the action plan more, and asks
+# for a fuller plan before negotiation; amounts as the API writes them (strings).
+_POLICY_EXAMPLE = {
+    "plan_checklist": [
+        {"section": "profile", "weight": 1.0}, {"section": "business_issues", "weight": 1.0},
+        {"section": "solution_value", "weight": 1.0}, {"section": "assessment", "weight": 2.0},
+        {"section": "competitors", "weight": 1.5}, {"section": "competitive_strategy", "weight": 1.0},
+        {"section": "key_players", "weight": 3.0}, {"section": "relationship_strategy", "weight": 1.0},
+        {"section": "decision_criteria", "weight": 1.0}, {"section": "customer_milestones", "weight": 1.0},
+        {"section": "action_plan", "weight": 2.0}, {"section": "reviews", "weight": 0.5},
+    ],
+    "stage_gates": {
+        "qualified": {"requires": ["account", "amount", "expected_close_date", "assessment_opportunity"],
+                      "min_plan_completeness": 0.0},
+        "solution_design": {"requires": ["compelling_event", "key_player"], "min_plan_completeness": 0.3},
+        "proposal": {"requires": ["solution", "decision_maker", "competitor", "assessment_complete"],
+                     "min_plan_completeness": 0.5},
+        "negotiation": {"requires": ["action_plan"], "min_plan_completeness": 0.7},
+        "won": {"requires": ["closed_on", "amount"], "min_plan_completeness": 0.0},
+        "lost": {"requires": ["closed_on"], "min_plan_completeness": 0.0},
+    },
+    "assignment": {
+        "prior_strength": 10.0, "attribute_prior_strength": 5.0, "continuity_weight": 0.25, "load_weight": 0.3,
+        "l1_starter_share": 0.5, "starter_max_amount": "50000", "starter_min_win_probability": 0.3,
+        "large_min_amount": "200000", "l3_small_deal_penalty": 0.5, "candidates_per_opportunity": 10,
+    },
+}
+
+
 class Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_POLICY_EXAMPLE]})
 
     plan_checklist: Annotated[list[ChecklistItem], Field(min_length=1, max_length=12)] = DEFAULT_CHECKLIST
     stage_gates: dict[GatedStage, Gate] = DEFAULT_GATES
