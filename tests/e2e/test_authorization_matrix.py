@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -49,8 +49,7 @@ from tests.e2e.matrix_support import (
     employee_rows,
 )
 from tests.e2e.matrix_support import fill as fill_ids
-from tests.e2e.system import RunningSystem
-from tests.gateway.system import Cast, new_cast, running_system
+from tests.gateway.system import Cast, new_cast
 from tests.support import auth
 
 pytestmark = pytest.mark.e2e
@@ -326,18 +325,6 @@ def cell(operation: str, role: str, expected):
 
 
 CELLS = [cell(operation, role, expected[role]) for operation, expected in EXPECTED.items() for role in ROLES]
-
-
-@pytest.fixture(scope="module")
-def system(committed_database_url: str) -> Iterator[RunningSystem]:
-    with running_system(committed_database_url) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(system: RunningSystem) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=system.url("gateway"), timeout=15) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -7,25 +7,17 @@ import importlib
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.system import RunningSystem
-from tests.gateway.system import running_system
 from tests.support import token
 
 pytestmark = pytest.mark.e2e
 
 PACKAGE = "sanlun_client"
-
-
-@pytest.fixture(scope="module")
-def system(committed_database_url: str) -> Iterator[RunningSystem]:
-    with running_system(committed_database_url) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.system import RunningSystem
-from tests.gateway.system import running_system
 from tests.support import auth
 
 pytestmark = pytest.mark.e2e
@@ -23,18 +20,6 @@ GROUP_ADMIN = auth(org_unit="/group", roles=("group_admin",))
 
 def day(offset: int) -> str:
     return (TODAY + dt.timedelta(days=offset)).isoformat()
-
-
-@pytest.fixture(scope="module")
-def system(committed_database_url: str) -> Iterator[RunningSystem]:
-    with running_system(committed_database_url) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(system: RunningSystem) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=system.url("gateway"), timeout=15) as client:
-        yield client
 
 
 class Rep:
