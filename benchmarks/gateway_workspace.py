@@ -35,7 +35,9 @@ def main() -> int:
     if not database_url:
         print("Set SANLUN_DATABASE_URL to the PostgreSQL database to use.", file=sys.stderr)
         return 2
-    with system(database_url, {"gateway": {}}) as procs:
+    # One token per stage reads far above the default 50/s limit: lift it, a 429 is no workspace.
+    unlimited = {"SANLUN_GATEWAY_RATE_LIMIT_PER_SECOND": "100000", "SANLUN_GATEWAY_RATE_LIMIT_BURST": "100000"}
+    with system(database_url, {"gateway": unlimited}) as procs:
         gw = procs.gateways["gateway"]
         reps = seed(gw)
         print(f"GET /api/v1/me/workspace: {args.requests} reads per stage, {args.concurrency} concurrent callers, "
