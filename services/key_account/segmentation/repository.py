@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel.auth import path_within
 from services.key_account.accounts.models import Account
 from services.key_account.contacts.models import Relationship
 from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
@@ -69,6 +70,11 @@ async def best_relationships(session: AsyncSession, account_ids: Sequence[uuid.U
         .group_by(Relationship.account_id)
     )
     return {row[0]: (int(row[1]), RELATIONSHIP_LEVELS[int(row[2])]) for row in await session.execute(stmt)}
+
+
+async def account_ids_under(session: AsyncSession, org_path: str) -> list[uuid.UUID]:
+    stmt = sa.select(Account.id).where(path_within(Account.org_unit_path, org_path)).order_by(Account.id)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def segmentation_inputs(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> list[Any]:

@@ -12,7 +12,7 @@ from services.key_account.accounts import service as accounts
 from services.key_account.accounts.schemas import AccountRead
 from services.key_account.domain.segmentation import Policy
 from services.key_account.segmentation import service
-from services.key_account.segmentation.schemas import PolicyRead, PolicyWrite, TierOverride
+from services.key_account.segmentation.schemas import PolicyRead, PolicySaved, PolicyWrite, TierOverride
 
 router = APIRouter(
     prefix="/api/v1/accounts",
@@ -42,15 +42,18 @@ async def get_segmentation_policy(
 @router.put(
     "/segmentation-policy",
     summary="Set an organisation's segmentation policy (new version)",
-    response_model=PolicyRead,
+    response_model=PolicySaved,
     responses=problem_responses(Forbidden, Unprocessable),
 )
-async def put_segmentation_policy(data: PolicyWrite, session: DbSession, principal: CurrentPrincipal) -> PolicyRead:
+async def put_segmentation_policy(data: PolicyWrite, session: DbSession, principal: CurrentPrincipal) -> PolicySaved:
+    """Every account under the organisation is re-scored with it in the same
+    transaction (tier overrides stay in force)."""
     body = data.model_dump(exclude={"org_path"})
     policy = Policy.from_dict({**body, "thresholds": data.thresholds.model_dump()})
     org_path = data.org_path or principal.organization_path
-    version = await service.save_policy(session=session, principal=principal, org_path=org_path, policy=policy)
-    return _read(Policy.from_dict({**policy.as_dict(), "version": version}), org_path)
+    version, rescored = await service.save_policy(session=session, principal=principal, org_path=org_path, policy=policy)
+    saved = _read(Policy.from_dict({**policy.as_dict(), "version": version}), org_path)
+    return PolicySaved(**saved.model_dump(), accounts_rescored=rescored)
 
 
 @router.post(

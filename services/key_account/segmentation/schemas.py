@@ -83,6 +83,14 @@ class PolicyRead(PolicyBody):
     version: int
 
 
+class PolicySaved(PolicyRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {**_POLICY, "org_path": "/group/east", "version": 3, "accounts_rescored": 1284},
+    ]})
+
+    accounts_rescored: int = Field(description="Accounts under the organisation re-scored with the policy now in force.")
+
+
 class TierOverride(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"tier": "strategic", "reason": _OVERRIDE_REASON},

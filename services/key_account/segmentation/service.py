@@ -86,7 +86,10 @@ async def override(
     return account
 
 
-async def save_policy(*, session: AsyncSession, principal: Principal, org_path: str, policy: Policy) -> int:
+async def save_policy(
+    *, session: AsyncSession, principal: Principal, org_path: str, policy: Policy
+) -> tuple[int, int]:
+    """Store a new version and re-score the organisation's accounts; returns (version, accounts re-scored)."""
     require_roles(principal, "org_admin", "group_admin")
     org_path = normalise_path(org_path)
     if not principal.has("group_admin") and org_path != principal.organization_path:
@@ -99,4 +102,18 @@ async def save_policy(*, session: AsyncSession, principal: Principal, org_path: 
         )
     data = policy.as_dict()
     data.pop("version")
-    return await repository.save_policy(session, org_path=org_path, policy=data, updated_by=principal.employee_id)
+    version = await repository.save_policy(session, org_path=org_path, policy=data, updated_by=principal.employee_id)
+    return version, await rescore_under(session=session, org_path=org_path)
+
+
+RESCORE_CHUNK = 1000
+
+
+async def rescore_under(*, session: AsyncSession, org_path: str) -> int:
+    """Re-score every account under `org_path` with the policy in force for it
+    (a new policy applies to the accounts it governs at once, not only when
+    each is next touched): three queries per thousand accounts."""
+    ids = await repository.account_ids_under(session, org_path)
+    for start in range(0, len(ids), RESCORE_CHUNK):
+        await evaluate_many(session=session, account_ids=ids[start:start + RESCORE_CHUNK])
+    return len(ids)

@@ -68,3 +68,26 @@ async def test_policy_is_configurable_per_organisation(service_client):
     assert other.status_code == 403
     bad = await client.put("/api/v1/accounts/segmentation-policy", json={**policy, "thresholds": {"strategic": 10, "key": 50, "growth": 20}}, headers=ADMIN)
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "thresholds"]
+
+
+async def test_a_new_policy_rescores_the_organisations_accounts_at_once(service_client):
+    client = await service_client("key_account")
+    default = (await client.get("/api/v1/accounts/segmentation-policy", headers=ADMIN)).json()
+    body = {k: default[k] for k in ("weights", "thresholds", "currency", "revenue_floor", "revenue_ceiling", "fx_rates")}
+    south_admin = auth(org_unit="/group/south/hq", roles=("org_admin",))
+    south = [await new_account(client, potential=60, org_unit_path="/group/south/team-1") for _ in range(3)]
+    pinned = await new_account(client, potential=60, org_unit_path="/group/south/team-2")
+    await client.put(f"/api/v1/accounts/{pinned['id']}/tier-override", json={"tier": "strategic", "reason": "group decision"},
+                     headers=ADMIN)
+    elsewhere = await new_account(client, potential=60, org_unit_path="/group/north/team-1")
+    saved = await client.put("/api/v1/accounts/segmentation-policy", headers=south_admin, json={
+        **body, "weights": {"potential": 1.0}, "thresholds": {"strategic": 95, "key": 90, "growth": 50}})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["accounts_rescored"] == 4 and saved.json()["version"] == 1
+    for account in south:
+        got = (await client.get(f"/api/v1/accounts/{account['id']}", headers=ADMIN)).json()
+        assert (got["tier"], got["segmentation"]["policy_version"]) == ("growth", 1)
+    kept = (await client.get(f"/api/v1/accounts/{pinned['id']}", headers=ADMIN)).json()
+    assert kept["tier"] == "strategic" and kept["segmentation"]["policy_version"] == 1  # the override stays in force
+    other = (await client.get(f"/api/v1/accounts/{elsewhere['id']}", headers=ADMIN)).json()
+    assert other["segmentation"]["policy_version"] == elsewhere["segmentation"]["policy_version"]
