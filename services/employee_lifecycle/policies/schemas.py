@@ -30,6 +30,8 @@ _RULES: list[dict[str, Any]] = [
 ]
 _WRITE: dict[str, Any] = {
     "organization_path": "/group/east", "name": "East China 2027", "currency": "CNY", "hysteresis": 2, "rules": _RULES,
+    "needs": {"few_wins_12m": 4, "few_open_opportunities": 3, "narrow_solutions": 2, "new_in_sales_months": 9,
+              "low_win_rate": 0.4, "some_influence": 15},
 }
 
 
@@ -53,6 +55,22 @@ class RuleWrite(BaseModel):
     conditions: Annotated[list[ConditionWrite], Field(min_length=1, max_length=10)]
 
 
+class NeedsWrite(BaseModel):
+    """When an evaluation names a need (it selects help, it is not a rating)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "few_wins_12m": 6, "few_open_opportunities": 3, "narrow_solutions": 2, "new_in_sales_months": 12,
+        "low_win_rate": 0.5, "some_influence": 10,
+    }]})
+
+    few_wins_12m: float = Field(6, ge=0, description="`lacks_deals` below this many wins over 12 months...")
+    few_open_opportunities: float = Field(3, ge=0, description="... or below this many open opportunities.")
+    narrow_solutions: float = Field(2, ge=0, description="`lacks_solution_knowledge` below this many solutions sold.")
+    new_in_sales_months: float = Field(12, ge=0, description="`lacks_support` (L1 only) below this tenure in months...")
+    low_win_rate: float = Field(0.5, ge=0, le=1, description="... or below this win rate (a fraction).")
+    some_influence: float = Field(10, ge=0, description="`wants_influence` from this influence score (always at L3).")
+
+
 class PolicyWrite(BaseModel):
     """A new version of an organisation's policy. Rules of a stage: any met
     rule reaches it; a rule is all of its conditions. L3 is tried, then L2;
@@ -69,6 +87,7 @@ class PolicyWrite(BaseModel):
     )
     hysteresis: int = Field(2, ge=1, le=12, description="Consecutive agreeing evaluations before a stage changes.")
     rules: Annotated[list[RuleWrite], Field(min_length=2, max_length=50)]
+    needs: NeedsWrite = Field(default_factory=NeedsWrite, description="Omitted: the shipped thresholds.")
 
 
 class PolicyRead(BaseModel):
@@ -84,5 +103,6 @@ class PolicyRead(BaseModel):
     currency: str
     hysteresis: int
     rules: list[dict[str, Any]]
+    needs: dict[str, float] = Field(description="The thresholds behind the needs an evaluation names.")
     created_by: str | None
     created_at: dt.datetime | None

@@ -1,6 +1,7 @@
 """Policy use cases. Functions flush; the edge commits."""
 
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,7 @@ from sanlun.kernel.auth import Principal, normalise_path, require_roles
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
 from services.employee_lifecycle.stages import repository
-from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY_DOCUMENT, validate_policy
+from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY_DOCUMENT, NeedThresholds, validate_policy
 from services.employee_lifecycle.stages.models import StagePolicy
 from services.employee_lifecycle.stages.service import organization_candidates
 
@@ -18,11 +19,17 @@ def read(policy: StagePolicy | None) -> PolicyRead:
     if policy is None:
         doc: dict[str, Any] = DEFAULT_POLICY_DOCUMENT
         return PolicyRead(id=None, organization_path="/", version=0, name=doc["name"], currency=doc["currency"],
-                          hysteresis=doc["hysteresis"], rules=doc["rules"], created_by=None, created_at=None)
+                          hysteresis=doc["hysteresis"], rules=doc["rules"], needs=_needs(doc), created_by=None,
+                          created_at=None)
     doc = policy.document
     return PolicyRead(id=policy.id, organization_path=policy.organization_path, version=policy.version,
                       name=policy.name, currency=doc["currency"], hysteresis=doc["hysteresis"], rules=doc["rules"],
-                      created_by=policy.created_by, created_at=policy.created_at)
+                      needs=_needs(doc), created_by=policy.created_by, created_at=policy.created_at)
+
+
+def _needs(doc: dict[str, Any]) -> dict[str, float]:
+    # Versions stored before thresholds were part of a policy read as the shipped ones.
+    return asdict(NeedThresholds.from_doc(doc.get("needs")))
 
 
 async def create(*, session: AsyncSession, principal: Principal, data: PolicyWrite) -> StagePolicy:

@@ -150,7 +150,7 @@ async def evaluate_rows(
                 state_from_row(prior), evaluation.stage, on=as_of, required=policy.hysteresis, now=now
             )
             stage, since = new_state.effective(now)  # type: ignore[assignment]
-        needs = engine.needs(stage, evaluation.signals)
+        needs = engine.needs(stage, evaluation.signals, policy.needs)
         outcome = Outcome(e.id, as_of, stage, since, evaluation, policy, needs,
                           engine.gap(policy, evaluation, stage), new_state, change, record)
         outcomes.append(outcome)

@@ -77,3 +77,23 @@ async def test_default_policy_is_readable(service_client):
     client = await service_client("employee_lifecycle")
     r = await client.get("/api/v1/stage-policies/default", headers=auth(roles=("rep",)))
     assert r.status_code == 200 and r.json()["version"] == 0 and len(r.json()["rules"]) == 4
+
+
+async def test_need_thresholds_are_part_of_the_policy(service_client):
+    client = await service_client("employee_lifecycle")
+    default = (await client.get("/api/v1/stage-policies/default", headers=ADMIN)).json()
+    assert default["needs"]["few_wins_12m"] == 6 and default["needs"]["low_win_rate"] == 0.5
+    south = auth(org_unit="/group/south", roles=("org_admin",))
+    employee = await new_employee(client, "/group/south/team-1")
+    twin = await new_employee(client, "/group/north/team-1")  # the same record, under the shipped policy
+    for e in (employee, twin):
+        await backfill(client, repeat_business(e["id"], accounts=3))
+    assert "lacks_deals" in (await evaluate(client, employee["id"], "2017-12-31"))["needs"]
+    lenient = {"few_wins_12m": 0, "few_open_opportunities": 0}
+    created = await client.post("/api/v1/stage-policies", headers=south, json=policy(needs=lenient))
+    assert created.status_code == 201, created.text
+    assert created.json()["needs"]["few_wins_12m"] == 0 and created.json()["needs"]["narrow_solutions"] == 2
+    assert "lacks_deals" not in (await evaluate(client, employee["id"], "2017-12-31"))["needs"]
+    assert "lacks_deals" in (await evaluate(client, twin["id"], "2017-12-31"))["needs"]
+    bad = await client.post("/api/v1/stage-policies", headers=south, json=policy(needs={"low_win_rate": 1.5}))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "needs", "low_win_rate"]

@@ -8,17 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.employee_lifecycle.stages.domain.catalog import L1, L2, L3, RANK, SIGNALS, STAGE_LABELS, STAGES, format_value
-from services.employee_lifecycle.stages.domain.policy import Condition, Policy, Rule
+from services.employee_lifecycle.stages.domain.policy import Condition, NeedThresholds, Policy, Rule
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
-
-# What the needs look for (they select help, not a rating).
-FEW_WINS_12M = 6
-FEW_OPEN_OPPORTUNITIES = 3
-NARROW_SOLUTIONS = 2
-NEW_IN_SALES_MONTHS = 12
-LOW_WIN_RATE = 0.5
-SOME_INFLUENCE = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +78,20 @@ def evaluate(policy: Policy, signals: Mapping[str, float | None]) -> Evaluation:
     return Evaluation(L1, None, results, dict(signals))
 
 
-def needs(stage: str, signals: Mapping[str, float | None]) -> list[str]:
+def needs(stage: str, signals: Mapping[str, float | None], limits: NeedThresholds = NeedThresholds()) -> list[str]:
     def below(name: str, limit: float) -> bool:
         v = signals.get(name)
         return v is None or v < limit
 
     out = []
-    if below("wins_12m", FEW_WINS_12M) or below("open_pipeline_count", FEW_OPEN_OPPORTUNITIES):
+    if below("wins_12m", limits.few_wins_12m) or below("open_pipeline_count", limits.few_open_opportunities):
         out.append("lacks_deals")
-    if below("solution_breadth", NARROW_SOLUTIONS):
+    if below("solution_breadth", limits.narrow_solutions):
         out.append("lacks_solution_knowledge")
-    if stage == L1 and (below("tenure_months", NEW_IN_SALES_MONTHS) or below("win_rate_12m", LOW_WIN_RATE)):
+    if stage == L1 and (below("tenure_months", limits.new_in_sales_months) or below("win_rate_12m", limits.low_win_rate)):
         out.append("lacks_support")
     influence = signals.get("influence_score")
-    if stage == L3 or (influence is not None and influence >= SOME_INFLUENCE):
+    if stage == L3 or (influence is not None and influence >= limits.some_influence):
         out.append("wants_influence")
     return out
 

@@ -40,12 +40,31 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class NeedThresholds:
+    """What the needs look for (they select help, not a rating). An
+    organisation selling high-volume hardware counts "few wins" differently
+    from one selling enterprise software, so these belong to its policy."""
+
+    few_wins_12m: float = 6  # lacks_deals: fewer wins over 12 months ...
+    few_open_opportunities: float = 3  # ... or fewer open opportunities
+    narrow_solutions: float = 2  # lacks_solution_knowledge: fewer solutions sold
+    new_in_sales_months: float = 12  # lacks_support (L1): newer in sales ...
+    low_win_rate: float = 0.5  # ... or a lower win rate
+    some_influence: float = 10  # wants_influence: at least this influence (always at L3)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> NeedThresholds:
+        return cls(**{k: float(v) for k, v in (doc or {}).items()})
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     rules: tuple[Rule, ...]
     currency: str = "CNY"
     hysteresis: int = DEFAULT_HYSTERESIS
     version: int = 0
     organization_path: str = "/"
+    needs: NeedThresholds = NeedThresholds()
 
     def rules_for(self, stage: str) -> list[Rule]:
         return [r for r in self.rules if r.stage == stage]
@@ -62,6 +81,7 @@ def parse_policy(doc: dict[str, Any], *, version: int = 0, organization_path: st
         hysteresis=int(doc.get("hysteresis", DEFAULT_HYSTERESIS)),
         version=version,
         organization_path=organization_path,
+        needs=NeedThresholds.from_doc(doc.get("needs")),
     )
 
 

@@ -101,3 +101,12 @@ def test_reasons_name_the_rule_and_values():
     en, zh = reasons(ev)
     assert en == "Rule l2_repeat_business is met: stable accounts 3 >= 3, wins over 12 months 6 >= 6."
     assert "l2_repeat_business" in zh and "稳定客户数 3 >= 3" in zh
+
+
+def test_needs_follow_the_policys_thresholds():
+    from services.employee_lifecycle.stages.domain.policy import NeedThresholds
+
+    busy = signals(wins_12m=20, open_pipeline_count=5, solution_breadth=3, influence_score=12)
+    assert needs(L2, busy) == ["wants_influence"]
+    demanding = NeedThresholds(few_wins_12m=50, some_influence=30)
+    assert needs(L2, busy, demanding) == ["lacks_deals"]
