@@ -43,6 +43,8 @@ class Coverage:
     failed: int = 0
     skipped: int = 0
     note: str | None = None
+    # The account's Who tier (ESP+), from the same answer: a deal of a strategic account is strategic.
+    tiers: dict[str, str] = field(default_factory=dict)
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -86,26 +88,29 @@ async def coverage(request: Request, account_ids: list[uuid.UUID]) -> Coverage:
     gate = asyncio.Semaphore(settings.coverage_concurrency)
     today = dt.date.today().isoformat()
 
-    async def one(account_id: uuid.UUID) -> set[str] | None:
+    async def one(account_id: uuid.UUID) -> tuple[set[str], str | None] | None:
         async with gate:
             try:
                 response = await http.get(
                     base.format(account_id), headers=_headers(request), timeout=settings.http_timeout_seconds
                 )
                 if response.status_code == 404:
-                    return set()
+                    return set(), None
                 response.raise_for_status()
-                members = response.json()["members"]
+                body = response.json()
+                members = body["members"]
             except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 return None
-        return {
+        current = {
             str(m["employee_id"]) for m in members
             if (m.get("valid_from") or "") <= today and (m.get("valid_to") is None or m["valid_to"] >= today)
         }
+        return current, body.get("tier")
 
     results = await asyncio.gather(*(one(a) for a in asked))
     failed = sum(r is None for r in results)
-    members = {str(a): r for a, r in zip(asked, results) if r}
+    members = {str(a): r[0] for a, r in zip(asked, results) if r and r[0]}
+    tiers = {str(a): r[1] for a, r in zip(asked, results) if r and r[1]}
     source = "unavailable" if failed == len(asked) else "partial" if failed or skipped else "live"
     note = None
     if source != "live":
@@ -113,4 +118,4 @@ async def coverage(request: Request, account_ids: list[uuid.UUID]) -> Coverage:
             f"coverage unknown for {failed + skipped} of {len(account_ids)} accounts "
             "(key account service unreachable or batch over the limit): their continuity scores 0"
         )
-    return Coverage(members, source, len(asked), failed, skipped, note)
+    return Coverage(members, source, len(asked), failed, skipped, note, tiers)

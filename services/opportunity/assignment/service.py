@@ -93,10 +93,16 @@ async def _context(request: Request, session: AsyncSession, principal: Principal
     return Context(reps, {str(p.employee_id): p.org_unit_path for p in found}, stages, coverage, policy, notes)
 
 
-def _deal(o: Opportunity) -> Deal:
+STRATEGIC_TIERS = frozenset({"strategic"})
+
+
+def _deal(o: Opportunity, tiers: dict[str, str] | None = None) -> Deal:
+    """A deal is strategic when its account's Who tier is (L3 reps are kept for those and large ones)."""
+    account = str(o.account_id) if o.account_id else None
     return Deal(
         str(o.id), float(o.amount.amount) if o.amount else None, o.industry, o.size_band,
-        tuple(str(s) for s in o.solution_ids or []), str(o.account_id) if o.account_id else None,
+        tuple(str(s) for s in o.solution_ids or []), account,
+        strategic=account is not None and (tiers or {}).get(account) in STRATEGIC_TIERS,
     )
 
 
@@ -126,7 +132,7 @@ async def propose(*, request: Request, session: AsyncSession, principal: Princip
     items: list[ProposalItem] = []
     summary: dict[str, Any] = {"deals": len(deals), "reps": len(ctx.reps)}
     if deals and ctx.reps:
-        s = score([_deal(d) for d in deals], ctx.reps, await repository.history(
+        s = score([_deal(d, ctx.coverage.tiers) for d in deals], ctx.reps, await repository.history(
             session, [uuid.UUID(r.employee_id) for r in ctx.reps]), ctx.policy, coverage=ctx.coverage.members)
         free = np.array([r.free for r in ctx.reps])
         is_l1 = np.array([r.stage == L1 for r in ctx.reps])
@@ -245,7 +251,7 @@ async def suggest(
     ctx = await _context(request, session, principal, pool, [opportunity])
     if not ctx.reps:
         return [], ctx
-    s = score([_deal(opportunity)], ctx.reps, await repository.history(
+    s = score([_deal(opportunity, ctx.coverage.tiers)], ctx.reps, await repository.history(
         session, [uuid.UUID(r.employee_id) for r in ctx.reps]), ctx.policy, coverage=ctx.coverage.members)
     order = [j for j in np.argsort(-s.utility[0], kind="stable") if np.isfinite(s.utility[0, j])][:limit]
     return [

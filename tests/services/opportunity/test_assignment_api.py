@@ -115,6 +115,34 @@ async def test_propose_live_forwards_the_caller_and_scores_continuity(service_cl
     assert all(req.headers["x-request-id"] == "req-42" for req in seen)
 
 
+async def test_a_deal_of_a_strategic_account_is_kept_for_l3_like_a_large_one(service_client):
+    client = await service_client("opportunity")
+    senior = await add_person(client, stage="L3_AFFLUENT", capacity=5)
+    strategic_account, plain_account = str(uuid.uuid4()), str(uuid.uuid4())
+    (strategic_deal,) = await unassigned(client, 1, account_id=strategic_account)
+    (plain_deal,) = await unassigned(client, 1, account_id=plain_account)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("stages:batch-get"):
+            ids = json.loads(request.content)["employee_ids"]
+            return httpx.Response(200, json={"items": [
+                {"employee_id": i, "stage": "L3_AFFLUENT", "stage_since": "2026-01-01", "capacity": 5, "open_load": 0,
+                 "needs": []} for i in ids], "not_found": []})
+        account = request.url.path.split("/")[4]
+        tier = "strategic" if account == strategic_account else "growth"
+        return httpx.Response(200, json={"account_id": account, "tier": tier, "members": []})
+
+    client._transport.app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    r = await client.post(PROPOSALS, json={"opportunity_ids": [strategic_deal, plain_deal], "pool": {"employee_ids": [senior]}},
+                          headers=MANAGER)
+    assert r.status_code == 201, r.text
+    by_deal = {i["opportunity_id"]: i for i in r.json()["items"]}
+    assert by_deal[strategic_deal]["components"]["stage_multiplier"] == 1.0
+    assert by_deal[plain_deal]["components"]["stage_multiplier"] < 1.0
+    assert any("neither large nor strategic" in e for e in by_deal[plain_deal]["explanation"])
+    assert not any("neither large nor strategic" in e for e in by_deal[strategic_deal]["explanation"])
+
+
 async def test_suggestions_override_and_roles(service_client, connection):
     client = await service_client("opportunity", **DOWN)
     a = await add_person(client, stage="L1_SUBSISTENCE", capacity=5)
