@@ -15,14 +15,15 @@ it at once only share the work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-import logging
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import structlog
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
@@ -32,7 +33,7 @@ from sanlun.kernel.db import Database, utcnow
 from sanlun.kernel.errors import Forbidden, Unauthorized, problem_responses
 from sanlun.kernel.settings import ServiceSettings
 
-log = logging.getLogger("sanlun.retention")
+log = structlog.get_logger("sanlun.retention")
 
 DELETED = Counter("sanlun_retention_deleted_total", "Bookkeeping rows deleted by retention", ["service", "table"])
 BATCH = 2000
@@ -100,19 +101,17 @@ def retention_task(service: str, rules_of: list[Rule], interval_seconds: float):
                 try:
                     deleted = await purge(app.state.db, service, rules_of)
                     if any(deleted.values()):
-                        log.info("retention pass", extra={"deleted": deleted})
+                        log.info("retention_pass", deleted=deleted)
                 except Exception:  # noqa: BLE001 - a bad pass must not end the loop
-                    log.exception("retention pass failed")
+                    log.exception("retention_pass_failed")
 
         task = asyncio.create_task(loop(), name=f"{service}-retention")
         try:
             yield
         finally:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     return run
 
