@@ -83,6 +83,8 @@ class PlanAction(RecordMixin, Base):
         sa.Index("ix_plan_actions_owner_id_due_on", "owner_id", "due_on"),
         sa.Index("ix_plan_actions_objective_id", "objective_id"),
         sa.Index("ix_plan_actions_incumbent_contract_id", "incumbent_contract_id"),
+        # The cross-plan work list's order: earliest due first, undated last (worklist.repository.DUE_KEY).
+        sa.Index("ix_plan_actions_due_key_id", sa.text("coalesce(due_on, DATE 'infinity')"), "id"),
     )
 
     plan_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey(PLAN_FK, ondelete="CASCADE"))

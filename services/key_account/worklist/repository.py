@@ -11,13 +11,21 @@ import sqlalchemy as sa
 
 from sanlun.kernel.auth import Principal
 from services.key_account.accounts.models import Account
-from services.key_account.accounts.repository import visible
+from services.key_account.accounts.repository import own_account_ids, visible
 from services.key_account.contacts.models import Contact, Relationship
 from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
 from services.key_account.plans.models import AccountPlan, IncubationItem, PlanAction, RelationshipTarget
 
-# Actions without a due date sort after every dated one.
-NO_DUE_DATE = dt.date(9999, 12, 31)
+# Actions without a due date sort after every dated one. The expression is
+# spelled exactly as ix_plan_actions_due_key_id indexes it, so a page of the
+# whole organisation's actions walks the index instead of sorting them all.
+# 'infinity', not 9999-12-31: asyncpg reads infinity as date.max and sends
+# date.max back as infinity, so a cursor holding it compares equal.
+DUE_KEY = sa.func.coalesce(PlanAction.due_on, sa.literal_column("DATE 'infinity'", sa.Date))
+
+
+# Roles that see beyond the accounts one owns or covers (see accounts.repository.visible).
+WIDE_ROLES = ("manager", "org_admin", "group_admin", "integrator")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,14 @@ class Scope:
 
     def plans(self, principal: Principal) -> list[Any]:
         """Plans the principal may see (through their account), narrowed."""
-        where: list[Any] = [visible(principal)]
+        employee_id = principal.employee_id
+        if employee_id is not None and not principal.has(*WIDE_ROLES):
+            # A rep sees only their own accounts: say so in a form the planner
+            # estimates well, so it starts from them instead of walking every
+            # action of the organisation in due order.
+            where: list[Any] = [AccountPlan.account_id.in_(own_account_ids(employee_id))]
+        else:
+            where = [visible(principal)]
         if self.account_id is not None:
             where.append(AccountPlan.account_id == self.account_id)
         if self.current_on is not None:
@@ -53,7 +68,7 @@ def actions(
     principal: Principal, scope: Scope, *, statuses: Sequence[str], due_by: dt.date | None
 ) -> tuple[sa.Select[Any], tuple[Any, ...]]:
     """The statement and its keyset order: earliest due first, undated last."""
-    due_key = sa.func.coalesce(PlanAction.due_on, NO_DUE_DATE).label("due_key")
+    due_key = DUE_KEY.label("due_key")
     stmt = (
         sa.select(
             PlanAction.id, PlanAction.plan_id, AccountPlan.period.label("plan_period"),
