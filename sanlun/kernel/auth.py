@@ -257,6 +257,17 @@ def visibility_clause(
     return or_(*clauses)
 
 
+WIDENING_ROLES = ("manager", "org_admin", "integrator", "group_admin")
+
+
+def sees_only_own(principal: Principal) -> bool:
+    """An employee whose roles add nothing to what they own or are a member
+    of: a rep. Their visibility is a handful of rows, best written as
+    `id IN (own ids UNION member ids)`: the planner estimates an OR with a
+    sub-select at half the table and walks it all for a rep with three deals."""
+    return principal.employee_id is not None and not principal.has(*WIDENING_ROLES)
+
+
 def can_see(principal: Principal, *, owner_id: uuid.UUID | None, org_unit_path: str, member: bool = False) -> bool:
     """The same rule as `visibility_clause`, for a record already in memory."""
     if principal.has("group_admin"):

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import column, select, table
 from sqlalchemy.dialects import postgresql
 
-from sanlun.kernel.auth import Principal, TokenVerifier, can_see, visibility_clause
+from sanlun.kernel.auth import Principal, TokenVerifier, can_see, sees_only_own, visibility_clause
 from sanlun.kernel.errors import Unauthorized
 from sanlun.kernel.settings import ProcessSettings
 
@@ -115,3 +115,12 @@ async def test_gateway_api_key_tokens_verify_with_the_service_secret_even_under_
     forged = mint_gateway_token("x" * 40, subject="apikey:1", org_unit_path="/group", roles=["group_admin"], ttl_seconds=60)
     with pytest.raises(Unauthorized):
         await verifier.verify(forged)
+
+
+def test_only_an_employee_without_widening_roles_sees_only_their_own():
+    me = str(uuid.uuid4())
+    assert sees_only_own(Principal(subject=me, org_unit_path="/group/east/team-1", roles=frozenset({"rep"})))
+    assert sees_only_own(Principal(subject=me, org_unit_path="/group/east/team-1", roles=frozenset({"rep", "ops"})))
+    for role in ("manager", "org_admin", "integrator", "group_admin"):
+        assert not sees_only_own(Principal(subject=me, org_unit_path="/group/east", roles=frozenset({"rep", role})))
+    assert not sees_only_own(Principal(subject="erp-sync", org_unit_path="/group/east", roles=frozenset({"rep"})))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from sanlun.kernel.auth import Principal
 from services.key_account.accounts.models import Account
-from services.key_account.accounts.repository import own_account_ids, visible
+from services.key_account.accounts.repository import visible
 from services.key_account.contacts.models import Contact, Relationship
 from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
 from services.key_account.plans.models import AccountPlan, IncubationItem, PlanAction, RelationshipTarget
@@ -22,10 +22,6 @@ from services.key_account.plans.models import AccountPlan, IncubationItem, PlanA
 # 'infinity', not 9999-12-31: asyncpg reads infinity as date.max and sends
 # date.max back as infinity, so a cursor holding it compares equal.
 DUE_KEY = sa.func.coalesce(PlanAction.due_on, sa.literal_column("DATE 'infinity'", sa.Date))
-
-
-# Roles that see beyond the accounts one owns or covers (see accounts.repository.visible).
-WIDE_ROLES = ("manager", "org_admin", "group_admin", "integrator")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +45,7 @@ class Scope:
 
     def plans(self, principal: Principal) -> list[Any]:
         """Plans the principal may see (through their account), narrowed."""
-        employee_id = principal.employee_id
-        if employee_id is not None and not principal.has(*WIDE_ROLES):
-            # A rep sees only their own accounts: say so in a form the planner
-            # estimates well, so it starts from them instead of walking every
-            # action of the organisation in due order.
-            where: list[Any] = [AccountPlan.account_id.in_(own_account_ids(employee_id))]
-        else:
-            where = [visible(principal)]
+        where: list[Any] = [visible(principal)]
         if self.account_id is not None:
             where.append(AccountPlan.account_id == self.account_id)
         if self.current_on is not None:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sanlun.kernel.auth import Principal, path_within, visibility_clause
+from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
 from services.opportunity.opportunities.models import Opportunity, StageChange, TeamMember
 from services.opportunity.opportunities.stages import Stage
 from services.opportunity.solutions.models import Solution
@@ -24,6 +24,13 @@ def member_clause(principal: Principal) -> sa.ColumnElement[bool] | None:
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
+    if sees_only_own(principal):
+        # The same rows as owner-or-team-member, in a form the planner sizes right.
+        own = sa.union(
+            sa.select(Opportunity.id).where(Opportunity.owner_id == principal.employee_id),
+            sa.select(TeamMember.opportunity_id).where(TeamMember.employee_id == principal.employee_id),
+        ).subquery().select()
+        return Opportunity.id.in_(own)
     return visibility_clause(
         principal, owner_column=Opportunity.owner_id, org_unit_column=Opportunity.org_unit_path,
         member_clause=member_clause(principal),
