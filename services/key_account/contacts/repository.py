@@ -9,8 +9,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.key_account.contacts.models import Contact, InfluenceLine, Relationship
+from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
 
 MAP_CONTACT_LIMIT = 2000
+
+
+def level_rank(column: Any) -> sa.ColumnElement[int]:
+    """A relationship level's place on vendor → ... → trusted_advisor (0-3), in SQL."""
+    return sa.case({level: i for i, level in enumerate(RELATIONSHIP_LEVELS)}, value=column)
+
+
+def best_level_rank(contact_id: Any) -> sa.ScalarSelect[Any]:
+    """The highest level any of our employees holds with the contact `contact_id`
+    names (a column of the outer query), or null: one lookup on the
+    relationships' (contact_id, employee_id) key."""
+    return (
+        sa.select(sa.func.max(level_rank(Relationship.level)))
+        .where(Relationship.contact_id == contact_id)
+        .correlate_except(Relationship)
+        .scalar_subquery()
+    )
+
+
+def level_at(rank: int | None) -> str | None:
+    return None if rank is None else RELATIONSHIP_LEVELS[rank]
 
 
 async def get(session: AsyncSession, account_id: uuid.UUID, contact_id: uuid.UUID) -> Contact | None:

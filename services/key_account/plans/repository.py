@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal
 from services.key_account.accounts.models import Account
 from services.key_account.accounts.repository import visible
-from services.key_account.contacts.models import Contact, Relationship
+from services.key_account.contacts.models import Contact
+from services.key_account.contacts.repository import best_level_rank
 from services.key_account.domain.plans import PlanFacts
-from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
 from services.key_account.plans.models import (
     AccountPlan,
     IncubationItem,
@@ -93,18 +93,9 @@ async def facts(session: AsyncSession, plan: AccountPlan) -> PlanFacts:
     )
 
 
-_LEVEL_RANK = sa.case({level: i for i, level in enumerate(RELATIONSHIP_LEVELS)}, value=Relationship.level)
-
-
 async def targets_with_levels(session: AsyncSession, plan_id: uuid.UUID) -> list[Any]:
-    best = (
-        sa.select(sa.func.max(_LEVEL_RANK))
-        .where(Relationship.contact_id == RelationshipTarget.contact_id)
-        .correlate(RelationshipTarget)
-        .scalar_subquery()
-    )
     stmt = (
-        sa.select(RelationshipTarget, Contact.name, best.label("best_rank"))
+        sa.select(RelationshipTarget, Contact.name, best_level_rank(RelationshipTarget.contact_id).label("best_rank"))
         .join(Contact, Contact.id == RelationshipTarget.contact_id)
         .where(RelationshipTarget.plan_id == plan_id)
         .order_by(RelationshipTarget.created_at, RelationshipTarget.id)

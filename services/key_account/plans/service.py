@@ -13,7 +13,6 @@ from services.key_account.accounts import service as accounts
 from services.key_account.accounts.models import Account
 from services.key_account.contacts import repository as contacts
 from services.key_account.domain.plans import completeness, relationship_gap
-from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
 from services.key_account.plans import repository
 from services.key_account.plans.models import (
     AccountPlan,
@@ -152,7 +151,7 @@ async def set_target(*, session: AsyncSession, plan: AccountPlan, data: TargetWr
 async def targets(*, session: AsyncSession, plan: AccountPlan) -> list[dict[str, Any]]:
     out = []
     for target, name, best_rank in await repository.targets_with_levels(session, plan.id):
-        current = RELATIONSHIP_LEVELS[best_rank] if best_rank is not None else None
+        current = contacts.level_at(best_rank)
         out.append({
             "id": target.id, "contact_id": target.contact_id, "contact_name": name, "owner_id": target.owner_id,
             **relationship_gap(target.target_level, current),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import path_within
 from services.key_account.accounts.models import Account
 from services.key_account.contacts.models import Relationship
+from services.key_account.contacts.repository import level_rank
 from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
 from services.key_account.segmentation.models import SegmentationPolicy
 
@@ -57,15 +58,12 @@ async def save_policy(
     return int((await session.execute(stmt)).scalar_one())
 
 
-_LEVEL_RANK = sa.case({level: i for i, level in enumerate(RELATIONSHIP_LEVELS)}, value=Relationship.level)
-
-
 async def best_relationships(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, str]]:
     """Per account: the strongest relationship strength and the highest level we hold."""
     if not account_ids:
         return {}
     stmt = (
-        sa.select(Relationship.account_id, sa.func.max(Relationship.strength), sa.func.max(_LEVEL_RANK))
+        sa.select(Relationship.account_id, sa.func.max(Relationship.strength), sa.func.max(level_rank(Relationship.level)))
         .where(Relationship.account_id.in_(account_ids))
         .group_by(Relationship.account_id)
     )

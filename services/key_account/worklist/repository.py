@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sanlun.kernel.auth import Principal
 from services.key_account.accounts.models import Account
 from services.key_account.accounts.repository import visible
-from services.key_account.contacts.models import Contact, Relationship
-from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
+from services.key_account.contacts.models import Contact
+from services.key_account.contacts.repository import best_level_rank, level_rank
 from services.key_account.plans.models import AccountPlan, IncubationItem, PlanAction, RelationshipTarget
 
 # Actions without a due date sort after every dated one. The expression is
@@ -92,25 +92,16 @@ def incubation_items(principal: Principal, scope: Scope, *, statuses: Sequence[s
     return stmt
 
 
-_LEVEL_RANK = sa.case({level: i for i, level in enumerate(RELATIONSHIP_LEVELS)}, value=Relationship.level)
-_TARGET_RANK = sa.case({level: i for i, level in enumerate(RELATIONSHIP_LEVELS)}, value=RelationshipTarget.target_level)
-
-
 def relationship_gaps(principal: Principal, scope: Scope) -> tuple[sa.Select[Any], tuple[Any, ...]]:
     """Unmet targets, largest gap first. The best current level is one lookup
     per target on relationships' (contact_id, employee_id) key."""
-    best = (
-        sa.select(sa.func.max(_LEVEL_RANK))
-        .where(Relationship.contact_id == RelationshipTarget.contact_id)
-        .correlate(RelationshipTarget)
-        .scalar_subquery()
-    )
+    best = best_level_rank(RelationshipTarget.contact_id)
     inner = (
         sa.select(
             RelationshipTarget.id, RelationshipTarget.plan_id, AccountPlan.period.label("plan_period"),
             AccountPlan.account_id, Account.name.label("account_name"), RelationshipTarget.contact_id,
             Contact.name.label("contact_name"), RelationshipTarget.owner_id, RelationshipTarget.target_level,
-            best.label("best_rank"), (_TARGET_RANK - sa.func.coalesce(best, -1)).label("gap_steps"),
+            best.label("best_rank"), (level_rank(RelationshipTarget.target_level) - sa.func.coalesce(best, -1)).label("gap_steps"),
         )
         .join(AccountPlan, AccountPlan.id == RelationshipTarget.plan_id)
         .join(Account, Account.id == AccountPlan.account_id)
@@ -122,7 +113,3 @@ def relationship_gaps(principal: Principal, scope: Scope) -> tuple[sa.Select[Any
     gaps = inner.subquery("gaps")
     stmt = sa.select(gaps).where(gaps.c.gap_steps > 0)
     return stmt, (gaps.c.gap_steps, gaps.c.id)
-
-
-def level_of(rank: int | None) -> str | None:
-    return None if rank is None else RELATIONSHIP_LEVELS[rank]

@@ -12,6 +12,7 @@ from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Unauthorized, problem_responses
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
+from services.key_account.contacts.repository import level_at
 from services.key_account.plans.models import IncubationItem
 from services.key_account.plans.schemas import ActionStatus, ItemRead, ItemStatus
 from services.key_account.worklist import repository
@@ -98,7 +99,7 @@ async def list_relationship_gaps(
     stmt, order = repository.relationship_gaps(principal, where)
     rows, cursor = await paginate(session, request, stmt, order_by=order, params=page, descending=True, scalars=False)
     items = [
-        RelationshipGap.model_validate({**row._mapping, "current_level": repository.level_of(row.best_rank)})
+        RelationshipGap.model_validate({**row._mapping, "current_level": level_at(row.best_rank)})
         for row in rows
     ]
     return Page[RelationshipGap](items=items, next_cursor=cursor)
