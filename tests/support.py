@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import sqlalchemy as sa
 
 from sanlun.kernel.auth import mint_token
 
@@ -60,3 +61,28 @@ def token(
 def auth(**kwargs: object) -> dict[str, str]:
     """`Authorization` header for a minted test token (see `token`)."""
     return {"Authorization": f"Bearer {token(**kwargs)}"}  # type: ignore[arg-type]
+
+
+def schema_drift(sync_conn: sa.Connection, schema: str, metadata: sa.MetaData) -> list[object]:
+    """What Alembic would change to make `schema` (as migrated) match `metadata`
+    (the models); [] when they agree. Expression indexes, which Alembic reads
+    back as text it cannot compare, are left to the caller (see
+    `expression_indexes`)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    ctx = MigrationContext.configure(sync_conn, opts={
+        "include_schemas": True,
+        "include_name": lambda name, type_, parent: (type_ != "schema" or name == schema) and name != "alembic_version",
+        "include_object": lambda obj, name, type_, reflected, compare_to: not _expression_index(obj),
+        "compare_type": True,
+    })
+    return compare_metadata(ctx, metadata)
+
+
+def expression_indexes(metadata: sa.MetaData) -> set[str]:
+    return {str(i.name) for t in metadata.tables.values() for i in t.indexes if _expression_index(i)}
+
+
+def _expression_index(obj: object) -> bool:
+    return isinstance(obj, sa.Index) and any(not isinstance(e, sa.Column) for e in obj.expressions)

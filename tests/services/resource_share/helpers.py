@@ -57,3 +57,9 @@ def event(event_type: str, data: dict, *, subject: str | None = None, time: str 
         "specversion": "1.0", "id": str(uuid.uuid4()), "type": event_type, "source": "test",
         "subject": subject or str(uuid.uuid4()), "time": time, "data": data,
     }
+
+
+def employee_event(employee_id: str, *, version: int, org_unit: str, event_type: str = "employee.updated") -> dict:
+    """An `employee.*` event as the lifecycle service publishes it (the people view keeps it)."""
+    return event(event_type, {"id": employee_id, "name": "Lin", "email": "lin@example.com", "org_unit_path": org_unit,
+                              "manager_id": None, "capacity": 8, "active": True, "version": version}, subject=employee_id)

@@ -1,6 +1,6 @@
 import uuid
 
-from tests.services.resource_share.helpers import SERVICE, Person, event, new_relationship, share
+from tests.services.resource_share.helpers import SERVICE, Person, employee_event, event, new_relationship, share
 
 OWNER = Person("/group/east/team-1")
 MANAGER = Person("/group/east", roles=("manager",))
@@ -83,8 +83,6 @@ async def test_influence_and_profile_are_private_until_opted_in(service_client):
 
 async def test_demand_counts_what_is_asked_and_stays_in_the_line(service_client):
     client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
-    from tests.services.resource_share.test_people import employee_event
-
     expert = Person("/group/east/team-1")
     known = await client.post("/internal/events", headers=SERVICE, json=[
         employee_event(str(expert.id), version=1, org_unit="/group/east/team-1", event_type="employee.created")])

@@ -2,12 +2,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from tests.services.resource_share.helpers import SERVICE, event
-
-
-def employee_event(employee_id: str, *, version: int, org_unit: str, event_type: str = "employee.updated") -> dict:
-    return event(event_type, {"id": employee_id, "name": "Lin", "email": "lin@example.com", "org_unit_path": org_unit,
-                              "manager_id": None, "capacity": 8, "active": True, "version": version}, subject=employee_id)
+from tests.services.resource_share.helpers import SERVICE, employee_event, event
 
 
 def stage_event(employee_id: str, stage: str, time: str) -> dict:

@@ -4,7 +4,7 @@ import uuid
 import httpx
 import sqlalchemy as sa
 
-from tests.services.resource_share.helpers import ALL_EVENTS, SERVICE, Person, event, outbox, share
+from tests.services.resource_share.helpers import ALL_EVENTS, SERVICE, Person, employee_event, event, outbox, share
 
 L1 = Person("/group/east/team-1")
 L2 = Person("/group/east/team-1")
@@ -193,8 +193,6 @@ async def test_fairness_per_stage(service_client, connection):
 
 
 async def test_pool_membership_rules(service_client):
-    from tests.services.resource_share.test_people import employee_event
-
     client = await service_client("resource_share")  # the lifecycle service is down: the people view answers
     someone = Person("/group/east/presales")
     known = await client.post("/internal/events", headers=SERVICE, json=[
