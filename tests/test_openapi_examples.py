@@ -19,7 +19,7 @@ in-process, no database needed):
 5. the examples reach the spec exactly as declared, `null`s included.
    FastAPI's `get_openapi` encodes the whole document with `exclude_none`,
    which would drop every null from the examples (a required nullable field
-   would go missing); `sanlun.kernel.app.restore_example_nulls` puts them
+   would go missing); `sanlun.kernel.openapi_examples.restore_example_nulls` puts them
    back. A small app checks the cases that need care (a class name two
    models share, `-Input`/`-Output` pairs, field, parameter, body and
    response examples), and every declared model example must appear intact
