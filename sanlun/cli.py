@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import json
 import os
@@ -21,7 +22,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sanlun.supervisor import ProcessSpec, Supervisor, SupervisorError, base_url, check_ports
+from sanlun.supervisor import (
+    GRACE_SECONDS,
+    ProcessSpec,
+    RestartPolicy,
+    Supervisor,
+    SupervisorError,
+    base_url,
+    check_ports,
+)
 from sanlun.topology import GATEWAY_PORT, SCHEMA_OWNERS, SERVICES, ServiceSpec
 
 EMBEDDED_DATABASE = "sanlun"
@@ -57,6 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"gateway port; the services take the next four (default {GATEWAY_PORT})")
     up.add_argument("--no-migrate", action="store_true", help="skip migrations (the services refuse readiness when behind)")
     up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for every process to be ready")
+    restart = RestartPolicy()
+    up.add_argument("--restart-delay", type=float, metavar="SECONDS",
+                    help="first wait before restarting a crashed process; doubles on each failure in a row "
+                    f"(default {restart.initial_delay:g}, env {RestartPolicy.ENV['initial_delay']})")
+    up.add_argument("--restart-max-delay", type=float, metavar="SECONDS",
+                    help=f"longest wait between restarts (default {restart.max_delay:g}, env {RestartPolicy.ENV['max_delay']})")
+    up.add_argument("--restart-reset-after", type=float, metavar="SECONDS",
+                    help="a process up and ready this long starts its backoff over "
+                    f"(default {restart.reset_after:g}, env {RestartPolicy.ENV['reset_after']})")
+    up.add_argument("--max-restarts", type=int, metavar="N",
+                    help="give up (stop everything, exit 1) when a process fails more than N times in a row; "
+                    f"0: never (default {restart.max_failures}, env {RestartPolicy.ENV['max_failures']})")
+    up.add_argument("--stop-grace", type=float, metavar="SECONDS", default=GRACE_SECONDS,
+                    help="on Ctrl-C/SIGTERM, how long each process may take to finish its requests in flight "
+                    f"before it is killed (default {GRACE_SECONDS:g})")
     up.set_defaults(run=cmd_up)
 
     token = commands.add_parser("token", help="print a development JWT signed with SANLUN_JWT_SECRET")
@@ -87,16 +111,23 @@ def service_database_override(spec: ServiceSpec) -> str | None:
     return os.environ.get(f"{spec.env_prefix}DATABASE_URL") or None
 
 
+def embedded_data_dir() -> Path | None:
+    """The embedded server's data folder, or None when SANLUN_DATABASE_URL is set."""
+    if os.environ.get("SANLUN_DATABASE_URL"):
+        return None
+    return (Path(os.environ.get("SANLUN_HOME", ".sanlun")) / "pgdata").resolve()
+
+
 def shared_database() -> tuple[str, str]:
     """The shared database URL and a sentence saying which it is."""
-    url = os.environ.get("SANLUN_DATABASE_URL")
-    if url:
+    data_dir = embedded_data_dir()
+    if data_dir is None:
+        url = os.environ["SANLUN_DATABASE_URL"]
         return url, f"{redact(url)} (from SANLUN_DATABASE_URL)"
     from sanlun.embedded import start_embedded_postgres
 
-    data_dir = (Path(os.environ.get("SANLUN_HOME", ".sanlun")) / "pgdata").resolve()
     print(f"SANLUN_DATABASE_URL is not set: starting the embedded PostgreSQL (data in {data_dir}) ...", flush=True)
-    admin_url = start_embedded_postgres(data_dir)
+    admin_url = start_embedded_postgres(data_dir, say=lambda text: print(text, flush=True))
     asyncio.run(_create_database_if_missing(admin_url, EMBEDDED_DATABASE))
     return with_database(admin_url, EMBEDDED_DATABASE), f"embedded PostgreSQL, database {EMBEDDED_DATABASE!r}, data in {data_dir}"
 
@@ -155,20 +186,26 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def process_specs(base_port: int) -> list[ProcessSpec]:
     offset = base_port - GATEWAY_PORT
-    return [ProcessSpec("gateway", GATEWAY_FACTORY, base_port)] + [
+    return [ProcessSpec("gateway", GATEWAY_FACTORY, base_port, edge=True)] + [
         ProcessSpec(s.name, s.app_factory, s.port + offset) for s in SERVICES
     ]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    # Until the supervisor takes over, SIGTERM interrupts like Ctrl-C so the
+    # Until the supervisor takes over, SIGTERM (and SIGINT, which a background
+    # job of a script starts with ignored) interrupt like Ctrl-C so the
     # embedded server is still stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     specs = process_specs(args.base_port)
     if not 0 < args.base_port <= 65535 - len(specs):
         raise CommandError(f"--base-port {args.base_port} leaves no room for {len(specs)} ports")
     try:
-        check_ports(args.host, specs)
+        policy = restart_policy(args)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        check_ports(args.host, specs, say=lambda text: print(text, flush=True))
     except SupervisorError as exc:
         raise CommandError(str(exc)) from exc
     shared_url, where = shared_database()
@@ -179,7 +216,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     env = dict(os.environ, SANLUN_DATABASE_URL=shared_url, PYTHONUNBUFFERED="1")
     for spec in specs:
         env[f"SANLUN_{spec.name.upper()}_URL"] = base_url(args.host, spec.port)
-    supervisor = Supervisor(specs, host=args.host, env=env)
+    supervisor = Supervisor(specs, host=args.host, env=env, grace_seconds=args.stop_grace, restart=policy)
 
     def announce() -> None:
         lines = ["", "Sanlun is up:"]
@@ -190,8 +227,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         supervisor.say("\n".join(lines))
 
     code = supervisor.run(ready_timeout=args.ready_timeout, on_ready=announce)
+    # Last, once nothing is connected to it any more.
+    data_dir = embedded_data_dir()
+    if data_dir is not None:
+        from sanlun.embedded import stop_embedded_postgres
+
+        if note := stop_embedded_postgres(data_dir):
+            supervisor.event(note)
     supervisor.say("Stopped." if code == 0 else "Stopped after an error.")
     return code
+
+
+def restart_policy(args: argparse.Namespace) -> RestartPolicy:
+    """Flags win over SANLUN_RESTART_* variables, which win over the defaults."""
+    policy = RestartPolicy.from_env(os.environ)
+    flags = {"initial_delay": args.restart_delay, "max_delay": args.restart_max_delay,
+             "reset_after": args.restart_reset_after, "max_failures": args.max_restarts}
+    return dataclasses.replace(policy, **{k: v for k, v in flags.items() if v is not None})
 
 
 # --- token -----------------------------------------------------------------

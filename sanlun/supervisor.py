@@ -1,10 +1,16 @@
 """Run the gateway and the services as child processes of `sanlun up`.
 
-Each child is `python -m uvicorn --factory ...` in its own process group, so a
-Ctrl-C in the terminal reaches only the supervisor, which then stops the
-children in a known way: SIGTERM to each group, a grace period, then SIGKILL.
-On Linux a child also gets SIGTERM if the supervisor itself is killed, so no
-orphan keeps holding a port.
+Each child is uvicorn in its own process group, so a Ctrl-C in the terminal
+reaches only the supervisor, which then stops the children in a known order:
+the edge (the gateway) first, so it stops taking requests and finishes the
+ones in flight while the services behind it still answer, then the services,
+each with SIGTERM, a grace period, then SIGKILL. On Linux a child also gets
+SIGTERM if the supervisor itself dies (even by SIGKILL), so no orphan keeps
+holding a port.
+
+A child that exits without being asked to (a crash, an OOM kill, `kill -9`) is
+started again after an exponential backoff, while the others keep serving;
+see `RestartPolicy`.
 
 Children's output is forwarded line by line, prefixed with the process name;
 the last lines of each are kept to explain a failure.
@@ -13,6 +19,7 @@ the last lines of each are kept to explain a failure.
 from __future__ import annotations
 
 import collections
+import enum
 import os
 import signal
 import socket
@@ -25,10 +32,13 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 TAIL_LINES = 40
 GRACE_SECONDS = 10.0
+SUPERVISOR_NAME = "supervisor"
+# argv[1] of a child: `python -m sanlun.supervisor child <supervisor pid> <uvicorn args...>`
+CHILD_MARKER = "child"
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,9 @@ class ProcessSpec:
     name: str
     factory: str
     port: int
+    # Edge processes take outside traffic: they are stopped first, and the
+    # others only once they have drained.
+    edge: bool = False
 
 
 class SupervisorError(Exception):
@@ -56,6 +69,76 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{h}]:{port}" if ":" in h else f"http://{h}:{port}"
 
 
+# --- restart policy --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How a crashed child is started again.
+
+    The n-th failure in a row waits `initial_delay * 2**(n-1)`, at most
+    `max_delay`. A child that stayed up and ready for `reset_after` seconds
+    before it failed starts the count over. A child is restarted at most
+    `max_failures` times in a row; the next failure makes the supervisor give
+    up and stop everything (0: no limit, it never gives up).
+    """
+
+    initial_delay: float = 0.5
+    max_delay: float = 15.0
+    reset_after: float = 60.0
+    max_failures: int = 0
+
+    ENV: ClassVar[dict[str, str]] = {
+        "initial_delay": "SANLUN_RESTART_INITIAL_DELAY",
+        "max_delay": "SANLUN_RESTART_MAX_DELAY",
+        "reset_after": "SANLUN_RESTART_RESET_AFTER",
+        "max_failures": "SANLUN_RESTART_MAX_FAILURES",
+    }
+
+    def __post_init__(self) -> None:
+        if self.initial_delay <= 0 or self.max_delay < self.initial_delay or self.reset_after < 0 or self.max_failures < 0:
+            raise ValueError(f"invalid restart policy {self}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> RestartPolicy:
+        values: dict[str, float | int] = {}
+        for attr, name in cls.ENV.items():
+            raw = environ.get(name)
+            if raw:
+                try:
+                    values[attr] = int(raw) if attr == "max_failures" else float(raw)
+                except ValueError:
+                    raise ValueError(f"{name}={raw!r} is not a number") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class Backoff:
+    """The failure count and next delay of one child. `clock` is injectable
+    (monotonic seconds) so the policy is testable without waiting."""
+
+    def __init__(self, policy: RestartPolicy, clock: Callable[[], float] = time.monotonic) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.failures = 0
+        self.ready_since: float | None = None
+
+    def ready(self) -> None:
+        """The child answers /health/ready."""
+        if self.ready_since is None:
+            self.ready_since = self.clock()
+
+    def failed(self) -> float | None:
+        """Record an exit nobody asked for; return the seconds to wait before
+        starting it again, or None when the crash-loop limit is reached."""
+        if self.ready_since is not None and self.clock() - self.ready_since >= self.policy.reset_after:
+            self.failures = 0
+        self.ready_since = None
+        self.failures += 1
+        if self.policy.max_failures and self.failures > self.policy.max_failures:
+            return None
+        return min(self.policy.max_delay, self.policy.initial_delay * 2 ** min(self.failures - 1, 62))
+
+
 # --- ports -----------------------------------------------------------------
 
 
@@ -72,9 +155,9 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def port_owner(port: int) -> str | None:
-    """`pid 1234 (python -m http.server)` for the process listening on `port`,
-    when /proc lets us see it (Linux, and a process we may inspect)."""
+def port_owner_pid(port: int) -> int | None:
+    """The pid listening on `port`, when /proc lets us see it (Linux, and a
+    process we may inspect)."""
     inodes: set[str] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -93,41 +176,118 @@ def port_owner(port: int) -> str | None:
             continue
         try:
             if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                return f"pid {proc.name} ({cmdline[:120]})"
+                return int(proc.name)
         except OSError:
             continue
     return None
 
 
-def check_ports(host: str, specs: Sequence[ProcessSpec]) -> None:
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def port_owner(port: int) -> str | None:
+    """`pid 1234 (python -m http.server)` for the process listening on `port`."""
+    pid = port_owner_pid(port)
+    if pid is None:
+        return None
+    return f"pid {pid} ({' '.join(_cmdline(pid))[:120]})"
+
+
+def orphaned_child(pid: int) -> int | None:
+    """The pid of the dead `sanlun up` that started `pid`, if `pid` is one of
+    its children left running: its command line names the supervisor, and
+    it has since been re-parented (which happens only when that parent died)."""
+    argv = _cmdline(pid)
+    try:
+        at = argv.index("sanlun.supervisor")
+        if argv[at + 1] != CHILD_MARKER:
+            return None
+        supervisor = int(argv[at + 2])
+    except (ValueError, IndexError):
+        return None
+    parent = _parent_pid(pid)
+    return supervisor if parent is not None and parent != supervisor else None
+
+
+def stop_process_group(pid: int, timeout: float) -> bool:
+    """SIGTERM the group led by `pid`, SIGKILL it after `timeout`; True once gone."""
+    for signum, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                return True
+            time.sleep(0.05)
+    return False
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def check_ports(host: str, specs: Sequence[ProcessSpec], say: Callable[[str], None] = print) -> None:
+    """Raise `SupervisorError` naming the owner of a taken port. A child left
+    running by a `sanlun up` that was killed is stopped instead (and said so)."""
     for spec in specs:
-        if not port_is_free(host, spec.port):
-            owner = port_owner(spec.port) or "another process"
-            raise SupervisorError(
-                f"Port {spec.port} on {host} (for {spec.name}) is already in use by {owner}. "
-                "Stop that process or choose other ports with --base-port."
-            )
+        if port_is_free(host, spec.port):
+            continue
+        pid = port_owner_pid(spec.port)
+        dead_parent = orphaned_child(pid) if pid is not None else None
+        if pid is not None and dead_parent is not None:
+            say(f"Port {spec.port} is held by pid {pid}, a child of a `sanlun up` (pid {dead_parent}) that is gone: stopping it.")
+            stop_process_group(pid, GRACE_SECONDS)
+            deadline = time.monotonic() + 2
+            while not port_is_free(host, spec.port) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if port_is_free(host, spec.port):
+                continue
+        owner = port_owner(spec.port) or "another process"
+        raise SupervisorError(
+            f"Port {spec.port} on {host} (for {spec.name}) is already in use by {owner}. "
+            "Stop that process or choose other ports with --base-port."
+        )
 
 
 # --- children --------------------------------------------------------------
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+class State(enum.Enum):
+    STARTING = "starting"  # running, not yet answering /health/ready
+    READY = "ready"
+    WAITING = "waiting"  # exited; restarts at `restart_at`
+    STOPPED = "stopped"
 
 
 @dataclass
 class Child:
     spec: ProcessSpec
     process: subprocess.Popen[str]
+    backoff: Backoff
     tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     reader: threading.Thread | None = None
+    state: State = State.STARTING
+    started_at: float = 0.0
+    exited_at: float | None = None
+    restart_at: float = 0.0
+    late_reported: bool = False
 
     @property
     def pid(self) -> int:
@@ -146,6 +306,16 @@ class Child:
             pass
 
 
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "?"
+        return f"was killed by signal {-code} ({name})"
+    return f"exited with code {code}"
+
+
 class Supervisor:
     def __init__(
         self,
@@ -155,58 +325,81 @@ class Supervisor:
         env: Mapping[str, str],
         out: TextIO = sys.stdout,
         grace_seconds: float = GRACE_SECONDS,
+        restart: RestartPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.specs = list(specs)
         self.host = host
         self.env = dict(env)
         self.out = out
         self.grace_seconds = grace_seconds
+        self.restart = restart or RestartPolicy()
+        self.clock = clock
         self.children: list[Child] = []
         self.stopping = threading.Event()
         self._write_lock = threading.Lock()
-        self._width = max(len(s.name) for s in self.specs)
+        self._width = max(len(s.name) for s in [*self.specs, ProcessSpec(SUPERVISOR_NAME, "", 0)])
 
     def say(self, text: str) -> None:
         with self._write_lock:
             self.out.write(text + "\n")
             self.out.flush()
 
-    def start(self) -> None:
-        for spec in self.specs:
-            command = [
-                sys.executable, "-m", "uvicorn", "--factory", spec.factory,
-                "--host", self.host, "--port", str(spec.port),
-                # "auto" would log a failing lifespan and serve anyway
-                "--lifespan", "on",
-                "--timeout-graceful-shutdown", str(max(1, int(self.grace_seconds / 2))),
-            ]
-            process = subprocess.Popen(
-                command,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                bufsize=1,
-                process_group=0,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-            self.children.append(Child(spec, process))
-        # Readers start after every fork: forking while other threads run is unsafe with preexec_fn.
-        for child in self.children:
-            child.reader = threading.Thread(target=self._forward, args=(child,), name=f"out-{child.spec.name}", daemon=True)
-            child.reader.start()
+    def event(self, text: str) -> None:
+        """A supervisor event, timestamped, in the same columns as the children."""
+        stamp = time.strftime("%H:%M:%S") + f".{int(time.time() * 1000) % 1000:03d}"
+        self.say(f"{SUPERVISOR_NAME:<{self._width}} | {stamp} {text}")
 
-    def _forward(self, child: Child) -> None:
-        assert child.process.stdout is not None
-        for line in child.process.stdout:
+    def command(self, spec: ProcessSpec) -> list[str]:
+        return [
+            sys.executable, "-m", "sanlun.supervisor", CHILD_MARKER, str(os.getpid()),
+            "--factory", spec.factory,
+            "--host", self.host, "--port", str(spec.port),
+            # "auto" would log a failing lifespan and serve anyway
+            "--lifespan", "on",
+            # uvicorn finishes the requests in flight, then cancels what is left
+            # in time for its lifespan shutdown, before the supervisor's SIGKILL.
+            "--timeout-graceful-shutdown", str(max(1, int(self.grace_seconds * 0.7))),
+        ]
+
+    def _spawn(self, spec: ProcessSpec) -> subprocess.Popen[str]:
+        # Always called from the main thread: PR_SET_PDEATHSIG fires when the
+        # thread that forked the child ends, not only the process.
+        return subprocess.Popen(
+            self.command(spec),
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            process_group=0,
+        )
+
+    def _read(self, child: Child) -> None:
+        child.reader = threading.Thread(
+            target=self._forward, args=(child, child.process), name=f"out-{child.spec.name}", daemon=True,
+        )
+        child.reader.start()
+
+    def start(self) -> None:
+        now = self.clock()
+        for spec in self.specs:
+            child = Child(spec, self._spawn(spec), Backoff(self.restart, self.clock), started_at=now)
+            self.children.append(child)
+        for child in self.children:
+            self._read(child)
+
+    def _forward(self, child: Child, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
             line = line.rstrip("\n")
             child.tail.append(line)
             self.say(f"{child.spec.name:<{self._width}} | {line}")
 
     def dead_child(self) -> Child | None:
-        return next((c for c in self.children if not c.alive()), None)
+        return next((c for c in self.children if c.state is not State.WAITING and not c.alive()), None)
 
     def wait_ready(self, timeout: float) -> None:
         """Return when every child answers /health/ready with 200; raise
@@ -219,6 +412,11 @@ class Supervisor:
                 raise SupervisorError(self._death_message(dead, "while starting"))
             pending = [c for c in pending if not _answers_ready(self.host, c.spec.port)]
             if not pending:
+                now = self.clock()
+                for child in self.children:
+                    child.state = State.READY
+                    child.backoff.ready()
+                    child.started_at = now
                 return
             if time.monotonic() > deadline:
                 late = pending[0]
@@ -228,38 +426,112 @@ class Supervisor:
                 )
             self.stopping.wait(0.25)
 
-    def watch(self) -> Child | None:
-        """Block until a stop is requested (None) or a child dies (that child)."""
-        while not self.stopping.wait(0.25):
-            dead = self.dead_child()
-            if dead:
-                return dead
+    # --- supervising ---
+
+    def supervise(self, *, ready_timeout: float, poll: float = 0.1) -> Child | None:
+        """Restart children that exit until a stop is requested (None), or a
+        child fails more often in a row than the policy allows (that child)."""
+        while not self.stopping.is_set():
+            for child in self.children:
+                if self.stopping.is_set():
+                    break
+                if child.state in (State.STARTING, State.READY) and not child.alive():
+                    if not self._schedule_restart(child):
+                        return child
+                elif child.state is State.WAITING and self.clock() >= child.restart_at:
+                    self._restart(child)
+                elif child.state is State.STARTING:
+                    self._check_restarted(child, ready_timeout)
+            self.stopping.wait(poll)
         return None
 
+    def _schedule_restart(self, child: Child) -> bool:
+        if child.reader:
+            child.reader.join(timeout=0.5)  # its last lines first
+        now = self.clock()
+        child.exited_at = now
+        delay = child.backoff.failed()
+        how = describe_exit(child.process.returncode)
+        if delay is None:
+            child.state = State.STOPPED
+            self.event(
+                f"{child.spec.name} (pid {child.pid}) {how}; that is {child.backoff.failures} failures in a row, "
+                f"more than the {self.restart.max_failures} restarts allowed: giving up"
+            )
+            return False
+        child.state = State.WAITING
+        child.restart_at = now + delay
+        self.event(f"{child.spec.name} (pid {child.pid}) {how}; restarting it in {delay:g}s (attempt {child.backoff.failures})")
+        return True
+
+    def _restart(self, child: Child) -> None:
+        child.process = self._spawn(child.spec)
+        child.tail.clear()
+        child.state = State.STARTING
+        child.started_at = self.clock()
+        child.late_reported = False
+        self._read(child)
+        self.event(f"{child.spec.name} restarted as pid {child.pid} (attempt {child.backoff.failures}); waiting for /health/ready")
+
+    def _check_restarted(self, child: Child, ready_timeout: float) -> None:
+        if _answers_ready(self.host, child.spec.port, timeout=1):
+            child.state = State.READY
+            child.backoff.ready()
+            down = self.clock() - (child.exited_at if child.exited_at is not None else child.started_at)
+            self.event(f"{child.spec.name} (pid {child.pid}) is ready again, {down:.1f}s after it stopped")
+        elif not child.late_reported and self.clock() - child.started_at > ready_timeout:
+            child.late_reported = True
+            self.event(
+                f"{child.spec.name} (pid {child.pid}) is not ready {ready_timeout:.0f}s after its restart; still waiting. "
+                f"Its last output:\n{child.tail_text()}"
+            )
+
+    # --- stopping ---
+
     def stop(self) -> None:
-        for child in self.children:
-            if child.alive():
-                child.signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_seconds
-        for child in self.children:
-            try:
-                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.say(f"{child.spec.name} did not stop within {self.grace_seconds:.0f}s; killing it")
-                child.signal_group(signal.SIGKILL)
-                child.process.wait()
+        """The edge processes first (they drain their requests in flight while
+        the services behind them still answer), then the others together."""
+        edge = [c for c in self.children if c.spec.edge]
+        rest = [c for c in self.children if not c.spec.edge]
+        for wave in (edge, rest):
+            self._stop_wave(wave)
         for child in self.children:
             if child.reader:
                 child.reader.join(timeout=2)
 
+    def _stop_wave(self, wave: Sequence[Child]) -> None:
+        running = [c for c in wave if c.alive()]
+        for child in wave:
+            child.state = State.STOPPED
+        if not running:
+            return
+        self.event("stopping " + ", ".join(f"{c.spec.name} (pid {c.pid})" for c in running))
+        started = time.monotonic()
+        for child in running:
+            child.signal_group(signal.SIGTERM)
+        deadline = started + self.grace_seconds
+        for child in running:
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.event(f"{child.spec.name} did not stop within {self.grace_seconds:g}s; killing it")
+                child.signal_group(signal.SIGKILL)
+                child.process.wait()
+        # uvicorn ends a graceful shutdown by re-raising the SIGTERM it got.
+        odd = [f"{c.spec.name} {describe_exit(c.process.returncode)}" for c in running
+               if c.process.returncode not in (0, -signal.SIGTERM)]
+        self.event(
+            "stopped " + ", ".join(c.spec.name for c in running) + f" in {time.monotonic() - started:.2f}s"
+            + (f" ({'; '.join(odd)})" if odd else "")
+        )
+
     def _death_message(self, child: Child, when: str) -> str:
-        code = child.process.returncode
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        return f"{child.spec.name} (pid {child.pid}) {how} {when}. Its last output:\n{child.tail_text()}"
+        return f"{child.spec.name} (pid {child.pid}) {describe_exit(child.process.returncode)} {when}. Its last output:\n{child.tail_text()}"
 
     def run(self, *, ready_timeout: float, on_ready: Callable[[], None] | None = None) -> int:
-        """Start, wait until ready, then supervise until SIGINT/SIGTERM (exit 0)
-        or a child's death (exit 1). Children are always stopped on the way out."""
+        """Start, wait until ready, then supervise (restarting crashed children)
+        until SIGINT/SIGTERM (exit 0) or a child exceeds the crash-loop limit
+        (exit 1). Children are always stopped on the way out."""
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
@@ -272,11 +544,11 @@ class Supervisor:
                 return 0
             if on_ready:
                 on_ready()
-            dead = self.watch()
-            if dead:
-                self.say(f"error: {self._death_message(dead, 'unexpectedly')}\nStopping the other processes.")
+            failed = self.supervise(ready_timeout=ready_timeout)
+            if failed:
+                self.say(f"error: {self._death_message(failed, 'too often')}\nStopping the other processes.")
                 return 1
-            self.say("Stopping...")
+            self.event("stop requested")
             return 0
         finally:
             self.stop()
@@ -287,9 +559,40 @@ class Supervisor:
         self.stopping.set()
 
 
-def _answers_ready(host: str, port: int) -> bool:
+def _answers_ready(host: str, port: int, timeout: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(f"{base_url(host, port)}/health/ready", timeout=2) as resp:
+        with urllib.request.urlopen(f"{base_url(host, port)}/health/ready", timeout=timeout) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+# --- inside a child --------------------------------------------------------
+
+
+def _child_main(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the child
+    """`python -m sanlun.supervisor child <supervisor pid> <uvicorn args>`: ask
+    the kernel for SIGTERM when the supervisor dies, then become uvicorn.
+
+    Done here rather than in a `preexec_fn`, which is unsafe once the
+    supervisor has threads (it restarts children while its readers run)."""
+    supervisor = int(argv[0])
+    if sys.platform == "linux":
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != supervisor:  # it died before the prctl took effect
+            sys.exit(0)
+    from uvicorn.main import main as uvicorn_main
+
+    uvicorn_main(args=list(argv[1:]), prog_name="uvicorn")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if len(sys.argv) > 2 and sys.argv[1] == CHILD_MARKER:
+        _child_main(sys.argv[2:])
+    else:
+        sys.exit("usage: python -m sanlun.supervisor child <supervisor pid> <uvicorn args...> (run by `sanlun up`)")
