@@ -393,10 +393,11 @@ class Supervisor:
 
     def _forward(self, child: Child, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            child.tail.append(line)
-            self.say(f"{child.spec.name:<{self._width}} | {line}")
+        with process.stdout:
+            for line in process.stdout:
+                line = line.rstrip("\n")
+                child.tail.append(line)
+                self.say(f"{child.spec.name:<{self._width}} | {line}")
 
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if c.state is not State.WAITING and not c.alive()), None)
