@@ -145,7 +145,7 @@ def create_service_app(
                 http=app.state.http,
                 resolve_url=settings.service_url,
                 service_token=_cached_service_token(secret, service),
-                max_attempts=settings.outbox_max_attempts,
+                retry_horizon_seconds=settings.outbox_retry_horizon_seconds,
                 batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds,
                 backoff_base=settings.outbox_backoff_base_seconds,

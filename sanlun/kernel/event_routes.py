@@ -123,6 +123,9 @@ class OutboxEntry(BaseModel):
     last_error: str | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+    first_failed_at: dt.datetime | None = Field(
+        None, description="When a delivery of this entry first failed; it is parked once it has failed this long "
+                          "ago by more than the retry horizon. A replay clears it.")
 
 
 class OutboxSummary(BaseModel):
@@ -184,7 +187,7 @@ def ops_router(outbox: sa.Table, service: str) -> APIRouter:
             await session.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == entry_id)
-                .values(status=PENDING, attempts=0, next_attempt_at=sa.func.now())
+                .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), first_failed_at=None)
                 .returning(outbox)
             )
         ).one()

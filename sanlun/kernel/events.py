@@ -10,14 +10,20 @@
 Ordering: a row is only claimed when no earlier pending row exists for the same
 (subscriber, subject), so events about one subject arrive in order even with
 several dispatcher replicas (rows are claimed with FOR UPDATE SKIP LOCKED).
-A failing delivery is retried with exponential backoff and full jitter; after
-`max_attempts` the row is parked (kept, visible to operators, replayable) and
-no longer holds back later events of its subject.
+A failing delivery is retried with capped exponential backoff and jitter for
+as long as the retry horizon (a day by default: outages and deploys never park
+anything); only a row that has been failing for longer is parked (kept,
+visible to operators, replayable one by one or in bulk) and no longer holds
+back later events of its subject. A subscriber that fails as a whole is
+probed once per backoff step, and its first success releases its whole
+backlog at once. The LISTEN connection that wakes the dispatcher is
+re-established whenever it is lost; meanwhile the dispatcher polls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import fnmatch
 import random
@@ -44,6 +50,21 @@ DELIVERED_TOTAL = Counter("sanlun_events_delivered_total", "Events delivered", [
 FAILURES_TOTAL = Counter("sanlun_events_delivery_failures_total", "Failed delivery attempts", ["service", "subscriber"])
 PARKED_TOTAL = Counter("sanlun_events_parked_total", "Events parked after too many failures", ["service", "subscriber"])
 BACKLOG = Gauge("sanlun_outbox_backlog", "Outbox rows by status", ["service", "status"])
+SUBSCRIBER_PENDING = Gauge("sanlun_outbox_pending_events", "Events waiting for delivery, per subscriber",
+                           ["service", "subscriber"])
+SUBSCRIBER_PARKED = Gauge("sanlun_outbox_parked_events", "Parked events, per subscriber", ["service", "subscriber"])
+OLDEST_PENDING_AGE = Gauge("sanlun_outbox_oldest_pending_age_seconds",
+                           "Age of the oldest event waiting for delivery, per subscriber (0 when none)",
+                           ["service", "subscriber"])
+SUBSCRIBER_FAILING = Gauge("sanlun_events_subscriber_failing",
+                           "1 while deliveries to the subscriber fail as a whole (probed, not hammered)",
+                           ["service", "subscriber"])
+LISTENING = Gauge("sanlun_outbox_listening", "1 while the dispatcher's LISTEN connection is up", ["service"])
+
+# Re-listening after a lost LISTEN connection: at once, then backing off while
+# the database refuses connections.
+RELISTEN_MIN_SECONDS = 0.2
+RELISTEN_MAX_SECONDS = 10.0
 DELIVERY_LATENCY = Histogram(
     "sanlun_events_delivery_latency_seconds",
     "From publish (commit) to successful delivery",
@@ -96,11 +117,17 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("last_error", sa.Text, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        # When a delivery of this row first failed (the retry horizon runs from
+        # here); a replay clears it.
+        sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("event_id", "subscriber"),
         sa.Index("ix_outbox_pending_id", "id", postgresql_where=sa.text("status = 'pending'")),
         sa.Index("ix_outbox_pending_subject", "subscriber", "subject", "id", postgresql_where=sa.text("status = 'pending'")),
         sa.Index("ix_outbox_status_id", "status", "id"),
         sa.Index("ix_outbox_delivered_at", "delivered_at", postgresql_where=sa.text("status = 'delivered'")),
+        # Backlog gauges, parking past the horizon and bulk replay, by subscriber.
+        sa.Index("ix_outbox_waiting", "subscriber", "status", "created_at",
+                 postgresql_where=sa.text("status IN ('pending', 'parked')")),
     )
 
 
@@ -182,11 +209,41 @@ def cloudevent(row: Any) -> dict[str, Any]:
 
 
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter (attempts counts failures so far)."""
-    return random.uniform(0, min(cap, base * (2 ** max(0, attempts - 1))))
+    """Exponential backoff, capped, with "equal" jitter (attempts counts
+    failures so far): somewhere between half the step and the step, so the
+    wait never exceeds `cap` and never collapses to zero."""
+    step = min(cap, base * (2 ** max(0, attempts - 1)))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+@dataclass(slots=True)
+class SubscriberHealth:
+    """What this dispatcher knows about one subscriber. `healthy` is False
+    until a delivery has succeeded (after a start nobody knows, so the first
+    success releases whatever an earlier process left waiting)."""
+
+    healthy: bool = False
+    failures: int = 0
+    failing_since: dt.datetime | None = None
+    probe_at: dt.datetime | None = None
+    last_error: str | None = None
 
 
 class OutboxDispatcher:
+    """Delivers the outbox of one service; see the module docstring.
+
+    A subscriber that fails as a whole (unreachable, timeout, non-2xx) is
+    *probed*: its rows are not claimed again before `probe_at`, and then one
+    batch goes (the probe), so a subscriber that is down for an hour gets one
+    request per backoff step, at most `backoff_cap` apart. The first success
+    releases every row of that subscriber that still waits for its own
+    backoff, and the backlog drains at once. An event is parked only once it
+    has waited `retry_horizon` since its first failed delivery (the subscriber
+    failing counts as a failure of every event waiting for it); a single event
+    the subscriber refuses (reported `failed` in a 2xx answer) backs off on
+    its own. `now` is the dispatcher's clock (tests move it).
+    """
+
     def __init__(
         self,
         *,
@@ -195,29 +252,43 @@ class OutboxDispatcher:
         http: httpx.AsyncClient,
         resolve_url: Callable[[str], str | None],
         service_token: Callable[[], str],
-        max_attempts: int = 8,
+        retry_horizon_seconds: float = 86_400.0,
         batch_size: int = 50,
         poll_seconds: float = 1.0,
         backoff_base: float = 0.5,
-        backoff_cap: float = 60.0,
+        backoff_cap: float = 10.0,
         timeout_seconds: float = 5.0,
+        metrics_interval_seconds: float = 5.0,
+        listen_check_seconds: float = 30.0,
+        now: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.db = db
         self.ctx = context
         self.http = http
         self.resolve_url = resolve_url
         self.service_token = service_token
-        self.max_attempts = max_attempts
+        self.retry_horizon = dt.timedelta(seconds=retry_horizon_seconds)
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.timeout = timeout_seconds
+        self.metrics_interval = metrics_interval_seconds
+        self.listen_check_seconds = listen_check_seconds
+        self.now = now
+        self.health: dict[str, SubscriberHealth] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listener: Any = None
         self._listen_conn: Any = None
+        self._listen_driver: Any = None
+        self._listen_lost = False
+        self._listened_once = False
+        self._relisten_delay = RELISTEN_MIN_SECONDS
+        self._relisten_at = 0.0
+        self._listen_checked_at = 0.0
+        self._retry_delay = 0.0
+        self._gauged: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
@@ -232,22 +303,81 @@ class OutboxDispatcher:
                 await asyncio.wait_for(self._task, timeout=self.timeout + 2)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
-        if self._listen_conn is not None:
-            try:
-                await self._listen_conn.close()
-            except Exception:  # the connection may already be gone
-                pass
+        await self._drop_listen_connection()
+        LISTENING.labels(self.ctx.source).set(0)
 
-    async def _listen(self) -> None:
+    # -- LISTEN ----------------------------------------------------------
+    @property
+    def listening(self) -> bool:
+        driver = self._listen_driver
+        return driver is not None and not self._listen_lost and not driver.is_closed()
+
+    async def _listen(self) -> bool:
+        """Open a connection that LISTENs on the service's channel. On failure
+        the dispatcher polls and `_ensure_listening` tries again with backoff."""
+        conn = None
         try:
-            conn = await self.db.engine.connect()
+            # Bounded: a database that is down must not hold up the dispatch loop.
+            conn = await asyncio.wait_for(self.db.engine.connect(), timeout=max(1.0, self.timeout))
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
-            await driver.add_listener(self.ctx.channel, lambda *_: self._wake.set())
-            self._listen_conn = conn
+            self._listen_lost = False
+            driver.add_termination_listener(self._on_listen_lost)
+            await driver.add_listener(self.ctx.channel, self._on_notify)
         except Exception as exc:  # polling still delivers, only later
-            log.warning("outbox_listen_failed", error=repr(exc))
+            log.warning("outbox_listen_failed", service=self.ctx.source, error=repr(exc),
+                        retry_in=self._relisten_delay)
+            if conn is not None:
+                await _discard(conn)
+            self._relisten_at = time.monotonic() + self._relisten_delay
+            self._relisten_delay = min(RELISTEN_MAX_SECONDS, self._relisten_delay * 2)
+            LISTENING.labels(self.ctx.source).set(0)
+            return False
+        self._listen_conn, self._listen_driver = conn, driver
+        self._relisten_delay = RELISTEN_MIN_SECONDS
+        self._listen_checked_at = time.monotonic()
+        LISTENING.labels(self.ctx.source).set(1)
+        log.info("outbox_listening", service=self.ctx.source, channel=self.ctx.channel, again=self._listened_once)
+        self._listened_once = True
+        return True
 
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    def _on_listen_lost(self, *_: Any) -> None:
+        # asyncpg calls this when the connection closes for any reason: a
+        # terminated backend, a database restart, a broken network.
+        self._listen_lost = True
+        self._wake.set()
+
+    async def _drop_listen_connection(self) -> None:
+        conn, self._listen_conn, self._listen_driver = self._listen_conn, None, None
+        if conn is not None:
+            await _discard(conn)
+
+    async def _ensure_listening(self) -> None:
+        """Called every loop: notice a lost LISTEN connection (termination
+        callback, `is_closed`, or a cheap query every `listen_check_seconds`
+        for a connection that died silently) and listen again, with backoff
+        while the database refuses."""
+        if self._listen_driver is not None and self.listening:
+            if time.monotonic() - self._listen_checked_at < self.listen_check_seconds:
+                return
+            try:
+                await asyncio.wait_for(self._listen_driver.fetchval("SELECT 1"), timeout=5)
+                self._listen_checked_at = time.monotonic()
+                return
+            except Exception:
+                self._listen_lost = True
+        if self._listen_driver is not None:
+            log.warning("outbox_listen_lost", service=self.ctx.source, channel=self.ctx.channel)
+            LISTENING.labels(self.ctx.source).set(0)
+            await self._drop_listen_connection()
+            self._relisten_at = 0.0  # try again at once; back off only if that fails
+        if time.monotonic() >= self._relisten_at:
+            await self._listen()
+
+    # -- the loop --------------------------------------------------------
     async def _run(self) -> None:
         last_gauge = 0.0
         while not self._stopping.is_set():
@@ -255,19 +385,41 @@ class OutboxDispatcher:
             # must wake the next wait, not be lost until the next poll.
             self._wake.clear()
             try:
+                await self._ensure_listening()
+            except Exception as exc:
+                log.warning("outbox_listen_check_failed", error=repr(exc))
+            try:
                 handled = await self.dispatch_once()
-                if time.monotonic() - last_gauge > 5:
-                    await self.update_backlog_gauge()
-                    last_gauge = time.monotonic()
+                self._retry_delay = 0.0
             except Exception as exc:  # the loop must survive a database restart
                 log.warning("outbox_dispatch_failed", error=repr(exc))
                 handled = 0
+                # Soon again (the pool replaces broken connections), not a whole poll later.
+                self._retry_delay = min(self.poll_seconds, max(0.1, self._retry_delay * 2))
+            if time.monotonic() - last_gauge > self.metrics_interval:
+                try:
+                    await self.update_backlog_gauge()
+                except Exception as exc:
+                    log.warning("outbox_gauge_failed", error=repr(exc))
+                last_gauge = time.monotonic()
             if handled:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._wait_seconds())
             except TimeoutError:
                 pass
+
+    def _wait_seconds(self) -> float:
+        """The poll, shortened to the next probe due and, while not listening,
+        to the next attempt to listen again."""
+        wait = self._retry_delay or self.poll_seconds
+        now = self.now()
+        for h in self.health.values():
+            if h.probe_at is not None:
+                wait = min(wait, (h.probe_at - now).total_seconds())
+        if not self.listening:
+            wait = min(wait, self._relisten_at - time.monotonic())
+        return max(0.01, wait)
 
     # -- one round -------------------------------------------------------
     async def dispatch_once(self) -> int:
@@ -275,11 +427,13 @@ class OutboxDispatcher:
         Returns the number of rows handled."""
         t = self.ctx.outbox
         earlier = t.alias("earlier")
+        now = self.now()
+        waiting = [name for name, h in self.health.items() if h.probe_at is not None and h.probe_at > now]
         deliverable = (
             sa.select(t)
             .where(
                 t.c.status == PENDING,
-                t.c.next_attempt_at <= sa.func.now(),
+                t.c.next_attempt_at <= now,
                 ~sa.exists().where(
                     earlier.c.subscriber == t.c.subscriber,
                     earlier.c.subject == t.c.subject,
@@ -291,6 +445,8 @@ class OutboxDispatcher:
             .limit(self.batch_size)
             .with_for_update(skip_locked=True, of=t)
         )
+        if waiting:  # failing subscribers wait for their next probe
+            deliverable = deliverable.where(t.c.subscriber.not_in(waiting))
         async with self.db.transaction() as session:
             rows = (await session.execute(deliverable)).all()
             if not rows:
@@ -298,25 +454,31 @@ class OutboxDispatcher:
             by_subscriber: dict[str, list[Any]] = {}
             for row in rows:
                 by_subscriber.setdefault(row.subscriber, []).append(row)
-            outcomes: dict[int, str | None] = {}
-            for result in await asyncio.gather(*(self._deliver(name, batch) for name, batch in by_subscriber.items())):
-                outcomes.update(result)
-            delivered = [row for row in rows if outcomes[row.id] is None]
-            if delivered:
-                await self._record_delivered(session, delivered)
-            for row in rows:
-                if (error := outcomes[row.id]) is not None:
-                    await self._record_failure(session, row, error)
+            names = list(by_subscriber)
+            results = await asyncio.gather(*(self._deliver(name, by_subscriber[name]) for name in names))
+            now = self.now()
+            for name, (outcomes, subscriber_error) in zip(names, results, strict=True):
+                batch = by_subscriber[name]
+                if subscriber_error is not None:
+                    await self._subscriber_failed(session, name, batch, subscriber_error, now)
+                    continue
+                delivered = [row for row in batch if outcomes[row.id] is None]
+                if delivered:
+                    await self._record_delivered(session, delivered, now)
+                for row in batch:
+                    if (error := outcomes[row.id]) is not None:
+                        await self._record_failure(session, row, error, now)
+                await self._subscriber_answered(session, name, now)
         return len(rows)
 
-    async def _deliver(self, subscriber: str, rows: list[Any]) -> dict[int, str | None]:
+    async def _deliver(self, subscriber: str, rows: list[Any]) -> tuple[dict[int, str | None], str | None]:
         """POST the rows to one subscriber as a CloudEvents batch (one
-        transaction there instead of one per event); map each row to None
-        (delivered) or its error."""
+        transaction there instead of one per event). Returns each row's
+        outcome (None = delivered, else the event's error) and the
+        subscriber's error when the whole request failed."""
         url = self.resolve_url(subscriber)
         if not url:
-            return {row.id: f"no URL configured for subscriber {subscriber}" for row in rows}
-        error: str | None
+            return {}, f"no URL configured for subscriber {subscriber}"
         try:
             response = await self.http.post(
                 url.rstrip("/") + "/internal/events",
@@ -328,66 +490,158 @@ class OutboxDispatcher:
                 timeout=self.timeout,
             )
         except httpx.TimeoutException:
-            error = f"timeout after {self.timeout}s"
+            return {}, f"timeout after {self.timeout}s"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        else:
-            if response.is_success:
-                try:
-                    failed = {
-                        r["id"]: r.get("error") or "failed"
-                        for r in response.json()["results"]
-                        if r.get("status") == "failed"
-                    }
-                except (ValueError, KeyError, TypeError):
-                    return {row.id: "subscriber answered without per-event results" for row in rows}
-                return {row.id: failed.get(str(row.event_id)) for row in rows}
-            error = f"HTTP {response.status_code}: {response.text[:300]}"
-        return {row.id: error for row in rows}
+            return {}, f"{type(exc).__name__}: {exc}"[:500]
+        if not response.is_success:
+            return {}, f"HTTP {response.status_code}: {response.text[:300]}"
+        try:
+            failed = {
+                r["id"]: r.get("error") or "failed"
+                for r in response.json()["results"]
+                if r.get("status") == "failed"
+            }
+        except (ValueError, KeyError, TypeError):
+            return {}, "subscriber answered without per-event results"
+        return {row.id: failed.get(str(row.event_id)) for row in rows}, None
 
-    async def _record_delivered(self, session: AsyncSession, rows: Sequence[Any]) -> None:
+    async def _record_delivered(self, session: AsyncSession, rows: Sequence[Any], now: dt.datetime) -> None:
         t = self.ctx.outbox
         await session.execute(
             sa.update(t)
             .where(t.c.id.in_([row.id for row in rows]))
             .values(status=DELIVERED, delivered_at=sa.func.clock_timestamp(), last_error=None)
         )
-        now = utcnow()
         for row in rows:
             labels = (self.ctx.source, row.subscriber)
             DELIVERED_TOTAL.labels(*labels).inc()
             DELIVERY_LATENCY.labels(*labels).observe(max(0.0, (now - row.created_at).total_seconds()))
 
-    async def _record_failure(self, session: AsyncSession, row: Any, error: str) -> None:
+    async def _record_failure(self, session: AsyncSession, row: Any, error: str, now: dt.datetime) -> None:
+        """One event refused while its subscriber answers: it backs off on
+        its own and parks once it has failed for longer than the horizon."""
         t = self.ctx.outbox
         labels = (self.ctx.source, row.subscriber)
         attempts = row.attempts + 1
+        first_failed_at = row.first_failed_at or now
         FAILURES_TOTAL.labels(*labels).inc()
-        if attempts >= self.max_attempts:
-            values: dict[str, Any] = {"status": PARKED, "attempts": attempts, "last_error": error}
+        values: dict[str, Any] = {"attempts": attempts, "last_error": error, "first_failed_at": first_failed_at}
+        if now - first_failed_at >= self.retry_horizon:
+            values["status"] = PARKED
             PARKED_TOTAL.labels(*labels).inc()
-            log.warning("event_parked", event_id=str(row.event_id), type=row.type, subscriber=row.subscriber, error=error)
+            log.warning("event_parked", event_id=str(row.event_id), type=row.type, subscriber=row.subscriber,
+                        error=error, attempts=attempts, failing_since=first_failed_at.isoformat())
         else:
             delay = backoff_seconds(attempts, base=self.backoff_base, cap=self.backoff_cap)
-            values = {
-                "attempts": attempts,
-                "last_error": error,
-                "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
-            }
+            values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
         await session.execute(sa.update(t).where(t.c.id == row.id).values(**values))
 
+    async def _subscriber_failed(
+        self, session: AsyncSession, name: str, rows: Sequence[Any], error: str, now: dt.datetime
+    ) -> None:
+        """The subscriber failed as a whole: wait for the next probe, count a
+        failure for every event waiting for it, park those past the horizon."""
+        t = self.ctx.outbox
+        health = self.health.setdefault(name, SubscriberHealth())
+        if health.healthy or health.failing_since is None:
+            log.warning("subscriber_failing", service=self.ctx.source, subscriber=name, error=error)
+            health.failing_since = now
+        health.healthy = False
+        health.failures += 1
+        health.last_error = error
+        health.probe_at = now + dt.timedelta(
+            seconds=backoff_seconds(health.failures, base=self.backoff_base, cap=self.backoff_cap)
+        )
+        SUBSCRIBER_FAILING.labels(self.ctx.source, name).set(1)
+        FAILURES_TOTAL.labels(self.ctx.source, name).inc(len(rows))
+        await session.execute(
+            sa.update(t)
+            .where(t.c.id.in_([row.id for row in rows]))
+            .values(
+                attempts=t.c.attempts + 1,
+                last_error=error,
+                next_attempt_at=health.probe_at,
+                first_failed_at=sa.func.coalesce(t.c.first_failed_at, now),
+            )
+        )
+        waiting = sa.and_(t.c.subscriber == name, t.c.status == PENDING)
+        await session.execute(
+            sa.update(t).where(waiting, t.c.first_failed_at.is_(None)).values(first_failed_at=now)
+        )
+        parked = (
+            await session.execute(
+                sa.update(t)
+                .where(waiting, t.c.first_failed_at <= now - self.retry_horizon)
+                .values(status=PARKED, last_error=sa.func.coalesce(t.c.last_error, error))
+                .returning(t.c.event_id, t.c.type)
+            )
+        ).all()
+        if parked:
+            PARKED_TOTAL.labels(self.ctx.source, name).inc(len(parked))
+            log.warning("events_parked", service=self.ctx.source, subscriber=name, count=len(parked), error=error,
+                        horizon_seconds=self.retry_horizon.total_seconds(),
+                        event_ids=[str(r.event_id) for r in parked[:20]])
+
+    async def _subscriber_answered(self, session: AsyncSession, name: str, now: dt.datetime) -> None:
+        """The subscriber answered: if it was failing (or this process has
+        not seen it yet), its waiting events go now instead of after each
+        one's backoff."""
+        health = self.health.setdefault(name, SubscriberHealth())
+        if health.healthy:
+            return
+        t = self.ctx.outbox
+        released = (
+            await session.execute(
+                sa.update(t)
+                .where(t.c.subscriber == name, t.c.status == PENDING, t.c.next_attempt_at > now)
+                .values(next_attempt_at=now)
+            )
+        ).rowcount
+        if health.failing_since is not None:
+            log.info("subscriber_recovered", service=self.ctx.source, subscriber=name, released=released,
+                     failing_for_seconds=round((now - health.failing_since).total_seconds(), 1))
+        self.health[name] = SubscriberHealth(healthy=True)
+        SUBSCRIBER_FAILING.labels(self.ctx.source, name).set(0)
+
     async def update_backlog_gauge(self) -> None:
+        """Backlog per status, and per subscriber the events waiting, parked
+        and the age of the oldest waiting one: one grouped query served by
+        `ix_outbox_waiting`."""
         t = self.ctx.outbox
         async with self.db.transaction() as session:
-            counts = dict(
-                (
-                    await session.execute(
-                        sa.select(t.c.status, sa.func.count()).where(t.c.status != DELIVERED).group_by(t.c.status)
-                    )
-                ).all()
-            )
-        for status in (PENDING, PARKED):
-            BACKLOG.labels(self.ctx.source, status).set(counts.get(status, 0))
+            rows = (
+                await session.execute(
+                    sa.select(t.c.subscriber, t.c.status, sa.func.count(), sa.func.min(t.c.created_at))
+                    .where(t.c.status.in_((PENDING, PARKED)))
+                    .group_by(t.c.subscriber, t.c.status)
+                )
+            ).all()
+        now = self.now()
+        totals = {PENDING: 0, PARKED: 0}
+        seen: set[str] = set()
+        for subscriber, status, count, oldest in rows:
+            totals[status] += count
+            seen.add(subscriber)
+        names = seen | self._gauged | set(self.ctx.subscriptions.routes) - {self.ctx.source}
+        by_key = {(r[0], r[1]): r for r in rows}
+        for name in names:
+            labels = (self.ctx.source, name)
+            pending, parked = by_key.get((name, PENDING)), by_key.get((name, PARKED))
+            SUBSCRIBER_PENDING.labels(*labels).set(pending[2] if pending else 0)
+            SUBSCRIBER_PARKED.labels(*labels).set(parked[2] if parked else 0)
+            OLDEST_PENDING_AGE.labels(*labels).set(max(0.0, (now - pending[3]).total_seconds()) if pending else 0)
+        self._gauged = names
+        for status, count in totals.items():
+            BACKLOG.labels(self.ctx.source, status).set(count)
+
+
+async def _discard(conn: Any) -> None:
+    """Close a connection that must not go back to the pool (it listened, or
+    it is broken)."""
+    with contextlib.suppress(Exception):
+        await conn.invalidate()
+    with contextlib.suppress(Exception):
+        await conn.close()
 
 
 EventHandler = Callable[..., Awaitable[None]]

@@ -90,11 +90,15 @@ class ServiceSettings(ProcessSettings):
     http_timeout_seconds: float = 5.0
     # Event dispatcher (see sanlun.kernel.events).
     dispatcher_enabled: bool = True
-    outbox_max_attempts: int = 8
+    # A failing event is retried for this long (from its first failed
+    # delivery) before it is parked: a day outlasts any deploy or outage.
+    outbox_retry_horizon_seconds: float = 86_400.0
     outbox_batch_size: int = 50
     outbox_poll_seconds: float = 1.0
     outbox_backoff_base_seconds: float = 0.5
-    outbox_backoff_cap_seconds: float = 60.0
+    # Longest wait between retries, and between probes of a failing
+    # subscriber: how late, at worst, a returning subscriber gets its backlog.
+    outbox_backoff_cap_seconds: float = 10.0
     # Retention of bookkeeping rows (sanlun.kernel.retention); 0 turns the schedule off.
     retention_interval_seconds: float = 3600.0
     outbox_retention_days: float = 7.0

@@ -38,7 +38,6 @@ def test_nothing_is_lost_when_consumer_is_down_and_publisher_is_killed(committed
         # only the flow under test, with quick retries
         "SANLUN_SUBSCRIPTIONS": '{"opportunity": ["employee.*"]}',
         "SANLUN_OUTBOX_BACKOFF_CAP_SECONDS": "0.5",
-        "SANLUN_OUTBOX_MAX_ATTEMPTS": "1000",
         "SANLUN_OUTBOX_POLL_SECONDS": "0.2",
     }
     publisher = ServiceProcess("employee_lifecycle", el_port, database_url=committed_database_url, log_dir=tmp_path, env=peers)

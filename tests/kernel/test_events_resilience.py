@@ -1,0 +1,358 @@
+"""The outbox through outages: retries over a horizon instead of an attempt
+count, one probe per backoff step while a subscriber fails, the backlog
+released at once when it answers again, parking only past the horizon, bulk
+backlog gauges, and the LISTEN connection coming back after it is
+killed. Real Postgres, real HTTP on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from sanlun.kernel.db import Database, make_metadata, utcnow
+from sanlun.kernel.events import (
+    EVENTS_KEY,
+    PARKED,
+    PENDING,
+    Event,
+    EventsContext,
+    OutboxDispatcher,
+    Subscriptions,
+    backoff_seconds,
+    outbox_table,
+    publish_many,
+)
+from sanlun.kernel.settings import asyncpg_url
+from tests.kernel.test_events import ADMIN, create_employee, wait_for
+from tests.support import TEST_SECRET, TEST_SERVICE_SECRET
+from tests.support_servers import RecordingSubscriber, UvicornThread, free_port
+
+
+class CountingSubscriber(RecordingSubscriber):
+    """Records events and counts every request, also the refused ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    async def receive(self, request: Request) -> JSONResponse:
+        self.requests += 1
+        return await super().receive(request)
+
+
+@asynccontextmanager
+async def service(committed_database_url: str, subscriber_url: str, **overrides):
+    """employee_lifecycle committing for real; its dispatcher delivers
+    employee.* to `subscriber_url`. Yields the app and a client."""
+    from services.employee_lifecycle.app import create_app
+    from services.employee_lifecycle.settings import Settings
+
+    settings = Settings(**{
+        "database_url": committed_database_url, "environment": "test", "jwt_secret": TEST_SECRET,
+        "service_secret": TEST_SERVICE_SECRET, "subscriptions": {"opportunity": ["employee.*"]},
+        "opportunity_url": subscriber_url, "outbox_poll_seconds": 0.1, "outbox_backoff_base_seconds": 0.05,
+        "outbox_backoff_cap_seconds": 0.5, "http_timeout_seconds": 0.5, "retention_interval_seconds": 0,
+        **overrides,
+    })
+    app = create_app(settings)
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client):
+        yield app, client
+
+
+async def outbox_rows(committed_database_url: str, subjects: set[str]) -> list[sa.Row]:
+    engine = create_async_engine(asyncpg_url(committed_database_url))
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(sa.text(
+                "SELECT id, subject, type, status, attempts, first_failed_at FROM employee_lifecycle.outbox "
+                "WHERE subject = ANY(:s) ORDER BY id"), {"s": list(subjects)})).all())
+    finally:
+        await engine.dispose()
+
+
+def test_backoff_is_capped_and_never_zero():
+    waits = [backoff_seconds(n, base=0.5, cap=10.0) for n in range(1, 40) for _ in range(20)]
+    assert max(waits) <= 10.0
+    assert min(backoff_seconds(30, base=0.5, cap=10.0) for _ in range(200)) >= 5.0
+    assert 0.25 <= backoff_seconds(1, base=0.5, cap=10.0) <= 0.5
+
+
+async def test_outage_parks_nothing_probes_gently_and_drains_at_once(committed_database_url):
+    """A subscriber refusing everything for 4 s (the old dispatcher parked
+    after 8 attempts): nothing is parked, it sees one probe per backoff step,
+    and once it answers the whole backlog arrives within about one cap."""
+    recorder = CountingSubscriber()
+    recorder.mode = "fail"
+    server = UvicornThread(recorder.app, free_port())
+    await server.start()
+    try:
+        async with service(committed_database_url, server.url, outbox_backoff_cap_seconds=1.0) as (_, client):
+            subjects = [await create_employee(client) for _ in range(20)]
+            for capacity in (1, 2, 3):  # several events of one subject: order must hold
+                r = await client.patch(f"/api/v1/employees/{subjects[0]}", json={"capacity": capacity}, headers=ADMIN)
+                assert r.status_code == 200
+            await asyncio.sleep(4.0)
+            rows = await outbox_rows(committed_database_url, set(subjects))
+            assert len(rows) == 23 and {r.status for r in rows} == {PENDING}
+            # Probes, not a storm: one request per backoff step (0.05 s doubling to 1 s).
+            assert 3 <= recorder.requests <= 15, recorder.requests
+            assert all(r.first_failed_at is not None for r in rows)  # the horizon's clock runs for all
+
+            recorder.mode = "ok"
+            back = time.monotonic()
+
+            async def drained() -> bool:
+                return len(recorder.for_subjects(set(subjects))) >= 23
+            await wait_for(drained, timeout=10)
+            drain_seconds = time.monotonic() - back
+            await asyncio.sleep(0.3)  # nothing more may come
+    finally:
+        await server.stop()
+    print(f"backlog of 23 drained {drain_seconds:.2f} s after the subscriber returned")
+    assert drain_seconds < 1.0 + 0.5, drain_seconds  # one cap (the next probe) plus delivery
+    events = recorder.for_subjects(set(subjects))
+    assert len(events) == len({e["id"] for e in events}) == 23
+    first = [e for e in events if e["subject"] == subjects[0]]
+    assert [e["data"]["capacity"] for e in first] == [20, 1, 2, 3]
+    assert {r.status for r in await outbox_rows(committed_database_url, set(subjects))} == {"delivered"}
+
+
+async def test_unreachable_subscriber_gets_everything_once_when_it_starts(committed_database_url):
+    """The drill's shape: 100 events while the subscriber is not even
+    listening, for longer than the old dispatcher's whole retry budget."""
+    recorder = RecordingSubscriber()
+    server = UvicornThread(recorder.app, free_port())  # not started
+    async with service(committed_database_url, server.url, outbox_backoff_cap_seconds=1.0) as (_, client):
+        subjects = set()
+        for _ in range(100):
+            subjects.add(await create_employee(client))
+        await asyncio.sleep(3.0)
+        await server.start()
+        back = time.monotonic()
+        try:
+            async def drained() -> bool:
+                return len(recorder.for_subjects(subjects)) >= 100
+            await wait_for(drained, timeout=10)
+            drain_seconds = time.monotonic() - back
+            await asyncio.sleep(0.3)
+        finally:
+            await server.stop()
+    print(f"backlog of 100 drained {drain_seconds:.2f} s after the subscriber started")
+    assert drain_seconds < 2.0, drain_seconds
+    events = recorder.for_subjects(subjects)
+    assert len(events) == len({e["id"] for e in events}) == 100
+    assert {r.status for r in await outbox_rows(committed_database_url, subjects)} == {"delivered"}
+
+
+async def test_events_park_only_once_they_have_failed_for_the_horizon(committed_database_url):
+    recorder = RecordingSubscriber()
+    recorder.mode = "fail"
+    server = UvicornThread(recorder.app, free_port())
+    await server.start()
+    try:
+        async with service(committed_database_url, server.url, outbox_retry_horizon_seconds=2.0,
+                           outbox_backoff_cap_seconds=0.2) as (_, client):
+            early = await create_employee(client)
+            await asyncio.sleep(1.2)
+            late = await create_employee(client)
+            assert {r.status for r in await outbox_rows(committed_database_url, {early, late})} == {PENDING}
+
+            async def early_parked() -> bool:
+                rows = await outbox_rows(committed_database_url, {early})
+                return rows[0].status == PARKED
+            await wait_for(early_parked, timeout=5)
+            # The later event has not failed for 2 s yet: still retried.
+            late_row = (await outbox_rows(committed_database_url, {late}))[0]
+            assert late_row.status == PENDING, late_row
+
+            async def late_parked() -> bool:
+                return (await outbox_rows(committed_database_url, {late}))[0].status == PARKED
+            await wait_for(late_parked, timeout=5)
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def isolated_outbox(committed_database_url):
+    """An outbox table of its own (a fresh schema) for driving a dispatcher
+    by hand, unaffected by other tests' rows."""
+    schema = f"evtest_{uuid.uuid4().hex[:8]}"
+    metadata = make_metadata(schema)
+    table = outbox_table(metadata)
+    db = Database(asyncpg_url(committed_database_url), application_name="evtest", pool_size=2)
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        await conn.run_sync(metadata.create_all)
+    db.session_info[EVENTS_KEY] = EventsContext(
+        source="evtest", outbox=table, subscriptions=Subscriptions({"sink": ["thing.*"]}), channel=f"ch_{schema}"
+    )
+    try:
+        yield db, table
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        await db.dispose()
+
+
+async def test_horizon_on_an_injected_clock(isolated_outbox):
+    """A day-long outage in no time: the dispatcher's clock is moved, the
+    subscriber is a closed port. Nothing parks before 24 h of failure, then
+    every waiting event does, also those never tried."""
+    db, table = isolated_outbox
+    clock: dict[str, dt.datetime] = {}
+    closed = f"http://127.0.0.1:{free_port()}"
+    async with httpx.AsyncClient() as http:
+        dispatcher = OutboxDispatcher(
+            db=db, context=db.session_info[EVENTS_KEY], http=http, batch_size=5,
+            resolve_url=lambda _: closed, service_token=lambda: "t",
+            backoff_base=1.0, backoff_cap=60.0, timeout_seconds=1.0, now=lambda: clock["now"],
+        )
+        async with db.transaction() as session:
+            await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(12)])
+        t0 = clock["now"] = utcnow()
+
+        async def statuses() -> dict[str, int]:
+            async with db.transaction() as session:
+                return dict((await session.execute(
+                    sa.select(table.c.status, sa.func.count()).group_by(table.c.status))).all())
+
+        assert await dispatcher.dispatch_once() == 5  # the probe batch fails
+        assert await dispatcher.dispatch_once() == 0  # nothing more before the next probe
+        assert dispatcher.health["sink"].probe_at is not None
+        for hours in (1, 6, 12, 23.9):
+            clock["now"] = t0 + dt.timedelta(hours=hours)
+            assert await dispatcher.dispatch_once() == 5  # one probe, still the same batch
+            assert await statuses() == {PENDING: 12}, hours
+        clock["now"] = t0 + dt.timedelta(hours=24, seconds=1)
+        await dispatcher.dispatch_once()
+        assert await statuses() == {PARKED: 12}
+        async with db.transaction() as session:
+            rows = (await session.execute(sa.select(table.c.attempts, table.c.last_error))).all()
+        assert all("ConnectError" in r.last_error for r in rows)
+        assert sorted(r.attempts for r in rows) == [0] * 7 + [6] * 5  # only the probe batch was ever sent
+
+
+async def test_backlog_gauges_per_subscriber(isolated_outbox):
+    db, table = isolated_outbox
+    clock = {"now": utcnow()}
+    async with httpx.AsyncClient() as http:
+        dispatcher = OutboxDispatcher(
+            db=db, context=db.session_info[EVENTS_KEY], http=http, resolve_url=lambda _: None,
+            service_token=lambda: "t", now=lambda: clock["now"],
+        )
+        async with db.transaction() as session:
+            await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(7)])
+            await session.execute(sa.update(table).where(table.c.subject.in_(["s0", "s1"])).values(status=PARKED))
+        clock["now"] += dt.timedelta(seconds=90)
+        await dispatcher.update_backlog_gauge()
+    labels = {"service": "evtest", "subscriber": "sink"}
+    assert REGISTRY.get_sample_value("sanlun_outbox_pending_events", labels) == 5
+    assert REGISTRY.get_sample_value("sanlun_outbox_parked_events", labels) == 2
+    assert 89 <= REGISTRY.get_sample_value("sanlun_outbox_oldest_pending_age_seconds", labels) <= 92
+    async with db.engine.connect() as conn:
+        await conn.execute(sa.text("SET enable_seqscan = off"))  # a tiny table: would the index serve?
+        plan = "\n".join((await conn.execute(sa.text(
+            f"EXPLAIN SELECT subscriber, status, count(*), min(created_at) FROM {table.schema}.outbox "
+            "WHERE status IN ('pending', 'parked') GROUP BY subscriber, status"))).scalars())
+    assert "ix_outbox_waiting" in plan, plan
+
+
+async def test_listen_comes_back_after_its_connection_is_killed(committed_database_url):
+    """With a 30 s poll, only NOTIFY can deliver within a second: after the
+    LISTEN backend is terminated (twice), and after every connection of the
+    service is (as in a database restart), events still arrive at notify speed."""
+    from services.employee_lifecycle.db import Base
+
+    recorder = RecordingSubscriber()
+    server = UvicornThread(recorder.app, free_port())
+    await server.start()
+    # Publishing from outside the service, so its own pool's state does not matter.
+    writer = Database(asyncpg_url(committed_database_url), application_name="evtest-writer", pool_size=2)
+    writer.session_info[EVENTS_KEY] = EventsContext(
+        source="employee_lifecycle", outbox=Base.metadata.tables["employee_lifecycle.outbox"],
+        subscriptions=Subscriptions({"opportunity": ["employee.*"]}), channel="sanlun_outbox_employee_lifecycle",
+    )
+
+    async def publish_and_time() -> float:
+        subject = str(uuid.uuid4())
+        started = time.monotonic()
+        async with writer.transaction() as session:
+            await publish_many(session, [Event(type="employee.noted", subject=subject, data={})])
+
+        async def arrived() -> bool:
+            return len(recorder.for_subjects({subject})) == 1
+        await wait_for(arrived, timeout=1.0)
+        return time.monotonic() - started
+
+    async def terminate(where: str, **params) -> int:
+        async with writer.engine.connect() as conn:
+            return len((await conn.execute(sa.text(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}"), params)).all())
+
+    try:
+        async with service(committed_database_url, server.url, outbox_poll_seconds=30.0) as (app, _):
+            dispatcher = app.state.dispatcher
+            await publish_and_time()
+            for round_ in ("listen", "listen again", "every connection of the service"):
+                pid = dispatcher._listen_driver.get_server_pid()
+                if round_.startswith("listen"):
+                    assert await terminate("pid = :p", p=pid) == 1
+                else:
+                    assert await terminate("application_name = 'employee_lifecycle' AND datname = current_database()") >= 1
+
+                async def relistening(old_pid: int = pid) -> bool:
+                    driver = dispatcher._listen_driver
+                    return dispatcher.listening and driver.get_server_pid() != old_pid
+                await wait_for(relistening, timeout=2.0)
+                await asyncio.sleep(0.3)  # the dispatcher waits again: 30 s unless woken
+                print(f"after killing {round_}: delivered {await publish_and_time():.3f} s after publish")
+            assert REGISTRY.get_sample_value("sanlun_outbox_listening", {"service": "employee_lifecycle"}) == 1
+    finally:
+        await writer.dispose()
+        await server.stop()
+
+
+async def test_first_success_releases_what_an_earlier_process_left_backing_off(isolated_outbox):
+    """Rows another (or an earlier) dispatcher pushed to a later probe go as
+    soon as this one delivers anything to the subscriber, not after their
+    own backoff."""
+    db, _ = isolated_outbox
+    recorder = RecordingSubscriber()
+    server = UvicornThread(recorder.app, free_port())  # down at first
+    clock: dict[str, dt.datetime] = {}
+
+    def dispatcher(http: httpx.AsyncClient) -> OutboxDispatcher:
+        return OutboxDispatcher(
+            db=db, context=db.session_info[EVENTS_KEY], http=http, resolve_url=lambda _: server.url,
+            service_token=lambda: "t", backoff_base=600.0, backoff_cap=600.0, now=lambda: clock["now"],
+        )
+
+    async with httpx.AsyncClient() as http:
+        async with db.transaction() as session:
+            await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(4)])
+        clock["now"] = utcnow()
+        assert await dispatcher(http).dispatch_once() == 4  # fails: next probe in 5 to 10 minutes
+        await server.start()
+        try:
+            async with db.transaction() as session:
+                await publish_many(session, [Event(type="thing.happened", subject="new", data={})])
+            clock["now"] = utcnow()
+            restarted = dispatcher(http)
+            assert await restarted.dispatch_once() == 1  # only the new event is due; it succeeds
+            assert await restarted.dispatch_once() == 4  # ...and released the others
+            assert await restarted.dispatch_once() == 0
+        finally:
+            await server.stop()
+    assert len(recorder.received) == len({e["id"] for e in recorder.received}) == 5
