@@ -3,7 +3,8 @@
 `/internal/events` accepts only service tokens (HS256 signed with the service
 secret, role `service`), never a user's token; the gateway never routes
 `/internal/*`. `/ops/outbox` lets an operator (role `ops` or `group_admin`)
-see the backlog and parked events with their last error, and replay one.
+see the backlog and parked events with their last error, and replay one or
+many (`POST /ops/outbox/replay` with filters).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import jwt
 import structlog
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,6 +129,49 @@ class OutboxEntry(BaseModel):
                           "ago by more than the retry horizon. A replay clears it.")
 
 
+class OutboxReplayRequest(BaseModel):
+    """Which outbox entries to send again; every filter is optional and they
+    combine with AND. `{}` replays every parked entry of this service."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "subscriber": "opportunity", "type": "employee.*",
+            "since": "2026-11-26T00:00:00Z", "until": "2026-11-27T00:00:00Z", "status": "parked",
+        }]},
+    )
+
+    subscriber: str | None = Field(None, min_length=1, max_length=100, description="Only entries for this subscriber.")
+    type: str | None = Field(
+        None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.*?-]+$",
+        description="Event type, exact or a pattern with `*` (any run of characters) and `?` (one character), "
+                    "e.g. `employee.*`.")
+    since: AwareDatetime | None = Field(None, description="Only entries created at or after this instant.")
+    until: AwareDatetime | None = Field(None, description="Only entries created before this instant.")
+    status: Literal["parked", "pending"] = Field(
+        "parked", description="`parked`: send parked entries again. `pending`: send waiting entries now instead "
+                              "of after their backoff.")
+
+    @field_validator("until")
+    @classmethod
+    def _until_after_since(cls, until: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        since = info.data.get("since")
+        if until is not None and since is not None and until <= since:
+            raise ValueError("until must be later than since")
+        return until
+
+
+class OutboxReplayResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"queued": 24}]})
+
+    queued: int = Field(description="How many entries were set pending, due now.")
+
+
+def _like_pattern(pattern: str) -> str:
+    """An fnmatch-style `*`/`?` pattern as a LIKE pattern (`_` escaped)."""
+    return pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("*", "%").replace("?", "_")
+
+
 class OutboxSummary(BaseModel):
     service: str
     pending: int
@@ -171,6 +215,39 @@ def ops_router(outbox: sa.Table, service: str) -> APIRouter:
         rows, next_cursor = await paginate(session, request, stmt, order_by=(outbox.c.id,), params=page, scalars=False)
         return Page[OutboxEntry](items=[OutboxEntry.model_validate(r, from_attributes=True) for r in rows],
                                  next_cursor=next_cursor)
+
+    @router.post("/replay", summary="Replay parked (or waiting) events in bulk", response_model=OutboxReplayResult)
+    async def replay_outbox_entries(
+        body: OutboxReplayRequest, session: DbSession, principal: CurrentPrincipal
+    ) -> OutboxReplayResult:
+        """Set every matching entry pending and due now, with its attempts and
+        failure clock reset, and wake the dispatcher. Ordering per subject is
+        kept: the dispatcher still sends an earlier event of a subject first."""
+        _operator(principal)
+        conditions = [outbox.c.status == body.status]
+        if body.subscriber is not None:
+            conditions.append(outbox.c.subscriber == body.subscriber)
+        if body.type is not None:
+            if "*" in body.type or "?" in body.type:
+                conditions.append(outbox.c.type.like(_like_pattern(body.type), escape="\\"))
+            else:
+                conditions.append(outbox.c.type == body.type)
+        if body.since is not None:
+            conditions.append(outbox.c.created_at >= body.since)
+        if body.until is not None:
+            conditions.append(outbox.c.created_at < body.until)
+        queued = (
+            await session.execute(
+                sa.update(outbox)
+                .where(*conditions)
+                .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), first_failed_at=None)
+            )
+        ).rowcount
+        if queued:
+            await session.execute(sa.text(f"NOTIFY sanlun_outbox_{service}"))
+        log.info("outbox_replayed", service=service, queued=queued, by=principal.subject,
+                 **body.model_dump(mode="json", exclude_none=True))
+        return OutboxReplayResult(queued=queued)
 
     @router.post("/{entry_id}/replay", summary="Replay a parked event", response_model=OutboxEntry,
                  responses=problem_responses(NotFound, Conflict))
