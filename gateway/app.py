@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
     )
     breakers = Breakers(
-        [s.name for s in SERVICES], threshold=settings.breaker_failure_threshold, open_seconds=settings.breaker_open_seconds
+        [s.name for s in SERVICES], threshold=settings.breaker_failure_threshold,
+        window_seconds=settings.breaker_window_seconds, open_seconds=settings.breaker_open_seconds,
     )
     proxy = Proxy(settings, breakers)
     default_limit = Limit(capacity=settings.rate_limit_burst, rate=settings.rate_limit_per_second)

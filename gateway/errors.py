@@ -13,3 +13,7 @@ class UpstreamCircuitOpen(ProblemError):
 
 class ContentTooLarge(ProblemError):
     status, code, title = 413, "content_too_large", "Content Too Large"
+
+
+class UpstreamBusy(ProblemError):
+    status, code, title = 503, "upstream_busy", "Service Unavailable"

@@ -1,7 +1,8 @@
 """`GET /health`: every service's readiness as the gateway sees it.
 
 The services are probed concurrently, each within `health_timeout_seconds`,
-so one hanging service costs the caller that long at most, not the sum.
+so one hanging service costs the caller that long at most, not the sum. Each
+service also shows the state of the gateway's circuit breaker for it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class ServiceHealth(BaseModel):
         description="`ready` answered 200, `not_ready` answered otherwise, `unreachable` did not answer in time."
     )
     latency_ms: float
+    breaker: Literal["closed", "open", "half_open"] = Field(
+        description="The gateway's circuit breaker for this service: `open` while the gateway refuses to call it "
+        "(503 `upstream_circuit_open`), `half_open` while one trial request may pass."
+    )
 
 
 class SystemHealth(BaseModel):
@@ -46,15 +51,20 @@ async def system_health(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     session: aiohttp.ClientSession = request.app.state.proxy.session
     timeout = aiohttp.ClientTimeout(total=settings.health_timeout_seconds)
-    services = await asyncio.gather(
-        *(probe(session, name=s.name, url=settings.service_url(s.name).rstrip("/"), timeout=timeout) for s in SERVICES)
-    )
+    states = request.app.state.breakers.states(time.monotonic())
+    services = await asyncio.gather(*(
+        probe(session, name=s.name, url=settings.service_url(s.name).rstrip("/"), timeout=timeout, breaker=states[s.name])
+        for s in SERVICES
+    ))
     ready = all(s.status == "ready" for s in services)
     body = SystemHealth(status="ready" if ready else "not_ready", services=list(services))
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-async def probe(session: aiohttp.ClientSession, *, name: str, url: str, timeout: aiohttp.ClientTimeout) -> ServiceHealth:
+async def probe(
+    session: aiohttp.ClientSession, *, name: str, url: str, timeout: aiohttp.ClientTimeout,
+    breaker: Literal["closed", "open", "half_open"],
+) -> ServiceHealth:
     started = time.perf_counter()
     status: Literal["ready", "not_ready", "unreachable"]
     try:
@@ -64,4 +74,4 @@ async def probe(session: aiohttp.ClientSession, *, name: str, url: str, timeout:
     except (TimeoutError, aiohttp.ClientError):
         status = "unreachable"
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
-    return ServiceHealth(name=name, url=url, status=status, latency_ms=latency_ms)
+    return ServiceHealth(name=name, url=url, status=status, latency_ms=latency_ms, breaker=breaker)

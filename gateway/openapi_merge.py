@@ -42,7 +42,10 @@ EDGE_RESPONSES: dict[str, dict[str, Any]] = {
         "headers": {**RATE_HEADERS, "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
     },
     "502": {"description": "The owning service could not be reached (names it in `service`)"},
-    "503": {"description": "The owning service's circuit is open: retry after `Retry-After` seconds"},
+    "503": {
+        "description": "The owning service is failing (`upstream_circuit_open`) or has too many requests in flight "
+        "(`upstream_busy`): retry after `Retry-After` seconds",
+    },
     "504": {"description": "The owning service did not answer in time (names it in `service`)"},
 }
 PROBLEM_EXAMPLE = {

@@ -14,17 +14,25 @@ come back as they were sent. Anything else goes on to the gateway's own routes,
 which answer unknown paths (so also `/internal/*`, which is never routed) with
 a 404 problem.
 
-Resilience: each upstream has a circuit breaker (`gateway.resilience`); a
-request is retried once only when it is safe to send twice (an idempotent
-method, or a POST carrying an `Idempotency-Key`) and the connection failed
-before the service could have acted on it.
+Resilience (`gateway.resilience`): each service has its own connection pool
+and bulkhead (a bounded number of requests in flight and waiting: 503
+`upstream_busy` beyond it), so a hung service cannot slow the calls to the
+others, and its own circuit breaker (503 `upstream_circuit_open` while open).
+Only upstream faults count against a breaker: refused or reset connections,
+timeouts, a 5xx the service produced; never anything the caller caused.
+
+The request body is read into memory before anything is forwarded (it is at
+most `max_body_bytes`): a chunked body over the limit is answered 413 without
+reaching the service, and a body can be sent twice. A request is retried once,
+on a fresh connection, when it is safe to send twice (an idempotent method, or
+a POST carrying an `Idempotency-Key`) and the connection failed before any
+answer arrived (e.g. a kept-alive connection the service had closed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import structlog
@@ -34,9 +42,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
 from gateway.credentials import Caller, EdgeAuth
-from gateway.errors import ContentTooLarge, TooManyRequests, UpstreamCircuitOpen
+from gateway.errors import (
+    ContentTooLarge,
+    TooManyRequests,
+    UpstreamBusy,
+    UpstreamCircuitOpen,
+)
 from gateway.ratelimit.limiter import RateLimiter
-from gateway.resilience import Breakers
+from gateway.resilience import (
+    NOT_UPSTREAM_FAULTS,
+    Breakers,
+    Bulkhead,
+    Busy,
+    CircuitBreaker,
+)
 from gateway.settings import Settings
 from gateway.upstreams import PUBLIC_BASE, RouteTable, Upstream
 from sanlun.kernel.errors import (
@@ -61,10 +80,14 @@ RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 # Safe to send twice (RFC 9110 idempotent methods); a POST is when it carries
 # an Idempotency-Key, since the service then replays instead of acting again.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# Failures where the request cannot have reached the service's code: a pooled
-# connection the service closed while idle, or a refused connection.
-RETRIED_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectorError)
+READ_METHODS = frozenset({"GET", "HEAD"})
+# Failures before any answer arrived: a pooled connection the service had
+# closed or reset, or a refused connection.
+RETRIED_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientConnectionResetError)
+# A refused connection is retried after this pause (a restarting service).
 RETRY_DELAY_SECONDS = 0.05
+# Answered 503 `upstream_busy` with this `Retry-After`.
+BUSY_RETRY_AFTER = "1"
 # Bodies up to this size are relayed in one message; larger ones are streamed.
 BUFFERED_BODY_MAX = 64 * 1024
 CHUNK_SIZE = 64 * 1024
@@ -73,32 +96,79 @@ log = structlog.get_logger("sanlun.gateway.proxy")
 
 
 class ClientGone(OSError):
-    """The caller disconnected while its body was being forwarded."""
+    """The caller disconnected before its body was read."""
+
+
+class ServicePool:
+    """What the proxy keeps per service: its breaker, its bulkhead and its own
+    connection pools (`session` keeps connections alive, `fresh` never reuses one)."""
+
+    __slots__ = ("breaker", "bulkhead", "fresh", "name", "session")
+
+    def __init__(self, name: str, breaker: CircuitBreaker, bulkhead: Bulkhead) -> None:
+        self.name = name
+        self.breaker = breaker
+        self.bulkhead = bulkhead
+        self.session: aiohttp.ClientSession = None  # type: ignore[assignment]  # set by Proxy.start
+        self.fresh: aiohttp.ClientSession = None  # type: ignore[assignment]
 
 
 class Proxy:
-    """The shared client session, opened and closed by the app's lifespan."""
+    """The client sessions, opened and closed by the app's lifespan: one pair
+    per service for the proxy path, and `session`, shared by the gateway's own
+    calls (`/health`, the workspace) and bounded per service too."""
 
     def __init__(self, settings: Settings, breakers: Breakers) -> None:
+        s = settings
         self.settings = settings
         self.breakers = breakers
         self.session: aiohttp.ClientSession | None = None
+        self.pools = {
+            name: ServicePool(
+                name, breakers[name],
+                Bulkhead(limit=s.proxy_max_connections_per_service, queue_max=s.proxy_max_queue_per_service),
+            )
+            for name in breakers.names()
+        }
+        self.max_body_bytes = s.max_body_bytes
+        self.queue_timeout = s.proxy_pool_timeout_seconds
+        self.bulk_markers = tuple(s.proxy_bulk_path_markers)
+
+        def timeout(read: float) -> aiohttp.ClientTimeout:
+            # Connecting is bounded twice: the socket connect, and the whole
+            # connection setup (name resolution included).
+            return aiohttp.ClientTimeout(
+                total=None, connect=s.proxy_pool_timeout_seconds, sock_connect=s.proxy_connect_timeout_seconds,
+                sock_read=read,
+            )
+
+        self.read_timeout = timeout(s.proxy_read_timeout_get_seconds)
+        self.write_timeout = timeout(s.proxy_read_timeout_seconds)
+        self.bulk_timeout = timeout(s.proxy_read_timeout_bulk_seconds)
 
     async def start(self) -> None:
         s = self.settings
-        connector = aiohttp.TCPConnector(
-            limit=s.proxy_max_connections,
-            keepalive_timeout=s.proxy_keepalive_seconds,
-            ttl_dns_cache=60,
-        )
-        self.session = aiohttp.ClientSession(
+        per_service = s.proxy_max_connections_per_service
+        for pool in self.pools.values():
+            pool.session = self._session(aiohttp.TCPConnector(
+                limit=per_service, keepalive_timeout=s.proxy_keepalive_seconds, ttl_dns_cache=60,
+            ))
+            pool.fresh = self._session(aiohttp.TCPConnector(limit=per_service, force_close=True, ttl_dns_cache=60))
+            for session in (pool.session, pool.fresh):
+                # aiohttp would retry an idempotent request itself, on another
+                # pooled connection (dead too, after a service dropped them);
+                # the proxy's own single retry on a fresh one replaces it.
+                # (As aiohttp's own test client does.)
+                session._retry_connection = False
+        self.session = self._session(aiohttp.TCPConnector(
+            limit=per_service * max(1, len(self.pools)), limit_per_host=per_service,
+            keepalive_timeout=s.proxy_keepalive_seconds, ttl_dns_cache=60,
+        ))
+
+    def _session(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=s.proxy_pool_timeout_seconds,
-                sock_connect=s.proxy_connect_timeout_seconds,
-                sock_read=s.proxy_read_timeout_seconds,
-            ),
+            timeout=self.write_timeout,
             # Bodies pass through as the service encoded them.
             auto_decompress=False,
             # A shared jar would hand one caller's cookies to the next.
@@ -109,81 +179,104 @@ class Proxy:
         )
 
     async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        sessions = [self.session] + [p.session for p in self.pools.values()] + [p.fresh for p in self.pools.values()]
+        for session in sessions:
+            if session is not None:
+                await session.close()
+        self.session = None
+        for pool in self.pools.values():
+            pool.session = pool.fresh = None  # type: ignore[assignment]
 
     @property
     def is_open(self) -> bool:
         return self.session is not None and not self.session.closed
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, upstream: Upstream) -> None:
-        breaker = self.breakers[upstream.service]
+        pool = self.pools[upstream.service]
+        breaker = pool.breaker
         if not breaker.allow(time.monotonic()):
             await send_problem(scope, send, circuit_open(upstream.service, breaker.retry_after(time.monotonic())))
             return
+        # What the call told about the service: True a fault, False it answered,
+        # None nothing (the caller's doing, or the gateway's own refusal).
+        fault: bool | None = None
         started = False
         try:
-            # Released by `async with` in this task: a sync `release` handed to a
-            # Starlette BackgroundTask would run in a thread (FIELD-NOTES).
-            async with await self._open(scope, receive, upstream) as response:
-                start = _response_start(response)
-                length = response.content_length
-                buffered = await response.read() if length is not None and length <= BUFFERED_BODY_MAX else None
-                started = True
-                await send(start)
-                if buffered is not None:
-                    await send({"type": "http.response.body", "body": buffered})
-                    return
-                async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
+            body = await _read_body(receive, self.max_body_bytes)
+            url = _url(scope, upstream)
+            method = scope["method"]
+            bulkhead = pool.bulkhead
+            if not bulkhead.try_acquire():
+                try:
+                    await bulkhead.acquire(self.queue_timeout)
+                except Busy:
+                    raise upstream_busy(upstream.service, bulkhead) from None
+            try:
+                response = await self._send(pool, method, url, _request_headers(scope), body, scope)
+                # Released by `async with` in this task: a sync `release` handed to a
+                # Starlette BackgroundTask would run in a thread (FIELD-NOTES).
+                async with response:
+                    status = response.status
+                    fault = status >= 500 and status not in NOT_UPSTREAM_FAULTS
+                    start = _response_start(response)
+                    length = response.content_length
+                    if length is not None and length <= BUFFERED_BODY_MAX:
+                        buffered = await response.read()
+                        started = True
+                        await send(start)
+                        await send({"type": "http.response.body", "body": buffered})
+                    else:
+                        started = True
+                        await send(start)
+                        async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        await send({"type": "http.response.body", "body": b""})
+            finally:
+                bulkhead.release()
         except (TimeoutError, aiohttp.ClientError) as exc:
-            breaker.failure(time.monotonic())
+            fault = True
             if started:
                 # Status and headers are out; returning unfinished makes the
                 # server cut the connection, so the caller sees a broken body.
                 log.warning("upstream_broke_mid_response", upstream=upstream.service, error=type(exc).__name__)
                 return
             await send_problem(scope, send, _upstream_problem(upstream, exc))
+        except ClientGone:
+            pass  # nobody to answer
         except ProblemError as exc:
             await send_problem(scope, send, exc)
-        except StarletteHTTPException as exc:
-            # The body outgrew the limit while it was being streamed on.
-            if exc.status_code != 413 or started:
-                raise
-            await send_problem(scope, send, ContentTooLarge("The request body is larger than the gateway accepts."))
-        else:
-            breaker.success()
+        finally:
+            if fault is None:
+                breaker.neutral()
+            elif fault:
+                breaker.failure(time.monotonic())
+            else:
+                breaker.success()
 
-    async def _open(self, scope: Scope, receive: Receive, upstream: Upstream) -> aiohttp.ClientResponse:
-        assert self.session is not None, "the gateway's lifespan has not started"
-        raw_path = scope.get("raw_path") or scope["path"].encode()
+    def timeout_for(self, method: str, path: str) -> aiohttp.ClientTimeout:
+        """The read timeout of the request's route class: bulk, read or write."""
+        for marker in self.bulk_markers:
+            if marker in path:
+                return self.bulk_timeout
+        return self.read_timeout if method in READ_METHODS else self.write_timeout
+
+    async def _send(
+        self, pool: ServicePool, method: str, url: URL, headers: list[tuple[str, str]], body: bytes, scope: Scope
+    ) -> aiohttp.ClientResponse:
+        timeout = self.timeout_for(method, scope["path"])
+        data = body or None
         try:
-            url = URL.build(
-                scheme=upstream.scheme, host=upstream.host, port=upstream.port,
-                path=raw_path.decode("latin-1"), query_string=scope["query_string"].decode("latin-1"),
-                encoded=True,  # forward the path exactly as sent: no re-quoting, no dot-segment folding
+            return await pool.session.request(
+                method, url, headers=headers, data=data, allow_redirects=False, timeout=timeout
             )
-        except ValueError as exc:
-            raise BadRequest("The request path or query cannot be forwarded.") from exc
-        method = scope["method"]
-        message = await receive()
-        first = message.get("body", b"")
-        data: bytes | AsyncIterator[bytes] | None
-        headers = _request_headers(scope)
-        if message.get("more_body"):
-            data, retries = _body_stream(first, receive), 0  # a streamed body cannot be sent twice
-        else:
-            data, retries = first or None, 1 if _safe_to_repeat(method, scope) else 0
-        while True:
-            try:
-                return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
-            except RETRIED_ERRORS:
-                if retries == 0:
-                    raise
-                retries -= 1
+        except RETRIED_ERRORS as exc:
+            if not _safe_to_repeat(method, scope):
+                raise
+            if isinstance(exc, aiohttp.ClientConnectorError):
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
+            log.info("upstream_retry", upstream=pool.name, error=type(exc).__name__)
+        # Never on a kept-alive connection: the one that failed may have company.
+        return await pool.fresh.request(method, url, headers=headers, data=data, allow_redirects=False, timeout=timeout)
 
 
 class ProxyMiddleware:
@@ -254,6 +347,26 @@ def circuit_open(service: str, retry_after: int) -> UpstreamCircuitOpen:
     )
 
 
+def upstream_busy(service: str, bulkhead: Bulkhead) -> UpstreamBusy:
+    log.warning("upstream_busy", upstream=service, in_flight=bulkhead.active, waiting=bulkhead.waiting)
+    return UpstreamBusy(
+        f"The {service} service has too many requests in flight; retry in a moment.",
+        service=service, headers={"Retry-After": BUSY_RETRY_AFTER},
+    )
+
+
+def _url(scope: Scope, upstream: Upstream) -> URL:
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    try:
+        return URL.build(
+            scheme=upstream.scheme, host=upstream.host, port=upstream.port,
+            path=raw_path.decode("latin-1"), query_string=scope["query_string"].decode("latin-1"),
+            encoded=True,  # forward the path exactly as sent: no re-quoting, no dot-segment folding
+        )
+    except ValueError as exc:
+        raise BadRequest("The request path or query cannot be forwarded.") from exc
+
+
 def _request_headers(scope: Scope) -> list[tuple[str, str]]:
     kept: list[tuple[bytes, bytes]] = []
     forwarded_for: list[str] = []
@@ -297,19 +410,40 @@ def _response_start(response: aiohttp.ClientResponse) -> Message:
     return {"type": "http.response.start", "status": response.status, "headers": headers}
 
 
-async def _body_stream(first: bytes, receive: Receive) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    while True:
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, or 413 as soon as it passes `limit` (whether
+    Content-Length announced it or not), before anything was forwarded."""
+    try:
         message = await receive()
-        if message["type"] == "http.disconnect":
-            # Aborts the upstream request instead of leaving it waiting for the rest.
-            raise ClientGone("the caller disconnected")
-        body = message.get("body", b"")
-        if body:
-            yield body
         if not message.get("more_body"):
-            return
+            if message["type"] == "http.disconnect":
+                raise ClientGone("the caller disconnected")
+            body: bytes = message.get("body", b"")
+            if len(body) > limit:
+                raise _too_large(limit)
+            return body
+        chunks = [message.get("body", b"")]
+        size = len(chunks[0])
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone("the caller disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+    except StarletteHTTPException as exc:
+        # BodyLimitMiddleware's receive saw the body pass the limit.
+        if exc.status_code != 413:
+            raise
+        raise _too_large(limit) from None
+
+
+def _too_large(limit: int) -> ContentTooLarge:
+    return ContentTooLarge(f"The request body is larger than the {limit} bytes the gateway accepts.")
 
 
 def _has_dot_segment(path: str) -> bool:

@@ -10,22 +10,40 @@ class Settings(ServiceSettings):
     # The gateway's own schema holds API keys and rate-limit buckets: a small pool.
     db_pool_size: int = 5
     db_max_overflow: int = 5
+    # Calls to the services (the proxy path). Each service has its own
+    # connection pool and bulkhead, so one hung service cannot slow the calls
+    # to the others.
     # A refused or unroutable upstream must fail fast (502/504), not queue requests.
     proxy_connect_timeout_seconds: float = 2.0
-    # Longest silence allowed between two reads from an upstream before a 504.
+    # Longest silence allowed between two reads from an upstream before a 504,
+    # by route class: GET/HEAD reads, bulk and operator paths (any path
+    # containing one of `proxy_bulk_path_markers`, whatever the method), and
+    # every other request (writes).
     proxy_read_timeout_seconds: float = 30.0
-    # Waiting for a free pooled connection plus connecting; bounds queueing under overload.
-    proxy_pool_timeout_seconds: float = 10.0
-    proxy_max_connections: int = 256
+    proxy_read_timeout_get_seconds: float = 15.0
+    proxy_read_timeout_bulk_seconds: float = 120.0
+    proxy_bulk_path_markers: tuple[str, ...] = (":bulk-upsert", "/bulk-upsert", ":evaluate", "/ops/")
+    # Bulkhead per service: at most this many requests in flight to one
+    # service (also the size of its connection pool) ...
+    proxy_max_connections_per_service: int = 64
+    # ... at most this many more waiting for one of them, each at most
+    # `proxy_pool_timeout_seconds`; beyond either the gateway answers 503
+    # `upstream_busy` with `Retry-After` instead of piling the work up.
+    proxy_max_queue_per_service: int = 128
+    proxy_pool_timeout_seconds: float = 5.0
     # Below uvicorn's 5 s keep-alive so the gateway drops an idle connection
-    # before the service does (reusing a half-closed one fails the request).
+    # before the service does (reusing a half-closed one fails the request; a
+    # request safe to repeat is then retried once on a fresh connection).
     proxy_keepalive_seconds: float = 4.0
     # Per-service budget of `GET /health`; it must answer even when a service hangs.
     health_timeout_seconds: float = 1.0
 
-    # Circuit breaker per upstream: this many failures in a row open it, and it
-    # stays open this long before one trial request may pass.
+    # Circuit breaker per upstream: this many upstream faults in a row
+    # (refused/reset connections, timeouts, a 5xx the service produced; never
+    # anything a client caused), all within `breaker_window_seconds`, open it;
+    # it stays open this long before one trial request may pass.
     breaker_failure_threshold: int = 5
+    breaker_window_seconds: float = 10.0
     breaker_open_seconds: float = 5.0
 
     # Token bucket per principal (JWT `sub` or API key), shared by every replica

@@ -1,9 +1,12 @@
 """Calls the workspace makes to the services: the caller's token, the request
-id, a per-call timeout and the upstream's circuit breaker. A failure is an
-`Unavailable` naming the service, never an exception that sinks the page."""
+id, a per-call timeout and the upstream's circuit breaker (shared with the
+proxy: a timeout, an unreachable service or a 5xx it produced counts as a
+failure, any other answer as a success). A failure is an `Unavailable` naming
+the service, never an exception that sinks the page."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -11,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.resilience import Breakers
+from gateway.resilience import NOT_UPSTREAM_FAULTS, Breakers
 from gateway.settings import Settings
 from sanlun.kernel.context import outbound_headers
 
@@ -64,7 +67,13 @@ class ServiceCalls:
         except aiohttp.ClientError:
             breaker.failure(time.monotonic())
             raise Unavailable(service, "unreachable") from None
-        breaker.success()
+        except asyncio.CancelledError:
+            breaker.neutral()  # frees a half-open trial
+            raise
+        if status >= 500 and status not in NOT_UPSTREAM_FAULTS:
+            breaker.failure(time.monotonic())
+        else:
+            breaker.success()  # a 4xx too: the service answered
         if status == 404:
             raise NotFoundUpstream(path)
         if status != 200:

@@ -1,6 +1,7 @@
 import time
 
 from sanlun.topology import SERVICES
+from tests.support import auth
 
 
 async def test_health_lists_every_service_with_its_status(start_gateway, employee_service, echo, silent):
@@ -27,6 +28,8 @@ async def test_health_lists_every_service_with_its_status(start_gateway, employe
     assert services["resource_share"]["url"] == echo.url
     assert services["key_account"]["latency_ms"] >= 450
     assert all(isinstance(s["latency_ms"], float) for s in services.values())
+    # Probing is not traffic: the breakers stay as they were.
+    assert {s["breaker"] for s in services.values()} == {"closed"}
     assert elapsed < 3
 
 
@@ -38,6 +41,18 @@ async def test_health_is_200_when_every_service_is_ready(start_gateway, employee
     assert body["status"] == "ready"
     assert [s["name"] for s in body["services"]] == [s.name for s in SERVICES]
     assert {s["status"] for s in body["services"]} == {"ready"}
+    assert {s["breaker"] for s in body["services"]} == {"closed"}
+
+
+async def test_health_shows_an_open_breaker(start_gateway, employee_service):
+    gw = await start_gateway(
+        employee_lifecycle=employee_service, breaker_failure_threshold=1, breaker_open_seconds=30,
+    )  # opportunity: a closed port
+    admin = auth(org_unit="/group", roles=("group_admin",))
+    assert (await gw.get("/api/v1/opportunities", headers=admin)).status_code == 502
+    services = {s["name"]: s for s in (await gw.get("/health")).json()["services"]}
+    assert services["opportunity"]["breaker"] == "open"
+    assert services["employee_lifecycle"]["breaker"] == "closed"
 
 
 async def test_gateway_is_live_and_ready_on_its_own(start_gateway):

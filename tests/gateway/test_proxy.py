@@ -214,7 +214,7 @@ async def test_closed_upstream_port_is_a_502_naming_the_service(start_gateway):
 
 
 async def test_hanging_upstream_is_a_504_naming_the_service(start_gateway, silent):
-    gw = await start_gateway(resource_share=silent.url, proxy_read_timeout_seconds=0.3)
+    gw = await start_gateway(resource_share=silent.url, proxy_read_timeout_get_seconds=0.3)
     started = time.monotonic()
     response = await gw.get("/api/v1/resources", headers=ADMIN)
     elapsed = time.monotonic() - started

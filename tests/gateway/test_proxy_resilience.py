@@ -77,7 +77,7 @@ async def test_a_dead_service_opens_its_breaker_and_then_answers_fast(start_gate
 
 async def test_a_hanging_service_trips_the_breaker_and_recovers_after_the_trial(start_gateway, silent, echo):
     gw = await start_gateway(
-        resource_share=silent.url, proxy_read_timeout_seconds=0.3, breaker_failure_threshold=1, breaker_open_seconds=0.5,
+        resource_share=silent.url, proxy_read_timeout_get_seconds=0.3, breaker_failure_threshold=1, breaker_open_seconds=0.5,
     )
     assert (await gw.get("/api/v1/resources", headers=ADMIN)).status_code == 504
     started = time.monotonic()
