@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
+from fastapi import routing as fastapi_routing
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -27,7 +29,7 @@ from sanlun.kernel.event_routes import internal_events_router, mint_service_toke
 from sanlun.kernel.retention import retention_router, retention_task
 from sanlun.kernel.retention import rules as retention_rules
 from sanlun.kernel.events import EVENTS_KEY, EventHandler, EventsContext, OutboxDispatcher, Subscriptions, inbox_table, outbox_table
-from sanlun.kernel.routing import idempotency_table
+from sanlun.kernel.routing import TransactionalRoute, idempotency_table
 from sanlun.kernel.settings import ServiceSettings
 from sanlun.topology import SUBSCRIPTIONS
 
@@ -83,8 +85,31 @@ def openapi_with_problems(app: FastAPI) -> dict[str, Any]:
                 }
     for name in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(name, None)
+    document_database_unavailable(schema, app.routes)
     app.openapi_schema = schema
     return schema
+
+
+DATABASE_UNAVAILABLE_RESPONSE: dict[str, Any] = {
+    "description": "Database Unavailable: the service's database cannot be reached (`database_unavailable`); "
+    "retry after `Retry-After` seconds",
+    "headers": {
+        "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}},
+    },
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def document_database_unavailable(schema: dict[str, Any], routes: Sequence[Any]) -> None:
+    """Every operation that opens a transaction may answer 503 database_unavailable."""
+    paths = schema.get("paths", {})
+    for route in fastapi_routing.iter_route_contexts(list(routes)):  # included routers too
+        if not isinstance(route.original_route, TransactionalRoute) or not getattr(route, "include_in_schema", False):
+            continue
+        for method in getattr(route, "methods", None) or ():
+            op = paths.get(route.path_format, {}).get(method.lower())
+            if op is not None:
+                op.setdefault("responses", {}).setdefault("503", copy.deepcopy(DATABASE_UNAVAILABLE_RESPONSE))
 
 
 def create_service_app(
@@ -128,6 +153,8 @@ def create_service_app(
             application_name=service,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            pre_ping=settings.db_pool_pre_ping,
         )
         app.state.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.http_timeout_seconds),

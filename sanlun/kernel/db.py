@@ -2,6 +2,14 @@
 
 One engine per process, made in the lifespan and disposed on shutdown, with
 `application_name` set to the service so `pg_stat_activity` tells who is who.
+
+The pool survives a database restart without restarting the process: a
+pooled connection the server has closed (restart, `pg_terminate_backend`,
+failover) is noticed at checkout, without a round trip, and replaced; a
+connection that breaks mid-statement invalidates the whole pool, so the
+next requests reconnect. The request that hit the break answers 503
+`database_unavailable` (see `sanlun.kernel.errors`). `pre_ping` adds a
+round trip per checkout for networks that drop connections silently.
 The request's session is opened and committed by `TransactionalRoute` (the
 edge), never by services or repositories, which only `flush`.
 """
@@ -15,7 +23,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Integer, MetaData, Uuid, func
+from sqlalchemy import DateTime, Integer, MetaData, Uuid, event, func
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,15 +70,24 @@ class Database:
         application_name: str,
         pool_size: int = 10,
         max_overflow: int = 10,
+        connect_timeout: float = 5.0,
+        pre_ping: bool = False,
         engine: AsyncEngine | None = None,
     ) -> None:
-        self.engine = engine or create_async_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_pre_ping=False,
-            connect_args={"server_settings": {"application_name": application_name}},
-        )
+        if engine is None:
+            engine = create_async_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_pre_ping=pre_ping,
+                connect_args={
+                    "server_settings": {"application_name": application_name},
+                    # asyncpg waits 60 s by default; an unreachable host should answer 503 sooner.
+                    "timeout": connect_timeout,
+                },
+            )
+            event.listen(engine.sync_engine, "checkout", _replace_closed_connection)
+        self.engine = engine
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # Set by the app factory: lets `sanlun.kernel.events.publish` find the outbox.
         self.session_info: dict[str, object] = {}
@@ -95,6 +113,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _replace_closed_connection(dbapi_connection: object, record: object, proxy: object) -> None:
+    """Pool checkout: a connection the server closed while it sat in the pool
+    (asyncpg saw the FATAL and the EOF) is replaced; raising DisconnectionError
+    makes the pool discard it and connect afresh. No round trip."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 async def get_session(request: Request) -> AsyncSession:

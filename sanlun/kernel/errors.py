@@ -14,25 +14,34 @@ The exception tree::
      ├── UnsupportedMediaType  415
      ├── Unprocessable         422    semantic errors; IdempotencyKeyReused
      ├── UpstreamUnavailable   502    a peer service could not be reached
+     ├── DatabaseUnavailable   503    this process's database cannot be reached
      └── UpstreamTimeout       504    a peer service did not answer in time
 
 Routes raise these; `install_problem_handlers` renders them, FastAPI's request
 validation errors, Starlette's HTTP errors (404 route, 405, 413) and database
-integrity errors as `application/problem+json`. Anything else is logged with
-its traceback and answered as a bare 500 problem without internals.
+integrity errors as `application/problem+json`. A database that cannot be
+reached (refused or dropped connection, server shutting down or starting up,
+pool exhausted) answers 503 `database_unavailable` with `Retry-After`, never
+500. Anything else is logged with its traceback and answered as a bare 500
+problem without internals, by a catch-all that does not re-raise, so the
+server keeps the client's connection open.
 """
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://sanlun.dev/problems/"
@@ -130,6 +139,64 @@ class UpstreamTimeout(ProblemError):
     status, code, title = 504, "upstream_timeout", "Gateway Timeout"
 
 
+DEFAULT_RETRY_AFTER_SECONDS = 2
+
+
+class DatabaseUnavailable(ProblemError):
+    status, code, title = 503, "database_unavailable", "Database Unavailable"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": str(DEFAULT_RETRY_AFTER_SECONDS)})
+        super().__init__(detail, **kw)
+# SQLSTATEs of a server that is going away or not yet there: class 08
+# (connection exception) is matched by prefix; 57P01 admin_shutdown,
+# 57P02 crash_shutdown, 57P03 cannot_connect_now.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+_DRIVER_MODULES = ("asyncpg", "sqlalchemy")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be reached, as opposed to
+    a bad statement or bad data: the request may succeed when retried."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return any(_driver_unavailable(e) for e in _chain(exc.orig))
+    if isinstance(exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True  # sqlalchemy's TimeoutError is the pool's: no connection came free in time
+    if isinstance(exc, OSError):
+        # A refused or timed-out connect reaches us raw (asyncpg raises the
+        # socket's error, sqlalchemy does not wrap it); a peer call's OSError
+        # (httpx wraps its own) must not pass for a database outage.
+        return _raised_by_driver(exc.__traceback__)
+    return _driver_unavailable(exc)
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen and len(seen) < 8:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _driver_unavailable(exc: BaseException) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "closed" in str(exc)  # "connection is closed"; other interface errors are bugs
+    return isinstance(exc, OSError)
+
+
+def _raised_by_driver(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 _STATUS_CODES = {
     400: ("bad_request", "Bad Request"),
     401: ("unauthorized", "Unauthorized"),
@@ -142,6 +209,7 @@ _STATUS_CODES = {
     415: ("unsupported_media_type", "Unsupported Media Type"),
     422: ("unprocessable", "Unprocessable Content"),
     429: ("too_many_requests", "Too Many Requests"),
+    503: ("service_unavailable", "Service Unavailable"),
 }
 
 
@@ -248,7 +316,26 @@ async def _on_dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
     return await _on_unexpected(request, exc)
 
 
+def retry_after_seconds(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None)
+    return int(getattr(settings, "db_unavailable_retry_after_seconds", DEFAULT_RETRY_AFTER_SECONDS))
+
+
+def database_unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
+    # A warning without traceback: an outage makes one per request.
+    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__, reason=str(exc)[:200])
+    retry_after = retry_after_seconds(request)
+    return problem_response(
+        503, DatabaseUnavailable.code, DatabaseUnavailable.title,
+        f"The database cannot be reached right now; retry in {retry_after} seconds.",
+        instance=request.url.path,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_unavailable(exc):
+        return database_unavailable_response(request, exc)
     log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return problem_response(
         500, "internal_error", "Internal Server Error",
@@ -257,7 +344,51 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class CatchAllMiddleware:
+    """Answer any exception that escapes the routes, and do not re-raise it.
+
+    Starlette's outermost ServerErrorMiddleware sends the 500 and then
+    re-raises, and uvicorn, seeing the exception, closes the kept-alive
+    connection without a `Connection: close`: the client's next request on
+    it fails. Installed innermost (by `install_problem_handlers`, before any
+    other middleware is added), this logs and answers instead, so the
+    request context middleware still adds the request id and counts the
+    status. An exception after the response started is re-raised: only
+    closing the connection can tell the client the body is cut short.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if started:
+                raise
+            request = Request(scope)
+            if isinstance(exc, StarletteHTTPException):
+                response = await _on_http(request, exc)
+            else:
+                response = await _on_unexpected(request, exc)
+            await response(scope, receive, send)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error as problem+json. Call it before adding any other
+    middleware: the catch-all it adds must sit innermost."""
+    app.add_middleware(CatchAllMiddleware)
     app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from sanlun.kernel.auth import CurrentPrincipal, require_roles
 from sanlun.kernel.db import Database, utcnow
-from sanlun.kernel.errors import Forbidden, Unauthorized, problem_responses
+from sanlun.kernel.errors import DatabaseUnavailable, Forbidden, Unauthorized, problem_responses
 from sanlun.kernel.settings import ServiceSettings
 
 log = structlog.get_logger("sanlun.retention")
@@ -122,7 +122,7 @@ class RetentionRun(BaseModel):
 
 
 def retention_router(service: str, rules_of: list[Rule]) -> APIRouter:
-    router = APIRouter(prefix="/ops/retention", tags=["operations"], responses=problem_responses(Unauthorized, Forbidden))
+    router = APIRouter(prefix="/ops/retention", tags=["operations"], responses=problem_responses(Unauthorized, Forbidden, DatabaseUnavailable))
 
     @router.post("/run", summary="Delete expired bookkeeping rows now (also runs on a schedule)",
                  response_model=RetentionRun)

@@ -38,6 +38,13 @@ class ProcessSettings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # Seconds a new database connection may take before the request answers 503.
+    db_connect_timeout_seconds: float = 5.0
+    # A round trip on every pool checkout; without it a connection the server
+    # closed is still noticed locally and replaced (sanlun.kernel.db).
+    db_pool_pre_ping: bool = False
+    # `Retry-After` of a 503 database_unavailable, in seconds.
+    db_unavailable_retry_after_seconds: int = 2
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     jwks_url: str | None = None
