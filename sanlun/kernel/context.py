@@ -106,9 +106,19 @@ class RequestContextMiddleware:
             principal_var.reset(principal_token)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self) -> None:
+        super().__init__(413)
+
+
 class BodyLimitMiddleware:
     """Refuse request bodies over `max_bytes` with a 413 problem: at once when
-    Content-Length says so, or as soon as a streamed body passes the limit."""
+    Content-Length says so, or as soon as a streamed (chunked) body passes the
+    limit. The streamed case raises `BodyTooLarge` (an HTTP 413) from
+    `receive`: a route renders it as a problem; if whatever read the body let
+    it escape (a middleware outside the routes), it is answered here. Either
+    way uvicorn discards the rest of the body and keeps the connection.
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -120,8 +130,12 @@ class BodyLimitMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_bytes:
-                    await _too_large(scope, send, self.max_bytes)
+                if value.isdigit():
+                    if int(value) > self.max_bytes:
+                        await _too_large(scope, send, self.max_bytes)
+                        return
+                    # The server delivers no more than Content-Length: nothing to count.
+                    await self.app(scope, receive, send)
                     return
                 break
         received = 0
@@ -132,10 +146,23 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise StarletteHTTPException(413)
+                    raise BodyTooLarge()
             return message
 
-        await self.app(scope, limited_receive, send)
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_tracking)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large(scope, send, self.max_bytes)
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
@@ -149,5 +176,5 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
     await response(scope, _drain_receive, send)
 
 
-async def _drain_receive() -> Message:  # the body is not read: the connection closes
+async def _drain_receive() -> Message:  # the app reads no more; the server discards the rest
     return {"type": "http.disconnect"}
