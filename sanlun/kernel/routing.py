@@ -8,6 +8,9 @@ A POST with an `Idempotency-Key` header first claims the key in the service's
 `idempotency_keys` table inside the same transaction (INSERT ... ON CONFLICT DO
 NOTHING). A concurrent duplicate blocks on that row until the first commits,
 then replays the stored response; a reused key with another body answers 422.
+"Same body" means the same JSON: the fingerprint hashes the body's canonical
+form (sorted keys, no insignificant whitespace), so a client that re-encodes
+its retry is still recognised; a body that is not JSON is hashed as sent.
 Because the key and the effect commit together, a crash in between leaves
 neither.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import email.message
 import hashlib
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -88,6 +92,26 @@ class TransactionalRoute(APIRoute):
         return route
 
 
+def canonical_body(body: bytes) -> bytes:
+    """The JSON body with sorted keys and no insignificant whitespace, so a
+    re-encoded retry fingerprints the same; anything not JSON, as sent."""
+    if not body:
+        return body
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):  # ValueError covers UnicodeDecodeError
+        return body
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def request_fingerprint(request: Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query):
+        digest.update(part.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
 async def _idempotent(
     request: Request,
     session: AsyncSession,
@@ -97,11 +121,8 @@ async def _idempotent(
     if not 1 <= len(key) <= 255 or not key.isprintable():
         raise BadRequest("Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key")
     principal = await authenticate(request)
-    digest = hashlib.sha256()
-    for part in (request.method, request.url.path, request.url.query):
-        digest.update(part.encode() + b"\0")
-    digest.update(await request.body())
-    fingerprint = digest.hexdigest()
+    body = await request.body()
+    fingerprint = request_fingerprint(request, canonical_body(body))
     table: sa.Table = request.app.state.idempotency_table
 
     claimed = await session.execute(
@@ -119,7 +140,9 @@ async def _idempotent(
             )
         ).one()
         await session.rollback()
-        if row.request_hash != fingerprint:
+        # Keys stored before fingerprints were canonical hashed the raw bytes;
+        # they expire with idempotency_retention_hours, and match until then.
+        if row.request_hash not in (fingerprint, request_fingerprint(request, body)):
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was already used with a different request.",
                 errors=[{"loc": ["header", "Idempotency-Key"], "msg": "already used with a different request body"}],
