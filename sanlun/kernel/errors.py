@@ -148,6 +148,8 @@ class DatabaseUnavailable(ProblemError):
     def __init__(self, detail: str | None = None, **kw: Any) -> None:
         kw.setdefault("headers", {"Retry-After": str(DEFAULT_RETRY_AFTER_SECONDS)})
         super().__init__(detail, **kw)
+
+
 # SQLSTATEs of a server that is going away or not yet there: class 08
 # (connection exception) is matched by prefix; 57P01 admin_shutdown,
 # 57P02 crash_shutdown, 57P03 cannot_connect_now.

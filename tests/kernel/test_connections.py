@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -75,7 +76,7 @@ class Connection:
 
 
 @contextlib.asynccontextmanager
-async def serve(app, http: str, lifespan: str = "on") -> AsyncIterator[int]:  # noqa: ANN001
+async def serve(app: Any, http: str, lifespan: str = "on") -> AsyncIterator[int]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=http, log_level="critical",
                                            lifespan=lifespan))

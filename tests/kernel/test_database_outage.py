@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import exc as sa_exc
 
 from sanlun.kernel.db import Database, DbSession
@@ -52,10 +52,10 @@ def assert_unavailable(response: httpx.Response, retry_after: str = "2") -> None
 
 
 @contextlib.asynccontextmanager
-async def serve(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client:
-            yield client
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://el") as client:
+        yield client
 
 
 def new_employee() -> dict:
