@@ -173,6 +173,7 @@ def create_service_app(
                 resolve_url=settings.service_url,
                 service_token=_cached_service_token(secret, service),
                 retry_horizon_seconds=settings.outbox_retry_horizon_seconds,
+                max_attempts=settings.outbox_max_attempts,
                 batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds,
                 backoff_base=settings.outbox_backoff_base_seconds,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextlib
 import datetime as dt
 import fnmatch
 import random
@@ -61,6 +62,8 @@ SUBSCRIBER_FAILING = Gauge("sanlun_events_subscriber_failing",
                            ["service", "subscriber"])
 LISTENING = Gauge("sanlun_outbox_listening", "1 while the dispatcher's LISTEN connection is up", ["service"])
 
+# A round in flight at shutdown gets this long to record its outcome (see `stop`).
+STOP_GRACE_SECONDS = 1.0
 # Re-listening after a lost LISTEN connection: at once, then backing off while
 # the database refuses connections.
 RELISTEN_MIN_SECONDS = 0.2
@@ -239,9 +242,12 @@ class OutboxDispatcher:
     releases every row of that subscriber that still waits for its own
     backoff, and the backlog drains at once. An event is parked only once it
     has waited `retry_horizon` since its first failed delivery (the subscriber
-    failing counts as a failure of every event waiting for it); a single event
-    the subscriber refuses (reported `failed` in a 2xx answer) backs off on
-    its own. `now` is the dispatcher's clock (tests move it).
+    failing counts as a failure of every event waiting for it). A single event
+    the subscriber refuses (reported `failed` in a 2xx answer: its handler
+    raised, which a retry seldom mends) backs off on its own and parks after
+    `max_attempts` refusals or the horizon, whichever comes first, so it holds
+    back the later events of its subject for about a minute, not a day.
+    `now` is the dispatcher's clock (tests move it).
     """
 
     def __init__(
@@ -253,6 +259,7 @@ class OutboxDispatcher:
         resolve_url: Callable[[str], str | None],
         service_token: Callable[[], str],
         retry_horizon_seconds: float = 86_400.0,
+        max_attempts: int = 8,
         batch_size: int = 50,
         poll_seconds: float = 1.0,
         backoff_base: float = 0.5,
@@ -268,6 +275,7 @@ class OutboxDispatcher:
         self.resolve_url = resolve_url
         self.service_token = service_token
         self.retry_horizon = dt.timedelta(seconds=retry_horizon_seconds)
+        self.max_attempts = max_attempts
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.backoff_base = backoff_base
@@ -296,13 +304,20 @@ class OutboxDispatcher:
         self._task = asyncio.create_task(self._run(), name=f"outbox-dispatcher-{self.ctx.source}")
 
     async def stop(self) -> None:
+        """Stop soon: a round in flight gets `STOP_GRACE_SECONDS` to record its
+        outcome, then it is cancelled. A cancelled round's rows stay pending
+        (its transaction rolls back) and go again after the restart; the
+        consumers' inbox makes that second delivery harmless. Waiting out a
+        peer that is itself shutting down would hold up every deploy."""
         self._stopping.set()
         self._wake.set()
         if self._task:
             try:
-                await asyncio.wait_for(self._task, timeout=self.timeout + 2)
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_GRACE_SECONDS)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
         await self._drop_listen_connection()
         LISTENING.labels(self.ctx.source).set(0)
 
@@ -519,14 +534,14 @@ class OutboxDispatcher:
 
     async def _record_failure(self, session: AsyncSession, row: Any, error: str, now: dt.datetime) -> None:
         """One event refused while its subscriber answers: it backs off on
-        its own and parks once it has failed for longer than the horizon."""
+        its own and parks after `max_attempts` refusals or the horizon."""
         t = self.ctx.outbox
         labels = (self.ctx.source, row.subscriber)
         attempts = row.attempts + 1
         first_failed_at = row.first_failed_at or now
         FAILURES_TOTAL.labels(*labels).inc()
         values: dict[str, Any] = {"attempts": attempts, "last_error": error, "first_failed_at": first_failed_at}
-        if now - first_failed_at >= self.retry_horizon:
+        if attempts >= self.max_attempts or now - first_failed_at >= self.retry_horizon:
             values["status"] = PARKED
             PARKED_TOTAL.labels(*labels).inc()
             log.warning("event_parked", event_id=str(row.event_id), type=row.type, subscriber=row.subscriber,

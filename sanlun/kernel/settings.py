@@ -100,6 +100,9 @@ class ServiceSettings(ProcessSettings):
     # A failing event is retried for this long (from its first failed
     # delivery) before it is parked: a day outlasts any deploy or outage.
     outbox_retry_horizon_seconds: float = 86_400.0
+    # An event the subscriber answers but refuses (its handler raised) parks
+    # after this many refusals, so it does not hold back its subject for a day.
+    outbox_max_attempts: int = 8
     outbox_batch_size: int = 50
     outbox_poll_seconds: float = 1.0
     outbox_backoff_base_seconds: float = 0.5

@@ -410,3 +410,51 @@ async def test_first_success_releases_what_an_earlier_process_left_backing_off(i
         finally:
             await server.stop()
     assert len(recorder.received) == len({e["id"] for e in recorder.received}) == 5
+
+
+class RefusingSubscriber(RecordingSubscriber):
+    """Answers 200 but reports events whose data says `poison` as failed, as
+    a consumer whose handler raises does."""
+
+    async def receive(self, request: Request) -> JSONResponse:
+        events = await request.json()
+        results = []
+        for e in events:
+            if e["data"].get("poison"):
+                results.append({"id": e["id"], "status": "failed", "error": "ValueError: cannot handle"})
+            else:
+                self.received.append(e)
+                results.append({"id": e["id"], "status": "processed"})
+        return JSONResponse({"results": results})
+
+
+async def test_an_event_the_subscriber_refuses_parks_after_max_attempts_and_frees_its_subject(isolated_outbox):
+    """A refused event is not an outage: it parks after `max_attempts`
+    refusals (not after the day-long horizon), and the later events of its
+    subject then go."""
+    db, table = isolated_outbox
+    subscriber = RefusingSubscriber()
+    server = UvicornThread(subscriber.app, free_port())
+    await server.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            dispatcher = OutboxDispatcher(
+                db=db, context=db.session_info[EVENTS_KEY], http=http, resolve_url=lambda _: server.url,
+                service_token=lambda: "t", max_attempts=3, backoff_base=0.01, backoff_cap=0.05, timeout_seconds=2.0,
+            )
+            async with db.transaction() as session:
+                await publish_many(session, [
+                    Event(type="thing.happened", subject="s", data={"n": 1, "poison": True}),
+                    Event(type="thing.happened", subject="s", data={"n": 2}),
+                ])
+            for _ in range(50):
+                await dispatcher.dispatch_once()
+                if [e["data"]["n"] for e in subscriber.received] == [2]:
+                    break
+                await asyncio.sleep(0.03)
+        async with db.transaction() as session:
+            rows = (await session.execute(sa.select(table.c.status, table.c.attempts).order_by(table.c.id))).all()
+        assert [(r.status, r.attempts) for r in rows] == [(PARKED, 3), ("delivered", 0)]
+        assert [e["data"]["n"] for e in subscriber.received] == [2]
+    finally:
+        await server.stop()
