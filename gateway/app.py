@@ -37,7 +37,7 @@ from sanlun.kernel.app import operation_id
 from sanlun.kernel.auth import TokenVerifier
 from sanlun.kernel.context import BodyLimitMiddleware, RequestContextMiddleware
 from sanlun.kernel.db import Database
-from sanlun.kernel.errors import install_problem_handlers
+from sanlun.kernel.errors import CatchAllMiddleware, install_problem_handlers
 from sanlun.kernel.health import health_router
 from sanlun.kernel.logging import configure_logging
 from sanlun.kernel.migrations import current_revision, head_revision
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     db = database or Database(
         settings.async_database_url, application_name=SERVICE,
         pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+        connect_timeout=settings.db_connect_timeout_seconds, pre_ping=settings.db_pool_pre_ping,
     )
     breakers = Breakers(
         [s.name for s in SERVICES], threshold=settings.breaker_failure_threshold,
@@ -132,6 +133,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=settings.cors_max_age_seconds,
         )
+    # The proxy runs outside the routes: what escapes it (a bug, the database
+    # of the API-key store gone) is answered here without dropping the
+    # kept-alive connection, inside the request context so it is logged.
+    app.add_middleware(CatchAllMiddleware)
     # Outermost, so proxied requests get the request id, access log and metrics too.
     app.add_middleware(RequestContextMiddleware, service=SERVICE)
 

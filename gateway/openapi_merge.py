@@ -111,6 +111,11 @@ def _add_edge_contract(operation: dict[str, Any]) -> None:
     for status, response in EDGE_RESPONSES.items():
         if status not in responses:
             responses[status] = {**response, "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
+        elif response["description"] not in responses[status].get("description", ""):
+            # The service documents the same status for its own reason (503:
+            # its database is unavailable); the client may get either.
+            own = responses[status].get("description", "").rstrip(". ")
+            responses[status]["description"] = f"{own}; or: {response['description']}" if own else response["description"]
     for status, response in responses.items():
         if status.startswith("2"):
             response.setdefault("headers", {}).update(RATE_HEADERS)
