@@ -34,11 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, TextIO
 
+from sanlun.kernel.logging import UVICORN_LOG_CONFIG
+
 TAIL_LINES = 40
 GRACE_SECONDS = 10.0
 SUPERVISOR_NAME = "supervisor"
 # argv[1] of a child: `python -m sanlun.supervisor child <supervisor pid> <uvicorn args...>`
 CHILD_MARKER = "child"
+# `child <supervisor pid> --log-service <name> <uvicorn args...>`: the `service`
+# field of the child's log lines from its first line on.
+LOG_SERVICE_FLAG = "--log-service"
 
 
 @dataclass(frozen=True)
@@ -353,6 +358,7 @@ class Supervisor:
     def command(self, spec: ProcessSpec) -> list[str]:
         return [
             sys.executable, "-m", "sanlun.supervisor", CHILD_MARKER, str(os.getpid()),
+            LOG_SERVICE_FLAG, spec.name,
             "--factory", spec.factory,
             "--host", self.host, "--port", str(spec.port),
             # "auto" would log a failing lifespan and serve anyway
@@ -360,6 +366,9 @@ class Supervisor:
             # uvicorn finishes the requests in flight, then cancels what is left
             # in time for its lifespan shutdown, before the supervisor's SIGKILL.
             "--timeout-graceful-shutdown", str(max(1, int(self.grace_seconds * 0.7))),
+            # uvicorn's own lines (also those before the app starts) as JSON,
+            # each naming the process like the app's lines (sanlun/kernel/logging.py)
+            "--log-config", str(UVICORN_LOG_CONFIG),
         ]
 
     def _spawn(self, spec: ProcessSpec) -> subprocess.Popen[str]:
@@ -572,8 +581,9 @@ def _answers_ready(host: str, port: int, timeout: float = 2) -> bool:
 
 
 def _child_main(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the child
-    """`python -m sanlun.supervisor child <supervisor pid> <uvicorn args>`: ask
-    the kernel for SIGTERM when the supervisor dies, then become uvicorn.
+    """`python -m sanlun.supervisor child <supervisor pid> [--log-service <name>]
+    <uvicorn args>`: ask the kernel for SIGTERM when the supervisor dies, name
+    the process in its logs, then become uvicorn.
 
     Done here rather than in a `preexec_fn`, which is unsafe once the
     supervisor has threads (it restarts children while its readers run)."""
@@ -587,9 +597,24 @@ def _child_main(argv: Sequence[str]) -> None:  # pragma: no cover - runs in the 
             pass
         if os.getppid() != supervisor:  # it died before the prctl took effect
             sys.exit(0)
+    args = list(argv[1:])
+    if args[:1] == [LOG_SERVICE_FLAG]:
+        from sanlun.kernel.logging import name_process
+
+        name_process(args[1])
+        args = args[2:]
+    from uvicorn.main import STARTUP_FAILURE
     from uvicorn.main import main as uvicorn_main
 
-    uvicorn_main(args=list(argv[1:]), prog_name="uvicorn")
+    try:
+        uvicorn_main(args=args, prog_name="uvicorn")
+    except Exception:
+        # What uvicorn lets escape (an app module that fails to import) goes
+        # through its JSON log config instead of a plain traceback on stderr.
+        import logging
+
+        logging.getLogger("uvicorn.error").exception("the process could not start")
+        sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":  # pragma: no cover
