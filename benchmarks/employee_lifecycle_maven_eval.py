@@ -1,6 +1,6 @@
 """Evaluate the 35 maven-crm sales agents as of 2017-12-31 through the HTTP API.
 
-Loads `../shared/data/maven-crm/` into a scratch database through the public
+Loads the sample set shipped in `sanlun/data/maven_crm/` into a scratch database through the public
 API of the employee lifecycle service (in-process, ASGITransport): org units
 (group -> MavenTech -> regional office -> manager's team), the 35 agents and
 their 6 managers (bulk upsert by external id), and each opportunity's history
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from employee_lifecycle_common import scratch_service  # noqa: E402  (same folder)
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "maven-crm"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/maven-crm")
+from sanlun.importer.cli import sample_data_dir  # noqa: E402
+
+DATA = sample_data_dir()
 AS_OF = "2017-12-31"
 ORG = "/maven/maventech"
 # The pipeline file spells one product differently from products.csv.

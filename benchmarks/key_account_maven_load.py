@@ -27,11 +27,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sanlun.importer.cli import sample_data_dir  # noqa: E402
 from sanlun.kernel.auth import mint_token  # noqa: E402
 from sanlun.kernel.migrations import upgrade  # noqa: E402
 from tests.support import create_database, drop_database, with_database  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "maven-crm"
+DATA = sample_data_dir()
 SECRET = "maven-load-secret-0123456789abcdef"
 ORG_UNIT = "/group/maven"
 

@@ -1,4 +1,4 @@
-"""Replays the Maven CRM sample (../shared/data/maven-crm/) through the
+"""Replays the Maven CRM sample (shipped in sanlun/data/maven_crm/) through the
 assignment node and the solution recommender, with the service's own pure
 domain code (scoring, solver, ranking).
 
@@ -46,12 +46,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sanlun.importer.cli import sample_data_dir  # noqa: E402
 from services.opportunity.assignment.scoring import L1, L2, L3, Deal, History, Rep, score  # noqa: E402
 from services.opportunity.assignment.solver import UNASSIGNED, solve  # noqa: E402
 from services.opportunity.policies.document import AssignmentPolicy  # noqa: E402
 from services.opportunity.recommendations.ranking import Candidate, rank  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "maven-crm"
+DEFAULT_DATA = sample_data_dir()
 SECTORS = {"technolgy": "technology"}
 PRODUCTS = {"GTXPro": "GTX Pro"}
 

@@ -246,7 +246,7 @@ def _examples(items: list[dict[str, Any]], stage_of: dict[str, str]) -> list[dic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="use a system that is already running at this gateway URL")
     parser.add_argument("--base-port", type=int, default=GATEWAY_PORT, help=f"gateway port when starting (default {GATEWAY_PORT})")
-    parser.add_argument("--data", type=Path, default=None, help="sample set folder (default ../shared/data/maven-crm)")
+    parser.add_argument("--data", type=Path, default=None, help="sample set folder (default: the one shipped in the package)")
     parser.add_argument("--exit", action="store_true", help="stop the system after the tour instead of waiting for Ctrl-C")
 
 

@@ -19,13 +19,20 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 IMPORTER_SUBJECT = "sanlun-import"
 
 
+SAMPLE_DATA_PACKAGE = "sanlun.data"
+SAMPLE_DATA_FOLDER = "maven_crm"
+
+
 def sample_data_dir() -> Path:
-    """`../shared/data/maven-crm` next to the project (where the README says it is)."""
-    root = Path(__file__).resolve().parents[2]
-    for candidate in (root.parent / "shared" / "data" / "maven-crm", Path("/work/shared/data/maven-crm")):
-        if candidate.exists():
-            return candidate
-    return root.parent / "shared" / "data" / "maven-crm"
+    """The sample set shipped inside the package (`sanlun/data/maven_crm/`),
+    found through `importlib.resources`, so it is there in a clone and in an
+    installed wheel alike."""
+    from importlib.resources import files
+
+    folder = files(SAMPLE_DATA_PACKAGE) / SAMPLE_DATA_FOLDER
+    if not isinstance(folder, Path):  # a zipped install: the importer reads real files
+        raise MappingError(f"the sample set is not on the file system ({folder}); pass --data DIR")
+    return folder
 
 
 def importer_token(root_unit: str = "/") -> str:

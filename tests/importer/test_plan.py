@@ -1,13 +1,10 @@
-from pathlib import Path
-
+from sanlun.importer.cli import sample_data_dir
 from sanlun.importer.engine import read_tables
 from sanlun.importer.mapping import load_mapping
 from sanlun.importer.plan import build_plan
 from sanlun.importer.readers import parse_csv
 
-MAVEN = Path("/work/shared/data/maven-crm")
-if not (MAVEN / "sales_pipeline.csv").exists():  # a checkout next to ../shared
-    MAVEN = Path(__file__).resolve().parents[3] / "shared" / "data" / "maven-crm"
+MAVEN = sample_data_dir()  # the sample set shipped in the package
 
 TEAMS = "sales_agent,manager,regional_office\r\nAda Lin,Mo Chen,East\r\nBo Wu,Mo Chen,East\r\n"
 ACCOUNTS = ("account,sector,year_established,revenue,employees,office_location,subsidiary_of\r\n"
