@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.bulk import BulkReport
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -19,8 +20,12 @@ from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.employee_lifecycle.employees import bulk, repository, service
 from services.employee_lifecycle.employees.models import Employee
-from services.employee_lifecycle.employees.schemas import EmployeeBulk, EmployeeCreate, EmployeeRead, EmployeeUpdate
-from services.employee_lifecycle.org_units.schemas import BulkReport
+from services.employee_lifecycle.employees.schemas import (
+    EmployeeBulkUpsert,
+    EmployeeCreate,
+    EmployeeRead,
+    EmployeeUpdate,
+)
 
 router = APIRouter(
     prefix="/api/v1/employees",
@@ -71,11 +76,13 @@ async def create_employee(
     response_model=BulkReport,
     responses=problem_responses(Forbidden),
 )
-async def bulk_upsert_employees(data: EmployeeBulk, session: DbSession, principal: CurrentPrincipal) -> BulkReport:
-    """Idempotent: sending the same rows again reports them `unchanged` and
-    publishes nothing. Managers are named by their external id (in the batch
-    or already imported)."""
-    return await bulk.bulk_upsert(session=session, principal=principal, items=data.items)
+async def bulk_upsert_employees(
+    data: EmployeeBulkUpsert, session: DbSession, principal: CurrentPrincipal
+) -> BulkReport:
+    """The kernel's bulk contract (`sanlun.kernel.bulk`). Idempotent: sending
+    the same rows again reports them `unchanged` and publishes nothing.
+    Managers are named by their external id (in the batch or already imported)."""
+    return await bulk.bulk_upsert(session=session, principal=principal, request=data)
 
 
 @router.get(

@@ -3,6 +3,8 @@ import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from sanlun.kernel.bulk import BulkUpsertRequest
 from sanlun.kernel.types import OrgUnitPath
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -91,7 +93,11 @@ class EmployeeRead(BaseModel):
 class EmployeeImport(BaseModel):
     """One row of a bulk import, matched by `external_id`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "external_id": "HR-E-10482", "name": "Li Wei", "email": "li.wei@sanlun-demo.cn",
+        "org_unit_path": "/group/east/team-3", "manager_external_id": "HR-E-10001", "hire_date": "2026-03-01",
+        "entered_sales_on": "2026-04-01", "skills": ["storage"], "industries": ["logistics"], "regions": ["zhejiang"],
+    }]})
 
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -107,15 +113,11 @@ class EmployeeImport(BaseModel):
     regions: Tags = []
 
 
-class EmployeeBulk(BaseModel):
+class EmployeeBulkUpsert(BulkUpsertRequest[EmployeeImport]):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
         {"external_id": "HR-E-10001", "name": "Chen Jie", "email": "chen.jie@sanlun-demo.cn",
          "org_unit_path": "/group/east", "hire_date": "2014-07-01", "entered_sales_on": "2014-07-01", "capacity": 10},
         {"external_id": "HR-E-10482", "name": "Li Wei", "email": "li.wei@sanlun-demo.cn",
          "org_unit_path": "/group/east/team-3", "manager_external_id": "HR-E-10001", "hire_date": "2026-03-01",
          "entered_sales_on": "2026-04-01", "skills": ["storage"], "industries": ["logistics"], "regions": ["zhejiang"]},
-    ]}]})
-
-    items: Annotated[list[dict[str, object]], Field(min_length=1, max_length=1000)] = Field(
-        description="EmployeeImport rows; each is checked on its own and reported."
-    )
+    ], "dry_run": False}]})

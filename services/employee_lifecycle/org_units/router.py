@@ -4,9 +4,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.bulk import BulkReport
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
-    Conflict, Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable, problem_responses,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
@@ -14,7 +21,10 @@ from sanlun.kernel.routing import TransactionalRoute
 from services.employee_lifecycle.org_units import repository, service
 from services.employee_lifecycle.org_units.models import OrgUnit
 from services.employee_lifecycle.org_units.schemas import (
-    BulkReport, OrgUnitBulk, OrgUnitCreate, OrgUnitRead, OrgUnitUpdate,
+    OrgUnitBulkUpsert,
+    OrgUnitCreate,
+    OrgUnitRead,
+    OrgUnitUpdate,
 )
 
 router = APIRouter(
@@ -63,8 +73,11 @@ async def create_org_unit(
     response_model=BulkReport,
     responses=problem_responses(Forbidden),
 )
-async def bulk_upsert_org_units(data: OrgUnitBulk, session: DbSession, principal: CurrentPrincipal) -> BulkReport:
-    return await service.bulk_upsert(session=session, principal=principal, items=data.items)
+async def bulk_upsert_org_units(
+    data: OrgUnitBulkUpsert, session: DbSession, principal: CurrentPrincipal
+) -> BulkReport:
+    """The kernel's bulk contract (`sanlun.kernel.bulk`), parents before children."""
+    return await service.bulk_upsert(session=session, principal=principal, request=data)
 
 
 @router.get("/{unit_id}", summary="Get one org unit", response_model=OrgUnitRead,

@@ -1,8 +1,10 @@
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from sanlun.kernel.bulk import BulkUpsertRequest
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -56,7 +58,12 @@ class OrgUnitRead(BaseModel):
 
 
 class OrgUnitImport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One row of a bulk upsert, matched by `external_id`; the parent by its external id."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"external_id": "HR-OU-0307", "slug": "team-3", "name": "East China - Team 3 (Hangzhou)",
+         "parent_external_id": "HR-OU-0300"},
+    ]})
 
     external_id: ExternalId
     slug: Slug
@@ -64,42 +71,10 @@ class OrgUnitImport(BaseModel):
     parent_external_id: ExternalId | None = None
 
 
-class OrgUnitBulk(BaseModel):
+class OrgUnitBulkUpsert(BulkUpsertRequest[OrgUnitImport]):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
         {"external_id": "HR-OU-0001", "slug": "group", "name": "Sanlun Group"},
         {"external_id": "HR-OU-0300", "slug": "east", "name": "East China", "parent_external_id": "HR-OU-0001"},
         {"external_id": "HR-OU-0307", "slug": "team-3", "name": "East China - Team 3 (Hangzhou)",
          "parent_external_id": "HR-OU-0300"},
-    ]}]})
-
-    items: Annotated[list[dict[str, object]], Field(min_length=1, max_length=1000)] = Field(
-        description="OrgUnitImport rows; each is checked on its own and reported."
-    )
-
-
-class RowReport(BaseModel):
-    index: int
-    external_id: str | None
-    status: Literal["created", "updated", "unchanged", "rejected"]
-    id: uuid.UUID | None = None
-    errors: list[dict[str, object]] = []
-
-
-class BulkReport(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "created": 1, "updated": 1, "unchanged": 0, "rejected": 1,
-        "rows": [
-            {"index": 0, "external_id": "HR-E-10001", "status": "updated", "id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
-             "errors": []},
-            {"index": 1, "external_id": "HR-E-10482", "status": "created", "id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
-             "errors": []},
-            {"index": 2, "external_id": "HR-E-10517", "status": "rejected",
-             "errors": [{"loc": ["email"], "msg": "appears earlier in this batch"}]},
-        ],
-    }]})
-
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    rows: list[RowReport]
+    ], "dry_run": False}]})

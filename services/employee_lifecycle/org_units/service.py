@@ -1,19 +1,21 @@
 """Org unit use cases. Functions flush; the edge commits."""
 
 import uuid
-from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish, publish_many
 from services.employee_lifecycle.employees.service import employee_event
 from services.employee_lifecycle.org_units import repository
 from services.employee_lifecycle.org_units.models import OrgUnit
 from services.employee_lifecycle.org_units.schemas import (
-    BulkReport, OrgUnitCreate, OrgUnitImport, OrgUnitUpdate, RowReport,
+    OrgUnitBulkUpsert,
+    OrgUnitCreate,
+    OrgUnitImport,
+    OrgUnitUpdate,
 )
 
 ADMIN_ROLES = ("org_admin", "group_admin")
@@ -85,67 +87,61 @@ async def update(*, session: AsyncSession, principal: Principal, unit: OrgUnit, 
     return unit
 
 
-async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: list[dict[str, Any]]) -> BulkReport:
-    """Create or rename units by external id, parents first; each row reported.
-    Moving a unit is done with PATCH (it rewrites paths below it)."""
+async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: OrgUnitBulkUpsert) -> BulkReport:
+    """Create or rename units by external id, parents first; each row reported
+    (the kernel's bulk contract). Moving a unit is done with PATCH (it rewrites
+    paths below it)."""
     require_roles(principal, *ADMIN_ROLES)
-    reports: dict[int, RowReport] = {}
-    rows: dict[int, OrgUnitImport] = {}
-    for i, raw in enumerate(items):
-        try:
-            rows[i] = OrgUnitImport.model_validate(raw)
-        except ValidationError as exc:
-            reports[i] = RowReport(index=i, external_id=str(raw.get("external_id")) if isinstance(raw, dict) else None,
-                                   status="rejected", errors=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()])
+    return await run_bulk_upsert(session=session, request=request, row_model=OrgUnitImport,
+                                 upsert=lambda rows: _upsert(session, principal, rows))
+
+
+async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRow[OrgUnitImport]]) -> list[BulkRowResult]:
+    reports: dict[int, BulkRowResult] = {}
     known = await repository.by_external_ids(
-        session, [r.external_id for r in rows.values()] + [r.parent_external_id for r in rows.values() if r.parent_external_id]
+        session, [r.external_id for r in rows] + [r.data.parent_external_id for r in rows if r.data.parent_external_id]
     )
-    pending = dict(rows)
+    pending = {r.index: r for r in rows}
     while pending:
         progressed = False
         for i, row in list(pending.items()):
-            if row.parent_external_id and row.parent_external_id not in known:
-                if any(r.external_id == row.parent_external_id for r in pending.values()):
+            parent = row.data.parent_external_id
+            if parent and parent not in known:
+                if any(r.external_id == parent for r in pending.values()):
                     continue  # its parent comes later in this batch
-                reports[i] = RowReport(index=i, external_id=row.external_id, status="rejected",
-                                       errors=[{"loc": ["parent_external_id"], "msg": "no such unit"}])
+                reports[i] = row.failed("parent_external_id", "no such unit")
             else:
-                reports[i] = await _upsert_one(session, principal, i, row, known)
+                reports[i] = await _upsert_one(session, principal, row, known)
             del pending[i]
             progressed = True
         if not progressed:  # a cycle among the remaining rows
             for i, row in pending.items():
-                reports[i] = RowReport(index=i, external_id=row.external_id, status="rejected",
-                                       errors=[{"loc": ["parent_external_id"], "msg": "parents form a cycle"}])
+                reports[i] = row.failed("parent_external_id", "parents form a cycle")
             break
-    ordered = [reports[i] for i in sorted(reports)]
-    return BulkReport(rows=ordered, **{s: sum(r.status == s for r in ordered)
-                                       for s in ("created", "updated", "unchanged", "rejected")})
+    return list(reports.values())
 
 
-async def _upsert_one(session: AsyncSession, principal: Principal, i: int, row: OrgUnitImport,
-                      known: dict[str, OrgUnit]) -> RowReport:
+async def _upsert_one(session: AsyncSession, principal: Principal, r: BulkRow[OrgUnitImport],
+                      known: dict[str, OrgUnit]) -> BulkRowResult:
+    row = r.data
     parent = known.get(row.parent_external_id) if row.parent_external_id else None
     path = f"{parent.path if parent else ''}/{row.slug}"
     existing = known.get(row.external_id)
     if not can_see(principal, owner_id=None, org_unit_path=path):
-        return RowReport(index=i, external_id=row.external_id, status="rejected",
-                         errors=[{"loc": ["parent_external_id"], "msg": "outside your organisation"}])
+        return r.failed("parent_external_id", "outside your organisation")
     if existing is not None:
         if existing.path != path:
-            return RowReport(index=i, external_id=row.external_id, status="rejected", id=existing.id,
-                             errors=[{"loc": ["parent_external_id"], "msg": "moving a unit is done with PATCH"}])
+            return r.failed("parent_external_id", "moving a unit is done with PATCH", id=existing.id)
         if existing.name == row.name:
-            return RowReport(index=i, external_id=row.external_id, status="unchanged", id=existing.id)
+            return r.unchanged(existing.id)
         existing.name = row.name
         await session.flush()
-        return RowReport(index=i, external_id=row.external_id, status="updated", id=existing.id)
+        return r.updated(existing.id)
     if await repository.path_taken(session, path):
-        return RowReport(index=i, external_id=row.external_id, status="rejected",
-                         errors=[{"loc": ["slug"], "msg": f"{path} is taken by another unit"}])
+        return r.failed("slug", f"{path} is taken by another unit")
     unit = OrgUnit(external_id=row.external_id, slug=row.slug, name=row.name, parent_id=parent.id if parent else None,
                    path=path, depth=path.count("/"))
     session.add(unit)
     await session.flush()
     known[row.external_id] = unit
-    return RowReport(index=i, external_id=row.external_id, status="created", id=unit.id)
+    return r.created(unit.id)

@@ -1,4 +1,5 @@
-"""Bulk upsert of accounts by external id, for imports: a report row for every input row.
+"""Bulk upsert of accounts by external id, for imports (the kernel's bulk contract,
+`sanlun.kernel.bulk`): a report row for every input row.
 
 Checks run first (types, duplicates, placement, parents, cycles through stored
 accounts); only rows that pass are written, with a constant number of
@@ -12,19 +13,33 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.bulk import BulkRow, run_bulk_upsert
 from services.key_account.accounts import repository
-from services.key_account.accounts.schemas import BulkReport, RowReport
-from services.key_account.domain.importing import UPSERT_FIELDS, RowOutcome, check_rows, resolve_parents
+from services.key_account.accounts.schemas import (
+    AccountBulkReport,
+    AccountBulkUpsert,
+    AccountRowResult,
+)
+from services.key_account.domain.importing import (
+    UPSERT_FIELDS,
+    RowOutcome,
+    check_row,
+    resolve_parents,
+)
 from services.key_account.segmentation import service as segmentation
 
 IMPORTING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
 
 
-async def bulk_upsert(
-    *, session: AsyncSession, principal: Principal, rows: list[dict[str, Any]], dry_run: bool
-) -> BulkReport:
+async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: AccountBulkUpsert) -> AccountBulkReport:
     require_roles(principal, *IMPORTING_ROLES)
-    outcomes = check_rows(rows)
+    # No row model: `check_row` checks and normalises each row itself, with stable codes.
+    return await run_bulk_upsert(session=session, request=request, report=AccountBulkReport,
+                                 upsert=lambda rows: _upsert(session, principal, rows))
+
+
+async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRow[dict[str, Any]]]) -> list[AccountRowResult]:
+    outcomes = [check_row(row.index, row.data) for row in rows]
     keys = {o.values["external_id"] for o in outcomes if "external_id" in o.values}
     parents = {o.values["parent_external_id"] for o in outcomes if "parent_external_id" in o.values}
     existing = {r.external_id: r for r in await repository.by_external_ids(session, principal, sorted(keys | parents))}
@@ -38,7 +53,7 @@ async def bulk_upsert(
     good = [o for o in outcomes if o.ok]
     written: dict[str, Any] = {}
     changed: set[str] = set()
-    if good and not dry_run:
+    if good:
         values = [_values(o, existing.get(o.values["external_id"]), principal) for o in good]
         written = {r.external_id: r for r in await repository.upsert_by_external_id(session, values)}
         links = [(o.values["external_id"], o.values["parent_external_id"]) for o in good if "parent_external_id" in o.values]
@@ -47,10 +62,10 @@ async def bulk_upsert(
         ids = [r.id for r in written.values()] + [existing[e].id for e in relinked - set(written) if e in existing]
         await segmentation.evaluate_many(session=session, account_ids=ids)
     stored = {o.values["external_id"]: existing[o.values["external_id"]].id
-              for o in good if not dry_run and o.values["external_id"] in existing}
+              for o in good if o.values["external_id"] in existing}
     accounts = {**stored, **{e: r.id for e, r in written.items()}}
     tiers = await repository.tiers_of(session, list(accounts.values())) if accounts else {}
-    return _report(outcomes, written, changed, accounts, tiers, dry_run)
+    return [_result(row, out, written, changed, accounts, tiers) for row, out in zip(rows, outcomes, strict=True)]
 
 
 def _check_placement(principal: Principal, out: RowOutcome, stored: Any) -> None:
@@ -73,31 +88,17 @@ def _values(out: RowOutcome, stored: Any, principal: Principal) -> dict[str, Any
     return values
 
 
-def _report(
-    outcomes: list[RowOutcome], written: dict[str, Any], changed: set[str], accounts: dict[str, uuid.UUID],
-    tiers: dict[uuid.UUID, Any], dry_run: bool,
-) -> BulkReport:
-    reports = []
-    for out in outcomes:
-        report = RowReport(index=out.index, external_id=out.external_id, status="failed", errors=out.errors, warnings=out.warnings)
-        ext = out.values.get("external_id")
-        if out.ok and dry_run:
-            report.status = "valid"
-        elif out.ok and ext in accounts:
-            row = written.get(ext)
-            report.status = "created" if row is not None and row.inserted else "updated" if ext in changed else "unchanged"
-            report.account_id = accounts[ext]
-            tier = tiers.get(report.account_id)
-            if tier is not None:
-                report.parent_id, report.tier = tier.parent_id, tier.tier
-                report.tier_score, report.tier_reasons = tier.tier_score, tier.tier_reasons or []
-        reports.append(report)
-    return BulkReport(
-        created=sum(r.status == "created" for r in reports),
-        updated=sum(r.status == "updated" for r in reports),
-        unchanged=sum(r.status == "unchanged" for r in reports),
-        failed=sum(r.status == "failed" for r in reports),
-        normalised=sum(any(w["code"] == "normalised" for w in o.warnings) for o in outcomes),
-        dry_run=dry_run,
-        rows=reports,
-    )
+def _result(
+    row: BulkRow[dict[str, Any]], out: RowOutcome, written: dict[str, Any], changed: set[str],
+    accounts: dict[str, uuid.UUID], tiers: dict[uuid.UUID, Any],
+) -> AccountRowResult:
+    ext = out.values.get("external_id")
+    if not out.ok or ext not in accounts:
+        return row.result("failed", result=AccountRowResult, errors=out.errors, warnings=out.warnings)
+    stored = written.get(ext)
+    status = "created" if stored is not None and stored.inserted else "updated" if ext in changed else "unchanged"
+    account_id = accounts[ext]
+    tier = tiers.get(account_id)
+    extra = {"parent_id": tier.parent_id, "tier": tier.tier, "tier_score": tier.tier_score,
+             "tier_reasons": tier.tier_reasons or []} if tier is not None else {}
+    return row.result(status, id=account_id, result=AccountRowResult, warnings=out.warnings, **extra)

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.bulk import deprecated_alias
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -18,7 +19,13 @@ from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import bulk, repository, service
-from services.key_account.accounts.schemas import AccountCreate, AccountRead, AccountUpdate, BulkReport, BulkUpsert
+from services.key_account.accounts.schemas import (
+    AccountBulkReport,
+    AccountBulkUpsert,
+    AccountCreate,
+    AccountRead,
+    AccountUpdate,
+)
 
 router = APIRouter(
     prefix="/api/v1/accounts",
@@ -108,12 +115,19 @@ async def update_account(
 
 
 @router.post(
-    "/bulk-upsert",
+    ":bulk-upsert",
     summary="Create or update many accounts by external id, with a report per row",
-    response_model=BulkReport,
+    response_model=AccountBulkReport,
     responses=problem_responses(Forbidden, Unprocessable),
 )
-async def bulk_upsert_accounts(data: BulkUpsert, session: DbSession, principal: CurrentPrincipal) -> BulkReport:
-    """Rows that fail (bad values, duplicates in the batch, unknown parents, cycles)
-    are reported and not written; the others are written, tiered and reported."""
-    return await bulk.bulk_upsert(session=session, principal=principal, rows=data.rows, dry_run=data.dry_run)
+async def bulk_upsert_accounts(
+    data: AccountBulkUpsert, session: DbSession, principal: CurrentPrincipal
+) -> AccountBulkReport:
+    """The kernel's bulk contract (`sanlun.kernel.bulk`). Rows that fail (bad
+    values, duplicates in the batch, unknown parents, cycles) are reported and
+    not written; the others are written, tiered and reported."""
+    return await bulk.bulk_upsert(session=session, principal=principal, request=data)
+
+
+# Until the next release: the URL this endpoint had before the one bulk contract.
+deprecated_alias(router, alias="/bulk-upsert", of=":bulk-upsert")

@@ -5,8 +5,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.key_account.segmentation.schemas import SEGMENTATION_EXAMPLE, SegmentationRead
+from sanlun.kernel.bulk import BulkRowResult, BulkUpsertReport, BulkUpsertRequest
 from sanlun.kernel.types import Money, OrgUnitPath
+from services.key_account.segmentation.schemas import (
+    SEGMENTATION_EXAMPLE,
+    SegmentationRead,
+)
 
 __all__ = ["Money", "OrgUnitPath"]
 
@@ -101,11 +105,35 @@ class AccountRead(BaseModel):
     version: int
 
 
-class BulkUpsert(BaseModel):
-    """Rows are checked one by one so a bad value fails its row, not the batch."""
+class AccountImport(BaseModel):
+    """One row of a bulk upsert, matched by `external_id`; the parent by its
+    external id. Documents the row: the service checks each row itself, so a
+    bad value fails its row with a stable `code`, and a misspelt sector is
+    normalised with a warning."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "rows": [
+        "external_id": "ERP-C-00418", "name": "Ningbo Port Cold Chain", "industry": "logistics",
+        "parent_external_id": "ERP-C-00417", "employees": 1300, "headquarters": "Ningbo, Zhejiang",
+        "org_unit_path": "/group/east/team-3",
+    }]})
+
+    external_id: ExternalId
+    name: Name
+    industry: Industry | None = None
+    annual_revenue: Money | None = None
+    employees: Headcount | None = None
+    headquarters: Headquarters | None = None
+    parent_external_id: ExternalId | None = Field(None, description="The parent account, in this batch or stored.")
+    owner_id: uuid.UUID | None = None
+    org_unit_path: OrgUnitPath | None = Field(None, description="Owning org unit. Omitted: the stored one, else yours.")
+    potential: Assessment | None = None
+    strategic_value: Assessment | None = None
+    solution_fit: Assessment | None = None
+
+
+class AccountBulkUpsert(BulkUpsertRequest[AccountImport]):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "items": [
             {"external_id": "ERP-C-00417", "name": "Ningbo Port Group", "industry": "logistics",
              "annual_revenue": {"amount": "26800000000.00", "currency": "CNY"}, "employees": 21500,
              "headquarters": "Ningbo, Zhejiang", "org_unit_path": "/group/east", "potential": 85,
@@ -117,53 +145,32 @@ class BulkUpsert(BaseModel):
         "dry_run": True,
     }]})
 
-    rows: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=1000,
-        description=(
-            "Accounts keyed by `external_id`: name, industry, annual_revenue, employees, headquarters, "
-            "parent_external_id, owner_id, org_unit_path, potential, strategic_value, solution_fit."
-        ),
-    )
-    dry_run: bool = Field(False, description="Check and report without writing.")
 
+class AccountRowResult(BulkRowResult):
+    """The contract's row, plus where the account landed: its parent and tier."""
 
-class RowProblem(BaseModel):
-    loc: list[str | int]
-    msg: str
-    code: str
-
-
-class RowReport(BaseModel):
-    index: int
-    external_id: str | None
-    status: str = Field(description=(
-        "`created`, `updated`, `unchanged` (the stored account already said so: not written, same version), "
-        "`failed`, or `valid` on a dry run."))
-    account_id: uuid.UUID | None = None
     parent_id: uuid.UUID | None = None
     tier: str | None = None
     tier_score: Decimal | None = None
-    tier_reasons: list[dict[str, Any]] = []
-    errors: list[RowProblem] = []
-    warnings: list[RowProblem] = []
+    tier_reasons: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class BulkReport(BaseModel):
+class AccountBulkReport(BulkUpsertReport[AccountRowResult]):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "created": 0, "updated": 0, "unchanged": 0, "failed": 0, "normalised": 1, "dry_run": True,
-        "rows": [
-            {"index": 0, "external_id": "ERP-C-00417", "status": "valid", "errors": [], "warnings": []},
-            {"index": 1, "external_id": "ERP-C-00418", "status": "valid", "errors": [], "warnings": [
-                {"loc": ["rows", 1, "industry"], "code": "normalised",
+        "dry_run": True, "created": 2, "updated": 0, "unchanged": 0, "failed": 0,
+        "results": [
+            {"index": 0, "external_id": "ERP-C-00417", "status": "created", "id": None, "errors": [], "warnings": [],
+             "parent_id": None, "tier": None, "tier_score": None, "tier_reasons": []},
+            {"index": 1, "external_id": "ERP-C-00418", "status": "created", "id": None, "errors": [], "warnings": [
+                {"loc": ["body", "items", 1, "industry"], "code": "normalised",
                  "msg": "sector 'Logisitcs' normalised to 'logistics' (closest known sector)"},
-            ]},
+            ], "parent_id": None, "tier": None, "tier_score": None, "tier_reasons": []},
         ],
     }, {
-        "created": 1, "updated": 0, "unchanged": 0, "failed": 1, "normalised": 0, "dry_run": False,
-        "rows": [
+        "dry_run": False, "created": 1, "updated": 0, "unchanged": 0, "failed": 1,
+        "results": [
             {"index": 0, "external_id": "ERP-C-00417", "status": "created",
-             "account_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "tier": "strategic", "tier_score": "86.61",
+             "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "parent_id": None, "tier": "strategic", "tier_score": "86.61",
              "tier_reasons": [
                  {"factor": "revenue", "known": True, "score": 85.7, "weight": 0.4, "contribution": 34.28,
                   "note": "revenue 26,800,000,000 CNY on a log scale 10,000,000-100,000,000,000"},
@@ -177,16 +184,8 @@ class BulkReport(BaseModel):
                   "note": "solution fit not assessed"},
              ],
              "errors": [], "warnings": []},
-            {"index": 1, "external_id": "ERP-C-00418", "status": "failed", "errors": [
-                {"loc": ["rows", 1, "employees"], "msg": "'13k' is not an integer", "code": "type"},
-            ], "warnings": []},
+            {"index": 1, "external_id": "ERP-C-00418", "status": "failed", "id": None, "errors": [
+                {"loc": ["body", "items", 1, "employees"], "msg": "'13k' is not an integer", "code": "type"},
+            ], "warnings": [], "parent_id": None, "tier": None, "tier_score": None, "tier_reasons": []},
         ],
     }]})
-
-    created: int
-    updated: int
-    unchanged: int
-    failed: int
-    normalised: int = Field(description="Rows with a value normalised (e.g. a misspelt sector).")
-    dry_run: bool
-    rows: list[RowReport]

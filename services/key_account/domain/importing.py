@@ -49,10 +49,10 @@ class RowOutcome:
         return not self.errors
 
     def error(self, name: str, msg: str, code: str) -> None:
-        self.errors.append({"loc": ["rows", self.index, name], "msg": msg, "code": code})
+        self.errors.append({"loc": ["body", "items", self.index, name], "msg": msg, "code": code})
 
     def warn(self, name: str, msg: str, code: str) -> None:
-        self.warnings.append({"loc": ["rows", self.index, name], "msg": msg, "code": code})
+        self.warnings.append({"loc": ["body", "items", self.index, name], "msg": msg, "code": code})
 
 
 def normalise_industry(raw: str) -> tuple[str, str | None]:

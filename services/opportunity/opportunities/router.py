@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.bulk import BulkReport, deprecated_alias
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -22,8 +23,7 @@ from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.opportunities import repository, service
 from services.opportunity.opportunities.models import Opportunity, StageChange
 from services.opportunity.opportunities.schemas import (
-    BulkUpsertReport,
-    BulkUpsertRequest,
+    OpportunityBulkUpsert,
     OpportunityCreate,
     OpportunityRead,
     OpportunityUpdate,
@@ -129,15 +129,21 @@ async def create_opportunity(
 
 
 @router.post(
-    "/bulk-upsert",
+    ":bulk-upsert",
     summary="Create or update many opportunities by external id, with a report per row",
-    response_model=BulkUpsertReport,
+    response_model=BulkReport,
     responses=problem_responses(Unprocessable),
 )
 async def bulk_upsert_opportunities(
-    data: BulkUpsertRequest, session: DbSession, principal: CurrentPrincipal
-) -> BulkUpsertReport:
-    return await service.bulk_upsert(session=session, principal=principal, items=data.items)
+    data: OpportunityBulkUpsert, session: DbSession, principal: CurrentPrincipal
+) -> BulkReport:
+    """The kernel's bulk contract (`sanlun.kernel.bulk`); `dry_run` reports
+    what would happen and writes nothing."""
+    return await service.bulk_upsert(session=session, principal=principal, request=data)
+
+
+# Until the next release: the URL this endpoint had before the one bulk contract.
+deprecated_alias(router, alias="/bulk-upsert", of=":bulk-upsert")
 
 
 @router.get(

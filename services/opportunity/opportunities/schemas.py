@@ -5,9 +5,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from sanlun.kernel.types import Money
+from sanlun.kernel.bulk import BulkUpsertRequest
+from sanlun.kernel.types import Money, OrgUnitPath
 from services.opportunity.opportunities.stages import Stage
-from sanlun.kernel.types import OrgUnitPath
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -206,7 +206,19 @@ class StageChangeRead(BaseModel):
     unmet: list[dict] | None
 
 
-class BulkUpsertRequest(BaseModel):
+class OpportunityImport(OpportunityCreate):
+    """One row of a bulk upsert: an opportunity as for create, keyed by its `external_id`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "external_id": "CRM-2026-00417", "name": "Ningbo Port Group - edge servers for the container yard",
+        "amount": {"amount": "265000.00", "currency": "CNY"}, "expected_close_date": "2027-02-28",
+        "stage": "qualified", "industry": "logistics", "size_band": "large",
+    }]})
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class OpportunityBulkUpsert(BulkUpsertRequest[OpportunityImport]):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
         {"external_id": "CRM-2026-00417", "name": "Ningbo Port Group - edge servers for the container yard",
          "amount": {"amount": "265000.00", "currency": "CNY"}, "expected_close_date": "2027-02-28",
@@ -214,45 +226,7 @@ class BulkUpsertRequest(BaseModel):
         {"external_id": "CRM-2026-00418", "name": "Suzhou Precision Parts - MES licence renewal",
          "amount": {"amount": "88000.00", "currency": "CNY"}, "expected_close_date": "2026-12-20",
          "stage": "negotiation", "industry": "manufacturing", "size_band": "mid"},
-    ]}]})
-
-    items: Annotated[list[dict], Field(min_length=1, max_length=1000, description=(
-        "Opportunities as for create, each with an `external_id`; each row is validated on its own."
-    ))]
-
-
-class BulkRowResult(BaseModel):
-    index: int
-    external_id: str | None
-    status: Literal["created", "updated", "unchanged", "failed"] = Field(
-        description="`unchanged`: the row matched the stored opportunity, which was left as it was (same version)."
-    )
-    id: uuid.UUID | None = None
-    errors: list[dict] = []
-
-
-class BulkUpsertReport(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "created": 1,
-        "updated": 0,
-        "unchanged": 1,
-        "failed": 1,
-        "results": [
-            {"index": 0, "external_id": "CRM-2026-00417", "status": "created",
-             "id": "a3b4c5d6-e7f8-4a9b-8c0d-1e2f3a4b5c6d", "errors": []},
-            {"index": 2, "external_id": "CRM-2026-00391", "status": "unchanged",
-             "id": "2f6c9b1e-8a3d-4c5e-9f70-1b2a3c4d5e6f", "errors": []},
-            {"index": 1, "external_id": "CRM-2026-00418", "status": "failed", "id": None,
-             "errors": [{"loc": ["body", "items", 1, "external_id"],
-                         "msg": "already used by an opportunity you cannot see"}]},
-        ],
-    }]})
-
-    created: int
-    updated: int
-    unchanged: int
-    failed: int
-    results: list[BulkRowResult]
+    ], "dry_run": False}]})
 
 
 def read_model(opportunity: object, team: list[object]) -> OpportunityRead:

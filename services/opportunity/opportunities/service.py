@@ -4,23 +4,29 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
+from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
 from services.opportunity.opportunities import events, gates, repository
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.opportunities.schemas import (
-    BulkRowResult,
-    BulkUpsertReport,
+    OpportunityBulkUpsert,
     OpportunityCreate,
+    OpportunityImport,
     OpportunityUpdate,
     StageChangeRequest,
 )
-from services.opportunity.opportunities.stages import OUTCOME_STAGES, Stage, is_forward, stages_passed, transition_problem
+from services.opportunity.opportunities.stages import (
+    OUTCOME_STAGES,
+    Stage,
+    is_forward,
+    stages_passed,
+    transition_problem,
+)
 from services.opportunity.plans import service as plans
 from services.opportunity.policies.service import policy_for
 from services.opportunity.recommendations.repository import apply_outcomes
@@ -216,41 +222,28 @@ async def change_stage(
     return opportunity
 
 
-async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: list[dict]) -> BulkUpsertReport:
-    """Create or update by `external_id`, each row on its own: a bad row is
-    reported and skipped, the others go through in the same transaction."""
-    adapter = TypeAdapter(OpportunityCreate)
+async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: OpportunityBulkUpsert) -> BulkReport:
+    """Create or update by `external_id` (the kernel's bulk contract): a bad
+    row is reported and skipped, the others go through in the same transaction."""
+    return await run_bulk_upsert(
+        session=session, request=request, row_model=OpportunityImport,
+        upsert=lambda rows: _bulk_upsert(session, principal, rows),
+    )
+
+
+async def _bulk_upsert(session: AsyncSession, principal: Principal, rows: list[BulkRow[OpportunityImport]]) -> list[BulkRowResult]:
     results: list[BulkRowResult] = []
-    parsed: list[tuple[int, OpportunityCreate]] = []
-    for index, raw in enumerate(items):
-        external_id = raw.get("external_id") if isinstance(raw, dict) else None
-        try:
-            data = adapter.validate_python(raw)
-        except ValidationError as exc:
-            errors = [{"loc": ["body", "items", index, *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
-            results.append(BulkRowResult(index=index, external_id=external_id, status="failed", errors=errors))
-            continue
-        if not data.external_id:
-            results.append(BulkRowResult(index=index, external_id=None, status="failed", errors=[
-                {"loc": ["body", "items", index, "external_id"], "msg": "required for bulk upsert"}]))
-            continue
-        parsed.append((index, data))
-    seen: set[str] = set()
-    existing = await repository.by_external_ids(session, [d.external_id for _, d in parsed if d.external_id])
-    known_solutions = set()
+    parsed = [(row, row.data) for row in rows]
+    existing = await repository.by_external_ids(session, [row.external_id for row in rows])
     all_solutions = {s for _, d in parsed for s in d.solution_ids}
     unknown = set(await repository.unknown_solutions(session, all_solutions))
     known_solutions = all_solutions - unknown
-    creates: list[tuple[int, Opportunity, OpportunityCreate]] = []
-    updates: list[tuple[int, Opportunity, OpportunityCreate, str]] = []
-    for index, data in parsed:
-        ext = data.external_id or ""
-        loc = ["body", "items", index]
+    creates: list[tuple[BulkRow[OpportunityImport], Opportunity, OpportunityImport]] = []
+    updates: list[tuple[BulkRow[OpportunityImport], Opportunity, OpportunityImport, str]] = []
+    for row, data in parsed:
+        ext, loc = row.external_id, row.loc()
         problems = [{"loc": [*loc, "solution_ids"], "msg": f"unknown solution {s}"} for s in data.solution_ids if s not in known_solutions]
         problems += _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=loc)
-        if ext in seen:
-            problems.append({"loc": [*loc, "external_id"], "msg": "appears twice in this batch"})
-        seen.add(ext)
         current = existing.get(ext)
         if current is not None and not can_see(principal, owner_id=current.owner_id, org_unit_path=current.org_unit_path):
             problems.append({"loc": [*loc, "external_id"], "msg": "already used by an opportunity you cannot see"})
@@ -259,12 +252,12 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: lis
         except Forbidden as exc:
             problems += [{**e, "loc": [*loc, *e["loc"][1:]]} for e in exc.errors or []]
         if problems:
-            results.append(BulkRowResult(index=index, external_id=ext, status="failed", errors=problems))
+            results.append(row.result("failed", errors=problems))
             continue
         if current is None:
-            creates.append((index, fresh, data))
+            creates.append((row, fresh, data))
         else:
-            updates.append((index, current, data, current.stage))
+            updates.append((row, current, data, current.stage))
     closed_before = [o.id for _, o, _, stage in updates if stage in OUTCOMES]
     await apply_outcomes(session, closed_before, sign=-1)
     session.add_all([o for _, o, _ in creates])
@@ -303,17 +296,14 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, items: lis
     )
     # One INSERT and one NOTIFY for the whole batch's events, in row order.
     batch_events = []
-    for index, o, _ in creates:
+    for row, o, _ in creates:
         batch_events.append(events.event(o, "created"))
-        results.append(BulkRowResult(index=index, external_id=o.external_id, status="created", id=o.id))
-    for index, o, _, before in updates:
+        results.append(row.created(o.id))
+    for row, o, _, before in updates:
         if o.stage != before:
             batch_events.append(events.event(o, "stage_changed", previous_stage=before))
             if o.stage in OUTCOMES:
                 batch_events.append(events.event(o, o.stage, previous_stage=before))
-        status = "updated" if o.id in changed else "unchanged"
-        results.append(BulkRowResult(index=index, external_id=o.external_id, status=status, id=o.id))
+        results.append(row.updated(o.id) if o.id in changed else row.unchanged(o.id))
     await publish_many(session, batch_events)
-    results.sort(key=lambda r: r.index)
-    count = {s: sum(r.status == s for r in results) for s in ("created", "updated", "unchanged", "failed")}
-    return BulkUpsertReport(**count, results=results)
+    return results

@@ -22,25 +22,25 @@ async def test_bulk_upsert_reports_each_row_and_is_idempotent(service_client, co
     r = await client.post("/api/v1/employees:bulk-upsert", json={"items": items}, headers=ADMIN)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["created"], body["rejected"]) == (2, 3)
-    assert [(x["external_id"], x["status"]) for x in body["rows"]] == [
-        ("agent-1", "created"), ("mgr", "created"), ("agent-2", "rejected"), ("agent-3", "rejected"),
-        ("agent-4", "rejected"),
+    assert (body["created"], body["failed"]) == (2, 3)
+    assert [(x["external_id"], x["status"]) for x in body["results"]] == [
+        ("agent-1", "created"), ("mgr", "created"), ("agent-2", "failed"), ("agent-3", "failed"),
+        ("agent-4", "failed"),
     ]
-    assert body["rows"][2]["errors"] == [{"loc": ["email"], "msg": "appears earlier in this batch"}]
-    assert body["rows"][3]["errors"][0]["loc"] == ["manager_external_id"]
-    assert body["rows"][4]["errors"][0]["loc"] == ["email"]
-    agent = (await client.get(f"/api/v1/employees/{body['rows'][0]['id']}", headers=ADMIN)).json()
-    assert agent["manager_id"] == body["rows"][1]["id"]
+    assert body["results"][2]["errors"] == [{"loc": ["body", "items", 2, "email"], "msg": "appears earlier in this batch"}]
+    assert body["results"][3]["errors"][0]["loc"] == ["body", "items", 3, "manager_external_id"]
+    assert body["results"][4]["errors"][0]["loc"] == ["body", "items", 4, "email"]
+    agent = (await client.get(f"/api/v1/employees/{body['results'][0]['id']}", headers=ADMIN)).json()
+    assert agent["manager_id"] == body["results"][1]["id"]
 
     again = (await client.post("/api/v1/employees:bulk-upsert", json={"items": items[:2]}, headers=ADMIN)).json()
-    assert [x["status"] for x in again["rows"]] == ["unchanged", "unchanged"]
+    assert [x["status"] for x in again["results"]] == ["unchanged", "unchanged"]
     changed = [row("agent-1", manager_external_id="mgr", capacity=5), row("mgr", skills=["GTX"])]
     third = (await client.post("/api/v1/employees:bulk-upsert", json={"items": changed}, headers=ADMIN)).json()
-    assert [x["status"] for x in third["rows"]] == ["updated", "unchanged"]
+    assert [x["status"] for x in third["results"]] == ["updated", "unchanged"]
     types = (await connection.execute(sa.text(
         "SELECT type FROM employee_lifecycle.outbox WHERE subscriber = 'opportunity' AND subject = :s ORDER BY id"),
-        {"s": body["rows"][0]["id"]})).scalars().all()
+        {"s": body["results"][0]["id"]})).scalars().all()
     assert types == ["employee.created", "employee.updated"]
 
 
@@ -49,4 +49,4 @@ async def test_a_batch_where_nobody_names_a_manager_is_imported(service_client):
     client = await service_client("employee_lifecycle")
     r = await client.post("/api/v1/employees:bulk-upsert", json={"items": [row("solo-1"), row("solo-2")]}, headers=ADMIN)
     assert r.status_code == 200, r.text
-    assert [x["status"] for x in r.json()["rows"]] == ["created", "created"]
+    assert [x["status"] for x in r.json()["results"]] == ["created", "created"]

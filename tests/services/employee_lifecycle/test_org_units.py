@@ -78,13 +78,13 @@ async def test_bulk_upsert_units_parents_first_with_report(service_client):
     ]
     r = await client.post("/api/v1/org-units:bulk-upsert", json={"items": items}, headers=ADMIN)
     body = r.json()
-    assert [(x["external_id"], x["status"]) for x in body["rows"]] == [
-        ("t1", "created"), ("root", "created"), ("east", "created"), ("orphan", "rejected"), ("bad", "rejected")
+    assert [(x["external_id"], x["status"]) for x in body["results"]] == [
+        ("t1", "created"), ("root", "created"), ("east", "created"), ("orphan", "failed"), ("bad", "failed")
     ]
-    assert body["rows"][3]["errors"] == [{"loc": ["parent_external_id"], "msg": "no such unit"}]
-    assert body["rows"][4]["errors"][0]["loc"] == ["slug"]
+    assert body["results"][3]["errors"] == [{"loc": ["body", "items", 3, "parent_external_id"], "msg": "no such unit"}]
+    assert body["results"][4]["errors"][0]["loc"] == ["body", "items", 4, "slug"]
     items[0]["name"] = "Team One"
     again = (await client.post("/api/v1/org-units:bulk-upsert", json={"items": items[:3]}, headers=ADMIN)).json()
-    assert [x["status"] for x in again["rows"]] == ["updated", "unchanged", "unchanged"]
+    assert [x["status"] for x in again["results"]] == ["updated", "unchanged", "unchanged"]
     units = (await client.get("/api/v1/org-units", params={"within": "/group/east"}, headers=ADMIN)).json()
     assert sorted(u["path"] for u in units["items"]) == ["/group/east", "/group/east/team-1"]

@@ -2,6 +2,7 @@ import uuid
 
 from services.opportunity.recommendations.ranking import Candidate, rank
 from tests.services.opportunity.helpers import ADMIN, OPPORTUNITIES, new_opportunity, rep
+from tests.support_servers import closed_url
 
 
 def test_ranking_prefers_similar_wins_then_tags_then_popularity():
@@ -62,14 +63,14 @@ async def test_bulk_upsert_reports_each_row_and_updates_by_external_id(service_c
         {"name": "no external id"},
         new_opportunity(external_id="m-3", stage="won", owner_id=None, org_unit_path="/group/east/team-1"),
     ]
-    r = await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": rows}, headers=ADMIN)
+    r = await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": rows}, headers=ADMIN)
     assert r.status_code == 200, r.text
     report = r.json()
     assert (report["created"], report["updated"], report["failed"]) == (1, 0, 3)
     assert [x["status"] for x in report["results"]] == ["created", "failed", "failed", "failed"]
     assert report["results"][1]["errors"][0]["loc"] == ["body", "items", 1, "amount", "amount"]
     assert report["results"][3]["errors"][0]["loc"] == ["body", "items", 3, "closed_on"]
-    again = await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [
+    again = await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [
         new_opportunity(external_id="m-1", name="Renamed", owner_id=None, org_unit_path="/group/east/team-1")]}, headers=ADMIN)
     assert again.json()["results"][0]["status"] == "updated"
     assert again.json()["results"][0]["id"] == report["results"][0]["id"]
@@ -78,12 +79,12 @@ async def test_bulk_upsert_reports_each_row_and_updates_by_external_id(service_c
     # The same row again changes nothing: reported unchanged, the version (and ETag) stay.
     team = [{"employee_id": str(uuid.uuid4()), "role": "presales"}]
     same = new_opportunity(external_id="m-1", name="Renamed", owner_id=None, org_unit_path="/group/east/team-1")
-    repeat = (await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [same]}, headers=ADMIN)).json()
+    repeat = (await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [same]}, headers=ADMIN)).json()
     assert (repeat["unchanged"], repeat["updated"], repeat["results"][0]["status"]) == (1, 0, "unchanged")
     assert (await client.get(f"{OPPORTUNITIES}/{got['id']}", headers=ADMIN)).json()["version"] == got["version"]
-    with_team = (await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
+    with_team = (await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
     assert with_team["results"][0]["status"] == "updated"  # only the team changed
-    team_again = (await client.post(f"{OPPORTUNITIES}/bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
+    team_again = (await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
     assert team_again["results"][0]["status"] == "unchanged"
 
 
@@ -142,7 +143,7 @@ async def test_l1_owner_gets_resources_unless_asked_not_to(service_client):
     from tests.services.opportunity.test_assignment_api import SERVICE, event
 
     # resource_share is down in this test: the answer says so instead of failing.
-    client = await service_client("opportunity", resource_share_url="http://127.0.0.1:9")
+    client = await service_client("opportunity", resource_share_url=closed_url())
     me, headers = rep()
     unit = "/group/east/team-1"
     r = await client.post("/internal/events", json=[event("employee.stage_changed", {

@@ -14,7 +14,7 @@ def test_misspelt_sector_is_normalised_and_reported():
     assert normalise_industry("aerospace") == ("aerospace", None)
     [row] = check_rows([{"external_id": "a", "name": "A", "industry": "technolgy"}])
     assert row.ok and row.values["industry"] == "technology"
-    assert row.warnings == [{"loc": ["rows", 0, "industry"], "msg": "sector 'technolgy' normalised to 'technology' (known misspelling)", "code": "normalised"}]
+    assert row.warnings == [{"loc": ["body", "items", 0, "industry"], "msg": "sector 'technolgy' normalised to 'technology' (known misspelling)", "code": "normalised"}]
 
 
 def test_bad_values_are_named_per_field():
