@@ -2,7 +2,13 @@
 id, a per-call timeout and the upstream's circuit breaker (shared with the
 proxy: a timeout, an unreachable service or a 5xx it produced counts as a
 failure, any other answer as a success). A failure is an `Unavailable` naming
-the service, never an exception that sinks the page."""
+the service, never an exception that sinks the page.
+
+The services call each other through `sanlun.kernel.peers` (httpx); these
+calls ride the proxy's pooled aiohttp session instead, so they share its
+per-service connection pools (the bulkheads) and breakers and cost the
+gateway what a proxied request costs. The headers are the kernel's
+(`call_headers`), so a service cannot tell the two kinds of caller apart."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import aiohttp
 
 from gateway.resilience import NOT_UPSTREAM_FAULTS, Breakers
 from gateway.settings import Settings
-from sanlun.kernel.context import outbound_headers
+from sanlun.kernel.peers import call_headers
 
 Params = Mapping[str, str | int | Sequence[str]]
 
@@ -40,7 +46,7 @@ class ServiceCalls:
         self._settings = settings
         self._breakers = breakers
         self._timeout = aiohttp.ClientTimeout(total=settings.workspace_call_timeout_seconds)
-        self._headers = {"Authorization": authorization, "Accept": "application/json", **outbound_headers()}
+        self._headers = {"Accept": "application/json", **call_headers(authorization=authorization)}
 
     async def get(self, service: str, path: str, params: Params | None = None) -> Any:
         return await self._call("GET", service, path, params=params)

@@ -165,13 +165,12 @@ def create_service_app(
         app.state.token_verifier = TokenVerifier(settings, app.state.http)
         dispatcher = None
         if settings.dispatcher_enabled:
-            secret = settings.service_secret.get_secret_value()
             dispatcher = OutboxDispatcher(
                 db=app.state.db,
                 context=events,
                 http=app.state.http,
                 resolve_url=settings.service_url,
-                service_token=_cached_service_token(secret, service),
+                service_token=app.state.service_token,
                 retry_horizon_seconds=settings.outbox_retry_horizon_seconds,
                 max_attempts=settings.outbox_max_attempts,
                 batch_size=settings.outbox_batch_size,
@@ -207,6 +206,8 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.service = service
+    # Bearer of this service's /internal calls (events, sanlun.kernel.peers).
+    app.state.service_token = _cached_service_token(settings.service_secret.get_secret_value(), service)
     app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value().encode())
     app.state.idempotency_table = metadata.tables[f"{schema}.idempotency_keys"]
     install_problem_handlers(app)

@@ -14,9 +14,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sanlun.kernel.context import outbound_headers
 from sanlun.kernel.db import utcnow
-from sanlun.kernel.errors import Conflict, NotFound, ProblemError, Unprocessable, UpstreamTimeout, UpstreamUnavailable
+from sanlun.kernel.errors import Conflict, NotFound, ProblemError, Unprocessable, UpstreamUnavailable
+from sanlun.kernel.peers import Peers
 from services.key_account.domain.plans import incubation_summary, transition_error
 from services.key_account.plans import repository
 from services.key_account.plans.models import AccountPlan, IncubationItem, WhitespaceCell
@@ -93,10 +93,7 @@ async def promote(
     session: AsyncSession,
     plan: AccountPlan,
     item_id: uuid.UUID,
-    http: httpx.AsyncClient,
-    opportunity_url: str,
-    authorization: str,
-    timeout_seconds: float,
+    peers: Peers,
 ) -> tuple[IncubationItem, bool]:
     """Returns the item and whether this call promoted it (False: it already was)."""
     item = await repository.lock_item(session, plan.id, item_id)
@@ -108,26 +105,12 @@ async def promote(
         raise Conflict(
             f"Only a qualified item can be promoted; this one is {item.status}.", code="not_qualified"
         )
-    headers = {
-        **outbound_headers(),
-        "Authorization": authorization,
-        "Idempotency-Key": f"incubation-item-{item.id}",
-    }
-    try:
-        response = await http.post(
-            f"{opportunity_url.rstrip('/')}/api/v1/opportunities",
-            json=_opportunity_body(item), headers=headers, timeout=timeout_seconds,
-        )
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeout(
-            "The opportunity service did not answer in time; the item stays qualified, retry the promotion.",
-            service="opportunity",
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise UpstreamUnavailable(
-            "The opportunity service could not be reached; the item stays qualified, retry the promotion.",
-            service="opportunity",
-        ) from exc
+    # The Idempotency-Key makes the call safe to repeat: the kernel retries a broken connection once.
+    response = await peers.post(
+        "opportunity", "/api/v1/opportunities", _opportunity_body(item),
+        headers={"Idempotency-Key": f"incubation-item-{item.id}"},
+        advice="the item stays qualified, retry the promotion",
+    )
     if response.status_code not in (200, 201):
         raise _rejected(response)
     opportunity = response.json()

@@ -19,6 +19,7 @@ from sanlun.kernel.errors import (
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import service as accounts
 from services.key_account.plans import incubation
@@ -108,19 +109,14 @@ async def update_incubation_item(
     },
 )
 async def promote_incubation_item(
-    plan_id: PlanId, item_id: ItemId, request: Request, response: Response, session: DbSession,
-    principal: CurrentPrincipal,
+    plan_id: PlanId, item_id: ItemId, response: Response, session: DbSession, principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> ItemRead:
     """Creates the opportunity in the opportunity service with the caller's identity and
     `origin = {type: incubation_item, id}`; the item records the opportunity id. Calling it
     again answers the same promotion; after a 502/504 the item is unchanged and a retry is safe."""
     plan, _ = await plans.get(session=session, principal=principal, plan_id=plan_id)
-    settings = request.app.state.settings
-    item, promoted_now = await incubation.promote(
-        session=session, plan=plan, item_id=item_id, http=request.app.state.http,
-        opportunity_url=settings.opportunity_url, authorization=request.headers["authorization"],
-        timeout_seconds=settings.http_timeout_seconds,
-    )
+    item, promoted_now = await incubation.promote(session=session, plan=plan, item_id=item_id, peers=peers)
     response.status_code = status.HTTP_201_CREATED if promoted_now else status.HTTP_200_OK
     if item.opportunity_id:
         response.headers["Location"] = f"/api/v1/opportunities/{item.opportunity_id}"

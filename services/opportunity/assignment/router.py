@@ -8,8 +8,10 @@ from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.etag import set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.assignment import repository, service
+from services.opportunity.assignment.coverage import CoverageLimitsDep
 from services.opportunity.assignment.models import Decision
 from services.opportunity.assignment.schemas import (
     DecisionRead,
@@ -46,13 +48,14 @@ ProposalId = Annotated[uuid.UUID, Path(description="The proposal's id.")]
     responses=problem_responses(Forbidden, Unprocessable),
 )
 async def propose_assignment(
-    data: ProposeRequest, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal
+    data: ProposeRequest, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep,
+    limits: CoverageLimitsDep,
 ) -> ProposalRead:
     """Each item carries its score components, the runner-up and the reasons.
     `stages_source` says whether stages came from the lifecycle service
     (`live`) or from the last stages seen in its events (`cached`, with
     `stages_as_of`)."""
-    proposal = await service.propose(request=request, session=session, principal=principal, data=data)
+    proposal = await service.propose(session=session, principal=principal, peers=peers, limits=limits, data=data)
     response.headers["Location"] = f"/api/v1/assignments/proposals/{proposal.id}"
     set_etag(response, proposal.version)
     return ProposalRead.model_validate(service.proposal_body(proposal))
@@ -106,15 +109,16 @@ async def list_assignment_decisions(
 )
 async def suggest_owners(
     opportunity_id: OpportunityId,
-    request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
+    limits: CoverageLimitsDep,
     org_unit: Annotated[str | None, Query(max_length=500, description="Pool: this unit and below (default: yours).")] = None,
     limit: Annotated[int, Query(ge=1, le=50, description="How many candidates.")] = 5,
 ) -> Suggestions:
     opportunity = await opportunities.get(session=session, principal=principal, opportunity_id=opportunity_id)
     candidates, ctx = await service.suggest(
-        request=request, session=session, principal=principal, opportunity=opportunity,
+        session=session, principal=principal, peers=peers, limits=limits, opportunity=opportunity,
         pool=Pool(org_unit=org_unit or principal.org_unit_path), limit=limit,
     )
     return Suggestions(opportunity_id=opportunity.id, stages_source=ctx.stages.source, stages_as_of=ctx.stages.as_of,

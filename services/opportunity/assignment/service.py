@@ -1,19 +1,22 @@
 """Assignment node use cases: propose, commit, suggest, override."""
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import numpy as np
 import sqlalchemy as sa
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, NotFound, Unprocessable
-from services.opportunity.assignment import explain, peers, repository
+from sanlun.kernel.peer_stages import StageInfo, Stages
+from sanlun.kernel.peer_stages import fetch as fetch_stages
+from sanlun.kernel.peers import Peers
+from services.opportunity.assignment import coverage as accounts_coverage
+from services.opportunity.assignment import explain, repository
 from services.opportunity.assignment.models import Proposal
 from services.opportunity.assignment.schemas import (
     Candidate,
@@ -42,8 +45,8 @@ MAX_DEALS = 10_000
 class Context:
     reps: list[Rep]
     units: dict[str, str]
-    stages: peers.Stages
-    coverage: peers.Coverage
+    stages: Stages
+    coverage: accounts_coverage.Coverage
     policy: AssignmentPolicy
     notes: list[str]
 
@@ -58,25 +61,21 @@ async def _pool_people(session: AsyncSession, principal: Principal, pool: Pool) 
     ]
 
 
-async def _stages(request: Request, found: list[SalesPerson]) -> peers.Stages:
-    ids = [p.employee_id for p in found]
-    try:
-        return await peers.live_stages(request, ids)
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+async def _stages(peers: Peers, found: list[SalesPerson]) -> Stages:
+    async def local(ids: list[uuid.UUID]) -> tuple[dict[uuid.UUID, StageInfo], dt.datetime | None]:
+        # The pool's rows, already read, carry the stage and capacity last seen in events.
         seen = [p.stage_seen_at for p in found if p.stage_seen_at]
-        as_of = min(seen) if seen else None
-        return peers.Stages(
-            {p.employee_id: peers.StageInfo(p.stage, p.capacity) for p in found}, "cached", as_of,
-            note=(
-                f"employee lifecycle service unavailable ({type(exc).__name__}): stages and capacity as last seen "
-                f"from its events{f', oldest from {as_of.isoformat()}' if as_of else ', none seen yet'}"
-            ),
-        )
+        return {p.employee_id: StageInfo(p.stage, p.capacity) for p in found}, min(seen) if seen else None
+
+    return await fetch_stages(peers, [p.employee_id for p in found], local=local)
 
 
-async def _context(request: Request, session: AsyncSession, principal: Principal, pool: Pool, deals: list[Opportunity]) -> Context:
+async def _context(
+    peers: Peers, limits: accounts_coverage.CoverageLimits, session: AsyncSession, principal: Principal, pool: Pool,
+    deals: list[Opportunity],
+) -> Context:
     found = await _pool_people(session, principal, pool)
-    stages = await _stages(request, found)
+    stages = await _stages(peers, found)
     notes = [stages.note] if stages.note else []
     if stages.not_found:
         notes.append(f"{len(stages.not_found)} pool member(s) unknown to the lifecycle service or hidden from you: left out")
@@ -86,7 +85,7 @@ async def _context(request: Request, session: AsyncSession, principal: Principal
         for p in found if (info := stages.by_employee.get(p.employee_id)) is not None
     ]
     accounts = list(dict.fromkeys(d.account_id for d in deals if d.account_id))
-    coverage = await peers.coverage(request, accounts)
+    coverage = await accounts_coverage.coverage(peers, accounts, limits)
     if coverage.note:
         notes.append(coverage.note)
     policy = (await policy_for(session, principal.org_unit_path)).assignment
@@ -119,7 +118,9 @@ def _stage_note(ctx: Context) -> str | None:
     return f"stages from cache as of {ctx.stages.as_of.isoformat() if ctx.stages.as_of else 'unknown'}" if ctx.stages.source == "cached" else None
 
 
-async def propose(*, request: Request, session: AsyncSession, principal: Principal, data: ProposeRequest) -> Proposal:
+async def propose(
+    *, session: AsyncSession, principal: Principal, peers: Peers, limits: accounts_coverage.CoverageLimits, data: ProposeRequest
+) -> Proposal:
     require_roles(principal, *ASSIGNING_ROLES)
     deals = await repository.unassigned_deals(
         session, principal, ids=data.opportunity_ids, org_unit=data.unassigned_in, limit=MAX_DEALS
@@ -128,7 +129,7 @@ async def propose(*, request: Request, session: AsyncSession, principal: Princip
         Unplaced(opportunity_id=i, reason="not found, not visible to you, already assigned or closed")
         for i in sorted(set(data.opportunity_ids or []) - {d.id for d in deals}, key=str)
     ]
-    ctx = await _context(request, session, principal, data.pool, deals)
+    ctx = await _context(peers, limits, session, principal, data.pool, deals)
     items: list[ProposalItem] = []
     summary: dict[str, Any] = {"deals": len(deals), "reps": len(ctx.reps)}
     if deals and ctx.reps:
@@ -245,10 +246,11 @@ async def commit(*, session: AsyncSession, principal: Principal, proposal_id: uu
 
 
 async def suggest(
-    *, request: Request, session: AsyncSession, principal: Principal, opportunity: Opportunity, pool: Pool, limit: int
+    *, session: AsyncSession, principal: Principal, peers: Peers, limits: accounts_coverage.CoverageLimits,
+    opportunity: Opportunity, pool: Pool, limit: int,
 ) -> tuple[list[Candidate], Context]:
     require_roles(principal, *ASSIGNING_ROLES)
-    ctx = await _context(request, session, principal, pool, [opportunity])
+    ctx = await _context(peers, limits, session, principal, pool, [opportunity])
     if not ctx.reps:
         return [], ctx
     s = score([_deal(opportunity, ctx.coverage.tiers)], ctx.reps, await repository.history(

@@ -1,15 +1,14 @@
 """Solution recommendation for an opportunity, with its evidence; and for many at once."""
 
-import asyncio
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import NotFound, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.opportunities import repository as opportunity_rows
 from services.opportunity.opportunities import service as opportunities
@@ -24,26 +23,6 @@ from services.opportunity.recommendations.schemas import (
 router = APIRouter(tags=["recommendations"], route_class=TransactionalRoute, responses=problem_responses(Unauthorized))
 
 
-async def _resources(request: Request, industry: str | None, solution_id: str | None) -> dict[str, Any]:
-    settings = request.app.state.settings
-    http: httpx.AsyncClient = request.app.state.http
-    headers = {k: v for k in ("authorization", "x-request-id") if (v := request.headers.get(k))}
-    base = settings.resource_share_url.rstrip("/") + "/api/v1/resources"
-
-    async def fetch(kind: str) -> list[Any]:
-        params = {"type": kind, "limit": 5, **({"industry": industry} if industry else {}),
-                  **({"solution": solution_id} if solution_id else {})}
-        response = await http.get(base, params=params, headers=headers, timeout=settings.http_timeout_seconds)
-        response.raise_for_status()
-        return list(response.json().get("items", []))
-
-    try:
-        cases, experts = await asyncio.gather(fetch("reference_case"), fetch("expert"))
-    except (httpx.HTTPError, ValueError) as exc:
-        return {"available": False, "reason": f"resource_share: {type(exc).__name__}"}
-    return {"available": True, "reference_cases": cases, "experts": experts}
-
-
 @router.get(
     "/api/v1/opportunities/{opportunity_id}/recommended-solutions",
     summary="Top solutions for this opportunity, with evidence", response_model=Recommendations,
@@ -51,9 +30,9 @@ async def _resources(request: Request, industry: str | None, solution_id: str | 
 )
 async def recommend_solutions(
     opportunity_id: OpportunityId,
-    request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
     k: Annotated[int, Query(ge=1, le=20, description="How many solutions.")] = 3,
     as_of: Annotated[dt.date | None, Query(description="Evaluate as of this date (default today).")] = None,
     window_months: Annotated[int, Query(ge=1, le=60, description="History window in months.")] = 12,
@@ -65,7 +44,7 @@ async def recommend_solutions(
     (result,) = await service.recommend(session, [o], k=k, as_of=as_of, window_months=window_months)
     if result.owner_stage == "L1_SUBSISTENCE" and include_resources:
         top = str(result.items[0].solution_id) if result.items else None
-        result.resources = await _resources(request, o.industry, top)
+        result.resources = await service.resources(peers, industry=o.industry, solution_id=top)
     return result
 
 

@@ -1,6 +1,7 @@
 """Solution recommendation for one or many opportunities: the roll-up is read
 once per (industry, size band) and the catalogue once per call."""
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel.peers import PEER_ERRORS, Peers, failure_reason, ok_json
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.recommendations import ranking, repository
 from services.opportunity.recommendations.schemas import Evidence, Recommendation, Recommendations
@@ -66,3 +68,19 @@ def _ranked(o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUI
             tag_match=r.tag_match, last_win_month=last_win.get(r.candidate.solution_id),
         ),
     ) for r in ranking.rank(candidates, industry=o.industry, size_band=o.size_band, k=k)]
+
+
+async def resources(peers: Peers, *, industry: str | None, solution_id: str | None) -> dict[str, Any]:
+    """Reference cases and experts from resource sharing, for an L1 owner; when
+    it cannot answer, `available: false` and why, instead of a failed page."""
+    params = {"limit": 5, **({"industry": industry} if industry else {}), **({"solution": solution_id} if solution_id else {})}
+
+    async def fetch(kind: str) -> list[Any]:
+        response = await peers.get("resource_share", "/api/v1/resources", params={"type": kind, **params})
+        return list(ok_json("resource_share", response).get("items", []))
+
+    try:
+        cases, experts = await asyncio.gather(fetch("reference_case"), fetch("expert"))
+    except (*PEER_ERRORS, ValueError, AttributeError) as exc:
+        return {"available": False, "reason": f"resource_share: {failure_reason(exc)}"}
+    return {"available": True, "reference_cases": cases, "experts": experts}

@@ -13,6 +13,7 @@ from sanlun.kernel.errors import (
     problem_responses,
 )
 from sanlun.kernel.etag import set_etag
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share.influence import service
 from services.resource_share.influence.schemas import (
@@ -21,7 +22,6 @@ from services.resource_share.influence.schemas import (
     ProfileRead,
     ProfileWrite,
 )
-from services.resource_share.peers import PeersDep
 
 router = APIRouter(
     prefix="/api/v1/resources/people",

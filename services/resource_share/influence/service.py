@@ -9,6 +9,8 @@ from sanlun.kernel.auth import Principal, can_see
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Forbidden, NotFound
 from sanlun.kernel.event_routes import CloudEvent
+from sanlun.kernel.peers import Peers
+from services.resource_share import lookups
 from services.resource_share.domain import influence as rules
 from services.resource_share.influence import repository
 from services.resource_share.influence.models import Profile
@@ -20,7 +22,6 @@ from services.resource_share.influence.schemas import (
     ProfileWrite,
     SharedAsset,
 )
-from services.resource_share.peers import Peers
 from services.resource_share.people import repository as people
 from services.resource_share.requests import repository as requests_repository
 from services.resource_share.support import repository as support_repository
@@ -62,7 +63,7 @@ async def _in_line(
     person = await people.get(session, employee_id)
     path = person.org_unit_path if person else profile.org_unit_path if profile else None
     if path is None:
-        path = await peers.employee_unit(session, employee_id)
+        path = await lookups.employee_unit(peers, session, employee_id)
     if path is None:
         return principal.has("group_admin")
     return can_see(principal, owner_id=employee_id, org_unit_path=path)

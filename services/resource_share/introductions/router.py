@@ -25,7 +25,9 @@ from sanlun.kernel.pagination import (
     fingerprint,
     paginate,
 )
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
+from services.resource_share import lookups
 from services.resource_share.domain.paths import PathConfig
 from services.resource_share.introductions import repository, service
 from services.resource_share.introductions.models import Introduction
@@ -35,7 +37,6 @@ from services.resource_share.introductions.schemas import (
     IntroductionRead,
     PathPage,
 )
-from services.resource_share.peers import PeersDep
 
 router = APIRouter(
     prefix="/api/v1/introductions",
@@ -106,7 +107,7 @@ async def create_introduction(
     peers: PeersDep,
 ) -> IntroductionRead:
     """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
-    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
+    await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
     created = await service.create(
         session=session, principal=principal, data=data, config=path_config(request),
         expiry_days=request.app.state.settings.introduction_expiry_days,

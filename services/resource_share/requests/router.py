@@ -18,8 +18,9 @@ from sanlun.kernel.errors import (
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
-from services.resource_share.peers import PeersDep
+from services.resource_share import lookups
 from services.resource_share.requests import repository, service
 from services.resource_share.requests.models import ResourceRequest
 from services.resource_share.requests.schemas import (
@@ -78,7 +79,7 @@ async def create_resource_request(
     peers: PeersDep,
 ) -> RequestRead:
     """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
-    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
+    await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
     settings = request.app.state.settings
     created = await service.create(
         session=session, principal=principal, data=data,
@@ -156,7 +157,7 @@ async def record_resource_request_outcome(
 ) -> RequestRead:
     found = await service.get(session=session, principal=principal, request_id=request_id, lock=True)
     check_if_match(request, found.version)
-    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
+    await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
     found = await service.record_outcome(
         session=session, principal=principal, request=found, outcome=data.outcome, opportunity_id=data.opportunity_id
     )

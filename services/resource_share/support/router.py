@@ -26,8 +26,9 @@ from sanlun.kernel.pagination import (
     fingerprint,
     paginate,
 )
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
-from services.resource_share.peers import PeersDep
+from services.resource_share import lookups
 from services.resource_share.support import repository, service
 from services.resource_share.support.models import SupportPerson, SupportRequest
 from services.resource_share.support.schemas import (
@@ -100,7 +101,7 @@ async def put_support_pool_member(
     responses=problem_responses(InvalidCursor),
 )
 async def list_support_queue(
-    request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
+    request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination, peers: PeersDep
 ) -> QueuePage:
     # Ageing moves priorities every second; the cursor pins the instant so pages stay consistent.
     codec: CursorCodec = request.app.state.cursor_codec
@@ -111,9 +112,10 @@ async def list_support_queue(
         if len(decoded) != 2 or not isinstance(decoded[0], dt.datetime) or not isinstance(decoded[1], int):
             raise InvalidCursor("The cursor belongs to another query; start again without it.")
         now, offset = decoded
+    settings = request.app.state.settings
     ranked, stages = await service.queue(
-        request=request, session=session, principal=principal, now=now,
-        window=request.app.state.settings.support_queue_window,
+        session=session, principal=principal, peers=peers, config=service.priority_config(settings), now=now,
+        window=settings.support_queue_window,
     )
     window = ranked[offset:offset + page.limit]
     more = len(ranked) > offset + page.limit
@@ -180,12 +182,11 @@ async def list_support_requests(
     responses=problem_responses(Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_support_request(
-    data: SupportRequestCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal,
-    peers: PeersDep,
+    data: SupportRequestCreate, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep,
 ) -> CreatedSupportRequest:
     """The opportunity must be one you may see (the opportunity service is asked, with your token)."""
-    await peers.check_opportunity(data.opportunity_id, ["body", "opportunity_id"])
-    created, stages = await service.create(request=request, session=session, principal=principal, data=data)
+    await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
+    created, stages = await service.create(session=session, principal=principal, peers=peers, data=data)
     response.headers["Location"] = f"/api/v1/support-requests/{created.id}"
     set_etag(response, created.version)
     return CreatedSupportRequest(

@@ -2,18 +2,22 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
+from sanlun.kernel.peer_stages import StageInfo, Stages
+from sanlun.kernel.peer_stages import fetch as fetch_stages
+from sanlun.kernel.peers import Peers
+from sanlun.kernel.settings import ServiceSettings
+from services.resource_share import lookups
 from services.resource_share.access import within
 from services.resource_share.domain import desk
-from services.resource_share.peers import Peers
-from services.resource_share.people import stages as stage_source
+from services.resource_share.people import repository as people
 from services.resource_share.support import repository
 from services.resource_share.support.models import SupportPerson, SupportRequest
 from services.resource_share.support.schemas import (
@@ -25,11 +29,23 @@ from services.resource_share.support.schemas import (
 )
 
 
-def priority_config(request: Request) -> desk.PriorityConfig:
-    s = request.app.state.settings
+def priority_config(s: ServiceSettings) -> desk.PriorityConfig:
     return desk.PriorityConfig(
         stage_weights=dict(s.support_stage_weights), ageing_per_hour=s.support_ageing_per_hour, tilt=s.support_tilt
     )
+
+
+async def _stages(peers: Peers, session: AsyncSession, employee_ids: Collection[uuid.UUID]) -> Stages:
+    """Live from the lifecycle service (with the caller's visibility), else the
+    people view kept from `employee.stage_changed`; ids the service does not
+    show to the caller take the people view's stage too: the desk needs one
+    for its ordering."""
+
+    async def local(ids: list[uuid.UUID]) -> tuple[dict[uuid.UUID, StageInfo], dt.datetime | None]:
+        stages, as_of = await people.stages_of(session, ids)
+        return {i: StageInfo(stage) for i, stage in stages.items()}, as_of
+
+    return await fetch_stages(peers, sorted(set(employee_ids), key=str), local=local, fill_missing=True)
 
 
 def _employee(principal: Principal) -> uuid.UUID:
@@ -46,7 +62,7 @@ async def set_pool_member(
     if employee_id == principal.employee_id:
         path = principal.org_unit_path
     else:
-        found = await peers.employee_unit(session, employee_id)
+        found = await lookups.employee_unit(peers, session, employee_id)
         # Visibility first: someone you may not see is 404, not a 403 that says they exist.
         if found is None or not can_see(principal, owner_id=employee_id, org_unit_path=found):
             raise NotFound(f"Employee {employee_id} was not found.")
@@ -68,10 +84,10 @@ async def set_pool_member(
 
 
 async def create(
-    *, request: Request, session: AsyncSession, principal: Principal, data: SupportRequestCreate
-) -> tuple[SupportRequest, stage_source.Stages]:
+    *, session: AsyncSession, principal: Principal, peers: Peers, data: SupportRequestCreate
+) -> tuple[SupportRequest, Stages]:
     me = _employee(principal)
-    stages = await stage_source.fetch(request, session, [me])
+    stages = await _stages(peers, session, [me])
     created = SupportRequest(
         opportunity_id=data.opportunity_id,
         requester_id=me,
@@ -86,7 +102,7 @@ async def create(
         hours_needed=data.hours_needed,
         due_date=data.due_date,
         status="open",
-        requester_stage=stages.by_employee.get(me),
+        requester_stage=stages.stage(me),
         won=False,
     )
     session.add(created)
@@ -102,15 +118,15 @@ async def get(*, session: AsyncSession, principal: Principal, request_id: uuid.U
 
 
 async def queue(
-    *, request: Request, session: AsyncSession, principal: Principal, now: dt.datetime, window: int
-) -> tuple[list[tuple[desk.Priority, str | None, SupportRequest]], stage_source.Stages]:
+    *, session: AsyncSession, principal: Principal, peers: Peers, config: desk.PriorityConfig, now: dt.datetime,
+    window: int,
+) -> tuple[list[tuple[desk.Priority, str | None, SupportRequest]], Stages]:
     """Open requests ranked by priority at `now`: stages live (or last known), then the pure rule."""
     open_requests = await repository.open_window(session, principal, limit=window)
-    stages = await stage_source.fetch(request, session, {r.requester_id for r in open_requests})
-    config = priority_config(request)
+    stages = await _stages(peers, session, {r.requester_id for r in open_requests})
     ranked = []
     for r in open_requests:
-        stage = stages.by_employee.get(r.requester_id) or r.requester_stage
+        stage = stages.stage(r.requester_id) or r.requester_stage
         p = desk.priority(
             urgency=r.urgency, deal_amount=r.deal_amount, stage=stage, created_at=r.created_at, now=now, config=config
         )
