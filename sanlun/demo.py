@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sanlun.importer.cli import direct_urls, importer_token, sample_data_dir
+from sanlun.importer.cli import importer_token, sample_data_dir
 from sanlun.importer.client import ApiClient, ApiError
 from sanlun.importer.engine import Importer
 from sanlun.importer.mapping import MappingError, load_mapping
@@ -267,7 +267,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             gateway = f"http://127.0.0.1:{args.base_port}"
             say(f"Sanlun is up at {gateway}; database: {system.database()}")
         say()
-        with ApiClient(gateway, importer_token(), direct=direct_urls(gateway)) as api:
+        with ApiClient(gateway, importer_token()) as api:
             importer = Importer(mapping=load_mapping("maven-crm"), data_dir=args.data or sample_data_dir(),
                                 client=api, progress=Progress(), target=gateway,
                                 leave_unassigned=frozenset({ROUND_STAGE}))

@@ -49,20 +49,6 @@ def importer_token(root_unit: str = "/") -> str:
                       audience=settings.jwt_audience)
 
 
-def direct_urls(gateway_url: str) -> dict[str, str]:
-    """Where each service listens when `sanlun up` started them next to this gateway
-    (the gateway's port + the service's offset): used only for paths the gateway does not route."""
-    from urllib.parse import urlsplit
-
-    from sanlun.topology import GATEWAY_PORT, SERVICES
-
-    parts = urlsplit(gateway_url)
-    if parts.hostname not in ("127.0.0.1", "localhost", "::1") or parts.port is None:
-        return {}
-    return {prefix: f"{parts.scheme}://{parts.hostname}:{parts.port + s.port - GATEWAY_PORT}"
-            for s in SERVICES for prefix in s.prefixes}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="folder with the CSV files (default: the sample set)")
     parser.add_argument("--mapping", default="maven-crm", help="mapping YAML file or built-in name (default maven-crm)")
@@ -89,7 +75,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         mapping = load_mapping(args.mapping)
         data = args.data or sample_data_dir()
         token = args.token or importer_token()
-        with ApiClient(args.url, token, direct=direct_urls(args.url)) as client:
+        with ApiClient(args.url, token) as client:
             importer = Importer(mapping=mapping, data_dir=data, client=client,
                                 progress=Silent() if args.quiet else Progress(), target=args.url,
                                 leave_unassigned=frozenset(args.leave_unassigned), batch_size=args.batch_size)
@@ -98,9 +84,6 @@ def cmd_import(args: argparse.Namespace) -> int:
             except (ApiError, OSError, KeyboardInterrupt):
                 pass
             report = importer.report
-            if client.direct_used:
-                print("note: the gateway does not route " + ", ".join(sorted(client.direct_used))
-                      + "; sent straight to the owning service", file=sys.stderr)
     except (MappingError, RowError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,13 +31,9 @@ class ApiError(Exception):
 
 class ApiClient:
     def __init__(self, base_url: str, token: str, *, run_id: str | None = None, timeout: float = 60.0,
-                 retries: int = 3, transport: httpx.BaseTransport | None = None,
-                 direct: dict[str, str] | None = None) -> None:
+                 retries: int = 3, transport: httpx.BaseTransport | None = None) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.retries = retries
-        # prefix -> service base URL, for paths the gateway does not route (see `_unrouted`)
-        self.direct = direct or {}
-        self.direct_used: set[str] = set()
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"), transport=transport,
             # Bulk writes of 500 rows take seconds on a busy machine; connecting must not.
@@ -69,10 +65,7 @@ class ApiClient:
         while True:
             extra["X-Request-ID"] = f"import-{self.run_id}-{uuid.uuid4().hex[:8]}"
             try:
-                response = self.http.request(method, self._url(path), json=json_body, params=params, headers=extra)
-                if self._unrouted(response, path):
-                    self.direct_used.add(path)
-                    continue
+                response = self.http.request(method, path, json=json_body, params=params, headers=extra)
             except httpx.TransportError:
                 if not safe or attempt >= self.retries:
                     raise
@@ -81,25 +74,6 @@ class ApiClient:
                     return response
             attempt += 1
             time.sleep(min(0.5 * 2 ** attempt, 5))
-
-    def _url(self, path: str) -> str:
-        if path in self.direct_used:
-            prefix = next(p for p in self.direct if path.startswith(p))
-            return self.direct[prefix].rstrip("/") + path
-        return path
-
-    def _unrouted(self, response: httpx.Response, path: str) -> bool:
-        """The gateway answered that it routes no service for this path (it matches
-        `/api/v1/employees/...` but not yet the `/api/v1/employees:action` form): send
-        it straight to the owning service when we know where that is."""
-        if response.status_code != 404 or path in self.direct_used:
-            return False
-        if not any(path.startswith(p) for p in self.direct):
-            return False
-        try:
-            return str(response.json().get("detail", "")).startswith("No route matches")
-        except ValueError:
-            return False
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         response = self.request(method, path, **kw)

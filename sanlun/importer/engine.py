@@ -24,7 +24,6 @@ from sanlun.importer.report import Report
 
 BATCH = 500
 FACTS_BATCH = 2000
-OPPORTUNITY_ENDPOINTS = (("/api/v1/opportunities/bulk-upsert", "items"), ("/api/v1/opportunities:bulk-upsert", "rows"))
 
 
 def read_tables(mapping: Mapping, data_dir: Path) -> dict[str, Table]:
@@ -68,29 +67,40 @@ class Importer:
             raise
         return self.report
 
+    # -- the one bulk contract: POST /api/v1/<collection>:bulk-upsert {"items": [...]} ---------------
+
+    def _bulk(self, entity: str, collection: str, batch: list[Planned], bodies: list[dict[str, Any]] | None = None) -> None:
+        """Send one batch and record every row of the report (`sanlun.kernel.bulk`);
+        a row the server refuses is `rejected` in the import report, with why."""
+        answer = self.client.post(f"/api/v1/{collection}:bulk-upsert",
+                                  {"items": bodies if bodies is not None else [p.body for p in batch]}, what=entity)
+        for row in answer["results"]:
+            p = batch[row["index"]]
+            status = "rejected" if row["status"] == "failed" else row["status"]
+            reason = "; ".join(f"{_field(e.get('loc', []))}: {e.get('msg')}" for e in row.get("errors") or [])
+            self.report.record(entity, p.key, status, p.sources, id=row.get("id"), reason=reason or None)
+            if row.get("id") and entity in self.ids:
+                self.ids[entity][p.key] = row["id"]
+            for w in row.get("warnings") or []:
+                self.report.server_notes.append(Note(entity, p.sources[0], f"(server) {w['msg']}"))
+        self.progress.advance(len(batch))
+        self.after_batch(entity, len(batch))
+
     # -- lifecycle: units and people (their bulk endpoints say unchanged themselves) -----------
 
-    def _bulk_rows(self, entity: str, path: str, planned: list[Planned], size: int = 1000) -> None:
+    def _bulk_rows(self, entity: str, collection: str, planned: list[Planned], size: int = 1000) -> None:
         self.progress.start(entity.replace("_", " "), len(planned))
         for batch in chunks(planned, size):
-            answer = self.client.post(path, {"items": [p.body for p in batch]}, what=entity)
-            for row in answer["rows"]:
-                p = batch[row["index"]]
-                reason = "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in row.get("errors") or [])
-                self.report.record(entity, p.key, row["status"], p.sources, id=row.get("id"), reason=reason or None)
-                if row.get("id") and entity in self.ids:
-                    self.ids[entity][p.key] = row["id"]
-            self.progress.advance(len(batch))
-            self.after_batch(entity, len(batch))
+            self._bulk(entity, collection, batch)
         self.progress.finish(self._summary(entity))
 
     def org_units(self) -> None:
         if self.plan.org_units:
-            self._bulk_rows("org_units", "/api/v1/org-units:bulk-upsert", self.plan.org_units)
+            self._bulk_rows("org_units", "org-units", self.plan.org_units)
 
     def employees(self) -> None:
         if self.plan.employees:
-            self._bulk_rows("employees", "/api/v1/employees:bulk-upsert", self.plan.employees)
+            self._bulk_rows("employees", "employees", self.plan.employees)
 
     # -- accounts -----------------------------------------------------------------------------------
 
@@ -112,18 +122,7 @@ class Importer:
         # Parents first, so a batch never names a parent that a later batch creates.
         send = sorted(create + update, key=lambda k: self._depth(k, planned))
         for batch in chunks([planned[k] for k in send], self.batch_size):
-            answer = self.client.post("/api/v1/accounts/bulk-upsert", {"rows": [p.body for p in batch]}, what="accounts")
-            for row in answer["rows"]:
-                p = batch[row["index"]]
-                status = "rejected" if row["status"] == "failed" else row["status"]
-                reason = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in row.get("errors") or [])
-                self.report.record("accounts", p.key, status, p.sources, id=row.get("account_id"), reason=reason or None)
-                if row.get("account_id"):
-                    self.ids["accounts"][p.key] = row["account_id"]
-                for w in row.get("warnings") or []:
-                    self.report.server_notes.append(Note("accounts", p.sources[0], f"(server) {w['msg']}"))
-            self.progress.advance(len(batch))
-            self.after_batch("accounts", len(batch))
+            self._bulk("accounts", "accounts", batch)
         self.progress.finish(self._summary("accounts"))
 
     @staticmethod
@@ -219,29 +218,8 @@ class Importer:
             self.ids["opportunities"][key] = stored[key]["id"]
         self.progress.advance(len(planned) - len(create) - len(update))
         for batch in chunks(create + update, self.batch_size):
-            rows = self._send_opportunities([desired[k] for k in batch])
-            for row in rows:
-                key = batch[row["index"]]
-                status = {"failed": "rejected"}.get(row["status"], row["status"])
-                reason = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in row.get("errors") or [])
-                self.report.record("opportunities", key, status, planned[key].sources, id=row.get("id"),
-                                   reason=reason or None)
-                if row.get("id"):
-                    self.ids["opportunities"][key] = row["id"]
-            self.progress.advance(len(batch))
-            self.after_batch("opportunities", len(batch))
+            self._bulk("opportunities", "opportunities", [planned[k] for k in batch], bodies=[desired[k] for k in batch])
         self.progress.finish(self._summary("opportunities"))
-
-    def _send_opportunities(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for path, field in OPPORTUNITY_ENDPOINTS:
-            try:
-                answer = self.client.post(path, {field: bodies}, what="opportunities")
-            except ApiError as exc:
-                if exc.status in (404, 405) and path != OPPORTUNITY_ENDPOINTS[-1][0]:
-                    continue
-                raise
-            return answer.get("results") or answer.get("rows") or []
-        raise AssertionError("unreachable")
 
     # -- lifecycle facts -----------------------------------------------------------------------------
 
@@ -287,3 +265,8 @@ class Importer:
     def _summary(self, entity: str) -> str:
         c = self.report.counts()[entity]
         return ", ".join(f"{n} {s}" for s, n in c.items())
+
+
+def _field(loc: list[Any]) -> str:
+    """The field a problem-style `loc` names, without the `body.items.<index>` prefix."""
+    return ".".join(map(str, loc[3:] if loc[:2] == ["body", "items"] else loc)) or "row"

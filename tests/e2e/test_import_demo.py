@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 
 import gateway
-
-from sanlun.importer.cli import direct_urls
 from sanlun.importer.client import ApiClient
 from sanlun.importer.diff import canonical
 from sanlun.importer.engine import Importer
@@ -28,9 +26,22 @@ from sanlun.importer.progress import Silent
 from sanlun.kernel.auth import mint_token
 from sanlun.kernel.migrations import upgrade
 from sanlun.topology import SERVICES
-from tests.e2e.system import RunningSystem, free_base_port, sanlun_env, start_sanlun_up, stop, wait_until_up
+from tests.e2e.system import (
+    RunningSystem,
+    free_base_port,
+    sanlun_env,
+    start_sanlun_up,
+    stop,
+    wait_until_up,
+)
 from tests.importer.test_plan import MAVEN
-from tests.support import TEST_SECRET, admin_url_for_tests, create_database, drop_database, with_database
+from tests.support import (
+    TEST_SECRET,
+    admin_url_for_tests,
+    create_database,
+    drop_database,
+    with_database,
+)
 
 pytestmark = pytest.mark.e2e
 TOKEN = mint_token(TEST_SECRET, subject="sanlun-import", org_unit_path="/", roles=["group_admin"], ttl_seconds=3600)
@@ -70,7 +81,7 @@ def system(fresh_database: str) -> Iterator[RunningSystem]:
 
 
 def run_import(gateway: str):
-    with ApiClient(gateway, TOKEN, direct=direct_urls(gateway)) as client:
+    with ApiClient(gateway, TOKEN) as client:
         return Importer(mapping=load_mapping("maven-crm"), data_dir=MAVEN, client=client, progress=Silent(),
                         target=gateway).run()
 

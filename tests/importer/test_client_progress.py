@@ -37,22 +37,6 @@ def test_a_post_without_a_key_is_not_retried() -> None:
     assert calls == [1]
 
 
-def test_a_path_the_gateway_does_not_route_goes_to_the_service() -> None:
-    hosts = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        hosts.append(request.url.host)
-        if request.url.host == "gw":
-            return httpx.Response(404, json={"detail": "No route matches /api/v1/employees:bulk-upsert."})
-        return httpx.Response(200, json={"rows": []})
-
-    with ApiClient("http://gw", "t", transport=httpx.MockTransport(handler),
-                   direct={"/api/v1/employees": "http://lifecycle"}) as client:
-        assert client.post("/api/v1/employees:bulk-upsert", {"items": []}, what="e") == {"rows": []}
-        client.post("/api/v1/employees:bulk-upsert", {"items": [1]}, what="e")
-    assert hosts == ["gw", "lifecycle", "lifecycle"]
-
-
 def test_progress_prints_plain_lines_when_not_a_terminal_and_a_bar_on_one() -> None:
     plain, tty = io.StringIO(), io.StringIO()
     for stream, is_tty in ((plain, False), (tty, True)):
