@@ -85,7 +85,7 @@ async def main() -> None:
             units.append({"external_id": f"team:{manager}", "slug": slug(manager), "name": f"{manager}'s team",
                           "parent_external_id": f"region:{region}"})
         report = await post(client, "/api/v1/org-units:bulk-upsert", {"items": units}, admin)
-        print(f"org units: {report['created']} created, {report['rejected']} rejected")
+        print(f"org units: {report['created']} created, {report['failed']} failed")
 
         # -- people ------------------------------------------------------------------------
         first_engaged: dict[str, str] = {}
@@ -104,8 +104,8 @@ async def main() -> None:
                            "manager_external_id": f"agent:{t['manager']}",
                            "entered_sales_on": first_engaged.get(t["sales_agent"]), "capacity": 60})
         report = await post(client, "/api/v1/employees:bulk-upsert", {"items": people}, admin)
-        print(f"people: {report['created']} created, {report['rejected']} rejected")
-        ids = {r["external_id"].removeprefix("agent:"): r["id"] for r in report["rows"] if r["id"]}
+        print(f"people: {report['created']} created, {report['failed']} failed")
+        ids = {r["external_id"].removeprefix("agent:"): r["id"] for r in report["results"] if r["id"]}
         agents = [t["sales_agent"] for t in teams]
 
         # -- history as facts ----------------------------------------------------------------

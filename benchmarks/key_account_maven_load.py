@@ -77,13 +77,13 @@ def rows() -> list[dict]:
 
 def print_report(report: dict, sent: list[dict]) -> None:
     print(f"rows sent: {len(sent)}  created: {report['created']}  updated: {report['updated']}  "
-          f"failed: {report['failed']}  normalised: {report['normalised']}")
-    for r in report["rows"]:
+          f"failed: {report['failed']}  normalised: {sum(1 for r in report['results'] if r['warnings'])}")
+    for r in report["results"]:
         for w in r["warnings"]:
             print(f"  warning row {r['index']:>2} {r['external_id']}: {w['msg']}")
         for e in r["errors"]:
             print(f"  ERROR   row {r['index']:>2} {r['external_id']}: {'.'.join(map(str, e['loc']))}: {e['msg']}")
-    ok = [r for r in report["rows"] if r["status"] in ("created", "updated")]
+    ok = [r for r in report["results"] if r["status"] in ("created", "updated")]
     with_parent = sum(1 for r in ok if r["parent_id"])
     expected = sum(1 for s in sent if "parent_external_id" in s)
     print(f"parent links: {with_parent} of {expected} rows with subsidiary_of")
@@ -96,7 +96,7 @@ def print_report(report: dict, sent: list[dict]) -> None:
 
 
 async def post(client: httpx.AsyncClient, token: str, body: list[dict]) -> dict:
-    response = await client.post("/api/v1/accounts/bulk-upsert", json={"rows": body},
+    response = await client.post("/api/v1/accounts:bulk-upsert", json={"items": body},
                                  headers={"Authorization": f"Bearer {token}"})
     response.raise_for_status()
     return response.json()

@@ -35,11 +35,11 @@ def test_sigterm_finishes_in_flight_requests_and_leaves_nothing_running(committe
         def bulk(n: int) -> tuple[str, str, dict[str, str], dict[str, object]]:
             items = [{"external_id": f"stop-{tag}-{n}-{i}", "name": f"Stop drill {n}/{i}",
                       "amount": {"amount": "3.00", "currency": "CNY"}} for i in range(ROWS)]
-            return "POST", "/api/v1/opportunities/bulk-upsert", rep, {"items": items}
+            return "POST", "/api/v1/opportunities:bulk-upsert", rep, {"items": items}
 
         with httpx.Client(base_url=system.url("gateway"), timeout=30) as client:
             timed = time.monotonic()
-            first = client.post("/api/v1/opportunities/bulk-upsert", headers=rep, json=bulk(0)[3])
+            first = client.post("/api/v1/opportunities:bulk-upsert", headers=rep, json=bulk(0)[3])
             assert first.status_code == 200, first.text
             one_request = time.monotonic() - timed
 

@@ -465,7 +465,7 @@ WRITES: dict[str, Setup] = {
     "DELETE /api/v1/api-keys/{key_id}": _revoke_api_key,
     "PUT /api/v1/opportunities/policy": _opportunity_policy,
     "POST /api/v1/opportunities": _body(lambda m: {"name": unique("Matrix deal")}),
-    "POST /api/v1/opportunities/bulk-upsert": _bulk_opportunity,
+    "POST /api/v1/opportunities:bulk-upsert": _bulk_opportunity,
     "POST /api/v1/opportunities/{opportunity_id}/stage": _fresh_opportunity(
         lambda: {"stage": "lost", "closed_on": TODAY.isoformat()}),
     "PUT /api/v1/opportunities/{opportunity_id}/plan": _fresh_opportunity({"profile": "Matrix plan", "business_issues": ["growth"]}),
@@ -492,7 +492,7 @@ WRITES: dict[str, Setup] = {
     "POST /api/v1/accounts/{account_id}/coverage/members": _coverage_member,
     "DELETE /api/v1/accounts/{account_id}/coverage/members/{member_id}": _remove_coverage_member,
     "POST /api/v1/accounts": _body(lambda m: {"name": unique("Matrix account"), "industry": "retail"}),
-    "POST /api/v1/accounts/bulk-upsert": _body(lambda m: {"rows": [{"external_id": unique("matrix-acc"), "name": unique("Matrix import")}]}),
+    "POST /api/v1/accounts:bulk-upsert": _body(lambda m: {"items": [{"external_id": unique("matrix-acc"), "name": unique("Matrix import")}]}),
     "POST /api/v1/accounts/{account_id}/contacts": _body(lambda m: {"name": unique("Matrix contact")}),
     "PUT /api/v1/accounts/{account_id}/relationships": _relationship,
     "POST /api/v1/accounts/{account_id}/influence-lines": _influence_line,
@@ -531,6 +531,12 @@ WRITES: dict[str, Setup] = {
     "POST /api/v1/support-requests/{request_id}/fulfil": _fulfil_support,
     "POST /api/v1/support-requests/{request_id}/cancel": _cancel_support,
 }
+# The old URLs of two bulk upserts answer for one more release (sanlun.kernel.bulk.deprecated_alias).
+DEPRECATED_ALIASES = {
+    "POST /api/v1/opportunities/bulk-upsert": "POST /api/v1/opportunities:bulk-upsert",
+    "POST /api/v1/accounts/bulk-upsert": "POST /api/v1/accounts:bulk-upsert",
+}
+WRITES.update({alias: WRITES[current] for alias, current in DEPRECATED_ALIASES.items()})
 
 
 # -- creating in the rep's reach from outside it ----------------------------------------------------
@@ -554,10 +560,10 @@ def _pool_member_elsewhere(m: Matrix, role: str) -> tuple[dict, Any]:
 
 REACH_SETUPS: dict[str, Setup] = {
     "POST /api/v1/opportunities": _in_team(lambda m: {"name": unique("Matrix deal"), "org_unit_path": m.cast.team}),
-    "POST /api/v1/opportunities/bulk-upsert": _in_team(lambda m: {"items": [
+    "POST /api/v1/opportunities:bulk-upsert": _in_team(lambda m: {"items": [
         {"name": unique("Matrix import"), "external_id": unique("matrix-opp"), "org_unit_path": m.cast.team}]}),
     "POST /api/v1/accounts": _in_team(lambda m: {"name": unique("Matrix account"), "org_unit_path": m.cast.team}),
-    "POST /api/v1/accounts/bulk-upsert": _in_team(lambda m: {"rows": [
+    "POST /api/v1/accounts:bulk-upsert": _in_team(lambda m: {"items": [
         {"external_id": unique("matrix-acc"), "name": unique("Matrix import"), "org_unit_path": m.cast.team}]}),
     "POST /api/v1/employees": _in_team(lambda m: {
         "name": unique("Matrix hire"), "email": f"{uuid.uuid4().hex}@example.com", "org_unit_path": m.cast.team}),
