@@ -63,7 +63,6 @@ def test_no_fallback_to_another_url() -> None:
         paths.append(request.url.path)
         return httpx.Response(404, json={"detail": "No route matches."})
 
-    with ApiClient("http://gw", "t", transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(ApiError):
-            importer(client)._bulk("opportunities", "opportunities", [planned("o-1", name="O")])
+    with ApiClient("http://gw", "t", transport=httpx.MockTransport(handler)) as client, pytest.raises(ApiError):
+        importer(client)._bulk("opportunities", "opportunities", [planned("o-1", name="O")])
     assert paths == ["/api/v1/opportunities:bulk-upsert"]
