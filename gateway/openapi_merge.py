@@ -1,6 +1,8 @@
 """The public OpenAPI of the whole system, as the gateway serves it.
 
-Each service's spec is built in-process from its app (no database needed);
+Built by `sanlun openapi export` (never by the running gateway, which serves
+the exported file: gateway/docs.py). Each service's spec is built in-process
+from its app (no database needed);
 only its public `/api/v1/...` paths are kept, together with the schemas they
 reach. Schemas are de-duplicated by name and content; when two services use
 one name for different shapes, the later one is prefixed with its service
@@ -18,6 +20,7 @@ from typing import Any
 import structlog
 
 from sanlun.kernel.app import openapi_with_problems
+from sanlun.kernel.openapi_headers import REQUEST_ID_HEADER
 from sanlun.topology import SERVICES, ServiceSpec
 
 PUBLIC_BASE = "/api/v1/"
@@ -34,17 +37,19 @@ RATE_HEADERS = {
     "RateLimit-Remaining": {"description": "Requests left now.", "schema": {"type": "integer"}},
     "RateLimit-Reset": {"description": "Seconds until the bucket is full again.", "schema": {"type": "integer"}},
 }
+RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
 # What the gateway itself may answer on any public operation, whatever the service documents.
 EDGE_RESPONSES: dict[str, dict[str, Any]] = {
     "401": {"description": "Missing, expired or invalid credentials"},
     "429": {
         "description": "Too many requests: wait `Retry-After` seconds",
-        "headers": {**RATE_HEADERS, "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+        "headers": {**RATE_HEADERS, "Retry-After": RETRY_AFTER},
     },
     "502": {"description": "The owning service could not be reached (names it in `service`)"},
     "503": {
         "description": "The owning service is failing (`upstream_circuit_open`) or has too many requests in flight "
         "(`upstream_busy`): retry after `Retry-After` seconds",
+        "headers": {"Retry-After": RETRY_AFTER},
     },
     "504": {"description": "The owning service did not answer in time (names it in `service`)"},
 }
@@ -58,7 +63,7 @@ log = structlog.get_logger("sanlun.gateway.openapi")
 
 
 def merged_openapi() -> dict[str, Any]:
-    """The merged spec: what `/openapi.json` serves and `openapi/gateway.json` holds."""
+    """The merged spec: what `openapi/gateway.json` and `gateway/openapi.json` (served at `/openapi.json`) hold."""
     gateway = _gateway_spec()
     services = [(spec.name, s) for spec in SERVICES if (s := _service_spec(spec)) is not None]
     return merge_specs(gateway, services)
@@ -110,15 +115,22 @@ def _add_edge_contract(operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     for status, response in EDGE_RESPONSES.items():
         if status not in responses:
-            responses[status] = {**response, "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
-        elif response["description"] not in responses[status].get("description", ""):
+            responses[status] = {**copy.deepcopy(response), "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
+            continue
+        if response["description"] not in responses[status].get("description", ""):
             # The service documents the same status for its own reason (503:
             # its database is unavailable); the client may get either.
             own = responses[status].get("description", "").rstrip(". ")
             responses[status]["description"] = f"{own}; or: {response['description']}" if own else response["description"]
+        for name, header in response.get("headers", {}).items():
+            responses[status].setdefault("headers", {}).setdefault(name, copy.deepcopy(header))
     for status, response in responses.items():
-        if status.startswith("2"):
-            response.setdefault("headers", {}).update(RATE_HEADERS)
+        headers = response.setdefault("headers", {})
+        headers.setdefault("X-Request-ID", copy.deepcopy(REQUEST_ID_HEADER))
+        # The rate limit is checked right after authentication: every answer but a 401 carries its state.
+        if status != "401":
+            for name, header in RATE_HEADERS.items():
+                headers.setdefault(name, copy.deepcopy(header))
 
 
 def _reachable(paths: dict[str, Any], schemas: dict[str, Any]) -> list[str]:

@@ -24,6 +24,7 @@ from sanlun.kernel.health import health_router
 from sanlun.kernel.logging import configure_logging
 from sanlun.kernel.migrations import current_revision, head_revision
 from sanlun.kernel.openapi_examples import restore_example_nulls
+from sanlun.kernel.openapi_headers import document_headers
 from sanlun.kernel.pagination import CursorCodec
 from sanlun.kernel.event_routes import internal_events_router, mint_service_token, ops_router
 from sanlun.kernel.retention import retention_router, retention_task
@@ -86,6 +87,7 @@ def openapi_with_problems(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(name, None)
     document_database_unavailable(schema, app.routes)
+    document_headers(schema, app.routes)
     app.openapi_schema = schema
     return schema
 

@@ -117,3 +117,34 @@ def test_an_admin_creates_a_key_and_an_integrator_uses_it(system, clients):
     assert revoked.status_code == 204
     refused = api("accounts.accounts_list_accounts").sync_detailed(client=integrator)
     assert refused.status_code == 401
+
+
+def test_the_generated_client_sets_idempotency_key_and_if_match(system, clients):
+    """Through the client's own generated parameters (the spec declares the
+    headers), not hand-written headers: a replayed POST and a refused stale write."""
+    client = clients(base_url=system.url("gateway"), token=token(org_unit="/group/east/gen", roles=("rep",)))
+    m = models()
+    create = api("opportunities.opportunities_create_opportunity")
+    body = m.OpportunityCreate(name="Idempotent deal", amount=m.Money(amount="10.00", currency="CNY"))
+    key = f"gen-{uuid.uuid4().hex}"
+    first = create.sync_detailed(client=client, body=body, idempotency_key=key)
+    again = create.sync_detailed(client=client, body=body, idempotency_key=key)
+    assert first.status_code == again.status_code == 201, again.content
+    assert again.parsed.id == first.parsed.id
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    other = create.sync_detailed(client=client, body=m.OpportunityCreate(name="Another deal"), idempotency_key=key)
+    assert other.status_code == 422 and other.parsed.code == "idempotency_key_reused"
+
+    deal_id = first.parsed.id
+    read = api("opportunities.opportunities_get_opportunity").sync_detailed(client=client, opportunity_id=deal_id)
+    etag = read.headers["ETag"]
+    update = api("opportunities.opportunities_update_opportunity")
+    changed = update.sync_detailed(client=client, opportunity_id=deal_id, body=m.OpportunityUpdate(name="Renamed"),
+                                   if_match=etag)
+    assert changed.status_code == 200 and changed.parsed.name == "Renamed", changed.content
+    assert changed.headers["ETag"] != etag
+    stale = update.sync_detailed(client=client, opportunity_id=deal_id, body=m.OpportunityUpdate(name="Lost update"),
+                                 if_match=etag)
+    assert stale.status_code == 412 and isinstance(stale.parsed, m.Problem), stale.content
+    assert stale.parsed.code == "precondition_failed"
+    assert read.headers["X-Request-ID"] and stale.headers["X-Request-ID"]
