@@ -8,6 +8,10 @@ merged OpenAPI and its docs) are ordinary FastAPI routes behind it.
 Middleware, outermost first: request context (id, access log, metrics) →
 CORS (preflights answered before authentication) → body size limit → proxy
 (authentication, rate limit, routing).
+
+`/openapi.json` is the spec `sanlun openapi export` wrote into the package
+(never built at run time); `/docs` and `/redoc` load their assets from the
+gateway itself (gateway/docs.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from gateway import health
 from gateway.api_keys.router import router as api_keys_router
 from gateway.credentials import ApiKeys, EdgeAuth
 from gateway.db import SCHEMA, Base
+from gateway.docs import install_docs
 from gateway.proxy import Proxy, ProxyMiddleware
 from gateway.ratelimit.bucket import Limit
 from gateway.ratelimit.limiter import RateLimiter
@@ -55,7 +60,12 @@ DESCRIPTION = (
 VERSION = "0.1.0"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-API-Key", "X-Request-ID"]
-CORS_EXPOSED = ["ETag", "Location", "X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]
+# What a browser client may read: everything the OpenAPI declares as a response header.
+CORS_EXPOSED = [
+    "ETag", "Location", "X-Request-ID", "Idempotent-Replayed",
+    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After",
+    "Deprecation", "Link",  # on the deprecated bulk URLs (sanlun.kernel.bulk)
+]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -111,6 +121,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         generate_unique_id_function=operation_id,
         # Native OpenTelemetry costs CPU on every request; we export Prometheus instead.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # Replaced by install_docs: the exported spec, docs with local assets.
+        openapi_url=None, docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     app.state.service = SERVICE
@@ -158,14 +170,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(workspace_router)
     # An operator's route, like the services' /ops: not part of the public API's spec.
     app.include_router(retention_router(SERVICE, retention), include_in_schema=False)
-    app.openapi = lambda: _merged_openapi(app)  # type: ignore[method-assign]
+    install_docs(app)
     return app
-
-
-def _merged_openapi(app: FastAPI) -> dict[str, Any]:
-    # Built on first use (it imports every service), then kept.
-    if app.openapi_schema is None:
-        from gateway.openapi_merge import merged_openapi
-
-        app.openapi_schema = merged_openapi()
-    return app.openapi_schema

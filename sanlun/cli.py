@@ -91,9 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(run=cmd_token)
 
     openapi = commands.add_parser("openapi", help="OpenAPI specs").add_subparsers(dest="action", required=True, metavar="ACTION")
-    export = openapi.add_parser("export", help="write openapi/<process>.json from the code")
+    export = openapi.add_parser(
+        "export", help="write openapi/<process>.json and the gateway's packaged copy (gateway/openapi.json) from the code")
     export.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed spec differs from the code")
-    export.add_argument("--dir", type=Path, default=_default_openapi_dir(), help="output folder (default: the project's openapi/)")
+    export.add_argument("--dir", type=Path, default=None,
+                        help="output folder, and nothing else (default: the project's openapi/ and gateway/openapi.json)")
     export.set_defaults(run=cmd_openapi_export)
     # Imported here, not at the top: `sanlun token` should not pay for them.
     from sanlun import demo
@@ -302,6 +304,10 @@ def spec_text(spec: dict[str, Any]) -> str:
     return json.dumps(spec, indent=2, sort_keys=True) + "\n"
 
 
+def compact_spec_text(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, separators=(",", ":"), sort_keys=True) + "\n"
+
+
 def generated_specs() -> dict[str, str]:
     """File name -> spec text, built in-process from the code (no database)."""
     files = {}
@@ -316,23 +322,43 @@ def generated_specs() -> dict[str, str]:
     return files
 
 
-def cmd_openapi_export(args: argparse.Namespace) -> int:
-    out_dir: Path = args.dir
+def export_targets(out_dir: Path | None) -> dict[Path, str]:
+    """Path -> spec text. By default the project's openapi/ and the gateway's
+    packaged copy, which it serves at /openapi.json (package data, so a wheel
+    install has it too); with an explicit folder, that folder only."""
     files = generated_specs()
+    targets = {_relative((out_dir or _default_openapi_dir()) / name): text for name, text in files.items()}
+    if out_dir is None:
+        from gateway.docs import PACKAGED_SPEC
+
+        # Compact: served as it is (about half the bytes of the indented, reviewable copy).
+        targets[_relative(PACKAGED_SPEC)] = compact_spec_text(json.loads(files["gateway.json"]))
+    return targets
+
+
+def cmd_openapi_export(args: argparse.Namespace) -> int:
+    targets = export_targets(args.dir)
     if args.check:
-        stale = [name for name, text in files.items() if _read(out_dir / name) != text]
+        stale = [path for path, text in targets.items() if _read(path) != text]
         if stale:
-            for name in stale:
-                print(f"{out_dir / name} differs from the code", file=sys.stderr)
+            for path in stale:
+                print(f"{path} differs from the code", file=sys.stderr)
             print("Run `sanlun openapi export` and commit the result.", file=sys.stderr)
             return 1
-        print(f"{len(files)} OpenAPI specs in {out_dir} match the code")
+        print(f"{len(targets)} OpenAPI specs ({', '.join(str(p) for p in targets)}) match the code")
         return 0
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (out_dir / name).write_text(text, encoding="utf-8")
-        print(f"wrote {out_dir / name}")
+    for path, text in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _read(path: Path) -> str | None:

@@ -70,6 +70,10 @@ def test_openapi_check_passes_on_the_committed_specs():
     result = sanlun("openapi", "export", "--check")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (ROOT / "openapi").glob("*.json")) == SPEC_FILES
+    # The copy the gateway serves is checked too: package data, so a wheel install has it.
+    assert "gateway/openapi.json" in result.stdout
+    packaged = json.loads((ROOT / "gateway" / "openapi.json").read_text())
+    assert packaged == json.loads((ROOT / "openapi" / "gateway.json").read_text())
 
 
 def test_openapi_check_names_the_files_that_drifted(tmp_path):

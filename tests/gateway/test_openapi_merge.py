@@ -1,5 +1,9 @@
+import re
+
+import httpx
 import pytest
 
+from gateway.docs import PACKAGED_SPEC
 from gateway.openapi_merge import merge_specs, merged_openapi
 
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -91,13 +95,66 @@ def test_two_services_claiming_one_path_or_operation_id_raise():
         merge_specs(gateway, [("a", a), ("b", b)])
 
 
-async def test_gateway_serves_the_merged_spec_and_swagger_ui(start_gateway, spec):
+async def test_gateway_serves_the_exported_spec_as_shipped(start_gateway, spec):
     gw = await start_gateway()
-    served = (await gw.get("/openapi.json")).json()
-    assert served["paths"].keys() == spec["paths"].keys()
-    assert served["components"]["securitySchemes"]["bearerAuth"] == BEARER
-    docs = await gw.get("/docs")
-    assert docs.status_code == 200 and "swagger-ui" in docs.text and "/openapi.json" in docs.text
+    served = await gw.get("/openapi.json")
+    assert served.status_code == 200 and served.headers["content-type"] == "application/json"
+    # The packaged copy `sanlun openapi export` wrote (drift-checked by tests/test_cli.py), byte for byte.
+    assert served.content == PACKAGED_SPEC.read_bytes()
+    assert served.json() == spec
+    assert served.json()["components"]["securitySchemes"]["bearerAuth"] == BEARER
+
+
+def test_the_gateway_never_builds_the_spec_at_run_time(monkeypatch):
+    import gateway.openapi_merge
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    def forbidden() -> None:
+        raise AssertionError("the gateway built its OpenAPI at run time")
+
+    monkeypatch.setattr(gateway.openapi_merge, "merged_openapi", forbidden)
+    app = create_app(Settings(environment="development"))
+    assert app.openapi()["info"]["title"] == "Sanlun CRM API"
+
+
+async def test_a_missing_packaged_spec_is_a_clear_error(tmp_path):
+    from fastapi import FastAPI
+
+    from gateway.docs import PackagedSpec, install_docs
+    from sanlun.kernel.errors import install_problem_handlers
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    install_problem_handlers(app)
+    install_docs(app, PackagedSpec(tmp_path / "openapi.json"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as client:
+        answer = await client.get("/openapi.json")
+    assert answer.status_code == 500 and answer.json()["code"] == "openapi_missing"
+    assert "sanlun openapi export" in answer.json()["detail"]
+
+
+LOCAL_ASSET = re.compile(r"""(?:src|href)=["']?([^"'\s>]+)""")
+REMOTE = re.compile(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(("page", "kind", "assets"), [
+    ("/docs", "SwaggerUIBundle", {"swagger-ui-bundle.js": "javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"}),
+    ("/redoc", "<redoc", {"redoc.standalone.js": "javascript", "favicon.png": "image/png"}),
+])
+async def test_docs_pages_load_only_assets_the_gateway_serves(start_gateway, page, kind, assets):
+    gw = await start_gateway()
+    html = await gw.get(page)
+    assert html.status_code == 200 and kind in html.text and "/openapi.json" in html.text
+    # Offline: nothing from a CDN (or Google Fonts); every asset is a path on the gateway.
+    assert not REMOTE.search(html.text), REMOTE.search(html.text)
+    urls = LOCAL_ASSET.findall(html.text)
+    assert {u.rsplit("/", 1)[-1] for u in urls} == set(assets), urls
+    for url in urls:
+        assert url.startswith("/docs/assets/"), url
+        asset = await gw.get(url)
+        assert asset.status_code == 200, url
+        assert assets[url.rsplit("/", 1)[-1]] in asset.headers["content-type"], (url, asset.headers["content-type"])
+        assert len(asset.content) > 1000, url
 
 
 def test_every_public_operation_documents_what_the_edge_may_answer(spec):
@@ -113,3 +170,45 @@ def test_every_public_operation_documents_what_the_edge_may_answer(spec):
     assert spec["components"]["schemas"]["Problem"]["examples"][0]["status"] == 404
     assert spec["paths"]["/api/v1/api-keys"]["post"]["operationId"] == "api-keys-create-api-key"
     assert spec["paths"]["/api/v1/me/workspace"]["get"]["operationId"] == "workspace-get-workspace"
+
+
+def declared(operation: dict) -> tuple[set[str], set[str]]:
+    """(header parameters, headers of the 2xx answers) of an operation."""
+    params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+    ok = [r for status, r in operation["responses"].items() if status.startswith("2")]
+    return params, set.intersection(*(set(r.get("headers", {})) for r in ok))
+
+
+def test_the_spec_declares_the_headers_the_api_lives_by(spec):
+    ops = spec["paths"]
+    params, answers = declared(ops["/api/v1/opportunities"]["post"])
+    assert {"Idempotency-Key", "X-Request-ID"} <= params
+    assert {"Idempotent-Replayed", "ETag", "X-Request-ID", "RateLimit-Remaining"} <= answers
+    assert "idempotency_key_reused" in ops["/api/v1/opportunities"]["post"]["responses"]["422"]["description"]
+    params, answers = declared(ops["/api/v1/opportunities/{opportunity_id}"]["get"])
+    assert params == {"X-Request-ID"} and {"ETag", "X-Request-ID"} <= answers
+    for method in ("patch",):
+        params, answers = declared(ops["/api/v1/opportunities/{opportunity_id}"][method])
+        assert "If-Match" in params and "ETag" in answers
+        assert "412" in ops["/api/v1/opportunities/{opportunity_id}"][method]["responses"]
+    # The gateway's own routes too (API keys are transactional; revoking one honours If-Match).
+    assert "Idempotency-Key" in declared(ops["/api/v1/api-keys"]["post"])[0]
+    assert "If-Match" in declared(ops["/api/v1/api-keys/{key_id}"]["delete"])[0]
+    # A list has no ETag; a read is not idempotency-keyed.
+    params, answers = declared(ops["/api/v1/opportunities"]["get"])
+    assert "ETag" not in answers and "Idempotency-Key" not in params
+    assert "Retry-After" in ops["/api/v1/opportunities"]["get"]["responses"]["503"]["headers"]
+
+
+def test_every_answer_declares_its_request_id_and_cors_exposes_every_response_header(spec):
+    from gateway.app import CORS_EXPOSED
+
+    response_headers: set[str] = set()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert "X-Request-ID" in declared(operation)[0], (method, path)
+            for status, response in operation["responses"].items():
+                assert "X-Request-ID" in response["headers"], (method, path, status)
+                response_headers |= set(response["headers"])
+    assert response_headers <= set(CORS_EXPOSED)
+    assert {"Idempotent-Replayed", "ETag", "Retry-After", "RateLimit-Reset"} <= response_headers
