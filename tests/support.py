@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import sqlalchemy as sa
 
 from sanlun.kernel.auth import mint_token
+from sanlun.kernel.settings import ServiceSettings
+from sanlun.topology import BY_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "sanlun-test-secret-0123456789abcdef"
 TEST_SERVICE_SECRET = "sanlun-test-service-secret-0123456789"
+S = TypeVar("S", bound=ServiceSettings)
+
+
+# What a developer's shell may export and the harness still reads: the server
+# the test databases are created on, and the services to migrate.
+HARNESS_VARIABLES = frozenset({"SANLUN_DATABASE_URL", "SANLUN_TEST_DATABASE_URL", "SANLUN_TEST_SERVICES"})
+
+
+def strip_sanlun_environment() -> list[str]:
+    """Drop every other `SANLUN_*` variable from this process (and so from the
+    processes tests start): a peer URL (`SANLUN_OPPORTUNITY_URL`), a per-service
+    database, a secret or a port exported for a system running on this machine
+    must not change what the tests see. Returns the names dropped."""
+    dropped = [k for k in os.environ if k.startswith("SANLUN_") and k not in HARNESS_VARIABLES]
+    for name in dropped:
+        del os.environ[name]
+    return dropped
+
+
+def make_settings(settings_cls: type[S], **values: object) -> S:
+    """`settings_cls` (a service's or the gateway's Settings) for an app under
+    test: environment=test, the test secrets, and every peer URL at a port that
+    refuses connections (tests.support_servers.closed_peer_urls); `values` win,
+    so a test names the peers it really serves."""
+    from tests.support_servers import closed_peer_urls
+
+    return settings_cls(**{
+        "environment": "test", "jwt_secret": TEST_SECRET, "service_secret": TEST_SERVICE_SECRET,
+        **closed_peer_urls(), **values,
+    })
+
+
+def service_settings(name: str, **values: object) -> ServiceSettings:
+    """`make_settings` with the Settings class of service `name`."""
+    module = importlib.import_module(f"{BY_NAME[name].package}.settings")
+    return make_settings(module.Settings, **values)
 
 
 def admin_url_for_tests() -> str:

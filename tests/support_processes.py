@@ -12,9 +12,13 @@ from pathlib import Path
 
 from sanlun.topology import BY_NAME
 from tests.support import ROOT, TEST_SECRET, TEST_SERVICE_SECRET
+from tests.support_servers import closed_peer_urls
 
 
 class ServiceProcess:
+    """Service `name` on 127.0.0.1:`port`. Its peers are at closed ports unless
+    `env` names them (`SANLUN_OPPORTUNITY_URL`), never at the default ports."""
+
     def __init__(self, name: str, port: int, *, database_url: str, log_dir: Path, env: dict[str, str] | None = None):
         self.name = name
         self.port = port
@@ -24,6 +28,8 @@ class ServiceProcess:
             "SANLUN_JWT_SECRET": TEST_SECRET,
             "SANLUN_SERVICE_SECRET": TEST_SERVICE_SECRET,
             "SANLUN_ENVIRONMENT": "test",
+            **{f"SANLUN_{key.upper()}": url for key, url in closed_peer_urls().items()},
+            f"SANLUN_{name.upper()}_URL": f"http://127.0.0.1:{port}",
             **(env or {}),
         }
         self.log_path = log_dir / f"{name}-{port}.log"

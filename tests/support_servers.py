@@ -19,6 +19,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Ports this test run holds closed: bound (so no other process can take them)
+# but never listening (so every connection is refused). A small pool, reused.
+_CLOSED: list[socket.socket] = []
+_CLOSED_POOL = 8
+_next_closed = 0
+
+
+def _closed_ports() -> list[int]:
+    while len(_CLOSED) < _CLOSED_POOL:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        _CLOSED.append(sock)
+    return [sock.getsockname()[1] for sock in _CLOSED]
+
+
+def closed_url() -> str:
+    """`http://127.0.0.1:<port>` where connecting is refused for the rest of the run."""
+    global _next_closed
+    ports = _closed_ports()
+    _next_closed += 1
+    return f"http://127.0.0.1:{ports[_next_closed % len(ports)]}"
+
+
+def closed_peer_urls() -> dict[str, str]:
+    """Every service's `<name>_url` setting at a port of its own that refuses
+    connections: an in-process or child service under test never reaches a
+    system that happens to run on the default ports (8001-8004)."""
+    from sanlun.topology import SERVICES
+
+    ports = _closed_ports()
+    return {f"{s.name}_url": f"http://127.0.0.1:{ports[i]}" for i, s in enumerate(SERVICES)}
+
+
 class UvicornThread:
     """Serve an ASGI app on 127.0.0.1:`port` inside this event loop."""
 

@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support import TEST_SECRET, TEST_SERVICE_SECRET
-from tests.support_servers import UvicornThread, free_port
+from tests.support import make_settings
+from tests.support_servers import UvicornThread, closed_url, free_port
+
+__all__ = ["closed_url"]  # tests import it from here
 
 GatewayFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 SERVICE_NAMES = ("opportunity", "employee_lifecycle", "key_account", "resource_share")
@@ -93,20 +95,12 @@ class SilentUpstream:
         await self.server.wait_closed()
 
 
-def closed_url() -> str:
-    """A local port nobody listens on: connecting is refused."""
-    return f"http://127.0.0.1:{free_port()}"
-
-
 @pytest.fixture(scope="package")
 async def employee_service(committed_database_url: str) -> AsyncIterator[str]:
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
-    settings = Settings(
-        database_url=committed_database_url, environment="test", jwt_secret=TEST_SECRET,
-        service_secret=TEST_SERVICE_SECRET, dispatcher_enabled=False,
-    )
+    settings = make_settings(Settings, database_url=committed_database_url, dispatcher_enabled=False)
     server = UvicornThread(create_app(settings), free_port())
     await server.start()
     yield server.url
@@ -158,11 +152,8 @@ async def start_gateway(gateway_database_url: str) -> AsyncIterator[GatewayFacto
     clients: list[httpx.AsyncClient] = []
 
     async def start(**overrides: object) -> httpx.AsyncClient:
-        urls = {f"{name}_url": overrides.pop(name, None) or closed_url() for name in SERVICE_NAMES}
-        settings = Settings(
-            environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
-            **{"database_url": gateway_database_url, **urls, **overrides},
-        )
+        urls = {f"{name}_url": url for name in SERVICE_NAMES if (url := overrides.pop(name, None))}
+        settings = make_settings(Settings, **{"database_url": gateway_database_url, **urls, **overrides})
         server = UvicornThread(create_app(settings), free_port())
         await server.start()
         servers.append(server)

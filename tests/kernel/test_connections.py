@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from sanlun.kernel.context import BodyLimitMiddleware
 from services.employee_lifecycle.app import create_app
 from services.employee_lifecycle.settings import Settings
-from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, auth
+from tests.support import auth, make_settings
 from tests.support_servers import free_port
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
@@ -100,8 +100,8 @@ async def serve(app: Any, http: str, lifespan: str = "on") -> AsyncIterator[int]
 
 
 def service_app(database_url: str, **overrides: object) -> FastAPI:
-    settings = Settings(
-        database_url=database_url, environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
+    settings = make_settings(
+        Settings, database_url=database_url,
         dispatcher_enabled=False, retention_interval_seconds=0, stage_schedule_seconds=0, **overrides,
     )
     app = create_app(settings)

@@ -26,7 +26,7 @@ from sanlun.kernel.errors import is_database_unavailable
 from sanlun.kernel.routing import TransactionalRoute
 from services.employee_lifecycle.app import create_app
 from services.employee_lifecycle.settings import Settings
-from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, auth
+from tests.support import auth, make_settings
 from tests.support_servers import free_port
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
@@ -34,8 +34,8 @@ PROBLEM = "application/problem+json"
 
 
 def settings_for(url: str, **overrides: object) -> Settings:
-    return Settings(
-        database_url=url, environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
+    return make_settings(
+        Settings, database_url=url,
         dispatcher_enabled=False, retention_interval_seconds=0, stage_schedule_seconds=0, **overrides,
     )
 

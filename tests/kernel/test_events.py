@@ -9,7 +9,7 @@ import httpx
 import sqlalchemy as sa
 
 from sanlun.kernel.event_routes import mint_service_token
-from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, auth
+from tests.support import TEST_SERVICE_SECRET, auth, make_settings
 from tests.support_servers import RecordingSubscriber, UvicornThread, free_port
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
@@ -23,8 +23,8 @@ async def publisher(committed_database_url: str, subscriber_url: str, **override
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
-    settings = Settings(
-        database_url=committed_database_url, environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
+    settings = make_settings(
+        Settings, database_url=committed_database_url,
         subscriptions={"opportunity": ["employee.*"]}, opportunity_url=subscriber_url,
         outbox_poll_seconds=0.1, outbox_backoff_base_seconds=0.05, outbox_backoff_cap_seconds=0.2,
         http_timeout_seconds=0.5, **overrides,

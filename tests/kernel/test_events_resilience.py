@@ -35,8 +35,8 @@ from sanlun.kernel.events import (
 )
 from sanlun.kernel.settings import asyncpg_url
 from tests.kernel.test_events import ADMIN, OPS, create_employee, wait_for
-from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, auth
-from tests.support_servers import RecordingSubscriber, UvicornThread, free_port
+from tests.support import auth, make_settings
+from tests.support_servers import RecordingSubscriber, UvicornThread, closed_url, free_port
 
 
 class CountingSubscriber(RecordingSubscriber):
@@ -58,9 +58,8 @@ async def service(committed_database_url: str, subscriber_url: str, **overrides)
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
-    settings = Settings(**{
-        "database_url": committed_database_url, "environment": "test", "jwt_secret": TEST_SECRET,
-        "service_secret": TEST_SERVICE_SECRET, "subscriptions": {"opportunity": ["employee.*"]},
+    settings = make_settings(Settings, **{
+        "database_url": committed_database_url, "subscriptions": {"opportunity": ["employee.*"]},
         "opportunity_url": subscriber_url, "outbox_poll_seconds": 0.1, "outbox_backoff_base_seconds": 0.05,
         "outbox_backoff_cap_seconds": 0.5, "http_timeout_seconds": 0.5, "retention_interval_seconds": 0,
         **overrides,
@@ -212,7 +211,7 @@ async def test_horizon_on_an_injected_clock(isolated_outbox):
     every waiting event does, also those never tried."""
     db, table = isolated_outbox
     clock: dict[str, dt.datetime] = {}
-    closed = f"http://127.0.0.1:{free_port()}"
+    closed = closed_url()
     async with httpx.AsyncClient() as http:
         dispatcher = OutboxDispatcher(
             db=db, context=db.session_info[EVENTS_KEY], http=http, batch_size=5,

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from sanlun.kernel.routing import canonical_body
-from tests.support import TEST_SECRET, TEST_SERVICE_SECRET, auth
+from tests.support import auth, make_settings
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 
@@ -128,8 +128,7 @@ async def committed_client(committed_database_url):
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
-    settings = Settings(database_url=committed_database_url, environment="test", jwt_secret=TEST_SECRET,
-                        service_secret=TEST_SERVICE_SECRET, dispatcher_enabled=False)
+    settings = make_settings(Settings, database_url=committed_database_url, dispatcher_enabled=False)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client:

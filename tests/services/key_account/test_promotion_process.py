@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from tests.services.key_account.helpers import ADMIN, new_account, new_plan
 from tests.support_processes import ServiceProcess
-from tests.support_servers import UvicornThread, free_port
+from tests.support_servers import UvicornThread, closed_url, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +68,7 @@ async def test_promotion_is_idempotent_with_lineage_both_ways(service_client, co
 
 
 async def test_opportunity_service_down_leaves_item_unpromoted(service_client):
-    client = await service_client("key_account", opportunity_url=f"http://127.0.0.1:{free_port()}")
+    client = await service_client("key_account", opportunity_url=closed_url())
     url, _ = await qualified_item(client)
     failed = await client.post(f"{url}/promote", headers=ADMIN)
     assert failed.status_code == 502

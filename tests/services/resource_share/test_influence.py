@@ -1,6 +1,7 @@
 import uuid
 
 from tests.services.resource_share.helpers import SERVICE, Person, employee_event, event, new_relationship, share
+from tests.support_servers import closed_url
 
 OWNER = Person("/group/east/team-1")
 MANAGER = Person("/group/east", roles=("manager",))
@@ -24,7 +25,7 @@ async def won(client, opportunity: uuid.UUID) -> None:
 
 
 async def test_influence_breakdown_counts_reuse_reach_introductions_and_wins(service_client):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url())
     case = await share(client, OWNER, {"type": "reference_case", "title": "Grid at Acme", "scope": "group"})
     deal, supported_deal = uuid.uuid4(), uuid.uuid4()
     await use(client, case["id"], TEAMMATE)  # same team: not influence
@@ -82,7 +83,7 @@ async def test_influence_and_profile_are_private_until_opted_in(service_client):
 
 
 async def test_demand_counts_what_is_asked_and_stays_in_the_line(service_client):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url())
     expert = Person("/group/east/team-1")
     known = await client.post("/internal/events", headers=SERVICE, json=[
         employee_event(str(expert.id), version=1, org_unit="/group/east/team-1", event_type="employee.created")])

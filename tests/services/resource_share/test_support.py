@@ -5,6 +5,7 @@ import httpx
 import sqlalchemy as sa
 
 from tests.services.resource_share.helpers import ALL_EVENTS, SERVICE, Person, employee_event, event, outbox, share
+from tests.support_servers import closed_url
 
 L1 = Person("/group/east/team-1")
 L2 = Person("/group/east/team-1")
@@ -51,7 +52,7 @@ async def age(connection, request_id: str, hours: int) -> None:
 
 
 async def test_without_the_lifecycle_service_the_last_known_stage_is_used_and_said(service_client):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url())
     await stage_event(client, L1, "L1_SUBSISTENCE")
     created = await ask(client, L1)
     assert (created["requester_stage"], created["stages_source"]) == ("L1_SUBSISTENCE", "cached")
@@ -60,7 +61,8 @@ async def test_without_the_lifecycle_service_the_last_known_stage_is_used_and_sa
 
 
 async def test_live_stages_come_from_the_lifecycle_service_with_the_callers_headers(service_client):
-    client = await service_client("resource_share")
+    lifecycle_url = closed_url()  # the mock below answers for it; a call that escapes the mock is refused
+    client = await service_client("resource_share", employee_lifecycle_url=lifecycle_url)
     await stage_event(client, L1, "L2_COMFORTABLE")  # stale: the live answer wins
     seen: list[httpx.Request] = []
 
@@ -86,13 +88,13 @@ async def test_live_stages_come_from_the_lifecycle_service_with_the_callers_head
     assert created.status_code == 201, created.text
     assert (created.json()["requester_stage"], created.json()["stages_source"]) == ("L1_SUBSISTENCE", "live")
     assert [r.url.path.split("/")[3] for r in seen] == ["opportunities", "employees"]
-    assert str(seen[1].url) == "http://127.0.0.1:8002/api/v1/employees/stages:batch-get"
+    assert str(seen[1].url) == f"{lifecycle_url}/api/v1/employees/stages:batch-get"
     assert {r.headers["authorization"] for r in seen} == {L1.headers["Authorization"]}
     assert {r.headers["x-request-id"] for r in seen} == {"req-42"}
 
 
 async def test_the_queue_tilts_towards_l1_and_ageing_lets_a_waiting_l2_overtake(service_client, connection):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url())
     for person, stage in ((L1, "L1_SUBSISTENCE"), (L2, "L2_COMFORTABLE")):
         await stage_event(client, person, stage)
     await join_pool(client, ENGINEER, ["storage"], ["retail"])
@@ -121,7 +123,7 @@ async def test_the_queue_tilts_towards_l1_and_ageing_lets_a_waiting_l2_overtake(
 
 
 async def test_tilt_off_orders_by_age_only_when_everything_else_is_equal(service_client, connection):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9", support_tilt=False)
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url(), support_tilt=False)
     await stage_event(client, L1, "L1_SUBSISTENCE")
     await join_pool(client, ENGINEER, ["storage"], ["retail"])
     l2 = await ask(client, L2)
@@ -132,7 +134,7 @@ async def test_tilt_off_orders_by_age_only_when_everything_else_is_equal(service
 
 
 async def test_queue_pages_are_pinned_to_one_instant(service_client):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url())
     await join_pool(client, ENGINEER, ["storage"], ["retail"])
     ids = [(await ask(client, L1, urgency=u))["id"] for u in ("critical", "high", "normal")]
     first = (await client.get("/api/v1/support-requests/queue", params={"limit": 2}, headers=ENGINEER.headers)).json()
@@ -143,7 +145,7 @@ async def test_queue_pages_are_pinned_to_one_instant(service_client):
 
 
 async def test_matching_assignment_capacity_and_fulfilment_event(service_client, connection):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9", **ALL_EVENTS)
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url(), **ALL_EVENTS)
     await stage_event(client, L1, "L1_SUBSISTENCE")
     await join_pool(client, ENGINEER, ["storage", "networking"], ["retail"], hours=10)
     await join_pool(client, CONSULTANT, ["storage"], ["energy"], hours=40)
@@ -172,7 +174,7 @@ async def test_matching_assignment_capacity_and_fulfilment_event(service_client,
 
 
 async def test_fairness_per_stage(service_client, connection):
-    client = await service_client("resource_share", employee_lifecycle_url="http://127.0.0.1:9")
+    client = await service_client("resource_share", employee_lifecycle_url=closed_url())
     await stage_event(client, L1, "L1_SUBSISTENCE")
     await stage_event(client, L2, "L2_COMFORTABLE")
     await join_pool(client, ENGINEER, ["storage"], ["retail"])
@@ -224,7 +226,7 @@ async def test_a_request_must_name_an_opportunity_the_caller_may_see(service_cli
     refused = await client.post("/api/v1/support-requests", json=new_support_request(opportunity_id=str(hidden)),
                                 headers=L1.headers)
     assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["body", "opportunity_id"]
-    down = await service_client("resource_share", opportunity_url="http://127.0.0.1:9")
+    down = await service_client("resource_share", opportunity_url=closed_url())
     failed = await down.post("/api/v1/support-requests", json=new_support_request(), headers=L1.headers)
     assert failed.status_code == 502 and failed.json()["service"] == "opportunity"
     case = await share(client, ENGINEER, {"type": "reference_case", "title": "Cold chain", "scope": "group"})
