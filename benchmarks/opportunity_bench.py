@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.opportunity.assignment.scoring import L1, L2, L3, Deal, History, Rep, score  # noqa: E402
-from services.opportunity.assignment.solver import UNASSIGNED, solve  # noqa: E402
-from services.opportunity.policies.document import AssignmentPolicy  # noqa: E402
+from services.opportunity.domain.scoring import L1, L2, L3, Deal, History, Rep, score  # noqa: E402
+from services.opportunity.domain.solver import UNASSIGNED, solve  # noqa: E402
+from services.opportunity.domain.policy import AssignmentPolicy  # noqa: E402
 
 INDUSTRIES = [f"industry-{i}" for i in range(12)]
 BANDS = ["small", "mid", "large"]

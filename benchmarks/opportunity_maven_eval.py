@@ -47,10 +47,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sanlun.importer.cli import sample_data_dir  # noqa: E402
-from services.opportunity.assignment.scoring import L1, L2, L3, Deal, History, Rep, score  # noqa: E402
-from services.opportunity.assignment.solver import UNASSIGNED, solve  # noqa: E402
-from services.opportunity.policies.document import AssignmentPolicy  # noqa: E402
-from services.opportunity.recommendations.ranking import Candidate, rank  # noqa: E402
+from services.opportunity.domain.scoring import L1, L2, L3, Deal, History, Rep, score  # noqa: E402
+from services.opportunity.domain.solver import UNASSIGNED, solve  # noqa: E402
+from services.opportunity.domain.policy import AssignmentPolicy  # noqa: E402
+from services.opportunity.domain.ranking import Candidate, rank  # noqa: E402
 
 DEFAULT_DATA = sample_data_dir()
 SECTORS = {"technolgy": "technology"}

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, visibility_clause
 from services.opportunity.assignment.models import Decision
-from services.opportunity.assignment.scoring import History
+from services.opportunity.domain.scoring import History
 from services.opportunity.opportunities import repository as opportunities
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.opportunities.stages import OPEN_STAGES
+from services.opportunity.domain.stages import OPEN_STAGES
 
 OPEN = [s.value for s in OPEN_STAGES]
 

@@ -16,7 +16,8 @@ from sanlun.kernel.peer_stages import StageInfo, Stages
 from sanlun.kernel.peer_stages import fetch as fetch_stages
 from sanlun.kernel.peers import Peers
 from services.opportunity.assignment import coverage as accounts_coverage
-from services.opportunity.assignment import explain, repository
+from services.opportunity.assignment import repository
+from services.opportunity.domain import explain
 from services.opportunity.assignment.models import Proposal
 from services.opportunity.assignment.schemas import (
     Candidate,
@@ -27,12 +28,12 @@ from services.opportunity.assignment.schemas import (
     ProposeRequest,
     Unplaced,
 )
-from services.opportunity.assignment.scoring import L1, Deal, Rep, Scores, score
-from services.opportunity.assignment.solver import UNASSIGNED, solve
+from services.opportunity.domain.scoring import L1, Deal, Rep, Scores, score
+from services.opportunity.domain.solver import UNASSIGNED, solve
 from services.opportunity.opportunities import events
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.opportunities.stages import OPEN_STAGES
-from services.opportunity.policies.document import AssignmentPolicy
+from services.opportunity.domain.stages import OPEN_STAGES
+from services.opportunity.domain.policy import AssignmentPolicy
 from services.opportunity.policies.service import policy_for
 from services.opportunity.sales_people import repository as people
 from services.opportunity.sales_people.models import SalesPerson

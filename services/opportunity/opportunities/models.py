@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, composite, mapped_column
 from sanlun.kernel.db import RecordMixin, utcnow
 from services.opportunity.db import Base
 from sanlun.kernel.types import MoneyValue
-from services.opportunity.opportunities.stages import Stage
+from services.opportunity.domain.stages import Stage
 
 STAGE_VALUES = ", ".join(f"'{s.value}'" for s in Stage)
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
 from services.opportunity.opportunities.models import Opportunity, StageChange, TeamMember
-from services.opportunity.opportunities.stages import Stage
+from services.opportunity.domain.stages import Stage
 from services.opportunity.solutions.models import Solution
 
 

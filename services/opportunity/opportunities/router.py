@@ -31,7 +31,7 @@ from services.opportunity.opportunities.schemas import (
     StageChangeRequest,
     read_model,
 )
-from services.opportunity.opportunities.stages import Stage
+from services.opportunity.domain.stages import Stage
 
 router = APIRouter(
     prefix="/api/v1/opportunities",

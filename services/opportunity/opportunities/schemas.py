@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from sanlun.kernel.bulk import BulkUpsertRequest
 from sanlun.kernel.types import Money, OrgUnitPath
-from services.opportunity.opportunities.stages import Stage
+from services.opportunity.domain.stages import Stage
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]

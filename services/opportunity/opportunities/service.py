@@ -11,7 +11,8 @@ from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upse
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
-from services.opportunity.opportunities import events, gates, repository
+from services.opportunity.domain import gates
+from services.opportunity.opportunities import events, repository
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.opportunities.schemas import (
     OpportunityBulkUpsert,
@@ -20,7 +21,7 @@ from services.opportunity.opportunities.schemas import (
     OpportunityUpdate,
     StageChangeRequest,
 )
-from services.opportunity.opportunities.stages import (
+from services.opportunity.domain.stages import (
     OUTCOME_STAGES,
     Stage,
     is_forward,

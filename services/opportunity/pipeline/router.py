@@ -15,7 +15,7 @@ from sanlun.kernel.routing import TransactionalRoute
 from sanlun.kernel.types import Money
 from services.opportunity.opportunities import repository
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.opportunities.stages import DEFAULT_PROBABILITY, OPEN_STAGES, Stage
+from services.opportunity.domain.stages import DEFAULT_PROBABILITY, OPEN_STAGES, Stage
 
 router = APIRouter(
     prefix="/api/v1/opportunities/pipeline",

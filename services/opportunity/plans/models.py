@@ -10,7 +10,7 @@ from services.opportunity.db import Base
 
 
 class TasPlan(Base):
-    """One plan per opportunity; `sections` is `plans.document.PlanSections` as JSON."""
+    """One plan per opportunity; `sections` is `domain.plan.PlanSections` as JSON."""
 
     __tablename__ = "tas_plans"
 

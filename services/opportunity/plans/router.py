@@ -8,7 +8,7 @@ from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.opportunities import service as opportunities
 from services.opportunity.opportunities.router import OpportunityId
 from services.opportunity.plans import service
-from services.opportunity.plans.document import PlanSections
+from services.opportunity.domain.plan import PlanSections
 from services.opportunity.plans.schemas import PlanRead, PlanWarning
 from services.opportunity.policies.service import policy_for
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.opportunity.plans.document import PlanSections
+from services.opportunity.domain.plan import PlanSections
 
 _SECTIONS: dict[str, Any] = {
     "profile": "Regional logistics leader (12 hubs in Zhejiang and Jiangsu); storage at the Hangzhou hub is 85% full.",

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.opportunities.stages import Stage
-from services.opportunity.plans import checklist
-from services.opportunity.plans.document import PlanSections
+from services.opportunity.domain.stages import Stage
+from services.opportunity.domain import checklist
+from services.opportunity.domain.plan import PlanSections
 from services.opportunity.plans.models import TasPlan
-from services.opportunity.policies.document import Policy
+from services.opportunity.domain.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from services.opportunity.db import Base
 
 
 class PolicyRow(Base):
-    """An organisation's policy document (`policies.document.Policy` as JSON)."""
+    """An organisation's policy document (`domain.policy.Policy` as JSON)."""
 
     __tablename__ = "policies"
 

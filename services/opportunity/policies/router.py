@@ -6,7 +6,7 @@ from sanlun.kernel.errors import Forbidden, PreconditionFailed, Unauthorized, Un
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.policies import service
-from services.opportunity.policies.document import Policy
+from services.opportunity.domain.policy import Policy
 
 router = APIRouter(
     prefix="/api/v1/opportunities/policy",

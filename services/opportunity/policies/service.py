@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, require_roles
-from services.opportunity.policies.document import Policy
+from services.opportunity.domain.policy import Policy
 from services.opportunity.policies.models import PolicyRow
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.peers import PEER_ERRORS, Peers, failure_reason, ok_json
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.recommendations import ranking, repository
+from services.opportunity.domain import ranking
+from services.opportunity.recommendations import repository
 from services.opportunity.recommendations.schemas import Evidence, Recommendation, Recommendations
 from services.opportunity.sales_people import repository as people
 from services.opportunity.solutions.models import Solution

@@ -1,7 +1,7 @@
-from services.opportunity.opportunities.stages import Stage
-from services.opportunity.plans import checklist
-from services.opportunity.plans.document import PlanSections
-from services.opportunity.policies.document import DEFAULT_CHECKLIST, ChecklistItem
+from services.opportunity.domain.stages import Stage
+from services.opportunity.domain import checklist
+from services.opportunity.domain.plan import PlanSections
+from services.opportunity.domain.policy import DEFAULT_CHECKLIST, ChecklistItem
 from tests.services.opportunity.helpers import OPPORTUNITIES, full_plan, new_opportunity, rep
 
 

@@ -1,6 +1,6 @@
 import uuid
 
-from services.opportunity.recommendations.ranking import Candidate, rank
+from services.opportunity.domain.ranking import Candidate, rank
 from tests.services.opportunity.helpers import ADMIN, OPPORTUNITIES, new_opportunity, rep
 from tests.support_servers import closed_url
 

@@ -1,6 +1,6 @@
 """Plain-language reasons for one proposed owner (pure domain)."""
 
-from services.opportunity.assignment.scoring import L1, L3, Scores
+from services.opportunity.domain.scoring import L1, L3, Scores
 
 
 def reasons(scores: Scores, i: int, j: int, *, stage: str | None, protected: bool, coverage_note: str | None,

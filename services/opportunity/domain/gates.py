@@ -4,10 +4,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from services.opportunity.opportunities.stages import Stage
-from services.opportunity.plans.checklist import ASSESSMENT_QUESTIONS, has_decision_maker
-from services.opportunity.plans.document import PlanSections
-from services.opportunity.policies.document import Gate
+from services.opportunity.domain.stages import Stage
+from services.opportunity.domain.checklist import ASSESSMENT_QUESTIONS, has_decision_maker
+from services.opportunity.domain.plan import PlanSections
+from services.opportunity.domain.policy import Gate
 
 # Closing is not configurable: a win without a date and an amount cannot be counted.
 ALWAYS: dict[Stage, tuple[str, ...]] = {Stage.WON: ("closed_on", "amount"), Stage.LOST: ("closed_on",)}

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from services.opportunity.opportunities.stages import RANK, Stage, is_open
-from services.opportunity.plans.document import PlanSections
-from services.opportunity.policies.document import ChecklistItem
+from services.opportunity.domain.stages import RANK, Stage, is_open
+from services.opportunity.domain.plan import PlanSections
+from services.opportunity.domain.policy import ChecklistItem
 
 ASSESSMENT_QUESTIONS = ("is_there_an_opportunity", "can_we_compete", "can_we_win", "is_it_worth_winning")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import csr_array
 
-from services.opportunity.policies.document import AssignmentPolicy
+from services.opportunity.domain.policy import AssignmentPolicy
 
 L1, L2, L3 = "L1_SUBSISTENCE", "L2_COMFORTABLE", "L3_AFFLUENT"
 

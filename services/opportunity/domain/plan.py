@@ -1,7 +1,7 @@
 """The TAS plan's sections as data (pure: pydantic only).
 
 Each section is optional; a section counts as filled by the rule in
-`checklist.section_filled`. Enumerations follow Target Account Selling.
+`checklist.section_score`. Enumerations follow Target Account Selling.
 """
 
 import datetime as dt
