@@ -10,7 +10,7 @@ from sanlun.kernel.auth import Principal, normalise_path, require_roles
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
 from services.employee_lifecycle.stages import repository
-from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY_DOCUMENT, NeedThresholds, validate_policy
+from services.employee_lifecycle.domain.policy import DEFAULT_POLICY_DOCUMENT, NeedThresholds, validate_policy
 from services.employee_lifecycle.stages.models import StagePolicy
 from services.employee_lifecycle.stages.service import organization_candidates
 

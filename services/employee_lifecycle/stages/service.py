@@ -20,9 +20,9 @@ from services.employee_lifecycle.employees import repository as employees_reposi
 from services.employee_lifecycle.employees.models import Employee
 from services.employee_lifecycle.signals import repository as signals_repository
 from services.employee_lifecycle.stages import repository
-from services.employee_lifecycle.stages.domain import engine, lifecycle
-from services.employee_lifecycle.stages.domain.lifecycle import Change, StageState
-from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY, Policy, parse_policy
+from services.employee_lifecycle.domain import engine, lifecycle
+from services.employee_lifecycle.domain.lifecycle import Change, StageState
+from services.employee_lifecycle.domain.policy import DEFAULT_POLICY, Policy, parse_policy
 
 ADMIN_ROLES = ("org_admin", "group_admin", "integrator")
 OVERRIDING_ROLES = ("manager", "org_admin", "group_admin")

@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from services.employee_lifecycle.stages.domain.catalog import L1, L2, L3
-from services.employee_lifecycle.stages.domain.lifecycle import StageState, advance, lift_expired, set_override
+from services.employee_lifecycle.domain.catalog import L1, L2, L3
+from services.employee_lifecycle.domain.lifecycle import StageState, advance, lift_expired, set_override
 
 NOW = dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC)
 D1, D2, D3 = dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 3)

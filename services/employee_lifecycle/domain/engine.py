@@ -7,8 +7,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.employee_lifecycle.stages.domain.catalog import L1, L2, L3, RANK, SIGNALS, STAGE_LABELS, STAGES, format_value
-from services.employee_lifecycle.stages.domain.policy import Condition, NeedThresholds, Policy, Rule
+from services.employee_lifecycle.domain.catalog import L1, L2, L3, RANK, SIGNALS, STAGE_LABELS, STAGES, format_value
+from services.employee_lifecycle.domain.policy import Condition, NeedThresholds, Policy, Rule
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
 

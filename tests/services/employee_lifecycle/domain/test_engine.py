@@ -2,9 +2,9 @@
 
 import pytest
 
-from services.employee_lifecycle.stages.domain.catalog import L1, L2, L3
-from services.employee_lifecycle.stages.domain.engine import evaluate, gap, needs, reasons
-from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY
+from services.employee_lifecycle.domain.catalog import L1, L2, L3
+from services.employee_lifecycle.domain.engine import evaluate, gap, needs, reasons
+from services.employee_lifecycle.domain.policy import DEFAULT_POLICY
 
 
 def signals(**overrides):
@@ -104,7 +104,7 @@ def test_reasons_name_the_rule_and_values():
 
 
 def test_needs_follow_the_policys_thresholds():
-    from services.employee_lifecycle.stages.domain.policy import NeedThresholds
+    from services.employee_lifecycle.domain.policy import NeedThresholds
 
     busy = signals(wins_12m=20, open_pipeline_count=5, solution_breadth=3, influence_score=12)
     assert needs(L2, busy) == ["wants_influence"]

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from services.employee_lifecycle.stages.domain.catalog import L1, L2, L3, RANK, SIGNALS
+from services.employee_lifecycle.domain.catalog import L1, L2, L3, RANK, SIGNALS
 
 OPS = (">=", ">", "<=", "<")
 DEFAULT_HYSTERESIS = 2

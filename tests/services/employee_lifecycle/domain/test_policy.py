@@ -1,6 +1,6 @@
 """Policy validation: unknown signals, impossible thresholds, overlapping rules."""
 
-from services.employee_lifecycle.stages.domain.policy import DEFAULT_POLICY_DOCUMENT, validate_policy
+from services.employee_lifecycle.domain.policy import DEFAULT_POLICY_DOCUMENT, validate_policy
 
 
 def doc(*rules):
