@@ -9,8 +9,8 @@ from sanlun.kernel.db import Database
 from services.employee_lifecycle import employees, models, org_units, policies, quotas, schedule  # noqa: F401
 from services.employee_lifecycle.db import SCHEMA, Base
 from services.employee_lifecycle.settings import Settings
-from services.employee_lifecycle.signals.handlers import EVENT_HANDLERS
 from services.employee_lifecycle.signals.router import router as signals_router
+from services.employee_lifecycle.stages.handlers import EVENT_HANDLERS
 from services.employee_lifecycle.stages.router import router as stages_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 L1, L2, L3 = "L1_SUBSISTENCE", "L2_COMFORTABLE", "L3_AFFLUENT"
 STAGES = (L1, L2, L3)
 RANK = {s: i for i, s in enumerate(STAGES)}
+# The same three codes as a type, for the request and response models.
+StageCode = Literal["L1_SUBSISTENCE", "L2_COMFORTABLE", "L3_AFFLUENT"]
 STAGE_LABELS = {
     L1: {"en": "subsistence", "zh": "温饱"},
     L2: {"en": "comfortable", "zh": "小康"},

@@ -233,3 +233,9 @@ DEFAULT_POLICY_DOCUMENT: dict[str, Any] = {
     ],
 }
 DEFAULT_POLICY = parse_policy(DEFAULT_POLICY_DOCUMENT)
+
+
+def organization_candidates(org_unit_path: str) -> list[str]:
+    """Where a unit's policy may come from, nearest first: its organisation, then the group."""
+    parts = [p for p in org_unit_path.split("/") if p]
+    return ["/" + "/".join(parts[:n]) for n in (2, 1) if len(parts) >= n]

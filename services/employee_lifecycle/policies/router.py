@@ -10,8 +10,8 @@ from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.employee_lifecycle.policies import service
 from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
-from services.employee_lifecycle.stages import repository
-from services.employee_lifecycle.stages.models import StagePolicy
+from services.employee_lifecycle.policies import repository
+from services.employee_lifecycle.policies.models import StagePolicy
 
 router = APIRouter(
     prefix="/api/v1/stage-policies",

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sanlun.kernel.types import OrgUnitPath
-from services.employee_lifecycle.stages.schemas import StageCode
+from services.employee_lifecycle.domain.catalog import StageCode
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=60)]
 

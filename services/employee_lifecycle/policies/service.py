@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal, normalise_path, require_roles
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
-from services.employee_lifecycle.stages import repository
-from services.employee_lifecycle.domain.policy import DEFAULT_POLICY_DOCUMENT, NeedThresholds, validate_policy
-from services.employee_lifecycle.stages.models import StagePolicy
-from services.employee_lifecycle.stages.service import organization_candidates
+from services.employee_lifecycle.domain.policy import (
+    DEFAULT_POLICY, DEFAULT_POLICY_DOCUMENT, NeedThresholds, Policy, organization_candidates, parse_policy, validate_policy,
+)
+from services.employee_lifecycle.policies import repository
+from services.employee_lifecycle.policies.models import StagePolicy
 
 
 def read(policy: StagePolicy | None) -> PolicyRead:
@@ -74,3 +75,13 @@ async def effective(*, session: AsyncSession, org_unit_path: str) -> StagePolicy
     candidates = organization_candidates(normalise_path(org_unit_path))
     stored = await repository.latest_policies(session, candidates)
     return next((stored[c] for c in candidates if c in stored), None)
+
+
+async def policies_for(session: AsyncSession, org_unit_paths: set[str]) -> dict[str, Policy]:
+    candidates = {c for p in org_unit_paths for c in organization_candidates(p)}
+    stored = await repository.latest_policies(session, sorted(candidates))
+    parsed = {org: parse_policy(p.document, version=p.version, organization_path=org) for org, p in stored.items()}
+    return {
+        path: next((parsed[c] for c in organization_candidates(path) if c in parsed), DEFAULT_POLICY)
+        for path in org_unit_paths
+    }

@@ -17,7 +17,7 @@ from services.employee_lifecycle.signals.models import (
     CLOSED, COVERAGE, INTRODUCTION_MADE, LOST, OPEN, RELEASED, RESOURCE_REUSED, WON,
 )
 from services.employee_lifecycle.signals.schemas import BackfillWrite
-from services.employee_lifecycle.stages.service import policies_for
+from services.employee_lifecycle.policies.service import policies_for
 
 
 async def backfill(*, session: AsyncSession, principal: Principal, data: BackfillWrite) -> tuple[int, int]:

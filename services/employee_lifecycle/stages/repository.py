@@ -1,4 +1,4 @@
-"""All queries of the stages area: policies, stage state, history."""
+"""All queries of the stages area: stage state, history."""
 
 from __future__ import annotations
 
@@ -11,45 +11,13 @@ from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.employee_lifecycle.employees.models import Employee
-from services.employee_lifecycle.stages.models import EmployeeStage, StageHistory, StagePolicy
+from services.employee_lifecycle.stages.models import EmployeeStage, StageHistory
 
 STATE_COLUMNS = (
     "stage", "stage_since", "candidate_stage", "candidate_count", "override_stage", "override_since",
     "override_expires_at", "override_reason", "override_by", "needs", "policy_version", "last_as_of",
     "evaluated_at", "explanation",
 )
-
-
-async def latest_policies(session: AsyncSession, organization_paths: Sequence[str]) -> dict[str, StagePolicy]:
-    stmt = (
-        sa.select(StagePolicy)
-        .where(StagePolicy.organization_path.in_(list(set(organization_paths))))
-        .ext(distinct_on(StagePolicy.organization_path))
-        .order_by(StagePolicy.organization_path, StagePolicy.version.desc())
-    )
-    return {p.organization_path: p for p in (await session.execute(stmt)).scalars()}
-
-
-async def next_policy_version(session: AsyncSession, organization_path: str) -> int:
-    # Two admins publishing at once: the unique (organization_path, version) refuses the second.
-    stmt = sa.select(sa.func.coalesce(sa.func.max(StagePolicy.version), 0) + 1).where(
-        StagePolicy.organization_path == organization_path
-    )
-    return int((await session.execute(stmt)).scalar_one())
-
-
-async def get_policy(session: AsyncSession, policy_id: uuid.UUID) -> StagePolicy | None:
-    return await session.get(StagePolicy, policy_id)
-
-
-def policies_statement(organization_path: str | None, *, visible_to: Sequence[str] | None = None) -> sa.Select[Any]:
-    """`visible_to`: the organisation paths the caller may read (None: all)."""
-    stmt = sa.select(StagePolicy)
-    if visible_to is not None:
-        stmt = stmt.where(StagePolicy.organization_path.in_(list(visible_to)))
-    if organization_path:
-        stmt = stmt.where(StagePolicy.organization_path == organization_path)
-    return stmt
 
 
 async def employees_for_evaluation(

@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sanlun.kernel.types import OrgUnitPath
+from services.employee_lifecycle.domain.catalog import StageCode
 
-StageCode = Literal["L1_SUBSISTENCE", "L2_COMFORTABLE", "L3_AFFLUENT"]
 Need = Literal["lacks_deals", "lacks_solution_knowledge", "lacks_support", "wants_influence"]
 SignalName = Annotated[str, StringConstraints(min_length=1, max_length=60)]
 

@@ -18,30 +18,15 @@ from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish_many
 from services.employee_lifecycle.employees import repository as employees_repository
 from services.employee_lifecycle.employees.models import Employee
+from services.employee_lifecycle.policies.service import policies_for
 from services.employee_lifecycle.signals import repository as signals_repository
 from services.employee_lifecycle.stages import repository
 from services.employee_lifecycle.domain import engine, lifecycle
 from services.employee_lifecycle.domain.lifecycle import Change, StageState
-from services.employee_lifecycle.domain.policy import DEFAULT_POLICY, Policy, parse_policy
+from services.employee_lifecycle.domain.policy import Policy
 
 ADMIN_ROLES = ("org_admin", "group_admin", "integrator")
 OVERRIDING_ROLES = ("manager", "org_admin", "group_admin")
-
-
-def organization_candidates(org_unit_path: str) -> list[str]:
-    """Where a unit's policy may come from, nearest first: its organisation, then the group."""
-    parts = [p for p in org_unit_path.split("/") if p]
-    return ["/" + "/".join(parts[:n]) for n in (2, 1) if len(parts) >= n]
-
-
-async def policies_for(session: AsyncSession, org_unit_paths: set[str]) -> dict[str, Policy]:
-    candidates = {c for p in org_unit_paths for c in organization_candidates(p)}
-    stored = await repository.latest_policies(session, sorted(candidates))
-    parsed = {org: parse_policy(p.document, version=p.version, organization_path=org) for org, p in stored.items()}
-    return {
-        path: next((parsed[c] for c in organization_candidates(path) if c in parsed), DEFAULT_POLICY)
-        for path in org_unit_paths
-    }
 
 
 def state_from_row(row: Any | None) -> StageState:

@@ -1,5 +1,8 @@
-"""Consumers of the other services' events: facts in, then re-evaluation of
-the people a decisive fact is about (wins, losses, coverage)."""
+"""Consumers of the other services' events: facts in (the signals area), then
+re-evaluation of the people a decisive fact is about (wins, losses, coverage).
+
+They live with the stages because they drive them: stages depend on signals,
+never the other way round."""
 
 from __future__ import annotations
 
