@@ -29,7 +29,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from employee_lifecycle_common import scratch_service  # noqa: E402  (same folder)
+from employee_lifecycle_common import scratch_service  # same folder
 
 EMPLOYEES_SQL = """
 INSERT INTO employee_lifecycle.employees (id, name, email, org_unit_path, capacity, active, entered_sales_on)
@@ -76,15 +76,23 @@ async def load(url: str, employees: int, facts: int) -> float:
 async def main(employees: int, facts: int) -> None:
     async with scratch_service("el_bench") as (client, admin, url):
         loaded = await load(url, employees, facts)
-        print(f"loaded {employees:,} employees and {facts:,} facts in {loaded:.1f} s (INSERT ... SELECT generate_series)")
-        runs = (("first (sets every stage)", False), ("second (no change)", False),
-                ("third, under tracemalloc (slower; for the heap peak only)", True))
+        print(
+            f"loaded {employees:,} employees and {facts:,} facts in {loaded:.1f} s (INSERT ... SELECT generate_series)"
+        )
+        runs = (
+            ("first (sets every stage)", False),
+            ("second (no change)", False),
+            ("third, under tracemalloc (slower; for the heap peak only)", True),
+        )
         for run, traced in runs:
             if traced:
                 tracemalloc.start()
             started = time.perf_counter()
-            r = await client.post("/api/v1/employees/stages:evaluate",
-                                  json={"org_unit": "/group", "as_of": "2017-12-31", "record": True}, headers=admin)
+            r = await client.post(
+                "/api/v1/employees/stages:evaluate",
+                json={"org_unit": "/group", "as_of": "2017-12-31", "record": True},
+                headers=admin,
+            )
             elapsed = time.perf_counter() - started
             assert r.status_code == 200, r.text
             body = r.json()
@@ -95,12 +103,17 @@ async def main(employees: int, facts: int) -> None:
             print(line)
         conn = await asyncpg.connect(url)
         try:
-            rows = await conn.fetch("SELECT stage, count(*) FROM employee_lifecycle.employee_stages GROUP BY 1 ORDER BY 1")
-            events = await conn.fetchval("SELECT count(DISTINCT event_id) FROM employee_lifecycle.outbox "
-                                         "WHERE type = 'employee.stage_changed'")
+            rows = await conn.fetch(
+                "SELECT stage, count(*) FROM employee_lifecycle.employee_stages GROUP BY 1 ORDER BY 1"
+            )
+            events = await conn.fetchval(
+                "SELECT count(DISTINCT event_id) FROM employee_lifecycle.outbox WHERE type = 'employee.stage_changed'"
+            )
         finally:
             await conn.close()
-        print("stages: " + ", ".join(f"{r['stage']} {r['count']:,}" for r in rows) + f"; stage_changed events {events:,}")
+        print(
+            "stages: " + ", ".join(f"{r['stage']} {r['count']:,}" for r in rows) + f"; stage_changed events {events:,}"
+        )
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

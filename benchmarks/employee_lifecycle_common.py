@@ -16,10 +16,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sanlun.kernel.auth import mint_token  # noqa: E402
-from sanlun.kernel.migrations import upgrade  # noqa: E402
-from sanlun.topology import BY_NAME  # noqa: E402
-from tests.support import create_database, drop_database, with_database  # noqa: E402
+from sanlun.kernel.auth import mint_token
+from sanlun.kernel.migrations import upgrade
+from sanlun.topology import BY_NAME
+from tests.support import create_database, drop_database, with_database
 
 
 @contextlib.asynccontextmanager
@@ -36,14 +36,23 @@ async def scratch_service(prefix: str) -> AsyncIterator[tuple[httpx.AsyncClient,
         spec = BY_NAME["employee_lifecycle"]
         await asyncio.to_thread(upgrade, spec.migrations_dir, spec.schema, url)
         secret = secrets.token_hex(32)
-        settings = Settings(database_url=url, environment="test", jwt_secret=secret, dispatcher_enabled=False,
-                            stage_schedule_seconds=0, log_level="WARNING")
+        settings = Settings(
+            database_url=url,
+            environment="test",
+            jwt_secret=secret,
+            dispatcher_enabled=False,
+            stage_schedule_seconds=0,
+            log_level="WARNING",
+        )
         app = create_app(settings)
-        admin = {"Authorization": "Bearer " + mint_token(secret, subject=str(uuid.uuid4()), org_unit_path="/",
-                                                         roles=["group_admin"], ttl_seconds=7200)}
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el",
-                                         timeout=600) as client:
-                yield client, admin, url
+        admin = {
+            "Authorization": "Bearer "
+            + mint_token(secret, subject=str(uuid.uuid4()), org_unit_path="/", roles=["group_admin"], ttl_seconds=7200)
+        }
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el", timeout=600) as client,
+        ):
+            yield client, admin, url
     finally:
         await drop_database(admin_url, name)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from employee_lifecycle_common import scratch_service  # noqa: E402  (same folder)
+from employee_lifecycle_common import scratch_service  # same folder
 
-from sanlun.importer.cli import sample_data_dir  # noqa: E402
+from sanlun.importer.cli import sample_data_dir
 
 DATA = sample_data_dir()
 AS_OF = "2017-12-31"
@@ -41,15 +41,23 @@ MAVENTECH_POLICY = {
     "hysteresis": 2,
     "rules": [
         # quota is not recorded in the data set, so the volume and quality of won business decides
-        {"id": "l3_large_book_high_quality", "stage": "L3_AFFLUENT", "conditions": [
-            {"signal": "revenue_12m", "op": ">=", "value": 400000},
-            {"signal": "win_rate_12m", "op": ">=", "value": 0.6},
-            {"signal": "stable_accounts", "op": ">=", "value": 25},
-        ]},
-        {"id": "l2_steady_book", "stage": "L2_COMFORTABLE", "conditions": [
-            {"signal": "wins_12m", "op": ">=", "value": 50},
-            {"signal": "stable_accounts", "op": ">=", "value": 12},
-        ]},
+        {
+            "id": "l3_large_book_high_quality",
+            "stage": "L3_AFFLUENT",
+            "conditions": [
+                {"signal": "revenue_12m", "op": ">=", "value": 400000},
+                {"signal": "win_rate_12m", "op": ">=", "value": 0.6},
+                {"signal": "stable_accounts", "op": ">=", "value": 25},
+            ],
+        },
+        {
+            "id": "l2_steady_book",
+            "stage": "L2_COMFORTABLE",
+            "conditions": [
+                {"signal": "wins_12m", "op": ">=", "value": 50},
+                {"signal": "stable_accounts", "op": ">=", "value": 12},
+            ],
+        },
     ],
 }
 
@@ -76,14 +84,28 @@ async def main() -> None:
     notes = collections.Counter()
     async with scratch_service("maven_eval") as (client, admin, _):
         # -- organisation ----------------------------------------------------------------
-        units = [{"external_id": "maven", "slug": "maven", "name": "Maven group"},
-                 {"external_id": "maventech", "slug": "maventech", "name": "MavenTech", "parent_external_id": "maven"}]
+        units = [
+            {"external_id": "maven", "slug": "maven", "name": "Maven group"},
+            {"external_id": "maventech", "slug": "maventech", "name": "MavenTech", "parent_external_id": "maven"},
+        ]
         for region in sorted({t["regional_office"] for t in teams}):
-            units.append({"external_id": f"region:{region}", "slug": slug(region), "name": region,
-                          "parent_external_id": "maventech"})
+            units.append(
+                {
+                    "external_id": f"region:{region}",
+                    "slug": slug(region),
+                    "name": region,
+                    "parent_external_id": "maventech",
+                }
+            )
         for manager, region in sorted({(t["manager"], t["regional_office"]) for t in teams}):
-            units.append({"external_id": f"team:{manager}", "slug": slug(manager), "name": f"{manager}'s team",
-                          "parent_external_id": f"region:{region}"})
+            units.append(
+                {
+                    "external_id": f"team:{manager}",
+                    "slug": slug(manager),
+                    "name": f"{manager}'s team",
+                    "parent_external_id": f"region:{region}",
+                }
+            )
         report = await post(client, "/api/v1/org-units:bulk-upsert", {"items": units}, admin)
         print(f"org units: {report['created']} created, {report['failed']} failed")
 
@@ -94,15 +116,28 @@ async def main() -> None:
                 first_engaged[o["sales_agent"]] = min(first_engaged.get(o["sales_agent"], "9999"), o["engage_date"])
         people = []
         for manager, region in sorted({(t["manager"], t["regional_office"]) for t in teams}):
-            people.append({"external_id": f"agent:{manager}", "name": manager, "email": f"{slug(manager)}@maventech.example",
-                           "org_unit_path": f"{ORG}/{slug(region)}/{slug(manager)}", "capacity": 0})
+            people.append(
+                {
+                    "external_id": f"agent:{manager}",
+                    "name": manager,
+                    "email": f"{slug(manager)}@maventech.example",
+                    "org_unit_path": f"{ORG}/{slug(region)}/{slug(manager)}",
+                    "capacity": 0,
+                }
+            )
         for t in teams:
             # The data set has no hire dates: entry into sales is taken as the agent's first engagement.
-            people.append({"external_id": f"agent:{t['sales_agent']}", "name": t["sales_agent"],
-                           "email": f"{slug(t['sales_agent'])}@maventech.example",
-                           "org_unit_path": f"{ORG}/{slug(t['regional_office'])}/{slug(t['manager'])}",
-                           "manager_external_id": f"agent:{t['manager']}",
-                           "entered_sales_on": first_engaged.get(t["sales_agent"]), "capacity": 60})
+            people.append(
+                {
+                    "external_id": f"agent:{t['sales_agent']}",
+                    "name": t["sales_agent"],
+                    "email": f"{slug(t['sales_agent'])}@maventech.example",
+                    "org_unit_path": f"{ORG}/{slug(t['regional_office'])}/{slug(t['manager'])}",
+                    "manager_external_id": f"agent:{t['manager']}",
+                    "entered_sales_on": first_engaged.get(t["sales_agent"]),
+                    "capacity": 60,
+                }
+            )
         report = await post(client, "/api/v1/employees:bulk-upsert", {"items": people}, admin)
         print(f"people: {report['created']} created, {report['failed']} failed")
         ids = {r["external_id"].removeprefix("agent:"): r["id"] for r in report["results"] if r["id"]}
@@ -121,41 +156,69 @@ async def main() -> None:
             account = o["account"] or None
             if account is None:
                 notes["opportunity without an account (kept; counts for wins, not for stable accounts)"] += 1
-            base = {"employee_id": agent, "opportunity_ref": o["opportunity_id"], "account_ref": account,
-                    "solution_refs": [product]}
+            base = {
+                "employee_id": agent,
+                "opportunity_ref": o["opportunity_id"],
+                "account_ref": account,
+                "solution_refs": [product],
+            }
             engaged = o["engage_date"] or AS_OF
             if not o["engage_date"]:
                 notes["Prospecting without an engage date (counted open from 2017-12-31)"] += 1
-            facts.append({**base, "external_id": f"{o['opportunity_id']}:open", "kind": "opportunity_open",
-                          "occurred_on": engaged, "amount": {"amount": f"{float(prices[product]):.2f}", "currency": "USD"}})
+            facts.append(
+                {
+                    **base,
+                    "external_id": f"{o['opportunity_id']}:open",
+                    "kind": "opportunity_open",
+                    "occurred_on": engaged,
+                    "amount": {"amount": f"{float(prices[product]):.2f}", "currency": "USD"},
+                }
+            )
             if o["deal_stage"] in ("Won", "Lost"):
                 kind = "opportunity_won" if o["deal_stage"] == "Won" else "opportunity_lost"
-                fact = {**base, "external_id": f"{o['opportunity_id']}:closed", "kind": kind, "occurred_on": o["close_date"]}
+                fact = {
+                    **base,
+                    "external_id": f"{o['opportunity_id']}:closed",
+                    "kind": kind,
+                    "occurred_on": o["close_date"],
+                }
                 if kind == "opportunity_won":
                     fact["amount"] = {"amount": f"{float(o['close_value'] or 0):.2f}", "currency": "USD"}
                 facts.append(fact)
         inserted = 0
         for start in range(0, len(facts), 2000):
-            inserted += (await post(client, "/api/v1/employees/facts:backfill", {"facts": facts[start:start + 2000]}, admin))["inserted"]
+            inserted += (
+                await post(client, "/api/v1/employees/facts:backfill", {"facts": facts[start : start + 2000]}, admin)
+            )["inserted"]
         print(f"facts: {inserted} back-filled from {len(pipeline)} opportunities")
         for note, count in sorted(notes.items()):
             print(f"  data note: {count:5d} x {note}")
 
         agent_ids = [ids[a] for a in agents]
         # -- 1. the shipped default policy (preview, nothing stored) -------------------------
-        default = await post(client, "/api/v1/employees/stages:evaluate",
-                             {"employee_ids": agent_ids, "as_of": AS_OF, "record": False}, admin)
+        default = await post(
+            client,
+            "/api/v1/employees/stages:evaluate",
+            {"employee_ids": agent_ids, "as_of": AS_OF, "record": False},
+            admin,
+        )
         show("shipped default policy (preview)", default["items"], {v: k for k, v in ids.items()})
 
         # -- 2. MavenTech's own policy, recorded ----------------------------------------------
         policy = await post(client, "/api/v1/stage-policies", MAVENTECH_POLICY, admin)
         print(f"\npublished policy {policy['name']!r} version {policy['version']} for {policy['organization_path']}")
-        recorded = await post(client, "/api/v1/employees/stages:evaluate",
-                              {"employee_ids": agent_ids, "as_of": AS_OF, "record": True}, admin)
+        recorded = await post(
+            client,
+            "/api/v1/employees/stages:evaluate",
+            {"employee_ids": agent_ids, "as_of": AS_OF, "record": True},
+            admin,
+        )
         show("MavenTech policy (recorded)", recorded["items"], {v: k for k, v in ids.items()})
         batch = await post(client, "/api/v1/employees/stages:batch-get", {"employee_ids": agent_ids}, admin)
-        print(f"\nbatch-get: {len(batch['items'])} items, not_found {len(batch['not_found'])}; open_load today "
-              f"is {sum(i['open_load'] for i in batch['items'])} (history ends 2017)")
+        print(
+            f"\nbatch-get: {len(batch['items'])} items, not_found {len(batch['not_found'])}; open_load today "
+            f"is {sum(i['open_load'] for i in batch['items'])} (history ends 2017)"
+        )
 
 
 def show(title: str, items: list[dict], names: dict[str, str]) -> None:
@@ -173,9 +236,11 @@ def show(title: str, items: list[dict], names: dict[str, str]) -> None:
         for item in ranked[:1] + ranked[-1:] if len(ranked) > 1 else ranked:
             s = item["signals"]
             rate = "n/a" if s["win_rate_12m"] is None else f"{s['win_rate_12m'] * 100:.0f}%"
-            print(f"  {names[item['employee_id']]} -> {stage}: wins {s['wins_12m']:.0f}, win rate "
-                  f"{rate}, revenue {s['revenue_12m']:,.0f}, stable accounts "
-                  f"{s['stable_accounts']:.0f}, open {s['open_pipeline_count']:.0f}, tenure {s['tenure_months']}")
+            print(
+                f"  {names[item['employee_id']]} -> {stage}: wins {s['wins_12m']:.0f}, win rate "
+                f"{rate}, revenue {s['revenue_12m']:,.0f}, stable accounts "
+                f"{s['stable_accounts']:.0f}, open {s['open_pipeline_count']:.0f}, tenure {s['tenure_months']}"
+            )
             print(f"     reason: {item['reasons']['en']}")
             if item["gap"]:
                 print(f"     gap:    {item['gap']['en']}  /  {item['gap']['zh']}")

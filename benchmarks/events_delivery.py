@@ -27,15 +27,15 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sanlun.kernel.db import Database  # noqa: E402
-from sanlun.kernel.events import EVENTS_KEY, Event, EventsContext, Subscriptions, publish  # noqa: E402
-from sanlun.kernel.migrations import upgrade  # noqa: E402
-from sanlun.kernel.settings import asyncpg_url  # noqa: E402
-from sanlun.topology import BY_NAME  # noqa: E402
-from services.employee_lifecycle.db import Base  # noqa: E402
-from tests.support import create_database, drop_database, with_database  # noqa: E402
-from tests.support_processes import ServiceProcess  # noqa: E402
-from tests.support_servers import free_port  # noqa: E402
+from sanlun.kernel.db import Database
+from sanlun.kernel.events import EVENTS_KEY, Event, EventsContext, Subscriptions, publish
+from sanlun.kernel.migrations import upgrade
+from sanlun.kernel.settings import asyncpg_url
+from sanlun.topology import BY_NAME
+from services.employee_lifecycle.db import Base
+from tests.support import create_database, drop_database, with_database
+from tests.support_processes import ServiceProcess
+from tests.support_servers import free_port
 
 SUBSCRIPTIONS = {"opportunity": ["employee.*"]}
 
@@ -45,8 +45,16 @@ def event(i: int) -> Event:
     return Event(
         type="employee.updated",
         subject=str(employee),
-        data={"id": str(employee), "name": f"Bench {i}", "email": f"b{i}@example.com", "org_unit_path": "/group/bench",
-              "manager_id": None, "capacity": 10, "active": True, "version": 1},
+        data={
+            "id": str(employee),
+            "name": f"Bench {i}",
+            "email": f"b{i}@example.com",
+            "org_unit_path": "/group/bench",
+            "manager_id": None,
+            "capacity": 10,
+            "active": True,
+            "version": 1,
+        },
     )
 
 
@@ -60,8 +68,9 @@ async def wait_delivered(db: Database, total: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         async with db.transaction() as s:
-            done = (await s.execute(sa.text(
-                "SELECT count(*) FROM employee_lifecycle.outbox WHERE status = 'delivered'"))).scalar_one()
+            done = (
+                await s.execute(sa.text("SELECT count(*) FROM employee_lifecycle.outbox WHERE status = 'delivered'"))
+            ).scalar_one()
         if done >= total:
             return
         await asyncio.sleep(0.2)
@@ -70,12 +79,18 @@ async def wait_delivered(db: Database, total: int, timeout: float) -> None:
 
 async def figures(db: Database, since_id: int) -> tuple[float, float, float, int]:
     async with db.transaction() as s:
-        row = (await s.execute(sa.text(
-            """SELECT count(*),
+        row = (
+            await s.execute(
+                sa.text(
+                    """SELECT count(*),
                       extract(epoch FROM max(delivered_at) - min(created_at)),
                       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - created_at)),
                       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - created_at))
-               FROM employee_lifecycle.outbox WHERE id > :since AND status = 'delivered'"""), {"since": since_id})).one()
+               FROM employee_lifecycle.outbox WHERE id > :since AND status = 'delivered'"""
+                ),
+                {"since": since_id},
+            )
+        ).one()
     return float(row[1]), float(row[2]) * 1000, float(row[3]) * 1000, int(row[0])
 
 
@@ -101,26 +116,33 @@ async def main() -> None:
         for svc in ("employee_lifecycle", "opportunity"):
             await asyncio.to_thread(upgrade, BY_NAME[svc].migrations_dir, svc, url)
         opp_port, el_port = free_port(), free_port()
-        env = {"SANLUN_OPPORTUNITY_URL": f"http://127.0.0.1:{opp_port}",
-               "SANLUN_SUBSCRIPTIONS": '{"opportunity": ["employee.*"]}', "SANLUN_LOG_LEVEL": "WARNING"}
+        env = {
+            "SANLUN_OPPORTUNITY_URL": f"http://127.0.0.1:{opp_port}",
+            "SANLUN_SUBSCRIPTIONS": '{"opportunity": ["employee.*"]}',
+            "SANLUN_LOG_LEVEL": "WARNING",
+        }
         log_dir = Path(tempfile.mkdtemp(prefix="sanlun-bench-"))
         for svc, port in (("opportunity", opp_port), ("employee_lifecycle", el_port)):
             processes.append(ServiceProcess(svc, port, database_url=url, log_dir=log_dir, env=env).start())
 
         db = Database(asyncpg_url(url), application_name="bench")
         db.session_info[EVENTS_KEY] = EventsContext(
-            source="employee_lifecycle", outbox=Base.metadata.tables["employee_lifecycle.outbox"],
-            subscriptions=Subscriptions(SUBSCRIPTIONS), channel="sanlun_outbox_employee_lifecycle",
+            source="employee_lifecycle",
+            outbox=Base.metadata.tables["employee_lifecycle.outbox"],
+            subscriptions=Subscriptions(SUBSCRIPTIONS),
+            channel="sanlun_outbox_employee_lifecycle",
         )
 
         start_id = await max_id(db)
         batch = [event(i) for i in range(args.burst)]
         for i in range(0, len(batch), 500):
-            await write(db, batch[i:i + 500])
+            await write(db, batch[i : i + 500])
         await wait_delivered(db, args.burst, timeout=300)
         span, p50, p99, n = await figures(db, start_id)
-        print(f"burst:  {n} events delivered in {span:.2f} s = {n / span:.0f} events/s "
-              f"(latency median {p50:.0f} ms, p99 {p99:.0f} ms; includes queueing behind the burst)")
+        print(
+            f"burst:  {n} events delivered in {span:.2f} s = {n / span:.0f} events/s "
+            f"(latency median {p50:.0f} ms, p99 {p99:.0f} ms; includes queueing behind the burst)"
+        )
 
         start_id = await max_id(db)
         interval = 1.0 / args.rate

@@ -66,8 +66,13 @@ def system(database_url: str, gateways: dict[str, dict[str, str]]) -> Iterator[P
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ports = {spec.name: free_port() for spec in SERVICES}
     env = {
-        **os.environ, "SANLUN_DATABASE_URL": database_url, "SANLUN_ENVIRONMENT": "test", "SANLUN_LOG_LEVEL": "WARNING",
-        "SANLUN_JWT_SECRET": SECRET, "SANLUN_SERVICE_SECRET": SERVICE_SECRET, "SANLUN_DISPATCHER_ENABLED": "false",
+        **os.environ,
+        "SANLUN_DATABASE_URL": database_url,
+        "SANLUN_ENVIRONMENT": "test",
+        "SANLUN_LOG_LEVEL": "WARNING",
+        "SANLUN_JWT_SECRET": SECRET,
+        "SANLUN_SERVICE_SECRET": SERVICE_SECRET,
+        "SANLUN_DISPATCHER_ENABLED": "false",
         **{f"SANLUN_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
     }
     logs = Path(tempfile.mkdtemp(prefix="sanlun-bench-"))
@@ -100,9 +105,21 @@ def system(database_url: str, gateways: dict[str, dict[str, str]]) -> Iterator[P
 def _start(factory: str, port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
-             "--no-access-log"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                factory,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -120,9 +137,15 @@ def _wait_ready(url: str, timeout: float = 60) -> None:
 
 def call(method: str, url: str, authorization: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": authorization, **({"Content-Type": "application/json"} if data else {}),
-    })
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={
+            "Authorization": authorization,
+            **({"Content-Type": "application/json"} if data else {}),
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             raw = response.read()
@@ -148,7 +171,9 @@ def run_load(plan: list[dict], concurrency: int) -> dict:
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--load", f.name, "--concurrency", str(concurrency)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
     finally:
         os.unlink(f.name)
@@ -168,7 +193,9 @@ async def _replay(plan: list[dict], concurrency: int) -> dict:
             item = plan[position]
             position += 1
             started = time.perf_counter()
-            async with session.request(item["method"], item["url"], headers=item["headers"], json=item.get("body")) as r:
+            async with session.request(
+                item["method"], item["url"], headers=item["headers"], json=item.get("body")
+            ) as r:
                 await r.read()
                 statuses[r.status] = statuses.get(r.status, 0) + 1
             latencies.append(time.perf_counter() - started)
@@ -180,8 +207,11 @@ async def _replay(plan: list[dict], concurrency: int) -> dict:
         seconds = time.perf_counter() - started
     latencies.sort()
     return {
-        "requests": len(latencies), "seconds": seconds, "statuses": statuses,
-        "p50_ms": latencies[len(latencies) // 2] * 1000, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "requests": len(latencies),
+        "seconds": seconds,
+        "statuses": statuses,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
     }
 
 

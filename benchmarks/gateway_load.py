@@ -36,8 +36,10 @@ GATEWAYS = {
     "gateway-no-limit": {"SANLUN_GATEWAY_RATE_LIMIT_ENABLED": "false"},
 }
 SERVICE_OF = {
-    "/api/v1/opportunities": "opportunity", "/api/v1/accounts": "key_account",
-    "/api/v1/resources": "resource_share", "/api/v1/employees": "employee_lifecycle",
+    "/api/v1/opportunities": "opportunity",
+    "/api/v1/accounts": "key_account",
+    "/api/v1/resources": "resource_share",
+    "/api/v1/employees": "employee_lifecycle",
 }
 
 
@@ -75,18 +77,39 @@ def seed(services: dict[str, str]) -> list[dict]:
     reps = []
     for i in range(REPS):
         team = f"/group/bench-{i % 4}"
-        employee = call("POST", services["employee_lifecycle"] + "/api/v1/employees", admin, {
-            "name": f"Bench rep {i}", "email": f"bench-{new_id()}@example.com", "org_unit_path": team,
-        })
+        employee = call(
+            "POST",
+            services["employee_lifecycle"] + "/api/v1/employees",
+            admin,
+            {
+                "name": f"Bench rep {i}",
+                "email": f"bench-{new_id()}@example.com",
+                "org_unit_path": team,
+            },
+        )
         auth = token(employee["id"], team, ["rep"])
         opportunities = [
-            call("POST", services["opportunity"] + "/api/v1/opportunities", auth, {
-                "name": f"Bench deal {i}-{n}", "amount": {"amount": f"{1000 + n}.00", "currency": "CNY"}, "industry": "retail",
-            })["id"]
+            call(
+                "POST",
+                services["opportunity"] + "/api/v1/opportunities",
+                auth,
+                {
+                    "name": f"Bench deal {i}-{n}",
+                    "amount": {"amount": f"{1000 + n}.00", "currency": "CNY"},
+                    "industry": "retail",
+                },
+            )["id"]
             for n in range(5)
         ]
-        account = call("POST", services["key_account"] + "/api/v1/accounts", auth, {"name": f"Bench account {new_id()}"})["id"]
-        call("POST", services["resource_share"] + "/api/v1/resources", auth, {"type": "reference_case", "title": f"Bench case {i}"})
+        account = call(
+            "POST", services["key_account"] + "/api/v1/accounts", auth, {"name": f"Bench account {new_id()}"}
+        )["id"]
+        call(
+            "POST",
+            services["resource_share"] + "/api/v1/resources",
+            auth,
+            {"type": "reference_case", "title": f"Bench case {i}"},
+        )
         reps.append({"id": employee["id"], "auth": auth, "opportunities": opportunities, "account": account})
     return reps
 
@@ -126,8 +149,10 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace, services: l
         return statistics.median(r["cpu_ms"][process] for r in results[name])
 
     rps = {name: statistics.median(r["requests"] / r["seconds"] for r in runs) for name, runs in results.items()}
-    print(f"Mix of {args.requests} requests x {args.rounds} rounds, {args.concurrency} connections, "
-          f"{REPS} reps, load from a separate aiohttp process, {os.cpu_count()} CPUs (medians)")
+    print(
+        f"Mix of {args.requests} requests x {args.rounds} rounds, {args.concurrency} connections, "
+        f"{REPS} reps, load from a separate aiohttp process, {os.cpu_count()} CPUs (medians)"
+    )
     header = f"{'target':18}{'req/s':>8}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'gw CPU ms/req':>14}"
     header += "".join(f"{s[:12] + ' ms':>16}" for s in services)
     print(header)
@@ -139,9 +164,11 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace, services: l
         print(line)
     for name in results:
         if name != "direct":
-            print(f"{name}: +{med(name, 'p50_ms') - med('direct', 'p50_ms'):.2f} ms at the median, "
-                  f"{cpu(name, name):.3f} ms ({cpu(name, name) / 1000:.6f} s) of gateway CPU per request, "
-                  f"{rps[name] / rps['direct']:.0%} of direct throughput")
+            print(
+                f"{name}: +{med(name, 'p50_ms') - med('direct', 'p50_ms'):.2f} ms at the median, "
+                f"{cpu(name, name):.3f} ms ({cpu(name, name) / 1000:.6f} s) of gateway CPU per request, "
+                f"{rps[name] / rps['direct']:.0%} of direct throughput"
+            )
 
 
 if __name__ == "__main__":

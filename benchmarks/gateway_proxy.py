@@ -38,7 +38,6 @@ SECRET = "sanlun-benchmark-secret-0123456789abcdef"
 SERVICE_SECRET = "sanlun-benchmark-service-secret-0123456789"
 
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000, help="GETs per measured run")
@@ -103,7 +102,7 @@ def run(database_url: str, requests: int, concurrency: int, rounds: int) -> int:
             load(url, own, min(500, requests), concurrency)
         results: dict[str, list[dict]] = {"direct": [], "gateway": []}
         for i in range(rounds):
-            for name in (("direct", "gateway") if i % 2 == 0 else ("gateway", "direct")):
+            for name in ("direct", "gateway") if i % 2 == 0 else ("gateway", "direct"):
                 before = cpu_seconds(gateway_proc), cpu_seconds(service_proc)
                 result = load(targets[name], own, requests, concurrency)
                 after = cpu_seconds(gateway_proc), cpu_seconds(service_proc)
@@ -128,7 +127,9 @@ def start_server(factory: str, port: int, env: dict[str, str], log_path: Path) -
     with log_path.open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -145,11 +146,17 @@ def wait_ready(url: str, timeout: float = 30) -> None:
 
 
 def seed_employee(service_url: str, authorization: str) -> str:
-    body = json.dumps({
-        "name": "Bench Mark", "email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "org_unit_path": "/group/bench",
-    }).encode()
+    body = json.dumps(
+        {
+            "name": "Bench Mark",
+            "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
+            "org_unit_path": "/group/bench",
+        }
+    ).encode()
     request = urllib.request.Request(
-        service_url + "/api/v1/employees", data=body, method="POST",
+        service_url + "/api/v1/employees",
+        data=body,
+        method="POST",
         headers={"Authorization": authorization, "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -164,9 +171,21 @@ def cpu_seconds(process) -> float:  # type: ignore[no-untyped-def]
 def load(url: str, authorization: str, requests: int, concurrency: int) -> dict:
     """Run the load in another process, so its CPU is not the benchmark's own."""
     out = subprocess.run(
-        [sys.executable, __file__, "--load", url, "--authorization", authorization,
-         "--requests", str(requests), "--concurrency", str(concurrency)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--load",
+            url,
+            "--authorization",
+            authorization,
+            "--requests",
+            str(requests),
+            "--concurrency",
+            str(concurrency),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -196,8 +215,11 @@ async def aiohttp_load(url: str, authorization: str, requests: int, concurrency:
         seconds = time.perf_counter() - started
     latencies.sort()
     return {
-        "requests": len(latencies), "errors": errors, "seconds": seconds,
-        "p50_ms": latencies[len(latencies) // 2] * 1000, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": seconds,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
     }
 
 
@@ -206,16 +228,24 @@ def report(results: dict[str, list[dict]], requests: int, concurrency: int, roun
         return statistics.median(r[key] for r in results[name])
 
     rps = {name: statistics.median(r["requests"] / r["seconds"] for r in runs) for name, runs in results.items()}
-    print(f"GET /api/v1/employees/{{id}}: {requests} requests x {rounds} rounds, "
-          f"{concurrency} connections, load by an aiohttp client process, {os.cpu_count()} CPUs (medians)")
-    print(f"{'':9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'gateway CPU ms/req':>20}{'service CPU ms/req':>20}")
+    print(
+        f"GET /api/v1/employees/{{id}}: {requests} requests x {rounds} rounds, "
+        f"{concurrency} connections, load by an aiohttp client process, {os.cpu_count()} CPUs (medians)"
+    )
+    print(
+        f"{'':9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'gateway CPU ms/req':>20}{'service CPU ms/req':>20}"
+    )
     for name in ("direct", "gateway"):
         errors = sum(r["errors"] for r in results[name])
-        print(f"{name:9}{rps[name]:>9.0f}{median(name, 'p50_ms'):>9.2f}{median(name, 'p99_ms'):>9.2f}{errors:>8}"
-              f"{median(name, 'gateway_cpu_ms'):>20.3f}{median(name, 'service_cpu_ms'):>20.3f}")
+        print(
+            f"{name:9}{rps[name]:>9.0f}{median(name, 'p50_ms'):>9.2f}{median(name, 'p99_ms'):>9.2f}{errors:>8}"
+            f"{median(name, 'gateway_cpu_ms'):>20.3f}{median(name, 'service_cpu_ms'):>20.3f}"
+        )
     print(f"throughput through the gateway / direct: {rps['gateway'] / rps['direct']:.2f}")
-    print(f"gateway CPU per proxied request: {median('gateway', 'gateway_cpu_ms'):.3f} ms "
-          f"({median('gateway', 'gateway_cpu_ms') / 1000:.6f} s)")
+    print(
+        f"gateway CPU per proxied request: {median('gateway', 'gateway_cpu_ms'):.3f} ms "
+        f"({median('gateway', 'gateway_cpu_ms') / 1000:.6f} s)"
+    )
 
 
 def free_port() -> int:

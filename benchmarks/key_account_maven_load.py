@@ -27,10 +27,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sanlun.importer.cli import sample_data_dir  # noqa: E402
-from sanlun.kernel.auth import mint_token  # noqa: E402
-from sanlun.kernel.migrations import upgrade  # noqa: E402
-from tests.support import create_database, drop_database, with_database  # noqa: E402
+from sanlun.importer.cli import sample_data_dir
+from sanlun.kernel.auth import mint_token
+from sanlun.kernel.migrations import upgrade
+from tests.support import create_database, drop_database, with_database
 
 DATA = sample_data_dir()
 SECRET = "maven-load-secret-0123456789abcdef"
@@ -76,8 +76,10 @@ def rows() -> list[dict]:
 
 
 def print_report(report: dict, sent: list[dict]) -> None:
-    print(f"rows sent: {len(sent)}  created: {report['created']}  updated: {report['updated']}  "
-          f"failed: {report['failed']}  normalised: {sum(1 for r in report['results'] if r['warnings'])}")
+    print(
+        f"rows sent: {len(sent)}  created: {report['created']}  updated: {report['updated']}  "
+        f"failed: {report['failed']}  normalised: {sum(1 for r in report['results'] if r['warnings'])}"
+    )
     for r in report["results"]:
         for w in r["warnings"]:
             print(f"  warning row {r['index']:>2} {r['external_id']}: {w['msg']}")
@@ -88,16 +90,25 @@ def print_report(report: dict, sent: list[dict]) -> None:
     expected = sum(1 for s in sent if "parent_external_id" in s)
     print(f"parent links: {with_parent} of {expected} rows with subsidiary_of")
     tiers = Counter(r["tier"] for r in ok)
-    print("tier distribution: " + ", ".join(f"{t}={tiers.get(t, 0)}" for t in ("strategic", "key", "growth", "transactional")))
+    print(
+        "tier distribution: "
+        + ", ".join(f"{t}={tiers.get(t, 0)}" for t in ("strategic", "key", "growth", "transactional"))
+    )
     print("sample reasons (highest score first):")
-    for r in sorted(ok, key=lambda r: float(r["tier_score"] or 0), reverse=True)[:3] + sorted(ok, key=lambda r: float(r["tier_score"] or 0))[:1]:
-        parts = "; ".join(f"{x['factor']} {x['score'] if x['known'] else 'unknown'} x{x['weight']}" for x in r["tier_reasons"])
+    for r in (
+        sorted(ok, key=lambda r: float(r["tier_score"] or 0), reverse=True)[:3]
+        + sorted(ok, key=lambda r: float(r["tier_score"] or 0))[:1]
+    ):
+        parts = "; ".join(
+            f"{x['factor']} {x['score'] if x['known'] else 'unknown'} x{x['weight']}" for x in r["tier_reasons"]
+        )
         print(f"  {r['external_id']}: {r['tier']} {r['tier_score']} ({parts})")
 
 
 async def post(client: httpx.AsyncClient, token: str, body: list[dict]) -> dict:
-    response = await client.post("/api/v1/accounts:bulk-upsert", json={"items": body},
-                                 headers={"Authorization": f"Bearer {token}"})
+    response = await client.post(
+        "/api/v1/accounts:bulk-upsert", json={"items": body}, headers={"Authorization": f"Bearer {token}"}
+    )
     response.raise_for_status()
     return response.json()
 
@@ -114,10 +125,12 @@ async def in_process(body: list[dict]) -> tuple[dict, dict]:
         await asyncio.to_thread(upgrade, MIGRATIONS, "key_account", url)
         app = create_app(Settings(database_url=url, jwt_secret=SECRET, dispatcher_enabled=False, log_level="WARNING"))
         token = mint_token(SECRET, subject=str(uuid.uuid4()), org_unit_path="/group", roles=["group_admin"])
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://key_account") as client:
-                first = await post(client, token, body)
-                second = await post(client, token, body)  # a re-run updates, never duplicates
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://key_account") as client,
+        ):
+            first = await post(client, token, body)
+            second = await post(client, token, body)  # a re-run updates, never duplicates
         return first, second
     finally:
         await drop_database(admin, name)

@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.opportunity.domain.scoring import L1, L2, L3, Deal, History, Rep, score  # noqa: E402
-from services.opportunity.domain.solver import UNASSIGNED, solve  # noqa: E402
-from services.opportunity.domain.policy import AssignmentPolicy  # noqa: E402
+from services.opportunity.domain.policy import AssignmentPolicy
+from services.opportunity.domain.scoring import L1, L2, L3, Deal, History, Rep, score
+from services.opportunity.domain.solver import UNASSIGNED, solve
 
 INDUSTRIES = [f"industry-{i}" for i in range(12)]
 BANDS = ["small", "mid", "large"]
@@ -42,8 +42,10 @@ BANDS = ["small", "mid", "large"]
 def bench_propose(n_deals: int, n_reps: int) -> None:
     rng = random.Random(42)
     solutions = [str(uuid.UUID(int=i + 1)) for i in range(40)]
-    reps = [Rep(str(uuid.uuid4()), rng.choice([L1, L1, L2, L2, L3]), rng.randint(8, 20), rng.randint(0, 6))
-            for _ in range(n_reps)]
+    reps = [
+        Rep(str(uuid.uuid4()), rng.choice([L1, L1, L2, L2, L3]), rng.randint(8, 20), rng.randint(0, 6))
+        for _ in range(n_reps)
+    ]
     history = History()
     for r in reps:
         n = rng.randint(0, 80)
@@ -55,9 +57,17 @@ def bench_propose(n_deals: int, n_reps: int) -> None:
         for s in rng.sample(solutions, 5):
             k = rng.randint(0, n // 5 + 1)
             history.solution[(r.employee_id, s)] = (rng.randint(0, k), k)
-    deals = [Deal(str(uuid.uuid4()), rng.choice([None, rng.lognormvariate(10.5, 1.2)]), rng.choice(INDUSTRIES),
-                  rng.choice(BANDS), tuple(rng.sample(solutions, rng.randint(0, 2))), str(uuid.UUID(int=rng.randint(1, 3000))))
-             for _ in range(n_deals)]
+    deals = [
+        Deal(
+            str(uuid.uuid4()),
+            rng.choice([None, rng.lognormvariate(10.5, 1.2)]),
+            rng.choice(INDUSTRIES),
+            rng.choice(BANDS),
+            tuple(rng.sample(solutions, rng.randint(0, 2))),
+            str(uuid.UUID(int=rng.randint(1, 3000))),
+        )
+        for _ in range(n_deals)
+    ]
     coverage = {str(uuid.UUID(int=a)): {r.employee_id for r in rng.sample(reps, 2)} for a in range(1, 3001)}
     policy = AssignmentPolicy()
     tracemalloc.start()
@@ -65,8 +75,14 @@ def bench_propose(n_deals: int, n_reps: int) -> None:
     s = score(deals, reps, history, policy, coverage=coverage)
     scored = time.perf_counter()
     free = np.array([r.free for r in reps])
-    sol = solve(s.utility, free, is_l1=np.array([r.stage == L1 for r in reps]), starter=s.starter,
-                l1_share=policy.l1_starter_share, k=policy.candidates_per_opportunity)
+    sol = solve(
+        s.utility,
+        free,
+        is_l1=np.array([r.stage == L1 for r in reps]),
+        starter=s.starter,
+        l1_share=policy.l1_starter_share,
+        k=policy.candidates_per_opportunity,
+    )
     solved = time.perf_counter()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -78,10 +94,12 @@ def bench_propose(n_deals: int, n_reps: int) -> None:
     print(f"| score (win probability, continuity, load, stage rules) | {scored - started:.2f} |")
     print(f"| solve (L1 reservation + batch matching) | {solved - scored:.2f} |")
     print(f"| **total** | **{solved - started:.2f}** (target < 5) |")
-    print(f"\nassigned {int(placed.sum()):,}; capacity respected; starters {sol.starters:,}, "
-          f"L1 target {sol.l1_starter_target:,}, L1 given {sol.l1_starters_given:,}; "
-          f"peak traced memory {peak / 2**20:,.0f} MiB; process peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    print(
+        f"\nassigned {int(placed.sum()):,}; capacity respected; starters {sol.starters:,}, "
+        f"L1 target {sol.l1_starter_target:,}, L1 given {sol.l1_starters_given:,}; "
+        f"peak traced memory {peak / 2**20:,.0f} MiB; process peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
+    )
 
 
 SEED_SQL = """
@@ -111,7 +129,9 @@ async def bench_recommend(history: int, requests: int) -> None:
     from services.opportunity.recommendations.repository import rebuild
     from services.opportunity.settings import Settings
 
-    admin = os.environ.get("SANLUN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres").replace("+asyncpg", "")
+    admin = os.environ.get("SANLUN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres").replace(
+        "+asyncpg", ""
+    )
     name = f"sanlun_bench_{uuid.uuid4().hex[:8]}"
     base = admin.rsplit("/", 1)[0]
     conn = await asyncpg.connect(base + "/postgres")
@@ -127,11 +147,14 @@ async def bench_recommend(history: int, requests: int) -> None:
             db = app.state.db
             t0 = time.perf_counter()
             async with db.transaction() as session:
-                await session.execute(sa.text(
-                    "INSERT INTO opportunity.solutions (id, name, industries, size_bands, presales_support_usual, active,"
-                    " created_at, updated_at, version) SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,"
-                    " 'Solution ' || g, ARRAY['industry-' || (g % 12)], ARRAY['mid'], false, true, now(), now(), 1"
-                    " FROM generate_series(1, 40) g"))
+                await session.execute(
+                    sa.text(
+                        "INSERT INTO opportunity.solutions (id, name, industries, size_bands, presales_support_usual, active,"
+                        " created_at, updated_at, version) SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,"
+                        " 'Solution ' || g, ARRAY['industry-' || (g % 12)], ARRAY['mid'], false, true, now(), now(), 1"
+                        " FROM generate_series(1, 40) g"
+                    )
+                )
             step = 200_000
             for lo in range(1, history + 1, step):
                 async with db.transaction() as session:
@@ -143,8 +166,14 @@ async def bench_recommend(history: int, requests: int) -> None:
                 await c.execute(sa.text("VACUUM ANALYZE opportunity.opportunities"))
                 await c.execute(sa.text("VACUUM ANALYZE opportunity.solution_outcomes"))
                 rollup = (await c.execute(sa.text("SELECT count(*) FROM opportunity.solution_outcomes"))).scalar()
-                targets = [r[0] for r in (await c.execute(sa.text(
-                    "SELECT id FROM opportunity.opportunities WHERE stage = 'negotiation' LIMIT 200"))).all()]
+                targets = [
+                    r[0]
+                    for r in (
+                        await c.execute(
+                            sa.text("SELECT id FROM opportunity.opportunities WHERE stage = 'negotiation' LIMIT 200")
+                        )
+                    ).all()
+                ]
             seeded = time.perf_counter() - t0
             token = mint_token(secret, subject=str(uuid.uuid4()), org_unit_path="/group", roles=["group_admin"])
             headers = {"Authorization": f"Bearer {token}"}
@@ -155,13 +184,18 @@ async def bench_recommend(history: int, requests: int) -> None:
                 for i in range(requests):
                     opp = targets[i % len(targets)]
                     t = time.perf_counter()
-                    r = await client.get(f"/api/v1/opportunities/{opp}/recommended-solutions",
-                                         params={"as_of": "2026-09-30", "k": 3}, headers=headers)
+                    r = await client.get(
+                        f"/api/v1/opportunities/{opp}/recommended-solutions",
+                        params={"as_of": "2026-09-30", "k": 3},
+                        headers=headers,
+                    )
                     times.append((time.perf_counter() - t) * 1000)
                     assert r.status_code == 200 and len(r.json()["items"]) == 3, r.text
         times.sort()
         p99 = times[int(0.99 * (len(times) - 1))]
-        print(f"\n## recommend: {history:,} historical opportunities ({rollup:,} roll-up rows; seeded in {seeded:.0f} s)\n")
+        print(
+            f"\n## recommend: {history:,} historical opportunities ({rollup:,} roll-up rows; seeded in {seeded:.0f} s)\n"
+        )
         print("| requests | median ms | p99 ms | max ms |\n| --- | --- | --- | --- |")
         print(f"| {requests} | {statistics.median(times):.1f} | {p99:.1f} (target < 50) | {times[-1]:.1f} |")
     finally:

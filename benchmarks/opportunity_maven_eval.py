@@ -46,11 +46,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sanlun.importer.cli import sample_data_dir  # noqa: E402
-from services.opportunity.domain.scoring import L1, L2, L3, Deal, History, Rep, score  # noqa: E402
-from services.opportunity.domain.solver import UNASSIGNED, solve  # noqa: E402
-from services.opportunity.domain.policy import AssignmentPolicy  # noqa: E402
-from services.opportunity.domain.ranking import Candidate, rank  # noqa: E402
+from sanlun.importer.cli import sample_data_dir
+from services.opportunity.domain.policy import AssignmentPolicy
+from services.opportunity.domain.ranking import Candidate, rank
+from services.opportunity.domain.scoring import L1, L2, L3, Deal, History, Rep, score
+from services.opportunity.domain.solver import UNASSIGNED, solve
 
 DEFAULT_DATA = sample_data_dir()
 SECTORS = {"technolgy": "technology"}
@@ -74,8 +74,10 @@ def load(data: Path) -> tuple[list[dict], dict[str, dict], dict[str, float], Cou
     for row in csv.DictReader(open(data / "accounts.csv")):
         if row["sector"] in SECTORS:
             flaws[f"sector {row['sector']!r} normalised"] += 1
-        accounts[row["account"]] = {"industry": SECTORS.get(row["sector"], row["sector"]),
-                                    "size_band": size_band(int(row["employees"]))}
+        accounts[row["account"]] = {
+            "industry": SECTORS.get(row["sector"], row["sector"]),
+            "size_band": size_band(int(row["employees"])),
+        }
     prices = {r["product"]: float(r["sales_price"]) for r in csv.DictReader(open(data / "products.csv"))}
     deals = []
     for row in csv.DictReader(open(data / "sales_pipeline.csv")):
@@ -85,13 +87,19 @@ def load(data: Path) -> tuple[list[dict], dict[str, dict], dict[str, float], Cou
         account = accounts.get(row["account"])
         if account is None:
             flaws["deal without a known account (kept, no industry/size band)"] += 1
-        deals.append({
-            "id": row["opportunity_id"], "agent": row["sales_agent"], "product": product,
-            "industry": account["industry"] if account else None, "size_band": account["size_band"] if account else None,
-            "stage": row["deal_stage"], "engaged": dt.date.fromisoformat(row["engage_date"]) if row["engage_date"] else None,
-            "closed": dt.date.fromisoformat(row["close_date"]) if row["close_date"] else None,
-            "value": float(row["close_value"]) if row["close_value"] else None,
-        })
+        deals.append(
+            {
+                "id": row["opportunity_id"],
+                "agent": row["sales_agent"],
+                "product": product,
+                "industry": account["industry"] if account else None,
+                "size_band": account["size_band"] if account else None,
+                "stage": row["deal_stage"],
+                "engaged": dt.date.fromisoformat(row["engage_date"]) if row["engage_date"] else None,
+                "closed": dt.date.fromisoformat(row["close_date"]) if row["close_date"] else None,
+                "value": float(row["close_value"]) if row["close_value"] else None,
+            }
+        )
     return deals, accounts, prices, flaws
 
 
@@ -123,8 +131,12 @@ def stages_by_rule(agents: list[str], history: list[dict], start: dt.date) -> di
 
 def history_of(history: list[dict]) -> History:
     h = History()
-    tallies: dict[str, dict] = {"overall": defaultdict(lambda: [0, 0]), "industry": defaultdict(lambda: [0, 0]),
-                                "size_band": defaultdict(lambda: [0, 0]), "solution": defaultdict(lambda: [0, 0])}
+    tallies: dict[str, dict] = {
+        "overall": defaultdict(lambda: [0, 0]),
+        "industry": defaultdict(lambda: [0, 0]),
+        "size_band": defaultdict(lambda: [0, 0]),
+        "solution": defaultdict(lambda: [0, 0]),
+    }
     for d in history:
         won = d["stage"] == "Won"
         keys = {"overall": d["agent"], "solution": (d["agent"], d["product"])}
@@ -168,8 +180,14 @@ def assignment_eval(deals: list[dict], prices: dict[str, float], quarter: str) -
     s = score(units, reps, h, policy)
     free = np.array([r.free for r in reps])
     is_l1 = np.array([r.stage == L1 for r in reps])
-    sol = solve(s.utility, free, is_l1=is_l1, starter=s.starter, l1_share=policy.l1_starter_share,
-                k=policy.candidates_per_opportunity)
+    sol = solve(
+        s.utility,
+        free,
+        is_l1=is_l1,
+        starter=s.starter,
+        l1_share=policy.l1_starter_share,
+        k=policy.candidates_per_opportunity,
+    )
     round_robin = np.arange(len(batch)) % len(agents)
     products = sorted(prices)
     rates = evaluation_rates(agents, products, h)
@@ -186,15 +204,19 @@ def assignment_eval(deals: list[dict], prices: dict[str, float], quarter: str) -
     rr_value, rr_l1, rr_n = measure(round_robin)
     opt_value, opt_l1, opt_n = measure(sol.owner)
     counts = Counter(stages.values())
-    print(f"\n## Assignment replay: {len(batch):,} opportunities engaged in {quarter}, {len(agents)} agents "
-          f"(L1 {counts[L1]}, L2 {counts[L2]}, L3 {counts[L3]}), capacity {capacity} each; "
-          f"history: {len(history):,} deals closed before {start}\n")
+    print(
+        f"\n## Assignment replay: {len(batch):,} opportunities engaged in {quarter}, {len(agents)} agents "
+        f"(L1 {counts[L1]}, L2 {counts[L2]}, L3 {counts[L3]}), capacity {capacity} each; "
+        f"history: {len(history):,} deals closed before {start}\n"
+    )
     print("| method | assigned | expected won value | vs round-robin | share of winnable starters to L1 |")
     print("| --- | --- | --- | --- | --- |")
     print(f"| round-robin | {rr_n:,} | {rr_value:,.0f} | — | {rr_l1:.1%} |")
     print(f"| stage-aware optimiser | {opt_n:,} | {opt_value:,.0f} | {opt_value / rr_value - 1:+.1%} | {opt_l1:.1%} |")
-    print(f"\nwinnable starters: {int(s.starter.sum()):,} of {len(batch):,}; L1 agents are "
-          f"{counts[L1] / len(agents):.0%} of the pool; protected share target {policy.l1_starter_share:.0%}")
+    print(
+        f"\nwinnable starters: {int(s.starter.sum()):,} of {len(batch):,}; L1 agents are "
+        f"{counts[L1] / len(agents):.0%} of the pool; protected share target {policy.l1_starter_share:.0%}"
+    )
 
 
 def recommendation_eval(deals: list[dict], quarter: str) -> None:
@@ -217,9 +239,20 @@ def recommendation_eval(deals: list[dict], quarter: str) -> None:
             ind_w = sum(c["wins"] for (i, _, q), c in tally.items() if i == industry and q == p) if industry else 0
             ind_l = sum(c["losses"] for (i, _, q), c in tally.items() if i == industry and q == p) if industry else 0
             all_l = sum(c["losses"] for (_, _, q), c in tally.items() if q == p)
-            out.append(Candidate(p, p, (), (), wins_similar=sim["wins"] if industry else 0,
-                                 losses_similar=sim["losses"] if industry else 0, wins_industry=ind_w,
-                                 losses_industry=ind_l, wins_all=overall[p], losses_all=all_l))
+            out.append(
+                Candidate(
+                    p,
+                    p,
+                    (),
+                    (),
+                    wins_similar=sim["wins"] if industry else 0,
+                    losses_similar=sim["losses"] if industry else 0,
+                    wins_industry=ind_w,
+                    losses_industry=ind_l,
+                    wins_all=overall[p],
+                    losses_all=all_l,
+                )
+            )
         return out
 
     cache: dict[tuple, list[str]] = {}
@@ -227,11 +260,15 @@ def recommendation_eval(deals: list[dict], quarter: str) -> None:
     for d in tests:
         key = (d["industry"], d["size_band"])
         if key not in cache:
-            cache[key] = [r.candidate.solution_id for r in rank(candidates(*key), industry=key[0], size_band=key[1], k=3)]
+            cache[key] = [
+                r.candidate.solution_id for r in rank(candidates(*key), industry=key[0], size_band=key[1], k=3)
+            ]
         hits += d["product"] in cache[key]
         base_hits += d["product"] in baseline
-    print(f"\n## Recommendation hit rate at 3: {len(tests):,} deals won in {quarter}, trained on "
-          f"{len(history):,} outcomes closed in the 12 months before {start} ({len(products)} products)\n")
+    print(
+        f"\n## Recommendation hit rate at 3: {len(tests):,} deals won in {quarter}, trained on "
+        f"{len(history):,} outcomes closed in the 12 months before {start} ({len(products)} products)\n"
+    )
     print("| method | hit@3 |\n| --- | --- |")
     print(f"| most sold overall (baseline: {', '.join(baseline)}) | {base_hits / len(tests):.1%} |")
     print(f"| recommender (similar accounts, industry, win rate, popularity) | {hits / len(tests):.1%} |")
@@ -244,8 +281,10 @@ def main() -> None:
     parser.add_argument("--test-quarter", default="2017Q4", help="Quarter whose won deals test the recommender.")
     args = parser.parse_args()
     deals, _, prices, flaws = load(args.data)
-    print(f"# Maven CRM replay ({len(deals):,} opportunities)\n\ndata flaws handled: " +
-          "; ".join(f"{k}: {v}" for k, v in sorted(flaws.items())))
+    print(
+        f"# Maven CRM replay ({len(deals):,} opportunities)\n\ndata flaws handled: "
+        + "; ".join(f"{k}: {v}" for k, v in sorted(flaws.items()))
+    )
     assignment_eval(deals, prices, args.quarter)
     recommendation_eval(deals, args.test_quarter)
 

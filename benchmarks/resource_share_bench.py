@@ -30,14 +30,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sanlun.kernel.auth import Principal  # noqa: E402
-from sanlun.kernel.db import Database  # noqa: E402
-from sanlun.kernel.migrations import upgrade  # noqa: E402
-from sanlun.kernel.settings import asyncpg_url  # noqa: E402
-from sanlun.topology import BY_NAME  # noqa: E402
-from services.resource_share.domain.paths import PathConfig  # noqa: E402
-from services.resource_share.introductions import service as introductions  # noqa: E402
-from tests.support import create_database, drop_database, with_database  # noqa: E402
+from sanlun.kernel.auth import Principal
+from sanlun.kernel.db import Database
+from sanlun.kernel.migrations import upgrade
+from sanlun.kernel.settings import asyncpg_url
+from sanlun.topology import BY_NAME
+from services.resource_share.domain.paths import PathConfig
+from services.resource_share.introductions import service as introductions
+from tests.support import create_database, drop_database, with_database
 
 ORGS, TEAMS_PER_ORG = 20, 25
 # Deterministic ids (md5 of a label) so the load is pure SQL and the queries can name them.
@@ -103,11 +103,16 @@ async def measure(url: str, *, queries: int, employees: int, contacts: int) -> N
         principal = employee(rng.randrange(employees))
         kind = "contact" if q % 2 == 0 else "account"
         target = rng.randrange(contacts)
-        args = {"contact_id": md5_uuid(f"contact{target}"), "account_id": None} if kind == "contact" else {
-            "contact_id": None, "account_id": md5_uuid(f"account{target // 10}")}
+        args = (
+            {"contact_id": md5_uuid(f"contact{target}"), "account_id": None}
+            if kind == "contact"
+            else {"contact_id": None, "account_id": md5_uuid(f"account{target // 10}")}
+        )
         async with db.session() as session:
             started = time.perf_counter()
-            paths = await introductions.find_paths(session=session, principal=principal, config=config, limit=10, **args)
+            paths = await introductions.find_paths(
+                session=session, principal=principal, config=config, limit=10, **args
+            )
             elapsed = (time.perf_counter() - started) * 1000
         if q >= 20:  # the first queries warm the pool and the caches
             timings[kind].append(elapsed)
@@ -118,8 +123,10 @@ async def measure(url: str, *, queries: int, employees: int, contacts: int) -> N
         values = sorted(values)
         p99 = values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
         paths_found = found.get(kind) or found["contact"] + found["account"]
-        print(f"{kind:<10}{len(values):>9}{statistics.median(values):>11.2f}{p99:>9.2f}{values[-1]:>9.2f}"
-              f"{statistics.median(paths_found):>16}")
+        print(
+            f"{kind:<10}{len(values):>9}{statistics.median(values):>11.2f}{p99:>9.2f}{values[-1]:>9.2f}"
+            f"{statistics.median(paths_found):>16}"
+        )
 
 
 async def main() -> None:
@@ -138,8 +145,10 @@ async def main() -> None:
         spec = BY_NAME["resource_share"]
         await asyncio.to_thread(upgrade, spec.migrations_dir, spec.schema, url)
         seconds = await load(url, employees=args.employees, relationships=args.relationships, contacts=args.contacts)
-        print(f"loaded {args.relationships:,} relationships of {args.employees:,} employees in {ORGS} organisations "
-              f"({args.contacts:,} contacts, {args.contacts // 10:,} accounts) in {seconds:.1f} s")
+        print(
+            f"loaded {args.relationships:,} relationships of {args.employees:,} employees in {ORGS} organisations "
+            f"({args.contacts:,} contacts, {args.contacts // 10:,} accounts) in {seconds:.1f} s"
+        )
         await measure(url, queries=args.queries, employees=args.employees, contacts=args.contacts)
     finally:
         if args.keep:

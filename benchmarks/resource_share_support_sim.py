@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.resource_share.domain.desk import (  # noqa: E402
+from services.resource_share.domain.desk import (
     Candidate,
     PriorityConfig,
     fairness,
@@ -75,18 +75,24 @@ def month(seed: int, load: float, pool: list[tuple[uuid.UUID, frozenset[str], fr
                 # Deal sizes by stage: L1 small, L3 large (what the tilt has to counter).
                 stage = pick(rng, STAGE_MIX)
                 scale = {"L1_SUBSISTENCE": 30_000, "L2_COMFORTABLE": 120_000, "L3_AFFLUENT": 400_000}[stage]
-                out.append(Req(
-                    id=uuid.UUID(int=rng.getrandbits(128)), stage=stage, urgency=pick(rng, URGENCY_MIX),
-                    amount=rng.lognormvariate(0, 0.6) * scale,
-                    skills=tuple(rng.sample(SKILLS, rng.choice((1, 1, 2)))), industry=rng.choice(INDUSTRIES),
-                    hours=rng.choice((1, 2, 3, 4)), created=created,
-                    due=created + dt.timedelta(days=rng.choice((3, 5, 7))),
-                ))
+                out.append(
+                    Req(
+                        id=uuid.UUID(int=rng.getrandbits(128)),
+                        stage=stage,
+                        urgency=pick(rng, URGENCY_MIX),
+                        amount=rng.lognormvariate(0, 0.6) * scale,
+                        skills=tuple(rng.sample(SKILLS, rng.choice((1, 1, 2)))),
+                        industry=rng.choice(INDUSTRIES),
+                        hours=rng.choice((1, 2, 3, 4)),
+                        created=created,
+                        due=created + dt.timedelta(days=rng.choice((3, 5, 7))),
+                    )
+                )
     return out
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
-    n, p, limit = 0, 1.0, 2.718281828459045 ** -lam
+    n, p, limit = 0, 1.0, 2.718281828459045**-lam
     while True:
         p *= rng.random()
         if p <= limit:
@@ -109,13 +115,26 @@ def run(requests: list[Req], pool, config: PriorityConfig) -> list[Req]:
             open_.append(pending.pop(0))
         open_ = [r for r in open_ if r.due > now]  # past due: lost
         if now.weekday() < 5 and now.hour in WORK_HOURS and open_:
-            ranked = sorted(open_, key=lambda r: -priority(
-                urgency=r.urgency, deal_amount=r.amount, stage=r.stage, created_at=r.created, now=now, config=config
-            ).score)
+            ranked = sorted(
+                open_,
+                key=lambda r: (
+                    -priority(
+                        urgency=r.urgency,
+                        deal_amount=r.amount,
+                        stage=r.stage,
+                        created_at=r.created,
+                        now=now,
+                        config=config,
+                    ).score
+                ),
+            )
             for r in ranked:
-                best = match(skills=r.skills, industry=r.industry, hours_needed=r.hours, candidates=[
-                    Candidate(p[0], p[1], p[2], free[p[0]]) for p in pool
-                ])
+                best = match(
+                    skills=r.skills,
+                    industry=r.industry,
+                    hours_needed=r.hours,
+                    candidates=[Candidate(p[0], p[1], p[2], free[p[0]]) for p in pool],
+                )
                 if best:
                     free[best[0].employee_id] -= r.hours
                     r.assigned = now
@@ -133,25 +152,36 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed + 1)
     pool = [
-        (uuid.UUID(int=rng.getrandbits(128)), frozenset(rng.sample(SKILLS, 3)), frozenset(rng.sample(INDUSTRIES, 2)),
-         float(rng.choice((20, 30, 40))))
+        (
+            uuid.UUID(int=rng.getrandbits(128)),
+            frozenset(rng.sample(SKILLS, 3)),
+            frozenset(rng.sample(INDUSTRIES, 2)),
+            float(rng.choice((20, 30, 40))),
+        )
         for _ in range(args.people)
     ]
     requests = month(args.seed, args.load, pool)
     counts = {s: sum(r.stage == s for r in requests) for s, _ in STAGE_MIX}
-    print(f"{len(requests)} requests in {DAYS} days from a team of mixed stages {counts}; "
-          f"pool of {len(pool)} with {sum(p[3] for p in pool):g} h/week; load {args.load:g}; ageing {args.ageing:g}/h")
+    print(
+        f"{len(requests)} requests in {DAYS} days from a team of mixed stages {counts}; "
+        f"pool of {len(pool)} with {sum(p[3] for p in pool):g} h/week; load {args.load:g}; ageing {args.ageing:g}/h"
+    )
     print(f"{'tilt':<6}{'stage':<16}{'requests':>9}{'fulfilled':>10}{'rate':>7}{'median wait h':>15}{'p90 wait h':>12}")
     for tilt in (True, False):
         done = run(requests, pool, PriorityConfig(ageing_per_hour=args.ageing, tilt=tilt))
         rows = [
-            (r.stage, r.assigned is not None,
-             (r.assigned - r.created).total_seconds() / 3600 if r.assigned is not None else None)
+            (
+                r.stage,
+                r.assigned is not None,
+                (r.assigned - r.created).total_seconds() / 3600 if r.assigned is not None else None,
+            )
             for r in done
         ]
         for f in fairness(rows):
-            print(f"{'on' if tilt else 'off':<6}{f.stage:<16}{f.requests:>9}{f.fulfilled:>10}"
-                  f"{(f.fulfilment_rate or 0):>7.1%}{_fmt(f.median_wait_hours):>15}{_fmt(f.p90_wait_hours):>12}")
+            print(
+                f"{'on' if tilt else 'off':<6}{f.stage:<16}{f.requests:>9}{f.fulfilled:>10}"
+                f"{(f.fulfilment_rate or 0):>7.1%}{_fmt(f.median_wait_hours):>15}{_fmt(f.p90_wait_hours):>12}"
+            )
 
 
 def _fmt(value: float | None) -> str:

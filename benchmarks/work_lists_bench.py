@@ -33,39 +33,51 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sanlun.kernel.auth import mint_token  # noqa: E402
-from sanlun.kernel.migrations import upgrade  # noqa: E402
-from tests.support import create_database, drop_database, with_database  # noqa: E402
+from sanlun.kernel.auth import mint_token
+from sanlun.kernel.migrations import upgrade
+from tests.support import create_database, drop_database, with_database
 
 SECRET = "bench-secret-0123456789abcdef0123"
 REP = uuid.UUID("00000000-0000-0000-0000-00000000abcd")
 
 LOAD = [
-    ("key_account.accounts", """
+    (
+        "key_account.accounts",
+        """
         INSERT INTO key_account.accounts (id, name, org_unit_path, created_at, updated_at, version, employees,
                                           potential, strategic_value, solution_fit, owner_id)
         SELECT md5('a' || g)::uuid, 'Account ' || g, '/group/east/team-' || (g % 50), now(), now(), 1, 10, 50, 50, 50,
                CASE WHEN g <= 3 THEN '{rep}'::uuid ELSE md5('o' || (g % 500))::uuid END
-        FROM generate_series(1, 5000) g"""),
-    ("key_account.account_plans", """
+        FROM generate_series(1, 5000) g""",
+    ),
+    (
+        "key_account.account_plans",
+        """
         INSERT INTO key_account.account_plans (id, account_id, period, starts_on, ends_on, created_at, updated_at,
                                                version, critical_success_factors, guiding_team_members,
                                                guiding_team_initiatives)
         SELECT md5('p' || id)::uuid, id, '2026', '2026-01-01', '2099-12-31', now(), now(), 1, '[]', '[]', '[]'
-        FROM key_account.accounts"""),
-    ("key_account.plan_actions", """
+        FROM key_account.accounts""",
+    ),
+    (
+        "key_account.plan_actions",
+        """
         INSERT INTO key_account.plan_actions (id, plan_id, title, due_on, status, created_at, updated_at, version)
         SELECT gen_random_uuid(), p.id, 'Action ' || g,
                CASE WHEN g % 5 = 0 THEN NULL ELSE current_date + (g % 90) END, 'open', now(), now(), 1
-        FROM key_account.account_plans p, generate_series(1, 40) g"""),
-    ("opportunity.opportunities", """
+        FROM key_account.account_plans p, generate_series(1, 40) g""",
+    ),
+    (
+        "opportunity.opportunities",
+        """
         INSERT INTO opportunity.opportunities (id, name, owner_id, org_unit_path, stage, created_at, updated_at,
                                                version, solution_ids, assigned_at)
         SELECT gen_random_uuid(), 'Deal ' || g,
                CASE WHEN g <= 3 THEN '{rep}'::uuid ELSE md5('o' || (g % 500))::uuid END,
                '/group/east/team-' || (g % 50), 'lead', now() - g * interval '1 minute', now(), 1, '{{}}',
                now() - g * interval '1 minute'
-        FROM generate_series(1, 200000) g"""),
+        FROM generate_series(1, 200000) g""",
+    ),
 ]
 
 
@@ -75,8 +87,10 @@ async def load(url: str) -> None:
         for table, sql in LOAD:
             started = time.perf_counter()
             await conn.execute(sql.format(rep=REP))
-            print(f"  loaded {table:<28} {await conn.fetchval(f'SELECT count(*) FROM {table}'):>9,} rows "
-                  f"in {time.perf_counter() - started:5.1f} s")
+            print(
+                f"  loaded {table:<28} {await conn.fetchval(f'SELECT count(*) FROM {table}'):>9,} rows "
+                f"in {time.perf_counter() - started:5.1f} s"
+            )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -97,17 +111,27 @@ async def measure(url: str, requests: int) -> None:
     cases = [
         ("key_account", "/api/v1/plan-actions", {"status": "open"}, list(callers)),
         ("opportunity", "/api/v1/opportunities", {}, list(callers)),
-        ("opportunity", "/api/v1/opportunities", {"owner_id": str(REP), "sort": "-assigned_at"},
-         ["rep with 3 accounts and 3 deals"]),
+        (
+            "opportunity",
+            "/api/v1/opportunities",
+            {"owner_id": str(REP), "sort": "-assigned_at"},
+            ["rep with 3 accounts and 3 deals"],
+        ),
     ]
     for service, path, params, who in cases:
         module = __import__(f"{BY_NAME[service].package}.settings", fromlist=["Settings"])
-        settings = module.Settings(database_url=url, jwt_secret=SECRET, dispatcher_enabled=False, log_level="WARNING",
-                                   retention_interval_seconds=0)
+        settings = module.Settings(
+            database_url=url,
+            jwt_secret=SECRET,
+            dispatcher_enabled=False,
+            log_level="WARNING",
+            retention_interval_seconds=0,
+        )
         app = BY_NAME[service].create_app(settings)
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=f"http://{service}"
-        ) as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}") as client,
+        ):
             for caller in who:
                 headers = callers[caller]
                 for _ in range(20):  # warm-up: connections, statement caches
@@ -120,8 +144,10 @@ async def measure(url: str, requests: int) -> None:
                     assert response.status_code == 200, response.text
                 samples.sort()
                 label = f"GET {path}{'?' + '&'.join(f'{k}={v}' for k, v in params.items()) if params else ''}"
-                print(f"  {label:<58} {caller:<32} median {statistics.median(samples):6.2f} ms  "
-                      f"p99 {samples[int(len(samples) * 0.99) - 1]:6.2f} ms  ({len(response.json()['items'])} items)")
+                print(
+                    f"  {label:<58} {caller:<32} median {statistics.median(samples):6.2f} ms  "
+                    f"p99 {samples[int(len(samples) * 0.99) - 1]:6.2f} ms  ({len(response.json()['items'])} items)"
+                )
 
 
 async def main() -> None:

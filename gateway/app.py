@@ -62,9 +62,16 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-API-Key", "X-Request-ID"]
 # What a browser client may read: everything the OpenAPI declares as a response header.
 CORS_EXPOSED = [
-    "ETag", "Location", "X-Request-ID", "Idempotent-Replayed",
-    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After",
-    "Deprecation", "Link",  # on the deprecated bulk URLs (sanlun.kernel.bulk)
+    "ETag",
+    "Location",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "Deprecation",
+    "Link",  # on the deprecated bulk URLs (sanlun.kernel.bulk)
 ]
 
 
@@ -72,13 +79,18 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or Settings()
     # The engine connects lazily: building the app (e.g. for its OpenAPI) needs no database.
     db = database or Database(
-        settings.async_database_url, application_name=SERVICE,
-        pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-        connect_timeout=settings.db_connect_timeout_seconds, pre_ping=settings.db_pool_pre_ping,
+        settings.async_database_url,
+        application_name=SERVICE,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        pre_ping=settings.db_pool_pre_ping,
     )
     breakers = Breakers(
-        [s.name for s in SERVICES], threshold=settings.breaker_failure_threshold,
-        window_seconds=settings.breaker_window_seconds, open_seconds=settings.breaker_open_seconds,
+        [s.name for s in SERVICES],
+        threshold=settings.breaker_failure_threshold,
+        window_seconds=settings.breaker_window_seconds,
+        open_seconds=settings.breaker_open_seconds,
     )
     proxy = Proxy(settings, breakers)
     default_limit = Limit(capacity=settings.rate_limit_burst, rate=settings.rate_limit_per_second)
@@ -87,14 +99,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     limiter = None
     if settings.rate_limit_enabled:
         limiter = RateLimiter(
-            BucketStore(db.engine), lease_seconds=settings.rate_limit_lease_seconds,
-            lease_max=settings.rate_limit_lease_max, lease_ttl=settings.rate_limit_lease_ttl_seconds,
+            BucketStore(db.engine),
+            lease_seconds=settings.rate_limit_lease_seconds,
+            lease_max=settings.rate_limit_lease_max,
+            lease_ttl=settings.rate_limit_lease_ttl_seconds,
         )
     head = head_revision(MIGRATIONS_DIR, SCHEMA)
 
     retention = [
-        Rule(Base.metadata.tables[f"{SCHEMA}.idempotency_keys"], "created_at",
-             dt.timedelta(hours=settings.idempotency_retention_hours)),
+        Rule(
+            Base.metadata.tables[f"{SCHEMA}.idempotency_keys"],
+            "created_at",
+            dt.timedelta(hours=settings.idempotency_retention_hours),
+        ),
         Rule(buckets_table, "updated_at", BUCKET_IDLE_RETENTION),
     ]
 
@@ -106,7 +123,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             async with AsyncExitStack() as stack:
                 if settings.retention_interval_seconds > 0:
                     await stack.enter_async_context(
-                        retention_task(SERVICE, retention, settings.retention_interval_seconds)(app))
+                        retention_task(SERVICE, retention, settings.retention_interval_seconds)(app)
+                    )
                 yield
         finally:
             await proxy.close()
@@ -122,7 +140,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         # Native OpenTelemetry costs CPU on every request; we export Prometheus instead.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         # Replaced by install_docs: the exported spec, docs with local assets.
-        openapi_url=None, docs_url=None, redoc_url=None,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service = SERVICE
@@ -136,14 +156,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.idempotency_table = Base.metadata.tables[f"{SCHEMA}.idempotency_keys"]
     install_problem_handlers(app)
     app.add_middleware(
-        ProxyMiddleware, proxy=proxy, routes=RouteTable.from_settings(settings),
-        auth=EdgeAuth(verifier, api_keys, default_limit), limiter=limiter,
+        ProxyMiddleware,
+        proxy=proxy,
+        routes=RouteTable.from_settings(settings),
+        auth=EdgeAuth(verifier, api_keys, default_limit),
+        limiter=limiter,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=settings.cors_max_age_seconds,
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSED,
+            max_age=settings.cors_max_age_seconds,
         )
     # The proxy runs outside the routes: what escapes it (a bug, the database
     # of the API-key store gone) is answered here without dropping the
@@ -164,7 +191,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         # Informational: an open breaker is the services' trouble, not the gateway's.
         return {"ok": True, "states": breakers.states()}
 
-    app.include_router(health_router(SERVICE, {"proxy": proxy_ready, "database": database_ready, "breakers": breakers_ready}))
+    app.include_router(
+        health_router(SERVICE, {"proxy": proxy_ready, "database": database_ready, "breakers": breakers_ready})
+    )
     app.include_router(health.router)
     app.include_router(api_keys_router)
     app.include_router(workspace_router)

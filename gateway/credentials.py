@@ -78,7 +78,11 @@ class ApiKeys:
         if self._engine is None:
             raise Unauthorized(API_KEY_INVALID)
         stmt = sa.select(
-            ApiKey.id, ApiKey.roles, ApiKey.org_unit_path, ApiKey.expires_at, ApiKey.revoked_at,
+            ApiKey.id,
+            ApiKey.roles,
+            ApiKey.org_unit_path,
+            ApiKey.expires_at,
+            ApiKey.revoked_at,
             ApiKey.rate_limit_per_second,
         ).where(ApiKey.key_hash == digest)
         async with self._engine.connect() as conn:
@@ -89,13 +93,19 @@ class ApiKeys:
         if row is None or row.revoked_at is not None:
             entry = _CachedKey(caller=None, until=until)
         else:
-            principal = Principal(subject=f"apikey:{row.id}", org_unit_path=row.org_unit_path, roles=frozenset(row.roles))
+            principal = Principal(
+                subject=f"apikey:{row.id}", org_unit_path=row.org_unit_path, roles=frozenset(row.roles)
+            )
             rate = row.rate_limit_per_second
-            limit = self._default if rate is None else Limit(
-                capacity=max(1, round(rate * self._default.capacity / self._default.rate)), rate=rate
+            limit = (
+                self._default
+                if rate is None
+                else Limit(capacity=max(1, round(rate * self._default.capacity / self._default.rate)), rate=rate)
             )
             entry = _CachedKey(
-                caller=Caller(principal, bucket=f"key:{row.id}", limit=limit), until=until, key_id=str(row.id),
+                caller=Caller(principal, bucket=f"key:{row.id}", limit=limit),
+                until=until,
+                key_id=str(row.id),
                 expires_at=row.expires_at.timestamp() if isinstance(row.expires_at, dt.datetime) else None,
             )
         self._cache[digest] = entry
@@ -109,7 +119,10 @@ class ApiKeys:
             ttl = max(1, min(ttl, int(cached.expires_at - now)))
         p = cached.caller.principal
         token = mint_gateway_token(
-            s.service_secret.get_secret_value(), subject=p.subject, org_unit_path=p.org_unit_path, roles=p.roles,
+            s.service_secret.get_secret_value(),
+            subject=p.subject,
+            org_unit_path=p.org_unit_path,
+            roles=p.roles,
             ttl_seconds=ttl,
         )
         cached.caller = Caller(p, cached.caller.bucket, cached.caller.limit, b"Bearer " + token.encode())

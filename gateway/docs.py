@@ -83,7 +83,8 @@ def install_docs(app: FastAPI, spec: PackagedSpec | None = None) -> None:
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
         return get_swagger_ui_html(
-            openapi_url=root + OPENAPI_URL, title=f"{app.title} - Swagger UI",
+            openapi_url=root + OPENAPI_URL,
+            title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
             swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
@@ -98,7 +99,9 @@ def install_docs(app: FastAPI, spec: PackagedSpec | None = None) -> None:
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
         return get_redoc_html(
-            openapi_url=root + OPENAPI_URL, title=f"{app.title} - ReDoc",
+            openapi_url=root + OPENAPI_URL,
+            title=f"{app.title} - ReDoc",
             redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png", with_google_fonts=False,
+            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
         )

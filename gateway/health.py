@@ -52,17 +52,29 @@ async def system_health(request: Request) -> JSONResponse:
     session: aiohttp.ClientSession = request.app.state.proxy.session
     timeout = aiohttp.ClientTimeout(total=settings.health_timeout_seconds)
     states = request.app.state.breakers.states(time.monotonic())
-    services = await asyncio.gather(*(
-        probe(session, name=s.name, url=settings.service_url(s.name).rstrip("/"), timeout=timeout, breaker=states[s.name])
-        for s in SERVICES
-    ))
+    services = await asyncio.gather(
+        *(
+            probe(
+                session,
+                name=s.name,
+                url=settings.service_url(s.name).rstrip("/"),
+                timeout=timeout,
+                breaker=states[s.name],
+            )
+            for s in SERVICES
+        )
+    )
     ready = all(s.status == "ready" for s in services)
     body = SystemHealth(status="ready" if ready else "not_ready", services=list(services))
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
 async def probe(
-    session: aiohttp.ClientSession, *, name: str, url: str, timeout: aiohttp.ClientTimeout,
+    session: aiohttp.ClientSession,
+    *,
+    name: str,
+    url: str,
+    timeout: aiohttp.ClientTimeout,
     breaker: Literal["closed", "open", "half_open"],
 ) -> ServiceHealth:
     started = time.perf_counter()

@@ -27,7 +27,9 @@ PUBLIC_BASE = "/api/v1/"
 SCHEMA_REF = "#/components/schemas/"
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 API_KEY_SCHEME = {
-    "type": "apiKey", "in": "header", "name": "X-API-Key",
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-API-Key",
     "description": "An integrator's key (also accepted as `Authorization: ApiKey <key>`).",
 }
 SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
@@ -54,8 +56,12 @@ EDGE_RESPONSES: dict[str, dict[str, Any]] = {
     "504": {"description": "The owning service did not answer in time (names it in `service`)"},
 }
 PROBLEM_EXAMPLE = {
-    "type": "https://sanlun.dev/problems/not-found", "title": "Not Found", "status": 404,
-    "detail": "No opportunity with this id.", "code": "not_found", "instance": "/api/v1/opportunities/3c1e…",
+    "type": "https://sanlun.dev/problems/not-found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": "No opportunity with this id.",
+    "code": "not_found",
+    "instance": "/api/v1/opportunities/3c1e…",
 }
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
@@ -115,13 +121,18 @@ def _add_edge_contract(operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     for status, response in EDGE_RESPONSES.items():
         if status not in responses:
-            responses[status] = {**copy.deepcopy(response), "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
+            responses[status] = {
+                **copy.deepcopy(response),
+                "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+            }
             continue
         if response["description"] not in responses[status].get("description", ""):
             # The service documents the same status for its own reason (503:
             # its database is unavailable); the client may get either.
             own = responses[status].get("description", "").rstrip(". ")
-            responses[status]["description"] = f"{own}; or: {response['description']}" if own else response["description"]
+            responses[status]["description"] = (
+                f"{own}; or: {response['description']}" if own else response["description"]
+            )
         for name, header in response.get("headers", {}).items():
             responses[status].setdefault("headers", {}).setdefault(name, copy.deepcopy(header))
     for status, response in responses.items():
@@ -150,7 +161,7 @@ def _refs(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
-            yield ref[len(SCHEMA_REF):]
+            yield ref[len(SCHEMA_REF) :]
         for value in node.values():
             yield from _refs(value)
     elif isinstance(node, list):
@@ -186,8 +197,8 @@ def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
     if isinstance(node, dict):
         out = {k: _rewrite_refs(v, renames) for k, v in node.items()}
         ref = out.get("$ref")
-        if isinstance(ref, str) and ref.startswith(SCHEMA_REF) and ref[len(SCHEMA_REF):] in renames:
-            out["$ref"] = SCHEMA_REF + renames[ref[len(SCHEMA_REF):]]
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF) and ref[len(SCHEMA_REF) :] in renames:
+            out["$ref"] = SCHEMA_REF + renames[ref[len(SCHEMA_REF) :]]
         return out
     if isinstance(node, list):
         return [_rewrite_refs(v, renames) for v in node]
@@ -213,5 +224,3 @@ def _service_spec(spec: ServiceSpec) -> dict[str, Any] | None:
         raise
     app = spec.create_app(settings_cls(environment="development"))
     return copy.deepcopy(app.openapi())
-
-

@@ -67,13 +67,27 @@ from sanlun.kernel.errors import (
 )
 from sanlun.kernel.logging import principal_var, request_id_var
 
-HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
-    b"te", b"trailer", b"transfer-encoding", b"upgrade",
-})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
 # The gateway sets these itself for the next hop; `expect` was already answered here.
 REQUEST_DROPPED = HOP_BY_HOP | {
-    b"host", b"expect", b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-api-key",
+    b"host",
+    b"expect",
+    b"x-request-id",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+    b"x-forwarded-host",
+    b"x-api-key",
 }
 # The gateway's server and RequestContextMiddleware add their own.
 RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
@@ -125,7 +139,8 @@ class Proxy:
         self.session: aiohttp.ClientSession | None = None
         self.pools = {
             name: ServicePool(
-                name, breakers[name],
+                name,
+                breakers[name],
                 Bulkhead(limit=s.proxy_max_connections_per_service, queue_max=s.proxy_max_queue_per_service),
             )
             for name in breakers.names()
@@ -138,7 +153,9 @@ class Proxy:
             # Connecting is bounded twice: the socket connect, and the whole
             # connection setup (name resolution included).
             return aiohttp.ClientTimeout(
-                total=None, connect=s.proxy_pool_timeout_seconds, sock_connect=s.proxy_connect_timeout_seconds,
+                total=None,
+                connect=s.proxy_pool_timeout_seconds,
+                sock_connect=s.proxy_connect_timeout_seconds,
                 sock_read=read,
             )
 
@@ -150,9 +167,13 @@ class Proxy:
         s = self.settings
         per_service = s.proxy_max_connections_per_service
         for pool in self.pools.values():
-            pool.session = self._session(aiohttp.TCPConnector(
-                limit=per_service, keepalive_timeout=s.proxy_keepalive_seconds, ttl_dns_cache=60,
-            ))
+            pool.session = self._session(
+                aiohttp.TCPConnector(
+                    limit=per_service,
+                    keepalive_timeout=s.proxy_keepalive_seconds,
+                    ttl_dns_cache=60,
+                )
+            )
             pool.fresh = self._session(aiohttp.TCPConnector(limit=per_service, force_close=True, ttl_dns_cache=60))
             for session in (pool.session, pool.fresh):
                 # aiohttp would retry an idempotent request itself, on another
@@ -160,10 +181,14 @@ class Proxy:
                 # the proxy's own single retry on a fresh one replaces it.
                 # (As aiohttp's own test client does.)
                 session._retry_connection = False
-        self.session = self._session(aiohttp.TCPConnector(
-            limit=per_service * max(1, len(self.pools)), limit_per_host=per_service,
-            keepalive_timeout=s.proxy_keepalive_seconds, ttl_dns_cache=60,
-        ))
+        self.session = self._session(
+            aiohttp.TCPConnector(
+                limit=per_service * max(1, len(self.pools)),
+                limit_per_host=per_service,
+                keepalive_timeout=s.proxy_keepalive_seconds,
+                ttl_dns_cache=60,
+            )
+        )
 
     def _session(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -343,7 +368,8 @@ def _safe_to_repeat(method: str, scope: Scope) -> bool:
 def circuit_open(service: str, retry_after: int) -> UpstreamCircuitOpen:
     return UpstreamCircuitOpen(
         f"The {service} service is failing; the gateway stops calling it for a few seconds.",
-        service=service, headers={"Retry-After": str(retry_after)},
+        service=service,
+        headers={"Retry-After": str(retry_after)},
     )
 
 
@@ -351,7 +377,8 @@ def upstream_busy(service: str, bulkhead: Bulkhead) -> UpstreamBusy:
     log.warning("upstream_busy", upstream=service, in_flight=bulkhead.active, waiting=bulkhead.waiting)
     return UpstreamBusy(
         f"The {service} service has too many requests in flight; retry in a moment.",
-        service=service, headers={"Retry-After": BUSY_RETRY_AFTER},
+        service=service,
+        headers={"Retry-After": BUSY_RETRY_AFTER},
     )
 
 
@@ -359,8 +386,11 @@ def _url(scope: Scope, upstream: Upstream) -> URL:
     raw_path = scope.get("raw_path") or scope["path"].encode()
     try:
         return URL.build(
-            scheme=upstream.scheme, host=upstream.host, port=upstream.port,
-            path=raw_path.decode("latin-1"), query_string=scope["query_string"].decode("latin-1"),
+            scheme=upstream.scheme,
+            host=upstream.host,
+            port=upstream.port,
+            path=raw_path.decode("latin-1"),
+            query_string=scope["query_string"].decode("latin-1"),
             encoded=True,  # forward the path exactly as sent: no re-quoting, no dot-segment folding
         )
     except ValueError as exc:
@@ -464,7 +494,10 @@ def _upstream_problem(upstream: Upstream, exc: BaseException) -> ProblemError:
 
 async def send_problem(scope: Scope, send: Send, error: ProblemError) -> None:
     response = JSONResponse(
-        error.to_problem(scope.get("path")), status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers,
+        error.to_problem(scope.get("path")),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+        headers=error.headers,
     )
     await response(scope, _no_body, send)
 

@@ -62,25 +62,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="migrate, then run the gateway and the four services until Ctrl-C")
     up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    up.add_argument("--base-port", type=int, default=GATEWAY_PORT,
-                    help=f"gateway port; the services take the next four (default {GATEWAY_PORT})")
-    up.add_argument("--no-migrate", action="store_true", help="skip migrations (the services refuse readiness when behind)")
+    up.add_argument(
+        "--base-port",
+        type=int,
+        default=GATEWAY_PORT,
+        help=f"gateway port; the services take the next four (default {GATEWAY_PORT})",
+    )
+    up.add_argument(
+        "--no-migrate", action="store_true", help="skip migrations (the services refuse readiness when behind)"
+    )
     up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for every process to be ready")
     restart = RestartPolicy()
-    up.add_argument("--restart-delay", type=float, metavar="SECONDS",
-                    help="first wait before restarting a crashed process; doubles on each failure in a row "
-                    f"(default {restart.initial_delay:g}, env {RestartPolicy.ENV['initial_delay']})")
-    up.add_argument("--restart-max-delay", type=float, metavar="SECONDS",
-                    help=f"longest wait between restarts (default {restart.max_delay:g}, env {RestartPolicy.ENV['max_delay']})")
-    up.add_argument("--restart-reset-after", type=float, metavar="SECONDS",
-                    help="a process up and ready this long starts its backoff over "
-                    f"(default {restart.reset_after:g}, env {RestartPolicy.ENV['reset_after']})")
-    up.add_argument("--max-restarts", type=int, metavar="N",
-                    help="give up (stop everything, exit 1) when a process fails more than N times in a row; "
-                    f"0: never (default {restart.max_failures}, env {RestartPolicy.ENV['max_failures']})")
-    up.add_argument("--stop-grace", type=float, metavar="SECONDS", default=GRACE_SECONDS,
-                    help="on Ctrl-C/SIGTERM, how long each process may take to finish its requests in flight "
-                    f"before it is killed (default {GRACE_SECONDS:g})")
+    up.add_argument(
+        "--restart-delay",
+        type=float,
+        metavar="SECONDS",
+        help="first wait before restarting a crashed process; doubles on each failure in a row "
+        f"(default {restart.initial_delay:g}, env {RestartPolicy.ENV['initial_delay']})",
+    )
+    up.add_argument(
+        "--restart-max-delay",
+        type=float,
+        metavar="SECONDS",
+        help=f"longest wait between restarts (default {restart.max_delay:g}, env {RestartPolicy.ENV['max_delay']})",
+    )
+    up.add_argument(
+        "--restart-reset-after",
+        type=float,
+        metavar="SECONDS",
+        help="a process up and ready this long starts its backoff over "
+        f"(default {restart.reset_after:g}, env {RestartPolicy.ENV['reset_after']})",
+    )
+    up.add_argument(
+        "--max-restarts",
+        type=int,
+        metavar="N",
+        help="give up (stop everything, exit 1) when a process fails more than N times in a row; "
+        f"0: never (default {restart.max_failures}, env {RestartPolicy.ENV['max_failures']})",
+    )
+    up.add_argument(
+        "--stop-grace",
+        type=float,
+        metavar="SECONDS",
+        default=GRACE_SECONDS,
+        help="on Ctrl-C/SIGTERM, how long each process may take to finish its requests in flight "
+        f"before it is killed (default {GRACE_SECONDS:g})",
+    )
     up.set_defaults(run=cmd_up)
 
     token = commands.add_parser("token", help="print a development JWT signed with SANLUN_JWT_SECRET")
@@ -90,12 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.set_defaults(run=cmd_token)
 
-    openapi = commands.add_parser("openapi", help="OpenAPI specs").add_subparsers(dest="action", required=True, metavar="ACTION")
+    openapi = commands.add_parser("openapi", help="OpenAPI specs").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
     export = openapi.add_parser(
-        "export", help="write openapi/<process>.json and the gateway's packaged copy (gateway/openapi.json) from the code")
-    export.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed spec differs from the code")
-    export.add_argument("--dir", type=Path, default=None,
-                        help="output folder, and nothing else (default: the project's openapi/ and gateway/openapi.json)")
+        "export",
+        help="write openapi/<process>.json and the gateway's packaged copy (gateway/openapi.json) from the code",
+    )
+    export.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a committed spec differs from the code"
+    )
+    export.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="output folder, and nothing else (default: the project's openapi/ and gateway/openapi.json)",
+    )
     export.set_defaults(run=cmd_openapi_export)
     # Imported here, not at the top: `sanlun token` should not pay for them.
     from sanlun import demo
@@ -131,7 +168,9 @@ def shared_database() -> tuple[str, str]:
     print(f"SANLUN_DATABASE_URL is not set: starting the embedded PostgreSQL (data in {data_dir}) ...", flush=True)
     admin_url = start_embedded_postgres(data_dir, say=lambda text: print(text, flush=True))
     asyncio.run(_create_database_if_missing(admin_url, EMBEDDED_DATABASE))
-    return with_database(admin_url, EMBEDDED_DATABASE), f"embedded PostgreSQL, database {EMBEDDED_DATABASE!r}, data in {data_dir}"
+    return with_database(
+        admin_url, EMBEDDED_DATABASE
+    ), f"embedded PostgreSQL, database {EMBEDDED_DATABASE!r}, data in {data_dir}"
 
 
 async def _create_database_if_missing(admin_url: str, name: str) -> None:
@@ -225,7 +264,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         for child in supervisor.children:
             lines.append(f"  {child.spec.name:<20} {base_url(args.host, child.spec.port):<26} pid {child.pid}")
         gateway = base_url(args.host, args.base_port)
-        lines += [f"API docs: {gateway}/docs   health: {gateway}/health", f"Database: {where}", "Press Ctrl-C to stop.", ""]
+        lines += [
+            f"API docs: {gateway}/docs   health: {gateway}/health",
+            f"Database: {where}",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
         supervisor.say("\n".join(lines))
 
     code = supervisor.run(ready_timeout=args.ready_timeout, on_ready=announce)
@@ -243,8 +287,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 def restart_policy(args: argparse.Namespace) -> RestartPolicy:
     """Flags win over SANLUN_RESTART_* variables, which win over the defaults."""
     policy = RestartPolicy.from_env(os.environ)
-    flags = {"initial_delay": args.restart_delay, "max_delay": args.restart_max_delay,
-             "reset_after": args.restart_reset_after, "max_failures": args.max_restarts}
+    flags = {
+        "initial_delay": args.restart_delay,
+        "max_delay": args.restart_max_delay,
+        "reset_after": args.restart_reset_after,
+        "max_failures": args.max_restarts,
+    }
     return dataclasses.replace(policy, **{k: v for k, v in flags.items() if v is not None})
 
 
@@ -264,7 +312,9 @@ def _roles(value: str) -> list[str]:
     roles = [r.strip() for r in value.split(",") if r.strip()]
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
-        raise argparse.ArgumentTypeError(f"unknown role(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown role(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}"
+        )
     return roles
 
 
@@ -280,15 +330,17 @@ def cmd_token(args: argparse.Namespace) -> int:
         raise CommandError(f"invalid settings: {exc.errors()[0]['msg']}") from exc
     if settings.jwt_algorithm != "HS256":
         raise CommandError("SANLUN_JWT_ALGORITHM is RS256: tokens come from your identity provider, not from sanlun")
-    print(mint_token(
-        settings.jwt_secret.get_secret_value(),
-        subject=args.employee,
-        org_unit_path=args.org_unit,
-        roles=args.roles,
-        ttl_seconds=args.ttl,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    ))
+    print(
+        mint_token(
+            settings.jwt_secret.get_secret_value(),
+            subject=args.employee,
+            org_unit_path=args.org_unit,
+            roles=args.roles,
+            ttl_seconds=args.ttl,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
     return 0
 
 

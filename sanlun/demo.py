@@ -40,15 +40,23 @@ POLICY = {
     "currency": "USD",
     "hysteresis": 2,
     "rules": [
-        {"id": "l3_large_book_high_quality", "stage": "L3_AFFLUENT", "conditions": [
-            {"signal": "revenue_12m", "op": ">=", "value": 400000},
-            {"signal": "win_rate_12m", "op": ">=", "value": 0.6},
-            {"signal": "stable_accounts", "op": ">=", "value": 25},
-        ]},
-        {"id": "l2_steady_book", "stage": "L2_COMFORTABLE", "conditions": [
-            {"signal": "wins_12m", "op": ">=", "value": 50},
-            {"signal": "stable_accounts", "op": ">=", "value": 12},
-        ]},
+        {
+            "id": "l3_large_book_high_quality",
+            "stage": "L3_AFFLUENT",
+            "conditions": [
+                {"signal": "revenue_12m", "op": ">=", "value": 400000},
+                {"signal": "win_rate_12m", "op": ">=", "value": 0.6},
+                {"signal": "stable_accounts", "op": ">=", "value": 25},
+            ],
+        },
+        {
+            "id": "l2_steady_book",
+            "stage": "L2_COMFORTABLE",
+            "conditions": [
+                {"signal": "wins_12m", "op": ">=", "value": 50},
+                {"signal": "stable_accounts", "op": ">=", "value": 12},
+            ],
+        },
     ],
 }
 
@@ -73,7 +81,10 @@ class System:
         log = self.log_path.open("w", encoding="utf-8")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sanlun.cli", "up", "--base-port", str(self.base_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
 
@@ -142,11 +153,16 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
 
     c = report.counts()
     say("== 1. The sample set, imported through the public API")
-    say("   " + ", ".join(f"{e.replace('_', ' ')} {sum(c[e][s] for s in ('created', 'updated', 'unchanged'))}"
-                          for e in c) + f"; rejected rows {len(report.rejections)}")
+    say(
+        "   "
+        + ", ".join(f"{e.replace('_', ' ')} {sum(c[e][s] for s in ('created', 'updated', 'unchanged'))}" for e in c)
+        + f"; rejected rows {len(report.rejections)}"
+    )
     acc = report.row_accounting()["opportunities"]
-    say(f"   opportunities: {acc['read']} rows read = {acc['stored']} imported + {acc['rejected']} rejected; "
-        f"{report.facts['inserted'] + report.facts['duplicates']} won/lost/open facts in the lifecycle back-fill")
+    say(
+        f"   opportunities: {acc['read']} rows read = {acc['stored']} imported + {acc['rejected']} rejected; "
+        f"{report.facts['inserted'] + report.facts['duplicates']} won/lost/open facts in the lifecycle back-fill"
+    )
     grouped = collections.Counter()
     for n in report.notes():
         grouped[n.message] += n.count
@@ -154,8 +170,11 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
         say(f"   normalised {count:>5} x {message}")
 
     ensure_policy(api)
-    evaluation = api.post("/api/v1/employees/stages:evaluate",
-                          {"employee_ids": agent_ids, "as_of": as_of, "record": True}, what="evaluate")
+    evaluation = api.post(
+        "/api/v1/employees/stages:evaluate",
+        {"employee_ids": agent_ids, "as_of": as_of, "record": True},
+        what="evaluate",
+    )
     items = evaluation["items"]
     by_stage = collections.defaultdict(list)
     for item in items:
@@ -171,24 +190,29 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
             continue
         example = group[len(group) // 2]
         s = example["signals"]
-        say(f"   e.g. {names.get(example['employee_id'], example['employee_id'])} ({stage}): "
+        say(
+            f"   e.g. {names.get(example['employee_id'], example['employee_id'])} ({stage}): "
             f"{s.get('wins_12m') or 0:.0f} wins and {s.get('revenue_12m') or 0:,.0f} USD over 12 months, "
-            f"{s.get('stable_accounts') or 0:.0f} stable accounts, {s.get('open_pipeline_count') or 0:.0f} open deals")
+            f"{s.get('stable_accounts') or 0:.0f} stable accounts, {s.get('open_pipeline_count') or 0:.0f} open deals"
+        )
         say(f"        why:   {example['reasons']['en']}")
         if example.get("gap"):
             say(f"        next:  {example['gap']['en']}")
         say(f"        needs: {', '.join(example['needs']) or '-'}")
 
     wait_for_people(api, len(plan.employees))
-    proposal = api.post("/api/v1/assignments/proposals",
-                        {"unassigned_in": ORG_UNIT, "pool": {"org_unit": ORG_UNIT}}, what="proposal")
+    proposal = api.post(
+        "/api/v1/assignments/proposals", {"unassigned_in": ORG_UNIT, "pool": {"org_unit": ORG_UNIT}}, what="proposal"
+    )
     summary = proposal["summary"]
     say()
     say(f"== 3. One assignment round: the {summary.get('deals', 0)} unassigned open leads (Prospecting, never engaged)")
-    say(f"   proposed {summary.get('assigned', 0)} of {summary.get('deals', 0)} to {summary.get('reps', 0)} reps; "
+    say(
+        f"   proposed {summary.get('assigned', 0)} of {summary.get('deals', 0)} to {summary.get('reps', 0)} reps; "
         f"expected won value {summary.get('expected_won_value', 0):,.0f} USD; starters {summary.get('starters', '-')}, "
         f"L1 protected share {summary.get('l1_starters_given', '-')} of target {summary.get('l1_starter_target', '-')}; "
-        f"stages {proposal['stages_source']}")
+        f"stages {proposal['stages_source']}"
+    )
     per_rep = collections.Counter(i["proposed_owner_id"] for i in proposal["items"])
     stage_of = {i["employee_id"]: i["stage"] for i in items}
     per_stage = collections.Counter()
@@ -198,11 +222,15 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
     for note in proposal.get("notes") or []:
         say(f"   note: {note}")
     shown = _examples(proposal["items"], stage_of)
-    deal_names = {o["id"]: o["name"] for o in api.get_all("/api/v1/opportunities", {"unassigned": "true"})} if shown else {}
+    deal_names = (
+        {o["id"]: o["name"] for o in api.get_all("/api/v1/opportunities", {"unassigned": "true"})} if shown else {}
+    )
     for item in shown:
         owner = names.get(item["proposed_owner_id"], item["proposed_owner_id"])
-        say(f"   {deal_names.get(item['opportunity_id'], item['opportunity_id'])} -> {owner} "
-            f"({stage_of.get(item['proposed_owner_id'], '?')}, score {item['score']})")
+        say(
+            f"   {deal_names.get(item['opportunity_id'], item['opportunity_id'])} -> {owner} "
+            f"({stage_of.get(item['proposed_owner_id'], '?')}, score {item['score']})"
+        )
         for line in item["explanation"][:4]:
             say(f"        - {line}")
     if proposal["unassigned"]:
@@ -213,14 +241,21 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
     with_account = next((i for i in shown if deal_names.get(i["opportunity_id"], "").find("no account") < 0), None)
     target = with_account or (shown[0] if shown else None)
     if target:
-        rec = api.call("GET", f"/api/v1/opportunities/{target['opportunity_id']}/recommended-solutions",
-                       params={"as_of": as_of, "k": 3})
-        say(f"== 4. Solutions recommended for {deal_names.get(target['opportunity_id'])} "
-            f"(wins {rec['window']['since']} .. {rec['window']['until']})")
+        rec = api.call(
+            "GET",
+            f"/api/v1/opportunities/{target['opportunity_id']}/recommended-solutions",
+            params={"as_of": as_of, "k": 3},
+        )
+        say(
+            f"== 4. Solutions recommended for {deal_names.get(target['opportunity_id'])} "
+            f"(wins {rec['window']['since']} .. {rec['window']['until']})"
+        )
         for r in rec["items"]:
             e = r["evidence"]
-            say(f"   {r['name']:<15} score {r['score']:.3f}: {e['wins_similar_accounts']} wins in similar accounts, "
-                f"{e['wins_industry']} won / {e['losses_industry']} lost in the industry, win rate {e['win_rate']:.0%}")
+            say(
+                f"   {r['name']:<15} score {r['score']:.3f}: {e['wins_similar_accounts']} wins in similar accounts, "
+                f"{e['wins_industry']} won / {e['losses_industry']} lost in the industry, win rate {e['win_rate']:.0%}"
+            )
     say()
     say("== 5. Each salesperson's workspace (the third wheel), while the system runs:")
     people = {p.key: p for p in plan.employees}
@@ -228,8 +263,10 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
         emp = importer.ids["employees"].get(p.key)
         if emp:
             say(f"   # {p.body['name']} ({stage_of.get(emp, '-')})")
-            say(f"   curl -s -H \"Authorization: Bearer $(sanlun token --employee {emp} "
-                f"--org-unit {people[p.key].body['org_unit_path']} --roles rep)\" {gateway}/api/v1/me/workspace")
+            say(
+                f'   curl -s -H "Authorization: Bearer $(sanlun token --employee {emp} '
+                f'--org-unit {people[p.key].body["org_unit_path"]} --roles rep)" {gateway}/api/v1/me/workspace'
+            )
 
 
 def _examples(items: list[dict[str, Any]], stage_of: dict[str, str]) -> list[dict[str, Any]]:
@@ -245,9 +282,15 @@ def _examples(items: list[dict[str, Any]], stage_of: dict[str, str]) -> list[dic
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="use a system that is already running at this gateway URL")
-    parser.add_argument("--base-port", type=int, default=GATEWAY_PORT, help=f"gateway port when starting (default {GATEWAY_PORT})")
-    parser.add_argument("--data", type=Path, default=None, help="sample set folder (default: the one shipped in the package)")
-    parser.add_argument("--exit", action="store_true", help="stop the system after the tour instead of waiting for Ctrl-C")
+    parser.add_argument(
+        "--base-port", type=int, default=GATEWAY_PORT, help=f"gateway port when starting (default {GATEWAY_PORT})"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=None, help="sample set folder (default: the one shipped in the package)"
+    )
+    parser.add_argument(
+        "--exit", action="store_true", help="stop the system after the tour instead of waiting for Ctrl-C"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -268,9 +311,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             say(f"Sanlun is up at {gateway}; database: {system.database()}")
         say()
         with ApiClient(gateway, importer_token()) as api:
-            importer = Importer(mapping=load_mapping("maven-crm"), data_dir=args.data or sample_data_dir(),
-                                client=api, progress=Progress(), target=gateway,
-                                leave_unassigned=frozenset({ROUND_STAGE}))
+            importer = Importer(
+                mapping=load_mapping("maven-crm"),
+                data_dir=args.data or sample_data_dir(),
+                client=api,
+                progress=Progress(),
+                target=gateway,
+                leave_unassigned=frozenset({ROUND_STAGE}),
+            )
             importer.run()
             say()
             tour(api, importer, gateway)

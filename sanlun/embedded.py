@@ -40,7 +40,10 @@ def _pgserver():  # type: ignore[no-untyped-def]
 
 
 def start_embedded_postgres(
-    data_dir: Path, *, keep_running: bool = False, say: Callable[[str], None] | None = None,
+    data_dir: Path,
+    *,
+    keep_running: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> str:
     """Start (or reuse) the server in `data_dir`; return a libpq URL to its
     `postgres` database. It stops when this process exits unless
@@ -92,14 +95,20 @@ def clear_stale_server(data_dir: Path) -> str | None:
             return None
         dead = ", ".join(map(str, gone))
         if live:
-            return (f"Embedded PostgreSQL (pid {postmaster}) is running for pid {', '.join(map(str, live))}: sharing it "
-                    f"(dropped pid {dead}, gone, from its list of users).")
+            return (
+                f"Embedded PostgreSQL (pid {postmaster}) is running for pid {', '.join(map(str, live))}: sharing it "
+                f"(dropped pid {dead}, gone, from its list of users)."
+            )
         failure = _stop_server(data_dir)
         if _postmaster_pid(data_dir) is not None:
-            return (f"Found a stale embedded PostgreSQL (pid {postmaster}) left by pid {dead}, which is gone, "
-                    f"but could not stop it ({failure or 'it is still running'}): reusing it.")
-        return (f"Stopped a stale embedded PostgreSQL (pid {postmaster}) left running by pid {dead}, "
-                "which is gone (killed?); starting it afresh.")
+            return (
+                f"Found a stale embedded PostgreSQL (pid {postmaster}) left by pid {dead}, which is gone, "
+                f"but could not stop it ({failure or 'it is still running'}): reusing it."
+            )
+        return (
+            f"Stopped a stale embedded PostgreSQL (pid {postmaster}) left running by pid {dead}, "
+            "which is gone (killed?); starting it afresh."
+        )
 
 
 def _stop_server(data_dir: Path) -> str | None:
@@ -112,7 +121,9 @@ def _stop_server(data_dir: Path) -> str | None:
     user = "pgserver" if os.geteuid() == 0 else None
     try:
         # fast: ends the sessions of the old run's processes that may linger.
-        pgexec("pg_ctl", ("-w", "-m", "fast", "-D", str(data_dir), "stop"), bin_path=POSTGRES_VERSIONS[version], user=user)
+        pgexec(
+            "pg_ctl", ("-w", "-m", "fast", "-D", str(data_dir), "stop"), bin_path=POSTGRES_VERSIONS[version], user=user
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -101,7 +101,12 @@ class RestartPolicy:
     }
 
     def __post_init__(self) -> None:
-        if self.initial_delay <= 0 or self.max_delay < self.initial_delay or self.reset_after < 0 or self.max_failures < 0:
+        if (
+            self.initial_delay <= 0
+            or self.max_delay < self.initial_delay
+            or self.reset_after < 0
+            or self.max_failures < 0
+        ):
             raise ValueError(f"invalid restart policy {self}")
 
     @classmethod
@@ -148,7 +153,9 @@ class Backoff:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    family, _, _, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    family, _, _, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ]
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         # uvicorn binds with SO_REUSEADDR too; without it a port in TIME_WAIT
         # would look taken although uvicorn could use it.
@@ -257,7 +264,9 @@ def check_ports(host: str, specs: Sequence[ProcessSpec], say: Callable[[str], No
         pid = port_owner_pid(spec.port)
         dead_parent = orphaned_child(pid) if pid is not None else None
         if pid is not None and dead_parent is not None:
-            say(f"Port {spec.port} is held by pid {pid}, a child of a `sanlun up` (pid {dead_parent}) that is gone: stopping it.")
+            say(
+                f"Port {spec.port} is held by pid {pid}, a child of a `sanlun up` (pid {dead_parent}) that is gone: stopping it."
+            )
             stop_process_group(pid, GRACE_SECONDS)
             deadline = time.monotonic() + 2
             while not port_is_free(host, spec.port) and time.monotonic() < deadline:
@@ -357,18 +366,30 @@ class Supervisor:
 
     def command(self, spec: ProcessSpec) -> list[str]:
         return [
-            sys.executable, "-m", "sanlun.supervisor", CHILD_MARKER, str(os.getpid()),
-            LOG_SERVICE_FLAG, spec.name,
-            "--factory", spec.factory,
-            "--host", self.host, "--port", str(spec.port),
+            sys.executable,
+            "-m",
+            "sanlun.supervisor",
+            CHILD_MARKER,
+            str(os.getpid()),
+            LOG_SERVICE_FLAG,
+            spec.name,
+            "--factory",
+            spec.factory,
+            "--host",
+            self.host,
+            "--port",
+            str(spec.port),
             # "auto" would log a failing lifespan and serve anyway
-            "--lifespan", "on",
+            "--lifespan",
+            "on",
             # uvicorn finishes the requests in flight, then cancels what is left
             # in time for its lifespan shutdown, before the supervisor's SIGKILL.
-            "--timeout-graceful-shutdown", str(max(1, int(self.grace_seconds * 0.7))),
+            "--timeout-graceful-shutdown",
+            str(max(1, int(self.grace_seconds * 0.7))),
             # uvicorn's own lines (also those before the app starts) as JSON,
             # each naming the process like the app's lines (sanlun/kernel/logging.py)
-            "--log-config", str(UVICORN_LOG_CONFIG),
+            "--log-config",
+            str(UVICORN_LOG_CONFIG),
         ]
 
     def _spawn(self, spec: ProcessSpec) -> subprocess.Popen[str]:
@@ -388,7 +409,10 @@ class Supervisor:
 
     def _read(self, child: Child) -> None:
         child.reader = threading.Thread(
-            target=self._forward, args=(child, child.process), name=f"out-{child.spec.name}", daemon=True,
+            target=self._forward,
+            args=(child, child.process),
+            name=f"out-{child.spec.name}",
+            daemon=True,
         )
         child.reader.start()
 
@@ -471,7 +495,9 @@ class Supervisor:
             return False
         child.state = State.WAITING
         child.restart_at = now + delay
-        self.event(f"{child.spec.name} (pid {child.pid}) {how}; restarting it in {delay:g}s (attempt {child.backoff.failures})")
+        self.event(
+            f"{child.spec.name} (pid {child.pid}) {how}; restarting it in {delay:g}s (attempt {child.backoff.failures})"
+        )
         return True
 
     def _restart(self, child: Child) -> None:
@@ -481,7 +507,9 @@ class Supervisor:
         child.started_at = self.clock()
         child.late_reported = False
         self._read(child)
-        self.event(f"{child.spec.name} restarted as pid {child.pid} (attempt {child.backoff.failures}); waiting for /health/ready")
+        self.event(
+            f"{child.spec.name} restarted as pid {child.pid} (attempt {child.backoff.failures}); waiting for /health/ready"
+        )
 
     def _check_restarted(self, child: Child, ready_timeout: float) -> None:
         if _answers_ready(self.host, child.spec.port, timeout=1):
@@ -528,10 +556,15 @@ class Supervisor:
                 child.signal_group(signal.SIGKILL)
                 child.process.wait()
         # uvicorn ends a graceful shutdown by re-raising the SIGTERM it got.
-        odd = [f"{c.spec.name} {describe_exit(c.process.returncode)}" for c in running
-               if c.process.returncode not in (0, -signal.SIGTERM)]
+        odd = [
+            f"{c.spec.name} {describe_exit(c.process.returncode)}"
+            for c in running
+            if c.process.returncode not in (0, -signal.SIGTERM)
+        ]
         self.event(
-            "stopped " + ", ".join(c.spec.name for c in running) + f" in {time.monotonic() - started:.2f}s"
+            "stopped "
+            + ", ".join(c.spec.name for c in running)
+            + f" in {time.monotonic() - started:.2f}s"
             + (f" ({'; '.join(odd)})" if odd else "")
         )
 

@@ -44,20 +44,33 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
-        "opportunity", 8001, "services.opportunity",
+        "opportunity",
+        8001,
+        "services.opportunity",
         ("/api/v1/opportunities", "/api/v1/solutions", "/api/v1/assignments"),
     ),
     ServiceSpec(
-        "employee_lifecycle", 8002, "services.employee_lifecycle",
+        "employee_lifecycle",
+        8002,
+        "services.employee_lifecycle",
         ("/api/v1/employees", "/api/v1/org-units", "/api/v1/stage-policies"),
     ),
     ServiceSpec(
-        "key_account", 8003, "services.key_account",
-        ("/api/v1/accounts", "/api/v1/account-plans", "/api/v1/plan-actions", "/api/v1/incubation-items",
-         "/api/v1/relationship-gaps"),
+        "key_account",
+        8003,
+        "services.key_account",
+        (
+            "/api/v1/accounts",
+            "/api/v1/account-plans",
+            "/api/v1/plan-actions",
+            "/api/v1/incubation-items",
+            "/api/v1/relationship-gaps",
+        ),
     ),
     ServiceSpec(
-        "resource_share", 8004, "services.resource_share",
+        "resource_share",
+        8004,
+        "services.resource_share",
         ("/api/v1/resources", "/api/v1/resource-requests", "/api/v1/support-requests", "/api/v1/introductions"),
     ),
 )

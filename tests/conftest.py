@@ -119,6 +119,3 @@ async def service_client(
             return client
 
         yield make
-
-
-

@@ -45,10 +45,15 @@ def make_settings(settings_cls: type[S], **values: object) -> S:
     so a test names the peers it really serves."""
     from tests.support_servers import closed_peer_urls
 
-    return settings_cls(**{
-        "environment": "test", "jwt_secret": TEST_SECRET, "service_secret": TEST_SERVICE_SECRET,
-        **closed_peer_urls(), **values,
-    })
+    return settings_cls(
+        **{
+            "environment": "test",
+            "jwt_secret": TEST_SECRET,
+            "service_secret": TEST_SERVICE_SECRET,
+            **closed_peer_urls(),
+            **values,
+        }
+    )
 
 
 def service_settings(name: str, **values: object) -> ServiceSettings:
@@ -95,7 +100,9 @@ def token(
     secret: str = TEST_SECRET,
     ttl: int = 3600,
 ) -> str:
-    return mint_token(secret, subject=str(employee or uuid.uuid4()), org_unit_path=org_unit, roles=roles, ttl_seconds=ttl)
+    return mint_token(
+        secret, subject=str(employee or uuid.uuid4()), org_unit_path=org_unit, roles=roles, ttl_seconds=ttl
+    )
 
 
 def auth(**kwargs: object) -> dict[str, str]:
@@ -111,12 +118,17 @@ def schema_drift(sync_conn: sa.Connection, schema: str, metadata: sa.MetaData) -
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    ctx = MigrationContext.configure(sync_conn, opts={
-        "include_schemas": True,
-        "include_name": lambda name, type_, parent: (type_ != "schema" or name == schema) and name != "alembic_version",
-        "include_object": lambda obj, name, type_, reflected, compare_to: not _expression_index(obj),
-        "compare_type": True,
-    })
+    ctx = MigrationContext.configure(
+        sync_conn,
+        opts={
+            "include_schemas": True,
+            "include_name": lambda name, type_, parent: (
+                (type_ != "schema" or name == schema) and name != "alembic_version"
+            ),
+            "include_object": lambda obj, name, type_, reflected, compare_to: not _expression_index(obj),
+            "compare_type": True,
+        },
+    )
     return compare_metadata(ctx, metadata)
 
 

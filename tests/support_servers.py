@@ -57,7 +57,9 @@ class UvicornThread:
 
     def __init__(self, app: Any, port: int) -> None:
         self.port = port
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
         self.task: asyncio.Task[None] | None = None
 
     @property

@@ -25,7 +25,11 @@ def sanlun(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the command in its own process: building every app configures logging globally."""
     return subprocess.run(
         [sys.executable, "-m", "sanlun.cli", *args],
-        cwd=ROOT, env={**_without_database_overrides(os.environ), **env}, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={**_without_database_overrides(os.environ), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -36,7 +40,9 @@ def _without_database_overrides(environ: os._Environ[str]) -> dict[str, str]:
 def test_token_verifies_with_the_secret_and_carries_the_claims(monkeypatch, capsys):
     monkeypatch.setenv("SANLUN_JWT_SECRET", TEST_SECRET)
     employee = str(uuid.uuid4())
-    code = main(["token", "--employee", employee, "--org-unit", "group/east/", "--roles", "rep,manager", "--ttl", "600"])
+    code = main(
+        ["token", "--employee", employee, "--org-unit", "group/east/", "--roles", "rep,manager", "--ttl", "600"]
+    )
     assert code == 0
     claims = jwt.decode(capsys.readouterr().out.strip(), TEST_SECRET, algorithms=["HS256"])
     assert claims["sub"] == employee
@@ -94,7 +100,9 @@ def test_openapi_check_names_the_files_that_drifted(tmp_path):
 async def _schemas(url: str) -> set[str]:
     conn = await asyncpg.connect(url)
     try:
-        rows = await conn.fetch("SELECT table_schema FROM information_schema.tables WHERE table_name = 'alembic_version'")
+        rows = await conn.fetch(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'alembic_version'"
+        )
     finally:
         await conn.close()
     return {r["table_schema"] for r in rows}
@@ -113,7 +121,9 @@ def test_migrate_honours_a_per_service_database_url():
         )
         assert result.returncode == 0, result.stderr
         assert asyncio.run(_schemas(with_database(admin_url, own))) == {"opportunity"}
-        assert asyncio.run(_schemas(with_database(admin_url, shared))) == {s.schema for s in SCHEMA_OWNERS} - {"opportunity"}
+        assert asyncio.run(_schemas(with_database(admin_url, shared))) == {s.schema for s in SCHEMA_OWNERS} - {
+            "opportunity"
+        }
     finally:
         for name in (shared, own):
             asyncio.run(drop_database(admin_url, name))

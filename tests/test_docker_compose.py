@@ -54,7 +54,9 @@ def test_process_runs_its_factory_on_its_port(process):
 def test_process_connects_as_its_own_role(process):
     env = compose_service(process)["environment"]
     url = env[f"SANLUN_{process.upper()}_DATABASE_URL"]
-    assert re.fullmatch(rf"postgresql://{process}:\$\{{SANLUN_{process.upper()}_DB_PASSWORD:\?set it\}}@postgres:5432/sanlun", url)
+    assert re.fullmatch(
+        rf"postgresql://{process}:\$\{{SANLUN_{process.upper()}_DB_PASSWORD:\?set it\}}@postgres:5432/sanlun", url
+    )
     # No shared URL that would let it fall back to another role.
     assert "SANLUN_DATABASE_URL" not in env
     assert not [k for k in env if k.endswith("_DATABASE_URL") and k != f"SANLUN_{process.upper()}_DATABASE_URL"]
@@ -90,9 +92,7 @@ def test_services_wait_for_postgres_and_migrations(process):
 
 def test_gateway_waits_for_the_four_services_and_alone_is_published():
     gateway = compose_service("gateway")
-    assert gateway["depends_on"] == {
-        PROCESSES[s.name][0]: {"condition": "service_healthy"} for s in SERVICES
-    }
+    assert gateway["depends_on"] == {PROCESSES[s.name][0]: {"condition": "service_healthy"} for s in SERVICES}
     assert gateway["ports"] == [f"{GATEWAY_PORT}:{GATEWAY_PORT}"]
     published = [name for name, svc in COMPOSE["services"].items() if "ports" in svc]
     assert published == ["gateway"]
@@ -105,7 +105,9 @@ def test_migrate_runs_once_with_each_services_own_role():
     assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     urls = {k: v for k, v in migrate["environment"].items() if k.endswith("_DATABASE_URL")}
     assert urls == {
-        f"SANLUN_{s.name.upper()}_DATABASE_URL": compose_service(s.name)["environment"][f"SANLUN_{s.name.upper()}_DATABASE_URL"]
+        f"SANLUN_{s.name.upper()}_DATABASE_URL": compose_service(s.name)["environment"][
+            f"SANLUN_{s.name.upper()}_DATABASE_URL"
+        ]
         for s in SCHEMA_OWNERS
     }
 
@@ -117,13 +119,16 @@ def test_postgres_runs_init_sql_and_is_healthy_only_on_tcp():
     assert "./deploy/postgres/init.sql:/docker-entrypoint-initdb.d/10-sanlun-roles.sql:ro" in postgres["volumes"]
     assert postgres["healthcheck"]["test"][:4] == ["CMD", "pg_isready", "-h", "127.0.0.1"]
     for role in ROLES:
-        assert postgres["environment"][f"SANLUN_{role.upper()}_DB_PASSWORD"] == f"${{SANLUN_{role.upper()}_DB_PASSWORD:?set it}}"
+        assert (
+            postgres["environment"][f"SANLUN_{role.upper()}_DB_PASSWORD"]
+            == f"${{SANLUN_{role.upper()}_DB_PASSWORD:?set it}}"
+        )
         assert f"\\getenv {role}_password SANLUN_{role.upper()}_DB_PASSWORD" in INIT_SQL.read_text()
 
 
 def test_dockerfile_installs_the_project():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^RUN pip install \. ", dockerfile, re.M)
+    assert re.search(r"^RUN pip install \. ", dockerfile, re.MULTILINE)
     assert "USER sanlun" in dockerfile
 
 
@@ -156,7 +161,11 @@ def test_init_sql_gives_each_role_only_its_own_schema():
     try:
         result = subprocess.run(
             [shutil.which("psql") or "psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", with_database(admin_url, name)],
-            input=script, capture_output=True, text=True, env={**os.environ, **env}, timeout=60,
+            input=script,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=60,
         )
     finally:
         asyncio.run(drop_database(admin_url, name))

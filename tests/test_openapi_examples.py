@@ -79,7 +79,7 @@ def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _ref_name(ref: str) -> str:
     assert ref.startswith(SCHEMA_REF), ref
-    return ref[len(SCHEMA_REF):]
+    return ref[len(SCHEMA_REF) :]
 
 
 def _referenced(schema: dict[str, Any]) -> Iterator[str]:
@@ -101,7 +101,11 @@ def _page_item(schema: dict[str, Any]) -> str | None:
     """`X` for a `Page[X]` wrapper (`items` of X and `next_cursor`), else None."""
     properties = schema.get("properties", {})
     items = properties.get("items", {})
-    if set(properties) == {"items", "next_cursor"} and items.get("type") == "array" and "$ref" in items.get("items", {}):
+    if (
+        set(properties) == {"items", "next_cursor"}
+        and items.get("type") == "array"
+        and "$ref" in items.get("items", {})
+    ):
         return _ref_name(items["items"]["$ref"])
     return None
 
@@ -147,8 +151,9 @@ def test_every_json_response_has_an_example(spec):
             for media_type, media in response.get("content", {}).items():
                 # Only components: an inline answer such as `{"lifted": 3}` (a bare dict) is left alone.
                 if "json" in media_type:
-                    lacking += [f"{label} {status} ({media_type}): {name}"
-                                for name in _missing(spec, media, inline=False)]
+                    lacking += [
+                        f"{label} {status} ({media_type}): {name}" for name in _missing(spec, media, inline=False)
+                    ]
     assert not lacking, "responses without an example:\n" + "\n".join(sorted(set(lacking)))
 
 
@@ -163,8 +168,18 @@ def test_the_allow_list_is_not_stale(spec):
 # -- check 3: examples validate against their schema ---------------------------
 
 # Keywords whose value is a schema, a list of schemas, or a map of name -> schema.
-_SCHEMA_KEYWORDS = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
-                    "unevaluatedItems", "unevaluatedProperties")
+_SCHEMA_KEYWORDS = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+)
 _LIST_KEYWORDS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _MAP_KEYWORDS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 
@@ -200,8 +215,10 @@ def _media_examples(spec: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
                 continue
             base = f"#/paths/{_pointer_token(path)}/{method}"
             contents = [(f"{base}/requestBody/content", operation.get("requestBody", {}).get("content", {}))]
-            contents += [(f"{base}/responses/{status}/content", r.get("content", {}))
-                         for status, r in operation.get("responses", {}).items()]
+            contents += [
+                (f"{base}/responses/{status}/content", r.get("content", {}))
+                for status, r in operation.get("responses", {}).items()
+            ]
             for pointer, content in contents:
                 for media_type, media in content.items():
                     at = f"{pointer}/{_pointer_token(media_type)}/schema"
@@ -261,9 +278,13 @@ def _models_with_examples() -> list[type[BaseModel]]:
         for module_name in _modules(package):
             module = importlib.import_module(module_name)
             for value in vars(module).values():
-                if (isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module_name
-                        and isinstance(value.model_config.get("json_schema_extra"), dict)
-                        and value.model_config["json_schema_extra"].get("examples")):
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, BaseModel)
+                    and value.__module__ == module_name
+                    and isinstance(value.model_config.get("json_schema_extra"), dict)
+                    and value.model_config["json_schema_extra"].get("examples")
+                ):
                     found[f"{module_name}.{value.__qualname__}"] = value
     return [found[k] for k in sorted(found)]
 
@@ -288,10 +309,15 @@ def test_model_examples_validate_against_the_model(model):
 
 def _same_name_model(module: str, example: dict[str, Any]) -> type[BaseModel]:
     """A model called `Thing` in `module`: two of them make FastAPI qualify both component names."""
-    return type("Thing", (BaseModel,), {
-        "__module__": module, "__annotations__": {"a": int | None},
-        "model_config": ConfigDict(json_schema_extra={"examples": [example]}),
-    })
+    return type(
+        "Thing",
+        (BaseModel,),
+        {
+            "__module__": module,
+            "__annotations__": {"a": int | None},
+            "model_config": ConfigDict(json_schema_extra={"examples": [example]}),
+        },
+    )
 
 
 # (Module level: this file's annotations are strings, resolved among its globals.)
@@ -315,10 +341,15 @@ def _small_app() -> FastAPI:
     @app.post("/first", response_model=_FirstThing)
     def post_first(body: _FirstThing) -> Any: ...  # type: ignore[valid-type]
 
-    @app.post("/second", response_model=_SecondThing,
-              responses={404: {"content": {"application/json": {"example": {"gone": None}}}}})
+    @app.post(
+        "/second",
+        response_model=_SecondThing,
+        responses={404: {"content": {"application/json": {"example": {"gone": None}}}}},
+    )
     def post_second(
-        body: Annotated[_SecondThing, Body(openapi_examples={"unknown": {"summary": "Not known yet", "value": {"a": None}}})],  # type: ignore[valid-type]
+        body: Annotated[
+            _SecondThing, Body(openapi_examples={"unknown": {"summary": "Not known yet", "value": {"a": None}}})
+        ],  # type: ignore[valid-type]
         q: Annotated[str | None, Query(openapi_examples={"absent": {"value": None}})] = None,
     ) -> Any: ...
 
@@ -347,17 +378,22 @@ def test_the_spec_keeps_nulls_in_examples():
     assert second["responses"]["404"]["content"]["application/json"]["example"] == {"gone": None}
     # Both sides of an `-Input`/`-Output` pair, and a field's own examples.
     both = spec["paths"]["/both"]["put"]
-    for schema in (both["requestBody"]["content"]["application/json"]["schema"],
-                   both["responses"]["200"]["content"]["application/json"]["schema"]):
+    for schema in (
+        both["requestBody"]["content"]["application/json"]["schema"],
+        both["responses"]["200"]["content"]["application/json"]["schema"],
+    ):
         component = _resolve(spec, schema)
         assert component["examples"] == [{"amount": "1.50", "note": None, "meta": {}}]
         assert component["properties"]["meta"]["examples"] == [{"source": None}]
-    assert {_ref_name(both["requestBody"]["content"]["application/json"]["schema"]["$ref"]),
-            _ref_name(both["responses"]["200"]["content"]["application/json"]["schema"]["$ref"])} == {
-        "_InAndOut-Input", "_InAndOut-Output"}
+    assert {
+        _ref_name(both["requestBody"]["content"]["application/json"]["schema"]["$ref"]),
+        _ref_name(both["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]),
+    } == {"_InAndOut-Input", "_InAndOut-Output"}
     # Only examples: FastAPI's encoding of the rest is unchanged (no `"default": null`).
-    assert "default" not in _resolve(spec, both["requestBody"]["content"]["application/json"]["schema"])[
-        "properties"]["note"]
+    assert (
+        "default"
+        not in _resolve(spec, both["requestBody"]["content"]["application/json"]["schema"])["properties"]["note"]
+    )
 
 
 @functools.cache
@@ -396,8 +432,10 @@ def test_declared_examples_reach_the_spec_intact():
         served += 1
         with_nulls += _contains_null(declared)
         if not any(examples == declared for _, _, examples in candidates):
-            lost.append(f"{model.__module__}.{model.__qualname__}: "
-                        + ", ".join(f"{process} {name}" for process, name, _ in candidates))
+            lost.append(
+                f"{model.__module__}.{model.__qualname__}: "
+                + ", ".join(f"{process} {name}" for process, name, _ in candidates)
+            )
     # Guards: the check really looked at served models, some of them with nulls in their examples.
     assert served >= 20 and with_nulls >= 5, (served, with_nulls)
     assert not lost, "examples that differ in the spec from what the model declares:\n" + "\n".join(lost)

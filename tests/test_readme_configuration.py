@@ -21,7 +21,7 @@ NOT_READ = {"host", "port"}
 def configuration_section() -> str:
     text = (ROOT / "README.md").read_text()
     start = text.index("## Configuration")
-    return text[start:text.index("\n## ", start + 1)]
+    return text[start : text.index("\n## ", start + 1)]
 
 
 def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
@@ -37,8 +37,11 @@ def variables() -> list[str]:
     names = {f"SANLUN_{field.upper()}" for field in ServiceSettings.model_fields if field not in NOT_READ}
     for _, cls in settings_classes():
         prefix = cls.model_config["env_prefix"]
-        names |= {f"{prefix}{field.upper()}" for field in cls.model_fields
-                  if field not in ServiceSettings.model_fields and field not in NOT_READ}
+        names |= {
+            f"{prefix}{field.upper()}"
+            for field in cls.model_fields
+            if field not in ServiceSettings.model_fields and field not in NOT_READ
+        }
     # What the commands read straight from the environment.
     for path in (ROOT / "sanlun").rglob("*.py"):
         names |= set(re.findall(r"""environ(?:\.get)?[\(\[]\s*["'](SANLUN_[A-Z_]+)["']""", path.read_text()))

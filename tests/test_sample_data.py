@@ -24,7 +24,10 @@ def test_the_sample_set_is_found_through_importlib_resources():
     folder = files(SAMPLE_DATA_PACKAGE) / SAMPLE_DATA_FOLDER
     assert folder.is_dir()
     assert {name for name in (*CSV_FILES, "README.md", "NOTICE.md") if (folder / name).is_file()} == {
-        *CSV_FILES, "README.md", "NOTICE.md"}
+        *CSV_FILES,
+        "README.md",
+        "NOTICE.md",
+    }
     assert sample_data_dir() == Path(str(folder))
     assert (sample_data_dir() / "sales_pipeline.csv").read_bytes().count(b"\r\n") == 8801  # CRLF kept
 
@@ -58,7 +61,11 @@ def test_no_tracked_file_points_outside_the_repository():
     offenders = []
     for name in filter(None, tracked.decode().split("\0")):
         path = ROOT / name
-        if path == this or not path.is_file() or path.suffix not in {".py", ".md", ".toml", ".yaml", ".yml", ".cfg", ".ini", ""}:
+        if (
+            path == this
+            or not path.is_file()
+            or path.suffix not in {".py", ".md", ".toml", ".yaml", ".yml", ".cfg", ".ini", ""}
+        ):
             continue
         text = path.read_text(errors="replace")
         offenders += [f"{name}: {needle}" for needle in ("/work/", "../shared") if needle in text]

@@ -19,6 +19,11 @@ async def test_models_match_the_migrated_schema(connection, spec):
     importlib.import_module(f"{spec.package}.app")  # imports every model of the service
     metadata = importlib.import_module(f"{spec.package}.db").Base.metadata
     assert await connection.run_sync(schema_drift, spec.schema, metadata) == []
-    stored = set((await connection.execute(
-        sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = :s"), {"s": spec.schema})).scalars())
+    stored = set(
+        (
+            await connection.execute(
+                sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = :s"), {"s": spec.schema}
+            )
+        ).scalars()
+    )
     assert expression_indexes(metadata) <= stored, expression_indexes(metadata) - stored

@@ -79,10 +79,14 @@ async def list_api_keys(
 
 
 @router.get(
-    "/{key_id}", summary="Get one API key (never the key itself)", response_model=ApiKeyRead,
+    "/{key_id}",
+    summary="Get one API key (never the key itself)",
+    response_model=ApiKeyRead,
     responses=problem_responses(NotFound),
 )
-async def get_api_key(key_id: ApiKeyId, response: Response, session: DbSession, principal: CurrentPrincipal) -> ApiKeyRead:
+async def get_api_key(
+    key_id: ApiKeyId, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> ApiKeyRead:
     key = await service.get(session=session, principal=principal, key_id=key_id)
     set_etag(response, key.version)
     return read_model(key)
@@ -95,7 +99,9 @@ async def get_api_key(key_id: ApiKeyId, response: Response, session: DbSession, 
     response_class=Response,
     responses=problem_responses(NotFound, PreconditionFailed),
 )
-async def revoke_api_key(key_id: ApiKeyId, request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+async def revoke_api_key(
+    key_id: ApiKeyId, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
     """Revoking twice is harmless. The record stays, with who revoked it and when."""
     key = await service.get(session=session, principal=principal, key_id=key_id)
     check_if_match(request, key.version)

@@ -29,14 +29,18 @@ EXAMPLE_READ = {
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"name": "ERP sync (east)", "roles": ["integrator"], "org_unit_path": "/group/east"}]},
+        json_schema_extra={
+            "examples": [{"name": "ERP sync (east)", "roles": ["integrator"], "org_unit_path": "/group/east"}]
+        },
     )
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] = Field(
         description="What the key is for, e.g. the integration's name."
     )
     roles: list[KeyRole] = Field(
-        default=["integrator"], min_length=1, max_length=4,
+        default=["integrator"],
+        min_length=1,
+        max_length=4,
         description="Roles of the key's service principal; never more than the creator holds (`integrator` excepted).",
     )
     org_unit_path: OrgUnitPath = Field(description="The org unit the key acts for; within the creator's organisation.")

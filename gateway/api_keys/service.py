@@ -50,9 +50,15 @@ async def create(*, session: AsyncSession, principal: Principal, data: ApiKeyCre
         )
     secret = new_key()
     key = ApiKey(
-        id=uuid.uuid4(), name=data.name, prefix=secret[:DISPLAY_CHARS], key_hash=key_hash(secret),
-        roles=sorted(set(data.roles)), org_unit_path=path, created_by=principal.subject,
-        expires_at=data.expires_at, rate_limit_per_second=data.rate_limit_per_second,
+        id=uuid.uuid4(),
+        name=data.name,
+        prefix=secret[:DISPLAY_CHARS],
+        key_hash=key_hash(secret),
+        roles=sorted(set(data.roles)),
+        org_unit_path=path,
+        created_by=principal.subject,
+        expires_at=data.expires_at,
+        rate_limit_per_second=data.rate_limit_per_second,
     )
     session.add(key)
     await session.flush()

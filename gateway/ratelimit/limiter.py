@@ -45,8 +45,11 @@ class RateLimiter:
         refund = self._local.release(key)
         try:
             lease = await self._store.lease(
-                key, want=limit.lease_size(self._lease_seconds, self._lease_max), refund=refund,
-                capacity=limit.capacity, rate=limit.rate,
+                key,
+                want=limit.lease_size(self._lease_seconds, self._lease_max),
+                refund=refund,
+                capacity=limit.capacity,
+                rate=limit.rate,
             )
         except Exception as exc:  # the database is down: availability wins over the limit
             log.warning("rate_limit_store_failed", error=type(exc).__name__)

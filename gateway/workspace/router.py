@@ -64,7 +64,10 @@ async def get_workspace(request: Request, principal: CurrentPrincipal) -> dict[s
     used = s.stage_used(stage)
     built = await BUILDERS[used](ctx)
     return {
-        "employee_id": principal.employee_id, "generated_at": utcnow(), "stage": stage, "stage_used": used,
+        "employee_id": principal.employee_id,
+        "generated_at": utcnow(),
+        "stage": stage,
+        "stage_used": used,
         "sections": {name: built[name] for name in s.SECTIONS[used]},
     }
 
@@ -105,8 +108,13 @@ async def l1_sections(ctx: Context) -> dict[str, Section]:
         try:
             # Newly assigned first: the deals the rep just got, with what usually wins them.
             opportunities = await _page(
-                ctx, "opportunity", "/api/v1/opportunities", owner_id=ctx.me,
-                stage=list(s.NEW_OPPORTUNITY_STAGES), sort="-assigned_at", limit=ctx.items,
+                ctx,
+                "opportunity",
+                "/api/v1/opportunities",
+                owner_id=ctx.me,
+                stage=list(s.NEW_OPPORTUNITY_STAGES),
+                sort="-assigned_at",
+                limit=ctx.items,
             )
         except Unavailable as exc:
             # Without them, the suggestions fall back to the whole group's resources.
@@ -115,7 +123,10 @@ async def l1_sections(ctx: Context) -> dict[str, Section]:
             recommendations(opportunities), suggested_resources(s.industries(opportunities))
         )
         items = [
-            {"opportunity": s.opportunity_summary(o), "recommended_solutions": recommended.get(o["id"], ok("opportunity", []))}
+            {
+                "opportunity": s.opportunity_summary(o),
+                "recommended_solutions": recommended.get(o["id"], ok("opportunity", [])),
+            }
             for o in opportunities
         ]
         return ok("opportunity", items), resources
@@ -126,7 +137,8 @@ async def l1_sections(ctx: Context) -> dict[str, Section]:
             return {}
         try:
             body = await ctx.calls.post(
-                "opportunity", "/api/v1/opportunities/recommended-solutions:batch-get",
+                "opportunity",
+                "/api/v1/opportunities/recommended-solutions:batch-get",
                 {"opportunity_ids": [o["id"] for o in opportunities], "k": 3},
             )
         except Unavailable as exc:
@@ -169,31 +181,52 @@ async def l2_sections(ctx: Context) -> dict[str, Section]:
         due_by = ctx.today + dt.timedelta(days=ctx.due_days)
         try:
             body = await _body(
-                ctx, "key_account", "/api/v1/plan-actions", status=list(s.OPEN_ACTION), due_by=due_by.isoformat(),
-                owner_id=ctx.me, unowned="true", **current,
+                ctx,
+                "key_account",
+                "/api/v1/plan-actions",
+                status=list(s.OPEN_ACTION),
+                due_by=due_by.isoformat(),
+                owner_id=ctx.me,
+                unowned="true",
+                **current,
             )
         except Unavailable as exc:
             return unavailable(exc)
         accounts = s.accounts_with_due_actions(body.get("items", []))
-        return ok("key_account", accounts, summary={
-            "due_days": ctx.due_days, "actions": len(body.get("items", [])), "more": s.more(body),
-        })
+        return ok(
+            "key_account",
+            accounts,
+            summary={
+                "due_days": ctx.due_days,
+                "actions": len(body.get("items", [])),
+                "more": s.more(body),
+            },
+        )
 
     async def incubation() -> Section:
         try:
-            body = await _body(ctx, "key_account", "/api/v1/incubation-items", status=list(s.OPEN_INCUBATION), **current)
+            body = await _body(
+                ctx, "key_account", "/api/v1/incubation-items", status=list(s.OPEN_INCUBATION), **current
+            )
         except Unavailable as exc:
             return unavailable(exc)
-        return ok("key_account", body.get("items", []), summary={"open": len(body.get("items", [])), "more": s.more(body)})
+        return ok(
+            "key_account", body.get("items", []), summary={"open": len(body.get("items", [])), "more": s.more(body)}
+        )
 
     async def gaps() -> Section:
         try:
             body = await _body(ctx, "key_account", "/api/v1/relationship-gaps", **current)
         except Unavailable as exc:
             return unavailable(exc)
-        return ok("key_account", body.get("items", []), summary={
-            "unmet_targets": len(body.get("items", [])), "more": s.more(body),
-        })
+        return ok(
+            "key_account",
+            body.get("items", []),
+            summary={
+                "unmet_targets": len(body.get("items", [])),
+                "more": s.more(body),
+            },
+        )
 
     due, items, unmet = await asyncio.gather(actions_due(), incubation(), gaps())
     return {"accounts_with_actions_due": due, "incubation_items": items, "relationship_gaps": unmet}
@@ -206,13 +239,31 @@ async def l3_sections(ctx: Context) -> dict[str, Section]:
     async def decisions() -> Section:
         try:
             requests, introductions = await asyncio.gather(
-                _page(ctx, "resource_share", "/api/v1/resource-requests", role="owner", status="requested", limit=ctx.items),
-                _page(ctx, "resource_share", "/api/v1/introductions", role="connector", status="requested", limit=ctx.items),
+                _page(
+                    ctx,
+                    "resource_share",
+                    "/api/v1/resource-requests",
+                    role="owner",
+                    status="requested",
+                    limit=ctx.items,
+                ),
+                _page(
+                    ctx,
+                    "resource_share",
+                    "/api/v1/introductions",
+                    role="connector",
+                    status="requested",
+                    limit=ctx.items,
+                ),
             )
         except Unavailable as exc:
             return unavailable(exc)
-        items = [{"kind": "resource_request", **r} for r in requests] + [{"kind": "introduction", **i} for i in introductions]
-        return ok("resource_share", items, summary={"resource_requests": len(requests), "introductions": len(introductions)})
+        items = [{"kind": "resource_request", **r} for r in requests] + [
+            {"kind": "introduction", **i} for i in introductions
+        ]
+        return ok(
+            "resource_share", items, summary={"resource_requests": len(requests), "introductions": len(introductions)}
+        )
 
     async def figures(kind: str) -> Section:
         try:

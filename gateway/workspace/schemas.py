@@ -38,18 +38,33 @@ EXAMPLE = {
     "employee_id": "0b7c1d9e-3f3a-4d8e-9a55-1e2f3a4b5c6d",
     "generated_at": "2026-11-28T09:30:00Z",
     "stage": {
-        "status": "ok", "service": "employee_lifecycle", "stage": "L1_SUBSISTENCE", "since": "2026-10-01",
-        "needs": ["lacks_deals"], "reasons": {"en": "2 wins in 12 months (L2 needs 6)", "zh": "…"},
+        "status": "ok",
+        "service": "employee_lifecycle",
+        "stage": "L1_SUBSISTENCE",
+        "since": "2026-10-01",
+        "needs": ["lacks_deals"],
+        "reasons": {"en": "2 wins in 12 months (L2 needs 6)", "zh": "…"},
         "gap": {"target_stage": "L2_COMFORTABLE", "en": "4 more wins", "zh": "…", "items": []},
     },
     "stage_used": "L1_SUBSISTENCE",
     "sections": {
-        "new_opportunities": {"status": "ok", "service": "opportunity", "items": [
-            {"opportunity": {"id": "3c1e…", "name": "Harbour data centre", "stage": "lead"},
-             "recommended_solutions": {"status": "ok", "items": [{"name": "GTX Pro", "score": 0.82}]}},
-        ]},
+        "new_opportunities": {
+            "status": "ok",
+            "service": "opportunity",
+            "items": [
+                {
+                    "opportunity": {"id": "3c1e…", "name": "Harbour data centre", "stage": "lead"},
+                    "recommended_solutions": {"status": "ok", "items": [{"name": "GTX Pro", "score": 0.82}]},
+                },
+            ],
+        },
         "support_requests": {"status": "unavailable", "service": "resource_share", "reason": "timeout", "items": []},
-        "suggested_resources": {"status": "unavailable", "service": "resource_share", "reason": "circuit_open", "items": []},
+        "suggested_resources": {
+            "status": "unavailable",
+            "service": "resource_share",
+            "reason": "circuit_open",
+            "items": [],
+        },
     },
 }
 

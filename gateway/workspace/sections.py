@@ -26,7 +26,9 @@ def stage_view(stage: dict[str, Any] | None) -> dict[str, Any]:
     """The caller's stage with reasons and the gap to the next (None: never evaluated)."""
     if stage is None:
         return {
-            "status": "not_evaluated", "service": "employee_lifecycle", "stage": None,
+            "status": "not_evaluated",
+            "service": "employee_lifecycle",
+            "stage": None,
             "detail": "Your stage has not been evaluated yet; the workspace shows the help for L1.",
         }
     last = stage.get("last_evaluation") or {}
@@ -51,7 +53,17 @@ def stage_used(view: dict[str, Any]) -> str:
 
 
 def opportunity_summary(o: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "name", "stage", "amount", "expected_close_date", "account_id", "industry", "assigned_at", "updated_at")
+    keys = (
+        "id",
+        "name",
+        "stage",
+        "amount",
+        "expected_close_date",
+        "account_id",
+        "industry",
+        "assigned_at",
+        "updated_at",
+    )
     return {k: o.get(k) for k in keys}
 
 
@@ -68,10 +80,16 @@ def accounts_with_due_actions(actions: Iterable[dict[str, Any]]) -> list[dict[st
     service lists actions earliest due first), each with its actions."""
     by_account: dict[str, dict[str, Any]] = {}
     for a in actions:
-        entry = by_account.setdefault(a["account_id"], {
-            "account_id": a["account_id"], "account_name": a.get("account_name"), "next_due_on": a.get("due_on"),
-            "overdue": 0, "actions": [],
-        })
+        entry = by_account.setdefault(
+            a["account_id"],
+            {
+                "account_id": a["account_id"],
+                "account_name": a.get("account_name"),
+                "next_due_on": a.get("due_on"),
+                "overdue": 0,
+                "actions": [],
+            },
+        )
         entry["overdue"] += bool(a.get("overdue"))
         entry["actions"].append(a)
     return list(by_account.values())

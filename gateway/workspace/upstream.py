@@ -55,7 +55,9 @@ class ServiceCalls:
         """For reads that take a body (`…:batch-get`); never for writes."""
         return await self._call("POST", service, path, body=json.dumps(body).encode())
 
-    async def _call(self, method: str, service: str, path: str, *, params: Params | None = None, body: bytes | None = None) -> Any:
+    async def _call(
+        self, method: str, service: str, path: str, *, params: Params | None = None, body: bytes | None = None
+    ) -> Any:
         breaker = self._breakers[service]
         if not breaker.allow(time.monotonic()):
             raise Unavailable(service, "circuit_open")

@@ -1,7 +1,7 @@
 """`sanlun import`: the command line around the import engine.
 
-    sanlun import                                 # the sample set with the built-in mapping
-    sanlun import --data DIR --mapping my.yaml    # another export
+sanlun import                                 # the sample set with the built-in mapping
+sanlun import --data DIR --mapping my.yaml    # another export
 """
 
 from __future__ import annotations
@@ -44,19 +44,34 @@ def importer_token(root_unit: str = "/") -> str:
     settings = ProcessSettings()
     if settings.jwt_algorithm != "HS256":
         raise MappingError("SANLUN_JWT_ALGORITHM is RS256: pass --token from your identity provider")
-    return mint_token(settings.jwt_secret.get_secret_value(), subject=IMPORTER_SUBJECT, org_unit_path=root_unit,
-                      roles=["group_admin"], ttl_seconds=4 * 3600, issuer=settings.jwt_issuer,
-                      audience=settings.jwt_audience)
+    return mint_token(
+        settings.jwt_secret.get_secret_value(),
+        subject=IMPORTER_SUBJECT,
+        org_unit_path=root_unit,
+        roles=["group_admin"],
+        ttl_seconds=4 * 3600,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="folder with the CSV files (default: the sample set)")
     parser.add_argument("--mapping", default="maven-crm", help="mapping YAML file or built-in name (default maven-crm)")
-    parser.add_argument("--url", default=os.environ.get("SANLUN_URL", DEFAULT_URL), help=f"gateway URL (default {DEFAULT_URL})")
-    parser.add_argument("--token", default=os.environ.get("SANLUN_TOKEN"), help="bearer token (default: minted from SANLUN_JWT_SECRET)")
+    parser.add_argument(
+        "--url", default=os.environ.get("SANLUN_URL", DEFAULT_URL), help=f"gateway URL (default {DEFAULT_URL})"
+    )
+    parser.add_argument(
+        "--token", default=os.environ.get("SANLUN_TOKEN"), help="bearer token (default: minted from SANLUN_JWT_SECRET)"
+    )
     parser.add_argument("--batch-size", type=int, default=500, help="rows per bulk call (default 500)")
-    parser.add_argument("--leave-unassigned", action="append", default=[], metavar="STAGE",
-                        help="import deals in this stage without an owner, for the assignment node (repeatable)")
+    parser.add_argument(
+        "--leave-unassigned",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="import deals in this stage without an owner, for the assignment node (repeatable)",
+    )
     parser.add_argument("--report-json", metavar="PATH", help="also write the full per-row report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -76,9 +91,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         data = args.data or sample_data_dir()
         token = args.token or importer_token()
         with ApiClient(args.url, token) as client:
-            importer = Importer(mapping=mapping, data_dir=data, client=client,
-                                progress=Silent() if args.quiet else Progress(), target=args.url,
-                                leave_unassigned=frozenset(args.leave_unassigned), batch_size=args.batch_size)
+            importer = Importer(
+                mapping=mapping,
+                data_dir=data,
+                client=client,
+                progress=Silent() if args.quiet else Progress(),
+                target=args.url,
+                leave_unassigned=frozenset(args.leave_unassigned),
+                batch_size=args.batch_size,
+            )
             try:
                 importer.run()
             except (ApiError, OSError, KeyboardInterrupt):

@@ -25,17 +25,27 @@ class ApiError(Exception):
         self.status, self.body = status, body
         detail = body.get("detail") if isinstance(body, dict) else None
         errors = body.get("errors") if isinstance(body, dict) else None
-        super().__init__(f"{method} {path} answered {status}: {detail or body}"
-                         + (f" {json.dumps(errors[:3])}" if errors else ""))
+        super().__init__(
+            f"{method} {path} answered {status}: {detail or body}" + (f" {json.dumps(errors[:3])}" if errors else "")
+        )
 
 
 class ApiClient:
-    def __init__(self, base_url: str, token: str, *, run_id: str | None = None, timeout: float = 60.0,
-                 retries: int = 3, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        run_id: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.retries = retries
         self.http = httpx.Client(
-            base_url=base_url.rstrip("/"), transport=transport,
+            base_url=base_url.rstrip("/"),
+            transport=transport,
             # Bulk writes of 500 rows take seconds on a busy machine; connecting must not.
             timeout=httpx.Timeout(timeout, connect=5.0),
             headers={"Authorization": f"Bearer {token}", "User-Agent": "sanlun-import"},
@@ -55,8 +65,16 @@ class ApiClient:
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:24]
         return f"sanlun-import-{self.run_id}-{what}-{digest}"
 
-    def request(self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None,
-                idempotency_key: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         safe = method == "GET" or idempotency_key is not None
         extra = dict(headers or {})
         if idempotency_key:
@@ -73,7 +91,7 @@ class ApiClient:
                 if response.status_code not in RETRY_STATUSES or not safe or attempt >= self.retries:
                     return response
             attempt += 1
-            time.sleep(min(0.5 * 2 ** attempt, 5))
+            time.sleep(min(0.5 * 2**attempt, 5))
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         response = self.request(method, path, **kw)

@@ -30,13 +30,15 @@ def canonical(value: Any) -> Any:
 def differences(desired: dict[str, Any], stored: dict[str, Any], *, ignore: frozenset[str] = frozenset()) -> list[str]:
     """The fields of `desired` whose stored value differs (fields the API does not return count as different)."""
     return [
-        name for name, value in desired.items()
+        name
+        for name, value in desired.items()
         if name not in ignore and (name not in stored or canonical(value) != canonical(stored[name]))
     ]
 
 
-def split(desired: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]], *,
-          ignore: frozenset[str] = frozenset()) -> tuple[list[str], list[str], list[str]]:
+def split(
+    desired: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]], *, ignore: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str], list[str]]:
     """Keys to create, keys to update, keys unchanged."""
     create, update, same = [], [], []
     for key, body in desired.items():

@@ -38,13 +38,22 @@ def read_tables(mapping: Mapping, data_dir: Path) -> dict[str, Table]:
 
 def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 class Importer:
-    def __init__(self, *, mapping: Mapping, data_dir: Path, client: ApiClient, progress: Progress, target: str,
-                 leave_unassigned: frozenset[str] = frozenset(), batch_size: int = BATCH,
-                 after_batch: Callable[[str, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mapping: Mapping,
+        data_dir: Path,
+        client: ApiClient,
+        progress: Progress,
+        target: str,
+        leave_unassigned: frozenset[str] = frozenset(),
+        batch_size: int = BATCH,
+        after_batch: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.mapping, self.client, self.progress = mapping, client, progress
         self.plan: Plan = build_plan(mapping, read_tables(mapping, data_dir))
         self.report = Report(mapping.name, target, client.run_id, self.plan)
@@ -69,11 +78,16 @@ class Importer:
 
     # -- the one bulk contract: POST /api/v1/<collection>:bulk-upsert {"items": [...]} ---------------
 
-    def _bulk(self, entity: str, collection: str, batch: list[Planned], bodies: list[dict[str, Any]] | None = None) -> None:
+    def _bulk(
+        self, entity: str, collection: str, batch: list[Planned], bodies: list[dict[str, Any]] | None = None
+    ) -> None:
         """Send one batch and record every row of the report (`sanlun.kernel.bulk`);
         a row the server refuses is `rejected` in the import report, with why."""
-        answer = self.client.post(f"/api/v1/{collection}:bulk-upsert",
-                                  {"items": bodies if bodies is not None else [p.body for p in batch]}, what=entity)
+        answer = self.client.post(
+            f"/api/v1/{collection}:bulk-upsert",
+            {"items": bodies if bodies is not None else [p.body for p in batch]},
+            what=entity,
+        )
         for row in answer["results"]:
             p = batch[row["index"]]
             status = "rejected" if row["status"] == "failed" else row["status"]
@@ -111,8 +125,11 @@ class Importer:
         self.progress.start("accounts", len(planned))
         stored_list = list(self.client.get_all("/api/v1/accounts"))
         ext_of = {a["id"]: a.get("external_id") for a in stored_list}
-        stored = {a["external_id"]: {**a, "parent_external_id": ext_of.get(a.get("parent_id"))}
-                  for a in stored_list if a.get("external_id")}
+        stored = {
+            a["external_id"]: {**a, "parent_external_id": ext_of.get(a.get("parent_id"))}
+            for a in stored_list
+            if a.get("external_id")
+        }
         for key, a in stored.items():
             self.ids["accounts"][key] = a["id"]
         create, update, same = diff.split({k: p.body for k, p in planned.items()}, stored)
@@ -158,8 +175,12 @@ class Importer:
         for key in update:
             p, current = planned[key], stored[key]
             changes = {f: p.body[f] for f in diff.differences(p.body, current)}
-            self.client.call("PATCH", f"/api/v1/solutions/{current['id']}", json_body=changes,
-                             headers={"If-Match": f'"{current["version"]}"'})
+            self.client.call(
+                "PATCH",
+                f"/api/v1/solutions/{current['id']}",
+                json_body=changes,
+                headers={"If-Match": f'"{current["version"]}"'},
+            )
             self.report.record("solutions", key, "updated", p.sources, id=current["id"])
         for key, s in stored.items():
             self.ids["solutions"][key] = s["id"]
@@ -209,8 +230,12 @@ class Importer:
             else:
                 desired[key] = body
                 if body.get("owner_id") is None and p.extra["owner"]:
-                    self.plan.note("opportunities", None, f"{p.body['stage']} deal left unassigned for the "
-                                   "assignment node (asked with --leave-unassigned)")
+                    self.plan.note(
+                        "opportunities",
+                        None,
+                        f"{p.body['stage']} deal left unassigned for the "
+                        "assignment node (asked with --leave-unassigned)",
+                    )
         stored = {o["external_id"]: o for o in self.client.get_all("/api/v1/opportunities") if o.get("external_id")}
         create, update, same = diff.split(desired, stored)
         for key in same:
@@ -218,7 +243,9 @@ class Importer:
             self.ids["opportunities"][key] = stored[key]["id"]
         self.progress.advance(len(planned) - len(create) - len(update))
         for batch in chunks(create + update, self.batch_size):
-            self._bulk("opportunities", "opportunities", [planned[k] for k in batch], bodies=[desired[k] for k in batch])
+            self._bulk(
+                "opportunities", "opportunities", [planned[k] for k in batch], bodies=[desired[k] for k in batch]
+            )
         self.progress.finish(self._summary("opportunities"))
 
     # -- lifecycle facts -----------------------------------------------------------------------------
@@ -246,7 +273,8 @@ class Importer:
         if opportunity_id is None or owner_id is None or p.body["stage"] in self.leave_unassigned:
             return []
         base: dict[str, Any] = {
-            "employee_id": owner_id, "opportunity_ref": opportunity_id,
+            "employee_id": owner_id,
+            "opportunity_ref": opportunity_id,
             "account_ref": self.ids["accounts"].get(x["account"]) if x["account"] else None,
             "solution_refs": [self.ids["solutions"][x["solution"]]] if x["solution"] in self.ids["solutions"] else [],
         }
@@ -254,12 +282,26 @@ class Importer:
         opened = x["engaged_on"] or self.plan.data_end
         out = []
         if opened:
-            out.append({**base, "external_id": f"{self.mapping.name}:{p.key}:open", "kind": "opportunity_open",
-                        "occurred_on": opened.isoformat(), "amount": money})
+            out.append(
+                {
+                    **base,
+                    "external_id": f"{self.mapping.name}:{p.key}:open",
+                    "kind": "opportunity_open",
+                    "occurred_on": opened.isoformat(),
+                    "amount": money,
+                }
+            )
         stage = p.body["stage"]
         if stage in ("won", "lost") and x["closed_on"]:
-            out.append({**base, "external_id": f"{self.mapping.name}:{p.key}:{stage}", "kind": f"opportunity_{stage}",
-                        "occurred_on": x["closed_on"].isoformat(), "amount": money if stage == "won" else None})
+            out.append(
+                {
+                    **base,
+                    "external_id": f"{self.mapping.name}:{p.key}:{stage}",
+                    "kind": f"opportunity_{stage}",
+                    "occurred_on": x["closed_on"].isoformat(),
+                    "amount": money if stage == "won" else None,
+                }
+            )
         return out
 
     def _summary(self, entity: str) -> str:

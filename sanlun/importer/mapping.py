@@ -132,9 +132,14 @@ def parse_field(name: str, spec: Any) -> Field:
     if kind not in TYPES:
         raise MappingError(f"field {name!r}: type must be one of {', '.join(TYPES)}")
     return Field(
-        name, Template(str(spec["template"])), type=kind,
-        values={str(k): str(v) for k, v in (spec.get("values") or {}).items()}, why=str(spec.get("why", "")),
-        scale=Decimal(str(spec.get("scale", 1))), when=spec.get("when"), strict=bool(spec.get("strict", False)),
+        name,
+        Template(str(spec["template"])),
+        type=kind,
+        values={str(k): str(v) for k, v in (spec.get("values") or {}).items()},
+        why=str(spec.get("why", "")),
+        scale=Decimal(str(spec.get("scale", 1))),
+        when=spec.get("when"),
+        strict=bool(spec.get("strict", False)),
     )
 
 
@@ -213,8 +218,11 @@ def parse_mapping(doc: dict[str, Any]) -> Mapping:
     opp = doc.get("opportunities") or {}
     people = []
     for i, person in enumerate(emp.get("people") or []):
-        earliest = {k: Earliest(v["earliest_in"], v["column"], v["match"])
-                    for k, v in person.items() if isinstance(v, dict) and "earliest_in" in v}
+        earliest = {
+            k: Earliest(v["earliest_in"], v["column"], v["match"])
+            for k, v in person.items()
+            if isinstance(v, dict) and "earliest_in" in v
+        }
         fields = {k: parse_field(k, v) for k, v in person.items() if k not in earliest}
         missing = {"external_id", "name", "email", "org_unit"} - set(fields)
         if missing:
@@ -246,8 +254,11 @@ def parse_mapping(doc: dict[str, Any]) -> Mapping:
     )
     if not re.fullmatch(r"[A-Z]{3}", mapping.currency):
         raise MappingError("currency must be a 3-letter ISO 4217 code")
-    for needed, fields in (("external_id", mapping.account_fields), ("name", mapping.solution_fields),
-                           ("external_id", mapping.opportunity_fields)):
+    for needed, fields in (
+        ("external_id", mapping.account_fields),
+        ("name", mapping.solution_fields),
+        ("external_id", mapping.opportunity_fields),
+    ):
         if fields and needed not in fields:
             raise MappingError(f"a section's fields lack {needed!r}")
     return mapping

@@ -153,8 +153,11 @@ def _earliest_index(tables: dict[str, Table], file: str, column: str, match: str
 
 def _employees(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
     by_key: dict[str, Planned] = {}
-    indexes = {(e.file, e.column, e.match): _earliest_index(tables, e.file, e.column, e.match)
-               for p in mapping.people for e in p.earliest.values()}
+    indexes = {
+        (e.file, e.column, e.match): _earliest_index(tables, e.file, e.column, e.match)
+        for p in mapping.people
+        for e in p.earliest.values()
+    }
     for row in _rows(plan, "employees", tables, mapping.employees_file):
         for spec in mapping.people:
             notes: list[str] = []
@@ -175,7 +178,9 @@ def _employees(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
             key = body["external_id"]
             if key in by_key:
                 if by_key[key].body != body:
-                    plan.reject("employees", row, key, f"{key} is defined differently on line {by_key[key].sources[0].line}")
+                    plan.reject(
+                        "employees", row, key, f"{key} is defined differently on line {by_key[key].sources[0].line}"
+                    )
                     break
                 by_key[key].sources.append(Source(row.file, row.line))
             else:
@@ -206,8 +211,12 @@ def _accounts(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
             body["annual_revenue"] = {"amount": str(values["annual_revenue"]), "currency": mapping.currency}
         if org_path:
             body["org_unit_path"] = org_path
-        seen[key] = Planned(key, body, [Source(row.file, row.line)],
-                            {"size_band": size_band(values.get("employees"), mapping.size_bands)})
+        seen[key] = Planned(
+            key,
+            body,
+            [Source(row.file, row.line)],
+            {"size_band": size_band(values.get("employees"), mapping.size_bands)},
+        )
         _add_notes(plan, "accounts", row, notes)
     for p in seen.values():
         parent = p.body.get("parent_external_id")
@@ -262,8 +271,12 @@ def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> No
     solutions = {p.key: p for p in plan.solutions}
     seen: dict[str, Planned] = {}
     rows = _rows(plan, "opportunities", tables, mapping.opportunities_file)
-    dates = [d for r in rows for c in ("engaged_on", "closed_on")
-             if c in mapping.opportunity_fields and (d := _date(mapping.opportunity_fields[c], r))]
+    dates = [
+        d
+        for r in rows
+        for c in ("engaged_on", "closed_on")
+        if c in mapping.opportunity_fields and (d := _date(mapping.opportunity_fields[c], r))
+    ]
     plan.data_end = max(dates) if dates else None
     for row in rows:
         notes: list[str] = []
@@ -276,8 +289,10 @@ def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> No
             plan.reject("opportunities", row, p.key, f"duplicate of line {seen[p.key].sources[0].line}")
             continue
         if mapping.facts and p.extra["owner"] and p.extra["engaged_on"] is None and plan.data_end:
-            notes.append(f"no engage date on a {p.body['stage']} deal: counted open from the last date in the data "
-                         f"({plan.data_end.isoformat()}) for stage evaluation")
+            notes.append(
+                f"no engage date on a {p.body['stage']} deal: counted open from the last date in the data "
+                f"({plan.data_end.isoformat()}) for stage evaluation"
+            )
         seen[p.key] = p
         _add_notes(plan, "opportunities", row, notes)
     plan.opportunities = list(seen.values())
@@ -297,9 +312,15 @@ def _key(mapping: Mapping, row: Row) -> str | None:
         return None
 
 
-def _opportunity(mapping: Mapping, row: Row, notes: list[str], people: dict[str, Planned],
-                 accounts: dict[str, Planned], rejected_accounts: set[str | None],
-                 solutions: dict[str, Planned]) -> Planned:
+def _opportunity(
+    mapping: Mapping,
+    row: Row,
+    notes: list[str],
+    people: dict[str, Planned],
+    accounts: dict[str, Planned],
+    rejected_accounts: set[str | None],
+    solutions: dict[str, Planned],
+) -> Planned:
     v = _values(mapping.opportunity_fields, row, notes)
     key = v.get("external_id")
     if not key:
@@ -343,6 +364,12 @@ def _opportunity(mapping: Mapping, row: Row, notes: list[str], people: dict[str,
         "size_band": acc.extra.get("size_band") if acc else None,
         "source": mapping.source,
     }
-    extra = {"owner": owner, "account": account, "solution": solution, "engaged_on": v.get("engaged_on"),
-             "closed_on": closed_on, "amount": amount}
+    extra = {
+        "owner": owner,
+        "account": account,
+        "solution": solution,
+        "engaged_on": v.get("engaged_on"),
+        "closed_on": closed_on,
+        "amount": amount,
+    }
     return Planned(key, body, [Source(row.file, row.line)], extra)

@@ -36,14 +36,26 @@ class Report:
     facts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "inserted": 0, "duplicates": 0})
     interrupted: str | None = None
 
-    def record(self, entity: str, key: str, status: str, sources: list[Source], *, id: str | None = None,
-               reason: str | None = None) -> None:
+    def record(
+        self,
+        entity: str,
+        key: str,
+        status: str,
+        sources: list[Source],
+        *,
+        id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         self.outcomes.append(Outcome(entity, key, status, sources, id, reason))
 
     @property
     def rejections(self) -> list[Rejection]:
-        late = [Rejection(o.entity, s, o.key, o.reason or "rejected") for o in self.outcomes
-                if o.status == "rejected" for s in (o.sources or [Source("-", 0)])]
+        late = [
+            Rejection(o.entity, s, o.key, o.reason or "rejected")
+            for o in self.outcomes
+            if o.status == "rejected"
+            for s in (o.sources or [Source("-", 0)])
+        ]
         return self.plan.rejections + late
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -65,15 +77,18 @@ class Report:
                 rejected[o.entity] |= rows
         for r in self.plan.rejections:
             rejected[r.entity].add((r.source.file, r.source.line))
-        return {e: {"read": n, "stored": len(fed[e] - rejected[e]), "rejected": len(rejected[e])}
-                for e, n in self.plan.rows_read.items()}
+        return {
+            e: {"read": n, "stored": len(fed[e] - rejected[e]), "rejected": len(rejected[e])}
+            for e, n in self.plan.rows_read.items()
+        }
 
     def notes(self) -> list[Note]:
         return self.plan.notes + self.server_notes
 
     def complete(self) -> bool:
         return self.interrupted is None and all(
-            a["read"] == a["stored"] + a["rejected"] for a in self.row_accounting().values())
+            a["read"] == a["stored"] + a["rejected"] for a in self.row_accounting().values()
+        )
 
     def changed(self) -> int:
         return sum(c["created"] + c["updated"] for c in self.counts().values()) + self.facts["inserted"]
@@ -82,16 +97,21 @@ class Report:
         lines = [f"Import {self.mapping!r} into {self.target} (run {self.run_id})", ""]
         lines.append(f"{'':16}{'created':>9}{'updated':>9}{'unchanged':>11}{'rejected':>10}")
         for entity, c in self.counts().items():
-            lines.append(f"{entity.replace('_', ' '):16}" + "".join(
-                f"{c[s]:>{w}}" for s, w in zip(STATUSES, (9, 9, 11, 10))))
+            lines.append(
+                f"{entity.replace('_', ' '):16}" + "".join(f"{c[s]:>{w}}" for s, w in zip(STATUSES, (9, 9, 11, 10)))
+            )
         f = self.facts
-        lines.append(f"{'lifecycle facts':16}{f['inserted']:>9}{'':>9}{f['duplicates']:>11}{'':>10}"
-                     f"   ({f['sent']} sent to the back-fill; known ones are skipped)")
+        lines.append(
+            f"{'lifecycle facts':16}{f['inserted']:>9}{'':>9}{f['duplicates']:>11}{'':>10}"
+            f"   ({f['sent']} sent to the back-fill; known ones are skipped)"
+        )
         lines += ["", "Every row accounted for:"]
         for entity, a in self.row_accounting().items():
             ok = "ok" if a["read"] == a["stored"] + a["rejected"] else "MISSING ROWS"
-            lines.append(f"  {entity.replace('_', ' '):14} {a['read']:>6} rows read = {a['stored']} imported "
-                         f"+ {a['rejected']} rejected   {ok}")
+            lines.append(
+                f"  {entity.replace('_', ' '):14} {a['read']:>6} rows read = {a['stored']} imported "
+                f"+ {a['rejected']} rejected   {ok}"
+            )
         grouped: dict[tuple[str, str], list[Note]] = collections.defaultdict(list)
         for n in self.notes():
             grouped[(n.entity, n.message)].append(n)
@@ -99,8 +119,12 @@ class Report:
             lines += ["", "Normalisations applied:"]
             for (entity, message), notes in sorted(grouped.items(), key=lambda kv: (kv[0][0], -len(kv[1]))):
                 count = sum(n.count for n in notes)
-                where = ", ".join(f"{n.source.file}:{n.source.line}" if n.source and n.source.line
-                                  else (n.source.file if n.source else "-") for n in notes[:examples])
+                where = ", ".join(
+                    f"{n.source.file}:{n.source.line}"
+                    if n.source and n.source.line
+                    else (n.source.file if n.source else "-")
+                    for n in notes[:examples]
+                )
                 more = f", +{len(notes) - examples} more" if len(notes) > examples else ""
                 lines.append(f"  {count:>6} x {entity:13} {message}   [{where}{more}]")
         rejections = self.rejections
@@ -110,14 +134,22 @@ class Report:
         if len(rejections) > max_rejections:
             lines.append(f"  ... {len(rejections) - max_rejections} more in the JSON report (--report-json)")
         if self.interrupted:
-            lines += ["", f"INTERRUPTED: {self.interrupted}. Run the same command again to finish; "
-                          "what is already stored is left as it is."]
+            lines += [
+                "",
+                f"INTERRUPTED: {self.interrupted}. Run the same command again to finish; "
+                "what is already stored is left as it is.",
+            ]
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "mapping": self.mapping, "target": self.target, "run_id": self.run_id, "interrupted": self.interrupted,
-            "counts": self.counts(), "facts": self.facts, "rows": self.row_accounting(),
+            "mapping": self.mapping,
+            "target": self.target,
+            "run_id": self.run_id,
+            "interrupted": self.interrupted,
+            "counts": self.counts(),
+            "facts": self.facts,
+            "rows": self.row_accounting(),
             "rejections": [asdict(r) for r in self.rejections],
             "normalisations": [asdict(n) for n in self.notes()],
             "records": [asdict(o) for o in self.outcomes],

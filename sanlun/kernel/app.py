@@ -20,16 +20,24 @@ from sanlun.kernel.auth import TokenVerifier
 from sanlun.kernel.context import BodyLimitMiddleware, RequestContextMiddleware, outbound_headers
 from sanlun.kernel.db import Database
 from sanlun.kernel.errors import install_problem_handlers
+from sanlun.kernel.event_routes import internal_events_router, mint_service_token, ops_router
+from sanlun.kernel.events import (
+    EVENTS_KEY,
+    EventHandler,
+    EventsContext,
+    OutboxDispatcher,
+    Subscriptions,
+    inbox_table,
+    outbox_table,
+)
 from sanlun.kernel.health import health_router
 from sanlun.kernel.logging import configure_logging
 from sanlun.kernel.migrations import current_revision, head_revision
 from sanlun.kernel.openapi_examples import restore_example_nulls
 from sanlun.kernel.openapi_headers import document_headers
 from sanlun.kernel.pagination import CursorCodec
-from sanlun.kernel.event_routes import internal_events_router, mint_service_token, ops_router
 from sanlun.kernel.retention import retention_router, retention_task
 from sanlun.kernel.retention import rules as retention_rules
-from sanlun.kernel.events import EVENTS_KEY, EventHandler, EventsContext, OutboxDispatcher, Subscriptions, inbox_table, outbox_table
 from sanlun.kernel.routing import TransactionalRoute, idempotency_table
 from sanlun.kernel.settings import ServiceSettings
 from sanlun.topology import SUBSCRIPTIONS
@@ -74,7 +82,11 @@ def openapi_with_problems(app: FastAPI) -> dict[str, Any]:
     restore_example_nulls(schema, app.routes)
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-    components.setdefault("securitySchemes", {})["bearerAuth"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    components.setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
     # FastAPI's default 422 points at HTTPValidationError; ours is a Problem.
     for path_item in schema.get("paths", {}).values():
         for op in path_item.values():

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any
 
 import httpx
 import jwt
@@ -153,8 +154,12 @@ def mint_gateway_token(
 ) -> str:
     """The token the gateway puts on an API-key caller's downstream calls."""
     return mint_token(
-        service_secret, subject=subject, org_unit_path=org_unit_path, roles=roles,
-        ttl_seconds=ttl_seconds, issuer=GATEWAY_ISSUER,
+        service_secret,
+        subject=subject,
+        org_unit_path=org_unit_path,
+        roles=roles,
+        ttl_seconds=ttl_seconds,
+        issuer=GATEWAY_ISSUER,
     )
 
 
@@ -272,7 +277,7 @@ def can_see(principal: Principal, *, owner_id: uuid.UUID | None, org_unit_path: 
     """The same rule as `visibility_clause`, for a record already in memory."""
     if principal.has("group_admin"):
         return True
-    if owner_id is not None and owner_id == principal.employee_id or member:
+    if (owner_id is not None and owner_id == principal.employee_id) or member:
         return True
 
     def within(prefix: str) -> bool:

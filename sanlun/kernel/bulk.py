@@ -77,7 +77,9 @@ class BulkItem(Generic[RowT]):
         return core_schema.no_info_plain_validator_function(
             _as_sent,
             json_schema_input_schema=handler.generate_schema(row_model),
-            serialization=core_schema.plain_serializer_function_ser_schema(_as_sent, return_schema=core_schema.any_schema()),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _as_sent, return_schema=core_schema.any_schema()
+            ),
         )
 
 
@@ -91,11 +93,20 @@ class BulkUpsertRequest(BaseModel, Generic[RowT]):
 
     model_config = ConfigDict(extra="forbid")
 
-    items: Annotated[list[BulkItem[RowT]], Field(min_length=1, max_length=MAX_ITEMS, description=(
-        "The rows, each matched by its `external_id` and checked on its own: a bad row fails its result, "
-        "not the batch."
-    ))]
-    dry_run: bool = Field(False, description="Check every row and report what would happen; write nothing, publish no event.")
+    items: Annotated[
+        list[BulkItem[RowT]],
+        Field(
+            min_length=1,
+            max_length=MAX_ITEMS,
+            description=(
+                "The rows, each matched by its `external_id` and checked on its own: a bad row fails its result, "
+                "not the batch."
+            ),
+        ),
+    ]
+    dry_run: bool = Field(
+        False, description="Check every row and report what would happen; write nothing, publish no event."
+    )
 
 
 class RowError(BaseModel):
@@ -116,11 +127,15 @@ class RowError(BaseModel):
 class BulkRowResult(BaseModel):
     index: int = Field(description="The row's position in `items`.")
     external_id: str | None
-    status: Literal["created", "updated", "unchanged", "failed"] = Field(description=(
-        "`unchanged`: the stored record already said so (not written, same version, no event). "
-        "On a dry run, what would happen."
-    ))
-    id: uuid.UUID | None = Field(None, description="The record's id; none for a failed row or one a dry run would create.")
+    status: Literal["created", "updated", "unchanged", "failed"] = Field(
+        description=(
+            "`unchanged`: the stored record already said so (not written, same version, no event). "
+            "On a dry run, what would happen."
+        )
+    )
+    id: uuid.UUID | None = Field(
+        None, description="The record's id; none for a failed row or one a dry run would create."
+    )
     errors: list[RowError] = []
     warnings: list[RowError] = Field([], description="Values the server accepted after normalising them.")
 
@@ -137,17 +152,45 @@ class BulkUpsertReport(BaseModel, Generic[ResultT]):
 class BulkReport(BulkUpsertReport[BulkRowResult]):
     """The report of the endpoints whose rows carry nothing beyond the contract."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "dry_run": False, "created": 1, "updated": 1, "unchanged": 0, "failed": 1,
-        "results": [
-            {"index": 0, "external_id": "HR-E-10001", "status": "updated", "id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
-             "errors": [], "warnings": []},
-            {"index": 1, "external_id": "HR-E-10482", "status": "created", "id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
-             "errors": [], "warnings": []},
-            {"index": 2, "external_id": "HR-E-10517", "status": "failed", "id": None,
-             "errors": [{"loc": ["body", "items", 2, "email"], "msg": "appears earlier in this batch"}], "warnings": []},
-        ],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dry_run": False,
+                    "created": 1,
+                    "updated": 1,
+                    "unchanged": 0,
+                    "failed": 1,
+                    "results": [
+                        {
+                            "index": 0,
+                            "external_id": "HR-E-10001",
+                            "status": "updated",
+                            "id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
+                            "errors": [],
+                            "warnings": [],
+                        },
+                        {
+                            "index": 1,
+                            "external_id": "HR-E-10482",
+                            "status": "created",
+                            "id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
+                            "errors": [],
+                            "warnings": [],
+                        },
+                        {
+                            "index": 2,
+                            "external_id": "HR-E-10517",
+                            "status": "failed",
+                            "id": None,
+                            "errors": [{"loc": ["body", "items", 2, "email"], "msg": "appears earlier in this batch"}],
+                            "warnings": [],
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
 
 @dataclass
@@ -164,11 +207,12 @@ class BulkRow(Generic[RowT]):
     def error(self, field: str | Sequence[str | int], msg: str, code: str | None = None) -> RowError:
         return RowError(loc=self.loc(*([field] if isinstance(field, str) else field)), msg=msg, code=code)
 
-    def failed(self, field: str | Sequence[str | int], msg: str, code: str | None = None, **extra: Any) -> BulkRowResult:
+    def failed(
+        self, field: str | Sequence[str | int], msg: str, code: str | None = None, **extra: Any
+    ) -> BulkRowResult:
         return self.result("failed", errors=[self.error(field, msg, code)], **extra)
 
-    def result(self, status: str, *, id: Any = None, result: type[BulkRowResult] = BulkRowResult,
-               **extra: Any) -> Any:
+    def result(self, status: str, *, id: Any = None, result: type[BulkRowResult] = BulkRowResult, **extra: Any) -> Any:
         return result(index=self.index, external_id=self.external_id, status=status, id=id, **extra)
 
     def created(self, id: Any, **extra: Any) -> Any:
@@ -209,7 +253,9 @@ async def run_bulk_upsert(
         elif not key:
             problem = RowError(loc=[*loc, "external_id"], msg="is required (a non-empty string)", code="missing")
         elif key in seen:
-            problem = RowError(loc=[*loc, "external_id"], msg=f"duplicate of row {seen[key]} in this batch", code="duplicate")
+            problem = RowError(
+                loc=[*loc, "external_id"], msg=f"duplicate of row {seen[key]} in this batch", code="duplicate"
+            )
         if problem is not None:
             failed.append(result_type(index=index, external_id=key or None, status="failed", errors=[problem]))
             continue
@@ -268,13 +314,23 @@ def deprecated_alias(router: APIRouter, *, alias: str, of: str, method: str = "P
 
     headers = {
         "Deprecation": {"description": "`true`: this URL is deprecated.", "schema": {"type": "string"}},
-        "Link": {"description": f'`<{path}>; rel="successor-version"`: the URL to use instead.',
-                 "schema": {"type": "string"}},
+        "Link": {
+            "description": f'`<{path}>; rel="successor-version"`: the URL to use instead.',
+            "schema": {"type": "string"},
+        },
     }
     status = route.status_code or 200
     responses = {**route.responses, status: {**route.responses.get(status, {}), "headers": headers}}
     router.add_api_route(
-        alias, route.endpoint, methods=[method], response_model=route.response_model, status_code=route.status_code,
-        summary=f"{route.summary} (deprecated: use {path})", description=route.description,
-        responses=responses, deprecated=True, name=f"{route.name}_deprecated", route_class_override=DeprecatedRoute,
+        alias,
+        route.endpoint,
+        methods=[method],
+        response_model=route.response_model,
+        status_code=route.status_code,
+        summary=f"{route.summary} (deprecated: use {path})",
+        description=route.description,
+        responses=responses,
+        deprecated=True,
+        name=f"{route.name}_deprecated",
+        route_class_override=DeprecatedRoute,
     )

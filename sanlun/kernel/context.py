@@ -169,7 +169,9 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
     from sanlun.kernel.errors import problem_response
 
     response = problem_response(
-        413, "content_too_large", "Content Too Large",
+        413,
+        "content_too_large",
+        "Content Too Large",
         f"The request body is larger than the {limit} bytes this service accepts.",
         instance=scope.get("path"),
     )

@@ -107,9 +107,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work outside a request (dispatchers, CLI): commit on success."""
-        async with self.session() as session:
-            async with session.begin():
-                yield session
+        async with self.session() as session, session.begin():
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -262,15 +262,21 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> JSONR
     errors = _validation_errors(exc)
     if any(e["type"] == "json_invalid" for e in errors):
         return problem_response(
-            400, "malformed_json", "Malformed JSON",
+            400,
+            "malformed_json",
+            "Malformed JSON",
             "The request body is not valid JSON.",
-            instance=request.url.path, errors=errors,
+            instance=request.url.path,
+            errors=errors,
         )
     fields = ", ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in errors[:5])
     return problem_response(
-        422, "validation_error", "Validation Error",
+        422,
+        "validation_error",
+        "Validation Error",
         f"The request is invalid: {fields}",
-        instance=request.url.path, errors=errors,
+        instance=request.url.path,
+        errors=errors,
     )
 
 
@@ -285,7 +291,11 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONRespons
     else:
         detail = str(exc.detail) if exc.detail else title
     return problem_response(
-        exc.status_code, code, title, detail, instance=request.url.path,
+        exc.status_code,
+        code,
+        title,
+        detail,
+        instance=request.url.path,
         headers=getattr(exc, "headers", None),
     )
 
@@ -300,7 +310,9 @@ async def _on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
 async def _on_stale(request: Request, exc: StaleDataError) -> JSONResponse:
     # Two writers raced past If-Match on the same version; the loser gets 412.
     return problem_response(
-        412, "precondition_failed", "Precondition Failed",
+        412,
+        "precondition_failed",
+        "Precondition Failed",
         "The record was changed by another request; GET it again and retry.",
         instance=request.url.path,
     )
@@ -311,7 +323,9 @@ async def _on_dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
     sqlstate = getattr(getattr(exc.orig, "__cause__", None), "sqlstate", "") or ""
     if sqlstate.startswith("22"):
         return problem_response(
-            422, "invalid_value", "Invalid Value",
+            422,
+            "invalid_value",
+            "Invalid Value",
             "A value in the request is out of the range the database accepts.",
             instance=request.url.path,
         )
@@ -328,7 +342,9 @@ def database_unavailable_response(request: Request, exc: BaseException) -> JSONR
     log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__, reason=str(exc)[:200])
     retry_after = retry_after_seconds(request)
     return problem_response(
-        503, DatabaseUnavailable.code, DatabaseUnavailable.title,
+        503,
+        DatabaseUnavailable.code,
+        DatabaseUnavailable.title,
         f"The database cannot be reached right now; retry in {retry_after} seconds.",
         instance=request.url.path,
         headers={"Retry-After": str(retry_after)},
@@ -340,7 +356,9 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         return database_unavailable_response(request, exc)
     log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return problem_response(
-        500, "internal_error", "Internal Server Error",
+        500,
+        "internal_error",
+        "Internal Server Error",
         "The server failed to handle the request; it has been logged.",
         instance=request.url.path,
     )

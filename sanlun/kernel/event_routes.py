@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import jwt
-import structlog
 import sqlalchemy as sa
+import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy.dialects.postgresql import insert
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
 from sanlun.kernel.db import DbSession, utcnow
-from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Conflict, problem_responses
+from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, problem_responses
 from sanlun.kernel.events import DELIVERED, PARKED, PENDING, EventHandler
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
@@ -34,7 +34,9 @@ log = structlog.get_logger("sanlun.events")
 
 
 def mint_service_token(secret: str, source: str, ttl_seconds: int = 3600) -> str:
-    return mint_token(secret, subject=f"service:{source}", org_unit_path="/", roles=[SERVICE_ROLE], ttl_seconds=ttl_seconds)
+    return mint_token(
+        secret, subject=f"service:{source}", org_unit_path="/", roles=[SERVICE_ROLE], ttl_seconds=ttl_seconds
+    )
 
 
 async def authenticate_service(request: Request) -> Principal:
@@ -125,8 +127,10 @@ class OutboxEntry(BaseModel):
     created_at: dt.datetime
     delivered_at: dt.datetime | None
     first_failed_at: dt.datetime | None = Field(
-        None, description="When a delivery of this entry first failed; it is parked once it has failed this long "
-                          "ago by more than the retry horizon. A replay clears it.")
+        None,
+        description="When a delivery of this entry first failed; it is parked once it has failed this long "
+        "ago by more than the retry horizon. A replay clears it.",
+    )
 
 
 class OutboxReplayRequest(BaseModel):
@@ -135,22 +139,35 @@ class OutboxReplayRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{
-            "subscriber": "opportunity", "type": "employee.*",
-            "since": "2026-11-26T00:00:00Z", "until": "2026-11-27T00:00:00Z", "status": "parked",
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "subscriber": "opportunity",
+                    "type": "employee.*",
+                    "since": "2026-11-26T00:00:00Z",
+                    "until": "2026-11-27T00:00:00Z",
+                    "status": "parked",
+                }
+            ]
+        },
     )
 
     subscriber: str | None = Field(None, min_length=1, max_length=100, description="Only entries for this subscriber.")
     type: str | None = Field(
-        None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.*?-]+$",
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.*?-]+$",
         description="Event type, exact or a pattern with `*` (any run of characters) and `?` (one character), "
-                    "e.g. `employee.*`.")
+        "e.g. `employee.*`.",
+    )
     since: AwareDatetime | None = Field(None, description="Only entries created at or after this instant.")
     until: AwareDatetime | None = Field(None, description="Only entries created before this instant.")
     status: Literal["parked", "pending"] = Field(
-        "parked", description="`parked`: send parked entries again. `pending`: send waiting entries now instead "
-                              "of after their backoff.")
+        "parked",
+        description="`parked`: send parked entries again. `pending`: send waiting entries now instead "
+        "of after their backoff.",
+    )
 
     @field_validator("until")
     @classmethod
@@ -184,8 +201,12 @@ def _operator(principal: Principal) -> None:
 
 
 def ops_router(outbox: sa.Table, service: str) -> APIRouter:
-    router = APIRouter(prefix="/ops/outbox", tags=["operations"], route_class=TransactionalRoute,
-                       responses=problem_responses(Unauthorized, Forbidden))
+    router = APIRouter(
+        prefix="/ops/outbox",
+        tags=["operations"],
+        route_class=TransactionalRoute,
+        responses=problem_responses(Unauthorized, Forbidden),
+    )
 
     @router.get("/summary", summary="Outbox backlog of this service", response_model=OutboxSummary)
     async def outbox_summary(session: DbSession, principal: CurrentPrincipal) -> OutboxSummary:
@@ -201,8 +222,9 @@ def ops_router(outbox: sa.Table, service: str) -> APIRouter:
         ).one()
         return OutboxSummary(service=service, pending=row[0], parked=row[1], oldest_pending_at=row[2])
 
-    @router.get("", summary="List outbox entries (backlog or parked) with their last error",
-                response_model=Page[OutboxEntry])
+    @router.get(
+        "", summary="List outbox entries (backlog or parked) with their last error", response_model=Page[OutboxEntry]
+    )
     async def list_outbox(
         request: Request,
         session: DbSession,
@@ -213,8 +235,9 @@ def ops_router(outbox: sa.Table, service: str) -> APIRouter:
         _operator(principal)
         stmt = sa.select(outbox).where(outbox.c.status == status)
         rows, next_cursor = await paginate(session, request, stmt, order_by=(outbox.c.id,), params=page, scalars=False)
-        return Page[OutboxEntry](items=[OutboxEntry.model_validate(r, from_attributes=True) for r in rows],
-                                 next_cursor=next_cursor)
+        return Page[OutboxEntry](
+            items=[OutboxEntry.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
+        )
 
     @router.post("/replay", summary="Replay parked (or waiting) events in bulk", response_model=OutboxReplayResult)
     async def replay_outbox_entries(
@@ -245,12 +268,21 @@ def ops_router(outbox: sa.Table, service: str) -> APIRouter:
         ).rowcount
         if queued:
             await session.execute(sa.text(f"NOTIFY sanlun_outbox_{service}"))
-        log.info("outbox_replayed", service=service, queued=queued, by=principal.subject,
-                 **body.model_dump(mode="json", exclude_none=True))
+        log.info(
+            "outbox_replayed",
+            service=service,
+            queued=queued,
+            by=principal.subject,
+            **body.model_dump(mode="json", exclude_none=True),
+        )
         return OutboxReplayResult(queued=queued)
 
-    @router.post("/{entry_id}/replay", summary="Replay a parked event", response_model=OutboxEntry,
-                 responses=problem_responses(NotFound, Conflict))
+    @router.post(
+        "/{entry_id}/replay",
+        summary="Replay a parked event",
+        response_model=OutboxEntry,
+        responses=problem_responses(NotFound, Conflict),
+    )
     async def replay_outbox_entry(
         entry_id: Annotated[int, Path(description="Outbox entry id.")], session: DbSession, principal: CurrentPrincipal
     ) -> OutboxEntry:

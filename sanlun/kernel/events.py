@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextlib
 import datetime as dt
 import fnmatch
 import random
@@ -51,15 +50,20 @@ DELIVERED_TOTAL = Counter("sanlun_events_delivered_total", "Events delivered", [
 FAILURES_TOTAL = Counter("sanlun_events_delivery_failures_total", "Failed delivery attempts", ["service", "subscriber"])
 PARKED_TOTAL = Counter("sanlun_events_parked_total", "Events parked after too many failures", ["service", "subscriber"])
 BACKLOG = Gauge("sanlun_outbox_backlog", "Outbox rows by status", ["service", "status"])
-SUBSCRIBER_PENDING = Gauge("sanlun_outbox_pending_events", "Events waiting for delivery, per subscriber",
-                           ["service", "subscriber"])
+SUBSCRIBER_PENDING = Gauge(
+    "sanlun_outbox_pending_events", "Events waiting for delivery, per subscriber", ["service", "subscriber"]
+)
 SUBSCRIBER_PARKED = Gauge("sanlun_outbox_parked_events", "Parked events, per subscriber", ["service", "subscriber"])
-OLDEST_PENDING_AGE = Gauge("sanlun_outbox_oldest_pending_age_seconds",
-                           "Age of the oldest event waiting for delivery, per subscriber (0 when none)",
-                           ["service", "subscriber"])
-SUBSCRIBER_FAILING = Gauge("sanlun_events_subscriber_failing",
-                           "1 while deliveries to the subscriber fail as a whole (probed, not hammered)",
-                           ["service", "subscriber"])
+OLDEST_PENDING_AGE = Gauge(
+    "sanlun_outbox_oldest_pending_age_seconds",
+    "Age of the oldest event waiting for delivery, per subscriber (0 when none)",
+    ["service", "subscriber"],
+)
+SUBSCRIBER_FAILING = Gauge(
+    "sanlun_events_subscriber_failing",
+    "1 while deliveries to the subscriber fail as a whole (probed, not hammered)",
+    ["service", "subscriber"],
+)
 LISTENING = Gauge("sanlun_outbox_listening", "1 while the dispatcher's LISTEN connection is up", ["service"])
 
 # A round in flight at shutdown gets this long to record its outcome (see `stop`).
@@ -125,12 +129,19 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("event_id", "subscriber"),
         sa.Index("ix_outbox_pending_id", "id", postgresql_where=sa.text("status = 'pending'")),
-        sa.Index("ix_outbox_pending_subject", "subscriber", "subject", "id", postgresql_where=sa.text("status = 'pending'")),
+        sa.Index(
+            "ix_outbox_pending_subject", "subscriber", "subject", "id", postgresql_where=sa.text("status = 'pending'")
+        ),
         sa.Index("ix_outbox_status_id", "status", "id"),
         sa.Index("ix_outbox_delivered_at", "delivered_at", postgresql_where=sa.text("status = 'delivered'")),
         # Backlog gauges, parking past the horizon and bulk replay, by subscriber.
-        sa.Index("ix_outbox_waiting", "subscriber", "status", "created_at",
-                 postgresql_where=sa.text("status IN ('pending', 'parked')")),
+        sa.Index(
+            "ix_outbox_waiting",
+            "subscriber",
+            "status",
+            "created_at",
+            postgresql_where=sa.text("status IN ('pending', 'parked')"),
+        ),
     )
 
 
@@ -340,8 +351,7 @@ class OutboxDispatcher:
             driver.add_termination_listener(self._on_listen_lost)
             await driver.add_listener(self.ctx.channel, self._on_notify)
         except Exception as exc:  # polling still delivers, only later
-            log.warning("outbox_listen_failed", service=self.ctx.source, error=repr(exc),
-                        retry_in=self._relisten_delay)
+            log.warning("outbox_listen_failed", service=self.ctx.source, error=repr(exc), retry_in=self._relisten_delay)
             if conn is not None:
                 await _discard(conn)
             self._relisten_at = time.monotonic() + self._relisten_delay
@@ -512,9 +522,7 @@ class OutboxDispatcher:
             return {}, f"HTTP {response.status_code}: {response.text[:300]}"
         try:
             failed = {
-                r["id"]: r.get("error") or "failed"
-                for r in response.json()["results"]
-                if r.get("status") == "failed"
+                r["id"]: r.get("error") or "failed" for r in response.json()["results"] if r.get("status") == "failed"
             }
         except (ValueError, KeyError, TypeError):
             return {}, "subscriber answered without per-event results"
@@ -544,8 +552,15 @@ class OutboxDispatcher:
         if attempts >= self.max_attempts or now - first_failed_at >= self.retry_horizon:
             values["status"] = PARKED
             PARKED_TOTAL.labels(*labels).inc()
-            log.warning("event_parked", event_id=str(row.event_id), type=row.type, subscriber=row.subscriber,
-                        error=error, attempts=attempts, failing_since=first_failed_at.isoformat())
+            log.warning(
+                "event_parked",
+                event_id=str(row.event_id),
+                type=row.type,
+                subscriber=row.subscriber,
+                error=error,
+                attempts=attempts,
+                failing_since=first_failed_at.isoformat(),
+            )
         else:
             delay = backoff_seconds(attempts, base=self.backoff_base, cap=self.backoff_cap)
             values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
@@ -580,9 +595,7 @@ class OutboxDispatcher:
             )
         )
         waiting = sa.and_(t.c.subscriber == name, t.c.status == PENDING)
-        await session.execute(
-            sa.update(t).where(waiting, t.c.first_failed_at.is_(None)).values(first_failed_at=now)
-        )
+        await session.execute(sa.update(t).where(waiting, t.c.first_failed_at.is_(None)).values(first_failed_at=now))
         parked = (
             await session.execute(
                 sa.update(t)
@@ -593,9 +606,15 @@ class OutboxDispatcher:
         ).all()
         if parked:
             PARKED_TOTAL.labels(self.ctx.source, name).inc(len(parked))
-            log.warning("events_parked", service=self.ctx.source, subscriber=name, count=len(parked), error=error,
-                        horizon_seconds=self.retry_horizon.total_seconds(),
-                        event_ids=[str(r.event_id) for r in parked[:20]])
+            log.warning(
+                "events_parked",
+                service=self.ctx.source,
+                subscriber=name,
+                count=len(parked),
+                error=error,
+                horizon_seconds=self.retry_horizon.total_seconds(),
+                event_ids=[str(r.event_id) for r in parked[:20]],
+            )
 
     async def _subscriber_answered(self, session: AsyncSession, name: str, now: dt.datetime) -> None:
         """The subscriber answered: if it was failing (or this process has
@@ -613,8 +632,13 @@ class OutboxDispatcher:
             )
         ).rowcount
         if health.failing_since is not None:
-            log.info("subscriber_recovered", service=self.ctx.source, subscriber=name, released=released,
-                     failing_for_seconds=round((now - health.failing_since).total_seconds(), 1))
+            log.info(
+                "subscriber_recovered",
+                service=self.ctx.source,
+                subscriber=name,
+                released=released,
+                failing_for_seconds=round((now - health.failing_since).total_seconds(), 1),
+            )
         self.health[name] = SubscriberHealth(healthy=True)
         SUBSCRIBER_FAILING.labels(self.ctx.source, name).set(0)
 

@@ -27,7 +27,9 @@ VERSION_TABLE = "alembic_version"
 def alembic_config(migrations_dir: Path, schema: str, url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
-    cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s")
+    cfg.set_main_option(
+        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s"
+    )
     cfg.attributes["schema"] = schema
     if url:
         cfg.set_main_option("sqlalchemy.url", asyncpg_url(url).replace("%", "%%"))
@@ -45,7 +47,9 @@ def upgrade(migrations_dir: Path, schema: str, url: str, revision: str = "head")
 
 async def current_revision(conn: AsyncConnection, schema: str) -> str | None:
     def _read(sync_conn: sa.Connection) -> str | None:
-        ctx = MigrationContext.configure(sync_conn, opts={"version_table_schema": schema, "version_table": VERSION_TABLE})
+        ctx = MigrationContext.configure(
+            sync_conn, opts={"version_table_schema": schema, "version_table": VERSION_TABLE}
+        )
         return ctx.get_current_revision()
 
     return await conn.run_sync(_read)
@@ -141,10 +145,16 @@ def create_kernel_tables(op: Any, schema: str) -> None:
     # The dispatcher's claim: pending rows in id order (not a scan past every
     # delivered row), and "no earlier pending row for this (subscriber,
     # subject)"; both served by partial indexes.
-    op.create_index("ix_outbox_pending_id", "outbox", ["id"], schema=schema,
-                    postgresql_where=sa.text("status = 'pending'"))
-    op.create_index("ix_outbox_pending_subject", "outbox", ["subscriber", "subject", "id"], schema=schema,
-                    postgresql_where=sa.text("status = 'pending'"))
+    op.create_index(
+        "ix_outbox_pending_id", "outbox", ["id"], schema=schema, postgresql_where=sa.text("status = 'pending'")
+    )
+    op.create_index(
+        "ix_outbox_pending_subject",
+        "outbox",
+        ["subscriber", "subject", "id"],
+        schema=schema,
+        postgresql_where=sa.text("status = 'pending'"),
+    )
     op.create_index("ix_outbox_status_id", "outbox", ["status", "id"], schema=schema)
     op.create_table(
         "inbox",
@@ -161,8 +171,13 @@ def create_retention_indexes(op: Any, schema: str) -> None:
     """What sanlun.kernel.retention deletes by, oldest first: delivered outbox
     rows by delivery time, inbox rows by arrival (a service's second kernel
     migration; idempotency keys already have their created_at index)."""
-    op.create_index("ix_outbox_delivered_at", "outbox", ["delivered_at"], schema=schema,
-                    postgresql_where=sa.text("status = 'delivered'"))
+    op.create_index(
+        "ix_outbox_delivered_at",
+        "outbox",
+        ["delivered_at"],
+        schema=schema,
+        postgresql_where=sa.text("status = 'delivered'"),
+    )
     op.create_index("ix_inbox_received_at", "inbox", ["received_at"], schema=schema)
 
 

@@ -26,8 +26,20 @@ from pydantic_core import to_jsonable_python
 # type by path, method, status and media type. FastAPI is pinned (0.165.x),
 # and the tests check the result (tests/test_openapi_examples.py).
 
-_SUBSCHEMA_KEYWORDS = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
-                       "unevaluatedItems", "unevaluatedProperties", "contentSchema", "itemSchema")
+_SUBSCHEMA_KEYWORDS = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+    "itemSchema",
+)
 _SUBSCHEMA_LIST_KEYWORDS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAP_KEYWORDS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 
@@ -60,7 +72,10 @@ def _raw_openapi(routes: Sequence[Any]) -> tuple[dict[str, Any], dict[str, dict[
         if route is None:
             continue
         path, _, path_definitions = get_openapi_path(
-            route=route, operation_ids=operation_ids, model_name_map=model_name_map, field_mapping=field_mapping,
+            route=route,
+            operation_ids=operation_ids,
+            model_name_map=model_name_map,
+            field_mapping=field_mapping,
         )
         if path:
             paths.setdefault(route.path_format, {}).update(path)

@@ -34,29 +34,37 @@ PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components
 PROJECT_PACKAGES = ("sanlun", "services", "gateway")
 
 REQUEST_ID_PARAMETER: dict[str, Any] = {
-    "name": "X-Request-ID", "in": "header", "required": False,
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
     "description": "Your id for this request, echoed in the answer and written in every log line it causes; "
     "the gateway makes one when it is absent (or not 1-128 of `A-Za-z0-9._:-`).",
     "schema": {"type": "string", "pattern": _SANE_ID.pattern},
 }
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
     "description": "Makes the POST safe to retry: the same key with the same body replays the stored answer "
     "(with `Idempotent-Replayed: true`) instead of acting twice; the same key with another body answers 422 "
     "`idempotency_key_reused`. Keys are per caller, 1-255 printable characters.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
 }
 IF_MATCH_PARAMETER: dict[str, Any] = {
-    "name": "If-Match", "in": "header", "required": False,
-    "description": "The `ETag` of the version you read (e.g. `\"3\"`): the write goes ahead only if the record "
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": 'The `ETag` of the version you read (e.g. `"3"`): the write goes ahead only if the record '
     "is still at that version, else 412 `precondition_failed`. Without it the last writer wins.",
     "schema": {"type": "string", "minLength": 1},
 }
 REQUEST_ID_HEADER: dict[str, Any] = {
-    "description": "The request's id (yours, or the one the gateway made).", "schema": {"type": "string"},
+    "description": "The request's id (yours, or the one the gateway made).",
+    "schema": {"type": "string"},
 }
 ETAG_HEADER: dict[str, Any] = {
-    "description": "The record's version, to send back as `If-Match` on a write.", "schema": {"type": "string"},
+    "description": "The record's version, to send back as `If-Match` on a write.",
+    "schema": {"type": "string"},
 }
 REPLAYED_HEADER: dict[str, Any] = {
     "description": "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
@@ -151,7 +159,10 @@ def _add_parameter(op: dict[str, Any], parameter: dict[str, Any]) -> None:
 
 def _add_problem(responses: dict[str, Any], status: str, description: str) -> None:
     if status not in responses:
-        responses[status] = {"description": description[0].upper() + description[1:], "content": copy.deepcopy(PROBLEM_CONTENT)}
+        responses[status] = {
+            "description": description[0].upper() + description[1:],
+            "content": copy.deepcopy(PROBLEM_CONTENT),
+        }
         return
     own = responses[status].get("description", "")
     if description.lower() not in own.lower():

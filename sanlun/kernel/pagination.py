@@ -14,8 +14,9 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, Sequence, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request
@@ -42,7 +43,9 @@ class PageParams:
 
 async def page_params(  # async: no worker-thread hop per request
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-200).")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=1024, description="Opaque cursor from a previous page's `next_cursor`.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="Opaque cursor from a previous page's `next_cursor`.")
+    ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
@@ -79,7 +82,9 @@ class CursorCodec:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
 
     def encode(self, query_fingerprint: str, values: Sequence[Any]) -> str:
-        payload = json.dumps({"q": query_fingerprint, "k": [_jsonable(v) for v in values]}, separators=(",", ":")).encode()
+        payload = json.dumps(
+            {"q": query_fingerprint, "k": [_jsonable(v) for v in values]}, separators=(",", ":")
+        ).encode()
         return base64.urlsafe_b64encode(self._sign(payload) + payload).rstrip(b"=").decode()
 
     def decode(self, query_fingerprint: str, cursor: str) -> list[Any]:

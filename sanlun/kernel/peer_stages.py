@@ -82,7 +82,9 @@ async def fetch(
         cached, as_of = await local(ids)
         seen = f", as of {as_of.isoformat()}" if as_of else ", none seen yet"
         return Stages(
-            cached, "cached", as_of,
+            cached,
+            "cached",
+            as_of,
             note=f"employee lifecycle service unavailable ({reason}): stages and capacity as last seen "
             f"from its events{seen}",
         )

@@ -185,7 +185,13 @@ class Peers:
         """A write, unless `idempotent` (a read that takes a body) or an
         `Idempotency-Key` header makes it safe to repeat."""
         return await self.request(
-            "POST", service, path, json=json, headers=headers, idempotent=idempotent, timeout_seconds=timeout_seconds,
+            "POST",
+            service,
+            path,
+            json=json,
+            headers=headers,
+            idempotent=idempotent,
+            timeout_seconds=timeout_seconds,
             advice=advice,
         )
 
@@ -210,7 +216,8 @@ def ok_json(service: str, response: httpx.Response) -> Any:
     except httpx.HTTPStatusError as exc:
         raise UpstreamUnavailable(
             f"The {label(service)} service answered {response.status_code}.",
-            service=service, upstream_status=response.status_code,
+            service=service,
+            upstream_status=response.status_code,
         ) from exc
     try:
         return response.json()

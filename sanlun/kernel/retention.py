@@ -63,11 +63,16 @@ def rules(metadata: sa.MetaData, settings: ServiceSettings) -> list[Rule]:
     tables = metadata.tables
     outbox = tables[f"{schema}.outbox"]
     return [
-        Rule(outbox, "delivered_at", dt.timedelta(days=settings.outbox_retention_days),
-             where=outbox.c.status == "delivered"),
+        Rule(
+            outbox,
+            "delivered_at",
+            dt.timedelta(days=settings.outbox_retention_days),
+            where=outbox.c.status == "delivered",
+        ),
         Rule(tables[f"{schema}.inbox"], "received_at", dt.timedelta(days=settings.inbox_retention_days)),
-        Rule(tables[f"{schema}.idempotency_keys"], "created_at",
-             dt.timedelta(hours=settings.idempotency_retention_hours)),
+        Rule(
+            tables[f"{schema}.idempotency_keys"], "created_at", dt.timedelta(hours=settings.idempotency_retention_hours)
+        ),
     ]
 
 
@@ -89,7 +94,7 @@ async def purge(db: Database, service: str, rules: list[Rule], now: dt.datetime 
     return deleted
 
 
-def retention_task(service: str, rules_of: list[Rule], interval_seconds: float):  # noqa: ANN201 - a lifespan factory
+def retention_task(service: str, rules_of: list[Rule], interval_seconds: float):
     """A lifespan context running `purge` every `interval_seconds` (jittered so
     replicas spread out); a failing pass is logged and retried next time."""
 
@@ -102,7 +107,7 @@ def retention_task(service: str, rules_of: list[Rule], interval_seconds: float):
                     deleted = await purge(app.state.db, service, rules_of)
                     if any(deleted.values()):
                         log.info("retention_pass", deleted=deleted)
-                except Exception:  # noqa: BLE001 - a bad pass must not end the loop
+                except Exception:  # a bad pass must not end the loop
                     log.exception("retention_pass_failed")
 
         task = asyncio.create_task(loop(), name=f"{service}-retention")
@@ -122,10 +127,15 @@ class RetentionRun(BaseModel):
 
 
 def retention_router(service: str, rules_of: list[Rule]) -> APIRouter:
-    router = APIRouter(prefix="/ops/retention", tags=["operations"], responses=problem_responses(Unauthorized, Forbidden, DatabaseUnavailable))
+    router = APIRouter(
+        prefix="/ops/retention",
+        tags=["operations"],
+        responses=problem_responses(Unauthorized, Forbidden, DatabaseUnavailable),
+    )
 
-    @router.post("/run", summary="Delete expired bookkeeping rows now (also runs on a schedule)",
-                 response_model=RetentionRun)
+    @router.post(
+        "/run", summary="Delete expired bookkeeping rows now (also runs on a schedule)", response_model=RetentionRun
+    )
     async def run_retention(request: Request, principal: CurrentPrincipal) -> RetentionRun:
         require_roles(principal, "ops", "group_admin")
         return RetentionRun(service=service, deleted=await purge(request.app.state.db, service, rules_of))

@@ -63,9 +63,7 @@ def _require_json(request: Request, body: bytes) -> None:
         subtype = msg.get_content_subtype()
         if msg.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json")):
             return
-    raise UnsupportedMediaType(
-        f"Send the body as application/json (got {content_type or 'no Content-Type'})."
-    )
+    raise UnsupportedMediaType(f"Send the body as application/json (got {content_type or 'no Content-Type'}).")
 
 
 class TransactionalRoute(APIRoute):

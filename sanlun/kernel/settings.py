@@ -22,7 +22,7 @@ def asyncpg_url(url: str) -> str:
     """Normalise a libpq-style URL to the SQLAlchemy asyncpg dialect."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
 
 

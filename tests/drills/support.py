@@ -129,7 +129,9 @@ def send(client: httpx.Client, request: Request) -> Outcome:
         payload = response.json()
     except ValueError:
         payload = response.text[:200]
-    return Outcome(sent, time.monotonic(), response.status_code, body=payload, headers=dict(response.headers), request=request)
+    return Outcome(
+        sent, time.monotonic(), response.status_code, body=payload, headers=dict(response.headers), request=request
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -53,8 +53,12 @@ def test_a_long_consumer_outage_parks_nothing_and_drains_at_once(committed_datab
         "SANLUN_OUTBOX_BACKOFF_CAP_SECONDS": "1.0",
         "SANLUN_HTTP_TIMEOUT_SECONDS": "1.0",
     }
-    producer = ServiceProcess("opportunity", producer_port, database_url=committed_database_url, log_dir=tmp_path, env=env)
-    consumer = ServiceProcess("key_account", consumer_port, database_url=committed_database_url, log_dir=tmp_path, env=env)
+    producer = ServiceProcess(
+        "opportunity", producer_port, database_url=committed_database_url, log_dir=tmp_path, env=env
+    )
+    consumer = ServiceProcess(
+        "key_account", consumer_port, database_url=committed_database_url, log_dir=tmp_path, env=env
+    )
     rep = auth(employee=uuid.uuid4(), org_unit=f"/group/outage{uuid.uuid4().hex[:6]}/team-1", roles=("rep",))
     try:
         producer.start()
@@ -64,8 +68,10 @@ def test_a_long_consumer_outage_parks_nothing_and_drains_at_once(committed_datab
         deals: list[str] = []
         with httpx.Client(base_url=producer.url, headers=rep, timeout=10) as client:
             for n in range(EVENTS):
-                created = client.post("/api/v1/opportunities", json={
-                    "name": f"Outage drill #{n}", "amount": {"amount": "10.00", "currency": "CNY"}})
+                created = client.post(
+                    "/api/v1/opportunities",
+                    json={"name": f"Outage drill #{n}", "amount": {"amount": "10.00", "currency": "CNY"}},
+                )
                 assert created.status_code == 201, created.text
                 deals.append(created.json()["id"])
         time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - went_down)))
@@ -77,16 +83,23 @@ def test_a_long_consumer_outage_parks_nothing_and_drains_at_once(committed_datab
 
         consumer.start()
         back = time.monotonic()
-        drained = wait_until(lambda: {r["status"] for r in _outbox(committed_database_url, deals)} == {"delivered"}, 15,
-                             interval=0.05)
+        drained = wait_until(
+            lambda: {r["status"] for r in _outbox(committed_database_url, deals)} == {"delivered"}, 15, interval=0.05
+        )
         rows = _outbox(committed_database_url, deals)
         received = _query(
             committed_database_url,
             "SELECT event_id, count(*) AS n FROM key_account.inbox WHERE event_id = ANY($1::uuid[]) GROUP BY event_id",
             [r["event_id"] for r in rows],
         )
-        report("consumer-outage", events=len(rows), down_seconds=back - went_down, max_attempts_while_down=attempts,
-               drained_seconds_after_return=drained, parked=sum(r["status"] == "parked" for r in rows))
+        report(
+            "consumer-outage",
+            events=len(rows),
+            down_seconds=back - went_down,
+            max_attempts_while_down=attempts,
+            drained_seconds_after_return=drained,
+            parked=sum(r["status"] == "parked" for r in rows),
+        )
         assert len(rows) == EVENTS
         assert {r["subject"] for r in rows} == set(deals)
         assert drained <= 5.0

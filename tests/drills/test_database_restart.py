@@ -65,8 +65,10 @@ def _event_latencies(system: RunningSystem, database_url: str, rep: dict[str, st
     deals = []
     with httpx.Client(base_url=system.url("gateway"), timeout=10, headers=rep) as client:
         for n in range(10):
-            created = client.post("/api/v1/opportunities", json={
-                "name": f"Latency {tag} #{n}", "amount": {"amount": "1.00", "currency": "CNY"}})
+            created = client.post(
+                "/api/v1/opportunities",
+                json={"name": f"Latency {tag} #{n}", "amount": {"amount": "1.00", "currency": "CNY"}},
+            )
             assert created.status_code == 201, created.text
             deals.append(created.json()["id"])
             time.sleep(0.1)
@@ -114,9 +116,16 @@ def test_a_database_restart_answers_503_and_heals_without_restarting_anything(
     settled = [o for o in outcomes if o.sent >= started_at + 5]
     refused = [o for o in outcomes if not o.ok]
     after = _event_latencies(system, database_url, rep, tag + "-after")
-    report("database-restart", requests=len(outcomes), statuses=statuses(outcomes), during=statuses(during),
-           ok_after_5s=success_rate(settled), event_latency_median_before=statistics.median(before),
-           event_latency_median_after=statistics.median(after), event_latency_max_after=max(after))
+    report(
+        "database-restart",
+        requests=len(outcomes),
+        statuses=statuses(outcomes),
+        during=statuses(during),
+        ok_after_5s=success_rate(settled),
+        event_latency_median_before=statistics.median(before),
+        event_latency_median_after=statistics.median(after),
+        event_latency_max_after=max(after),
+    )
 
     assert all(o.status != 500 for o in outcomes), statuses(outcomes)
     assert during and any(o.status == 503 for o in during), statuses(during)

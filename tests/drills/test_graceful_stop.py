@@ -33,8 +33,14 @@ def test_sigterm_finishes_in_flight_requests_and_leaves_nothing_running(committe
         rep = auth(employee=uuid.uuid4(), org_unit=f"/group/stop{tag}/team-1", roles=("rep",))
 
         def bulk(n: int) -> tuple[str, str, dict[str, str], dict[str, object]]:
-            items = [{"external_id": f"stop-{tag}-{n}-{i}", "name": f"Stop drill {n}/{i}",
-                      "amount": {"amount": "3.00", "currency": "CNY"}} for i in range(ROWS)]
+            items = [
+                {
+                    "external_id": f"stop-{tag}-{n}-{i}",
+                    "name": f"Stop drill {n}/{i}",
+                    "amount": {"amount": "3.00", "currency": "CNY"},
+                }
+                for i in range(ROWS)
+            ]
             return "POST", "/api/v1/opportunities:bulk-upsert", rep, {"items": items}
 
         with httpx.Client(base_url=system.url("gateway"), timeout=30) as client:
@@ -55,9 +61,15 @@ def test_sigterm_finishes_in_flight_requests_and_leaves_nothing_running(committe
 
     # In flight: sent well before the signal, so surely in the gateway's hands.
     in_flight = [o for o in outcomes if o.sent < signalled - 0.2 and o.done > signalled]
-    report("graceful-stop", one_bulk_request_seconds=one_request, requests=len(outcomes),
-           in_flight_at_sigterm=len(in_flight), in_flight_statuses=statuses(in_flight),
-           stop_seconds=exited - signalled, exit_code=code)
+    report(
+        "graceful-stop",
+        one_bulk_request_seconds=one_request,
+        requests=len(outcomes),
+        in_flight_at_sigterm=len(in_flight),
+        in_flight_statuses=statuses(in_flight),
+        stop_seconds=exited - signalled,
+        exit_code=code,
+    )
     assert code == 0, system.output()[-3000:]
     assert in_flight, "the drill must catch requests in flight"
     assert all(o.status == 200 for o in in_flight), statuses(in_flight)

@@ -47,8 +47,11 @@ def test_oversized_chunked_bodies_never_change_what_others_get(system: RunningSy
     bystander = auth(employee=uuid.uuid4(), org_unit=f"/group/hostile{tag}/team-2", roles=("rep",))
     gateway = system.url("gateway")
     with httpx.Client(base_url=gateway, timeout=10) as client:
-        mine = client.post("/api/v1/opportunities", headers=bystander,
-                           json={"name": f"Bystander {tag}", "amount": {"amount": "5.00", "currency": "CNY"}})
+        mine = client.post(
+            "/api/v1/opportunities",
+            headers=bystander,
+            json={"name": f"Bystander {tag}", "amount": {"amount": "5.00", "currency": "CNY"}},
+        )
         assert mine.status_code == 201, mine.text
         deal = mine.json()["id"]
 
@@ -59,20 +62,33 @@ def test_oversized_chunked_bodies_never_change_what_others_get(system: RunningSy
     with load(gateway, read, workers=2, interval=0.02, max_seconds=40) as bystanders:
         with httpx.Client(base_url=gateway, timeout=10) as client:
             for _ in range(20):
-                answers.append(client.post(
-                    "/api/v1/opportunities", content=_oversized_chunks(4 * LIMIT),
-                    headers={**attacker, "Content-Type": "application/json"},
-                ))
+                answers.append(
+                    client.post(
+                        "/api/v1/opportunities",
+                        content=_oversized_chunks(4 * LIMIT),
+                        headers={**attacker, "Content-Type": "application/json"},
+                    )
+                )
             # Other services too: each has its own breaker.
             for path in ("/api/v1/employees", "/api/v1/accounts", "/api/v1/resources"):
                 for _ in range(6):
-                    answers.append(client.post(path, content=_oversized_chunks(4 * LIMIT),
-                                               headers={**attacker, "Content-Type": "application/json"}))
+                    answers.append(
+                        client.post(
+                            path,
+                            content=_oversized_chunks(4 * LIMIT),
+                            headers={**attacker, "Content-Type": "application/json"},
+                        )
+                    )
         # Five refused bodies used to open the breaker for everyone: keep looking a while after.
         bystanders.hold(3)
     seen = bystanders.stop()
-    report("hostile-bodies", oversized=len(answers), oversized_statuses=statuses_of(answers),
-           bystander_requests=len(seen), bystander_statuses=statuses(seen))
+    report(
+        "hostile-bodies",
+        oversized=len(answers),
+        oversized_statuses=statuses_of(answers),
+        bystander_requests=len(seen),
+        bystander_statuses=statuses(seen),
+    )
 
     for answer in answers:
         assert answer.status_code == 413, answer.text[:300]

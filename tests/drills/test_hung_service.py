@@ -46,9 +46,15 @@ def test_a_hung_service_does_not_slow_calls_to_the_others(system: RunningSystem)
     rep = auth(employee=uuid.uuid4(), org_unit=f"/group/hung{tag}/team-1", roles=("rep",))
     gateway = system.url("gateway")
     with httpx.Client(base_url=gateway, timeout=10) as client:
-        created = client.post("/api/v1/employees", headers=admin, json={
-            "name": "Hung drill", "email": f"hung-{tag}@example.com", "org_unit_path": f"/group/hung{tag}/team-1",
-        })
+        created = client.post(
+            "/api/v1/employees",
+            headers=admin,
+            json={
+                "name": "Hung drill",
+                "email": f"hung-{tag}@example.com",
+                "org_unit_path": f"/group/hung{tag}/team-1",
+            },
+        )
         assert created.status_code == 201, created.text
     read_employee = ("GET", f"/api/v1/employees/{created.json()['id']}", admin, None)
 
@@ -67,10 +73,17 @@ def test_a_hung_service_does_not_slow_calls_to_the_others(system: RunningSystem)
     hung_outcomes = hung.stop()
 
     p99_before, p99_during = percentile(undisturbed, 0.99), percentile(disturbed, 0.99)
-    report("hung-service", undisturbed_n=len(undisturbed), undisturbed_p50=percentile(undisturbed, 0.5),
-           undisturbed_p99=p99_before, disturbed_n=len(disturbed), disturbed_p50=percentile(disturbed, 0.5),
-           disturbed_p99=p99_during, hung_calls=statuses(hung_outcomes),
-           hung_call_max_seconds=max(o.seconds for o in hung_outcomes))
+    report(
+        "hung-service",
+        undisturbed_n=len(undisturbed),
+        undisturbed_p50=percentile(undisturbed, 0.5),
+        undisturbed_p99=p99_before,
+        disturbed_n=len(disturbed),
+        disturbed_p50=percentile(disturbed, 0.5),
+        disturbed_p99=p99_during,
+        hung_calls=statuses(hung_outcomes),
+        hung_call_max_seconds=max(o.seconds for o in hung_outcomes),
+    )
     # Within 2x of the undisturbed figure; a floor of 20 ms keeps a few ms of
     # scheduling noise on a 2-core machine from failing the drill.
     assert p99_during <= 2 * max(p99_before, 0.020), (p99_before, p99_during)

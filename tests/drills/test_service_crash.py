@@ -54,9 +54,12 @@ def test_a_killed_service_comes_back_and_loses_no_acknowledged_write(system: Run
     settled = [o for o in after_back if o.sent >= back_at + 5]
     report(
         "service-crash",
-        requests=len(outcomes), down_seconds=back_at - killed_at,
-        ok_before=success_rate(before), ok_first_5s_after_back=success_rate([o for o in after_back if o not in settled]),
-        ok_after_5s=success_rate(settled), statuses=statuses(outcomes),
+        requests=len(outcomes),
+        down_seconds=back_at - killed_at,
+        ok_before=success_rate(before),
+        ok_first_5s_after_back=success_rate([o for o in after_back if o not in settled]),
+        ok_after_5s=success_rate(settled),
+        statuses=statuses(outcomes),
     )
     assert success_rate(before) == 1.0, statuses(before)
     assert all(o.status != 500 for o in outcomes), statuses(outcomes)

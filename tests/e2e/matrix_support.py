@@ -34,8 +34,16 @@ from tests.gateway.system import Cast
 from tests.support import auth
 
 PERIOD = "2026-Q1"
-SIGNED_IN = ("rep_of_record", "other_rep", "manager_above", "manager_elsewhere", "org_admin", "other_org_admin",
-             "group_admin", "integrator_key")
+SIGNED_IN = (
+    "rep_of_record",
+    "other_rep",
+    "manager_above",
+    "manager_elsewhere",
+    "org_admin",
+    "other_org_admin",
+    "group_admin",
+    "integrator_key",
+)
 TODAY = dt.date.today()
 Setup = Callable[["Matrix", str], tuple[dict[str, str], Any]]
 
@@ -57,9 +65,14 @@ def own_unit(cast: Cast, role: str) -> str:
     """Where a role creates what it owns: its own unit. The group admin (placed
     at `/group`, above every organisation) creates in the rep's team."""
     return {
-        "rep_of_record": cast.team, "other_rep": cast.other_team, "manager_above": cast.org,
-        "manager_elsewhere": cast.other_team, "org_admin": cast.org, "other_org_admin": cast.other_org,
-        "group_admin": cast.team, "integrator_key": cast.org,
+        "rep_of_record": cast.team,
+        "other_rep": cast.other_team,
+        "manager_above": cast.org,
+        "manager_elsewhere": cast.other_team,
+        "org_admin": cast.org,
+        "other_org_admin": cast.other_org,
+        "group_admin": cast.team,
+        "integrator_key": cast.org,
     }.get(role, cast.team)
 
 
@@ -79,8 +92,13 @@ def _org_unit(gateway: httpx.Client, group_admin: dict[str, str], path: str) -> 
             parent, external = found[0]["id"], found[0]["external_id"]
             continue
         external = f"matrix{here.replace('/', '-')}"
-        unit = _ok(gateway.post("/api/v1/org-units", headers=group_admin, json={
-            "slug": parts[depth - 1], "name": parts[depth - 1], "parent_id": parent, "external_id": external}))
+        unit = _ok(
+            gateway.post(
+                "/api/v1/org-units",
+                headers=group_admin,
+                json={"slug": parts[depth - 1], "name": parts[depth - 1], "parent_id": parent, "external_id": external},
+            )
+        )
         parent = unit["id"]
     assert parent is not None
     return parent, external
@@ -92,50 +110,133 @@ def add_records(gateway: httpx.Client, cast: Cast) -> dict[str, str]:
     tag = uuid.uuid4().hex[:6]
     account, opportunity = cast.records["account"], cast.records["opportunity"]
     ids = {
-        "account_id": account, "opportunity_id": opportunity, "resource_id": cast.records["resource"],
-        "employee_id": cast.rep_id, "key_id": cast.records["api_key"], "period": PERIOD,
+        "account_id": account,
+        "opportunity_id": opportunity,
+        "resource_id": cast.records["resource"],
+        "employee_id": cast.rep_id,
+        "key_id": cast.records["api_key"],
+        "period": PERIOD,
     }
-    plan = _created(gateway.post("/api/v1/account-plans", headers=rep, json={
-        "account_id": account, "period": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}))
+    plan = _created(
+        gateway.post(
+            "/api/v1/account-plans",
+            headers=rep,
+            json={"account_id": account, "period": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
+        )
+    )
     ids["plan_id"] = plan
-    ids["action_id"] = _created(gateway.post(f"/api/v1/account-plans/{plan}/actions", headers=rep, json={"title": "Matrix action"}))
-    ids["item_id"] = _created(gateway.post(f"/api/v1/account-plans/{plan}/incubation-items", headers=rep, json={"title": "Matrix item"}))
-    contact = _created(gateway.post(f"/api/v1/accounts/{account}/contacts", headers=rep, json={"name": f"Matrix contact {tag}"}))
+    ids["action_id"] = _created(
+        gateway.post(f"/api/v1/account-plans/{plan}/actions", headers=rep, json={"title": "Matrix action"})
+    )
+    ids["item_id"] = _created(
+        gateway.post(f"/api/v1/account-plans/{plan}/incubation-items", headers=rep, json={"title": "Matrix item"})
+    )
+    contact = _created(
+        gateway.post(f"/api/v1/accounts/{account}/contacts", headers=rep, json={"name": f"Matrix contact {tag}"})
+    )
     ids["contact_id"] = contact
-    ids["member_id"] = _created(gateway.post(f"/api/v1/accounts/{account}/coverage/members", headers=admin, json={
-        "employee_id": cast.rep_id, "org_unit_path": cast.team, "role": "overlay"}))
-    ids["solution_id"] = _created(gateway.post("/api/v1/solutions", headers=admin, json={"name": f"Matrix solution {tag}"}))
-    ids["policy_id"] = _created(gateway.post("/api/v1/stage-policies", headers=admin, json={"name": f"Matrix policy {tag}", "rules": STAGE_RULES}))
-    ids["support_request_id"] = _created(gateway.post("/api/v1/support-requests", headers=rep, json={
-        "kind": "presales_engineer", "opportunity_id": opportunity, "skills": ["matrix"], "title": "Matrix support"}))
+    ids["member_id"] = _created(
+        gateway.post(
+            f"/api/v1/accounts/{account}/coverage/members",
+            headers=admin,
+            json={"employee_id": cast.rep_id, "org_unit_path": cast.team, "role": "overlay"},
+        )
+    )
+    ids["solution_id"] = _created(
+        gateway.post("/api/v1/solutions", headers=admin, json={"name": f"Matrix solution {tag}"})
+    )
+    ids["policy_id"] = _created(
+        gateway.post(
+            "/api/v1/stage-policies", headers=admin, json={"name": f"Matrix policy {tag}", "rules": STAGE_RULES}
+        )
+    )
+    ids["support_request_id"] = _created(
+        gateway.post(
+            "/api/v1/support-requests",
+            headers=rep,
+            json={
+                "kind": "presales_engineer",
+                "opportunity_id": opportunity,
+                "skills": ["matrix"],
+                "title": "Matrix support",
+            },
+        )
+    )
     # Someone outside the matrix (a rep of another team of the organisation)
     # lends a resource the rep asks for, so only the request is the rep's.
     ids["lender_id"] = str(uuid.uuid4())
     lender = lender_headers(cast, ids)
-    lent = _created(gateway.post("/api/v1/resources", headers=lender, json={
-        "type": "reference_case", "title": f"Matrix loan {tag}", "scope": "organization"}))
+    lent = _created(
+        gateway.post(
+            "/api/v1/resources",
+            headers=lender,
+            json={"type": "reference_case", "title": f"Matrix loan {tag}", "scope": "organization"},
+        )
+    )
     ids["lent_resource_id"] = lent
-    ids["resource_request_id"] = _created(gateway.post("/api/v1/resource-requests", headers=rep, json={"resource_id": lent}))
+    ids["resource_request_id"] = _created(
+        gateway.post("/api/v1/resource-requests", headers=rep, json={"resource_id": lent})
+    )
     # ...and the rep lends one of theirs, so the rep decides on the lender's requests for it.
-    ids["rep_lent_resource_id"] = _created(gateway.post("/api/v1/resources", headers=rep, json={
-        "type": "reference_case", "title": f"Matrix lent by the rep {tag}", "scope": "organization"}))
+    ids["rep_lent_resource_id"] = _created(
+        gateway.post(
+            "/api/v1/resources",
+            headers=rep,
+            json={"type": "reference_case", "title": f"Matrix lent by the rep {tag}", "scope": "organization"},
+        )
+    )
     # Relationships in the group's graph: the rep's (the rep connects) and the lender's (anyone may ask the lender).
     ids["rep_contact_ref"], ids["lender_contact_ref"] = str(uuid.uuid4()), str(uuid.uuid4())
-    ids["rep_relationship_id"] = _created(gateway.post("/api/v1/resources", headers=rep, json=relationship(ids["rep_contact_ref"])))
-    ids["lender_relationship_id"] = _created(gateway.post("/api/v1/resources", headers=lender, json=relationship(ids["lender_contact_ref"])))
-    ids["introduction_id"] = _created(gateway.post("/api/v1/introductions", headers=lender, json={
-        "contact_id": ids["rep_contact_ref"], "relationship_ids": [ids["rep_relationship_id"]]}))
+    ids["rep_relationship_id"] = _created(
+        gateway.post("/api/v1/resources", headers=rep, json=relationship(ids["rep_contact_ref"]))
+    )
+    ids["lender_relationship_id"] = _created(
+        gateway.post("/api/v1/resources", headers=lender, json=relationship(ids["lender_contact_ref"]))
+    )
+    ids["introduction_id"] = _created(
+        gateway.post(
+            "/api/v1/introductions",
+            headers=lender,
+            json={"contact_id": ids["rep_contact_ref"], "relationship_ids": [ids["rep_relationship_id"]]},
+        )
+    )
     # The support desk's one pool member, with hours for every assignment of a run.
-    ids["desk_member_id"] = _created(gateway.post("/api/v1/employees", headers=group, json={
-        "name": unique("Matrix presales"), "email": f"{uuid.uuid4().hex}@example.com", "org_unit_path": f"{cast.org}/desk"}))
-    _ok(gateway.put(f"/api/v1/support-requests/pool/{ids['desk_member_id']}", headers=admin, json={
-        "org_unit_path": f"{cast.org}/desk", "skills": ["matrix"], "weekly_capacity_hours": 80}))
+    ids["desk_member_id"] = _created(
+        gateway.post(
+            "/api/v1/employees",
+            headers=group,
+            json={
+                "name": unique("Matrix presales"),
+                "email": f"{uuid.uuid4().hex}@example.com",
+                "org_unit_path": f"{cast.org}/desk",
+            },
+        )
+    )
+    _ok(
+        gateway.put(
+            f"/api/v1/support-requests/pool/{ids['desk_member_id']}",
+            headers=admin,
+            json={"org_unit_path": f"{cast.org}/desk", "skills": ["matrix"], "weekly_capacity_hours": 80},
+        )
+    )
     # An unassigned deal of the rep's team, and the org admin's proposal for it.
-    ids["unassigned_opportunity_id"] = _created(gateway.post("/api/v1/opportunities", headers=admin, json={
-        "name": f"Matrix unassigned {tag}", "owner_id": None, "org_unit_path": cast.team}))
-    ids["proposal_id"] = _created(gateway.post("/api/v1/assignments/proposals", headers=admin, json={
-        "opportunity_ids": [ids["unassigned_opportunity_id"]], "pool": {"employee_ids": [cast.rep_id]}}))
-    ids["unit_id"] = _created(gateway.post("/api/v1/org-units", headers=group, json={"slug": f"matrix-{tag}", "name": f"Matrix unit {tag}"}))
+    ids["unassigned_opportunity_id"] = _created(
+        gateway.post(
+            "/api/v1/opportunities",
+            headers=admin,
+            json={"name": f"Matrix unassigned {tag}", "owner_id": None, "org_unit_path": cast.team},
+        )
+    )
+    ids["proposal_id"] = _created(
+        gateway.post(
+            "/api/v1/assignments/proposals",
+            headers=admin,
+            json={"opportunity_ids": [ids["unassigned_opportunity_id"]], "pool": {"employee_ids": [cast.rep_id]}},
+        )
+    )
+    ids["unit_id"] = _created(
+        gateway.post("/api/v1/org-units", headers=group, json={"slug": f"matrix-{tag}", "name": f"Matrix unit {tag}"})
+    )
     ids["org_unit_id"], ids["org_unit_external_id"] = _org_unit(gateway, group, cast.org)
     ids["other_org_unit_id"], ids["other_org_unit_external_id"] = _org_unit(gateway, group, cast.other_org)
     policy = _ok(gateway.get("/api/v1/accounts/segmentation-policy", headers=admin))
@@ -151,9 +252,17 @@ STAGE_RULES = [
 
 
 def relationship(contact_id: str) -> dict[str, Any]:
-    return {"type": "relationship", "title": unique("Matrix relationship"), "scope": "group", "relationship": {
-        "contact_id": contact_id, "strength": 80, "consent_given_on": TODAY.isoformat(),
-        "consent_expires_on": (TODAY + dt.timedelta(days=365)).isoformat()}}
+    return {
+        "type": "relationship",
+        "title": unique("Matrix relationship"),
+        "scope": "group",
+        "relationship": {
+            "contact_id": contact_id,
+            "strength": 80,
+            "consent_given_on": TODAY.isoformat(),
+            "consent_expires_on": (TODAY + dt.timedelta(days=365)).isoformat(),
+        },
+    }
 
 
 def lender_headers(cast: Cast, ids: dict[str, str]) -> dict[str, str]:
@@ -177,7 +286,9 @@ class Matrix:
     def __init__(self, gateway: httpx.Client, cast: Cast, ids: dict[str, str]) -> None:
         self.gateway, self.cast, self.ids = gateway, cast, ids
 
-    def call(self, method: str, path: str, body: Any = None, who: str | dict[str, str] = "rep_of_record") -> dict[str, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, who: str | dict[str, str] = "rep_of_record"
+    ) -> dict[str, Any]:
         headers = self.cast.headers[who] if isinstance(who, str) else who
         return _ok(self.gateway.request(method, path, json=body, headers=headers))
 
@@ -198,13 +309,18 @@ class Matrix:
 
     def plan(self, account: str | None = None) -> tuple[str, str]:
         account = account or self.account()
-        plan = self.call("POST", "/api/v1/account-plans", {
-            "account_id": account, "period": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"})["id"]
+        plan = self.call(
+            "POST",
+            "/api/v1/account-plans",
+            {"account_id": account, "period": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
+        )["id"]
         return account, plan
 
     def qualified_item(self) -> str:
         plan = self.ids["plan_id"]
-        item = self.call("POST", f"/api/v1/account-plans/{plan}/incubation-items", {"title": unique("Matrix idea")})["id"]
+        item = self.call("POST", f"/api/v1/account-plans/{plan}/incubation-items", {"title": unique("Matrix idea")})[
+            "id"
+        ]
         for status in ("validated", "qualified"):
             self.call("PATCH", f"/api/v1/account-plans/{plan}/incubation-items/{item}", {"status": status})
         return item
@@ -212,9 +328,16 @@ class Matrix:
     # -- employees ------------------------------------------------------------------------
     def employee(self) -> str:
         """A fresh rep of the rep's team (the matrix's rep_of_record calls as them)."""
-        return self.call("POST", "/api/v1/employees", {
-            "name": unique("Matrix rep"), "email": f"{uuid.uuid4().hex}@example.com", "org_unit_path": self.cast.team,
-        }, "group_admin")["id"]
+        return self.call(
+            "POST",
+            "/api/v1/employees",
+            {
+                "name": unique("Matrix rep"),
+                "email": f"{uuid.uuid4().hex}@example.com",
+                "org_unit_path": self.cast.team,
+            },
+            "group_admin",
+        )["id"]
 
     def evaluated_employee(self) -> str:
         employee = self.employee()
@@ -224,7 +347,9 @@ class Matrix:
     # -- resource sharing -------------------------------------------------------------------
     def request_to_rep(self) -> str:
         """The lender asks for the rep's resource: waiting on the rep."""
-        return self.call("POST", "/api/v1/resource-requests", {"resource_id": self.ids["rep_lent_resource_id"]}, self.lender)["id"]
+        return self.call(
+            "POST", "/api/v1/resource-requests", {"resource_id": self.ids["rep_lent_resource_id"]}, self.lender
+        )["id"]
 
     def fulfilled_request_of_rep(self) -> str:
         """The rep asked for the lender's resource and got it."""
@@ -235,17 +360,33 @@ class Matrix:
 
     def introduction_via_rep(self) -> str:
         """The lender asks the rep to introduce them to the rep's contact."""
-        return self.call("POST", "/api/v1/introductions", {
-            "contact_id": self.ids["rep_contact_ref"], "relationship_ids": [self.ids["rep_relationship_id"]]}, self.lender)["id"]
+        return self.call(
+            "POST",
+            "/api/v1/introductions",
+            {"contact_id": self.ids["rep_contact_ref"], "relationship_ids": [self.ids["rep_relationship_id"]]},
+            self.lender,
+        )["id"]
 
     def support_request(self) -> str:
-        return self.call("POST", "/api/v1/support-requests", {
-            "kind": "presales_engineer", "opportunity_id": self.ids["opportunity_id"], "skills": ["matrix"],
-            "title": unique("Matrix support")})["id"]
+        return self.call(
+            "POST",
+            "/api/v1/support-requests",
+            {
+                "kind": "presales_engineer",
+                "opportunity_id": self.ids["opportunity_id"],
+                "skills": ["matrix"],
+                "title": unique("Matrix support"),
+            },
+        )["id"]
 
     def assigned_support_request(self) -> str:
         request = self.support_request()
-        self.call("POST", f"/api/v1/support-requests/{request}/assign", {"assignee_id": self.ids["desk_member_id"]}, "org_admin")
+        self.call(
+            "POST",
+            f"/api/v1/support-requests/{request}/assign",
+            {"assignee_id": self.ids["desk_member_id"]},
+            "org_admin",
+        )
         return request
 
 
@@ -254,6 +395,7 @@ def _future(days: int = 30) -> str:
 
 
 # -- one setup per operation with a body or a state to change: (matrix, role) -> (path ids, body) ----
+
 
 def _api_key(m: Matrix, role: str) -> tuple[dict, Any]:
     return {}, {"name": unique("matrix key"), "org_unit_path": own_org(m.cast, role)}
@@ -275,6 +417,7 @@ def _bulk_opportunity(m: Matrix, role: str) -> tuple[dict, Any]:
 def _fresh_opportunity(body: Any) -> Setup:
     def setup(m: Matrix, role: str) -> tuple[dict, Any]:
         return {"opportunity_id": m.opportunity()}, body() if callable(body) else body
+
     return setup
 
 
@@ -284,39 +427,81 @@ def _proposal(m: Matrix, role: str) -> tuple[dict, Any]:
 
 def _commit(m: Matrix, role: str) -> tuple[dict, Any]:
     deal = m.opportunity("org_admin", owner_id=None, org_unit_path=m.cast.team)
-    proposal = m.call("POST", "/api/v1/assignments/proposals", {
-        "opportunity_ids": [deal], "pool": {"employee_ids": [m.cast.rep_id]}}, "org_admin")
+    proposal = m.call(
+        "POST",
+        "/api/v1/assignments/proposals",
+        {"opportunity_ids": [deal], "pool": {"employee_ids": [m.cast.rep_id]}},
+        "org_admin",
+    )
     return {"proposal_id": proposal["id"]}, None
 
 
 def _override_stage(m: Matrix, role: str) -> tuple[dict, Any]:
     return {"employee_id": m.evaluated_employee()}, {
-        "stage": "L2_COMFORTABLE", "reason": "matrix override", "expires_at": _future()}
+        "stage": "L2_COMFORTABLE",
+        "reason": "matrix override",
+        "expires_at": _future(),
+    }
 
 
 def _remove_stage_override(m: Matrix, role: str) -> tuple[dict, Any]:
     employee = m.evaluated_employee()
-    m.call("PUT", f"/api/v1/employees/{employee}/stage/override", {
-        "stage": "L2_COMFORTABLE", "reason": "matrix override", "expires_at": _future()}, "org_admin")
+    m.call(
+        "PUT",
+        f"/api/v1/employees/{employee}/stage/override",
+        {"stage": "L2_COMFORTABLE", "reason": "matrix override", "expires_at": _future()},
+        "org_admin",
+    )
     return {"employee_id": employee}, None
 
 
 def _backfill(m: Matrix, role: str) -> tuple[dict, Any]:
-    return {}, {"facts": [{"external_id": unique("matrix-fact"), "kind": "opportunity_closed", "employee_id": m.cast.rep_id,
-                           "occurred_on": "2020-01-15", "opportunity_ref": str(uuid.uuid4())}]}
+    return {}, {
+        "facts": [
+            {
+                "external_id": unique("matrix-fact"),
+                "kind": "opportunity_closed",
+                "employee_id": m.cast.rep_id,
+                "occurred_on": "2020-01-15",
+                "opportunity_ref": str(uuid.uuid4()),
+            }
+        ]
+    }
 
 
 def _employee(m: Matrix, role: str) -> tuple[dict, Any]:
-    return {}, {"name": unique("Matrix hire"), "email": f"{uuid.uuid4().hex}@example.com", "org_unit_path": own_unit(m.cast, role)}
+    return {}, {
+        "name": unique("Matrix hire"),
+        "email": f"{uuid.uuid4().hex}@example.com",
+        "org_unit_path": own_unit(m.cast, role),
+    }
 
 
 def employee_rows(unit: str, *, with_manager: bool = True) -> list[dict[str, Any]]:
     """A manager and their report, imported together (or the report alone)."""
     manager = unique("matrix-mgr")
-    rows = [{"external_id": manager, "name": unique("Matrix manager"), "email": f"{uuid.uuid4().hex}@example.com",
-             "org_unit_path": unit}] if with_manager else []
-    return [*rows, {"external_id": unique("matrix-emp"), "name": unique("Matrix import"), "email": f"{uuid.uuid4().hex}@example.com",
-                    "org_unit_path": unit, **({"manager_external_id": manager} if with_manager else {})}]
+    rows = (
+        [
+            {
+                "external_id": manager,
+                "name": unique("Matrix manager"),
+                "email": f"{uuid.uuid4().hex}@example.com",
+                "org_unit_path": unit,
+            }
+        ]
+        if with_manager
+        else []
+    )
+    return [
+        *rows,
+        {
+            "external_id": unique("matrix-emp"),
+            "name": unique("Matrix import"),
+            "email": f"{uuid.uuid4().hex}@example.com",
+            "org_unit_path": unit,
+            **({"manager_external_id": manager} if with_manager else {}),
+        },
+    ]
 
 
 def _bulk_employees(m: Matrix, role: str) -> tuple[dict, Any]:
@@ -335,8 +520,16 @@ def _create_org_unit(m: Matrix, role: str) -> tuple[dict, Any]:
 
 
 def _bulk_org_units(m: Matrix, role: str) -> tuple[dict, Any]:
-    return {}, {"items": [{"external_id": unique("matrix-unit"), "slug": uuid.uuid4().hex[:12], "name": unique("Matrix team"),
-                           "parent_external_id": _org_unit_parent(m, role)[1]}]}
+    return {}, {
+        "items": [
+            {
+                "external_id": unique("matrix-unit"),
+                "slug": uuid.uuid4().hex[:12],
+                "name": unique("Matrix team"),
+                "parent_external_id": _org_unit_parent(m, role)[1],
+            }
+        ]
+    }
 
 
 def _quota(m: Matrix, role: str) -> tuple[dict, Any]:
@@ -362,8 +555,11 @@ def _coverage_member(m: Matrix, role: str) -> tuple[dict, Any]:
 
 
 def _remove_coverage_member(m: Matrix, role: str) -> tuple[dict, Any]:
-    member = m.call("POST", f"/api/v1/accounts/{m.ids['account_id']}/coverage/members", {
-        "employee_id": str(uuid.uuid4()), "org_unit_path": m.cast.team, "role": "overlay"})
+    member = m.call(
+        "POST",
+        f"/api/v1/accounts/{m.ids['account_id']}/coverage/members",
+        {"employee_id": str(uuid.uuid4()), "org_unit_path": m.cast.team, "role": "overlay"},
+    )
     return {"member_id": member["id"]}, None
 
 
@@ -384,6 +580,7 @@ def _fresh_plan(body: Callable[[Matrix, str], Any]) -> Setup:
     def setup(m: Matrix, role: str) -> tuple[dict, Any]:
         account, plan = m.plan()
         return {"plan_id": plan, "account_id": account}, body(m, account)
+
     return setup
 
 
@@ -401,7 +598,12 @@ def _pool_member(m: Matrix, role: str) -> tuple[dict, Any]:
 def _support_request(m: Matrix, role: str) -> tuple[dict, Any]:
     # About a deal of the caller's own (an integrator's has no owner; the unauthenticated name the rep's).
     deal = m.opportunity(role) if role in SIGNED_IN else m.ids["opportunity_id"]
-    return {}, {"kind": "presales_engineer", "opportunity_id": deal, "skills": ["matrix"], "title": unique("Matrix support")}
+    return {}, {
+        "kind": "presales_engineer",
+        "opportunity_id": deal,
+        "skills": ["matrix"],
+        "title": unique("Matrix support"),
+    }
 
 
 def _resource_request(m: Matrix, role: str) -> tuple[dict, Any]:
@@ -414,17 +616,20 @@ def _introduction(m: Matrix, role: str) -> tuple[dict, Any]:
 
 def _decide(prepare: tuple[str, ...], body: Any) -> Setup:
     """A request for the rep's resource, moved by the rep through `prepare` first."""
+
     def setup(m: Matrix, role: str) -> tuple[dict, Any]:
         request = m.request_to_rep()
         for action in prepare:
             m.call("POST", f"/api/v1/resource-requests/{request}/{action}", {})
         return {"resource_request_id": request}, body
+
     return setup
 
 
 def _fulfilled(body: Any) -> Setup:
     def setup(m: Matrix, role: str) -> tuple[dict, Any]:
         return {"resource_request_id": m.fulfilled_request_of_rep()}, body
+
     return setup
 
 
@@ -434,6 +639,7 @@ def _introduce(prepare: tuple[str, ...]) -> Setup:
         for action in prepare:
             m.call("POST", f"/api/v1/introductions/{introduction}/{action}", {})
         return {"introduction_id": introduction}, {"note": "matrix"}
+
     return setup
 
 
@@ -455,8 +661,10 @@ def _cancel_support(m: Matrix, role: str) -> tuple[dict, Any]:
 
 def _body(body: Callable[[Matrix], Any] | Any) -> Setup:
     """Shared records, a body only (made fresh each call when callable)."""
+
     def setup(m: Matrix, role: str) -> tuple[dict, Any]:
         return {}, body(m) if callable(body) else body
+
     return setup
 
 
@@ -467,11 +675,17 @@ WRITES: dict[str, Setup] = {
     "POST /api/v1/opportunities": _body(lambda m: {"name": unique("Matrix deal")}),
     "POST /api/v1/opportunities:bulk-upsert": _bulk_opportunity,
     "POST /api/v1/opportunities/{opportunity_id}/stage": _fresh_opportunity(
-        lambda: {"stage": "lost", "closed_on": TODAY.isoformat()}),
-    "PUT /api/v1/opportunities/{opportunity_id}/plan": _fresh_opportunity({"profile": "Matrix plan", "business_issues": ["growth"]}),
+        lambda: {"stage": "lost", "closed_on": TODAY.isoformat()}
+    ),
+    "PUT /api/v1/opportunities/{opportunity_id}/plan": _fresh_opportunity(
+        {"profile": "Matrix plan", "business_issues": ["growth"]}
+    ),
     "POST /api/v1/opportunities/{opportunity_id}/assignment": _fresh_opportunity(
-        lambda: {"employee_id": str(uuid.uuid4()), "reason": "matrix override"}),
-    "POST /api/v1/opportunities/recommended-solutions:batch-get": _body(lambda m: {"opportunity_ids": [m.ids["opportunity_id"]]}),
+        lambda: {"employee_id": str(uuid.uuid4()), "reason": "matrix override"}
+    ),
+    "POST /api/v1/opportunities/recommended-solutions:batch-get": _body(
+        lambda m: {"opportunity_ids": [m.ids["opportunity_id"]]}
+    ),
     "POST /api/v1/solutions": _body(lambda m: {"name": unique("Matrix solution")}),
     "POST /api/v1/assignments/proposals": _proposal,
     "POST /api/v1/assignments/proposals/{proposal_id}/commit": _commit,
@@ -492,7 +706,9 @@ WRITES: dict[str, Setup] = {
     "POST /api/v1/accounts/{account_id}/coverage/members": _coverage_member,
     "DELETE /api/v1/accounts/{account_id}/coverage/members/{member_id}": _remove_coverage_member,
     "POST /api/v1/accounts": _body(lambda m: {"name": unique("Matrix account"), "industry": "retail"}),
-    "POST /api/v1/accounts:bulk-upsert": _body(lambda m: {"items": [{"external_id": unique("matrix-acc"), "name": unique("Matrix import")}]}),
+    "POST /api/v1/accounts:bulk-upsert": _body(
+        lambda m: {"items": [{"external_id": unique("matrix-acc"), "name": unique("Matrix import")}]}
+    ),
     "POST /api/v1/accounts/{account_id}/contacts": _body(lambda m: {"name": unique("Matrix contact")}),
     "PUT /api/v1/accounts/{account_id}/relationships": _relationship,
     "POST /api/v1/accounts/{account_id}/influence-lines": _influence_line,
@@ -501,23 +717,33 @@ WRITES: dict[str, Setup] = {
     "POST /api/v1/account-plans/{plan_id}/actions": _body(lambda m: {"title": unique("Matrix action")}),
     "POST /api/v1/account-plans/{plan_id}/reviews": _body({"notes": "Matrix review"}),
     "PUT /api/v1/account-plans/{plan_id}/relationship-targets": _fresh_plan(
-        lambda m, account: {"contact_id": m.contact(account), "target_level": "trusted_advisor"}),
+        lambda m, account: {"contact_id": m.contact(account), "target_level": "trusted_advisor"}
+    ),
     "PUT /api/v1/account-plans/{plan_id}/solution-guiding-team": _fresh_plan(
-        lambda m, account: {"members": [{"employee_id": m.cast.rep_id, "role": "solution_architect"}],
-                            "target_initiatives": ["Matrix initiative"]}),
+        lambda m, account: {
+            "members": [{"employee_id": m.cast.rep_id, "role": "solution_architect"}],
+            "target_initiatives": ["Matrix initiative"],
+        }
+    ),
     "POST /api/v1/account-plans/{plan_id}/solution-guiding-team/sessions": _body(
-        lambda m: {"held_on": TODAY.isoformat(), "topic": unique("Matrix session")}),
+        lambda m: {"held_on": TODAY.isoformat(), "topic": unique("Matrix session")}
+    ),
     "PUT /api/v1/account-plans/{plan_id}/whitespace-cells": _fresh_plan(
-        lambda m, account: {"business_unit": "Matrix BU", "solution": "Matrix solution", "status": "open"}),
+        lambda m, account: {"business_unit": "Matrix BU", "solution": "Matrix solution", "status": "open"}
+    ),
     "POST /api/v1/account-plans/{plan_id}/incumbent-contracts": _body(lambda m: {"competitor": unique("Rival")}),
     "POST /api/v1/account-plans/{plan_id}/incubation-items": _body(lambda m: {"title": unique("Matrix idea")}),
     "POST /api/v1/account-plans/{plan_id}/incubation-items/{item_id}/promote": _promote,
     "PUT /api/v1/resources/people/{employee_id}/profile": _profile,
-    "POST /api/v1/resources": _body(lambda m: {"type": "reference_case", "title": unique("Matrix case"), "scope": "private"}),
+    "POST /api/v1/resources": _body(
+        lambda m: {"type": "reference_case", "title": unique("Matrix case"), "scope": "private"}
+    ),
     "POST /api/v1/resource-requests": _resource_request,
     "POST /api/v1/resource-requests/{request_id}/approve": _decide((), {"note": "matrix"}),
     "POST /api/v1/resource-requests/{request_id}/decline": _decide((), {"note": "matrix"}),
-    "POST /api/v1/resource-requests/{request_id}/fulfil": _decide(("approve",), {"note": "matrix", "outcome": "contributed"}),
+    "POST /api/v1/resource-requests/{request_id}/fulfil": _decide(
+        ("approve",), {"note": "matrix", "outcome": "contributed"}
+    ),
     "POST /api/v1/resource-requests/{request_id}/rate": _fulfilled({"rating": 4, "comment": "matrix"}),
     "POST /api/v1/resource-requests/{request_id}/outcome": _fulfilled({"outcome": "contributed"}),
     "POST /api/v1/introductions": _introduction,
@@ -542,9 +768,11 @@ WRITES.update({alias: WRITES[current] for alias, current in DEPRECATED_ALIASES.i
 # -- creating in the rep's reach from outside it ----------------------------------------------------
 # (operation, role, setup): the body names the rep's team, organisation or record.
 
+
 def _in_team(body: Callable[[Matrix], dict[str, Any]]) -> Setup:
     def setup(m: Matrix, role: str) -> tuple[dict, Any]:
         return {}, body(m)
+
     return setup
 
 
@@ -560,25 +788,58 @@ def _pool_member_elsewhere(m: Matrix, role: str) -> tuple[dict, Any]:
 
 REACH_SETUPS: dict[str, Setup] = {
     "POST /api/v1/opportunities": _in_team(lambda m: {"name": unique("Matrix deal"), "org_unit_path": m.cast.team}),
-    "POST /api/v1/opportunities:bulk-upsert": _in_team(lambda m: {"items": [
-        {"name": unique("Matrix import"), "external_id": unique("matrix-opp"), "org_unit_path": m.cast.team}]}),
+    "POST /api/v1/opportunities:bulk-upsert": _in_team(
+        lambda m: {
+            "items": [
+                {"name": unique("Matrix import"), "external_id": unique("matrix-opp"), "org_unit_path": m.cast.team}
+            ]
+        }
+    ),
     "POST /api/v1/accounts": _in_team(lambda m: {"name": unique("Matrix account"), "org_unit_path": m.cast.team}),
-    "POST /api/v1/accounts:bulk-upsert": _in_team(lambda m: {"items": [
-        {"external_id": unique("matrix-acc"), "name": unique("Matrix import"), "org_unit_path": m.cast.team}]}),
-    "POST /api/v1/employees": _in_team(lambda m: {
-        "name": unique("Matrix hire"), "email": f"{uuid.uuid4().hex}@example.com", "org_unit_path": m.cast.team}),
+    "POST /api/v1/accounts:bulk-upsert": _in_team(
+        lambda m: {
+            "items": [
+                {"external_id": unique("matrix-acc"), "name": unique("Matrix import"), "org_unit_path": m.cast.team}
+            ]
+        }
+    ),
+    "POST /api/v1/employees": _in_team(
+        lambda m: {
+            "name": unique("Matrix hire"),
+            "email": f"{uuid.uuid4().hex}@example.com",
+            "org_unit_path": m.cast.team,
+        }
+    ),
     "POST /api/v1/employees:bulk-upsert": _in_team(lambda m: {"items": employee_rows(m.cast.team)}),
-    "POST /api/v1/org-units": _in_team(lambda m: {
-        "slug": uuid.uuid4().hex[:12], "name": unique("Matrix team"), "parent_id": m.ids["org_unit_id"]}),
-    "POST /api/v1/org-units:bulk-upsert": _in_team(lambda m: {"items": [{
-        "external_id": unique("matrix-unit"), "slug": uuid.uuid4().hex[:12], "name": unique("Matrix team"),
-        "parent_external_id": m.ids["org_unit_external_id"]}]}),
+    "POST /api/v1/org-units": _in_team(
+        lambda m: {"slug": uuid.uuid4().hex[:12], "name": unique("Matrix team"), "parent_id": m.ids["org_unit_id"]}
+    ),
+    "POST /api/v1/org-units:bulk-upsert": _in_team(
+        lambda m: {
+            "items": [
+                {
+                    "external_id": unique("matrix-unit"),
+                    "slug": uuid.uuid4().hex[:12],
+                    "name": unique("Matrix team"),
+                    "parent_external_id": m.ids["org_unit_external_id"],
+                }
+            ]
+        }
+    ),
     "POST /api/v1/api-keys": _in_team(lambda m: {"name": unique("matrix key"), "org_unit_path": m.cast.org}),
-    "POST /api/v1/stage-policies": _in_team(lambda m: {
-        "name": unique("Matrix policy"), "rules": STAGE_RULES, "organization_path": m.cast.org}),
-    "PUT /api/v1/accounts/segmentation-policy": _in_team(lambda m: {**m.ids["segmentation_policy"], "org_path": m.cast.org}),  # type: ignore[dict-item]
-    "POST /api/v1/support-requests": _in_team(lambda m: {
-        "kind": "presales_engineer", "opportunity_id": m.ids["opportunity_id"], "skills": ["matrix"],
-        "title": unique("Matrix support")}),
+    "POST /api/v1/stage-policies": _in_team(
+        lambda m: {"name": unique("Matrix policy"), "rules": STAGE_RULES, "organization_path": m.cast.org}
+    ),
+    "PUT /api/v1/accounts/segmentation-policy": _in_team(
+        lambda m: {**m.ids["segmentation_policy"], "org_path": m.cast.org}
+    ),  # type: ignore[dict-item]
+    "POST /api/v1/support-requests": _in_team(
+        lambda m: {
+            "kind": "presales_engineer",
+            "opportunity_id": m.ids["opportunity_id"],
+            "skills": ["matrix"],
+            "title": unique("Matrix support"),
+        }
+    ),
     "PUT /api/v1/support-requests/pool/{employee_id}": _pool_member_elsewhere,
 }

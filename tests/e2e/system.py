@@ -42,8 +42,13 @@ def _bindable(port: int) -> bool:
 
 def sanlun_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not re.fullmatch(r"SANLUN_\w+_DATABASE_URL", k)}
-    return {**env, "SANLUN_DATABASE_URL": database_url, "SANLUN_JWT_SECRET": TEST_SECRET,
-            "SANLUN_SERVICE_SECRET": TEST_SERVICE_SECRET, "SANLUN_ENVIRONMENT": "test"}
+    return {
+        **env,
+        "SANLUN_DATABASE_URL": database_url,
+        "SANLUN_JWT_SECRET": TEST_SECRET,
+        "SANLUN_SERVICE_SECRET": TEST_SERVICE_SECRET,
+        "SANLUN_ENVIRONMENT": "test",
+    }
 
 
 @dataclass

@@ -56,19 +56,39 @@ from tests.support import auth
 pytestmark = pytest.mark.e2e
 
 ROLES = (
-    "rep_of_record", "other_rep", "manager_above", "manager_elsewhere", "org_admin", "other_org_admin",
-    "group_admin", "integrator_key", "no_token", "expired_token", "wrong_key",
+    "rep_of_record",
+    "other_rep",
+    "manager_above",
+    "manager_elsewhere",
+    "org_admin",
+    "other_org_admin",
+    "group_admin",
+    "integrator_key",
+    "no_token",
+    "expired_token",
+    "wrong_key",
 )
 UNAUTHENTICATED = {"no_token": 401, "expired_token": 401, "wrong_key": 401}
 # The visibility rule of ARCHITECTURE.md for a record a rep owns.
 SEES = {
-    "rep_of_record": 200, "other_rep": 404, "manager_above": 200, "manager_elsewhere": 404, "org_admin": 200,
-    "other_org_admin": 404, "group_admin": 200, "integrator_key": 200, **UNAUTHENTICATED,
+    "rep_of_record": 200,
+    "other_rep": 404,
+    "manager_above": 200,
+    "manager_elsewhere": 404,
+    "org_admin": 200,
+    "other_org_admin": 404,
+    "group_admin": 200,
+    "integrator_key": 200,
+    **UNAUTHENTICATED,
 }
 ADMIN_ONLY_READ = {  # an API key record: admins of its organisation and the group
-    **{r: 403 for r in ROLES}, "org_admin": 200, "other_org_admin": 404, "group_admin": 200, **UNAUTHENTICATED,
+    **dict.fromkeys(ROLES, 403),
+    "org_admin": 200,
+    "other_org_admin": 404,
+    "group_admin": 200,
+    **UNAUTHENTICATED,
 }
-EMPLOYEE_ONLY = {**{r: 200 for r in ROLES}, "integrator_key": 403, **UNAUTHENTICATED}
+EMPLOYEE_ONLY = {**dict.fromkeys(ROLES, 200), "integrator_key": 403, **UNAUTHENTICATED}
 REFUSED = "import row refused"  # a bulk import answered 200 but refused the row (see OBSERVE)
 
 
@@ -82,7 +102,7 @@ def visible(ok: int, **overrides: Any) -> dict[str, Any]:
 
 
 def everyone(ok: int, **overrides: Any) -> dict[str, Any]:
-    return {**{r: ok for r in ROLES}, **UNAUTHENTICATED, **overrides}
+    return {**dict.fromkeys(ROLES, ok), **UNAUTHENTICATED, **overrides}
 
 
 def defect(expected: int | str, reason: str) -> ParameterSet:
@@ -148,15 +168,21 @@ EXPECTED: dict[str, dict] = {
     "POST /api/v1/employees/{employee_id}/stage:evaluate": SEES,  # recorded: yourself, or as a manager/admin/key
     # A fresh evaluated rep each; an override is a person's judgement: managers and admins, not keys.
     "PUT /api/v1/employees/{employee_id}/stage/override": row(rep_of_record=403, integrator_key=403),
-    "DELETE /api/v1/employees/{employee_id}/stage/override": {**row(rep_of_record=403, integrator_key=403), **{
-        r: 204 for r in ("manager_above", "org_admin", "group_admin")}},
+    "DELETE /api/v1/employees/{employee_id}/stage/override": {
+        **row(rep_of_record=403, integrator_key=403),
+        **dict.fromkeys(("manager_above", "org_admin", "group_admin"), 204),
+    },
     "GET /api/v1/employees/{employee_id}/stage/history": SEES,
     # Facts about the rep: admins and keys; someone who cannot see the rep names an unknown employee.
-    "POST /api/v1/employees/facts:backfill": everyone(403, org_admin=200, other_org_admin=422, group_admin=200, integrator_key=200),
+    "POST /api/v1/employees/facts:backfill": everyone(
+        403, org_admin=200, other_org_admin=422, group_admin=200, integrator_key=200
+    ),
     "GET /api/v1/employees/{employee_id}/signals": SEES,
     "GET /api/v1/employees": ALL,
     "POST /api/v1/employees": everyone(403, org_admin=201, other_org_admin=201, group_admin=201, integrator_key=201),
-    "POST /api/v1/employees:bulk-upsert": everyone(403, org_admin=200, other_org_admin=200, group_admin=200, integrator_key=200),
+    "POST /api/v1/employees:bulk-upsert": everyone(
+        403, org_admin=200, other_org_admin=200, group_admin=200, integrator_key=200
+    ),
     "GET /api/v1/employees/{employee_id}": SEES,
     "PATCH /api/v1/employees/{employee_id}": row(rep_of_record=403),
     "GET /api/v1/org-units": ALL,
@@ -165,13 +191,16 @@ EXPECTED: dict[str, dict] = {
     "GET /api/v1/org-units/{unit_id}": GROUP_ONLY,
     "PATCH /api/v1/org-units/{unit_id}": GROUP_ONLY,
     "GET /api/v1/employees/{employee_id}/quotas": SEES,
-    "PUT /api/v1/employees/{employee_id}/quotas/{period}": visible(201, rep_of_record=403),  # a fresh rep each: the quota is new
+    "PUT /api/v1/employees/{employee_id}/quotas/{period}": visible(
+        201, rep_of_record=403
+    ),  # a fresh rep each: the quota is new
     "GET /api/v1/stage-policies": ALL,
     "POST /api/v1/stage-policies": ADMINS_CREATE,  # the group admin's for the rep's organisation
     "GET /api/v1/stage-policies/default": ALL,
     "GET /api/v1/stage-policies/effective": ALL,
     "GET /api/v1/stage-policies/{policy_id}": {
-        **ALL, "other_org_admin": 404,
+        **ALL,
+        "other_org_admin": 404,
     },
     "GET /api/v1/accounts/segmentation-policy": ALL,
     "PUT /api/v1/accounts/segmentation-policy": ADMINS,  # the caller's organisation's, put back as it is
@@ -238,7 +267,8 @@ EXPECTED: dict[str, dict] = {
     "GET /api/v1/resources/people/{employee_id}/profile": UNKNOWN,  # the rep has published no profile
     # A fresh rep's profile: only they may write it.
     "PUT /api/v1/resources/people/{employee_id}/profile": everyone(
-        403, rep_of_record=200, other_rep=404, manager_elsewhere=404, other_org_admin=404),
+        403, rep_of_record=200, other_rep=404, manager_elsewhere=404, other_org_admin=404
+    ),
     "GET /api/v1/resources": ALL,
     "POST /api/v1/resources": EMPLOYEES_CREATE,
     "GET /api/v1/resources/{resource_id}": SEES,
@@ -253,7 +283,8 @@ EXPECTED: dict[str, dict] = {
     "POST /api/v1/resource-requests/{request_id}/fulfil": DECIDES,  # approved first
     # A fresh fulfilled request the rep made: the requester rates; the requester or the owner's line records the outcome.
     "POST /api/v1/resource-requests/{request_id}/rate": visible(
-        200, manager_above=403, org_admin=403, group_admin=403, integrator_key=403),
+        200, manager_above=403, org_admin=403, group_admin=403, integrator_key=403
+    ),
     "POST /api/v1/resource-requests/{request_id}/outcome": DECIDES,
     "GET /api/v1/introductions/paths": EMPLOYEE_ONLY,
     "POST /api/v1/introductions": EMPLOYEES_CREATE,  # through another rep's relationship shared group-wide
@@ -277,7 +308,8 @@ EXPECTED: dict[str, dict] = {
     "POST /api/v1/support-requests/{request_id}/assign": MANAGES,
     # A fresh assigned request of the rep's: the assignee or the requester's manager (not admins).
     "POST /api/v1/support-requests/{request_id}/fulfil": visible(
-        200, rep_of_record=403, org_admin=403, group_admin=403, integrator_key=403),
+        200, rep_of_record=403, org_admin=403, group_admin=403, integrator_key=403
+    ),
     "POST /api/v1/support-requests/{request_id}/cancel": row(integrator_key=403),  # a fresh open request of the rep's
 }
 # Query strings a route cannot answer without.
@@ -289,10 +321,12 @@ QUERY = {
 
 def _not_found(key: str) -> Callable[[httpx.Response, dict[str, str]], Any]:
     """A batch read: the rep's record (`ids[key]`) in `not_found` is the batch's 404."""
+
     def observe(response: httpx.Response, ids: dict[str, str]) -> Any:
         if response.status_code != 200:
             return response.status_code
         return 404 if ids[key] in response.json()["not_found"] else 200
+
     return observe
 
 
@@ -362,10 +396,14 @@ def fill(template: str, values: dict[str, str]) -> str:
 def test_every_public_operation_refuses_a_caller_without_valid_credentials(gateway, cast, operations, role):
     wrong = {}
     for method, path in operations:
-        response = gateway.request(method, fill(path, {}), headers=cast.headers[role], json={} if method in ("POST", "PUT", "PATCH") else None)
+        response = gateway.request(
+            method, fill(path, {}), headers=cast.headers[role], json={} if method in ("POST", "PUT", "PATCH") else None
+        )
         if response.status_code != 401 or response.headers["content-type"] != "application/problem+json":
             wrong[f"{method} {path}"] = response.status_code
-        elif "Traceback" in response.text or not any(w in response.json()["detail"] for w in ("not valid", "expired", "Bearer")):
+        elif "Traceback" in response.text or not any(
+            w in response.json()["detail"] for w in ("not valid", "expired", "Bearer")
+        ):
             wrong[f"{method} {path}"] = "detail"
     assert wrong == {}
 
@@ -379,7 +417,9 @@ def matrix(gateway: httpx.Client, cast: Cast, ids: dict[str, str]) -> Matrix:
     return Matrix(gateway, cast, ids)
 
 
-def send(gateway: httpx.Client, cast: Cast, matrix: Matrix, operations, operation: str, role: str, setup) -> httpx.Response:
+def send(
+    gateway: httpx.Client, cast: Cast, matrix: Matrix, operations, operation: str, role: str, setup
+) -> httpx.Response:
     """The cell's request: a setup's fresh record and valid body, or (reads) the shared records."""
     method, template = operation.split(" ", 1)
     headers = dict(cast.headers[role])
@@ -413,7 +453,9 @@ def test_each_role_gets_what_the_visibility_rule_promises(gateway, cast, matrix,
 
 def test_every_operation_with_a_body_has_a_setup(operations):
     """No write (nor batch read) is left probing with a body nobody accepts."""
-    missing = [f"{m} {p}" for (m, p), has_body in operations.items() if has_body and m != "PATCH" and f"{m} {p}" not in WRITES]
+    missing = [
+        f"{m} {p}" for (m, p), has_body in operations.items() if has_body and m != "PATCH" and f"{m} {p}" not in WRITES
+    ]
     assert missing == []
 
 
@@ -422,11 +464,23 @@ def test_every_operation_with_a_body_has_a_setup(operations):
 # others may not reach there.
 REACH: dict[str, dict[str, Any]] = {
     "POST /api/v1/opportunities": {
-        "rep_of_record": 201, "other_rep": 403, "manager_elsewhere": 403, "other_org_admin": 403},
+        "rep_of_record": 201,
+        "other_rep": 403,
+        "manager_elsewhere": 403,
+        "other_org_admin": 403,
+    },
     "POST /api/v1/opportunities:bulk-upsert": {
-        "rep_of_record": 200, "other_rep": REFUSED, "manager_elsewhere": REFUSED, "other_org_admin": REFUSED},
+        "rep_of_record": 200,
+        "other_rep": REFUSED,
+        "manager_elsewhere": REFUSED,
+        "other_org_admin": REFUSED,
+    },
     "POST /api/v1/accounts": {"rep_of_record": 201, "other_rep": 403, "manager_elsewhere": 403, "other_org_admin": 403},
-    "POST /api/v1/accounts:bulk-upsert": {"manager_above": 200, "manager_elsewhere": REFUSED, "other_org_admin": REFUSED},
+    "POST /api/v1/accounts:bulk-upsert": {
+        "manager_above": 200,
+        "manager_elsewhere": REFUSED,
+        "other_org_admin": REFUSED,
+    },
     "POST /api/v1/employees": {"org_admin": 201, "other_org_admin": 403},
     "POST /api/v1/employees:bulk-upsert": {"org_admin": 200, "other_org_admin": REFUSED},
     "POST /api/v1/org-units": {"org_admin": 201, "other_org_admin": 403},
@@ -435,12 +489,23 @@ REACH: dict[str, dict[str, Any]] = {
     "POST /api/v1/stage-policies": {"org_admin": 201, "other_org_admin": 403},
     "PUT /api/v1/accounts/segmentation-policy": {"org_admin": 200, "other_org_admin": 403},
     # About the rep's deal: one the caller may not see is unknown to them.
-    "POST /api/v1/support-requests": {"rep_of_record": 201, "other_rep": 422, "manager_elsewhere": 422, "other_org_admin": 422},
+    "POST /api/v1/support-requests": {
+        "rep_of_record": 201,
+        "other_rep": 422,
+        "manager_elsewhere": 422,
+        "other_org_admin": 422,
+    },
     # A fresh rep of the rep's team, put in the pool in the caller's own unit.
     # The member's unit is the lifecycle service's, whatever unit the body names.
-    "PUT /api/v1/support-requests/pool/{employee_id}": {"manager_above": 200, "manager_elsewhere": 404, "other_org_admin": 404},
+    "PUT /api/v1/support-requests/pool/{employee_id}": {
+        "manager_above": 200,
+        "manager_elsewhere": 404,
+        "other_org_admin": 404,
+    },
 }
-REACH_CELLS = [cell(operation, role, expected) for operation, roles in REACH.items() for role, expected in roles.items()]
+REACH_CELLS = [
+    cell(operation, role, expected) for operation, roles in REACH.items() for role, expected in roles.items()
+]
 
 
 @pytest.mark.parametrize(("operation", "role", "expected"), REACH_CELLS)
@@ -470,10 +535,12 @@ def test_lists_show_the_record_exactly_to_those_who_may_see_it(gateway, cast, re
     assert observed == {role: SEES[role] for role in ROLES}
 
 
-
 def test_an_employee_import_without_managers_is_not_a_server_error(gateway, cast):
-    response = gateway.post("/api/v1/employees:bulk-upsert", headers=cast.headers["org_admin"],
-                            json={"items": employee_rows(cast.team, with_manager=False)})
+    response = gateway.post(
+        "/api/v1/employees:bulk-upsert",
+        headers=cast.headers["org_admin"],
+        json={"items": employee_rows(cast.team, with_manager=False)},
+    )
     assert response.status_code == 200, response.text
 
 

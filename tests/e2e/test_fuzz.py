@@ -83,15 +83,21 @@ def test_the_public_api_holds_under_fuzzing(system, canaries, label):
 
     @given(case=OPERATIONS[label].as_strategy())
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None, database=None,
-        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+        max_examples=EXAMPLES_PER_OPERATION,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
     )
     def fuzz(case: schemathesis.Case) -> None:
         # The spec offers an API key as the alternative credential: keep this run on the rep's token.
         for name in [h for h in (case.headers or {}) if h.lower() in ("x-api-key", "authorization")]:
             del case.headers[name]
         response = case.call_and_validate(
-            base_url=base_url, headers=FUZZER, timeout=15,
+            base_url=base_url,
+            headers=FUZZER,
+            timeout=15,
             checks=[not_a_server_error, response_schema_conformance, content_type_conformance, no_canary],
         )
         statuses.append(response.status_code)
@@ -131,8 +137,11 @@ def body_examples(spec: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
             examples: list[tuple[str, Any]] = []
             if "example" in media:
                 examples.append(("media example", media["example"]))
-            examples += [(f"media examples.{n}", e["value"]) for n, e in sorted((media.get("examples") or {}).items())
-                         if "value" in e]
+            examples += [
+                (f"media examples.{n}", e["value"])
+                for n, e in sorted((media.get("examples") or {}).items())
+                if "value" in e
+            ]
             schema = media.get("schema", {})
             if not examples and "$ref" in schema:
                 name = schema["$ref"].removeprefix(SCHEMA_REF)
@@ -172,8 +181,17 @@ def example_cast(system: RunningSystem) -> tuple[dict[str, dict[str, str]], dict
     team = f"{EXAMPLE_ORG}/team-1"
     group_admin = auth(org_unit=EXAMPLE_ORG, roles=("group_admin",))
     with httpx.Client(base_url=system.url("gateway"), timeout=15) as gateway:
-        rep_id = _created(gateway.post("/api/v1/employees", headers=group_admin, json={
-            "name": "Example rep", "email": f"example-{uuid.uuid4().hex[:10]}@example.com", "org_unit_path": team}))
+        rep_id = _created(
+            gateway.post(
+                "/api/v1/employees",
+                headers=group_admin,
+                json={
+                    "name": "Example rep",
+                    "email": f"example-{uuid.uuid4().hex[:10]}@example.com",
+                    "org_unit_path": team,
+                },
+            )
+        )
         headers = {
             "rep": auth(employee=rep_id, org_unit=team, roles=("rep",)),
             "manager": auth(org_unit=EXAMPLE_ORG, roles=("manager",)),
@@ -182,22 +200,44 @@ def example_cast(system: RunningSystem) -> tuple[dict[str, dict[str, str]], dict
         }
         rep = headers["rep"]
         account = _created(gateway.post("/api/v1/accounts", headers=rep, json={"name": f"Example account {rep_id}"}))
-        plan = _created(gateway.post("/api/v1/account-plans", headers=rep, json={
-            "account_id": account, "period": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}))
+        plan = _created(
+            gateway.post(
+                "/api/v1/account-plans",
+                headers=rep,
+                json={"account_id": account, "period": "2026", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
+            )
+        )
         ids = {
-            "employee_id": rep_id, "account_id": account, "plan_id": plan, "period": "2026-Q1",
-            "contact_id": _created(gateway.post(f"/api/v1/accounts/{account}/contacts", headers=rep,
-                                                json={"name": "Example contact"})),
-            "action_id": _created(gateway.post(f"/api/v1/account-plans/{plan}/actions", headers=rep,
-                                               json={"title": "Example action"})),
-            "item_id": _created(gateway.post(f"/api/v1/account-plans/{plan}/incubation-items", headers=rep,
-                                             json={"title": "Example item"})),
-            "opportunity_id": _created(gateway.post("/api/v1/opportunities", headers=rep,
-                                                    json={"name": f"Example deal {rep_id}"})),
-            "resource_id": _created(gateway.post("/api/v1/resources", headers=rep, json={
-                "type": "reference_case", "title": f"Example case {rep_id}", "scope": "organization"})),
-            "solution_id": _created(gateway.post("/api/v1/solutions", headers=headers["org_admin"],
-                                                 json={"name": f"Example solution {rep_id}"})),
+            "employee_id": rep_id,
+            "account_id": account,
+            "plan_id": plan,
+            "period": "2026-Q1",
+            "contact_id": _created(
+                gateway.post(f"/api/v1/accounts/{account}/contacts", headers=rep, json={"name": "Example contact"})
+            ),
+            "action_id": _created(
+                gateway.post(f"/api/v1/account-plans/{plan}/actions", headers=rep, json={"title": "Example action"})
+            ),
+            "item_id": _created(
+                gateway.post(
+                    f"/api/v1/account-plans/{plan}/incubation-items", headers=rep, json={"title": "Example item"}
+                )
+            ),
+            "opportunity_id": _created(
+                gateway.post("/api/v1/opportunities", headers=rep, json={"name": f"Example deal {rep_id}"})
+            ),
+            "resource_id": _created(
+                gateway.post(
+                    "/api/v1/resources",
+                    headers=rep,
+                    json={"type": "reference_case", "title": f"Example case {rep_id}", "scope": "organization"},
+                )
+            ),
+            "solution_id": _created(
+                gateway.post(
+                    "/api/v1/solutions", headers=headers["org_admin"], json={"name": f"Example solution {rep_id}"}
+                )
+            ),
         }
     return headers, ids
 
@@ -239,11 +279,14 @@ def test_every_request_body_example_is_served(system, example_cast):
         for method, template, where, example in BODY_EXAMPLES:
             operation = PUBLIC_SPEC["paths"][template][method]
             parameters = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "path"}
-            if required := [p["name"] for p in operation.get("parameters", []) if p["in"] != "path" and p.get("required")]:
+            if required := [
+                p["name"] for p in operation.get("parameters", []) if p["in"] != "path" and p.get("required")
+            ]:
                 failures.append(f"{method.upper()} {template}: fill its required parameters {required} here")
                 continue
-            path = re.sub(r"\{(\w+)\}", lambda m, given=parameters: _path_value(m.group(1), given[m.group(1)], ids),
-                          template)
+            path = re.sub(
+                r"\{(\w+)\}", lambda m, given=parameters: _path_value(m.group(1), given[m.group(1)], ids), template
+            )
             for role in EXAMPLE_ROLES:
                 label = f"{method.upper()} {template} ({where}) as {role}"
                 response = gateway.request(method, path, json=confined(example), headers=headers[role])
@@ -255,17 +298,23 @@ def test_every_request_body_example_is_served(system, example_cast):
                 elif key is None and (method, template, status) in KNOWN_UNDOCUMENTED:
                     seen_known.add((method, template, status))
                 elif key is None:
-                    failures.append(f"{label}: {status} is not documented ({sorted(operation['responses'])}) {text[:300]}")
+                    failures.append(
+                        f"{label}: {status} is not documented ({sorted(operation['responses'])}) {text[:300]}"
+                    )
                 elif 200 <= status < 300 and "application/json" in operation["responses"][key].get("content", {}):
                     if not response.headers.get("content-type", "").startswith("application/json"):
                         failures.append(f"{label}: {status} answered {response.headers.get('content-type')}")
                         continue
-                    pointer = (f"#/paths/{_pointer_token(template)}/{method}/responses/{key}"
-                               "/content/application~1json/schema")
+                    pointer = (
+                        f"#/paths/{_pointer_token(template)}/{method}/responses/{key}/content/application~1json/schema"
+                    )
                     validator = jsonschema_rs.Draft202012Validator(
-                        {"$ref": SPEC_URI + pointer}, registry=registry, validate_formats=True)
-                    errors = [f"{'/'.join(map(str, e.instance_path)) or '<root>'}: {e.message}"
-                              for e in validator.iter_errors(response.json())]
+                        {"$ref": SPEC_URI + pointer}, registry=registry, validate_formats=True
+                    )
+                    errors = [
+                        f"{'/'.join(map(str, e.instance_path)) or '<root>'}: {e.message}"
+                        for e in validator.iter_errors(response.json())
+                    ]
                     if errors:
                         failures.append(f"{label}: {status} does not match its schema: " + "; ".join(errors[:5]))
     # The tokens are valid: a 401 would mean the run never reached the services.
@@ -274,4 +323,6 @@ def test_every_request_body_example_is_served(system, example_cast):
     accepted = sum(200 <= status < 300 for status in outcomes.values())
     assert accepted >= len(outcomes) // 4, f"only {accepted} of {len(outcomes)} example requests were accepted"
     assert not failures, f"{len(failures)} of {len(outcomes)} example requests failed:\n" + "\n".join(failures)
-    assert seen_known == set(KNOWN_UNDOCUMENTED), f"fixed? drop from KNOWN_UNDOCUMENTED: {set(KNOWN_UNDOCUMENTED) - seen_known}"
+    assert seen_known == set(KNOWN_UNDOCUMENTED), (
+        f"fixed? drop from KNOWN_UNDOCUMENTED: {set(KNOWN_UNDOCUMENTED) - seen_known}"
+    )

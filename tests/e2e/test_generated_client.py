@@ -30,7 +30,9 @@ def client_package(system: RunningSystem, tmp_path_factory: pytest.TempPathFacto
     generator = Path(sys.executable).parent / "openapi-python-client"
     result = subprocess.run(
         [str(generator), "generate", "--path", str(spec), "--config", str(config), "--output-path", str(work / "out")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -71,13 +73,19 @@ def models():
 
 def test_a_rep_creates_reads_and_lists_an_opportunity(system, clients):
     rep_id = uuid.uuid4()
-    client = clients(base_url=system.url("gateway"), token=token(employee=rep_id, org_unit="/group/east/gen", roles=("rep",)))
+    client = clients(
+        base_url=system.url("gateway"), token=token(employee=rep_id, org_unit="/group/east/gen", roles=("rep",))
+    )
     m = models()
     opportunities = "opportunities."
     create = api(opportunities + "opportunities_create_opportunity")
-    created = create.sync_detailed(client=client, body=m.OpportunityCreate(
-        name="Generated client deal", amount=m.Money(amount="1234.50", currency="CNY"),
-    ))
+    created = create.sync_detailed(
+        client=client,
+        body=m.OpportunityCreate(
+            name="Generated client deal",
+            amount=m.Money(amount="1234.50", currency="CNY"),
+        ),
+    )
     assert created.status_code == 201, created.content
     deal = created.parsed
     assert isinstance(deal, m.OpportunityRead)
@@ -88,7 +96,9 @@ def test_a_rep_creates_reads_and_lists_an_opportunity(system, clients):
     page = api(opportunities + "opportunities_list_opportunities").sync(client=client, owner_id=rep_id)
     assert [o.id for o in page.items] == [deal.id]
 
-    missing = api(opportunities + "opportunities_get_opportunity").sync_detailed(client=client, opportunity_id=uuid.uuid4())
+    missing = api(opportunities + "opportunities_get_opportunity").sync_detailed(
+        client=client, opportunity_id=uuid.uuid4()
+    )
     assert missing.status_code == 404 and isinstance(missing.parsed, m.Problem) and missing.parsed.status == 404
 
 
@@ -107,7 +117,8 @@ def test_an_admin_creates_a_key_and_an_integrator_uses_it(system, clients):
     admin = clients(base_url=system.url("gateway"), token=token(org_unit="/group", roles=("group_admin",)))
     m = models()
     created = api("api_keys.api_keys_create_api_key").sync(
-        client=admin, body=m.ApiKeyCreate(name="Generated client", org_unit_path="/group/east"),
+        client=admin,
+        body=m.ApiKeyCreate(name="Generated client", org_unit_path="/group/east"),
     )
     assert isinstance(created, m.ApiKeyCreated) and created.key.startswith("snl_")
     integrator = clients(base_url=system.url("gateway"), headers={"X-API-Key": created.key})
@@ -139,12 +150,14 @@ def test_the_generated_client_sets_idempotency_key_and_if_match(system, clients)
     read = api("opportunities.opportunities_get_opportunity").sync_detailed(client=client, opportunity_id=deal_id)
     etag = read.headers["ETag"]
     update = api("opportunities.opportunities_update_opportunity")
-    changed = update.sync_detailed(client=client, opportunity_id=deal_id, body=m.OpportunityUpdate(name="Renamed"),
-                                   if_match=etag)
+    changed = update.sync_detailed(
+        client=client, opportunity_id=deal_id, body=m.OpportunityUpdate(name="Renamed"), if_match=etag
+    )
     assert changed.status_code == 200 and changed.parsed.name == "Renamed", changed.content
     assert changed.headers["ETag"] != etag
-    stale = update.sync_detailed(client=client, opportunity_id=deal_id, body=m.OpportunityUpdate(name="Lost update"),
-                                 if_match=etag)
+    stale = update.sync_detailed(
+        client=client, opportunity_id=deal_id, body=m.OpportunityUpdate(name="Lost update"), if_match=etag
+    )
     assert stale.status_code == 412 and isinstance(stale.parsed, m.Problem), stale.content
     assert stale.parsed.code == "precondition_failed"
     assert read.headers["X-Request-ID"] and stale.headers["X-Request-ID"]

@@ -82,14 +82,20 @@ def system(fresh_database: str) -> Iterator[RunningSystem]:
 
 def run_import(gateway: str):
     with ApiClient(gateway, TOKEN) as client:
-        return Importer(mapping=load_mapping("maven-crm"), data_dir=MAVEN, client=client, progress=Silent(),
-                        target=gateway).run()
+        return Importer(
+            mapping=load_mapping("maven-crm"), data_dir=MAVEN, client=client, progress=Silent(), target=gateway
+        ).run()
 
 
 def kill_midway(gateway: str, env: dict[str, str]) -> int:
     """Start `python -m sanlun.importer` and SIGKILL it once some opportunity batches are in."""
-    process = subprocess.Popen([sys.executable, "-m", "sanlun.importer", "--url", gateway, "--batch-size", "250"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sanlun.importer", "--url", gateway, "--batch-size", "250"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stderr is not None
     done = 0
     for line in process.stderr:
@@ -110,7 +116,9 @@ def stored_opportunities(gateway: str) -> dict[str, dict]:
 
 def test_killed_import_resumes_to_the_full_sample_set_and_a_rerun_changes_nothing(system: RunningSystem) -> None:
     gateway = system.url("gateway")
-    pipeline, teams, accounts, products = (rows(n) for n in ("sales_pipeline.csv", "sales_teams.csv", "accounts.csv", "products.csv"))
+    pipeline, teams, accounts, products = (
+        rows(n) for n in ("sales_pipeline.csv", "sales_teams.csv", "accounts.csv", "products.csv")
+    )
 
     done_before_kill = kill_midway(gateway, {**sanlun_env("unused"), "SANLUN_JWT_SECRET": TEST_SECRET})
     partial = stored_opportunities(gateway)
@@ -120,8 +128,12 @@ def test_killed_import_resumes_to_the_full_sample_set_and_a_rerun_changes_nothin
     resumed = run_import(gateway)
     c = resumed.counts()
     people = len({t["sales_agent"] for t in teams} | {t["manager"] for t in teams})
-    assert c["opportunities"] == {"created": len(pipeline) - len(partial), "updated": 0,
-                                  "unchanged": len(partial), "rejected": 0}
+    assert c["opportunities"] == {
+        "created": len(pipeline) - len(partial),
+        "updated": 0,
+        "unchanged": len(partial),
+        "rejected": 0,
+    }
     assert c["employees"]["rejected"] == 0 and sum(c["employees"].values()) == people
     assert c["accounts"]["unchanged"] + c["accounts"]["created"] == len(accounts)
     assert c["solutions"]["unchanged"] + c["solutions"]["created"] == len(products)
@@ -136,22 +148,34 @@ def test_killed_import_resumes_to_the_full_sample_set_and_a_rerun_changes_nothin
     assert len(stored) == len(pipeline)
     stages = Counter(o["stage"] for o in stored.values())
     file_stages = Counter(p["deal_stage"] for p in pipeline)
-    assert stages == {"won": file_stages["Won"], "lost": file_stages["Lost"], "qualified": file_stages["Engaging"],
-                      "lead": file_stages["Prospecting"]}
+    assert stages == {
+        "won": file_stages["Won"],
+        "lost": file_stages["Lost"],
+        "qualified": file_stages["Engaging"],
+        "lead": file_stages["Prospecting"],
+    }
     assert sum(o["account_id"] is None for o in stored.values()) == sum(not p["account"] for p in pipeline)
     by_id = {p["opportunity_id"]: p for p in pipeline}
     won = [o for o in stored.values() if o["stage"] == "won"]
-    assert all(canonical(o["amount"]) == canonical({"amount": by_id[o["external_id"][6:]]["close_value"], "currency": "USD"})
-               and o["closed_on"] == by_id[o["external_id"][6:]]["close_date"] for o in won)
+    assert all(
+        canonical(o["amount"]) == canonical({"amount": by_id[o["external_id"][6:]]["close_value"], "currency": "USD"})
+        and o["closed_on"] == by_id[o["external_id"][6:]]["close_date"]
+        for o in won
+    )
     assert all(o["owner_id"] and o["solution_ids"] for o in stored.values())
 
     # a further run changes nothing and writes nothing
     again = run_import(gateway)
     assert again.changed() == 0
     assert {e: n["unchanged"] for e, n in again.counts().items()} == {
-        "org_units": 11, "employees": people, "accounts": len(accounts), "solutions": len(products),
-        "opportunities": len(pipeline)}
+        "org_units": 11,
+        "employees": people,
+        "accounts": len(accounts),
+        "solutions": len(products),
+        "opportunities": len(pipeline),
+    }
     assert again.facts["duplicates"] == len(pipeline) + closed
     after = stored_opportunities(gateway)
     assert {k: (o["version"], o["updated_at"]) for k, o in after.items()} == {
-        k: (o["version"], o["updated_at"]) for k, o in stored.items()}
+        k: (o["version"], o["updated_at"]) for k, o in stored.items()
+    }

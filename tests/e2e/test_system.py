@@ -34,7 +34,11 @@ REP_B = auth(employee=uuid.uuid4(), org_unit="/group/east/team-1", roles=("rep",
 
 
 def new_employee() -> dict:
-    return {"name": "Ada Lin", "email": f"ada-{uuid.uuid4().hex[:8]}@example.com", "org_unit_path": "/group/east/team-1"}
+    return {
+        "name": "Ada Lin",
+        "email": f"ada-{uuid.uuid4().hex[:8]}@example.com",
+        "org_unit_path": "/group/east/team-1",
+    }
 
 
 def new_opportunity() -> dict:
@@ -141,7 +145,10 @@ def test_up_names_the_taken_gateway_port_and_its_process(committed_database_url)
         started = time.monotonic()
         result = subprocess.run(
             [*sanlun_command(), "up", "--base-port", str(base)],
-            env=sanlun_env(committed_database_url), capture_output=True, text=True, timeout=60,
+            env=sanlun_env(committed_database_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 1
     assert f"Port {base} on 127.0.0.1 (for gateway) is already in use by pid {os.getpid()}" in result.stderr

@@ -33,10 +33,12 @@ class EchoUpstream:
         self.seen: list[dict] = []
         self.url = ""
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
-        self.app = Starlette(routes=[
-            Route("/health/ready", self.not_ready),
-            Route("/{path:path}", self.echo, methods=methods),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/health/ready", self.not_ready),
+                Route("/{path:path}", self.echo, methods=methods),
+            ]
+        )
 
     async def not_ready(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "not_ready"}, status_code=503)
@@ -55,7 +57,9 @@ class EchoUpstream:
         if request.query_params.get("redirect"):
             return RedirectResponse("/api/v1/accounts/elsewhere", status_code=307)
         if size := int(request.query_params.get("reply_bytes", "0")):
-            return StreamingResponse(_chunks(size), media_type="application/octet-stream", headers={"x-upstream": "echo"})
+            return StreamingResponse(
+                _chunks(size), media_type="application/octet-stream", headers={"x-upstream": "echo"}
+            )
         return JSONResponse(seen, status_code=200, headers={"x-upstream": "echo", "set-cookie": "echo=1; Path=/"})
 
     def paths(self) -> list[str]:

@@ -59,9 +59,15 @@ def new_cast(gateway: httpx.Client) -> Cast:
     org, other_org = f"/group/org{tag}", f"/group/far{tag}"
     team, other_team = f"{org}/team-1", f"{org}/team-2"
     group_admin = auth(org_unit="/group", roles=("group_admin",))
-    employee = gateway.post("/api/v1/employees", headers=group_admin, json={
-        "name": "Rep of the record", "email": f"rep-{tag}@example.com", "org_unit_path": team,
-    })
+    employee = gateway.post(
+        "/api/v1/employees",
+        headers=group_admin,
+        json={
+            "name": "Rep of the record",
+            "email": f"rep-{tag}@example.com",
+            "org_unit_path": team,
+        },
+    )
     assert employee.status_code == 201, employee.text
     rep_id = employee.json()["id"]
     cast = Cast(org=org, team=team, other_team=other_team, other_org=other_org, rep_id=rep_id)
@@ -84,9 +90,17 @@ def new_cast(gateway: httpx.Client) -> Cast:
     cast.records["employee"] = rep_id
     rep = cast.headers["rep_of_record"]
     for name, path, body in (
-        ("opportunity", "/api/v1/opportunities", {"name": f"Matrix deal {tag}", "amount": {"amount": "1000.00", "currency": "CNY"}}),
+        (
+            "opportunity",
+            "/api/v1/opportunities",
+            {"name": f"Matrix deal {tag}", "amount": {"amount": "1000.00", "currency": "CNY"}},
+        ),
         ("account", "/api/v1/accounts", {"name": f"Matrix account {tag}", "industry": "retail"}),
-        ("resource", "/api/v1/resources", {"type": "reference_case", "title": f"Matrix case {tag}", "scope": "private"}),
+        (
+            "resource",
+            "/api/v1/resources",
+            {"type": "reference_case", "title": f"Matrix case {tag}", "scope": "private"},
+        ),
     ):
         created = gateway.post(path, headers=rep, json=body)
         assert created.status_code == 201, created.text

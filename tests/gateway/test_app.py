@@ -19,7 +19,10 @@ def start_gateway_process(port: int, log) -> subprocess.Popen:
         **os.environ,
         "SANLUN_JWT_SECRET": TEST_SECRET,
         "SANLUN_ENVIRONMENT": "test",
-        **{f"SANLUN_{name}_URL": closed_url() for name in ("OPPORTUNITY", "EMPLOYEE_LIFECYCLE", "KEY_ACCOUNT", "RESOURCE_SHARE")},
+        **{
+            f"SANLUN_{name}_URL": closed_url()
+            for name in ("OPPORTUNITY", "EMPLOYEE_LIFECYCLE", "KEY_ACCOUNT", "RESOURCE_SHARE")
+        },
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app", "--port", str(port)]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -60,9 +63,16 @@ def test_every_request_writes_one_json_access_line(tmp_path):
     proxied = [line for line in by_id["gw-log-1"] if line["event"] == "request"]
     assert len(proxied) == 1
     assert proxied[0] | {"duration_ms": 0, "timestamp": ""} == {
-        "event": "request", "service": "gateway", "request_id": "gw-log-1", "principal": str(employee),
-        "method": "GET", "path": "/api/v1/accounts", "status": 502, "level": "info",
-        "duration_ms": 0, "timestamp": "",
+        "event": "request",
+        "service": "gateway",
+        "request_id": "gw-log-1",
+        "principal": str(employee),
+        "method": "GET",
+        "path": "/api/v1/accounts",
+        "status": 502,
+        "level": "info",
+        "duration_ms": 0,
+        "timestamp": "",
     }
     failure = [line for line in by_id["gw-log-1"] if line["event"] == "upstream_failed"]
     assert failure and failure[0]["upstream"] == "key_account" and failure[0]["service"] == "gateway"

@@ -46,7 +46,9 @@ async def test_health_is_200_when_every_service_is_ready(start_gateway, employee
 
 async def test_health_shows_an_open_breaker(start_gateway, employee_service):
     gw = await start_gateway(
-        employee_lifecycle=employee_service, breaker_failure_threshold=1, breaker_open_seconds=30,
+        employee_lifecycle=employee_service,
+        breaker_failure_threshold=1,
+        breaker_open_seconds=30,
     )  # opportunity: a closed port
     admin = auth(org_unit="/group", roles=("group_admin",))
     assert (await gw.get("/api/v1/opportunities", headers=admin)).status_code == 502

@@ -11,7 +11,12 @@ SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 
 def new_spec(paths: dict, schemas: dict | None = None) -> dict:
-    return {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": paths, "components": {"schemas": schemas or {}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": paths,
+        "components": {"schemas": schemas or {}},
+    }
 
 
 def new_operation(op_id: str, ref: str | None = None) -> dict:
@@ -137,10 +142,17 @@ LOCAL_ASSET = re.compile(r"""(?:src|href)=["']?([^"'\s>]+)""")
 REMOTE = re.compile(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", re.IGNORECASE)
 
 
-@pytest.mark.parametrize(("page", "kind", "assets"), [
-    ("/docs", "SwaggerUIBundle", {"swagger-ui-bundle.js": "javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"}),
-    ("/redoc", "<redoc", {"redoc.standalone.js": "javascript", "favicon.png": "image/png"}),
-])
+@pytest.mark.parametrize(
+    ("page", "kind", "assets"),
+    [
+        (
+            "/docs",
+            "SwaggerUIBundle",
+            {"swagger-ui-bundle.js": "javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"},
+        ),
+        ("/redoc", "<redoc", {"redoc.standalone.js": "javascript", "favicon.png": "image/png"}),
+    ],
+)
 async def test_docs_pages_load_only_assets_the_gateway_serves(start_gateway, page, kind, assets):
     gw = await start_gateway()
     html = await gw.get(page)

@@ -37,7 +37,12 @@ async def raw_get(base_url: str, target: str, headers: dict[str, str]) -> str:
     """The status line for a request target sent byte for byte (httpx would fold `..`)."""
     parts = urlsplit(base_url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"GET {target} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
     status = (await reader.readline()).decode()
     writer.close()
@@ -106,7 +111,9 @@ async def test_headers_pass_through_without_hop_by_hop_ones(start_gateway, echo)
     response = await gw.get(
         "/api/v1/accounts/h",
         headers={
-            "Authorization": token, "X-Custom": "kept", "Proxy-Authorization": "Basic c2VjcmV0",
+            "Authorization": token,
+            "X-Custom": "kept",
+            "Proxy-Authorization": "Basic c2VjcmV0",
             "Keep-Alive": "timeout=5",
         },
     )
@@ -141,7 +148,7 @@ async def test_bodies_stream_both_ways(start_gateway, echo):
 
     async def chunked():
         for i in range(0, len(payload), 50_000):
-            yield payload[i:i + 50_000]
+            yield payload[i : i + 50_000]
 
     sent = await gw.post("/api/v1/accounts/upload?x=1", content=chunked(), headers=ADMIN)
     assert sent.status_code == 200
@@ -151,7 +158,9 @@ async def test_bodies_stream_both_ways(start_gateway, echo):
     sized = await gw.post("/api/v1/accounts/upload", content=payload, headers=ADMIN)  # with Content-Length
     assert sized.json()["body_sha256"] == hashlib.sha256(payload).hexdigest()
 
-    small = await gw.put("/api/v1/accounts/small", content=b'{"a": 1}', headers={**ADMIN, "Content-Type": "application/json"})
+    small = await gw.put(
+        "/api/v1/accounts/small", content=b'{"a": 1}', headers={**ADMIN, "Content-Type": "application/json"}
+    )
     assert small.json()["method"] == "PUT" and small.json()["body_len"] == 8
 
     streamed = await gw.get("/api/v1/accounts/download", params={"reply_bytes": 500_000}, headers=ADMIN)
@@ -186,7 +195,9 @@ async def test_missing_or_bad_token_is_refused_without_forwarding(start_gateway,
 
 async def test_unknown_paths_are_404_problems(start_gateway, echo):
     # Every service points at the echo server: anything routed would show up there.
-    gw = await start_gateway(**{name: echo.url for name in ("opportunity", "employee_lifecycle", "key_account", "resource_share")})
+    gw = await start_gateway(
+        **dict.fromkeys(("opportunity", "employee_lifecycle", "key_account", "resource_share"), echo.url)
+    )
     before = len(echo.seen)
     assert assert_problem(await gw.get("/nowhere"), 404)["detail"] == "No route matches /nowhere."
     assert_problem(await gw.get("/api/v1/nowhere", headers=ADMIN), 404)
@@ -229,7 +240,7 @@ async def test_proxied_requests_are_counted_in_metrics(start_gateway, echo):
     gw = await start_gateway(key_account=echo.url)
     series = re.compile(
         r'^sanlun_http_requests_total\{method="GET",route="/api/v1/account-plans",service="gateway",status="200"\} (\S+)$',
-        re.M,
+        re.MULTILINE,
     )
 
     async def count() -> float:

@@ -118,7 +118,8 @@ class RawUpstream:
                 extra = "".join(f"{k}: {v}\r\n" for k, v in answer.headers)
                 writer.write(
                     f"HTTP/1.1 {answer.status} X\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(answer.body)}\r\n{extra}\r\n".encode() + answer.body
+                    f"Content-Length: {len(answer.body)}\r\n{extra}\r\n".encode()
+                    + answer.body
                 )
                 await writer.drain()
                 conn.served += 1
@@ -190,7 +191,10 @@ async def test_oversized_chunked_bodies_are_413_and_never_reach_the_service_nor_
 async def test_the_breaker_closes_once_a_restarted_service_answers(start_gateway, raw):
     upstream = await raw()
     gw = await start_gateway(
-        opportunity=upstream.url, breaker_failure_threshold=3, breaker_window_seconds=10, breaker_open_seconds=0.3,
+        opportunity=upstream.url,
+        breaker_failure_threshold=3,
+        breaker_window_seconds=10,
+        breaker_open_seconds=0.3,
     )
     assert (await gw.get("/api/v1/opportunities", headers=ADMIN)).status_code == 200
     await upstream.stop()
@@ -270,9 +274,14 @@ async def test_a_500_that_drops_the_kept_alive_connection_does_not_fail_the_next
 async def test_a_hung_service_does_not_slow_calls_to_the_others(start_gateway, silent, raw):
     other = await raw()
     gw = await start_gateway(
-        key_account=silent.url, employee_lifecycle=other.url,
-        proxy_max_connections_per_service=4, proxy_max_queue_per_service=4, proxy_pool_timeout_seconds=0.3,
-        proxy_read_timeout_get_seconds=1.0, health_timeout_seconds=0.3, breaker_failure_threshold=100,
+        key_account=silent.url,
+        employee_lifecycle=other.url,
+        proxy_max_connections_per_service=4,
+        proxy_max_queue_per_service=4,
+        proxy_pool_timeout_seconds=0.3,
+        proxy_read_timeout_get_seconds=1.0,
+        health_timeout_seconds=0.3,
+        breaker_failure_threshold=100,
     )
     started = time.monotonic()
     hung = [asyncio.create_task(gw.get(f"/api/v1/accounts/{i}", headers=ADMIN)) for i in range(30)]
@@ -323,8 +332,13 @@ def test_read_timeouts_follow_the_route_class():
     from gateway.settings import Settings
 
     settings = Settings(
-        environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET, proxy_read_timeout_seconds=30, proxy_read_timeout_get_seconds=5,
-        proxy_read_timeout_bulk_seconds=300, proxy_connect_timeout_seconds=1.5,
+        environment="test",
+        jwt_secret=TEST_SECRET,
+        service_secret=TEST_SERVICE_SECRET,
+        proxy_read_timeout_seconds=30,
+        proxy_read_timeout_get_seconds=5,
+        proxy_read_timeout_bulk_seconds=300,
+        proxy_connect_timeout_seconds=1.5,
     )
     proxy = Proxy(settings, Breakers(["a"], threshold=5, open_seconds=5))
     assert proxy.timeout_for("GET", "/api/v1/accounts/1").sock_read == 5

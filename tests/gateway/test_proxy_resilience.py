@@ -26,14 +26,18 @@ class FlakyUpstream:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
+        )
         if length:
             await reader.readexactly(length)
         self.requests += 1
         if self.drops > 0:
             self.drops -= 1
         else:
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+            )
             await writer.drain()
         writer.close()
 
@@ -77,7 +81,10 @@ async def test_a_dead_service_opens_its_breaker_and_then_answers_fast(start_gate
 
 async def test_a_hanging_service_trips_the_breaker_and_recovers_after_the_trial(start_gateway, silent, echo):
     gw = await start_gateway(
-        resource_share=silent.url, proxy_read_timeout_get_seconds=0.3, breaker_failure_threshold=1, breaker_open_seconds=0.5,
+        resource_share=silent.url,
+        proxy_read_timeout_get_seconds=0.3,
+        breaker_failure_threshold=1,
+        breaker_open_seconds=0.5,
     )
     assert (await gw.get("/api/v1/resources", headers=ADMIN)).status_code == 504
     started = time.monotonic()
@@ -110,17 +117,25 @@ async def test_only_requests_safe_to_repeat_are_retried(start_gateway, flaky):
 
 async def test_cors_answers_preflights_and_exposes_the_headers_frontends_need(start_gateway, echo):
     gw = await start_gateway(key_account=echo.url, cors_origins=["https://app.example"])
-    preflight = await gw.options("/api/v1/accounts", headers={
-        "Origin": "https://app.example", "Access-Control-Request-Method": "PATCH",
-        "Access-Control-Request-Headers": "authorization,if-match",
-    })
+    preflight = await gw.options(
+        "/api/v1/accounts",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization,if-match",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"
     assert "PATCH" in preflight.headers["access-control-allow-methods"]
     assert preflight.headers["access-control-max-age"] == "600"
-    stranger = await gw.options("/api/v1/accounts", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET",
-    })
+    stranger = await gw.options(
+        "/api/v1/accounts",
+        headers={
+            "Origin": "https://evil.example",
+            "Access-Control-Request-Method": "GET",
+        },
+    )
     assert stranger.status_code == 400 and "access-control-allow-origin" not in stranger.headers
     simple = await gw.get("/api/v1/accounts", headers={**ADMIN, "Origin": "https://app.example"})
     assert simple.headers["access-control-allow-origin"] == "https://app.example"

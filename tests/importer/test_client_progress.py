@@ -46,6 +46,10 @@ def test_progress_prints_plain_lines_when_not_a_terminal_and_a_bar_on_one() -> N
         p.advance(2)
         p.finish("4 created")
     assert plain.getvalue().splitlines() == [
-        "opportunities: 4 to check", "opportunities: 2/4", "opportunities: 4/4", "opportunities: 4 created"]
+        "opportunities: 4 to check",
+        "opportunities: 2/4",
+        "opportunities: 4/4",
+        "opportunities: 4 created",
+    ]
     assert "\r" in tty.getvalue() and "[##########] 4/4" in tty.getvalue()
     json.dumps(tty.getvalue())

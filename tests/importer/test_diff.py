@@ -4,13 +4,22 @@ from sanlun.importer.diff import differences, split
 
 
 def test_money_dates_and_lists_compare_by_value() -> None:
-    desired = {"amount": {"amount": "1054", "currency": "USD"}, "solution_ids": ["a"], "closed_on": "2017-03-01",
-               "account_id": None}
-    stored = {"amount": {"amount": "1054.00", "currency": "USD"}, "solution_ids": ["a"], "closed_on": "2017-03-01",
-              "account_id": None, "version": 3}
+    desired = {
+        "amount": {"amount": "1054", "currency": "USD"},
+        "solution_ids": ["a"],
+        "closed_on": "2017-03-01",
+        "account_id": None,
+    }
+    stored = {
+        "amount": {"amount": "1054.00", "currency": "USD"},
+        "solution_ids": ["a"],
+        "closed_on": "2017-03-01",
+        "account_id": None,
+        "version": 3,
+    }
     assert differences(desired, stored) == []
     assert differences({**desired, "amount": {"amount": "1054.01", "currency": "USD"}}, stored) == ["amount"]
-    assert differences({"employees": Decimal("10")}, {"employees": 10}) == []
+    assert differences({"employees": Decimal(10)}, {"employees": 10}) == []
 
 
 def test_split_into_create_update_unchanged() -> None:

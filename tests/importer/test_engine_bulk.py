@@ -35,13 +35,36 @@ def test_a_batch_goes_to_the_custom_method_and_every_row_is_recorded() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append((request.url.path, json.loads(request.content), request.headers.get("idempotency-key")))
-        return httpx.Response(200, json={"dry_run": False, "created": 1, "updated": 0, "unchanged": 0, "failed": 1,
-                                         "results": [
-            {"index": 1, "external_id": "b", "status": "failed", "id": None, "warnings": [],
-             "errors": [{"loc": ["body", "items", 1, "employees"], "msg": "'13k' is not an integer", "code": "type"}]},
-            {"index": 0, "external_id": "a", "status": "created", "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
-             "errors": [], "warnings": [{"loc": ["body", "items", 0, "industry"], "msg": "sector normalised"}]},
-        ]})
+        return httpx.Response(
+            200,
+            json={
+                "dry_run": False,
+                "created": 1,
+                "updated": 0,
+                "unchanged": 0,
+                "failed": 1,
+                "results": [
+                    {
+                        "index": 1,
+                        "external_id": "b",
+                        "status": "failed",
+                        "id": None,
+                        "warnings": [],
+                        "errors": [
+                            {"loc": ["body", "items", 1, "employees"], "msg": "'13k' is not an integer", "code": "type"}
+                        ],
+                    },
+                    {
+                        "index": 0,
+                        "external_id": "a",
+                        "status": "created",
+                        "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+                        "errors": [],
+                        "warnings": [{"loc": ["body", "items", 0, "industry"], "msg": "sector normalised"}],
+                    },
+                ],
+            },
+        )
 
     with ApiClient("http://gw", "t", transport=httpx.MockTransport(handler)) as client:
         imp = importer(client)

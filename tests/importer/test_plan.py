@@ -7,25 +7,34 @@ from sanlun.importer.readers import parse_csv
 MAVEN = sample_data_dir()  # the sample set shipped in the package
 
 TEAMS = "sales_agent,manager,regional_office\r\nAda Lin,Mo Chen,East\r\nBo Wu,Mo Chen,East\r\n"
-ACCOUNTS = ("account,sector,year_established,revenue,employees,office_location,subsidiary_of\r\n"
-            "Acme,technolgy,1996,1100.04,2822,United States,\r\n"
-            "Beta,retail,1999,1.5,400,Kenya,Acme\r\n"
-            "Orphan,retail,1999,1.5,400,Kenya,Nobody\r\n")
+ACCOUNTS = (
+    "account,sector,year_established,revenue,employees,office_location,subsidiary_of\r\n"
+    "Acme,technolgy,1996,1100.04,2822,United States,\r\n"
+    "Beta,retail,1999,1.5,400,Kenya,Acme\r\n"
+    "Orphan,retail,1999,1.5,400,Kenya,Nobody\r\n"
+)
 PRODUCTS = "product,series,sales_price\r\nGTX Pro,GTX,4821\r\nMG Special,MG,55\r\n"
-PIPELINE = ("opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value\r\n"
-            "O1,Ada Lin,GTXPro,Acme,Won,2016-10-20,2017-03-01,4514\r\n"       # 2: alias
-            "O2,Ada Lin,MG Special,,Engaging,2017-01-02,,\r\n"                # 3: no account, no value
-            "O3,Bo Wu,MG Special,Beta,Lost,2017-01-02,2017-02-01,0\r\n"       # 4: lost at 0
-            "O4,Bo Wu,MG Special,Beta,Prospecting,,,\r\n"                     # 5: no engage date
-            "O5,Zed Nobody,MG Special,Beta,Won,2017-01-02,2017-02-01,50\r\n"  # 6: unknown agent
-            "O1,Ada Lin,GTX Pro,Acme,Won,2016-10-20,2017-03-01,4514\r\n"      # 7: duplicate id
-            "O7,Ada Lin,MG Special,Acme,Won,2017-01-02,,50\r\n"               # 8: won without close date
-            "O8,Ada Lin,MG Special,Acme,Stalled,2017-01-02,,\r\n"             # 9: unknown stage
-            "O9,Ada Lin,MG Special,Orphan,Engaging,2017-01-02,,\r\n")         # 10: rejected account
+PIPELINE = (
+    "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value\r\n"
+    "O1,Ada Lin,GTXPro,Acme,Won,2016-10-20,2017-03-01,4514\r\n"  # 2: alias
+    "O2,Ada Lin,MG Special,,Engaging,2017-01-02,,\r\n"  # 3: no account, no value
+    "O3,Bo Wu,MG Special,Beta,Lost,2017-01-02,2017-02-01,0\r\n"  # 4: lost at 0
+    "O4,Bo Wu,MG Special,Beta,Prospecting,,,\r\n"  # 5: no engage date
+    "O5,Zed Nobody,MG Special,Beta,Won,2017-01-02,2017-02-01,50\r\n"  # 6: unknown agent
+    "O1,Ada Lin,GTX Pro,Acme,Won,2016-10-20,2017-03-01,4514\r\n"  # 7: duplicate id
+    "O7,Ada Lin,MG Special,Acme,Won,2017-01-02,,50\r\n"  # 8: won without close date
+    "O8,Ada Lin,MG Special,Acme,Stalled,2017-01-02,,\r\n"  # 9: unknown stage
+    "O9,Ada Lin,MG Special,Orphan,Engaging,2017-01-02,,\r\n"
+)  # 10: rejected account
 
 
 def plan():
-    files = {"sales_teams.csv": TEAMS, "accounts.csv": ACCOUNTS, "products.csv": PRODUCTS, "sales_pipeline.csv": PIPELINE}
+    files = {
+        "sales_teams.csv": TEAMS,
+        "accounts.csv": ACCOUNTS,
+        "products.csv": PRODUCTS,
+        "sales_pipeline.csv": PIPELINE,
+    }
     return build_plan(load_mapping("maven-crm"), {n: parse_csv(n, t.encode()) for n, t in files.items()})
 
 
@@ -48,7 +57,8 @@ def test_every_flaw_is_normalised_or_rejected_with_file_line_and_reason() -> Non
     assert (4, "value 0 on a lost deal: amount set to the solution's list price") in notes
     assert any(line == 5 and m.startswith("no engage date on a lead deal") for line, m in notes)
     assert {(n.source.file, n.message, n.count) for n in p.notes if n.entity == "file"} >= {
-        ("sales_pipeline.csv", "CRLF line endings read as line ends", 10)}
+        ("sales_pipeline.csv", "CRLF line endings read as line ends", 10)
+    }
     # 9 rows = 4 planned + 5 rejected, none lost
     assert p.rows_read["opportunities"] == 9
     assert len(p.opportunities) + sum(r.entity == "opportunities" for r in p.rejections) == 9
@@ -58,15 +68,25 @@ def test_records_carry_what_the_api_needs() -> None:
     p = plan()
     o = {x.key: x for x in p.opportunities}
     assert o["maven:O1"].body == {
-        "external_id": "maven:O1", "name": "GTXPro for Acme (O1)", "stage": "won",
-        "amount": {"amount": "4514.00", "currency": "USD"}, "closed_on": "2017-03-01", "industry": "technology",
-        "size_band": "mid", "source": "maven-crm",
+        "external_id": "maven:O1",
+        "name": "GTXPro for Acme (O1)",
+        "stage": "won",
+        "amount": {"amount": "4514.00", "currency": "USD"},
+        "closed_on": "2017-03-01",
+        "industry": "technology",
+        "size_band": "mid",
+        "source": "maven-crm",
     }
     assert o["maven:O2"].body["amount"] == {"amount": "55.00", "currency": "USD"}
     assert o["maven:O2"].extra["account"] is None and o["maven:O4"].extra["engaged_on"] is None
     people = {x.key: x.body for x in p.employees}
-    assert people["person:Mo Chen"] == {"external_id": "person:Mo Chen", "name": "Mo Chen", "email": "mo-chen@maventech.example",
-                                        "capacity": 0, "org_unit_path": "/maven/maventech/east/mo-chen"}
+    assert people["person:Mo Chen"] == {
+        "external_id": "person:Mo Chen",
+        "name": "Mo Chen",
+        "email": "mo-chen@maventech.example",
+        "capacity": 0,
+        "org_unit_path": "/maven/maventech/east/mo-chen",
+    }
     assert people["person:Ada Lin"]["manager_external_id"] == "person:Mo Chen"
     assert people["person:Ada Lin"]["entered_sales_on"] == "2016-10-20"
     assert len(p.employees) == 3  # the manager named on two rows is one person
@@ -76,7 +96,13 @@ def test_records_carry_what_the_api_needs() -> None:
 def test_the_sample_set_plans_every_row() -> None:
     m = load_mapping("maven-crm")
     p = build_plan(m, read_tables(m, MAVEN))
-    assert (len(p.org_units), len(p.employees), len(p.accounts), len(p.solutions), len(p.opportunities)) == (11, 41, 85, 7, 8800)
+    assert (len(p.org_units), len(p.employees), len(p.accounts), len(p.solutions), len(p.opportunities)) == (
+        11,
+        41,
+        85,
+        7,
+        8800,
+    )
     assert p.rejections == []
     counts = {}
     for n in p.notes:

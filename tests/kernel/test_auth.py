@@ -22,7 +22,13 @@ def rsa_key(kid: str):
 
 
 def rs256_token(key, kid: str, **claims) -> str:
-    payload = {"sub": str(uuid.uuid4()), "org_unit_path": "/group/a", "roles": ["rep"], "exp": int(time.time()) + 60, **claims}
+    payload = {
+        "sub": str(uuid.uuid4()),
+        "org_unit_path": "/group/a",
+        "roles": ["rep"],
+        "exp": int(time.time()) + 60,
+        **claims,
+    }
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -42,8 +48,9 @@ async def test_rs256_with_jwks_and_key_rotation():
     idp = FakeIdentityProvider()
     key1, jwk1 = rsa_key("k1")
     idp.keys = [jwk1]
-    settings = ProcessSettings(environment="production", jwt_algorithm="RS256", jwks_url="https://idp.example/jwks",
-                               service_secret="s" * 40)
+    settings = ProcessSettings(
+        environment="production", jwt_algorithm="RS256", jwks_url="https://idp.example/jwks", service_secret="s" * 40
+    )
     async with httpx.AsyncClient(transport=httpx.MockTransport(idp.handler)) as http:
         verifier = TokenVerifier(settings, http)
         principal = await verifier.verify(rs256_token(key1, "k1", org_unit_path="/group/a/b"))
@@ -66,8 +73,11 @@ async def test_hs256_rejects_wrong_algorithm_and_unknown_roles():
     key, _ = rsa_key("x")
     with pytest.raises(Unauthorized):
         await verifier.verify(rs256_token(key, "x"))
-    token = jwt.encode({"sub": "u", "exp": int(time.time()) + 60, "roles": ["rep", "emperor"]},
-                       "a-secret-long-enough-for-hs256-0123", algorithm="HS256")
+    token = jwt.encode(
+        {"sub": "u", "exp": int(time.time()) + 60, "roles": ["rep", "emperor"]},
+        "a-secret-long-enough-for-hs256-0123",
+        algorithm="HS256",
+    )
     assert (await verifier.verify(token)).roles == {"rep"}
 
 
@@ -106,13 +116,18 @@ def test_can_see_matches_the_sql_rule():
 async def test_gateway_api_key_tokens_verify_with_the_service_secret_even_under_rs256():
     from sanlun.kernel.auth import mint_gateway_token
 
-    settings = ProcessSettings(environment="production", jwt_algorithm="RS256", jwks_url="https://idp.example/jwks",
-                               service_secret="s" * 40)
+    settings = ProcessSettings(
+        environment="production", jwt_algorithm="RS256", jwks_url="https://idp.example/jwks", service_secret="s" * 40
+    )
     verifier = TokenVerifier(settings)  # no JWKS fetch may happen for these
-    token = mint_gateway_token("s" * 40, subject="apikey:1", org_unit_path="/group/a", roles=["integrator"], ttl_seconds=60)
+    token = mint_gateway_token(
+        "s" * 40, subject="apikey:1", org_unit_path="/group/a", roles=["integrator"], ttl_seconds=60
+    )
     principal = await verifier.verify(token)
     assert principal.subject == "apikey:1" and principal.roles == {"integrator"}
-    forged = mint_gateway_token("x" * 40, subject="apikey:1", org_unit_path="/group", roles=["group_admin"], ttl_seconds=60)
+    forged = mint_gateway_token(
+        "x" * 40, subject="apikey:1", org_unit_path="/group", roles=["group_admin"], ttl_seconds=60
+    )
     with pytest.raises(Unauthorized):
         await verifier.verify(forged)
 

@@ -47,14 +47,36 @@ def _account(ext: str, name: str) -> dict[str, Any]:
 
 
 ENDPOINTS = [
-    Endpoint("opportunity", "/api/v1/opportunities:bulk-upsert", "opportunity.opportunities", _opportunity,
-             {"name": "Bad", "stage": "no-such-stage"}, alias="/api/v1/opportunities/bulk-upsert"),
-    Endpoint("employee_lifecycle", "/api/v1/employees:bulk-upsert", "employee_lifecycle.employees", _employee,
-             {"name": "Bad", "email": "not an email", "org_unit_path": "/group/east"}),
-    Endpoint("employee_lifecycle", "/api/v1/org-units:bulk-upsert", "employee_lifecycle.org_units", _org_unit,
-             {"slug": "has space", "name": "Bad"}),
-    Endpoint("key_account", "/api/v1/accounts:bulk-upsert", "key_account.accounts", _account,
-             {"name": "Bad", "employees": -3}, alias="/api/v1/accounts/bulk-upsert"),
+    Endpoint(
+        "opportunity",
+        "/api/v1/opportunities:bulk-upsert",
+        "opportunity.opportunities",
+        _opportunity,
+        {"name": "Bad", "stage": "no-such-stage"},
+        alias="/api/v1/opportunities/bulk-upsert",
+    ),
+    Endpoint(
+        "employee_lifecycle",
+        "/api/v1/employees:bulk-upsert",
+        "employee_lifecycle.employees",
+        _employee,
+        {"name": "Bad", "email": "not an email", "org_unit_path": "/group/east"},
+    ),
+    Endpoint(
+        "employee_lifecycle",
+        "/api/v1/org-units:bulk-upsert",
+        "employee_lifecycle.org_units",
+        _org_unit,
+        {"slug": "has space", "name": "Bad"},
+    ),
+    Endpoint(
+        "key_account",
+        "/api/v1/accounts:bulk-upsert",
+        "key_account.accounts",
+        _account,
+        {"name": "Bad", "employees": -3},
+        alias="/api/v1/accounts/bulk-upsert",
+    ),
 ]
 
 
@@ -63,8 +85,9 @@ def _key(prefix: str) -> str:
 
 
 async def _count(connection, e: Endpoint, keys: list[str]) -> tuple[int, int]:
-    rows = (await connection.execute(sa.text(f"SELECT count(*) FROM {e.table} WHERE external_id = ANY(:k)"),
-                                     {"k": keys})).scalar_one()
+    rows = (
+        await connection.execute(sa.text(f"SELECT count(*) FROM {e.table} WHERE external_id = ANY(:k)"), {"k": keys})
+    ).scalar_one()
     schema = e.table.split(".")[0]
     events = (await connection.execute(sa.text(f"SELECT count(*) FROM {schema}.outbox"))).scalar_one()
     return rows, events
@@ -74,18 +97,33 @@ async def _count(connection, e: Endpoint, keys: list[str]) -> tuple[int, int]:
 async def test_created_updated_unchanged_failed(service_client, e: Endpoint):
     client = await service_client(e.service)
     stays, changes, new, bad = _key("stays"), _key("changes"), _key("new"), _key("bad")
-    first = await client.post(e.path, json={"items": [e.good(stays, "Stays"), e.good(changes, "Before")]}, headers=ADMIN)
+    first = await client.post(
+        e.path, json={"items": [e.good(stays, "Stays"), e.good(changes, "Before")]}, headers=ADMIN
+    )
     assert first.status_code == 200, first.text
     assert [r["status"] for r in first.json()["results"]] == ["created", "created"]
 
-    items = [e.good(new, "New"), e.good(changes, "After"), e.good(stays, "Stays"), {**e.bad, "external_id": bad},
-             e.good(new, "New again"), {"name": "no key"}, "not an object"]
+    items = [
+        e.good(new, "New"),
+        e.good(changes, "After"),
+        e.good(stays, "Stays"),
+        {**e.bad, "external_id": bad},
+        e.good(new, "New again"),
+        {"name": "no key"},
+        "not an object",
+    ]
     response = await client.post(e.path, json={"items": items}, headers=ADMIN)
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["dry_run"] is False
     assert [(r["index"], r["status"]) for r in report["results"]] == [
-        (0, "created"), (1, "updated"), (2, "unchanged"), (3, "failed"), (4, "failed"), (5, "failed"), (6, "failed"),
+        (0, "created"),
+        (1, "updated"),
+        (2, "unchanged"),
+        (3, "failed"),
+        (4, "failed"),
+        (5, "failed"),
+        (6, "failed"),
     ]
     assert (report["created"], report["updated"], report["unchanged"], report["failed"]) == (1, 1, 1, 4)
     results = report["results"]
@@ -94,8 +132,9 @@ async def test_created_updated_unchanged_failed(service_client, e: Endpoint):
     for r in results[3:]:
         assert r["id"] is None and r["errors"]
         assert all(err["loc"][:3] == ["body", "items", r["index"]] and err["msg"] for err in r["errors"])
-    assert results[4]["errors"] == [{"loc": ["body", "items", 4, "external_id"],
-                                     "msg": "duplicate of row 0 in this batch", "code": "duplicate"}]
+    assert results[4]["errors"] == [
+        {"loc": ["body", "items", 4, "external_id"], "msg": "duplicate of row 0 in this batch", "code": "duplicate"}
+    ]
     assert results[5]["external_id"] is None and results[5]["errors"][0]["loc"] == ["body", "items", 5, "external_id"]
     assert results[6]["errors"][0]["loc"] == ["body", "items", 6]
 

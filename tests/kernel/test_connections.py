@@ -78,8 +78,9 @@ class Connection:
 @contextlib.asynccontextmanager
 async def serve(app: Any, http: str, lifespan: str = "on") -> AsyncIterator[int]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=http, log_level="critical",
-                                           lifespan=lifespan))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, http=http, log_level="critical", lifespan=lifespan)
+    )
     task = asyncio.create_task(server.serve())
     try:
         for _ in range(250):
@@ -101,8 +102,12 @@ async def serve(app: Any, http: str, lifespan: str = "on") -> AsyncIterator[int]
 
 def service_app(database_url: str, **overrides: object) -> FastAPI:
     settings = make_settings(
-        Settings, database_url=database_url,
-        dispatcher_enabled=False, retention_interval_seconds=0, stage_schedule_seconds=0, **overrides,
+        Settings,
+        database_url=database_url,
+        dispatcher_enabled=False,
+        retention_interval_seconds=0,
+        stage_schedule_seconds=0,
+        **overrides,
     )
     app = create_app(settings)
     router = APIRouter()

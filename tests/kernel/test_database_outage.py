@@ -35,8 +35,12 @@ PROBLEM = "application/problem+json"
 
 def settings_for(url: str, **overrides: object) -> Settings:
     return make_settings(
-        Settings, database_url=url,
-        dispatcher_enabled=False, retention_interval_seconds=0, stage_schedule_seconds=0, **overrides,
+        Settings,
+        database_url=url,
+        dispatcher_enabled=False,
+        retention_interval_seconds=0,
+        stage_schedule_seconds=0,
+        **overrides,
     )
 
 
@@ -72,8 +76,9 @@ async def test_unreachable_database_answers_503_everywhere():
         responses = [
             await client.get("/api/v1/employees", headers=ADMIN),
             await client.post("/api/v1/employees", json=new_employee(), headers=ADMIN),
-            await client.post("/api/v1/employees", json=new_employee(),
-                              headers={**ADMIN, "Idempotency-Key": uuid.uuid4().hex}),
+            await client.post(
+                "/api/v1/employees", json=new_employee(), headers={**ADMIN, "Idempotency-Key": uuid.uuid4().hex}
+            ),
             await client.get(f"/api/v1/employees/{uuid.uuid4()}", headers=ADMIN),
         ]
         for response in responses:
@@ -147,11 +152,13 @@ def slow_router() -> APIRouter:
 async def terminate_backends(admin_url: str, application_name: str) -> int:
     conn = await asyncpg.connect(admin_url)
     try:
-        return len(await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1",
-            application_name,
-        ))
+        return len(
+            await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1",
+                application_name,
+            )
+        )
     finally:
         await conn.close()
 

@@ -24,10 +24,15 @@ async def publisher(committed_database_url: str, subscriber_url: str, **override
     from services.employee_lifecycle.settings import Settings
 
     settings = make_settings(
-        Settings, database_url=committed_database_url,
-        subscriptions={"opportunity": ["employee.*"]}, opportunity_url=subscriber_url,
-        outbox_poll_seconds=0.1, outbox_backoff_base_seconds=0.05, outbox_backoff_cap_seconds=0.2,
-        http_timeout_seconds=0.5, **overrides,
+        Settings,
+        database_url=committed_database_url,
+        subscriptions={"opportunity": ["employee.*"]},
+        opportunity_url=subscriber_url,
+        outbox_poll_seconds=0.1,
+        outbox_backoff_base_seconds=0.05,
+        outbox_backoff_cap_seconds=0.2,
+        http_timeout_seconds=0.5,
+        **overrides,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -71,8 +76,10 @@ async def test_events_wait_for_a_stopped_subscriber_then_arrive_once_in_order(co
 
         await server.start()
         try:
+
             async def all_arrived() -> bool:
                 return len(recorder.for_subjects({first, second})) >= 5
+
             await wait_for(all_arrived)
             await asyncio.sleep(0.3)  # nothing more may come
         finally:
@@ -101,6 +108,7 @@ async def test_failing_subscriber_parks_then_replays(committed_database_url):
 
             async def is_parked() -> bool:
                 return bool(await parked())
+
             await wait_for(is_parked)
             entry = (await parked())[0]
             assert entry["attempts"] >= 1 and entry["last_error"].startswith("HTTP 500")
@@ -117,6 +125,7 @@ async def test_failing_subscriber_parks_then_replays(committed_database_url):
 
             async def delivered() -> bool:
                 return len(recorder.for_subjects({subject})) == 1
+
             await wait_for(delivered)
             again = await client.post(f"/ops/outbox/{entry['id']}/replay", headers=OPS)
             assert again.status_code == 409
@@ -136,6 +145,7 @@ async def test_hanging_subscriber_times_out_and_is_retried(committed_database_ur
             async def parked_after_timeouts() -> bool:
                 page = (await client.get("/ops/outbox", params={"status": "parked", "limit": 200}, headers=OPS)).json()
                 return any(e["subject"] == subject and e["last_error"].startswith("timeout") for e in page["items"])
+
             await wait_for(parked_after_timeouts)
     finally:
         server.server.force_exit = True
@@ -147,13 +157,17 @@ async def test_two_dispatchers_deliver_each_event_once(committed_database_url):
     server = UvicornThread(recorder.app, free_port())
     await server.start()
     try:
-        async with publisher(committed_database_url, server.url) as one, publisher(committed_database_url, server.url) as two:
+        async with (
+            publisher(committed_database_url, server.url) as one,
+            publisher(committed_database_url, server.url) as two,
+        ):
             subjects = set()
             for i in range(20):
                 subjects.add(await create_employee(one if i % 2 else two))
 
             async def all_arrived() -> bool:
                 return len(recorder.for_subjects(subjects)) >= 20
+
             await wait_for(all_arrived)
             await asyncio.sleep(0.5)
     finally:
@@ -168,15 +182,24 @@ async def test_failed_request_publishes_nothing(service_client, connection):
     ok = await client.post("/api/v1/employees", json=body, headers=ADMIN)
     dup = await client.post("/api/v1/employees", json=body, headers=ADMIN)
     assert ok.status_code == 201 and dup.status_code == 409
-    rows = (await connection.execute(sa.text(
-        "SELECT type FROM employee_lifecycle.outbox WHERE subject = :s"), {"s": ok.json()["id"]})).all()
+    rows = (
+        await connection.execute(
+            sa.text("SELECT type FROM employee_lifecycle.outbox WHERE subject = :s"), {"s": ok.json()["id"]}
+        )
+    ).all()
     assert [r.type for r in rows] == ["employee.created"]
 
 
 def cloud_event(**overrides) -> dict:
     return {
-        "specversion": "1.0", "id": str(uuid.uuid4()), "type": "opportunity.won", "source": "opportunity",
-        "subject": str(uuid.uuid4()), "time": "2026-11-26T10:00:00Z", "data": {"x": 1}, **overrides,
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": "opportunity.won",
+        "source": "opportunity",
+        "subject": str(uuid.uuid4()),
+        "time": "2026-11-26T10:00:00Z",
+        "data": {"x": 1},
+        **overrides,
     }
 
 

@@ -25,8 +25,12 @@ def wait_until(predicate, timeout: float = 20.0) -> None:
 
 
 def known_to_opportunity(opportunity_url: str, employee_ids: set[str]) -> set[str]:
-    r = httpx.get(f"{opportunity_url}/api/v1/assignments/sales-people", params={"limit": 200, "org_unit": "/group/proc"},
-                  headers=ADMIN, timeout=5)
+    r = httpx.get(
+        f"{opportunity_url}/api/v1/assignments/sales-people",
+        params={"limit": 200, "org_unit": "/group/proc"},
+        headers=ADMIN,
+        timeout=5,
+    )
     return {p["employee_id"] for p in r.json()["items"]} & employee_ids
 
 
@@ -40,16 +44,23 @@ def test_nothing_is_lost_when_consumer_is_down_and_publisher_is_killed(committed
         "SANLUN_OUTBOX_BACKOFF_CAP_SECONDS": "0.5",
         "SANLUN_OUTBOX_POLL_SECONDS": "0.2",
     }
-    publisher = ServiceProcess("employee_lifecycle", el_port, database_url=committed_database_url, log_dir=tmp_path, env=peers)
+    publisher = ServiceProcess(
+        "employee_lifecycle", el_port, database_url=committed_database_url, log_dir=tmp_path, env=peers
+    )
     consumer = ServiceProcess("opportunity", opp_port, database_url=committed_database_url, log_dir=tmp_path, env=peers)
     try:
         publisher.start()
         created: list[str] = []
         with httpx.Client(base_url=publisher.url, headers=ADMIN, timeout=5) as client:
             for i in range(5):
-                r = client.post("/api/v1/employees", json={
-                    "name": f"Proc {i}", "email": f"proc-{uuid.uuid4().hex[:8]}@example.com",
-                    "org_unit_path": "/group/proc"})
+                r = client.post(
+                    "/api/v1/employees",
+                    json={
+                        "name": f"Proc {i}",
+                        "email": f"proc-{uuid.uuid4().hex[:8]}@example.com",
+                        "org_unit_path": "/group/proc",
+                    },
+                )
                 assert r.status_code == 201, r.text
                 created.append(r.json()["id"])
             # one subject with several events: they must arrive in order
@@ -67,8 +78,12 @@ def test_nothing_is_lost_when_consumer_is_down_and_publisher_is_killed(committed
         wait_until(lambda: known_to_opportunity(consumer.url, set(created)) == set(created))
 
         def first_person() -> dict:
-            r = httpx.get(f"{consumer.url}/api/v1/assignments/sales-people",
-                          params={"limit": 200, "org_unit": "/group/proc"}, headers=ADMIN, timeout=5)
+            r = httpx.get(
+                f"{consumer.url}/api/v1/assignments/sales-people",
+                params={"limit": 200, "org_unit": "/group/proc"},
+                headers=ADMIN,
+                timeout=5,
+            )
             return next(p for p in r.json()["items"] if p["employee_id"] == created[0])
 
         # The updates of one subject arrive in order, so the view ends on the last one.

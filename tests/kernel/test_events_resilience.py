@@ -58,15 +58,25 @@ async def service(committed_database_url: str, subscriber_url: str, **overrides)
     from services.employee_lifecycle.app import create_app
     from services.employee_lifecycle.settings import Settings
 
-    settings = make_settings(Settings, **{
-        "database_url": committed_database_url, "subscriptions": {"opportunity": ["employee.*"]},
-        "opportunity_url": subscriber_url, "outbox_poll_seconds": 0.1, "outbox_backoff_base_seconds": 0.05,
-        "outbox_backoff_cap_seconds": 0.5, "http_timeout_seconds": 0.5, "retention_interval_seconds": 0,
-        **overrides,
-    })
+    settings = make_settings(
+        Settings,
+        **{
+            "database_url": committed_database_url,
+            "subscriptions": {"opportunity": ["employee.*"]},
+            "opportunity_url": subscriber_url,
+            "outbox_poll_seconds": 0.1,
+            "outbox_backoff_base_seconds": 0.05,
+            "outbox_backoff_cap_seconds": 0.5,
+            "http_timeout_seconds": 0.5,
+            "retention_interval_seconds": 0,
+            **overrides,
+        },
+    )
     app = create_app(settings)
-    async with (app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client):
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client,
+    ):
         yield app, client
 
 
@@ -74,9 +84,17 @@ async def outbox_rows(committed_database_url: str, subjects: set[str]) -> list[s
     engine = create_async_engine(asyncpg_url(committed_database_url))
     try:
         async with engine.connect() as conn:
-            return list((await conn.execute(sa.text(
-                "SELECT id, subject, type, status, attempts, first_failed_at FROM employee_lifecycle.outbox "
-                "WHERE subject = ANY(:s) ORDER BY id"), {"s": list(subjects)})).all())
+            return list(
+                (
+                    await conn.execute(
+                        sa.text(
+                            "SELECT id, subject, type, status, attempts, first_failed_at FROM employee_lifecycle.outbox "
+                            "WHERE subject = ANY(:s) ORDER BY id"
+                        ),
+                        {"s": list(subjects)},
+                    )
+                ).all()
+            )
     finally:
         await engine.dispose()
 
@@ -114,6 +132,7 @@ async def test_outage_parks_nothing_probes_gently_and_drains_at_once(committed_d
 
             async def drained() -> bool:
                 return len(recorder.for_subjects(set(subjects))) >= 23
+
             await wait_for(drained, timeout=10)
             drain_seconds = time.monotonic() - back
             await asyncio.sleep(0.3)  # nothing more may come
@@ -141,8 +160,10 @@ async def test_unreachable_subscriber_gets_everything_once_when_it_starts(commit
         await server.start()
         back = time.monotonic()
         try:
+
             async def drained() -> bool:
                 return len(recorder.for_subjects(subjects)) >= 100
+
             await wait_for(drained, timeout=10)
             drain_seconds = time.monotonic() - back
             await asyncio.sleep(0.3)
@@ -161,8 +182,9 @@ async def test_events_park_only_once_they_have_failed_for_the_horizon(committed_
     server = UvicornThread(recorder.app, free_port())
     await server.start()
     try:
-        async with service(committed_database_url, server.url, outbox_retry_horizon_seconds=2.0,
-                           outbox_backoff_cap_seconds=0.2) as (_, client):
+        async with service(
+            committed_database_url, server.url, outbox_retry_horizon_seconds=2.0, outbox_backoff_cap_seconds=0.2
+        ) as (_, client):
             early = await create_employee(client)
             await asyncio.sleep(1.2)
             late = await create_employee(client)
@@ -171,6 +193,7 @@ async def test_events_park_only_once_they_have_failed_for_the_horizon(committed_
             async def early_parked() -> bool:
                 rows = await outbox_rows(committed_database_url, {early})
                 return rows[0].status == PARKED
+
             await wait_for(early_parked, timeout=5)
             # The later event has not failed for 2 s yet: still retried.
             late_row = (await outbox_rows(committed_database_url, {late}))[0]
@@ -178,6 +201,7 @@ async def test_events_park_only_once_they_have_failed_for_the_horizon(committed_
 
             async def late_parked() -> bool:
                 return (await outbox_rows(committed_database_url, {late}))[0].status == PARKED
+
             await wait_for(late_parked, timeout=5)
     finally:
         await server.stop()
@@ -214,9 +238,16 @@ async def test_horizon_on_an_injected_clock(isolated_outbox):
     closed = closed_url()
     async with httpx.AsyncClient() as http:
         dispatcher = OutboxDispatcher(
-            db=db, context=db.session_info[EVENTS_KEY], http=http, batch_size=5,
-            resolve_url=lambda _: closed, service_token=lambda: "t",
-            backoff_base=1.0, backoff_cap=60.0, timeout_seconds=1.0, now=lambda: clock["now"],
+            db=db,
+            context=db.session_info[EVENTS_KEY],
+            http=http,
+            batch_size=5,
+            resolve_url=lambda _: closed,
+            service_token=lambda: "t",
+            backoff_base=1.0,
+            backoff_cap=60.0,
+            timeout_seconds=1.0,
+            now=lambda: clock["now"],
         )
         async with db.transaction() as session:
             await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(12)])
@@ -224,8 +255,9 @@ async def test_horizon_on_an_injected_clock(isolated_outbox):
 
         async def statuses() -> dict[str, int]:
             async with db.transaction() as session:
-                return dict((await session.execute(
-                    sa.select(table.c.status, sa.func.count()).group_by(table.c.status))).all())
+                return dict(
+                    (await session.execute(sa.select(table.c.status, sa.func.count()).group_by(table.c.status))).all()
+                )
 
         assert await dispatcher.dispatch_once() == 5  # the probe batch fails
         assert await dispatcher.dispatch_once() == 0  # nothing more before the next probe
@@ -248,8 +280,12 @@ async def test_backlog_gauges_per_subscriber(isolated_outbox):
     clock = {"now": utcnow()}
     async with httpx.AsyncClient() as http:
         dispatcher = OutboxDispatcher(
-            db=db, context=db.session_info[EVENTS_KEY], http=http, resolve_url=lambda _: None,
-            service_token=lambda: "t", now=lambda: clock["now"],
+            db=db,
+            context=db.session_info[EVENTS_KEY],
+            http=http,
+            resolve_url=lambda _: None,
+            service_token=lambda: "t",
+            now=lambda: clock["now"],
         )
         async with db.transaction() as session:
             await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(7)])
@@ -262,9 +298,16 @@ async def test_backlog_gauges_per_subscriber(isolated_outbox):
     assert 89 <= REGISTRY.get_sample_value("sanlun_outbox_oldest_pending_age_seconds", labels) <= 92
     async with db.engine.connect() as conn:
         await conn.execute(sa.text("SET enable_seqscan = off"))  # a tiny table: would the index serve?
-        plan = "\n".join((await conn.execute(sa.text(
-            f"EXPLAIN SELECT subscriber, status, count(*), min(created_at) FROM {table.schema}.outbox "
-            "WHERE status IN ('pending', 'parked') GROUP BY subscriber, status"))).scalars())
+        plan = "\n".join(
+            (
+                await conn.execute(
+                    sa.text(
+                        f"EXPLAIN SELECT subscriber, status, count(*), min(created_at) FROM {table.schema}.outbox "
+                        "WHERE status IN ('pending', 'parked') GROUP BY subscriber, status"
+                    )
+                )
+            ).scalars()
+        )
     assert "ix_outbox_waiting" in plan, plan
 
 
@@ -280,8 +323,10 @@ async def test_listen_comes_back_after_its_connection_is_killed(committed_databa
     # Publishing from outside the service, so its own pool's state does not matter.
     writer = Database(asyncpg_url(committed_database_url), application_name="evtest-writer", pool_size=2)
     writer.session_info[EVENTS_KEY] = EventsContext(
-        source="employee_lifecycle", outbox=Base.metadata.tables["employee_lifecycle.outbox"],
-        subscriptions=Subscriptions({"opportunity": ["employee.*"]}), channel="sanlun_outbox_employee_lifecycle",
+        source="employee_lifecycle",
+        outbox=Base.metadata.tables["employee_lifecycle.outbox"],
+        subscriptions=Subscriptions({"opportunity": ["employee.*"]}),
+        channel="sanlun_outbox_employee_lifecycle",
     )
 
     async def publish_and_time() -> float:
@@ -292,13 +337,19 @@ async def test_listen_comes_back_after_its_connection_is_killed(committed_databa
 
         async def arrived() -> bool:
             return len(recorder.for_subjects({subject})) == 1
+
         await wait_for(arrived, timeout=1.0)
         return time.monotonic() - started
 
     async def terminate(where: str, **params) -> int:
         async with writer.engine.connect() as conn:
-            return len((await conn.execute(sa.text(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}"), params)).all())
+            return len(
+                (
+                    await conn.execute(
+                        sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}"), params
+                    )
+                ).all()
+            )
 
     try:
         async with service(committed_database_url, server.url, outbox_poll_seconds=30.0) as (app, _):
@@ -309,11 +360,14 @@ async def test_listen_comes_back_after_its_connection_is_killed(committed_databa
                 if round_.startswith("listen"):
                     assert await terminate("pid = :p", p=pid) == 1
                 else:
-                    assert await terminate("application_name = 'employee_lifecycle' AND datname = current_database()") >= 1
+                    assert (
+                        await terminate("application_name = 'employee_lifecycle' AND datname = current_database()") >= 1
+                    )
 
                 async def relistening(old_pid: int = pid) -> bool:
                     driver = dispatcher._listen_driver
                     return dispatcher.listening and driver.get_server_pid() != old_pid
+
                 await wait_for(relistening, timeout=2.0)
                 await asyncio.sleep(0.3)  # the dispatcher waits again: 30 s unless woken
                 print(f"after killing {round_}: delivered {await publish_and_time():.3f} s after publish")
@@ -330,8 +384,9 @@ async def test_bulk_replay_with_filters(committed_database_url):
     await server.start()
     since = utcnow()
     try:
-        async with service(committed_database_url, server.url, outbox_retry_horizon_seconds=0.5,
-                           outbox_backoff_cap_seconds=0.2) as (_, client):
+        async with service(
+            committed_database_url, server.url, outbox_retry_horizon_seconds=0.5, outbox_backoff_cap_seconds=0.2
+        ) as (_, client):
             subjects = [await create_employee(client) for _ in range(3)]
             r = await client.patch(f"/api/v1/employees/{subjects[0]}", json={"capacity": 4}, headers=ADMIN)
             assert r.status_code == 200
@@ -339,6 +394,7 @@ async def test_bulk_replay_with_filters(committed_database_url):
             async def all_parked() -> bool:
                 rows = await outbox_rows(committed_database_url, set(subjects))
                 return len(rows) == 4 and {r.status for r in rows} == {PARKED}
+
             await wait_for(all_parked, timeout=5)
             recorder.mode = "ok"
             mine = {"subscriber": "opportunity", "since": since.isoformat()}
@@ -348,25 +404,35 @@ async def test_bulk_replay_with_filters(committed_database_url):
 
             # Nobody but operators; validation errors name the field.
             assert (await replay({}, headers=auth(roles=("rep",)))).status_code == 403
-            for body, field in (({"until": "2020-01-01T00:00:00Z", "since": "2021-01-01T00:00:00Z"}, "until"),
-                                ({"type": "employee.%"}, "type"), ({"status": "delivered"}, "status"),
-                                ({"since": "2026-01-01T00:00:00"}, "since"), ({"color": "red"}, "color")):
+            for body, field in (
+                ({"until": "2020-01-01T00:00:00Z", "since": "2021-01-01T00:00:00Z"}, "until"),
+                ({"type": "employee.%"}, "type"),
+                ({"status": "delivered"}, "status"),
+                ({"since": "2026-01-01T00:00:00"}, "since"),
+                ({"color": "red"}, "color"),
+            ):
                 bad = await replay(body)
                 assert bad.status_code == 422, (body, bad.text)
                 assert bad.headers["content-type"].startswith("application/problem+json")
                 assert bad.json()["errors"][0]["loc"][-1] == field, bad.json()
 
             # Nothing in the future; a pattern, then an exact type, then the rest.
-            assert (await replay({**mine, "since": (utcnow() + dt.timedelta(hours=1)).isoformat()})).json() == {"queued": 0}
+            assert (await replay({**mine, "since": (utcnow() + dt.timedelta(hours=1)).isoformat()})).json() == {
+                "queued": 0
+            }
             assert (await replay({**mine, "type": "employee.upd*"})).json() == {"queued": 1}
 
             async def updated_arrived() -> bool:
                 return [e["type"] for e in recorder.for_subjects(set(subjects))] == ["employee.updated"]
+
             await wait_for(updated_arrived, timeout=3)
-            assert (await replay({**mine, "type": "employee.created", "until": utcnow().isoformat()})).json() == {"queued": 3}
+            assert (await replay({**mine, "type": "employee.created", "until": utcnow().isoformat()})).json() == {
+                "queued": 3
+            }
 
             async def all_arrived() -> bool:
                 return len(recorder.for_subjects(set(subjects))) == 4
+
             await wait_for(all_arrived, timeout=3)
             assert (await replay({**mine, "type": "employee.created"})).json() == {"queued": 0}  # delivered now
             await asyncio.sleep(0.3)
@@ -388,8 +454,14 @@ async def test_first_success_releases_what_an_earlier_process_left_backing_off(i
 
     def dispatcher(http: httpx.AsyncClient) -> OutboxDispatcher:
         return OutboxDispatcher(
-            db=db, context=db.session_info[EVENTS_KEY], http=http, resolve_url=lambda _: server.url,
-            service_token=lambda: "t", backoff_base=600.0, backoff_cap=600.0, now=lambda: clock["now"],
+            db=db,
+            context=db.session_info[EVENTS_KEY],
+            http=http,
+            resolve_url=lambda _: server.url,
+            service_token=lambda: "t",
+            backoff_base=600.0,
+            backoff_cap=600.0,
+            now=lambda: clock["now"],
         )
 
     async with httpx.AsyncClient() as http:
@@ -438,14 +510,24 @@ async def test_an_event_the_subscriber_refuses_parks_after_max_attempts_and_free
     try:
         async with httpx.AsyncClient() as http:
             dispatcher = OutboxDispatcher(
-                db=db, context=db.session_info[EVENTS_KEY], http=http, resolve_url=lambda _: server.url,
-                service_token=lambda: "t", max_attempts=3, backoff_base=0.01, backoff_cap=0.05, timeout_seconds=2.0,
+                db=db,
+                context=db.session_info[EVENTS_KEY],
+                http=http,
+                resolve_url=lambda _: server.url,
+                service_token=lambda: "t",
+                max_attempts=3,
+                backoff_base=0.01,
+                backoff_cap=0.05,
+                timeout_seconds=2.0,
             )
             async with db.transaction() as session:
-                await publish_many(session, [
-                    Event(type="thing.happened", subject="s", data={"n": 1, "poison": True}),
-                    Event(type="thing.happened", subject="s", data={"n": 2}),
-                ])
+                await publish_many(
+                    session,
+                    [
+                        Event(type="thing.happened", subject="s", data={"n": 1, "poison": True}),
+                        Event(type="thing.happened", subject="s", data={"n": 2}),
+                    ],
+                )
             for _ in range(50):
                 await dispatcher.dispatch_once()
                 if [e["data"]["n"] for e in subscriber.received] == [2]:

@@ -59,20 +59,25 @@ async def test_same_key_reformatted_with_other_values_is_422(service_client):
     client = await service_client("employee_lifecycle")
     body = new_employee()
     headers = {**ADMIN, "Idempotency-Key": uuid.uuid4().hex, "content-type": "application/json"}
-    assert (await client.post("/api/v1/employees", content=json.dumps(body).encode(), headers=headers)).status_code == 201
+    assert (
+        await client.post("/api/v1/employees", content=json.dumps(body).encode(), headers=headers)
+    ).status_code == 201
     changed = {**body, "name": "Idem Other"}
-    again = await client.post("/api/v1/employees", content=json.dumps(changed, indent=1, sort_keys=True).encode(),
-                              headers=headers)
+    again = await client.post(
+        "/api/v1/employees", content=json.dumps(changed, indent=1, sort_keys=True).encode(), headers=headers
+    )
     assert again.status_code == 422
     assert again.json()["code"] == "idempotency_key_reused"
     # Array order is data, not formatting.
     skills = {**body, "skills": ["a", "b"]}
     reordered_skills = {**body, "skills": ["b", "a"]}
     headers2 = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-    assert (await client.post("/api/v1/employees", json={**skills, "email": f"x{body['email']}"},
-                              headers=headers2)).status_code == 201
-    swapped = await client.post("/api/v1/employees", json={**reordered_skills, "email": f"x{body['email']}"},
-                                headers=headers2)
+    assert (
+        await client.post("/api/v1/employees", json={**skills, "email": f"x{body['email']}"}, headers=headers2)
+    ).status_code == 201
+    swapped = await client.post(
+        "/api/v1/employees", json={**reordered_skills, "email": f"x{body['email']}"}, headers=headers2
+    )
     assert swapped.status_code == 422
 
 
@@ -87,7 +92,8 @@ async def test_key_stored_with_a_raw_body_fingerprint_still_replays(service_clie
     assert first.status_code == 201
     legacy = hashlib.sha256(b"POST\0/api/v1/employees\0\0" + raw).hexdigest()
     await connection.execute(
-        sa.text("UPDATE employee_lifecycle.idempotency_keys SET request_hash = :h WHERE key = :k"), {"h": legacy, "k": key}
+        sa.text("UPDATE employee_lifecycle.idempotency_keys SET request_hash = :h WHERE key = :k"),
+        {"h": legacy, "k": key},
     )
     again = await client.post("/api/v1/employees", content=raw, headers=headers)
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"

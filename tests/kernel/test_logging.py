@@ -27,8 +27,13 @@ def free_port() -> int:
 
 
 def child_env(database_url: str) -> dict[str, str]:
-    return {**os.environ, "SANLUN_DATABASE_URL": database_url, "SANLUN_JWT_SECRET": TEST_SECRET,
-            "SANLUN_SERVICE_SECRET": TEST_SERVICE_SECRET, "SANLUN_ENVIRONMENT": "test"}
+    return {
+        **os.environ,
+        "SANLUN_DATABASE_URL": database_url,
+        "SANLUN_JWT_SECRET": TEST_SECRET,
+        "SANLUN_SERVICE_SECRET": TEST_SERVICE_SECRET,
+        "SANLUN_ENVIRONMENT": "test",
+    }
 
 
 def child_lines(out: io.StringIO, name: str) -> list[str]:
@@ -61,8 +66,13 @@ def test_a_stdlib_record_renders_as_one_json_line_with_the_service(monkeypatch):
     record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, "Started server process [%d]", (42,), None)
     line = sanlun_logging.json_formatter().format(record)
     assert json.loads(line) | {"timestamp": None} == {
-        "event": "Started server process [42]", "service": "opportunity", "level": "info",
-        "logger": "uvicorn.error", "request_id": None, "principal": None, "timestamp": None,
+        "event": "Started server process [42]",
+        "service": "opportunity",
+        "level": "info",
+        "logger": "uvicorn.error",
+        "request_id": None,
+        "principal": None,
+        "timestamp": None,
     }
 
 
@@ -70,8 +80,13 @@ def test_a_stdlib_record_renders_as_one_json_line_with_the_service(monkeypatch):
 def test_every_line_of_a_running_service_is_json(committed_database_url: str):
     name = "opportunity"
     out = io.StringIO()
-    supervisor = Supervisor([ProcessSpec(name, BY_NAME[name].app_factory, free_port())],
-                            host="127.0.0.1", env=child_env(committed_database_url), out=out, grace_seconds=5)
+    supervisor = Supervisor(
+        [ProcessSpec(name, BY_NAME[name].app_factory, free_port())],
+        host="127.0.0.1",
+        env=child_env(committed_database_url),
+        out=out,
+        grace_seconds=5,
+    )
     supervisor.start()
     try:
         supervisor.wait_ready(timeout=60)
@@ -94,15 +109,22 @@ def test_every_line_of_a_running_service_is_json(committed_database_url: str):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("factory", "message"), [
-    ("services.opportunity.app:no_such_factory", "Error loading ASGI app"),  # uvicorn's own error line
-    ("services.no_such_service.app:create_app", "the process could not start"),  # what escapes uvicorn
-])
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("services.opportunity.app:no_such_factory", "Error loading ASGI app"),  # uvicorn's own error line
+        ("services.no_such_service.app:create_app", "the process could not start"),  # what escapes uvicorn
+    ],
+)
 def test_an_app_that_cannot_load_still_logs_json(factory: str, message: str):
     """These lines come before any app code runs."""
     out = io.StringIO()
-    supervisor = Supervisor([ProcessSpec("broken", factory, free_port())],
-                            host="127.0.0.1", env=child_env("postgresql://unused@127.0.0.1:1/none"), out=out)
+    supervisor = Supervisor(
+        [ProcessSpec("broken", factory, free_port())],
+        host="127.0.0.1",
+        env=child_env("postgresql://unused@127.0.0.1:1/none"),
+        out=out,
+    )
     supervisor.start()
     try:
         assert supervisor.children[0].process.wait(timeout=30) != 0

@@ -50,8 +50,12 @@ async def test_forged_and_foreign_cursors_are_400(service_client):
     page = (await client.get("/api/v1/employees", params={"limit": 1, "org_unit": "/group/cur"}, headers=ADMIN)).json()
     cursor = page["next_cursor"]
     tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
-    r = await client.get("/api/v1/employees", params={"limit": 1, "org_unit": "/group/cur", "cursor": tampered}, headers=ADMIN)
+    r = await client.get(
+        "/api/v1/employees", params={"limit": 1, "org_unit": "/group/cur", "cursor": tampered}, headers=ADMIN
+    )
     assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
     # A cursor replayed on another query (other filter) is stale for it.
-    r = await client.get("/api/v1/employees", params={"limit": 1, "org_unit": "/group", "cursor": cursor}, headers=ADMIN)
+    r = await client.get(
+        "/api/v1/employees", params={"limit": 1, "org_unit": "/group", "cursor": cursor}, headers=ADMIN
+    )
     assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"

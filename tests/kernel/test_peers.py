@@ -69,16 +69,23 @@ class Recorder:
     async def stages(self, request: Request) -> JSONResponse:
         ids = (await request.json())["employee_ids"]
         self.bodies.append(ids)
-        return JSONResponse({"items": [
-            {"employee_id": i, "stage": "L2_COMFORTABLE", "capacity": 4, "open_load": 1} for i in ids[:-1]
-        ], "not_found": ids[-1:]})
+        return JSONResponse(
+            {
+                "items": [
+                    {"employee_id": i, "stage": "L2_COMFORTABLE", "capacity": 4, "open_load": 1} for i in ids[:-1]
+                ],
+                "not_found": ids[-1:],
+            }
+        )
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/hang", self.hang, methods=["GET", "POST"]),
-            Route("/api/v1/employees/stages:batch-get", self.stages, methods=["POST"]),
-            Route("/{path:path}", self.echo, methods=["GET", "POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/hang", self.hang, methods=["GET", "POST"]),
+                Route("/api/v1/employees/stages:batch-get", self.stages, methods=["POST"]),
+                Route("/{path:path}", self.echo, methods=["GET", "POST"]),
+            ]
+        )
 
 
 @pytest.fixture
@@ -94,10 +101,15 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def make_peers(http: httpx.AsyncClient, url: str, *, timeout: float = 2.0, authorization: str | None = "Bearer caller") -> Peers:
+def make_peers(
+    http: httpx.AsyncClient, url: str, *, timeout: float = 2.0, authorization: str | None = "Bearer caller"
+) -> Peers:
     return Peers(
-        http, service_url={"key_account": url, "employee_lifecycle": url}.get, timeout_seconds=timeout,
-        authorization=authorization, service_token=lambda: mint_service_token(TEST_SERVICE_SECRET, "opportunity"),
+        http,
+        service_url={"key_account": url, "employee_lifecycle": url}.get,
+        timeout_seconds=timeout,
+        authorization=authorization,
+        service_token=lambda: mint_service_token(TEST_SERVICE_SECRET, "opportunity"),
     )
 
 
@@ -182,13 +194,17 @@ class DropsFirstConnections:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
+        )
         await reader.readexactly(length)
         self.requests += 1
         if self.requests <= self.drops:
             writer.close()
             return
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+        )
         await writer.drain()
         writer.close()
 
@@ -244,8 +260,11 @@ async def test_post_batches_sends_chunks_of_at_most_the_batch_size(peer, http):
 async def test_routes_get_peers_for_their_caller_and_failures_render_as_problems(peer, http):
     url, recorder = peer
     settings = ServiceSettings(
-        environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET,
-        key_account_url=url, opportunity_url=closed_port_url(),
+        environment="test",
+        jwt_secret=TEST_SECRET,
+        service_secret=TEST_SERVICE_SECRET,
+        key_account_url=url,
+        opportunity_url=closed_port_url(),
     )
     app = FastAPI()
     install_problem_handlers(app)

@@ -30,7 +30,9 @@ async def test_wrong_method(service_client):
 async def test_malformed_json(service_client):
     client = await service_client("employee_lifecycle")
     body = assert_problem(
-        await client.post("/api/v1/employees", content=b'{"name": ', headers={**ADMIN, "content-type": "application/json"}),
+        await client.post(
+            "/api/v1/employees", content=b'{"name": ', headers={**ADMIN, "content-type": "application/json"}
+        ),
         400,
     )
     assert body["code"] == "malformed_json"
@@ -39,7 +41,11 @@ async def test_malformed_json(service_client):
 async def test_wrong_content_type(service_client):
     client = await service_client("employee_lifecycle")
     body = assert_problem(
-        await client.post("/api/v1/employees", content=b"name=x", headers={**ADMIN, "content-type": "application/x-www-form-urlencoded"}),
+        await client.post(
+            "/api/v1/employees",
+            content=b"name=x",
+            headers={**ADMIN, "content-type": "application/x-www-form-urlencoded"},
+        ),
         415,
     )
     assert "application/json" in body["detail"]
@@ -100,7 +106,9 @@ async def test_missing_and_bad_tokens(service_client):
     assert_problem(await client.get("/api/v1/employees"), 401)
     assert_problem(await client.get("/api/v1/employees", headers={"Authorization": "Bearer nonsense"}), 401)
     assert_problem(await client.get("/api/v1/employees", headers=auth(ttl=-10)), 401)
-    assert_problem(await client.get("/api/v1/employees", headers=auth(secret="another-secret-entirely-0123456789")), 401)
+    assert_problem(
+        await client.get("/api/v1/employees", headers=auth(secret="another-secret-entirely-0123456789")), 401
+    )
 
 
 async def test_if_match_mismatch_is_412(service_client):

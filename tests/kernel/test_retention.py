@@ -14,26 +14,33 @@ S = "employee_lifecycle"
 
 
 async def _outbox(connection, status: str, age: dt.timedelta, delivered: bool) -> int:
-    row = await connection.execute(sa.text(f"""
+    row = await connection.execute(
+        sa.text(f"""
         INSERT INTO {S}.outbox (event_id, type, source, subject, time, data, subscriber, status, attempts,
                                 next_attempt_at, created_at, delivered_at)
         VALUES (:e, 'employee.updated', 'employee_lifecycle', 's', :t, '{{}}', 'opportunity', :status, 1, :t, :t, :d)
-        RETURNING id"""), {"e": uuid.uuid4(), "t": NOW - age, "status": status, "d": NOW - age if delivered else None})
+        RETURNING id"""),
+        {"e": uuid.uuid4(), "t": NOW - age, "status": status, "d": NOW - age if delivered else None},
+    )
     return row.scalar_one()
 
 
 async def _inbox(connection, age: dt.timedelta) -> uuid.UUID:
     event_id = uuid.uuid4()
-    await connection.execute(sa.text(f"INSERT INTO {S}.inbox (event_id, type, source, received_at) VALUES (:e, 't', 's', :r)"),
-                             {"e": event_id, "r": NOW - age})
+    await connection.execute(
+        sa.text(f"INSERT INTO {S}.inbox (event_id, type, source, received_at) VALUES (:e, 't', 's', :r)"),
+        {"e": event_id, "r": NOW - age},
+    )
     return event_id
 
 
 async def _key(connection, age: dt.timedelta) -> str:
     key = uuid.uuid4().hex
-    await connection.execute(sa.text(f"""
+    await connection.execute(
+        sa.text(f"""
         INSERT INTO {S}.idempotency_keys (principal, key, request_hash, created_at) VALUES ('p', :k, 'h', :c)"""),
-        {"k": key, "c": NOW - age})
+        {"k": key, "c": NOW - age},
+    )
     return key
 
 
@@ -70,8 +77,12 @@ async def test_retention_is_set_per_service(service_client, connection):
     month_old = await _outbox(connection, "delivered", dt.timedelta(days=20), True)
     two_hours = await _key(connection, dt.timedelta(hours=2))
     assert (await client.post("/ops/retention/run", headers=OPS)).status_code == 200
-    assert (await connection.execute(sa.text(f"SELECT count(*) FROM {S}.outbox WHERE id = :i"), {"i": month_old})).scalar_one() == 1
-    assert (await connection.execute(sa.text(f"SELECT count(*) FROM {S}.idempotency_keys WHERE key = :k"), {"k": two_hours})).scalar_one() == 0
+    assert (
+        await connection.execute(sa.text(f"SELECT count(*) FROM {S}.outbox WHERE id = :i"), {"i": month_old})
+    ).scalar_one() == 1
+    assert (
+        await connection.execute(sa.text(f"SELECT count(*) FROM {S}.idempotency_keys WHERE key = :k"), {"k": two_hours})
+    ).scalar_one() == 0
 
 
 async def test_the_schedule_runs_passes_on_its_own(service_client, connection):

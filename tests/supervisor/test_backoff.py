@@ -115,14 +115,23 @@ def test_supervise_restarts_a_crashing_child_with_backoff_then_gives_up(monkeypa
     clock = Clock()
     out = FakeOut()
     supervisor = Supervisor(
-        [ProcessSpec("crashy", "x:y", 1)], host="127.0.0.1", env={}, out=out,  # type: ignore[arg-type]
-        restart=RestartPolicy(initial_delay=1, max_delay=2, max_failures=3), clock=clock,
+        [ProcessSpec("crashy", "x:y", 1)],
+        host="127.0.0.1",
+        env={},
+        out=out,  # type: ignore[arg-type]
+        restart=RestartPolicy(initial_delay=1, max_delay=2, max_failures=3),
+        clock=clock,
     )
     spawned: list[subprocess.Popen[str]] = []
 
     def spawn(spec: ProcessSpec) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            process_group=0,
+        )
         spawned.append(proc)
         return proc
 
@@ -142,7 +151,9 @@ def test_supervise_restarts_a_crashing_child_with_backoff_then_gives_up(monkeypa
     events = [line.split(" ", 3)[-1] for line in out.lines if line.startswith("supervisor")]
     exits = [e for e in events if "exited with code 3" in e]
     assert [e.split("; ", 1)[1] for e in exits[:3]] == [
-        "restarting it in 1s (attempt 1)", "restarting it in 2s (attempt 2)", "restarting it in 2s (attempt 3)",
+        "restarting it in 1s (attempt 1)",
+        "restarting it in 2s (attempt 2)",
+        "restarting it in 2s (attempt 3)",
     ]
     assert "that is 4 failures in a row, more than the 3 restarts allowed: giving up" in exits[3]
     assert sum("restarted as pid" in e for e in events) == 3

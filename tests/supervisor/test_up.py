@@ -39,7 +39,11 @@ REP = auth(employee=uuid.uuid4(), org_unit="/group/east/team-1", roles=("rep",))
 def start(env: dict[str, str], base_port: int, *args: str) -> RunningSystem:
     process = subprocess.Popen(
         [*sanlun_command(), "up", "--base-port", str(base_port), "--restart-delay", "0.2", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
     )
     system = RunningSystem(process, base_port)
 
@@ -110,7 +114,9 @@ def test_a_killed_service_comes_back_and_the_others_keep_serving(system):
     os.kill(before["gateway"], signal.SIGKILL)
     match = system.wait_for_line(r"gateway restarted as pid (\d+)", timeout=10)
     os.kill(int(match.group(1)), signal.SIGKILL)
-    system.wait_for_line(r"gateway \(pid \d+\) was killed by signal 9 \(SIGKILL\); restarting it in 0.4s \(attempt 2\)", 10)
+    system.wait_for_line(
+        r"gateway \(pid \d+\) was killed by signal 9 \(SIGKILL\); restarting it in 0.4s \(attempt 2\)", 10
+    )
     system.wait_for_line(r"gateway \(pid \d+\) is ready again", timeout=20)
     assert httpx.get(system.url("gateway") + "/health/ready", timeout=10).status_code == 200
     assert all(alive(pid) for name, pid in before.items() if name not in ("opportunity", "gateway"))
@@ -132,7 +138,9 @@ def test_sigterm_stops_the_gateway_first_and_a_request_in_flight_completes(syste
     def call() -> None:
         try:
             result["response"] = httpx.get(
-                system.url("gateway") + f"/api/v1/opportunities/{uuid.uuid4()}", headers=REP, timeout=30,
+                system.url("gateway") + f"/api/v1/opportunities/{uuid.uuid4()}",
+                headers=REP,
+                timeout=30,
             )
         except httpx.HTTPError as exc:
             result["error"] = exc
@@ -230,13 +238,17 @@ def test_a_port_held_by_a_child_of_a_dead_up_is_freed_and_said(tmp_path):
     )
     orphan = subprocess.Popen(
         [sys.executable, "-c", code, "sanlun.supervisor", "child", str(gone_supervisor)],
-        stdout=subprocess.PIPE, text=True, process_group=0,
+        stdout=subprocess.PIPE,
+        text=True,
+        process_group=0,
     )
     try:
         assert orphan.stdout and orphan.stdout.readline().strip() == "listening"
         said: list[str] = []
         check_ports("127.0.0.1", [ProcessSpec("gateway", "x:y", port)], say=said.append)
-        assert said == [f"Port {port} is held by pid {orphan.pid}, a child of a `sanlun up` (pid {gone_supervisor}) that is gone: stopping it."]
+        assert said == [
+            f"Port {port} is held by pid {orphan.pid}, a child of a `sanlun up` (pid {gone_supervisor}) that is gone: stopping it."
+        ]
         assert orphan.wait(timeout=5) == -signal.SIGTERM
     finally:
         orphan.kill()
@@ -247,5 +259,7 @@ def test_a_port_held_by_a_child_of_a_dead_up_is_freed_and_said(tmp_path):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        with pytest.raises(SupervisorError, match=rf"Port {port} on 127.0.0.1 \(for gateway\) is already in use by pid {os.getpid()}"):
+        with pytest.raises(
+            SupervisorError, match=rf"Port {port} on 127.0.0.1 \(for gateway\) is already in use by pid {os.getpid()}"
+        ):
             check_ports("127.0.0.1", [ProcessSpec("gateway", "x:y", port)], say=lambda text: None)

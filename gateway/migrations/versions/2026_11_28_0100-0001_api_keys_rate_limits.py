@@ -40,7 +40,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_api_keys_created_at_id", "api_keys", ["created_at", "id"], schema=SCHEMA)
     op.create_index(
-        "ix_api_keys_org_unit_path", "api_keys", ["org_unit_path"], schema=SCHEMA,
+        "ix_api_keys_org_unit_path",
+        "api_keys",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
     op.create_table(

@@ -127,7 +127,9 @@ async def test_bad_input_is_a_problem_naming_the_field(start_gateway):
     invalid = await gw.post("/api/v1/api-keys", json=new_key(org, roles=["rep"], colour="red"), headers=admin_of(org))
     assert invalid.status_code == 422
     assert sorted(tuple(e["loc"]) for e in invalid.json()["errors"]) == [("body", "colour"), ("body", "roles", 0)]
-    past = await gw.post("/api/v1/api-keys", json=new_key(org, expires_at="2020-01-01T00:00:00Z"), headers=admin_of(org))
+    past = await gw.post(
+        "/api/v1/api-keys", json=new_key(org, expires_at="2020-01-01T00:00:00Z"), headers=admin_of(org)
+    )
     assert past.status_code == 422 and past.json()["errors"][0]["loc"] == ["body", "expires_at"]
     replay = await gw.post("/api/v1/api-keys", json=new_key(org), headers={**admin_of(org), "Idempotency-Key": "k-1"})
     assert replay.status_code == 422 and replay.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
@@ -142,7 +144,9 @@ async def test_an_expired_key_stops_working(start_gateway, echo, gateway_databas
     assert (await gw.get("/api/v1/accounts", headers={"X-API-Key": body["key"]})).status_code == 200
     conn = await asyncpg.connect(gateway_database_url)
     try:
-        await conn.execute("UPDATE gateway.api_keys SET expires_at = now() - interval '1 s' WHERE id = $1", uuid.UUID(body["id"]))
+        await conn.execute(
+            "UPDATE gateway.api_keys SET expires_at = now() - interval '1 s' WHERE id = $1", uuid.UUID(body["id"])
+        )
     finally:
         await conn.close()
     assert (await gw.get("/api/v1/accounts", headers={"X-API-Key": body["key"]})).status_code == 401

@@ -32,23 +32,42 @@ class FakeServices:
         self.url = ""
         routes = [
             Route("/api/v1/employees/{employee_id}/stage", self.stage),
-            Route("/api/v1/opportunities", self.page([
-                {"id": "o1", "name": "Harbour", "stage": "lead", "industry": "retail", "amount": None},
-                {"id": "o2", "name": "Depot", "stage": "qualified", "industry": None, "amount": None},
-            ])),
+            Route(
+                "/api/v1/opportunities",
+                self.page(
+                    [
+                        {"id": "o1", "name": "Harbour", "stage": "lead", "industry": "retail", "amount": None},
+                        {"id": "o2", "name": "Depot", "stage": "qualified", "industry": None, "amount": None},
+                    ]
+                ),
+            ),
             Route("/api/v1/opportunities/recommended-solutions:batch-get", self.recommendations, methods=["POST"]),
-            Route("/api/v1/support-requests", self.page([{"id": "s1", "status": "open"}, {"id": "s2", "status": "assigned", "assignee_id": "me"}])),
+            Route(
+                "/api/v1/support-requests",
+                self.page([{"id": "s1", "status": "open"}, {"id": "s2", "status": "assigned", "assignee_id": "me"}]),
+            ),
             Route("/api/v1/resources", self.resources),
-            Route("/api/v1/plan-actions", self.page([
-                {"id": "a1", "account_id": "A", "account_name": "Acme", "due_on": days(-1), "overdue": True},
-                {"id": "a2", "account_id": "B", "account_name": "Bolt", "due_on": days(2), "overdue": False},
-                {"id": "a3", "account_id": "A", "account_name": "Acme", "due_on": days(5), "overdue": False},
-            ], next_cursor="more")),
+            Route(
+                "/api/v1/plan-actions",
+                self.page(
+                    [
+                        {"id": "a1", "account_id": "A", "account_name": "Acme", "due_on": days(-1), "overdue": True},
+                        {"id": "a2", "account_id": "B", "account_name": "Bolt", "due_on": days(2), "overdue": False},
+                        {"id": "a3", "account_id": "A", "account_name": "Acme", "due_on": days(5), "overdue": False},
+                    ],
+                    next_cursor="more",
+                ),
+            ),
             Route("/api/v1/incubation-items", self.page([{"id": "i1", "status": "validated"}])),
             Route("/api/v1/relationship-gaps", self.page([{"contact_name": "Li", "account_id": "A", "gap_steps": 2}])),
-            Route("/api/v1/resource-requests", self.page([
-                {"id": "r1", "status": "requested", "requester_org_unit_path": "/group/west/t"},
-            ])),
+            Route(
+                "/api/v1/resource-requests",
+                self.page(
+                    [
+                        {"id": "r1", "status": "requested", "requester_org_unit_path": "/group/west/t"},
+                    ]
+                ),
+            ),
             Route("/api/v1/introductions", self.page([{"id": "n1", "status": "requested"}])),
             Route("/api/v1/resources/people/{id}/influence", self.influence),
             Route("/api/v1/resources/people/{id}/demand", self.demand),
@@ -56,10 +75,14 @@ class FakeServices:
         self.app = Starlette(routes=routes)
 
     async def _record(self, request: Request) -> None:
-        self.calls.append({
-            "path": request.url.path, "query": str(request.query_params),
-            "authorization": request.headers.get("authorization"), "request_id": request.headers.get("x-request-id"),
-        })
+        self.calls.append(
+            {
+                "path": request.url.path,
+                "query": str(request.query_params),
+                "authorization": request.headers.get("authorization"),
+                "request_id": request.headers.get("x-request-id"),
+            }
+        )
         if any(request.url.path.startswith(p) for p in self.slow):
             await asyncio.sleep(5)
 
@@ -67,6 +90,7 @@ class FakeServices:
         async def endpoint(request: Request) -> JSONResponse:
             await self._record(request)
             return JSONResponse({"items": items, "next_cursor": next_cursor})
+
         return endpoint
 
     async def stage(self, request: Request) -> JSONResponse:
@@ -74,17 +98,30 @@ class FakeServices:
         stage = self.stages.get(request.path_params["employee_id"])
         if stage is None:
             return JSONResponse({"status": 404}, status_code=404)
-        return JSONResponse({
-            "stage": stage, "stage_since": "2026-01-01", "needs": ["lacks_deals"],
-            "last_evaluation": {"reasons": {"en": "why", "zh": "为何"}, "gap": {"target_stage": "L2_COMFORTABLE", "en": "3 more wins"}},
-        })
+        return JSONResponse(
+            {
+                "stage": stage,
+                "stage_since": "2026-01-01",
+                "needs": ["lacks_deals"],
+                "last_evaluation": {
+                    "reasons": {"en": "why", "zh": "为何"},
+                    "gap": {"target_stage": "L2_COMFORTABLE", "en": "3 more wins"},
+                },
+            }
+        )
 
     async def recommendations(self, request: Request) -> JSONResponse:
         await self._record(request)
         asked = (await request.json())["opportunity_ids"]
-        return JSONResponse({"items": [
-            {"opportunity_id": i, "items": [{"solution_id": "sol", "name": f"for {i}", "score": 0.9}]} for i in asked
-        ], "not_found": []})
+        return JSONResponse(
+            {
+                "items": [
+                    {"opportunity_id": i, "items": [{"solution_id": "sol", "name": f"for {i}", "score": 0.9}]}
+                    for i in asked
+                ],
+                "not_found": [],
+            }
+        )
 
     async def resources(self, request: Request) -> JSONResponse:
         await self._record(request)
@@ -121,7 +158,7 @@ ALL = ("opportunity", "employee_lifecycle", "key_account", "resource_share")
 
 
 async def test_l1_workspace_with_every_service_up(start_gateway, fake):
-    gw = await start_gateway(**{name: fake.url for name in ALL})
+    gw = await start_gateway(**dict.fromkeys(ALL, fake.url))
     me, headers = employee(fake, "L1_SUBSISTENCE")
     response = await gw.get("/api/v1/me/workspace", headers={**headers, "X-Request-ID": "ws-1"})
     assert response.status_code == 200, response.text
@@ -153,11 +190,16 @@ async def test_a_section_whose_service_is_down_is_marked_and_the_rest_arrive(sta
     sections = (await gw.get("/api/v1/me/workspace", headers=headers)).json()["sections"]
     assert sections["new_opportunities"]["status"] == "ok"
     for name in ("support_requests", "suggested_resources"):
-        assert sections[name] == {"status": "unavailable", "service": "resource_share", "reason": "unreachable", "items": []}
+        assert sections[name] == {
+            "status": "unavailable",
+            "service": "resource_share",
+            "reason": "unreachable",
+            "items": [],
+        }
 
 
 async def test_a_slow_service_costs_one_timeout_not_the_sum(start_gateway, fake):
-    gw = await start_gateway(**{name: fake.url for name in ALL}, workspace_call_timeout_seconds=0.3)
+    gw = await start_gateway(**dict.fromkeys(ALL, fake.url), workspace_call_timeout_seconds=0.3)
     _, headers = employee(fake, "L2_COMFORTABLE")
     fake.slow.update({"/api/v1/plan-actions", "/api/v1/incubation-items", "/api/v1/relationship-gaps"})
     try:
@@ -168,42 +210,55 @@ async def test_a_slow_service_costs_one_timeout_not_the_sum(start_gateway, fake)
         fake.slow.clear()
     assert body["stage_used"] == "L2_COMFORTABLE"
     assert {name: s["status"] for name, s in body["sections"].items()} == {
-        "accounts_with_actions_due": "unavailable", "incubation_items": "unavailable", "relationship_gaps": "unavailable",
+        "accounts_with_actions_due": "unavailable",
+        "incubation_items": "unavailable",
+        "relationship_gaps": "unavailable",
     }
     assert body["sections"]["incubation_items"]["reason"] == "timeout"
     assert 0.3 <= elapsed < 1.2
 
 
 async def test_l2_workspace_asks_the_cross_plan_lists_once_each(start_gateway, fake):
-    gw = await start_gateway(**{name: fake.url for name in ALL})
+    gw = await start_gateway(**dict.fromkeys(ALL, fake.url))
     me, headers = employee(fake, "L2_COMFORTABLE")
     response = await gw.get("/api/v1/me/workspace", headers={**headers, "X-Request-ID": "ws-l2"})
     sections = response.json()["sections"]
     due = sections["accounts_with_actions_due"]
     assert [(a["account_id"], a["overdue"], [x["id"] for x in a["actions"]]) for a in due["items"]] == [
-        ("A", 1, ["a1", "a3"]), ("B", 0, ["a2"])]
+        ("A", 1, ["a1", "a3"]),
+        ("B", 0, ["a2"]),
+    ]
     assert due["summary"] == {"due_days": 14, "actions": 3, "more": True}
     assert [i["id"] for i in sections["incubation_items"]["items"]] == ["i1"]
     assert sections["relationship_gaps"]["items"][0]["contact_name"] == "Li"
     calls = [c for c in fake.calls if c["request_id"] == "ws-l2"]
-    assert sorted(c["path"] for c in calls) == sorted([
-        f"/api/v1/employees/{me}/stage", "/api/v1/plan-actions", "/api/v1/incubation-items", "/api/v1/relationship-gaps"])
+    assert sorted(c["path"] for c in calls) == sorted(
+        [
+            f"/api/v1/employees/{me}/stage",
+            "/api/v1/plan-actions",
+            "/api/v1/incubation-items",
+            "/api/v1/relationship-gaps",
+        ]
+    )
     actions = next(c for c in calls if c["path"] == "/api/v1/plan-actions")["query"]
     assert "status=open&status=in_progress" in actions and f"owner_id={me}" in actions and "unowned=true" in actions
     assert f"due_by={(TODAY + dt.timedelta(days=14)).isoformat()}" in actions and "current_plans_only=true" in actions
 
 
 async def test_l3_workspace(start_gateway, fake):
-    gw = await start_gateway(**{name: fake.url for name in ALL})
+    gw = await start_gateway(**dict.fromkeys(ALL, fake.url))
     me, headers = employee(fake, "L3_AFFLUENT")
     sections = (await gw.get("/api/v1/me/workspace", headers=headers)).json()["sections"]
-    assert [(i["kind"], i["id"]) for i in sections["decisions_waiting"]["items"]] == [("resource_request", "r1"), ("introduction", "n1")]
+    assert [(i["kind"], i["id"]) for i in sections["decisions_waiting"]["items"]] == [
+        ("resource_request", "r1"),
+        ("introduction", "n1"),
+    ]
     assert sections["influence"]["summary"] == {"employee_id": me, "score": 12.5}
     assert sections["expertise_demand"]["summary"] == {"employee_id": me, "resource_requests": {"waiting_decision": 1}}
 
 
 async def test_without_a_stage_the_workspace_shows_l1_help(start_gateway, fake):
-    gw = await start_gateway(**{name: fake.url for name in ALL})
+    gw = await start_gateway(**dict.fromkeys(ALL, fake.url))
     _, headers = employee(fake, None)
     body = (await gw.get("/api/v1/me/workspace", headers=headers)).json()
     assert body["stage"]["status"] == "not_evaluated" and body["stage_used"] == "L1_SUBSISTENCE"
@@ -214,7 +269,7 @@ async def test_without_a_stage_the_workspace_shows_l1_help(start_gateway, fake):
 
 
 async def test_workspace_needs_an_employee(start_gateway, fake):
-    gw = await start_gateway(**{name: fake.url for name in ALL})
+    gw = await start_gateway(**dict.fromkeys(ALL, fake.url))
     assert (await gw.get("/api/v1/me/workspace")).status_code == 401
     service_like = auth(employee="not-a-uuid", org_unit="/group", roles=("integrator",))
     refused = await gw.get("/api/v1/me/workspace", headers=service_like)
@@ -223,8 +278,10 @@ async def test_workspace_needs_an_employee(start_gateway, fake):
 
 async def test_an_open_breaker_makes_a_section_unavailable_at_once(start_gateway, fake):
     gw = await start_gateway(
-        **{name: fake.url for name in ALL if name != "opportunity"}, opportunity=closed_url(),
-        breaker_failure_threshold=1, breaker_open_seconds=30,
+        **{name: fake.url for name in ALL if name != "opportunity"},
+        opportunity=closed_url(),
+        breaker_failure_threshold=1,
+        breaker_open_seconds=30,
     )
     _, headers = employee(fake, "L1_SUBSISTENCE")
     first = (await gw.get("/api/v1/me/workspace", headers=headers)).json()["sections"]["new_opportunities"]

@@ -29,7 +29,10 @@ async def upstream_url():
 
 async def test_5xx_from_the_service_counts_4xx_does_not(upstream_url):
     settings = Settings(
-        environment="test", jwt_secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET, key_account_url=upstream_url,
+        environment="test",
+        jwt_secret=TEST_SECRET,
+        service_secret=TEST_SERVICE_SECRET,
+        key_account_url=upstream_url,
     )
     breakers = Breakers(["key_account"], threshold=2, open_seconds=30)
     async with aiohttp.ClientSession() as session:
