@@ -71,7 +71,6 @@ class ApiKeys:
             raise Unauthorized(API_KEY_INVALID)
         if cached.token_until - 60 <= now:
             self._mint(cached, now)
-        assert cached.caller is not None
         return cached.caller
 
     async def _load(self, digest: str, now: float) -> _CachedKey:
@@ -112,7 +111,8 @@ class ApiKeys:
         return entry
 
     def _mint(self, cached: _CachedKey, now: float) -> None:
-        assert cached.caller is not None
+        if cached.caller is None:
+            raise ValueError("an unknown or revoked key has no token to mint")
         s = self._settings
         ttl = s.api_key_token_ttl_seconds
         if cached.expires_at is not None:

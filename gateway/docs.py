@@ -57,7 +57,9 @@ class PackagedSpec:
                 self._bytes = self.path.read_bytes()
             except FileNotFoundError:
                 log.error("openapi_missing", path=str(self.path))
-                raise SpecMissing(f"{self.path.name} was not shipped with the gateway: run `sanlun openapi export`.")
+                raise SpecMissing(
+                    f"{self.path.name} was not shipped with the gateway: run `sanlun openapi export`."
+                ) from None
         return self._bytes
 
     def parsed(self) -> dict[str, Any]:

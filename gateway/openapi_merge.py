@@ -94,8 +94,8 @@ def merge_specs(gateway: dict[str, Any], services: Sequence[tuple[str, dict[str,
             if path in path_owners:
                 raise ValueError(f"{path} is served by both {path_owners[path]} and {owner}")
             path_owners[path] = owner
-            item = _rewrite_refs(item, renames)
-            for method, operation in item.items():
+            rewritten = _rewrite_refs(item, renames)
+            for method, operation in rewritten.items():
                 if method not in HTTP_METHODS:
                     continue
                 op_id = operation.get("operationId")

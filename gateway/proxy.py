@@ -433,8 +433,8 @@ def _request_headers(scope: Scope) -> list[tuple[str, str]]:
 
 def _response_start(response: aiohttp.ClientResponse) -> Message:
     headers = []
-    for name, value in response.raw_headers:
-        name = name.lower()
+    for raw_name, value in response.raw_headers:
+        name = raw_name.lower()
         if name not in RESPONSE_DROPPED:
             headers.append((name, value))
     return {"type": "http.response.start", "status": response.status, "headers": headers}

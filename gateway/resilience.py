@@ -27,6 +27,7 @@ the gateway's work (and slow the other services' callers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from typing import Literal
@@ -185,10 +186,8 @@ class Bulkhead:
                     return  # in time after all: keep it
                 self.release()
                 raise
-            try:
+            with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
-            except ValueError:
-                pass
             if isinstance(exc, TimeoutError):
                 raise Busy from None
             raise

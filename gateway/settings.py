@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sanlun.kernel.settings import ServiceSettings
@@ -67,7 +68,7 @@ class Settings(ServiceSettings):
     api_key_token_ttl_seconds: int = 300
 
     # Browser frontends allowed to call the API (exact origins); empty: no CORS.
-    cors_origins: list[str] = []
+    cors_origins: list[str] = Field(default_factory=list)
     cors_max_age_seconds: int = 600
 
     # `GET /api/v1/me/workspace`: budget of each call it makes, and how many

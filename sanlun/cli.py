@@ -261,8 +261,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     def announce() -> None:
         lines = ["", "Sanlun is up:"]
-        for child in supervisor.children:
-            lines.append(f"  {child.spec.name:<20} {base_url(args.host, child.spec.port):<26} pid {child.pid}")
+        lines += (
+            f"  {child.spec.name:<20} {base_url(args.host, child.spec.port):<26} pid {child.pid}"
+            for child in supervisor.children
+        )
         gateway = base_url(args.host, args.base_port)
         lines += [
             f"API docs: {gateway}/docs   health: {gateway}/health",

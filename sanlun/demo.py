@@ -88,9 +88,12 @@ class System:
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
 
+        stdout = self.process.stdout
+        if stdout is None:
+            raise RuntimeError("sanlun up was started without a pipe for its output")
+
         def collect() -> None:
-            assert self.process and self.process.stdout
-            for line in self.process.stdout:
+            for line in stdout:
                 self.lines.append(line.rstrip("\n"))
                 log.write(line)
                 log.flush()
@@ -209,8 +212,10 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
     say(f"== 3. One assignment round: the {summary.get('deals', 0)} unassigned open leads (Prospecting, never engaged)")
     say(
         f"   proposed {summary.get('assigned', 0)} of {summary.get('deals', 0)} to {summary.get('reps', 0)} reps; "
-        f"expected won value {summary.get('expected_won_value', 0):,.0f} USD; starters {summary.get('starters', '-')}, "
-        f"L1 protected share {summary.get('l1_starters_given', '-')} of target {summary.get('l1_starter_target', '-')}; "
+        f"expected won value {summary.get('expected_won_value', 0):,.0f} USD; "
+        f"starters {summary.get('starters', '-')}, "
+        f"L1 protected share {summary.get('l1_starters_given', '-')} "
+        f"of target {summary.get('l1_starter_target', '-')}; "
         f"stages {proposal['stages_source']}"
     )
     per_rep = collections.Counter(i["proposed_owner_id"] for i in proposal["items"])

@@ -19,6 +19,7 @@ the last lines of each are kept to explain a failure.
 from __future__ import annotations
 
 import collections
+import contextlib
 import enum
 import os
 import signal
@@ -62,7 +63,7 @@ class SupervisorError(Exception):
 
 def public_host(host: str) -> str:
     """The address to reach a server bound to `host` from this machine."""
-    if host in ("", "0.0.0.0"):
+    if host in ("", "0.0.0.0"):  # noqa: S104 - the wildcard address is an input here, not a bind
         return "127.0.0.1"
     if host == "::":
         return "::1"
@@ -265,7 +266,8 @@ def check_ports(host: str, specs: Sequence[ProcessSpec], say: Callable[[str], No
         dead_parent = orphaned_child(pid) if pid is not None else None
         if pid is not None and dead_parent is not None:
             say(
-                f"Port {spec.port} is held by pid {pid}, a child of a `sanlun up` (pid {dead_parent}) that is gone: stopping it."
+                f"Port {spec.port} is held by pid {pid}, a child of a `sanlun up` (pid {dead_parent}) "
+                "that is gone: stopping it."
             )
             stop_process_group(pid, GRACE_SECONDS)
             deadline = time.monotonic() + 2
@@ -314,10 +316,8 @@ class Child:
         return "\n".join(f"    {line}" for line in self.tail) or "    (no output)"
 
     def signal_group(self, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
 
 
 def describe_exit(code: int) -> str:
@@ -425,10 +425,11 @@ class Supervisor:
             self._read(child)
 
     def _forward(self, child: Child, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
+        if process.stdout is None:  # started without a pipe: nothing to forward
+            return
         with process.stdout:
-            for line in process.stdout:
-                line = line.rstrip("\n")
+            for raw in process.stdout:
+                line = raw.rstrip("\n")
                 child.tail.append(line)
                 self.say(f"{child.spec.name:<{self._width}} | {line}")
 
@@ -455,7 +456,8 @@ class Supervisor:
             if time.monotonic() > deadline:
                 late = pending[0]
                 raise SupervisorError(
-                    f"{late.spec.name} (pid {late.pid}) did not answer {base_url(self.host, late.spec.port)}/health/ready "
+                    f"{late.spec.name} (pid {late.pid}) did not answer "
+                    f"{base_url(self.host, late.spec.port)}/health/ready "
                     f"with 200 within {timeout:.0f}s. Its last output:\n{late.tail_text()}"
                 )
             self.stopping.wait(0.25)
@@ -508,7 +510,8 @@ class Supervisor:
         child.late_reported = False
         self._read(child)
         self.event(
-            f"{child.spec.name} restarted as pid {child.pid} (attempt {child.backoff.failures}); waiting for /health/ready"
+            f"{child.spec.name} restarted as pid {child.pid} (attempt {child.backoff.failures}); "
+            "waiting for /health/ready"
         )
 
     def _check_restarted(self, child: Child, ready_timeout: float) -> None:
@@ -520,7 +523,8 @@ class Supervisor:
         elif not child.late_reported and self.clock() - child.started_at > ready_timeout:
             child.late_reported = True
             self.event(
-                f"{child.spec.name} (pid {child.pid}) is not ready {ready_timeout:.0f}s after its restart; still waiting. "
+                f"{child.spec.name} (pid {child.pid}) is not ready {ready_timeout:.0f}s after its restart; "
+                "still waiting. "
                 f"Its last output:\n{child.tail_text()}"
             )
 
@@ -569,7 +573,10 @@ class Supervisor:
         )
 
     def _death_message(self, child: Child, when: str) -> str:
-        return f"{child.spec.name} (pid {child.pid}) {describe_exit(child.process.returncode)} {when}. Its last output:\n{child.tail_text()}"
+        return (
+            f"{child.spec.name} (pid {child.pid}) {describe_exit(child.process.returncode)} {when}. "
+            f"Its last output:\n{child.tail_text()}"
+        )
 
     def run(self, *, ready_timeout: float, on_ready: Callable[[], None] | None = None) -> int:
         """Start, wait until ready, then supervise (restarting crashed children)
@@ -604,7 +611,7 @@ class Supervisor:
 
 def _answers_ready(host: str, port: int, timeout: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(f"{base_url(host, port)}/health/ready", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"{base_url(host, port)}/health/ready", timeout=timeout) as resp:  # noqa: S310 - http URL built here
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False

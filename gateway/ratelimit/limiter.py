@@ -51,7 +51,7 @@ class RateLimiter:
                 capacity=limit.capacity,
                 rate=limit.rate,
             )
-        except Exception as exc:  # the database is down: availability wins over the limit
+        except Exception as exc:  # noqa: BLE001 - the database is down: availability wins over the limit
             log.warning("rate_limit_store_failed", error=type(exc).__name__)
             return False
         finally:

@@ -51,7 +51,7 @@ ON CONFLICT (key) DO UPDATE SET
     tokens = {_REFILLED} - least({_WANT}, floor({_REFILLED})),
     updated_at = clock_timestamp()
 RETURNING granted, tokens
-""")
+""")  # noqa: S608 - put together from the constants above; the values are bound parameters
 
 
 @dataclass(frozen=True, slots=True)

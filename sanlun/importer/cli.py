@@ -7,6 +7,7 @@ sanlun import --data DIR --mapping my.yaml    # another export
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -100,10 +101,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                 leave_unassigned=frozenset(args.leave_unassigned),
                 batch_size=args.batch_size,
             )
-            try:
+            with contextlib.suppress(ApiError, OSError, KeyboardInterrupt):
                 importer.run()
-            except (ApiError, OSError, KeyboardInterrupt):
-                pass
             report = importer.report
     except (MappingError, RowError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -55,7 +55,7 @@ def parse_csv(name: str, data: bytes) -> Table:
         if len(record) != len(columns):
             table.broken.append((line, f"{len(record)} values for {len(columns)} columns"))
             continue
-        table.rows.append(Row(name, line, dict(zip(columns, record))))
+        table.rows.append(Row(name, line, dict(zip(columns, record, strict=True))))
     return table
 
 

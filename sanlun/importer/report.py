@@ -13,6 +13,7 @@ from sanlun.importer.plan import Note, Plan, Rejection, Source
 
 ENTITIES = ("org_units", "employees", "accounts", "solutions", "opportunities")
 STATUSES = ("created", "updated", "unchanged", "rejected")
+WIDTHS = (9, 9, 11, 10)  # of the STATUSES columns in the summary table
 
 
 @dataclass
@@ -98,7 +99,8 @@ class Report:
         lines.append(f"{'':16}{'created':>9}{'updated':>9}{'unchanged':>11}{'rejected':>10}")
         for entity, c in self.counts().items():
             lines.append(
-                f"{entity.replace('_', ' '):16}" + "".join(f"{c[s]:>{w}}" for s, w in zip(STATUSES, (9, 9, 11, 10)))
+                f"{entity.replace('_', ' '):16}"
+                + "".join(f"{c[s]:>{w}}" for s, w in zip(STATUSES, WIDTHS, strict=True))
             )
         f = self.facts
         lines.append(
@@ -136,8 +138,10 @@ class Report:
         if self.interrupted:
             lines += [
                 "",
-                f"INTERRUPTED: {self.interrupted}. Run the same command again to finish; "
-                "what is already stored is left as it is.",
+                (
+                    f"INTERRUPTED: {self.interrupted}. Run the same command again to finish; "
+                    "what is already stored is left as it is."
+                ),
             ]
         return "\n".join(lines)
 

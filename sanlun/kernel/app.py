@@ -143,7 +143,8 @@ def create_service_app(
     dispatcher, problem+json errors, request context, health/metrics, the
     event endpoints and the service's routers."""
     schema = metadata.schema
-    assert schema
+    if not schema:
+        raise ValueError("service metadata must name its schema")
     head = head_revision(migrations_dir, schema)
     outbox = metadata.tables[f"{schema}.outbox"]
     retention = retention_rules(metadata, settings)
@@ -260,13 +261,15 @@ def ensure_kernel_tables(metadata: sa.MetaData) -> None:
 
 def _cached_service_token(secret: str, service: str) -> Callable[[], str]:
     """Mint the service token once an hour instead of on every delivery."""
-    state = {"token": "", "expires": 0.0}
+    cached = ""
+    expires = 0.0
 
     def token() -> str:
+        nonlocal cached, expires
         now = time.time()
-        if now > state["expires"]:
-            state["token"] = mint_service_token(secret, service, ttl_seconds=3600)
-            state["expires"] = now + 3000
-        return str(state["token"])
+        if now > expires:
+            cached = mint_service_token(secret, service, ttl_seconds=3600)
+            expires = now + 3000
+        return cached
 
     return token

@@ -64,7 +64,7 @@ class TokenVerifier:
     def __init__(self, settings: ProcessSettings, http: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
         self._http = http
-        self._jwks: dict[str, Any] = {}
+        self._jwks: dict[str | None, Any] = {}
         self._jwks_fetched = 0.0
         self._cache: dict[str, tuple[float, Principal]] = {}
 
@@ -80,10 +80,12 @@ class TokenVerifier:
         return self._jwks[kid]
 
     async def _refresh_jwks(self) -> None:
-        assert self._settings.jwks_url
+        jwks_url = self._settings.jwks_url
+        if not jwks_url:
+            raise Unauthorized("No identity provider keys are configured for RS256 tokens.")
         client = self._http or httpx.AsyncClient(timeout=5.0)
         try:
-            resp = await client.get(self._settings.jwks_url, timeout=5.0)
+            resp = await client.get(jwks_url, timeout=5.0)
             resp.raise_for_status()
             keys = jwt.PyJWKSet.from_dict(resp.json()).keys
         except (httpx.HTTPError, jwt.PyJWTError, ValueError) as exc:

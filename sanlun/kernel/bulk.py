@@ -210,7 +210,8 @@ class BulkRow(Generic[RowT]):
     def failed(
         self, field: str | Sequence[str | int], msg: str, code: str | None = None, **extra: Any
     ) -> BulkRowResult:
-        return self.result("failed", errors=[self.error(field, msg, code)], **extra)
+        failed: BulkRowResult = self.result("failed", errors=[self.error(field, msg, code)], **extra)
+        return failed
 
     def result(self, status: str, *, id: Any = None, result: type[BulkRowResult] = BulkRowResult, **extra: Any) -> Any:
         return result(index=self.index, external_id=self.external_id, status=status, id=id, **extra)
@@ -298,11 +299,11 @@ def deprecated_alias(router: APIRouter, *, alias: str, of: str, method: str = "P
     handler of the route at `of`, for one release: deprecated in OpenAPI, and
     every answer (replays and errors included) says where to go instead."""
     path = router.prefix + of
-    route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == path and method in r.methods)
+    route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == path and method in (r.methods or ()))
 
     class DeprecatedRoute(route.__class__):  # type: ignore[name-defined,misc]
         def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-            handler = super().get_route_handler()
+            handler: Callable[[Request], Awaitable[Response]] = super().get_route_handler()
 
             async def answer(request: Request) -> Response:
                 response = await handler(request)

@@ -20,10 +20,10 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Integer, MetaData, Uuid, event, func
+from sqlalchemy import CursorResult, DateTime, Integer, MetaData, Result, Uuid, event, func
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -124,12 +124,18 @@ def _replace_closed_connection(dbapi_connection: object, record: object, proxy: 
         raise DisconnectionError("the server closed this pooled connection")
 
 
+def rows_affected(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched. `execute` is typed as returning a
+    `Result`; for those statements it is a `CursorResult`, which has the count."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 async def get_session(request: Request) -> AsyncSession:
     # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     session = getattr(request.state, "db_session", None)
     if session is None:  # pragma: no cover - a route not using TransactionalRoute
         raise RuntimeError("route is not a TransactionalRoute; no session was opened")
-    return session
+    return cast(AsyncSession, session)
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]

@@ -354,7 +354,7 @@ def database_unavailable_response(request: Request, exc: BaseException) -> JSONR
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     if is_database_unavailable(exc):
         return database_unavailable_response(request, exc)
-    log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
     return problem_response(
         500,
         "internal_error",

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
-from sanlun.kernel.db import DbSession, utcnow
+from sanlun.kernel.db import DbSession, rows_affected, utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, problem_responses
 from sanlun.kernel.events import DELIVERED, PARKED, PENDING, EventHandler
 from sanlun.kernel.pagination import Page, Pagination, paginate
@@ -106,7 +106,7 @@ def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler]
             try:
                 async with session.begin_nested():
                     results.append(await consume(session, event))
-            except Exception as exc:  # reported per event; the sender retries it
+            except Exception as exc:  # noqa: BLE001 - reported per event; the sender retries it
                 log.warning("event_failed", event_id=str(event.id), type=event.type, error=repr(exc))
                 results.append(EventResult(id=event.id, status="failed", error=f"{type(exc).__name__}: {exc}"[:300]))
         return EventReceipt(results=results)
@@ -259,13 +259,13 @@ def ops_router(outbox: sa.Table, service: str) -> APIRouter:
             conditions.append(outbox.c.created_at >= body.since)
         if body.until is not None:
             conditions.append(outbox.c.created_at < body.until)
-        queued = (
+        queued = rows_affected(
             await session.execute(
                 sa.update(outbox)
                 .where(*conditions)
                 .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), first_failed_at=None)
             )
-        ).rowcount
+        )
         if queued:
             await session.execute(sa.text(f"NOTIFY sanlun_outbox_{service}"))
         log.info(

@@ -40,7 +40,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sanlun.kernel.db import Database, utcnow
+from sanlun.kernel.db import Database, rows_affected, utcnow
 
 log = structlog.get_logger("sanlun.events")
 
@@ -226,8 +226,8 @@ def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
     """Exponential backoff, capped, with "equal" jitter (attempts counts
     failures so far): somewhere between half the step and the step, so the
     wait never exceeds `cap` and never collapses to zero."""
-    step = min(cap, base * (2 ** max(0, attempts - 1)))
-    return step / 2 + random.uniform(0, step / 2)
+    step = min(cap, base * 2.0 ** max(0, attempts - 1))
+    return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not a secret
 
 
 @dataclass(slots=True)
@@ -347,10 +347,12 @@ class OutboxDispatcher:
             conn = await asyncio.wait_for(self.db.engine.connect(), timeout=max(1.0, self.timeout))
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
+            if driver is None:
+                raise RuntimeError("the pooled connection has no asyncpg driver connection")
             self._listen_lost = False
             driver.add_termination_listener(self._on_listen_lost)
             await driver.add_listener(self.ctx.channel, self._on_notify)
-        except Exception as exc:  # polling still delivers, only later
+        except Exception as exc:  # noqa: BLE001 - polling still delivers, only later
             log.warning("outbox_listen_failed", service=self.ctx.source, error=repr(exc), retry_in=self._relisten_delay)
             if conn is not None:
                 await _discard(conn)
@@ -392,7 +394,7 @@ class OutboxDispatcher:
                 await asyncio.wait_for(self._listen_driver.fetchval("SELECT 1"), timeout=5)
                 self._listen_checked_at = time.monotonic()
                 return
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure means the LISTEN connection is gone
                 self._listen_lost = True
         if self._listen_driver is not None:
             log.warning("outbox_listen_lost", service=self.ctx.source, channel=self.ctx.channel)
@@ -411,12 +413,12 @@ class OutboxDispatcher:
             self._wake.clear()
             try:
                 await self._ensure_listening()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - without LISTEN the loop still polls
                 log.warning("outbox_listen_check_failed", error=repr(exc))
             try:
                 handled = await self.dispatch_once()
                 self._retry_delay = 0.0
-            except Exception as exc:  # the loop must survive a database restart
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a database restart
                 log.warning("outbox_dispatch_failed", error=repr(exc))
                 handled = 0
                 # Soon again (the pool replaces broken connections), not a whole poll later.
@@ -424,15 +426,13 @@ class OutboxDispatcher:
             if time.monotonic() - last_gauge > self.metrics_interval:
                 try:
                     await self.update_backlog_gauge()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a stale gauge must not stop delivery
                     log.warning("outbox_gauge_failed", error=repr(exc))
                 last_gauge = time.monotonic()
             if handled:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._wait_seconds())
-            except TimeoutError:
-                pass
 
     def _wait_seconds(self) -> float:
         """The poll, shortened to the next probe due and, while not listening,
@@ -624,13 +624,13 @@ class OutboxDispatcher:
         if health.healthy:
             return
         t = self.ctx.outbox
-        released = (
+        released = rows_affected(
             await session.execute(
                 sa.update(t)
                 .where(t.c.subscriber == name, t.c.status == PENDING, t.c.next_attempt_at > now)
                 .values(next_attempt_at=now)
             )
-        ).rowcount
+        )
         if health.failing_since is not None:
             log.info(
                 "subscriber_recovered",
@@ -658,7 +658,7 @@ class OutboxDispatcher:
         now = self.now()
         totals = {PENDING: 0, PARKED: 0}
         seen: set[str] = set()
-        for subscriber, status, count, oldest in rows:
+        for subscriber, status, count, _oldest in rows:
             totals[status] += count
             seen.add(subscriber)
         names = seen | self._gauged | set(self.ctx.subscriptions.routes) - {self.ctx.source}

@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 import structlog
+from structlog.typing import EventDict, Processor
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 principal_var: ContextVar[str | None] = ContextVar("principal", default=None)
@@ -35,23 +36,23 @@ _service: str | None = None
 
 def name_process(service: str | None) -> None:
     """The `service` field of every line this process writes from now on."""
-    global _service
+    global _service  # noqa: PLW0603 - one name per process, read by every log line
     _service = service
 
 
-def _add_service(_: object, __: str, event: dict) -> dict:
+def _add_service(_: object, __: str, event: EventDict) -> EventDict:
     if _service is not None:
         event.setdefault("service", _service)
     return event
 
 
-def _add_context(_: object, __: str, event: dict) -> dict:
+def _add_context(_: object, __: str, event: EventDict) -> EventDict:
     event.setdefault("request_id", request_id_var.get())
     event.setdefault("principal", principal_var.get())
     return event
 
 
-def _shared_processors() -> list:
+def _shared_processors() -> list[Processor]:
     return [
         _add_service,
         structlog.contextvars.merge_contextvars,

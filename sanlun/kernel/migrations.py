@@ -58,8 +58,11 @@ async def current_revision(conn: AsyncConnection, schema: str) -> str | None:
 def run_env(metadata: sa.MetaData) -> None:
     """Body of every service's `migrations/env.py`."""
     schema = metadata.schema
-    assert schema, "service metadata must name its schema"
+    if not schema:
+        raise RuntimeError("service metadata must name its schema")
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the alembic config names no sqlalchemy.url")
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table":

@@ -27,6 +27,8 @@ log = structlog.get_logger("sanlun.peer_stages")
 
 SERVICE = "employee_lifecycle"
 PATH = "/api/v1/employees/stages:batch-get"
+# A peer that is down, or an answer not shaped as expected: the local view answers instead.
+FALLBACK_ERRORS: tuple[type[Exception], ...] = (*PEER_ERRORS, ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ async def fetch(
                     item.get("stage"), int(item.get("capacity") or 0), item.get("open_load")
                 )
             not_found += [uuid.UUID(i) for i in answer.get("not_found", [])]
-    except (*PEER_ERRORS, ValueError, KeyError, TypeError) as exc:
+    except FALLBACK_ERRORS as exc:
         reason = failure_reason(exc)
         log.warning("stages_live_failed", reason=reason, error=str(exc)[:300])
         cached, as_of = await local(ids)

@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
 from sanlun.kernel.auth import CurrentPrincipal, require_roles
-from sanlun.kernel.db import Database, utcnow
+from sanlun.kernel.db import Database, rows_affected, utcnow
 from sanlun.kernel.errors import DatabaseUnavailable, Forbidden, Unauthorized, problem_responses
 from sanlun.kernel.settings import ServiceSettings
 
@@ -84,7 +84,7 @@ async def purge(db: Database, service: str, rules: list[Rule], now: dt.datetime 
         total = 0
         while True:
             async with db.transaction() as session:
-                count = (await session.execute(rule.batch(now))).rowcount or 0
+                count = rows_affected(await session.execute(rule.batch(now)))
             total += count
             if count < BATCH:
                 break
@@ -94,7 +94,9 @@ async def purge(db: Database, service: str, rules: list[Rule], now: dt.datetime 
     return deleted
 
 
-def retention_task(service: str, rules_of: list[Rule], interval_seconds: float):
+def retention_task(
+    service: str, rules_of: list[Rule], interval_seconds: float
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A lifespan context running `purge` every `interval_seconds` (jittered so
     replicas spread out); a failing pass is logged and retried next time."""
 
@@ -102,7 +104,7 @@ def retention_task(service: str, rules_of: list[Rule], interval_seconds: float):
     async def run(app: FastAPI) -> AsyncIterator[None]:
         async def loop() -> None:
             while True:
-                await asyncio.sleep(interval_seconds * random.uniform(0.5, 1.0))
+                await asyncio.sleep(interval_seconds * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
                 try:
                     deleted = await purge(app.state.db, service, rules_of)
                     if any(deleted.values()):

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "sanlun-development-secret-change-me"
+PLACEHOLDER_SECRET = "sanlun-development-secret-change-me"  # noqa: S105 - refused outside development
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/sanlun"
 
 
@@ -69,12 +69,15 @@ class ProcessSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> ProcessSettings:
-        if self.environment != "development" and self.jwt_algorithm == "HS256":
-            if self.jwt_secret.get_secret_value() in ("", PLACEHOLDER_SECRET):
-                raise ValueError(
-                    "SANLUN_JWT_SECRET is the development placeholder; "
-                    f"set a real secret to run with environment={self.environment}"
-                )
+        if (
+            self.environment != "development"
+            and self.jwt_algorithm == "HS256"
+            and self.jwt_secret.get_secret_value() in ("", PLACEHOLDER_SECRET)
+        ):
+            raise ValueError(
+                "SANLUN_JWT_SECRET is the development placeholder; "
+                f"set a real secret to run with environment={self.environment}"
+            )
         if self.environment == "production" and self.service_secret.get_secret_value().startswith(PLACEHOLDER_SECRET):
             raise ValueError("SANLUN_SERVICE_SECRET is the development placeholder; set a real one in production")
         if self.jwt_algorithm == "RS256" and not self.jwks_url:
