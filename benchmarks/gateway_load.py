@@ -55,7 +55,7 @@ def main() -> int:
         return 2
     with system(database_url, GATEWAYS) as procs:
         reps = seed(procs.services)
-        targets = {"direct": None, **{name: url for name, url in procs.gateways.items()}}
+        targets = {"direct": None, **procs.gateways}
         warm = min(600, args.requests)
         for base in targets.values():
             run_load(plan(reps, procs.services, base, warm), args.concurrency)
@@ -159,7 +159,8 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace, services: l
     for name in results:
         bad = sum(c for r in results[name] for s, c in r["statuses"].items() if not str(s).startswith("2"))
         gw = cpu(name, name) if name != "direct" else 0.0
-        line = f"{name:18}{rps[name]:>8.0f}{rps[name] / rps['direct']:>7.2f}{med(name, 'p50_ms'):>8.2f}{med(name, 'p99_ms'):>8.2f}"
+        line = f"{name:18}{rps[name]:>8.0f}{rps[name] / rps['direct']:>7.2f}"
+        line += f"{med(name, 'p50_ms'):>8.2f}{med(name, 'p99_ms'):>8.2f}"
         line += f"{bad:>8}{gw:>14.3f}" + "".join(f"{cpu(name, s):>16.3f}" for s in services)
         print(line)
     for name in results:

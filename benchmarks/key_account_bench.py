@@ -33,6 +33,8 @@ from sanlun.kernel.auth import mint_token
 from sanlun.kernel.migrations import upgrade
 from tests.support import create_database, drop_database, with_database
 
+ROOT = Path(__file__).resolve().parent.parent
+
 SECRET = "bench-secret-0123456789abcdef0123"
 EMPLOYEES = 2000
 
@@ -162,64 +164,66 @@ async def measure(url: str, accounts: int, requests: int) -> None:
     def page_ok(body: dict) -> None:
         assert "items" in body
 
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://key_account") as client:
-            for _ in range(30):  # warm-up: connections, caches, JIT-free but plan caches
-                await timed(
-                    client,
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://key_account") as client,
+    ):
+        for _ in range(30):  # warm-up: connections, caches, JIT-free but plan caches
+            await timed(
+                client,
+                f"/api/v1/accounts/{uuid.UUID(hex=_md5(f'a{rng.randint(1, accounts)}'))}/relationship-map",
+                None,
+                admin,
+                map_ok,
+            )
+        cases = {
+            "relationship map, group admin": [
+                (
                     f"/api/v1/accounts/{uuid.UUID(hex=_md5(f'a{rng.randint(1, accounts)}'))}/relationship-map",
                     None,
                     admin,
                     map_ok,
                 )
-            cases = {
-                "relationship map, group admin": [
-                    (
-                        f"/api/v1/accounts/{uuid.UUID(hex=_md5(f'a{rng.randint(1, accounts)}'))}/relationship-map",
-                        None,
-                        admin,
-                        map_ok,
-                    )
-                    for _ in range(requests)
-                ],
-                "relationship map, rep on the coverage team": [
-                    (f"/api/v1/accounts/{rng.choice(rep_accounts)}/relationship-map", None, rep, map_ok)
-                    for _ in range(requests)
-                ],
-                "name prefix (2 chars), group admin, limit 50": [
-                    (
-                        "/api/v1/accounts",
-                        {"name_prefix": rng.choice(hexchars[10:]) + rng.choice(hexchars), "limit": 50},
-                        admin,
-                        page_ok,
-                    )
-                    for _ in range(requests)
-                ],
-                "name prefix (3 chars), group admin, limit 50": [
-                    (
-                        "/api/v1/accounts",
-                        {"name_prefix": "".join(rng.choice(hexchars) for _ in range(3)), "limit": 50},
-                        admin,
-                        page_ok,
-                    )
-                    for _ in range(requests)
-                ],
-                "name prefix (2 chars), manager of a team": [
-                    (
-                        "/api/v1/accounts",
-                        {"name_prefix": rng.choice(hexchars[10:]) + rng.choice(hexchars), "limit": 50},
-                        manager,
-                        page_ok,
-                    )
-                    for _ in range(requests)
-                ],
-                "name prefix (1 char), rep via coverage": [
-                    ("/api/v1/accounts", {"name_prefix": rng.choice(hexchars), "limit": 50}, rep, page_ok)
-                    for _ in range(requests)
-                ],
-            }
-            for name, calls in cases.items():
-                figures(name, [await timed(client, *call) for call in calls])
+                for _ in range(requests)
+            ],
+            "relationship map, rep on the coverage team": [
+                (f"/api/v1/accounts/{rng.choice(rep_accounts)}/relationship-map", None, rep, map_ok)
+                for _ in range(requests)
+            ],
+            "name prefix (2 chars), group admin, limit 50": [
+                (
+                    "/api/v1/accounts",
+                    {"name_prefix": rng.choice(hexchars[10:]) + rng.choice(hexchars), "limit": 50},
+                    admin,
+                    page_ok,
+                )
+                for _ in range(requests)
+            ],
+            "name prefix (3 chars), group admin, limit 50": [
+                (
+                    "/api/v1/accounts",
+                    {"name_prefix": "".join(rng.choice(hexchars) for _ in range(3)), "limit": 50},
+                    admin,
+                    page_ok,
+                )
+                for _ in range(requests)
+            ],
+            "name prefix (2 chars), manager of a team": [
+                (
+                    "/api/v1/accounts",
+                    {"name_prefix": rng.choice(hexchars[10:]) + rng.choice(hexchars), "limit": 50},
+                    manager,
+                    page_ok,
+                )
+                for _ in range(requests)
+            ],
+            "name prefix (1 char), rep via coverage": [
+                ("/api/v1/accounts", {"name_prefix": rng.choice(hexchars), "limit": 50}, rep, page_ok)
+                for _ in range(requests)
+            ],
+        }
+        for name, calls in cases.items():
+            figures(name, [await timed(client, *call) for call in calls])
 
 
 def _md5(text: str) -> str:
@@ -243,9 +247,7 @@ async def main() -> None:
         await create_database(admin, name)
     url = with_database(admin, name)
     try:
-        await asyncio.to_thread(
-            upgrade, Path(__file__).resolve().parent.parent / "services/key_account/migrations", "key_account", url
-        )
+        await asyncio.to_thread(upgrade, ROOT / "services/key_account/migrations", "key_account", url)
         if not args.reuse:
             print(f"loading {args.accounts:,} accounts into {name}")
             await load(url, args.accounts)

@@ -149,8 +149,9 @@ async def bench_recommend(history: int, requests: int) -> None:
             async with db.transaction() as session:
                 await session.execute(
                     sa.text(
-                        "INSERT INTO opportunity.solutions (id, name, industries, size_bands, presales_support_usual, active,"
-                        " created_at, updated_at, version) SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,"
+                        "INSERT INTO opportunity.solutions (id, name, industries, size_bands, presales_support_usual,"
+                        " active, created_at, updated_at, version)"
+                        " SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,"
                         " 'Solution ' || g, ARRAY['industry-' || (g % 12)], ARRAY['mid'], false, true, now(), now(), 1"
                         " FROM generate_series(1, 40) g"
                     )
@@ -194,7 +195,8 @@ async def bench_recommend(history: int, requests: int) -> None:
         times.sort()
         p99 = times[int(0.99 * (len(times) - 1))]
         print(
-            f"\n## recommend: {history:,} historical opportunities ({rollup:,} roll-up rows; seeded in {seeded:.0f} s)\n"
+            f"\n## recommend: {history:,} historical opportunities "
+            f"({rollup:,} roll-up rows; seeded in {seeded:.0f} s)\n"
         )
         print("| requests | median ms | p99 ms | max ms |\n| --- | --- | --- | --- |")
         print(f"| {requests} | {statistics.median(times):.1f} | {p99:.1f} (target < 50) | {times[-1]:.1f} |")

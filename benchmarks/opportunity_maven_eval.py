@@ -68,19 +68,24 @@ def size_band(employees: int) -> str:
     return "small" if employees < 1000 else "mid" if employees < 5000 else "large"
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def load(data: Path) -> tuple[list[dict], dict[str, dict], dict[str, float], Counter]:
     flaws: Counter = Counter()
     accounts = {}
-    for row in csv.DictReader(open(data / "accounts.csv")):
+    for row in read_csv(data / "accounts.csv"):
         if row["sector"] in SECTORS:
             flaws[f"sector {row['sector']!r} normalised"] += 1
         accounts[row["account"]] = {
             "industry": SECTORS.get(row["sector"], row["sector"]),
             "size_band": size_band(int(row["employees"])),
         }
-    prices = {r["product"]: float(r["sales_price"]) for r in csv.DictReader(open(data / "products.csv"))}
+    prices = {r["product"]: float(r["sales_price"]) for r in read_csv(data / "products.csv")}
     deals = []
-    for row in csv.DictReader(open(data / "sales_pipeline.csv")):
+    for row in read_csv(data / "sales_pipeline.csv"):
         if row["product"] in PRODUCTS:
             flaws[f"product {row['product']!r} normalised"] += 1
         product = PRODUCTS.get(row["product"], row["product"])
@@ -228,7 +233,7 @@ def recommendation_eval(deals: list[dict], quarter: str) -> None:
     for d in history:
         tally[(d["industry"], d["size_band"], d["product"])]["wins" if d["stage"] == "Won" else "losses"] += 1
     overall = Counter()
-    for (ind, band, p), c in tally.items():
+    for (_industry, _band, p), c in tally.items():
         overall[p] += c["wins"]
     baseline = [p for p, _ in overall.most_common(3)]
 

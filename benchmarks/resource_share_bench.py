@@ -49,7 +49,8 @@ FROM generate_series(0, {employees} - 1) AS i;
 
 INSERT INTO resource_share.resources
   (id, type, title, summary, owner_id, org_unit_path, scope, industries, solutions, usage_count, rating_count,
-   contact_id, account_id, strength, disclosure, shared, consent_given_on, consent_expires_on, created_at, updated_at, version)
+   contact_id, account_id, strength, disclosure, shared, consent_given_on, consent_expires_on,
+   created_at, updated_at, version)
 SELECT md5('rel' || r.n)::uuid, 'relationship', 'Contact ' || r.c, '', e.id, e.path,
        CASE WHEN r.n % 20 < 17 THEN 'group' WHEN r.n % 20 < 19 THEN 'team' ELSE 'private' END,
        '{{}}', '{{}}', 0, 0,
@@ -61,7 +62,8 @@ SELECT md5('rel' || r.n)::uuid, 'relationship', 'Contact ' || r.c, '', e.id, e.p
        CASE WHEN r.n % 20 = 7 THEN current_date - 1 ELSE current_date + 365 END,
        now(), now(), 1
 FROM (
-  SELECT n, ((n::bigint * 104729 + (n / {employees})::bigint * 15485863) % {contacts})::int AS c, n % {employees} AS owner
+  SELECT n, ((n::bigint * 104729 + (n / {employees})::bigint * 15485863) % {contacts})::int AS c,
+         n % {employees} AS owner
   FROM generate_series(0, {relationships} - 1) AS n
 ) AS r
 JOIN bench_employees e ON e.i = r.owner;
@@ -119,9 +121,9 @@ async def measure(url: str, *, queries: int, employees: int, contacts: int) -> N
             found[kind].append(len(paths))
     await db.dispose()
     print(f"{'target':<10}{'queries':>9}{'median ms':>11}{'p99 ms':>9}{'max ms':>9}{'paths (median)':>16}")
-    for kind, values in [*timings.items(), ("all", timings["contact"] + timings["account"])]:
-        values = sorted(values)
-        p99 = values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
+    for kind, measured in [*timings.items(), ("all", timings["contact"] + timings["account"])]:
+        values = sorted(measured)
+        p99 = values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
         paths_found = found.get(kind) or found["contact"] + found["account"]
         print(
             f"{kind:<10}{len(values):>9}{statistics.median(values):>11.2f}{p99:>9.2f}{values[-1]:>9.2f}"

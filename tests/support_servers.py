@@ -36,7 +36,7 @@ def _closed_ports() -> list[int]:
 
 def closed_url() -> str:
     """`http://127.0.0.1:<port>` where connecting is refused for the rest of the run."""
-    global _next_closed
+    global _next_closed  # noqa: PLW0603 - one rotation for the whole run
     ports = _closed_ports()
     _next_closed += 1
     return f"http://127.0.0.1:{ports[_next_closed % len(ports)]}"

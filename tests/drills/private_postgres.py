@@ -9,6 +9,7 @@ every machine that can run the tests), in a temporary folder, on a Unix socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import warnings
@@ -61,8 +62,6 @@ class PrivatePostgres:
         self.server.ensure_postgres_running()
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already stopped
             self.stop("immediate")
-        except Exception:  # noqa: BLE001 - already stopped
-            pass
         shutil.rmtree(self.data_dir, ignore_errors=True)

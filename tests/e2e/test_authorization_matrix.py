@@ -281,7 +281,8 @@ EXPECTED: dict[str, dict] = {
     "POST /api/v1/resource-requests/{request_id}/approve": DECIDES,
     "POST /api/v1/resource-requests/{request_id}/decline": DECIDES,
     "POST /api/v1/resource-requests/{request_id}/fulfil": DECIDES,  # approved first
-    # A fresh fulfilled request the rep made: the requester rates; the requester or the owner's line records the outcome.
+    # A fresh fulfilled request the rep made: the requester rates; the requester or the owner's line
+    # records the outcome.
     "POST /api/v1/resource-requests/{request_id}/rate": visible(
         200, manager_above=403, org_admin=403, group_admin=403, integrator_key=403
     ),

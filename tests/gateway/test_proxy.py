@@ -239,7 +239,8 @@ async def test_hanging_upstream_is_a_504_naming_the_service(start_gateway, silen
 async def test_proxied_requests_are_counted_in_metrics(start_gateway, echo):
     gw = await start_gateway(key_account=echo.url)
     series = re.compile(
-        r'^sanlun_http_requests_total\{method="GET",route="/api/v1/account-plans",service="gateway",status="200"\} (\S+)$',
+        r'^sanlun_http_requests_total\{method="GET",route="/api/v1/account-plans",'
+        r'service="gateway",status="200"\} (\S+)$',
         re.MULTILINE,
     )
 

@@ -177,7 +177,10 @@ async def test_declared_length_over_the_limit_is_413_and_the_connection_lives(da
         conn = await Connection.open(port)
         try:
             body = b'{"name": "' + b"x" * 100_000 + b'"}'
-            head = f"POST /api/v1/employees HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            head = (
+                "POST /api/v1/employees HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
             await conn.send(head.encode())
             assert_problem(await conn.response(), 413, "content_too_large")  # before any of the body is sent
             await conn.send(body)

@@ -35,9 +35,11 @@ async def publisher(committed_database_url: str, subscriber_url: str, **override
         **overrides,
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client,
+    ):
+        yield client
 
 
 async def create_employee(client) -> str:

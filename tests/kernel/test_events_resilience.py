@@ -88,8 +88,8 @@ async def outbox_rows(committed_database_url: str, subjects: set[str]) -> list[s
                 (
                     await conn.execute(
                         sa.text(
-                            "SELECT id, subject, type, status, attempts, first_failed_at FROM employee_lifecycle.outbox "
-                            "WHERE subject = ANY(:s) ORDER BY id"
+                            "SELECT id, subject, type, status, attempts, first_failed_at "
+                            "FROM employee_lifecycle.outbox WHERE subject = ANY(:s) ORDER BY id"
                         ),
                         {"s": list(subjects)},
                     )

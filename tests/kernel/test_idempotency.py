@@ -136,9 +136,11 @@ async def committed_client(committed_database_url):
 
     settings = make_settings(Settings, database_url=committed_database_url, dispatcher_enabled=False)
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client,
+    ):
+        yield client
 
 
 async def test_concurrent_duplicates_create_one_record(committed_client):

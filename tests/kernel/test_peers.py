@@ -38,7 +38,7 @@ class Served:
 
     async def __aenter__(self) -> str:
         self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
+        while not self.server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
             await asyncio.sleep(0.01)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
@@ -179,7 +179,7 @@ async def test_a_service_without_a_url_is_a_502_naming_it(http):
 
 
 def test_every_call_has_a_timeout():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs a timeout"):
         Peers(httpx.AsyncClient(), service_url=lambda name: None, timeout_seconds=0)
 
 

@@ -87,7 +87,7 @@ def test_the_policy_reads_its_environment_and_flags_win():
     assert RestartPolicy.from_env(env) == RestartPolicy(initial_delay=0.1, max_delay=2, reset_after=60, max_failures=5)
     with pytest.raises(ValueError, match="SANLUN_RESTART_MAX_DELAY"):
         RestartPolicy.from_env({"SANLUN_RESTART_MAX_DELAY": "soon"})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid restart policy"):
         RestartPolicy(initial_delay=5, max_delay=1)
 
 

@@ -100,7 +100,8 @@ def test_a_killed_service_comes_back_and_the_others_keep_serving(system):
     assert new_pid != before["opportunity"]
     assert back_after < 15, system.output()[-3000:]
     system.wait_for_line(
-        rf"opportunity \(pid {before['opportunity']}\) was killed by signal 9 \(SIGKILL\); restarting it in 0.2s \(attempt 1\)",
+        rf"opportunity \(pid {before['opportunity']}\) was killed by signal 9 \(SIGKILL\); "
+        r"restarting it in 0.2s \(attempt 1\)",
         timeout=1,
     )
     # The others were not touched, and the whole system answers again.
@@ -247,7 +248,10 @@ def test_a_port_held_by_a_child_of_a_dead_up_is_freed_and_said(tmp_path):
         said: list[str] = []
         check_ports("127.0.0.1", [ProcessSpec("gateway", "x:y", port)], say=said.append)
         assert said == [
-            f"Port {port} is held by pid {orphan.pid}, a child of a `sanlun up` (pid {gone_supervisor}) that is gone: stopping it."
+            (
+                f"Port {port} is held by pid {orphan.pid}, a child of a `sanlun up` (pid {gone_supervisor}) "
+                "that is gone: stopping it."
+            )
         ]
         assert orphan.wait(timeout=5) == -signal.SIGTERM
     finally:
