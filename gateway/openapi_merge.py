@@ -104,7 +104,7 @@ def merge_specs(gateway: dict[str, Any], services: Sequence[tuple[str, dict[str,
                 operation_owners[op_id] = owner
                 if path.startswith(PUBLIC_BASE):
                     _add_edge_contract(operation)
-            merged["paths"][path] = item
+            merged["paths"][path] = rewritten
     # Client generators name classes after `title`: a prefixed schema (and
     # pydantic's `Policy-Input`/`Policy-Output` pair) must not keep a shared one.
     for name, schema in merged["components"]["schemas"].items():
