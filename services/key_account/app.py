@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sanlun.kernel.app import create_service_app
 from sanlun.kernel.db import Database
 from services.key_account.accounts.router import router as accounts_router
+from services.key_account.accounts.tier_router import router as tier_router
 from services.key_account.contacts.router import router as contacts_router
 from services.key_account.coverage.router import router as coverage_router
 from services.key_account.db import Base
@@ -33,8 +34,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         migrations_dir=MIGRATIONS,
         # Literal paths (`/accounts/segmentation-policy`, `/accounts/coverage-violations`) before `/accounts/{id}`.
         routers=[
-            segmentation_router, coverage_router, accounts_router, contacts_router, plans_router, incubation_router,
-            worklist_router,
+            segmentation_router, coverage_router, accounts_router, tier_router, contacts_router, plans_router,
+            incubation_router, worklist_router,
         ],
         event_handlers=EVENT_HANDLERS,
         database=database,

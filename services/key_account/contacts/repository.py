@@ -10,13 +10,9 @@ from sqlalchemy.orm import aliased
 
 from services.key_account.contacts.models import Contact, InfluenceLine, Relationship
 from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
+from services.key_account.segmentation.repository import level_rank
 
 MAP_CONTACT_LIMIT = 2000
-
-
-def level_rank(column: Any) -> sa.ColumnElement[int]:
-    """A relationship level's place on vendor → ... → trusted_advisor (0-3), in SQL."""
-    return sa.case({level: i for i, level in enumerate(RELATIONSHIP_LEVELS)}, value=column)
 
 
 def best_level_rank(contact_id: Any) -> sa.ScalarSelect[Any]:

@@ -11,9 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import path_within
 from services.key_account.accounts.models import Account
 from services.key_account.contacts.models import Relationship
-from services.key_account.contacts.repository import level_rank
 from services.key_account.domain.segmentation import RELATIONSHIP_LEVELS
 from services.key_account.segmentation.models import SegmentationPolicy
+
+
+def level_rank(column: Any) -> sa.ColumnElement[int]:
+    """A relationship level's place on vendor → ... → trusted_advisor (0-3), in SQL."""
+    return sa.case({level: i for i, level in enumerate(RELATIONSHIP_LEVELS)}, value=column)
 
 
 async def policy_for(session: AsyncSession, org_unit_path: str) -> SegmentationPolicy | None:

@@ -1,18 +1,14 @@
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
-from sanlun.kernel.etag import set_etag
+from sanlun.kernel.errors import Forbidden, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.routing import TransactionalRoute
-from services.key_account.accounts import service as accounts
-from services.key_account.accounts.schemas import AccountRead
 from services.key_account.domain.segmentation import Policy
 from services.key_account.segmentation import service
-from services.key_account.segmentation.schemas import PolicyRead, PolicySaved, PolicyWrite, TierOverride
+from services.key_account.segmentation.schemas import PolicyRead, PolicySaved, PolicyWrite
 
 router = APIRouter(
     prefix="/api/v1/accounts",
@@ -20,9 +16,6 @@ router = APIRouter(
     route_class=TransactionalRoute,
     responses=problem_responses(Unauthorized),
 )
-
-AccountId = Annotated[uuid.UUID, Path(description="The account's id.")]
-
 
 def _read(policy: Policy, org_path: str | None) -> PolicyRead:
     data = policy.as_dict()
@@ -54,48 +47,3 @@ async def put_segmentation_policy(data: PolicyWrite, session: DbSession, princip
     version, rescored = await service.save_policy(session=session, principal=principal, org_path=org_path, policy=policy)
     saved = _read(Policy.from_dict({**policy.as_dict(), "version": version}), org_path)
     return PolicySaved(**saved.model_dump(), accounts_rescored=rescored)
-
-
-@router.post(
-    "/{account_id}/segmentation",
-    summary="Re-evaluate an account's tier with the policy in force",
-    response_model=AccountRead,
-    responses=problem_responses(NotFound),
-)
-async def evaluate_account_tier(
-    account_id: AccountId, response: Response, session: DbSession, principal: CurrentPrincipal
-) -> AccountRead:
-    account = await accounts.get(session=session, principal=principal, account_id=account_id)
-    account = await service.evaluate(session=session, account=account)
-    set_etag(response, account.version)
-    return AccountRead.model_validate(account)
-
-
-@router.put(
-    "/{account_id}/tier-override",
-    summary="Override an account's tier, with a reason",
-    response_model=AccountRead,
-    responses=problem_responses(NotFound, Forbidden),
-)
-async def override_account_tier(
-    account_id: AccountId, data: TierOverride, response: Response, session: DbSession, principal: CurrentPrincipal
-) -> AccountRead:
-    account = await accounts.get(session=session, principal=principal, account_id=account_id)
-    account = await service.override(session=session, principal=principal, account=account, tier=data.tier, reason=data.reason)
-    set_etag(response, account.version)
-    return AccountRead.model_validate(account)
-
-
-@router.delete(
-    "/{account_id}/tier-override",
-    summary="Remove an account's tier override",
-    response_model=AccountRead,
-    responses=problem_responses(NotFound, Forbidden),
-)
-async def remove_account_tier_override(
-    account_id: AccountId, response: Response, session: DbSession, principal: CurrentPrincipal
-) -> AccountRead:
-    account = await accounts.get(session=session, principal=principal, account_id=account_id)
-    account = await service.override(session=session, principal=principal, account=account, tier=None, reason=None)
-    set_etag(response, account.version)
-    return AccountRead.model_validate(account)

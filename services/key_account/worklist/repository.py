@@ -13,8 +13,9 @@ from sanlun.kernel.auth import Principal
 from services.key_account.accounts.models import Account
 from services.key_account.accounts.repository import visible
 from services.key_account.contacts.models import Contact
-from services.key_account.contacts.repository import best_level_rank, level_rank
+from services.key_account.contacts.repository import best_level_rank
 from services.key_account.plans.models import AccountPlan, IncubationItem, PlanAction, RelationshipTarget
+from services.key_account.segmentation.repository import level_rank
 
 # Actions without a due date sort after every dated one. The expression is
 # spelled exactly as ix_plan_actions_due_key_id indexes it, so a page of the
