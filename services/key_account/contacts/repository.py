@@ -15,6 +15,22 @@ from services.key_account.segmentation.repository import level_rank
 MAP_CONTACT_LIMIT = 2000
 
 
+def contacts_statement(account_id: uuid.UUID, *, buying_role: str | None = None) -> sa.Select[Any]:
+    """An account's contacts, for a page (the caller has checked the account is visible)."""
+    stmt = sa.select(Contact).where(Contact.account_id == account_id)
+    if buying_role:
+        stmt = stmt.where(Contact.buying_role == buying_role)
+    return stmt
+
+
+def relationships_statement(account_id: uuid.UUID) -> sa.Select[Any]:
+    return sa.select(Relationship).where(Relationship.account_id == account_id)
+
+
+def influence_lines_statement(account_id: uuid.UUID) -> sa.Select[Any]:
+    return sa.select(InfluenceLine).where(InfluenceLine.account_id == account_id)
+
+
 def best_level_rank(contact_id: Any) -> sa.ScalarSelect[Any]:
     """The highest level any of our employees holds with the contact `contact_id`
     names (a column of the outer query), or null: one lookup on the

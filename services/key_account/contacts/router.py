@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
@@ -11,7 +10,7 @@ from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import service as accounts
-from services.key_account.contacts import service
+from services.key_account.contacts import repository, service
 from services.key_account.contacts.models import Contact, InfluenceLine, Relationship
 from services.key_account.contacts.schemas import (
     ContactCreate,
@@ -45,9 +44,7 @@ async def list_contacts(
     buying_role: Annotated[str | None, Query(max_length=32, description="Only contacts with this buying role.")] = None,
 ) -> Page[ContactRead]:
     await accounts.get(session=session, principal=principal, account_id=account_id)
-    stmt = sa.select(Contact).where(Contact.account_id == account_id)
-    if buying_role:
-        stmt = stmt.where(Contact.buying_role == buying_role)
+    stmt = repository.contacts_statement(account_id, buying_role=buying_role)
     rows, next_cursor = await paginate(session, request, stmt, order_by=(Contact.created_at, Contact.id), params=page)
     return Page[ContactRead](items=[ContactRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -107,7 +104,7 @@ async def list_relationships(
     account_id: AccountId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[RelationshipRead]:
     await accounts.get(session=session, principal=principal, account_id=account_id)
-    stmt = sa.select(Relationship).where(Relationship.account_id == account_id)
+    stmt = repository.relationships_statement(account_id)
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(Relationship.created_at, Relationship.id), params=page
     )
@@ -134,7 +131,7 @@ async def list_influence_lines(
     account_id: AccountId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[InfluenceRead]:
     await accounts.get(session=session, principal=principal, account_id=account_id)
-    stmt = sa.select(InfluenceLine).where(InfluenceLine.account_id == account_id)
+    stmt = repository.influence_lines_statement(account_id)
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(InfluenceLine.created_at, InfluenceLine.id), params=page
     )

@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
@@ -22,7 +21,7 @@ from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import service as accounts
-from services.key_account.plans import incubation
+from services.key_account.plans import incubation, repository
 from services.key_account.plans import service as plans
 from services.key_account.plans.models import IncubationItem
 from services.key_account.plans.schemas import IncubationMetrics, ItemCreate, ItemRead, ItemStatus, ItemUpdate
@@ -44,9 +43,7 @@ async def list_incubation_items(
     status_: Annotated[ItemStatus | None, Query(alias="status", description="Only items in this status.")] = None,
 ) -> Page[ItemRead]:
     await plans.get(session=session, principal=principal, plan_id=plan_id)
-    stmt = sa.select(IncubationItem).where(IncubationItem.plan_id == plan_id)
-    if status_:
-        stmt = stmt.where(IncubationItem.status == status_)
+    stmt = repository.incubation_items_statement(plan_id, status=status_)
     rows, cursor = await paginate(
         session, request, stmt, order_by=(IncubationItem.created_at, IncubationItem.id), params=page
     )

@@ -29,6 +29,26 @@ def visible_plans(principal: Principal) -> sa.Select[Any]:
     return sa.select(AccountPlan).join(Account, Account.id == AccountPlan.account_id).where(visible(principal))
 
 
+def plans_statement(principal: Principal, *, account_id: uuid.UUID | None = None) -> sa.Select[Any]:
+    """The plans a list shows: the visible ones, of one account when `account_id` is given."""
+    stmt = visible_plans(principal)
+    if account_id is not None:
+        stmt = stmt.where(AccountPlan.account_id == account_id)
+    return stmt
+
+
+def children_statement(model: Any, plan_id: uuid.UUID) -> sa.Select[Any]:
+    """A plan's rows of one kind (objectives, actions, targets...), for a page."""
+    return sa.select(model).where(model.plan_id == plan_id)
+
+
+def incubation_items_statement(plan_id: uuid.UUID, *, status: str | None = None) -> sa.Select[Any]:
+    stmt = sa.select(IncubationItem).where(IncubationItem.plan_id == plan_id)
+    if status:
+        stmt = stmt.where(IncubationItem.status == status)
+    return stmt
+
+
 async def get_visible(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID
 ) -> tuple[AccountPlan, Account] | None:

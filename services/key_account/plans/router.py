@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
@@ -56,7 +55,7 @@ NOT_FOUND = problem_responses(NotFound)
 
 
 async def _children(request: Request, session: DbSession, model, plan_id: uuid.UUID, page) -> tuple[list, str | None]:  # noqa: ANN001
-    stmt = sa.select(model).where(model.plan_id == plan_id)
+    stmt = repository.children_statement(model, plan_id)
     return await paginate(session, request, stmt, order_by=(model.created_at, model.id), params=page)
 
 
@@ -68,9 +67,7 @@ async def list_account_plans(
     page: Pagination,
     account_id: Annotated[uuid.UUID | None, Query(description="Only this account's plans.")] = None,
 ) -> Page[PlanRead]:
-    stmt = repository.visible_plans(principal)
-    if account_id is not None:
-        stmt = stmt.where(AccountPlan.account_id == account_id)
+    stmt = repository.plans_statement(principal, account_id=account_id)
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(AccountPlan.created_at, AccountPlan.id), params=page
     )

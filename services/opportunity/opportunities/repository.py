@@ -37,6 +37,15 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
     )
 
 
+SORTS = {
+    "created_at": Opportunity.created_at, "updated_at": Opportunity.updated_at, "name": Opportunity.name,
+    "expected_close_date": Opportunity.expected_close_date, "amount": Opportunity.amount_value,
+    "assigned_at": Opportunity.assigned_at,
+}
+# Keyset paging cannot step over NULLs: sorting by one of these leaves out the rows without it.
+NULLABLE_SORTS = ("expected_close_date", "amount", "assigned_at")
+
+
 def list_statement(
     principal: Principal,
     *,
@@ -55,8 +64,11 @@ def list_statement(
     origin_type: str | None = None,
     origin_id: str | None = None,
     assigned_since: dt.datetime | None = None,
+    sort: str = "created_at",
 ) -> sa.Select[Any]:
     stmt = sa.select(Opportunity).where(visible(principal))
+    if sort in NULLABLE_SORTS:
+        stmt = stmt.where(SORTS[sort].is_not(None))
     if owner_id is not None:
         stmt = stmt.where(Opportunity.owner_id == owner_id)
     if team_member_id is not None:

@@ -41,11 +41,6 @@ router = APIRouter(
 )
 
 OpportunityId = Annotated[uuid.UUID, Path(description="The opportunity's id.")]
-SORTS = {
-    "created_at": Opportunity.created_at, "updated_at": Opportunity.updated_at, "name": Opportunity.name,
-    "expected_close_date": Opportunity.expected_close_date, "amount": Opportunity.amount_value,
-    "assigned_at": Opportunity.assigned_at,
-}
 Sort = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "name", "-name",
     "expected_close_date", "-expected_close_date", "amount", "-amount", "assigned_at", "-assigned_at",
@@ -99,12 +94,9 @@ async def list_opportunities(
         principal, owner_id=owner_id, team_member_id=team_member_id, unassigned=unassigned, stages=stage or (),
         account_id=account_id, org_unit=org_unit, close_from=close_from, close_to=close_to, amount_min=amount_min,
         amount_max=amount_max, solution_id=solution_id, industry=industry, origin_type=origin_type, origin_id=origin_id,
-        assigned_since=assigned_since,
+        assigned_since=assigned_since, sort=sort.lstrip("-"),
     )
-    column = SORTS[sort.lstrip("-")]
-    if sort.lstrip("-") in ("expected_close_date", "amount", "assigned_at"):
-        # Keyset paging cannot step over NULLs.
-        stmt = stmt.where(column.is_not(None))
+    column = repository.SORTS[sort.lstrip("-")]
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(column, Opportunity.id), params=page, descending=sort.startswith("-")
     )

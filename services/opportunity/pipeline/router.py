@@ -2,20 +2,18 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from sanlun.kernel.auth import CurrentPrincipal, Principal, path_within
+from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.routing import TransactionalRoute
 from sanlun.kernel.types import Money
-from services.opportunity.opportunities import repository
-from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.domain.stages import DEFAULT_PROBABILITY, OPEN_STAGES, Stage
+from services.opportunity.domain.stages import Stage
+from services.opportunity.pipeline import repository
 
 router = APIRouter(
     prefix="/api/v1/opportunities/pipeline",
@@ -57,15 +55,6 @@ class Pipeline(BaseModel):
     by_close_month: list[Bucket]
 
 
-def _scope(principal: Principal, scope: str) -> sa.ColumnElement[bool]:
-    if scope == "me":
-        mine = [Opportunity.owner_id == principal.employee_id]
-        if (member := repository.member_clause(principal)) is not None:
-            mine.append(member)
-        return sa.or_(*mine)
-    return path_within(Opportunity.org_unit_path, principal.org_unit_path if scope == "team" else principal.organization_path)
-
-
 def _money(amount: Decimal | None, currency: str | None) -> Money | None:
     return Money(amount=f"{amount:.2f}", currency=currency) if amount is not None and currency else None
 
@@ -78,27 +67,7 @@ async def get_pipeline(
     scope: Annotated[Literal["me", "team", "organization"], Query(description="Whose deals (within what you may see).")] = "me",
     months: Annotated[int, Query(ge=1, le=36, description="Close months from this month on in the forecast.")] = 12,
 ) -> Pipeline:
-    probability = sa.func.coalesce(
-        Opportunity.win_probability,
-        sa.case({s.value: DEFAULT_PROBABILITY[s] for s in Stage}, value=Opportunity.stage, else_=0),
-    )
-    where = sa.and_(repository.visible(principal), _scope(principal, scope))
-    measures: list[Any] = [
-        Opportunity.currency, sa.func.count().label("n"), sa.func.sum(Opportunity.amount_value).label("amount"),
-        sa.func.sum(Opportunity.amount_value * probability).label("weighted"),
-    ]
-    by_stage = (await session.execute(
-        sa.select(Opportunity.stage, *measures).where(where).group_by(Opportunity.stage, Opportunity.currency)
-        .order_by(Opportunity.stage, Opportunity.currency)
-    )).all()
-    first = dt.date.today().replace(day=1)
-    month = sa.func.date_trunc("month", Opportunity.expected_close_date).cast(sa.Date).label("month")
-    by_month = (await session.execute(
-        sa.select(month, *measures)
-        .where(where, Opportunity.stage.in_([s.value for s in OPEN_STAGES]), Opportunity.expected_close_date >= first,
-               Opportunity.expected_close_date < first + dt.timedelta(days=31 * months))
-        .group_by(month, Opportunity.currency).order_by(month, Opportunity.currency)
-    )).all()
+    by_stage, by_month = await repository.pipeline(session, principal, scope=scope, months=months)
     return Pipeline(
         scope=scope,
         by_stage=[Bucket(stage=r.stage, count=r.n, amount=_money(r.amount, r.currency),
