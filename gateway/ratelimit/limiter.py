@@ -21,7 +21,7 @@ class RateLimiter:
         self._local = LocalAllowance(lease_ttl=lease_ttl)
         # One lease in flight per key: concurrent requests wait for it instead
         # of each asking the database.
-        self._leasing: dict[str, asyncio.Future[None]] = {}
+        self._leasing: dict[str, asyncio.Future[bool]] = {}
         self.leases = 0  # statements sent, for tests and benchmarks
 
     async def check(self, key: str, limit: Limit) -> Decision | None:
@@ -32,7 +32,10 @@ class RateLimiter:
                 return decision
             pending = self._leasing.get(key)
             if pending is not None:
-                await asyncio.shield(pending)
+                # The lease we waited for failed (the database is away): fail
+                # open like its requester, not 429 after three such rounds.
+                if not await asyncio.shield(pending):
+                    return None
                 continue
             if not await self._lease(key, limit):
                 return None
@@ -40,7 +43,8 @@ class RateLimiter:
         return self._local.take(key, limit, time.monotonic()) or Decision(False, limit.capacity, 0, 1, retry_after=1)
 
     async def _lease(self, key: str, limit: Limit) -> bool:
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        leased = False
         self._leasing[key] = future
         refund = self._local.release(key)
         try:
@@ -51,12 +55,13 @@ class RateLimiter:
                 capacity=limit.capacity,
                 rate=limit.rate,
             )
+            leased = True
         except Exception as exc:  # noqa: BLE001 - the database is down: availability wins over the limit
             log.warning("rate_limit_store_failed", error=type(exc).__name__)
             return False
         finally:
             del self._leasing[key]
-            future.set_result(None)
+            future.set_result(leased)
         self.leases += 1
         self._local.apply(key, limit, granted=lease.granted, shared_left=lease.tokens_left, now=time.monotonic())
         return True

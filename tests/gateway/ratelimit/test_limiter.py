@@ -87,3 +87,19 @@ async def test_without_its_database_the_gateway_still_serves(start_gateway, echo
     response = await gw.get("/api/v1/accounts", headers=auth())
     assert response.status_code == 200
     assert "ratelimit-limit" not in response.headers
+
+
+class _FailingStore:
+    """A bucket store whose database is away: every lease fails after a while."""
+
+    async def lease(self, key: str, **_: object) -> None:
+        await asyncio.sleep(0.01)
+        raise ConnectionRefusedError("the database is restarting")
+
+
+async def test_concurrent_callers_fail_open_while_the_store_is_down():
+    # Callers that waited for another's failed lease used to go round three
+    # times and then get 429, so a database restart refused traffic.
+    limiter = RateLimiter(_FailingStore(), lease_seconds=0.1, lease_max=5, lease_ttl=1.0)  # type: ignore[arg-type]
+    decisions = await asyncio.gather(*(limiter.check("test:down", Limit(capacity=10, rate=1.0)) for _ in range(20)))
+    assert decisions == [None] * 20
