@@ -28,7 +28,12 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "400"}
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache", "--no-logo", str(root / "pyproject.toml")],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -42,15 +47,23 @@ def test_every_service_and_every_area_is_under_contract():
     assert sorted(CONTRACTS["services-independent"]["modules"]) == sorted(f"services.{s}" for s in SERVICES)
     assert sorted(CONTRACTS["domain-pure"]["source_modules"]) == sorted(f"services.{s}.domain" for s in SERVICES)
     areas = sorted(
-        f"services.{s}.{p.name}" for s in SERVICES for p in (ROOT / "services" / s).iterdir()
+        f"services.{s}.{p.name}"
+        for s in SERVICES
+        for p in (ROOT / "services" / s).iterdir()
         if (p / "__init__.py").exists() and p.name != "domain"
     )
     assert sorted(CONTRACTS["area-files"]["containers"]) == areas
     for s in SERVICES:
-        layered = {part.strip() for layer in CONTRACTS[f"{s.replace('_', '-')}-areas"]["layers"]
-                   for part in layer.replace(":", "|").split("|")}
-        modules = {p.stem for p in (ROOT / "services" / s).iterdir()
-                   if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()}
+        layered = {
+            part.strip()
+            for layer in CONTRACTS[f"{s.replace('_', '-')}-areas"]["layers"]
+            for part in layer.replace(":", "|").split("|")
+        }
+        modules = {
+            p.stem
+            for p in (ROOT / "services" / s).iterdir()
+            if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+        }
         assert modules == layered, f"services.{s}: modules without a layer or layers without a module"
 
 
@@ -66,8 +79,13 @@ VIOLATIONS = {
     "services/key_account/segmentation/_violation.py": "from services.key_account.accounts import service\n",
 }
 BROKEN = {
-    "services-independent", "services-not-gateway", "kernel-no-processes", "gateway-no-services",
-    "domain-pure", "key-account-areas", "area-files",
+    "services-independent",
+    "services-not-gateway",
+    "kernel-no-processes",
+    "gateway-no-services",
+    "domain-pure",
+    "key-account-areas",
+    "area-files",
 }
 
 
@@ -79,14 +97,14 @@ def test_a_violation_of_each_contract_is_reported(tmp_path: Path):
         (tmp_path / path).write_text(source)
     # signals' repository importing signals' service: the area's files upside down
     repository = tmp_path / "services/employee_lifecycle/signals/repository.py"
-    repository.write_text(repository.read_text() + "\nfrom services.employee_lifecycle.signals import service  # noqa\n")
+    upside_down = "\nfrom services.employee_lifecycle.signals import service  # noqa\n"
+    repository.write_text(repository.read_text() + upside_down)
 
     result = lint_imports(tmp_path)
 
     assert result.returncode == 1, result.stdout + result.stderr
     verdicts = {
-        contract_id: f"{contract['name']} BROKEN" in result.stdout
-        for contract_id, contract in CONTRACTS.items()
+        contract_id: f"{contract['name']} BROKEN" in result.stdout for contract_id, contract in CONTRACTS.items()
     }
     assert {c for c, broken in verdicts.items() if broken} == BROKEN, result.stdout
     for expected in (
