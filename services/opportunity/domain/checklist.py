@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from services.opportunity.domain.stages import RANK, Stage, is_open
 from services.opportunity.domain.plan import PlanSections
 from services.opportunity.domain.policy import ChecklistItem
+from services.opportunity.domain.stages import RANK, Stage, is_open
 
 ASSESSMENT_QUESTIONS = ("is_there_an_opportunity", "can_we_compete", "can_we_win", "is_it_worth_winning")
 
@@ -18,16 +18,16 @@ class Warning:
 def section_score(plan: PlanSections, section: str) -> float:
     """0..1: how far a section is filled. The assessment scores per answered question."""
     if section == "assessment":
-        answered = sum(getattr(plan.assessment, q) != "unknown" for q in ASSESSMENT_QUESTIONS)
+        answered: int = sum(getattr(plan.assessment, q) != "unknown" for q in ASSESSMENT_QUESTIONS)
         return answered / len(ASSESSMENT_QUESTIONS)
-    value = getattr(plan, section)
+    value: object = getattr(plan, section)
     if isinstance(value, list):
         return 1.0 if value else 0.0
     return 0.0 if value is None else 1.0
 
 
 def completeness(plan: PlanSections, checklist: list[ChecklistItem]) -> tuple[float, dict[str, float]]:
-    scores = {item.section: section_score(plan, item.section) for item in checklist}
+    scores: dict[str, float] = {item.section: section_score(plan, item.section) for item in checklist}
     total = sum(item.weight for item in checklist)
     weighted = sum(item.weight * scores[item.section] for item in checklist)
     return round(weighted / total, 4) if total else 0.0, scores

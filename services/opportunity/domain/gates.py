@@ -1,13 +1,15 @@
 """Stage gates: what a move into a stage requires (pure domain)."""
 
 import datetime as dt
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
-from services.opportunity.domain.stages import Stage
 from services.opportunity.domain.checklist import ASSESSMENT_QUESTIONS, has_decision_maker
 from services.opportunity.domain.plan import PlanSections
 from services.opportunity.domain.policy import Gate
+from services.opportunity.domain.stages import Stage
 
 # Closing is not configurable: a win without a date and an amount cannot be counted.
 ALWAYS: dict[Stage, tuple[str, ...]] = {Stage.WON: ("closed_on", "amount"), Stage.LOST: ("closed_on",)}
@@ -46,7 +48,7 @@ class Unmet:
     requirement: str
     field: str
     message: str
-    details: dict[str, object] = field(default_factory=dict)
+    details: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
 def _met(requirement: str, f: Facts) -> bool:
@@ -78,7 +80,7 @@ def _met(requirement: str, f: Facts) -> bool:
     raise ValueError(f"unknown requirement {requirement}")
 
 
-def unmet(stages: list[Stage], facts: Facts, gates: dict[str, Gate]) -> list[Unmet]:
+def unmet(stages: list[Stage], facts: Facts, gates: Mapping[str, Gate]) -> list[Unmet]:
     """Every requirement of every stage entered that the facts do not meet."""
     out: list[Unmet] = []
     for stage in stages:

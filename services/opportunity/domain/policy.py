@@ -7,7 +7,7 @@ with the field named.
 """
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,9 +47,9 @@ class AssignmentPolicy(BaseModel):
     load_weight: Annotated[float, Field(ge=0, le=1)] = 0.3
     l1_starter_share: Annotated[float, Field(ge=0, le=1)] = 0.5
     # A starter is smaller than this amount, or has no amount.
-    starter_max_amount: Annotated[Decimal, Field(ge=0)] = Decimal("50000")
+    starter_max_amount: Annotated[Decimal, Field(ge=0)] = Decimal(50000)
     starter_min_win_probability: Annotated[float, Field(ge=0, le=1)] = 0.3
-    large_min_amount: Annotated[Decimal, Field(ge=0)] = Decimal("200000")
+    large_min_amount: Annotated[Decimal, Field(ge=0)] = Decimal(200000)
     # How much an L3 rep's utility shrinks on a deal that is neither large nor strategic.
     l3_small_deal_penalty: Annotated[float, Field(ge=0, le=1)] = 0.5
     candidates_per_opportunity: Annotated[int, Field(ge=1, le=100)] = 10
@@ -69,7 +69,7 @@ DEFAULT_CHECKLIST = [
     ChecklistItem(section="action_plan", weight=1.5),
     ChecklistItem(section="reviews", weight=0.5),
 ]
-DEFAULT_GATES: dict[str, Gate] = {
+DEFAULT_GATES: dict[GatedStage, Gate] = {
     "qualified": Gate(requires=["account", "amount", "expected_close_date", "assessment_opportunity"]),
     "solution_design": Gate(requires=["compelling_event", "key_player"]),
     "proposal": Gate(requires=["solution", "decision_maker", "competitor", "assessment_complete"]),
@@ -81,7 +81,7 @@ DEFAULT_GATES: dict[str, Gate] = {
 
 # An organisation that weighs key players and the action plan more, and asks
 # for a fuller plan before negotiation; amounts as the API writes them (strings).
-_POLICY_EXAMPLE = {
+_POLICY_EXAMPLE: dict[str, Any] = {
     "plan_checklist": [
         {"section": "profile", "weight": 1.0}, {"section": "business_issues", "weight": 1.0},
         {"section": "solution_value", "weight": 1.0}, {"section": "assessment", "weight": 2.0},

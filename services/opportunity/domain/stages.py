@@ -31,9 +31,9 @@ DEFAULT_PROBABILITY: dict[Stage, Decimal] = {
     Stage.SOLUTION_DESIGN: Decimal("0.40"),
     Stage.PROPOSAL: Decimal("0.60"),
     Stage.NEGOTIATION: Decimal("0.80"),
-    Stage.WON: Decimal("1"),
-    Stage.LOST: Decimal("0"),
-    Stage.ABANDONED: Decimal("0"),
+    Stage.WON: Decimal(1),
+    Stage.LOST: Decimal(0),
+    Stage.ABANDONED: Decimal(0),
 }
 
 
