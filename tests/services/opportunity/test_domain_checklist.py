@@ -6,7 +6,11 @@ import uuid
 import pytest
 
 from services.opportunity.domain.checklist import (
-    ASSESSMENT_QUESTIONS, completeness, has_decision_maker, section_score, warnings,
+    ASSESSMENT_QUESTIONS,
+    completeness,
+    has_decision_maker,
+    section_score,
+    warnings,
 )
 from services.opportunity.domain.plan import Action, Assessment, Competitor, KeyPlayer, PlanSections
 from services.opportunity.domain.policy import DEFAULT_CHECKLIST, ChecklistItem
@@ -19,13 +23,18 @@ def player(role: str = "evaluator") -> KeyPlayer:
 
 def filled_plan() -> PlanSections:
     return PlanSections(
-        profile="Regional logistics leader", business_issues=["Peak-season throughput"],
+        profile="Regional logistics leader",
+        business_issues=["Peak-season throughput"],
         solution_value="Cuts picking latency by 40%",
-        assessment=Assessment(is_there_an_opportunity="yes", can_we_compete="yes", can_we_win="no",
-                              is_it_worth_winning="yes"),
-        competitors=[Competitor(name="Incumbent")], competitive_strategy="flanking",
-        key_players=[player("decision_maker"), player("evaluator")], relationship_strategy="Through the IT director",
-        decision_criteria=["Total cost over 5 years"], customer_milestones=[{"name": "Budget approval"}],
+        assessment=Assessment(
+            is_there_an_opportunity="yes", can_we_compete="yes", can_we_win="no", is_it_worth_winning="yes"
+        ),
+        competitors=[Competitor(name="Incumbent")],
+        competitive_strategy="flanking",
+        key_players=[player("decision_maker"), player("evaluator")],
+        relationship_strategy="Through the IT director",
+        decision_criteria=["Total cost over 5 years"],
+        customer_milestones=[{"name": "Budget approval"}],
         action_plan=[Action(action="Run the proof of concept")],
         reviews=[{"held_on": "2026-11-20", "findings": "A discount from the incumbent"}],
     )
@@ -45,7 +54,7 @@ def test_a_filled_plan_is_complete():
 @pytest.mark.parametrize("answered", range(len(ASSESSMENT_QUESTIONS) + 1))
 def test_the_assessment_counts_per_answered_question(answered: int):
     # "no" is an answer; only "unknown" is not.
-    assessment = Assessment(**{q: "no" for q in ASSESSMENT_QUESTIONS[:answered]})
+    assessment = Assessment(**dict.fromkeys(ASSESSMENT_QUESTIONS[:answered], "no"))
     assert section_score(PlanSections(assessment=assessment), "assessment") == answered / 4
 
 
@@ -58,8 +67,11 @@ def test_lists_count_when_not_empty_and_text_when_present():
 
 
 def test_completeness_is_weighted_by_the_checklist_and_rounded():
-    checklist = [ChecklistItem(section="profile", weight=1), ChecklistItem(section="key_players", weight=2),
-                 ChecklistItem(section="assessment", weight=3)]
+    checklist = [
+        ChecklistItem(section="profile", weight=1),
+        ChecklistItem(section="key_players", weight=2),
+        ChecklistItem(section="assessment", weight=3),
+    ]
     plan = PlanSections(profile="Known", assessment=Assessment(is_there_an_opportunity="yes"))
     total, scores = completeness(plan, checklist)
     assert scores == {"profile": 1.0, "key_players": 0.0, "assessment": 0.25}

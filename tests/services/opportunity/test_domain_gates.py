@@ -17,8 +17,14 @@ GATES = DEFAULT_GATES
 def facts(**overrides: object) -> Facts:
     """Facts of a bare lead: nothing known yet."""
     values: dict[str, object] = {
-        "account_id": None, "amount": None, "expected_close_date": None, "closed_on": None,
-        "compelling_event": None, "solution_count": 0, "plan": PlanSections(), "plan_completeness": 0.0,
+        "account_id": None,
+        "amount": None,
+        "expected_close_date": None,
+        "closed_on": None,
+        "compelling_event": None,
+        "solution_count": 0,
+        "plan": PlanSections(),
+        "plan_completeness": 0.0,
     }
     values.update(overrides)
     return Facts(**values)  # type: ignore[arg-type]
@@ -26,8 +32,9 @@ def facts(**overrides: object) -> Facts:
 
 def full_plan() -> PlanSections:
     return PlanSections(
-        assessment=Assessment(is_there_an_opportunity="yes", can_we_compete="yes", can_we_win="no",
-                              is_it_worth_winning="yes"),
+        assessment=Assessment(
+            is_there_an_opportunity="yes", can_we_compete="yes", can_we_win="no", is_it_worth_winning="yes"
+        ),
         competitors=[Competitor(name="Incumbent")],
         key_players=[KeyPlayer(contact_id=uuid.uuid4(), buying_role="decision_maker")],
         action_plan=[Action(action="Run the proof of concept")],
@@ -36,9 +43,14 @@ def full_plan() -> PlanSections:
 
 def complete_facts() -> Facts:
     return facts(
-        account_id=uuid.uuid4(), amount=Decimal("120000"), expected_close_date=dt.date(2027, 3, 31),
-        closed_on=dt.date(2027, 3, 1), compelling_event="Storage contract ends in April", solution_count=1,
-        plan=full_plan(), plan_completeness=1.0,
+        account_id=uuid.uuid4(),
+        amount=Decimal(120000),
+        expected_close_date=dt.date(2027, 3, 31),
+        closed_on=dt.date(2027, 3, 1),
+        compelling_event="Storage contract ends in April",
+        solution_count=1,
+        plan=full_plan(),
+        plan_completeness=1.0,
     )
 
 
@@ -83,28 +95,49 @@ def test_a_stage_without_a_configured_gate_has_no_requirement():
     assert unmet([Stage.QUALIFIED], facts(), {}) == []
 
 
-@pytest.mark.parametrize(("requirement", "missing", "present"), [
-    ("account", {}, {"account_id": uuid.uuid4()}),
-    ("amount", {}, {"amount": Decimal("0")}),
-    ("expected_close_date", {}, {"expected_close_date": dt.date(2027, 1, 1)}),
-    ("closed_on", {}, {"closed_on": dt.date(2027, 1, 1)}),
-    ("compelling_event", {"compelling_event": ""}, {"compelling_event": "Budget expires in March"}),
-    ("solution", {}, {"solution_count": 2}),
-    ("key_player", {}, {"plan": PlanSections(key_players=[KeyPlayer(contact_id=uuid.uuid4(), buying_role="user")])}),
-    ("decision_maker",
-     {"plan": PlanSections(key_players=[KeyPlayer(contact_id=uuid.uuid4(), buying_role="evaluator")])},
-     {"plan": PlanSections(key_players=[KeyPlayer(contact_id=uuid.uuid4(), buying_role="decision_maker")])}),
-    ("competitor", {}, {"plan": PlanSections(competitors=[Competitor(name="Anyone")])}),
-    ("assessment_opportunity",
-     {"plan": PlanSections(assessment=Assessment(is_there_an_opportunity="no"))},
-     {"plan": PlanSections(assessment=Assessment(is_there_an_opportunity="yes"))}),
-    ("assessment_complete",
-     {"plan": PlanSections(assessment=Assessment(is_there_an_opportunity="yes", can_we_compete="yes",
-                                                 can_we_win="yes"))},
-     {"plan": PlanSections(assessment=Assessment(is_there_an_opportunity="no", can_we_compete="no",
-                                                 can_we_win="no", is_it_worth_winning="no"))}),
-    ("action_plan", {}, {"plan": PlanSections(action_plan=[Action(action="Call the CIO")])}),
-])
+@pytest.mark.parametrize(
+    ("requirement", "missing", "present"),
+    [
+        ("account", {}, {"account_id": uuid.uuid4()}),
+        ("amount", {}, {"amount": Decimal(0)}),
+        ("expected_close_date", {}, {"expected_close_date": dt.date(2027, 1, 1)}),
+        ("closed_on", {}, {"closed_on": dt.date(2027, 1, 1)}),
+        ("compelling_event", {"compelling_event": ""}, {"compelling_event": "Budget expires in March"}),
+        ("solution", {}, {"solution_count": 2}),
+        (
+            "key_player",
+            {},
+            {"plan": PlanSections(key_players=[KeyPlayer(contact_id=uuid.uuid4(), buying_role="user")])},
+        ),
+        (
+            "decision_maker",
+            {"plan": PlanSections(key_players=[KeyPlayer(contact_id=uuid.uuid4(), buying_role="evaluator")])},
+            {"plan": PlanSections(key_players=[KeyPlayer(contact_id=uuid.uuid4(), buying_role="decision_maker")])},
+        ),
+        ("competitor", {}, {"plan": PlanSections(competitors=[Competitor(name="Anyone")])}),
+        (
+            "assessment_opportunity",
+            {"plan": PlanSections(assessment=Assessment(is_there_an_opportunity="no"))},
+            {"plan": PlanSections(assessment=Assessment(is_there_an_opportunity="yes"))},
+        ),
+        (
+            "assessment_complete",
+            {
+                "plan": PlanSections(
+                    assessment=Assessment(is_there_an_opportunity="yes", can_we_compete="yes", can_we_win="yes")
+                )
+            },
+            {
+                "plan": PlanSections(
+                    assessment=Assessment(
+                        is_there_an_opportunity="no", can_we_compete="no", can_we_win="no", is_it_worth_winning="no"
+                    )
+                )
+            },
+        ),
+        ("action_plan", {}, {"plan": PlanSections(action_plan=[Action(action="Call the CIO")])}),
+    ],
+)
 def test_each_requirement_is_met_exactly_by_its_fact(requirement: Requirement, missing: dict, present: dict):
     gates = {Stage.PROPOSAL.value: Gate(requires=[requirement])}
     [gap] = unmet([Stage.PROPOSAL], facts(**missing), gates)
