@@ -24,7 +24,9 @@ async def run_once(db: Database) -> int:
     """One round; returns how many employees were evaluated (0 if another replica holds the round)."""
     evaluated, after = 0, None
     async with db.transaction() as session:
-        locked = (await session.execute(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('el:stage-schedule'))"))).scalar()
+        locked = (
+            await session.execute(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('el:stage-schedule'))"))
+        ).scalar()
         if not locked:
             return 0
         await service.lift_expired_overrides(session=session)

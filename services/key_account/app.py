@@ -34,8 +34,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         migrations_dir=MIGRATIONS,
         # Literal paths (`/accounts/segmentation-policy`, `/accounts/coverage-violations`) before `/accounts/{id}`.
         routers=[
-            segmentation_router, coverage_router, accounts_router, tier_router, contacts_router, plans_router,
-            incubation_router, worklist_router,
+            segmentation_router,
+            coverage_router,
+            accounts_router,
+            tier_router,
+            contacts_router,
+            plans_router,
+            incubation_router,
+            worklist_router,
         ],
         event_handlers=EVENT_HANDLERS,
         database=database,

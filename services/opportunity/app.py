@@ -28,8 +28,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         migrations_dir=MIGRATIONS,
         # Fixed paths under /opportunities come before `/{opportunity_id}`.
         routers=[
-            policies.router, pipeline_router, opportunities.router, plans_router, recommendations_router,
-            suggestions_router, solutions.router, assignment_router, sales_people.router,
+            policies.router,
+            pipeline_router,
+            opportunities.router,
+            plans_router,
+            recommendations_router,
+            suggestions_router,
+            solutions.router,
+            assignment_router,
+            sales_people.router,
         ],
         event_handlers=sales_people.EVENT_HANDLERS,
         database=database,

@@ -24,10 +24,15 @@ async def check_opportunity(peers: Peers, opportunity_id: uuid.UUID | None, loc:
     if response.status_code == 200:
         return
     if response.status_code in (403, 404):
-        raise Unprocessable("The opportunity is not one you may see.",
-                            errors=[{"loc": loc, "msg": "no opportunity you may see has this id"}])
-    raise UpstreamUnavailable(f"The opportunity service answered {response.status_code}.", service="opportunity",
-                              upstream_status=response.status_code)
+        raise Unprocessable(
+            "The opportunity is not one you may see.",
+            errors=[{"loc": loc, "msg": "no opportunity you may see has this id"}],
+        )
+    raise UpstreamUnavailable(
+        f"The opportunity service answered {response.status_code}.",
+        service="opportunity",
+        upstream_status=response.status_code,
+    )
 
 
 async def employee_unit(peers: Peers, session: AsyncSession, employee_id: uuid.UUID) -> str | None:
@@ -43,5 +48,8 @@ async def employee_unit(peers: Peers, session: AsyncSession, employee_id: uuid.U
         return str(response.json()["org_unit_path"])
     if response.status_code in (403, 404):
         return None
-    raise UpstreamUnavailable(f"The employee lifecycle service answered {response.status_code}.",
-                              service="employee_lifecycle", upstream_status=response.status_code)
+    raise UpstreamUnavailable(
+        f"The employee lifecycle service answered {response.status_code}.",
+        service="employee_lifecycle",
+        upstream_status=response.status_code,
+    )

@@ -60,7 +60,9 @@ def _check(rule: Rule, signals: Mapping[str, float | None]) -> RuleResult:
     results = []
     for c in rule.conditions:
         observed = signals.get(c.signal)
-        results.append(ConditionResult(c.signal, c.op, c.value, observed, None if observed is None else c.holds(observed)))
+        results.append(
+            ConditionResult(c.signal, c.op, c.value, observed, None if observed is None else c.holds(observed))
+        )
     if any(r.met is None for r in results):
         status = UNKNOWN  # an unknown signal makes the rule step aside, not fail
     else:
@@ -88,7 +90,9 @@ def needs(stage: str, signals: Mapping[str, float | None], limits: NeedThreshold
         out.append("lacks_deals")
     if below("solution_breadth", limits.narrow_solutions):
         out.append("lacks_solution_knowledge")
-    if stage == L1 and (below("tenure_months", limits.new_in_sales_months) or below("win_rate_12m", limits.low_win_rate)):
+    if stage == L1 and (
+        below("tenure_months", limits.new_in_sales_months) or below("win_rate_12m", limits.low_win_rate)
+    ):
         out.append("lacks_support")
     influence = signals.get("influence_score")
     if stage == L3 or (influence is not None and influence >= limits.some_influence):
@@ -110,7 +114,9 @@ def _gap_item(c: ConditionResult) -> GapItem:
     if c.op in (">", "<"):
         word_en, word_zh = ("above", "高于") if raising else ("below", "低于")
     return GapItem(
-        c.signal, c.observed, c.threshold,
+        c.signal,
+        c.observed,
+        c.threshold,
         f"{sig.en} from {obs_s} to {word_en} {thr_s}",
         f"{sig.zh}从 {obs_s} {'提升' if raising else '降低'}到{word_zh} {thr_s}",
     )
@@ -119,7 +125,11 @@ def _gap_item(c: ConditionResult) -> GapItem:
 def _shortfall(c: ConditionResult) -> float:
     sig = SIGNALS[c.signal]
     scale = abs(c.threshold) or 1.0
-    return abs(c.threshold - (c.observed or 0.0)) / scale if not sig.integer else abs(c.threshold - (c.observed or 0.0)) / max(scale, 1)
+    return (
+        abs(c.threshold - (c.observed or 0.0)) / scale
+        if not sig.integer
+        else abs(c.threshold - (c.observed or 0.0)) / max(scale, 1)
+    )
 
 
 def gap(policy: Policy, evaluation: Evaluation, stage: str) -> Gap | None:
@@ -130,9 +140,13 @@ def gap(policy: Policy, evaluation: Evaluation, stage: str) -> Gap | None:
     label = STAGE_LABELS[target]
     candidates = [r for r in evaluation.rules if r.stage == target and r.status != UNKNOWN]
     if not candidates:
-        unknown = sorted({c.signal for r in evaluation.rules if r.stage == target for c in r.conditions if c.met is None})
+        unknown = sorted(
+            {c.signal for r in evaluation.rules if r.stage == target for c in r.conditions if c.met is None}
+        )
         return Gap(
-            target, None, (),
+            target,
+            None,
+            (),
             f"Not enough data to reach {label['en']}: {', '.join(unknown)} unknown (set quotas or back-fill history).",
             f"数据不足，无法判断能否进入{label['zh']}：{', '.join(unknown)} 未知（请设置配额或补录历史）。",
         )
@@ -146,7 +160,9 @@ def gap(policy: Policy, evaluation: Evaluation, stage: str) -> Gap | None:
     if not items:  # met but held back by hysteresis or an override
         return Gap(target, best.rule_id, (), f"Criteria for {label['en']} are met.", f"已满足{label['zh']}的条件。")
     return Gap(
-        target, best.rule_id, items,
+        target,
+        best.rule_id,
+        items,
         f"To reach {label['en']}: " + "; ".join(i.en for i in items) + ".",
         f"进入{label['zh']}还需：" + "；".join(i.zh for i in items) + "。",
     )
@@ -157,12 +173,20 @@ def reasons(evaluation: Evaluation) -> tuple[str, str]:
     if evaluation.decided_by is None:
         return ("No rule of L2 or L3 is met.", "未满足小康或富裕的任何规则。")
     rule = next(r for r in evaluation.rules if r.rule_id == evaluation.decided_by)
-    parts = [f"{SIGNALS[c.signal].en} {format_value(SIGNALS[c.signal], c.observed or 0)} {c.op} "
-             f"{format_value(SIGNALS[c.signal], c.threshold)}" for c in rule.conditions]
-    parts_zh = [f"{SIGNALS[c.signal].zh} {format_value(SIGNALS[c.signal], c.observed or 0)} {c.op} "
-                f"{format_value(SIGNALS[c.signal], c.threshold)}" for c in rule.conditions]
-    return (f"Rule {rule.rule_id} is met: " + ", ".join(parts) + ".",
-            f"满足规则 {rule.rule_id}：" + "，".join(parts_zh) + "。")
+    parts = [
+        f"{SIGNALS[c.signal].en} {format_value(SIGNALS[c.signal], c.observed or 0)} {c.op} "
+        f"{format_value(SIGNALS[c.signal], c.threshold)}"
+        for c in rule.conditions
+    ]
+    parts_zh = [
+        f"{SIGNALS[c.signal].zh} {format_value(SIGNALS[c.signal], c.observed or 0)} {c.op} "
+        f"{format_value(SIGNALS[c.signal], c.threshold)}"
+        for c in rule.conditions
+    ]
+    return (
+        f"Rule {rule.rule_id} is met: " + ", ".join(parts) + ".",
+        f"满足规则 {rule.rule_id}：" + "，".join(parts_zh) + "。",
+    )
 
 
 __all__ = ["Condition", "Evaluation", "Gap", "evaluate", "gap", "needs", "reasons"]

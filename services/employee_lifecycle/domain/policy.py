@@ -74,7 +74,9 @@ def parse_policy(doc: dict[str, Any], *, version: int = 0, organization_path: st
     """A policy document as stored (already validated)."""
     return Policy(
         rules=tuple(
-            Rule(r["id"], r["stage"], tuple(Condition(c["signal"], c["op"], float(c["value"])) for c in r["conditions"]))
+            Rule(
+                r["id"], r["stage"], tuple(Condition(c["signal"], c["op"], float(c["value"])) for c in r["conditions"])
+            )
             for r in doc["rules"]
         ),
         currency=doc.get("currency", "CNY"),
@@ -170,9 +172,11 @@ def validate_policy(doc: dict[str, Any]) -> list[dict[str, Any]]:
             cond = Condition(c["signal"], c["op"], float(c["value"]))
             iv = _range(cond.signal).narrowed(cond)
             if iv.empty(sig.integer):
-                err([i, "conditions", j, "value"],
+                err(
+                    [i, "conditions", j, "value"],
                     f"rule {rid}: {cond.signal} {cond.op} {cond.value:g} can never hold "
-                    f"({cond.signal} lies between {sig.low:g} and {sig.high:g})")
+                    f"({cond.signal} lies between {sig.low:g} and {sig.high:g})",
+                )
                 sound = False
             elif iv.within(_range(cond.signal)) and _range(cond.signal).within(iv):
                 err([i, "conditions", j, "value"], f"rule {rid}: {cond.signal} {cond.op} {cond.value:g} always holds")
@@ -212,24 +216,40 @@ DEFAULT_POLICY_DOCUMENT: dict[str, Any] = {
     "currency": "CNY",
     "hysteresis": DEFAULT_HYSTERESIS,
     "rules": [
-        {"id": "l3_quota_mastery", "stage": L3, "conditions": [
-            {"signal": "quota_attainment_4q", "op": ">=", "value": 1.0},
-            {"signal": "quarters_at_quota", "op": ">=", "value": 3},
-            {"signal": "stable_accounts", "op": ">=", "value": 5},
-        ]},
-        {"id": "l3_established_influence", "stage": L3, "conditions": [
-            {"signal": "stable_accounts", "op": ">=", "value": 8},
-            {"signal": "win_rate_12m", "op": ">=", "value": 0.5},
-            {"signal": "influence_score", "op": ">=", "value": 20},
-        ]},
-        {"id": "l2_quota_comfortable", "stage": L2, "conditions": [
-            {"signal": "quota_attainment_4q", "op": ">=", "value": 0.8},
-            {"signal": "stable_accounts", "op": ">=", "value": 2},
-        ]},
-        {"id": "l2_repeat_business", "stage": L2, "conditions": [
-            {"signal": "stable_accounts", "op": ">=", "value": 3},
-            {"signal": "wins_12m", "op": ">=", "value": 6},
-        ]},
+        {
+            "id": "l3_quota_mastery",
+            "stage": L3,
+            "conditions": [
+                {"signal": "quota_attainment_4q", "op": ">=", "value": 1.0},
+                {"signal": "quarters_at_quota", "op": ">=", "value": 3},
+                {"signal": "stable_accounts", "op": ">=", "value": 5},
+            ],
+        },
+        {
+            "id": "l3_established_influence",
+            "stage": L3,
+            "conditions": [
+                {"signal": "stable_accounts", "op": ">=", "value": 8},
+                {"signal": "win_rate_12m", "op": ">=", "value": 0.5},
+                {"signal": "influence_score", "op": ">=", "value": 20},
+            ],
+        },
+        {
+            "id": "l2_quota_comfortable",
+            "stage": L2,
+            "conditions": [
+                {"signal": "quota_attainment_4q", "op": ">=", "value": 0.8},
+                {"signal": "stable_accounts", "op": ">=", "value": 2},
+            ],
+        },
+        {
+            "id": "l2_repeat_business",
+            "stage": L2,
+            "conditions": [
+                {"signal": "stable_accounts", "op": ">=", "value": 3},
+                {"signal": "wins_12m", "op": ">=", "value": 6},
+            ],
+        },
     ],
 }
 DEFAULT_POLICY = parse_policy(DEFAULT_POLICY_DOCUMENT)

@@ -17,11 +17,17 @@ from services.employee_lifecycle.employees.service import ADMIN_ROLES, employee_
 
 async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: EmployeeBulkUpsert) -> BulkReport:
     require_roles(principal, *ADMIN_ROLES)
-    return await run_bulk_upsert(session=session, request=request, row_model=EmployeeImport,
-                                 upsert=lambda rows: _upsert(session, principal, rows))
+    return await run_bulk_upsert(
+        session=session,
+        request=request,
+        row_model=EmployeeImport,
+        upsert=lambda rows: _upsert(session, principal, rows),
+    )
 
 
-async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRow[EmployeeImport]]) -> list[BulkRowResult]:
+async def _upsert(
+    session: AsyncSession, principal: Principal, rows: list[BulkRow[EmployeeImport]]
+) -> list[BulkRowResult]:
     reports: dict[int, BulkRowResult] = {}
     valid: dict[int, BulkRow[EmployeeImport]] = {}
     seen_emails: set[str] = set()
@@ -54,10 +60,13 @@ async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRo
         session, [r.data.model_dump(exclude={"manager_external_id"}) for r in valid.values()]
     )
     ids = {**await repository.ids_by_external_ids(session, [r.external_id for r in valid.values()] + managers_wanted)}
-    manager_changed = await repository.set_managers(session, [
-        (ids[r.external_id], ids.get(r.data.manager_external_id) if r.data.manager_external_id else None)
-        for r in valid.values()
-    ])
+    manager_changed = await repository.set_managers(
+        session,
+        [
+            (ids[r.external_id], ids.get(r.data.manager_external_id) if r.data.manager_external_id else None)
+            for r in valid.values()
+        ],
+    )
     for i, r in valid.items():
         emp_id = ids[r.external_id]
         if r.external_id in written:
@@ -67,9 +76,14 @@ async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRo
 
     changed = [reports[i].id for i in valid if reports[i].status != "unchanged"]
     employees = {e.id: e for e in await repository.by_ids(session, [c for c in changed if c])}
-    await publish_many(session, [
-        employee_event("employee.created" if reports[i].status == "created" else "employee.updated",
-                       employees[reports[i].id])  # type: ignore[index]
-        for i in sorted(valid) if reports[i].status != "unchanged"
-    ])
+    await publish_many(
+        session,
+        [
+            employee_event(
+                "employee.created" if reports[i].status == "created" else "employee.updated", employees[reports[i].id]
+            )  # type: ignore[index]
+            for i in sorted(valid)
+            if reports[i].status != "unchanged"
+        ],
+    )
     return list(reports.values())

@@ -45,8 +45,18 @@ async def email_taken(session: AsyncSession, email: str, *, excluding: uuid.UUID
     return (await session.execute(stmt)).first() is not None
 
 
-UPSERT_FIELDS = ("name", "email", "org_unit_path", "hire_date", "entered_sales_on", "capacity", "active",
-                 "skills", "industries", "regions")
+UPSERT_FIELDS = (
+    "name",
+    "email",
+    "org_unit_path",
+    "hire_date",
+    "entered_sales_on",
+    "capacity",
+    "active",
+    "skills",
+    "industries",
+    "regions",
+)
 
 
 async def by_emails(session: AsyncSession, emails: list[str]) -> dict[str, str | None]:
@@ -71,7 +81,11 @@ async def upsert_by_external_id(session: AsyncSession, rows: list[dict[str, Any]
     ex = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=[Employee.external_id],
-        set_={**{f: getattr(ex, f) for f in UPSERT_FIELDS}, "version": Employee.version + 1, "updated_at": sa.func.now()},
+        set_={
+            **{f: getattr(ex, f) for f in UPSERT_FIELDS},
+            "version": Employee.version + 1,
+            "updated_at": sa.func.now(),
+        },
         where=sa.tuple_(*[getattr(Employee, f) for f in UPSERT_FIELDS]).is_distinct_from(
             sa.tuple_(*[getattr(ex, f) for f in UPSERT_FIELDS])
         ),

@@ -48,9 +48,7 @@ async def list_employees(
     email: Annotated[str | None, Query(max_length=320, description="Exact email.")] = None,
 ) -> Page[EmployeeRead]:
     stmt = repository.list_statement(principal, org_unit=org_unit, active=active, email=email)
-    rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(Employee.created_at, Employee.id), params=page
-    )
+    rows, next_cursor = await paginate(session, request, stmt, order_by=(Employee.created_at, Employee.id), params=page)
     return Page[EmployeeRead](items=[EmployeeRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -25,8 +25,12 @@ _CREATE = {
     "regions": ["zhejiang"],
 }
 EXAMPLE = {
-    "id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a", **_CREATE, "active": True,
-    "created_at": "2026-03-01T01:00:00Z", "updated_at": "2026-09-14T06:31:10Z", "version": 3,
+    "id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
+    **_CREATE,
+    "active": True,
+    "created_at": "2026-03-01T01:00:00Z",
+    "updated_at": "2026-09-14T06:31:10Z",
+    "version": 3,
 }
 
 
@@ -50,11 +54,19 @@ class EmployeeCreate(BaseModel):
 class EmployeeUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"org_unit_path": "/group/east/team-1", "capacity": 25,
-         "skills": ["storage", "warehouse management", "edge computing"]},
-        {"active": False},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_unit_path": "/group/east/team-1",
+                    "capacity": 25,
+                    "skills": ["storage", "warehouse management", "edge computing"],
+                },
+                {"active": False},
+            ]
+        },
+    )
 
     name: Annotated[str | None, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] = None
     email: Email | None = None
@@ -93,11 +105,25 @@ class EmployeeRead(BaseModel):
 class EmployeeImport(BaseModel):
     """One row of a bulk import, matched by `external_id`."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "external_id": "HR-E-10482", "name": "Li Wei", "email": "li.wei@sanlun-demo.cn",
-        "org_unit_path": "/group/east/team-3", "manager_external_id": "HR-E-10001", "hire_date": "2026-03-01",
-        "entered_sales_on": "2026-04-01", "skills": ["storage"], "industries": ["logistics"], "regions": ["zhejiang"],
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "HR-E-10482",
+                    "name": "Li Wei",
+                    "email": "li.wei@sanlun-demo.cn",
+                    "org_unit_path": "/group/east/team-3",
+                    "manager_external_id": "HR-E-10001",
+                    "hire_date": "2026-03-01",
+                    "entered_sales_on": "2026-04-01",
+                    "skills": ["storage"],
+                    "industries": ["logistics"],
+                    "regions": ["zhejiang"],
+                }
+            ]
+        },
+    )
 
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -114,10 +140,36 @@ class EmployeeImport(BaseModel):
 
 
 class EmployeeBulkUpsert(BulkUpsertRequest[EmployeeImport]):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
-        {"external_id": "HR-E-10001", "name": "Chen Jie", "email": "chen.jie@sanlun-demo.cn",
-         "org_unit_path": "/group/east", "hire_date": "2014-07-01", "entered_sales_on": "2014-07-01", "capacity": 10},
-        {"external_id": "HR-E-10482", "name": "Li Wei", "email": "li.wei@sanlun-demo.cn",
-         "org_unit_path": "/group/east/team-3", "manager_external_id": "HR-E-10001", "hire_date": "2026-03-01",
-         "entered_sales_on": "2026-04-01", "skills": ["storage"], "industries": ["logistics"], "regions": ["zhejiang"]},
-    ], "dry_run": False}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "external_id": "HR-E-10001",
+                            "name": "Chen Jie",
+                            "email": "chen.jie@sanlun-demo.cn",
+                            "org_unit_path": "/group/east",
+                            "hire_date": "2014-07-01",
+                            "entered_sales_on": "2014-07-01",
+                            "capacity": 10,
+                        },
+                        {
+                            "external_id": "HR-E-10482",
+                            "name": "Li Wei",
+                            "email": "li.wei@sanlun-demo.cn",
+                            "org_unit_path": "/group/east/team-3",
+                            "manager_external_id": "HR-E-10001",
+                            "hire_date": "2026-03-01",
+                            "entered_sales_on": "2026-04-01",
+                            "skills": ["storage"],
+                            "industries": ["logistics"],
+                            "regions": ["zhejiang"],
+                        },
+                    ],
+                    "dry_run": False,
+                }
+            ]
+        },
+    )

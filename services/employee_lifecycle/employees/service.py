@@ -77,9 +77,7 @@ async def create(*, session: AsyncSession, principal: Principal, data: EmployeeC
     return employee
 
 
-async def update(
-    *, session: AsyncSession, principal: Principal, employee: Employee, data: EmployeeUpdate
-) -> Employee:
+async def update(*, session: AsyncSession, principal: Principal, employee: Employee, data: EmployeeUpdate) -> Employee:
     require_roles(principal, "manager", *ADMIN_ROLES)
     changes = data.model_dump(exclude_unset=True)
     if "org_unit_path" in changes and changes["org_unit_path"] is not None:
@@ -93,9 +91,7 @@ async def update(
         await _check_manager(session, changes["manager_id"], employee.id)
     for field, value in changes.items():
         if value is None and field not in ("manager_id", "hire_date", "entered_sales_on"):
-            raise Unprocessable(
-                f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null"}]
-            )
+            raise Unprocessable(f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null"}])
         setattr(employee, field, value)
     await session.flush()
     if changes:

@@ -56,17 +56,32 @@ async def move_subtree(session: AsyncSession, *, old: str, new: str, depth_delta
     await session.execute(
         sa.update(OrgUnit)
         .where(path_within(OrgUnit.path, old))
-        .values(path=_rebased(OrgUnit.path, old, new), depth=OrgUnit.depth + depth_delta,
-                version=OrgUnit.version + 1, updated_at=sa.func.now())
+        .values(
+            path=_rebased(OrgUnit.path, old, new),
+            depth=OrgUnit.depth + depth_delta,
+            version=OrgUnit.version + 1,
+            updated_at=sa.func.now(),
+        )
         .execution_options(synchronize_session=False)
     )
     result = await session.execute(
         sa.update(Employee)
         .where(path_within(Employee.org_unit_path, old))
-        .values(org_unit_path=_rebased(Employee.org_unit_path, old, new), version=Employee.version + 1,
-                updated_at=sa.func.now())
-        .returning(Employee.id, Employee.name, Employee.email, Employee.org_unit_path, Employee.manager_id,
-                   Employee.capacity, Employee.active, Employee.version)
+        .values(
+            org_unit_path=_rebased(Employee.org_unit_path, old, new),
+            version=Employee.version + 1,
+            updated_at=sa.func.now(),
+        )
+        .returning(
+            Employee.id,
+            Employee.name,
+            Employee.email,
+            Employee.org_unit_path,
+            Employee.manager_id,
+            Employee.capacity,
+            Employee.active,
+            Employee.version,
+        )
         .execution_options(synchronize_session=False)
     )
     return list(result.all())

@@ -73,16 +73,15 @@ async def create_org_unit(
     response_model=BulkReport,
     responses=problem_responses(Forbidden),
 )
-async def bulk_upsert_org_units(
-    data: OrgUnitBulkUpsert, session: DbSession, principal: CurrentPrincipal
-) -> BulkReport:
+async def bulk_upsert_org_units(data: OrgUnitBulkUpsert, session: DbSession, principal: CurrentPrincipal) -> BulkReport:
     """The kernel's bulk contract (`sanlun.kernel.bulk`), parents before children."""
     return await service.bulk_upsert(session=session, principal=principal, request=data)
 
 
-@router.get("/{unit_id}", summary="Get one org unit", response_model=OrgUnitRead,
-            responses=problem_responses(NotFound))
-async def get_org_unit(unit_id: UnitId, response: Response, session: DbSession, principal: CurrentPrincipal) -> OrgUnitRead:
+@router.get("/{unit_id}", summary="Get one org unit", response_model=OrgUnitRead, responses=problem_responses(NotFound))
+async def get_org_unit(
+    unit_id: UnitId, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> OrgUnitRead:
     unit = await service.get(session=session, principal=principal, unit_id=unit_id)
     set_etag(response, unit.version)
     return OrgUnitRead.model_validate(unit)
@@ -95,7 +94,11 @@ async def get_org_unit(unit_id: UnitId, response: Response, session: DbSession, 
     responses=problem_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
 )
 async def update_org_unit(
-    unit_id: UnitId, data: OrgUnitUpdate, request: Request, response: Response, session: DbSession,
+    unit_id: UnitId,
+    data: OrgUnitUpdate,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> OrgUnitRead:
     unit = await service.get(session=session, principal=principal, unit_id=unit_id)

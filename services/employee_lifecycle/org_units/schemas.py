@@ -14,9 +14,19 @@ _EAST = "5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f"
 
 
 class OrgUnitCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"slug": "team-3", "name": "East China - Team 3 (Hangzhou)", "parent_id": _EAST, "external_id": "HR-OU-0307"},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "team-3",
+                    "name": "East China - Team 3 (Hangzhou)",
+                    "parent_id": _EAST,
+                    "external_id": "HR-OU-0307",
+                },
+            ]
+        },
+    )
 
     slug: Slug = Field(description="The unit's path segment, e.g. `team-3`.")
     name: Name
@@ -28,10 +38,15 @@ class OrgUnitUpdate(BaseModel):
     """Rename, or move under another parent: the paths of every unit and
     employee below follow in the same transaction."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"name": "East China - Team 3 (Hangzhou & Ningbo)"},
-        {"slug": "team-hz", "parent_id": _EAST},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "East China - Team 3 (Hangzhou & Ningbo)"},
+                {"slug": "team-hz", "parent_id": _EAST},
+            ]
+        },
+    )
 
     name: Name | None = None
     slug: Slug | None = None
@@ -39,11 +54,25 @@ class OrgUnitUpdate(BaseModel):
 
 
 class OrgUnitRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "external_id": "HR-OU-0307", "parent_id": _EAST,
-        "slug": "team-3", "name": "East China - Team 3 (Hangzhou)", "path": "/group/east/team-3", "depth": 2,
-        "created_at": "2026-01-05T02:00:00Z", "updated_at": "2026-06-18T09:12:44Z", "version": 2,
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+                    "external_id": "HR-OU-0307",
+                    "parent_id": _EAST,
+                    "slug": "team-3",
+                    "name": "East China - Team 3 (Hangzhou)",
+                    "path": "/group/east/team-3",
+                    "depth": 2,
+                    "created_at": "2026-01-05T02:00:00Z",
+                    "updated_at": "2026-06-18T09:12:44Z",
+                    "version": 2,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     external_id: str | None
@@ -60,10 +89,19 @@ class OrgUnitRead(BaseModel):
 class OrgUnitImport(BaseModel):
     """One row of a bulk upsert, matched by `external_id`; the parent by its external id."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"external_id": "HR-OU-0307", "slug": "team-3", "name": "East China - Team 3 (Hangzhou)",
-         "parent_external_id": "HR-OU-0300"},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "HR-OU-0307",
+                    "slug": "team-3",
+                    "name": "East China - Team 3 (Hangzhou)",
+                    "parent_external_id": "HR-OU-0300",
+                },
+            ]
+        },
+    )
 
     external_id: ExternalId
     slug: Slug
@@ -72,9 +110,28 @@ class OrgUnitImport(BaseModel):
 
 
 class OrgUnitBulkUpsert(BulkUpsertRequest[OrgUnitImport]):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
-        {"external_id": "HR-OU-0001", "slug": "group", "name": "Sanlun Group"},
-        {"external_id": "HR-OU-0300", "slug": "east", "name": "East China", "parent_external_id": "HR-OU-0001"},
-        {"external_id": "HR-OU-0307", "slug": "team-3", "name": "East China - Team 3 (Hangzhou)",
-         "parent_external_id": "HR-OU-0300"},
-    ], "dry_run": False}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"external_id": "HR-OU-0001", "slug": "group", "name": "Sanlun Group"},
+                        {
+                            "external_id": "HR-OU-0300",
+                            "slug": "east",
+                            "name": "East China",
+                            "parent_external_id": "HR-OU-0001",
+                        },
+                        {
+                            "external_id": "HR-OU-0307",
+                            "slug": "team-3",
+                            "name": "East China - Team 3 (Hangzhou)",
+                            "parent_external_id": "HR-OU-0300",
+                        },
+                    ],
+                    "dry_run": False,
+                }
+            ]
+        },
+    )

@@ -38,8 +38,10 @@ async def _parent(session: AsyncSession, parent_id: uuid.UUID | None) -> OrgUnit
         return None
     parent = await repository.get(session, parent_id)
     if parent is None:
-        raise Unprocessable("The parent unit does not exist.",
-                            errors=[{"loc": ["body", "parent_id"], "msg": "no org unit with this id"}])
+        raise Unprocessable(
+            "The parent unit does not exist.",
+            errors=[{"loc": ["body", "parent_id"], "msg": "no org unit with this id"}],
+        )
     return parent
 
 
@@ -65,14 +67,20 @@ async def update(*, session: AsyncSession, principal: Principal, unit: OrgUnit, 
     moving = "parent_id" in changes or ("slug" in changes and changes["slug"] is not None)
     if not moving:
         return unit
-    parent = await _parent(session, changes["parent_id"]) if "parent_id" in changes else await _parent(session, unit.parent_id)
+    parent = (
+        await _parent(session, changes["parent_id"])
+        if "parent_id" in changes
+        else await _parent(session, unit.parent_id)
+    )
     slug = changes.get("slug") or unit.slug
     old, new = unit.path, f"{parent.path if parent else ''}/{slug}"
     if new == old:
         return unit
     if parent is not None and (parent.path == old or parent.path.startswith(old + "/")):
-        raise Unprocessable("A unit cannot move below itself.",
-                            errors=[{"loc": ["body", "parent_id"], "msg": "is the unit itself or below it"}])
+        raise Unprocessable(
+            "A unit cannot move below itself.",
+            errors=[{"loc": ["body", "parent_id"], "msg": "is the unit itself or below it"}],
+        )
     _check_scope(principal, new)
     if await repository.path_taken(session, new):
         raise Conflict(f"An org unit at {new} already exists.", errors=[{"loc": ["body", "slug"], "msg": "taken"}])
@@ -80,9 +88,20 @@ async def update(*, session: AsyncSession, principal: Principal, unit: OrgUnit, 
     await session.flush()
     moved = await repository.move_subtree(session, old=old, new=new, depth_delta=new.count("/") - old.count("/"))
     await session.refresh(unit)
-    await publish(session, Event(type="org_unit.moved", subject=str(unit.id), data={
-        "id": str(unit.id), "previous_path": old, "path": new, "employees_moved": len(moved), "version": unit.version,
-    }))
+    await publish(
+        session,
+        Event(
+            type="org_unit.moved",
+            subject=str(unit.id),
+            data={
+                "id": str(unit.id),
+                "previous_path": old,
+                "path": new,
+                "employees_moved": len(moved),
+                "version": unit.version,
+            },
+        ),
+    )
     await publish_many(session, [employee_event("employee.updated", e) for e in moved])
     return unit
 
@@ -92,11 +111,14 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: O
     (the kernel's bulk contract). Moving a unit is done with PATCH (it rewrites
     paths below it)."""
     require_roles(principal, *ADMIN_ROLES)
-    return await run_bulk_upsert(session=session, request=request, row_model=OrgUnitImport,
-                                 upsert=lambda rows: _upsert(session, principal, rows))
+    return await run_bulk_upsert(
+        session=session, request=request, row_model=OrgUnitImport, upsert=lambda rows: _upsert(session, principal, rows)
+    )
 
 
-async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRow[OrgUnitImport]]) -> list[BulkRowResult]:
+async def _upsert(
+    session: AsyncSession, principal: Principal, rows: list[BulkRow[OrgUnitImport]]
+) -> list[BulkRowResult]:
     reports: dict[int, BulkRowResult] = {}
     known = await repository.by_external_ids(
         session, [r.external_id for r in rows] + [r.data.parent_external_id for r in rows if r.data.parent_external_id]
@@ -121,8 +143,9 @@ async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRo
     return list(reports.values())
 
 
-async def _upsert_one(session: AsyncSession, principal: Principal, r: BulkRow[OrgUnitImport],
-                      known: dict[str, OrgUnit]) -> BulkRowResult:
+async def _upsert_one(
+    session: AsyncSession, principal: Principal, r: BulkRow[OrgUnitImport], known: dict[str, OrgUnit]
+) -> BulkRowResult:
     row = r.data
     parent = known.get(row.parent_external_id) if row.parent_external_id else None
     path = f"{parent.path if parent else ''}/{row.slug}"
@@ -139,8 +162,14 @@ async def _upsert_one(session: AsyncSession, principal: Principal, r: BulkRow[Or
         return r.updated(existing.id)
     if await repository.path_taken(session, path):
         return r.failed("slug", f"{path} is taken by another unit")
-    unit = OrgUnit(external_id=row.external_id, slug=row.slug, name=row.name, parent_id=parent.id if parent else None,
-                   path=path, depth=path.count("/"))
+    unit = OrgUnit(
+        external_id=row.external_id,
+        slug=row.slug,
+        name=row.name,
+        parent_id=parent.id if parent else None,
+        path=path,
+        depth=path.count("/"),
+    )
     session.add(unit)
     await session.flush()
     known[row.external_id] = unit

@@ -8,10 +8,9 @@ from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
-from services.employee_lifecycle.policies import service
-from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
-from services.employee_lifecycle.policies import repository
+from services.employee_lifecycle.policies import repository, service
 from services.employee_lifecycle.policies.models import StagePolicy
+from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
 
 router = APIRouter(
     prefix="/api/v1/stage-policies",
@@ -30,8 +29,9 @@ async def list_stage_policies(
     organization_path: Annotated[str | None, Query(max_length=500, description="Only this organisation's.")] = None,
 ) -> Page[PolicyRead]:
     stmt = repository.policies_statement(organization_path, visible_to=service.readable_organizations(principal))
-    rows, next_cursor = await paginate(session, request, stmt,
-                                       order_by=(StagePolicy.created_at, StagePolicy.id), params=page)
+    rows, next_cursor = await paginate(
+        session, request, stmt, order_by=(StagePolicy.created_at, StagePolicy.id), params=page
+    )
     return Page[PolicyRead](items=[service.read(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -67,11 +67,14 @@ async def get_effective_stage_policy(
     return service.read(await service.effective(session=session, org_unit_path=org_unit))
 
 
-@router.get("/{policy_id}", summary="One policy version", response_model=PolicyRead,
-            responses=problem_responses(NotFound))
+@router.get(
+    "/{policy_id}", summary="One policy version", response_model=PolicyRead, responses=problem_responses(NotFound)
+)
 async def get_stage_policy(
     policy_id: Annotated[uuid.UUID, Path(description="The policy version's id.")],
-    response: Response, session: DbSession, principal: CurrentPrincipal,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> PolicyRead:
     policy = await service.get(session=session, principal=principal, policy_id=policy_id)
     response.headers["ETag"] = f'"{policy.version}"'

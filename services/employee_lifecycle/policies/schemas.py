@@ -10,28 +10,54 @@ from services.employee_lifecycle.domain.catalog import StageCode
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=60)]
 
 _RULES: list[dict[str, Any]] = [
-    {"id": "l3_quota_mastery", "stage": "L3_AFFLUENT", "conditions": [
-        {"signal": "quota_attainment_4q", "op": ">=", "value": 1.0},
-        {"signal": "quarters_at_quota", "op": ">=", "value": 3},
-        {"signal": "stable_accounts", "op": ">=", "value": 5},
-    ]},
-    {"id": "l3_group_influence", "stage": "L3_AFFLUENT", "conditions": [
-        {"signal": "stable_accounts", "op": ">=", "value": 8},
-        {"signal": "influence_score", "op": ">=", "value": 30},
-    ]},
-    {"id": "l2_quota_comfortable", "stage": "L2_COMFORTABLE", "conditions": [
-        {"signal": "quota_attainment_4q", "op": ">=", "value": 0.8},
-        {"signal": "stable_accounts", "op": ">=", "value": 2},
-    ]},
-    {"id": "l2_repeat_business", "stage": "L2_COMFORTABLE", "conditions": [
-        {"signal": "stable_accounts", "op": ">=", "value": 3},
-        {"signal": "wins_12m", "op": ">=", "value": 5},
-    ]},
+    {
+        "id": "l3_quota_mastery",
+        "stage": "L3_AFFLUENT",
+        "conditions": [
+            {"signal": "quota_attainment_4q", "op": ">=", "value": 1.0},
+            {"signal": "quarters_at_quota", "op": ">=", "value": 3},
+            {"signal": "stable_accounts", "op": ">=", "value": 5},
+        ],
+    },
+    {
+        "id": "l3_group_influence",
+        "stage": "L3_AFFLUENT",
+        "conditions": [
+            {"signal": "stable_accounts", "op": ">=", "value": 8},
+            {"signal": "influence_score", "op": ">=", "value": 30},
+        ],
+    },
+    {
+        "id": "l2_quota_comfortable",
+        "stage": "L2_COMFORTABLE",
+        "conditions": [
+            {"signal": "quota_attainment_4q", "op": ">=", "value": 0.8},
+            {"signal": "stable_accounts", "op": ">=", "value": 2},
+        ],
+    },
+    {
+        "id": "l2_repeat_business",
+        "stage": "L2_COMFORTABLE",
+        "conditions": [
+            {"signal": "stable_accounts", "op": ">=", "value": 3},
+            {"signal": "wins_12m", "op": ">=", "value": 5},
+        ],
+    },
 ]
 _WRITE: dict[str, Any] = {
-    "organization_path": "/group/east", "name": "East China 2027", "currency": "CNY", "hysteresis": 2, "rules": _RULES,
-    "needs": {"few_wins_12m": 4, "few_open_opportunities": 3, "narrow_solutions": 2, "new_in_sales_months": 9,
-              "low_win_rate": 0.4, "some_influence": 15},
+    "organization_path": "/group/east",
+    "name": "East China 2027",
+    "currency": "CNY",
+    "hysteresis": 2,
+    "rules": _RULES,
+    "needs": {
+        "few_wins_12m": 4,
+        "few_open_opportunities": 3,
+        "narrow_solutions": 2,
+        "new_in_sales_months": 9,
+        "low_win_rate": 0.4,
+        "some_influence": 15,
+    },
 }
 
 
@@ -40,8 +66,8 @@ class ConditionWrite(BaseModel):
 
     signal: Annotated[str, StringConstraints(min_length=1, max_length=60)] = Field(
         description="One of: tenure_months, wins_12m, win_rate_12m, revenue_12m, quota_attainment_4q, "
-                    "quarters_at_quota, stable_accounts, open_pipeline_count, open_pipeline_value, "
-                    "solution_breadth, influence_score."
+        "quarters_at_quota, stable_accounts, open_pipeline_count, open_pipeline_value, "
+        "solution_breadth, influence_score."
     )
     op: Literal[">=", ">", "<=", "<"]
     value: float = Field(description="Threshold; rates are fractions (0.6 = 60%).")
@@ -58,10 +84,21 @@ class RuleWrite(BaseModel):
 class NeedsWrite(BaseModel):
     """When an evaluation names a need (it selects help, it is not a rating)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "few_wins_12m": 6, "few_open_opportunities": 3, "narrow_solutions": 2, "new_in_sales_months": 12,
-        "low_win_rate": 0.5, "some_influence": 10,
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "few_wins_12m": 6,
+                    "few_open_opportunities": 3,
+                    "narrow_solutions": 2,
+                    "new_in_sales_months": 12,
+                    "low_win_rate": 0.5,
+                    "some_influence": 10,
+                }
+            ]
+        },
+    )
 
     few_wins_12m: float = Field(6, ge=0, description="`lacks_deals` below this many wins over 12 months...")
     few_open_opportunities: float = Field(3, ge=0, description="... or below this many open opportunities.")
@@ -91,10 +128,19 @@ class PolicyWrite(BaseModel):
 
 
 class PolicyRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "6e7f8091-a2b3-4c4d-8e5f-6a7b8c9d0e1f", **_WRITE, "version": 3,
-        "created_by": "0b7c1d9e-3f3a-4d8e-9a55-1e2f3a4b5c6d", "created_at": "2026-11-02T02:00:00Z",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6e7f8091-a2b3-4c4d-8e5f-6a7b8c9d0e1f",
+                    **_WRITE,
+                    "version": 3,
+                    "created_by": "0b7c1d9e-3f3a-4d8e-9a55-1e2f3a4b5c6d",
+                    "created_at": "2026-11-02T02:00:00Z",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID | None = Field(description="null for the shipped default.")
     organization_path: str

@@ -8,24 +8,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, normalise_path, require_roles
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
-from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
 from services.employee_lifecycle.domain.policy import (
-    DEFAULT_POLICY, DEFAULT_POLICY_DOCUMENT, NeedThresholds, Policy, organization_candidates, parse_policy, validate_policy,
+    DEFAULT_POLICY,
+    DEFAULT_POLICY_DOCUMENT,
+    NeedThresholds,
+    Policy,
+    organization_candidates,
+    parse_policy,
+    validate_policy,
 )
 from services.employee_lifecycle.policies import repository
 from services.employee_lifecycle.policies.models import StagePolicy
+from services.employee_lifecycle.policies.schemas import PolicyRead, PolicyWrite
 
 
 def read(policy: StagePolicy | None) -> PolicyRead:
     if policy is None:
         doc: dict[str, Any] = DEFAULT_POLICY_DOCUMENT
-        return PolicyRead(id=None, organization_path="/", version=0, name=doc["name"], currency=doc["currency"],
-                          hysteresis=doc["hysteresis"], rules=doc["rules"], needs=_needs(doc), created_by=None,
-                          created_at=None)
+        return PolicyRead(
+            id=None,
+            organization_path="/",
+            version=0,
+            name=doc["name"],
+            currency=doc["currency"],
+            hysteresis=doc["hysteresis"],
+            rules=doc["rules"],
+            needs=_needs(doc),
+            created_by=None,
+            created_at=None,
+        )
     doc = policy.document
-    return PolicyRead(id=policy.id, organization_path=policy.organization_path, version=policy.version,
-                      name=policy.name, currency=doc["currency"], hysteresis=doc["hysteresis"], rules=doc["rules"],
-                      needs=_needs(doc), created_by=policy.created_by, created_at=policy.created_at)
+    return PolicyRead(
+        id=policy.id,
+        organization_path=policy.organization_path,
+        version=policy.version,
+        name=policy.name,
+        currency=doc["currency"],
+        hysteresis=doc["hysteresis"],
+        rules=doc["rules"],
+        needs=_needs(doc),
+        created_by=policy.created_by,
+        created_at=policy.created_at,
+    )
 
 
 def _needs(doc: dict[str, Any]) -> dict[str, float]:
@@ -38,17 +62,25 @@ async def create(*, session: AsyncSession, principal: Principal, data: PolicyWri
     org = normalise_path(data.organization_path or principal.organization_path)
     depth = len([p for p in org.split("/") if p])
     if depth not in (1, 2):
-        raise Unprocessable("A policy belongs to an organisation (`/group/east`) or the group (`/group`).",
-                            errors=[{"loc": ["body", "organization_path"], "msg": "one or two path segments"}])
+        raise Unprocessable(
+            "A policy belongs to an organisation (`/group/east`) or the group (`/group`).",
+            errors=[{"loc": ["body", "organization_path"], "msg": "one or two path segments"}],
+        )
     if not principal.has("group_admin") and org != principal.organization_path:
         raise Forbidden("You may publish policies only for your own organisation.")
     document = data.model_dump(exclude={"organization_path", "name"})
     errors = validate_policy(document)
     if errors:
-        raise Unprocessable("The policy is invalid: " + "; ".join(e["msg"] for e in errors[:5]), errors=errors,
-                            code="invalid_policy")
-    policy = StagePolicy(organization_path=org, version=await repository.next_policy_version(session, org),
-                         name=data.name, document=document, created_by=principal.subject)
+        raise Unprocessable(
+            "The policy is invalid: " + "; ".join(e["msg"] for e in errors[:5]), errors=errors, code="invalid_policy"
+        )
+    policy = StagePolicy(
+        organization_path=org,
+        version=await repository.next_policy_version(session, org),
+        name=data.name,
+        document=document,
+        created_by=principal.subject,
+    )
     session.add(policy)
     await session.flush()
     return policy

@@ -25,19 +25,30 @@ EmployeeId = Annotated[uuid.UUID, Path(description="The employee's id.")]
 
 
 def quota_read(q: Quota) -> QuotaRead:
-    return QuotaRead(id=q.id, employee_id=q.employee_id, period=period_of(q.period_start),
-                     amount={"amount": q.amount, "currency": q.currency}, created_at=q.created_at,
-                     updated_at=q.updated_at, version=q.version)
+    return QuotaRead(
+        id=q.id,
+        employee_id=q.employee_id,
+        period=period_of(q.period_start),
+        amount={"amount": q.amount, "currency": q.currency},
+        created_at=q.created_at,
+        updated_at=q.updated_at,
+        version=q.version,
+    )
 
 
-@router.get("/{employee_id}/quotas", summary="An employee's quotas by quarter", response_model=Page[QuotaRead],
-            responses=problem_responses(NotFound))
+@router.get(
+    "/{employee_id}/quotas",
+    summary="An employee's quotas by quarter",
+    response_model=Page[QuotaRead],
+    responses=problem_responses(NotFound),
+)
 async def list_quotas(
     employee_id: EmployeeId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[QuotaRead]:
     await employees_service.get(session=session, principal=principal, employee_id=employee_id)
-    rows, next_cursor = await paginate(session, request, repository.list_statement(employee_id),
-                                       order_by=(Quota.period_start, Quota.id), params=page)
+    rows, next_cursor = await paginate(
+        session, request, repository.list_statement(employee_id), order_by=(Quota.period_start, Quota.id), params=page
+    )
     return Page[QuotaRead](items=[quota_read(q) for q in rows], next_cursor=next_cursor)
 
 
@@ -64,8 +75,12 @@ async def put_quota(
     require_roles(principal, "manager", "org_admin", "group_admin", "integrator")
     quota = await repository.get(session, employee.id, period_start(period))
     if quota is None:
-        quota = Quota(employee_id=employee.id, period_start=period_start(period), amount=data.amount.amount,
-                      currency=data.amount.currency)
+        quota = Quota(
+            employee_id=employee.id,
+            period_start=period_start(period),
+            amount=data.amount.amount,
+            currency=data.amount.currency,
+        )
         session.add(quota)
         response.status_code = status.HTTP_201_CREATED
     else:

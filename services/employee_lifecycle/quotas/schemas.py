@@ -19,19 +19,34 @@ def period_of(day: dt.date) -> str:
 
 
 class QuotaWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"amount": {"amount": "1200000.00", "currency": "CNY"}},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"amount": {"amount": "1200000.00", "currency": "CNY"}},
+            ]
+        },
+    )
 
     amount: Money
 
 
 class QuotaRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "7f8091a2-b3c4-4d5e-8f6a-7b8c9d0e1f2a", "employee_id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
-        "period": "2027-Q1", "amount": {"amount": "1200000.00", "currency": "CNY"},
-        "created_at": "2026-11-20T02:30:00Z", "updated_at": "2026-11-20T02:30:00Z", "version": 1,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7f8091a2-b3c4-4d5e-8f6a-7b8c9d0e1f2a",
+                    "employee_id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
+                    "period": "2027-Q1",
+                    "amount": {"amount": "1200000.00", "currency": "CNY"},
+                    "created_at": "2026-11-20T02:30:00Z",
+                    "updated_at": "2026-11-20T02:30:00Z",
+                    "version": 1,
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     employee_id: uuid.UUID

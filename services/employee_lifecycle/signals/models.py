@@ -11,7 +11,11 @@ from services.employee_lifecycle.db import Base
 # Fact kinds. An opportunity is open for an employee while the latest of its
 # opportunity facts for them is `opportunity_open`.
 OPEN, RELEASED, WON, LOST, CLOSED = (
-    "opportunity_open", "opportunity_released", "opportunity_won", "opportunity_lost", "opportunity_closed"
+    "opportunity_open",
+    "opportunity_released",
+    "opportunity_won",
+    "opportunity_lost",
+    "opportunity_closed",
 )
 COVERAGE, RESOURCE_REUSED, INTRODUCTION_MADE = "coverage", "resource_reused", "introduction_made"
 KINDS = (OPEN, RELEASED, WON, LOST, CLOSED, COVERAGE, RESOURCE_REUSED, INTRODUCTION_MADE)

@@ -132,8 +132,17 @@ LEFT JOIN quota ON quota.employee_id = emp.id
 )
 
 SIGNAL_COLUMNS = (
-    "tenure_months", "wins_12m", "win_rate_12m", "revenue_12m", "quota_attainment_4q", "quarters_at_quota",
-    "stable_accounts", "open_pipeline_count", "open_pipeline_value", "solution_breadth", "influence_score",
+    "tenure_months",
+    "wins_12m",
+    "win_rate_12m",
+    "revenue_12m",
+    "quota_attainment_4q",
+    "quarters_at_quota",
+    "stable_accounts",
+    "open_pipeline_count",
+    "open_pipeline_value",
+    "solution_breadth",
+    "influence_score",
 )
 
 
@@ -154,8 +163,13 @@ async def signals_for(
     # The quarter that contains the day after as_of has not ended yet.
     q_to = quarter_start(as_of + dt.timedelta(days=1))
     params: dict[str, Any] = {
-        "ids": list(employee_ids), "as_of": as_of, "y1": _months_before(as_of, 12), "y2": _months_before(as_of, 24),
-        "covered_since": _months_before(as_of, 12), "q_from": _months_before(q_to, 12), "q_to": q_to,
+        "ids": list(employee_ids),
+        "as_of": as_of,
+        "y1": _months_before(as_of, 12),
+        "y2": _months_before(as_of, 24),
+        "covered_since": _months_before(as_of, 12),
+        "q_from": _months_before(q_to, 12),
+        "q_to": q_to,
         "cur": currency,
     }
     # JIT compilation of this plan costs more than it saves; sorts of a million facts want memory.
@@ -178,7 +192,9 @@ SELECT employee_id, count(*) FILTER (WHERE kind = 'opportunity_open') AS open_lo
 """).bindparams(sa.bindparam("ids", type_=ARRAY(sa.Uuid)), sa.bindparam("as_of", type_=sa.Date))
 
 
-async def open_load(session: AsyncSession, employee_ids: Sequence[uuid.UUID], *, as_of: dt.date) -> dict[uuid.UUID, int]:
+async def open_load(
+    session: AsyncSession, employee_ids: Sequence[uuid.UUID], *, as_of: dt.date
+) -> dict[uuid.UUID, int]:
     if not employee_ids:
         return {}
     rows = await session.execute(OPEN_LOAD_SQL, {"ids": list(employee_ids), "as_of": as_of})
@@ -189,8 +205,21 @@ async def insert_facts(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     """Idempotent by `external_id`: a fact seen before is skipped. Returns how many were new."""
     if not rows:
         return 0
-    columns = ("external_id", "kind", "employee_id", "occurred_on", "ends_on", "opportunity_ref", "account_ref",
-               "amount", "currency", "solution_refs", "cross_org", "outcome", "source_version")
+    columns = (
+        "external_id",
+        "kind",
+        "employee_id",
+        "occurred_on",
+        "ends_on",
+        "opportunity_ref",
+        "account_ref",
+        "amount",
+        "currency",
+        "solution_refs",
+        "cross_org",
+        "outcome",
+        "source_version",
+    )
     defaults = {"solution_refs": [], "cross_org": False}
     full = [{c: r.get(c, defaults.get(c)) for c in columns} for r in rows]
     stmt = insert(Fact).on_conflict_do_nothing(index_elements=[Fact.external_id]).returning(Fact.id)
@@ -209,7 +238,9 @@ async def replace_coverage(session: AsyncSession, account_ref: str, rows: Sequen
         await insert_facts(session, rows)
 
 
-async def known_employees(session: AsyncSession, ids: Sequence[uuid.UUID], visible: sa.ColumnElement[bool]) -> set[uuid.UUID]:
+async def known_employees(
+    session: AsyncSession, ids: Sequence[uuid.UUID], visible: sa.ColumnElement[bool]
+) -> set[uuid.UUID]:
     from services.employee_lifecycle.employees.models import Employee
 
     stmt = sa.select(Employee.id).where(Employee.id.in_(list(set(ids))), visible)

@@ -44,6 +44,7 @@ async def get_signals(
     principal: CurrentPrincipal,
     as_of: Annotated[dt.date | None, Query(description="The day (default today); history works.")] = None,
 ) -> SignalsRead:
-    as_of, currency, signals = await service.signals_of(session=session, principal=principal,
-                                                        employee_id=employee_id, as_of=as_of)
+    as_of, currency, signals = await service.signals_of(
+        session=session, principal=principal, employee_id=employee_id, as_of=as_of
+    )
     return SignalsRead(employee_id=employee_id, as_of=as_of, currency=currency, signals=signals)

@@ -35,16 +35,45 @@ class FactWrite(BaseModel):
 
 
 class BackfillWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"facts": [
-        {"external_id": "maven-opp-1C1I7A6R-open", "kind": "opportunity_open", "employee_id": _VETERAN,
-         "occurred_on": "2016-10-20", "opportunity_ref": "1C1I7A6R", "account_ref": "Cancity",
-         "amount": {"amount": "1054.00", "currency": "USD"}, "solution_refs": ["GTX Plus Basic"]},
-        {"external_id": "maven-opp-1C1I7A6R-won", "kind": "opportunity_won", "employee_id": _VETERAN,
-         "occurred_on": "2017-03-01", "opportunity_ref": "1C1I7A6R", "account_ref": "Cancity",
-         "amount": {"amount": "1054.00", "currency": "USD"}, "solution_refs": ["GTX Plus Basic"]},
-        {"external_id": "coverage-cancity-2016", "kind": "coverage", "employee_id": _VETERAN,
-         "occurred_on": "2016-01-01", "ends_on": "2017-12-31", "account_ref": "Cancity"},
-    ]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "facts": [
+                        {
+                            "external_id": "maven-opp-1C1I7A6R-open",
+                            "kind": "opportunity_open",
+                            "employee_id": _VETERAN,
+                            "occurred_on": "2016-10-20",
+                            "opportunity_ref": "1C1I7A6R",
+                            "account_ref": "Cancity",
+                            "amount": {"amount": "1054.00", "currency": "USD"},
+                            "solution_refs": ["GTX Plus Basic"],
+                        },
+                        {
+                            "external_id": "maven-opp-1C1I7A6R-won",
+                            "kind": "opportunity_won",
+                            "employee_id": _VETERAN,
+                            "occurred_on": "2017-03-01",
+                            "opportunity_ref": "1C1I7A6R",
+                            "account_ref": "Cancity",
+                            "amount": {"amount": "1054.00", "currency": "USD"},
+                            "solution_refs": ["GTX Plus Basic"],
+                        },
+                        {
+                            "external_id": "coverage-cancity-2016",
+                            "kind": "coverage",
+                            "employee_id": _VETERAN,
+                            "occurred_on": "2016-01-01",
+                            "ends_on": "2017-12-31",
+                            "account_ref": "Cancity",
+                        },
+                    ]
+                }
+            ]
+        },
+    )
 
     facts: Annotated[list[FactWrite], Field(min_length=1, max_length=2000)]
 
@@ -58,14 +87,30 @@ class BackfillResult(BaseModel):
 
 
 class SignalsRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "employee_id": _EMPLOYEE, "as_of": "2026-11-26", "currency": "CNY",
-        "signals": {
-            "tenure_months": 7, "wins_12m": 3, "win_rate_12m": 0.375, "revenue_12m": 486000.0,
-            "quota_attainment_4q": 0.62, "quarters_at_quota": 1, "stable_accounts": 1, "open_pipeline_count": 6,
-            "open_pipeline_value": 1320000.0, "solution_breadth": 2, "influence_score": 0.0,
-        },
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "employee_id": _EMPLOYEE,
+                    "as_of": "2026-11-26",
+                    "currency": "CNY",
+                    "signals": {
+                        "tenure_months": 7,
+                        "wins_12m": 3,
+                        "win_rate_12m": 0.375,
+                        "revenue_12m": 486000.0,
+                        "quota_attainment_4q": 0.62,
+                        "quarters_at_quota": 1,
+                        "stable_accounts": 1,
+                        "open_pipeline_count": 6,
+                        "open_pipeline_value": 1320000.0,
+                        "solution_breadth": 2,
+                        "influence_score": 0.0,
+                    },
+                }
+            ]
+        }
+    )
 
     employee_id: uuid.UUID
     as_of: dt.date

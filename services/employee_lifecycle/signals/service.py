@@ -12,12 +12,19 @@ from sanlun.kernel.auth import Principal, require_roles
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import NotFound, Unprocessable
 from services.employee_lifecycle.employees import repository as employees_repository
+from services.employee_lifecycle.policies.service import policies_for
 from services.employee_lifecycle.signals import repository
 from services.employee_lifecycle.signals.models import (
-    CLOSED, COVERAGE, INTRODUCTION_MADE, LOST, OPEN, RELEASED, RESOURCE_REUSED, WON,
+    CLOSED,
+    COVERAGE,
+    INTRODUCTION_MADE,
+    LOST,
+    OPEN,
+    RELEASED,
+    RESOURCE_REUSED,
+    WON,
 )
 from services.employee_lifecycle.signals.schemas import BackfillWrite
-from services.employee_lifecycle.policies.service import policies_for
 
 
 async def backfill(*, session: AsyncSession, principal: Principal, data: BackfillWrite) -> tuple[int, int]:
@@ -26,7 +33,8 @@ async def backfill(*, session: AsyncSession, principal: Principal, data: Backfil
     known = await repository.known_employees(session, ids, employees_repository.visible(principal))
     errors = [
         {"loc": ["body", "facts", i, "employee_id"], "msg": "no employee with this id that you may see"}
-        for i, f in enumerate(data.facts) if f.employee_id not in known
+        for i, f in enumerate(data.facts)
+        if f.employee_id not in known
     ]
     if errors:
         raise Unprocessable(f"{len(errors)} facts name unknown employees.", errors=errors[:50])
@@ -71,15 +79,19 @@ def opportunity_facts(event_id: uuid.UUID, event_type: str, day: dt.date, data: 
     owner = _uuid(data.get("owner_id"))
     money = data.get("amount") or {}
     base = {
-        "opportunity_ref": str(data.get("opportunity_id")), "account_ref": data.get("account_id"),
-        "amount": money.get("amount"), "currency": money.get("currency"),
-        "solution_refs": [str(s) for s in data.get("solution_ids") or []], "source_version": data.get("version"),
+        "opportunity_ref": str(data.get("opportunity_id")),
+        "account_ref": data.get("account_id"),
+        "amount": money.get("amount"),
+        "currency": money.get("currency"),
+        "solution_refs": [str(s) for s in data.get("solution_ids") or []],
+        "source_version": data.get("version"),
     }
     facts = []
 
     def add(kind: str, employee: uuid.UUID, on: dt.date) -> None:
-        facts.append({**base, "external_id": f"{event_id}:{kind}", "kind": kind, "employee_id": employee,
-                      "occurred_on": on})
+        facts.append(
+            {**base, "external_id": f"{event_id}:{kind}", "kind": kind, "employee_id": employee, "occurred_on": on}
+        )
 
     closed_on = dt.date.fromisoformat(data["closed_on"]) if data.get("closed_on") else day
     if event_type == "opportunity.assigned":
@@ -101,8 +113,9 @@ def opportunity_facts(event_id: uuid.UUID, event_type: str, day: dt.date, data: 
     return facts
 
 
-async def record_opportunity_event(session: AsyncSession, event_id: uuid.UUID, event_type: str, day: dt.date,
-                                   data: dict[str, Any]) -> list[uuid.UUID]:
+async def record_opportunity_event(
+    session: AsyncSession, event_id: uuid.UUID, event_type: str, day: dt.date, data: dict[str, Any]
+) -> list[uuid.UUID]:
     facts = opportunity_facts(event_id, event_type, day, data)
     await repository.insert_facts(session, facts)
     return list({f["employee_id"] for f in facts})
@@ -119,12 +132,18 @@ async def record_coverage(session: AsyncSession, data: dict[str, Any]) -> list[u
         employee = _uuid(m.get("employee_id"))
         if employee is None or not m.get("valid_from"):
             continue
-        rows.append({
-            "external_id": f"coverage:{account}:{version}:{employee}:{m.get('role')}", "kind": COVERAGE,
-            "employee_id": employee, "occurred_on": dt.date.fromisoformat(m["valid_from"]),
-            "ends_on": dt.date.fromisoformat(m["valid_to"]) if m.get("valid_to") else None,
-            "account_ref": account, "outcome": m.get("role"), "source_version": version,
-        })
+        rows.append(
+            {
+                "external_id": f"coverage:{account}:{version}:{employee}:{m.get('role')}",
+                "kind": COVERAGE,
+                "employee_id": employee,
+                "occurred_on": dt.date.fromisoformat(m["valid_from"]),
+                "ends_on": dt.date.fromisoformat(m["valid_to"]) if m.get("valid_to") else None,
+                "account_ref": account,
+                "outcome": m.get("role"),
+                "source_version": version,
+            }
+        )
     await repository.replace_coverage(session, account, rows)
     return list({r["employee_id"] for r in rows})
 
@@ -133,20 +152,39 @@ async def record_resource_used(session: AsyncSession, event_id: uuid.UUID, day: 
     owner, user = _uuid(data.get("owner_id")), _uuid(data.get("user_id"))
     if owner is None or owner == user:
         return  # using one's own resource is not influence
-    await repository.insert_facts(session, [{
-        "external_id": f"{event_id}:{RESOURCE_REUSED}", "kind": RESOURCE_REUSED, "employee_id": owner,
-        "occurred_on": day, "opportunity_ref": data.get("opportunity_id"), "outcome": data.get("outcome"),
-        "cross_org": _organisation(data.get("owner_org_unit_path")) != _organisation(data.get("user_org_unit_path")),
-    }])
+    await repository.insert_facts(
+        session,
+        [
+            {
+                "external_id": f"{event_id}:{RESOURCE_REUSED}",
+                "kind": RESOURCE_REUSED,
+                "employee_id": owner,
+                "occurred_on": day,
+                "opportunity_ref": data.get("opportunity_id"),
+                "outcome": data.get("outcome"),
+                "cross_org": _organisation(data.get("owner_org_unit_path"))
+                != _organisation(data.get("user_org_unit_path")),
+            }
+        ],
+    )
 
 
 async def record_introduction(session: AsyncSession, event_id: uuid.UUID, day: dt.date, data: dict[str, Any]) -> None:
     connector = _uuid(data.get("connector_id"))
     if connector is None or data.get("outcome") != "introduced":
         return
-    await repository.insert_facts(session, [{
-        "external_id": f"{event_id}:{INTRODUCTION_MADE}", "kind": INTRODUCTION_MADE, "employee_id": connector,
-        "occurred_on": day, "account_ref": data.get("account_id"), "outcome": data.get("outcome"),
-        "cross_org": _organisation(data.get("connector_org_unit_path"))
-        != _organisation(data.get("requester_org_unit_path")),
-    }])
+    await repository.insert_facts(
+        session,
+        [
+            {
+                "external_id": f"{event_id}:{INTRODUCTION_MADE}",
+                "kind": INTRODUCTION_MADE,
+                "employee_id": connector,
+                "occurred_on": day,
+                "account_ref": data.get("account_id"),
+                "outcome": data.get("outcome"),
+                "cross_org": _organisation(data.get("connector_org_unit_path"))
+                != _organisation(data.get("requester_org_unit_path")),
+            }
+        ],
+    )

@@ -15,8 +15,13 @@ class EmployeeStage(Base):
     the pending candidate, any override, and the last evaluation's explanation."""
 
     __tablename__ = "employee_stages"
-    __table_args__ = (sa.Index("ix_employee_stages_override_expires_at", "override_expires_at",
-                               postgresql_where=sa.text("override_stage IS NOT NULL")),)
+    __table_args__ = (
+        sa.Index(
+            "ix_employee_stages_override_expires_at",
+            "override_expires_at",
+            postgresql_where=sa.text("override_stage IS NOT NULL"),
+        ),
+    )
 
     employee_id: Mapped[uuid.UUID] = mapped_column(
         sa.Uuid, sa.ForeignKey("employee_lifecycle.employees.id"), primary_key=True

@@ -14,15 +14,31 @@ from services.employee_lifecycle.employees.models import Employee
 from services.employee_lifecycle.stages.models import EmployeeStage, StageHistory
 
 STATE_COLUMNS = (
-    "stage", "stage_since", "candidate_stage", "candidate_count", "override_stage", "override_since",
-    "override_expires_at", "override_reason", "override_by", "needs", "policy_version", "last_as_of",
-    "evaluated_at", "explanation",
+    "stage",
+    "stage_since",
+    "candidate_stage",
+    "candidate_count",
+    "override_stage",
+    "override_since",
+    "override_expires_at",
+    "override_reason",
+    "override_by",
+    "needs",
+    "policy_version",
+    "last_as_of",
+    "evaluated_at",
+    "explanation",
 )
 
 
 async def employees_for_evaluation(
-    session: AsyncSession, *, visible: sa.ColumnElement[bool], ids: Sequence[uuid.UUID] | None = None,
-    within: sa.ColumnElement[bool] | None = None, after: uuid.UUID | None = None, limit: int | None = None,
+    session: AsyncSession,
+    *,
+    visible: sa.ColumnElement[bool],
+    ids: Sequence[uuid.UUID] | None = None,
+    within: sa.ColumnElement[bool] | None = None,
+    after: uuid.UUID | None = None,
+    limit: int | None = None,
 ) -> list[Any]:
     stmt = sa.select(Employee.id, Employee.org_unit_path, Employee.capacity).where(visible, Employee.active.is_(True))
     if ids is not None:
@@ -88,8 +104,16 @@ async def expired_overrides(session: AsyncSession, *, now: Any, limit: int = 500
 async def batch_read(session: AsyncSession, ids: Sequence[uuid.UUID], visible: sa.ColumnElement[bool]) -> list[Any]:
     s = EmployeeStage.__table__
     stmt = (
-        sa.select(Employee.id, Employee.capacity, s.c.stage, s.c.stage_since, s.c.override_stage, s.c.override_since,
-                  s.c.override_expires_at, s.c.needs)
+        sa.select(
+            Employee.id,
+            Employee.capacity,
+            s.c.stage,
+            s.c.stage_since,
+            s.c.override_stage,
+            s.c.override_since,
+            s.c.override_expires_at,
+            s.c.needs,
+        )
         .outerjoin(s, s.c.employee_id == Employee.id)
         .where(Employee.id.in_(list(set(ids))), visible)
     )
@@ -98,7 +122,9 @@ async def batch_read(session: AsyncSession, ids: Sequence[uuid.UUID], visible: s
 
 async def clear_overrides(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
     await session.execute(
-        sa.update(EmployeeStage).where(EmployeeStage.employee_id.in_(list(ids))).values(
+        sa.update(EmployeeStage)
+        .where(EmployeeStage.employee_id.in_(list(ids)))
+        .values(
             override_stage=None, override_since=None, override_expires_at=None, override_reason=None, override_by=None
         )
     )

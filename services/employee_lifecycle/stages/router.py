@@ -42,13 +42,24 @@ def evaluation_read(outcome: service.Outcome) -> EvaluationRead:
     state = outcome.state
     pending = None
     if state is not None and state.candidate is not None:
-        pending = PendingRead(stage=state.candidate, agreeing_evaluations=state.candidate_count,
-                              required=outcome.policy.hysteresis)
+        pending = PendingRead(
+            stage=state.candidate, agreeing_evaluations=state.candidate_count, required=outcome.policy.hysteresis
+        )
     return EvaluationRead(
-        employee_id=outcome.employee_id, as_of=outcome.as_of, recorded=outcome.recorded, stage=outcome.stage,
-        stage_since=outcome.since, computed_stage=outcome.evaluation.stage, changed=outcome.change is not None,
-        pending=pending, policy=explanation["policy"], rules=explanation["rules"], signals=explanation["signals"],
-        needs=outcome.needs, reasons=explanation["reasons"], gap=explanation["gap"],
+        employee_id=outcome.employee_id,
+        as_of=outcome.as_of,
+        recorded=outcome.recorded,
+        stage=outcome.stage,
+        stage_since=outcome.since,
+        computed_stage=outcome.evaluation.stage,
+        changed=outcome.change is not None,
+        pending=pending,
+        policy=explanation["policy"],
+        rules=explanation["rules"],
+        signals=explanation["signals"],
+        needs=outcome.needs,
+        reasons=explanation["reasons"],
+        gap=explanation["gap"],
     )
 
 
@@ -57,17 +68,30 @@ def stage_read(row: Any) -> StageRead:
     stage, since = state.effective(utcnow())
     override = None
     if state.override_active(utcnow()):
-        override = OverrideRead(stage=row.override_stage, reason=row.override_reason or "",
-                                expires_at=row.override_expires_at, by=row.override_by or "")
+        override = OverrideRead(
+            stage=row.override_stage,
+            reason=row.override_reason or "",
+            expires_at=row.override_expires_at,
+            by=row.override_by or "",
+        )
     pending = None
     if row.candidate_stage:
         hysteresis = row.explanation.get("hysteresis")
-        pending = PendingRead(stage=row.candidate_stage, agreeing_evaluations=row.candidate_count,
-                              required=int(hysteresis or 2))
+        pending = PendingRead(
+            stage=row.candidate_stage, agreeing_evaluations=row.candidate_count, required=int(hysteresis or 2)
+        )
     return StageRead(
-        employee_id=row.employee_id, stage=stage, stage_since=since, evaluated_stage=row.stage,
-        evaluated_since=row.stage_since, pending=pending, override=override, needs=list(row.needs),
-        policy_version=row.policy_version, last_as_of=row.last_as_of, evaluated_at=row.evaluated_at,
+        employee_id=row.employee_id,
+        stage=stage,
+        stage_since=since,
+        evaluated_stage=row.stage,
+        evaluated_since=row.stage_since,
+        pending=pending,
+        override=override,
+        needs=list(row.needs),
+        policy_version=row.policy_version,
+        last_as_of=row.last_as_of,
+        evaluated_at=row.evaluated_at,
         last_evaluation=row.explanation,
     )
 
@@ -92,15 +116,22 @@ async def batch_get_stages(data: BatchGet, session: DbSession, principal: Curren
 )
 async def evaluate_stages(data: EvaluateMany, session: DbSession, principal: CurrentPrincipal) -> EvaluateManyResult:
     if (data.employee_ids is None) == (data.org_unit is None):
-        raise Unprocessable("Give either employee_ids or org_unit.",
-                            errors=[{"loc": ["body", "employee_ids"], "msg": "give either employee_ids or org_unit"}])
+        raise Unprocessable(
+            "Give either employee_ids or org_unit.",
+            errors=[{"loc": ["body", "employee_ids"], "msg": "give either employee_ids or org_unit"}],
+        )
     outcomes, missing = await service.evaluate_many(
-        session=session, principal=principal, employee_ids=data.employee_ids, org_unit=data.org_unit,
-        as_of=data.as_of, record=data.record,
+        session=session,
+        principal=principal,
+        employee_ids=data.employee_ids,
+        org_unit=data.org_unit,
+        as_of=data.as_of,
+        record=data.record,
     )
     items = [evaluation_read(o) for o in outcomes] if data.employee_ids is not None else []
-    return EvaluateManyResult(evaluated=len(outcomes), changed=sum(o.change is not None for o in outcomes),
-                              not_found=missing, items=items)
+    return EvaluateManyResult(
+        evaluated=len(outcomes), changed=sum(o.change is not None for o in outcomes), not_found=missing, items=items
+    )
 
 
 @router.post(
@@ -134,8 +165,9 @@ async def get_stage(employee_id: EmployeeId, session: DbSession, principal: Curr
 async def evaluate_stage(
     employee_id: EmployeeId, data: EvaluateOne, session: DbSession, principal: CurrentPrincipal
 ) -> EvaluationRead:
-    outcome = await service.evaluate_one(session=session, principal=principal, employee_id=employee_id,
-                                         as_of=data.as_of, record=data.record)
+    outcome = await service.evaluate_one(
+        session=session, principal=principal, employee_id=employee_id, as_of=data.as_of, record=data.record
+    )
     return evaluation_read(outcome)
 
 
@@ -148,8 +180,14 @@ async def evaluate_stage(
 async def override_stage(
     employee_id: EmployeeId, data: OverrideWrite, session: DbSession, principal: CurrentPrincipal
 ) -> StageRead:
-    row = await service.set_override(session=session, principal=principal, employee_id=employee_id,
-                                     stage=data.stage, reason=data.reason, expires_at=data.expires_at)
+    row = await service.set_override(
+        session=session,
+        principal=principal,
+        employee_id=employee_id,
+        stage=data.stage,
+        reason=data.reason,
+        expires_at=data.expires_at,
+    )
     return stage_read(row)
 
 
@@ -175,6 +213,12 @@ async def list_stage_history(
 ) -> Page[HistoryRead]:
     if await employees_repository.get_visible(session, principal, employee_id) is None:
         raise NotFound(f"Employee {employee_id} was not found.")
-    rows, next_cursor = await paginate(session, request, repository.history_statement(employee_id),
-                                       order_by=(StageHistory.id,), params=page, descending=True)
+    rows, next_cursor = await paginate(
+        session,
+        request,
+        repository.history_statement(employee_id),
+        order_by=(StageHistory.id,),
+        params=page,
+        descending=True,
+    )
     return Page[HistoryRead](items=[HistoryRead.model_validate(r) for r in rows], next_cursor=next_cursor)

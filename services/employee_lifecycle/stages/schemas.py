@@ -13,46 +13,87 @@ SignalName = Annotated[str, StringConstraints(min_length=1, max_length=60)]
 _EMPLOYEE = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"
 _MANAGER = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f"
 _SIGNALS: dict[str, Any] = {
-    "tenure_months": 19, "wins_12m": 6, "win_rate_12m": 0.4615, "revenue_12m": 1385000.0, "quota_attainment_4q": 0.74,
-    "quarters_at_quota": 1, "stable_accounts": 3, "open_pipeline_count": 8, "open_pipeline_value": 2460000.0,
-    "solution_breadth": 3, "influence_score": 4.5,
+    "tenure_months": 19,
+    "wins_12m": 6,
+    "win_rate_12m": 0.4615,
+    "revenue_12m": 1385000.0,
+    "quota_attainment_4q": 0.74,
+    "quarters_at_quota": 1,
+    "stable_accounts": 3,
+    "open_pipeline_count": 8,
+    "open_pipeline_value": 2460000.0,
+    "solution_breadth": 3,
+    "influence_score": 4.5,
 }
 _RULES: list[dict[str, Any]] = [
-    {"rule_id": "l3_quota_mastery", "stage": "L3_AFFLUENT", "status": "unmet", "conditions": [
-        {"signal": "quota_attainment_4q", "op": ">=", "threshold": 1.0, "observed": 0.74, "met": False},
-        {"signal": "quarters_at_quota", "op": ">=", "threshold": 3.0, "observed": 1, "met": False},
-        {"signal": "stable_accounts", "op": ">=", "threshold": 5.0, "observed": 3, "met": False},
-    ]},
-    {"rule_id": "l3_established_influence", "stage": "L3_AFFLUENT", "status": "unmet", "conditions": [
-        {"signal": "stable_accounts", "op": ">=", "threshold": 8.0, "observed": 3, "met": False},
-        {"signal": "win_rate_12m", "op": ">=", "threshold": 0.5, "observed": 0.4615, "met": False},
-        {"signal": "influence_score", "op": ">=", "threshold": 20.0, "observed": 4.5, "met": False},
-    ]},
-    {"rule_id": "l2_quota_comfortable", "stage": "L2_COMFORTABLE", "status": "unmet", "conditions": [
-        {"signal": "quota_attainment_4q", "op": ">=", "threshold": 0.8, "observed": 0.74, "met": False},
-        {"signal": "stable_accounts", "op": ">=", "threshold": 2.0, "observed": 3, "met": True},
-    ]},
-    {"rule_id": "l2_repeat_business", "stage": "L2_COMFORTABLE", "status": "met", "conditions": [
-        {"signal": "stable_accounts", "op": ">=", "threshold": 3.0, "observed": 3, "met": True},
-        {"signal": "wins_12m", "op": ">=", "threshold": 6.0, "observed": 6, "met": True},
-    ]},
+    {
+        "rule_id": "l3_quota_mastery",
+        "stage": "L3_AFFLUENT",
+        "status": "unmet",
+        "conditions": [
+            {"signal": "quota_attainment_4q", "op": ">=", "threshold": 1.0, "observed": 0.74, "met": False},
+            {"signal": "quarters_at_quota", "op": ">=", "threshold": 3.0, "observed": 1, "met": False},
+            {"signal": "stable_accounts", "op": ">=", "threshold": 5.0, "observed": 3, "met": False},
+        ],
+    },
+    {
+        "rule_id": "l3_established_influence",
+        "stage": "L3_AFFLUENT",
+        "status": "unmet",
+        "conditions": [
+            {"signal": "stable_accounts", "op": ">=", "threshold": 8.0, "observed": 3, "met": False},
+            {"signal": "win_rate_12m", "op": ">=", "threshold": 0.5, "observed": 0.4615, "met": False},
+            {"signal": "influence_score", "op": ">=", "threshold": 20.0, "observed": 4.5, "met": False},
+        ],
+    },
+    {
+        "rule_id": "l2_quota_comfortable",
+        "stage": "L2_COMFORTABLE",
+        "status": "unmet",
+        "conditions": [
+            {"signal": "quota_attainment_4q", "op": ">=", "threshold": 0.8, "observed": 0.74, "met": False},
+            {"signal": "stable_accounts", "op": ">=", "threshold": 2.0, "observed": 3, "met": True},
+        ],
+    },
+    {
+        "rule_id": "l2_repeat_business",
+        "stage": "L2_COMFORTABLE",
+        "status": "met",
+        "conditions": [
+            {"signal": "stable_accounts", "op": ">=", "threshold": 3.0, "observed": 3, "met": True},
+            {"signal": "wins_12m", "op": ">=", "threshold": 6.0, "observed": 6, "met": True},
+        ],
+    },
 ]
 _REASONS = {
     "en": "Rule l2_repeat_business is met: stable accounts 3 >= 3, wins over 12 months 6 >= 6.",
     "zh": "满足规则 l2_repeat_business：稳定客户数 3 >= 3，12个月赢单数 6 >= 6。",
 }
 _GAP_TO_L2 = {
-    "target_stage": "L2_COMFORTABLE", "rule_id": "l2_repeat_business", "items": [],
-    "en": "Criteria for comfortable are met.", "zh": "已满足小康的条件。",
+    "target_stage": "L2_COMFORTABLE",
+    "rule_id": "l2_repeat_business",
+    "items": [],
+    "en": "Criteria for comfortable are met.",
+    "zh": "已满足小康的条件。",
 }
 _PENDING = {"stage": "L2_COMFORTABLE", "agreeing_evaluations": 1, "required": 2}
 # A rep whose signals reach L2 for the first time: the stage moves once a
 # second evaluation agrees (hysteresis 2).
 EVALUATION: dict[str, Any] = {
-    "employee_id": _EMPLOYEE, "as_of": "2026-11-26", "recorded": True, "stage": "L1_SUBSISTENCE",
-    "stage_since": "2025-05-01", "computed_stage": "L2_COMFORTABLE", "changed": False, "pending": _PENDING,
-    "policy": {"organization_path": "/", "version": 0}, "rules": _RULES, "signals": _SIGNALS,
-    "needs": ["lacks_support"], "reasons": _REASONS, "gap": _GAP_TO_L2,
+    "employee_id": _EMPLOYEE,
+    "as_of": "2026-11-26",
+    "recorded": True,
+    "stage": "L1_SUBSISTENCE",
+    "stage_since": "2025-05-01",
+    "computed_stage": "L2_COMFORTABLE",
+    "changed": False,
+    "pending": _PENDING,
+    "policy": {"organization_path": "/", "version": 0},
+    "rules": _RULES,
+    "signals": _SIGNALS,
+    "needs": ["lacks_support"],
+    "reasons": _REASONS,
+    "gap": _GAP_TO_L2,
 }
 
 
@@ -120,8 +161,10 @@ class EvaluationRead(BaseModel):
     employee_id: uuid.UUID
     as_of: dt.date
     recorded: bool = Field(description="false for a preview (`record: false`): nothing was stored.")
-    stage: StageCode = Field(description="The effective stage (after hysteresis and any override) when recorded; "
-                                         "the computed stage in a preview.")
+    stage: StageCode = Field(
+        description="The effective stage (after hysteresis and any override) when recorded; "
+        "the computed stage in a preview."
+    )
     stage_since: dt.date | None
     computed_stage: StageCode
     changed: bool
@@ -137,18 +180,42 @@ class EvaluationRead(BaseModel):
 class StageRead(BaseModel):
     """The stored stage of an employee with its last evaluation."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "employee_id": _EMPLOYEE, "stage": "L2_COMFORTABLE", "stage_since": "2026-11-20",
-        "evaluated_stage": "L1_SUBSISTENCE", "evaluated_since": "2025-05-01", "pending": _PENDING,
-        "override": {"stage": "L2_COMFORTABLE", "reason": "Took over the Sunrise Logistics key account from Chen Jie.",
-                     "expires_at": "2027-02-28T16:00:00Z", "by": _MANAGER},
-        "needs": [], "policy_version": 0, "last_as_of": "2026-11-26", "evaluated_at": "2026-11-26T01:00:03Z",
-        "last_evaluation": {
-            "as_of": "2026-11-26", "computed_stage": "L2_COMFORTABLE", "decided_by": "l2_repeat_business",
-            "policy": {"organization_path": "/", "version": 0}, "rules": _RULES, "signals": _SIGNALS, "needs": [],
-            "reasons": _REASONS, "gap": _GAP_TO_L2, "hysteresis": 2,
-        },
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "employee_id": _EMPLOYEE,
+                    "stage": "L2_COMFORTABLE",
+                    "stage_since": "2026-11-20",
+                    "evaluated_stage": "L1_SUBSISTENCE",
+                    "evaluated_since": "2025-05-01",
+                    "pending": _PENDING,
+                    "override": {
+                        "stage": "L2_COMFORTABLE",
+                        "reason": "Took over the Sunrise Logistics key account from Chen Jie.",
+                        "expires_at": "2027-02-28T16:00:00Z",
+                        "by": _MANAGER,
+                    },
+                    "needs": [],
+                    "policy_version": 0,
+                    "last_as_of": "2026-11-26",
+                    "evaluated_at": "2026-11-26T01:00:03Z",
+                    "last_evaluation": {
+                        "as_of": "2026-11-26",
+                        "computed_stage": "L2_COMFORTABLE",
+                        "decided_by": "l2_repeat_business",
+                        "policy": {"organization_path": "/", "version": 0},
+                        "rules": _RULES,
+                        "signals": _SIGNALS,
+                        "needs": [],
+                        "reasons": _REASONS,
+                        "gap": _GAP_TO_L2,
+                        "hysteresis": 2,
+                    },
+                }
+            ]
+        }
+    )
 
     employee_id: uuid.UUID
     stage: StageCode
@@ -165,41 +232,72 @@ class StageRead(BaseModel):
 
 
 class EvaluateOne(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"as_of": "2017-06-30", "record": False},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"as_of": "2017-06-30", "record": False},
+            ]
+        },
+    )
 
     as_of: dt.date | None = Field(None, description="Evaluate the signals as they were on this day (default today).")
     record: bool = Field(True, description="false: a preview that stores nothing (e.g. a past `as_of`).")
 
 
 class EvaluateMany(EvaluateOne):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"org_unit": "/group/east/team-3"},
-        {"employee_ids": [_EMPLOYEE, "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"], "as_of": "2017-12-31", "record": False},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"org_unit": "/group/east/team-3"},
+                {
+                    "employee_ids": [_EMPLOYEE, "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"],
+                    "as_of": "2017-12-31",
+                    "record": False,
+                },
+            ]
+        }
+    )
 
     employee_ids: Annotated[list[uuid.UUID] | None, Field(max_length=1000)] = None
     org_unit: OrgUnitPath | None = None
 
 
 class EvaluateManyResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "evaluated": 1, "changed": 0, "not_found": ["3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"], "items": [EVALUATION],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "evaluated": 1,
+                    "changed": 0,
+                    "not_found": ["3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"],
+                    "items": [EVALUATION],
+                }
+            ]
+        }
+    )
 
     evaluated: int
     changed: int
     not_found: list[uuid.UUID]
-    items: list[EvaluationRead] = Field(description="Each evaluation; omitted (empty) for a whole org unit "
-                                                    "unless `employee_ids` was given.")
+    items: list[EvaluationRead] = Field(
+        description="Each evaluation; omitted (empty) for a whole org unit unless `employee_ids` was given."
+    )
 
 
 class OverrideWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "stage": "L2_COMFORTABLE", "reason": "Took over the Sunrise Logistics key account from Chen Jie.",
-        "expires_at": "2027-02-28T16:00:00Z",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "stage": "L2_COMFORTABLE",
+                    "reason": "Took over the Sunrise Logistics key account from Chen Jie.",
+                    "expires_at": "2027-02-28T16:00:00Z",
+                }
+            ]
+        },
+    )
 
     stage: StageCode
     reason: Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
@@ -207,18 +305,39 @@ class OverrideWrite(BaseModel):
 
 
 class HistoryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": 5581, "stage": "L2_COMFORTABLE", "previous_stage": "L1_SUBSISTENCE", "since": "2026-11-20",
-        "reason": "override", "policy_version": 0,
-        "detail": {"reason_text": "Took over the Sunrise Logistics key account from Chen Jie.", "by": _MANAGER},
-        "recorded_at": "2026-11-20T06:12:09Z",
-    }, {
-        "id": 4127, "stage": "L1_SUBSISTENCE", "previous_stage": "L2_COMFORTABLE", "since": "2025-05-01",
-        "reason": "evaluation", "policy_version": 0,
-        "detail": {"as_of": "2025-05-01",
-                   "reasons": {"en": "No rule of L2 or L3 is met.", "zh": "未满足小康或富裕的任何规则。"}},
-        "recorded_at": "2025-05-01T01:00:02Z",
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 5581,
+                    "stage": "L2_COMFORTABLE",
+                    "previous_stage": "L1_SUBSISTENCE",
+                    "since": "2026-11-20",
+                    "reason": "override",
+                    "policy_version": 0,
+                    "detail": {
+                        "reason_text": "Took over the Sunrise Logistics key account from Chen Jie.",
+                        "by": _MANAGER,
+                    },
+                    "recorded_at": "2026-11-20T06:12:09Z",
+                },
+                {
+                    "id": 4127,
+                    "stage": "L1_SUBSISTENCE",
+                    "previous_stage": "L2_COMFORTABLE",
+                    "since": "2025-05-01",
+                    "reason": "evaluation",
+                    "policy_version": 0,
+                    "detail": {
+                        "as_of": "2025-05-01",
+                        "reasons": {"en": "No rule of L2 or L3 is met.", "zh": "未满足小康或富裕的任何规则。"},
+                    },
+                    "recorded_at": "2025-05-01T01:00:02Z",
+                },
+            ]
+        },
+    )
 
     id: int
     stage: StageCode
@@ -231,16 +350,25 @@ class HistoryRead(BaseModel):
 
 
 class BatchGet(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"employee_ids": [_EMPLOYEE, "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"]},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"employee_ids": [_EMPLOYEE, "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"]},
+            ]
+        },
+    )
 
     employee_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)]
 
 
 _SNAPSHOT: dict[str, Any] = {
-    "employee_id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a", "stage": "L1_SUBSISTENCE", "stage_since": "2026-04-01",
-    "capacity": 20, "open_load": 6, "needs": ["lacks_deals", "lacks_support"],
+    "employee_id": "3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a",
+    "stage": "L1_SUBSISTENCE",
+    "stage_since": "2026-04-01",
+    "capacity": 20,
+    "open_load": 6,
+    "needs": ["lacks_deals", "lacks_support"],
 }
 
 
@@ -256,9 +384,16 @@ class StageSnapshotRead(BaseModel):
 
 
 class BatchGetResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "items": [_SNAPSHOT], "not_found": ["4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_SNAPSHOT],
+                    "not_found": ["4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"],
+                }
+            ]
+        }
+    )
 
     items: list[StageSnapshotRead]
     not_found: list[uuid.UUID] = Field(description="Ids that do not exist or that you may not see.")

@@ -16,14 +16,14 @@ from sanlun.kernel.auth import Principal, path_within, require_roles
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish_many
+from services.employee_lifecycle.domain import engine, lifecycle
+from services.employee_lifecycle.domain.lifecycle import Change, StageState
+from services.employee_lifecycle.domain.policy import Policy
 from services.employee_lifecycle.employees import repository as employees_repository
 from services.employee_lifecycle.employees.models import Employee
 from services.employee_lifecycle.policies.service import policies_for
 from services.employee_lifecycle.signals import repository as signals_repository
 from services.employee_lifecycle.stages import repository
-from services.employee_lifecycle.domain import engine, lifecycle
-from services.employee_lifecycle.domain.lifecycle import Change, StageState
-from services.employee_lifecycle.domain.policy import Policy
 
 ADMIN_ROLES = ("org_admin", "group_admin", "integrator")
 OVERRIDING_ROLES = ("manager", "org_admin", "group_admin")
@@ -33,26 +33,42 @@ def state_from_row(row: Any | None) -> StageState:
     if row is None:
         return StageState()
     return StageState(
-        stage=row.stage, since=row.stage_since, candidate=row.candidate_stage, candidate_count=row.candidate_count,
-        override_stage=row.override_stage, override_since=row.override_since,
+        stage=row.stage,
+        since=row.stage_since,
+        candidate=row.candidate_stage,
+        candidate_count=row.candidate_count,
+        override_stage=row.override_stage,
+        override_since=row.override_since,
         override_expires_at=row.override_expires_at,
     )
 
 
 # Plain dicts by hand: dataclasses.asdict deep-copies and dominated a 10,000-employee evaluation.
 def rule_dict(r: engine.RuleResult) -> dict[str, Any]:
-    return {"rule_id": r.rule_id, "stage": r.stage, "status": r.status, "conditions": [
-        {"signal": c.signal, "op": c.op, "threshold": c.threshold, "observed": c.observed, "met": c.met}
-        for c in r.conditions
-    ]}
+    return {
+        "rule_id": r.rule_id,
+        "stage": r.stage,
+        "status": r.status,
+        "conditions": [
+            {"signal": c.signal, "op": c.op, "threshold": c.threshold, "observed": c.observed, "met": c.met}
+            for c in r.conditions
+        ],
+    }
 
 
 def gap_dict(g: engine.Gap | None) -> dict[str, Any] | None:
     if g is None:
         return None
-    return {"target_stage": g.target_stage, "rule_id": g.rule_id, "en": g.en, "zh": g.zh, "items": [
-        {"signal": i.signal, "observed": i.observed, "threshold": i.threshold, "en": i.en, "zh": i.zh} for i in g.items
-    ]}
+    return {
+        "target_stage": g.target_stage,
+        "rule_id": g.rule_id,
+        "en": g.en,
+        "zh": g.zh,
+        "items": [
+            {"signal": i.signal, "observed": i.observed, "threshold": i.threshold, "en": i.en, "zh": i.zh}
+            for i in g.items
+        ],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,23 +101,36 @@ class Outcome:
         }
 
 
-def stage_changed_event(employee_id: uuid.UUID, org_unit_path: str, capacity: int, change: Change,
-                        needs: list[str], policy_version: int) -> Event:
+def stage_changed_event(
+    employee_id: uuid.UUID, org_unit_path: str, capacity: int, change: Change, needs: list[str], policy_version: int
+) -> Event:
     return Event(
         type="employee.stage_changed",
         subject=str(employee_id),
         data={
-            "employee_id": str(employee_id), "org_unit_path": org_unit_path, "stage": change.stage,
-            "previous_stage": change.previous, "since": change.since.isoformat(), "needs": needs,
-            "capacity": capacity, "reason": change.reason, "policy_version": policy_version,
+            "employee_id": str(employee_id),
+            "org_unit_path": org_unit_path,
+            "stage": change.stage,
+            "previous_stage": change.previous,
+            "since": change.since.isoformat(),
+            "needs": needs,
+            "capacity": capacity,
+            "reason": change.reason,
+            "policy_version": policy_version,
         },
     )
 
 
 def _history_row(employee_id: uuid.UUID, change: Change, policy_version: int, detail: dict[str, Any]) -> dict[str, Any]:
     return {
-        "employee_id": employee_id, "stage": change.stage, "previous_stage": change.previous, "since": change.since,
-        "reason": change.reason, "policy_version": policy_version, "detail": detail, "recorded_at": utcnow(),
+        "employee_id": employee_id,
+        "stage": change.stage,
+        "previous_stage": change.previous,
+        "since": change.since,
+        "reason": change.reason,
+        "policy_version": policy_version,
+        "detail": detail,
+        "recorded_at": utcnow(),
     }
 
 
@@ -136,27 +165,56 @@ async def evaluate_rows(
             )
             stage, since = new_state.effective(now)  # type: ignore[assignment]
         needs = engine.needs(stage, evaluation.signals, policy.needs)
-        outcome = Outcome(e.id, as_of, stage, since, evaluation, policy, needs,
-                          engine.gap(policy, evaluation, stage), new_state, change, record)
+        outcome = Outcome(
+            e.id,
+            as_of,
+            stage,
+            since,
+            evaluation,
+            policy,
+            needs,
+            engine.gap(policy, evaluation, stage),
+            new_state,
+            change,
+            record,
+        )
         outcomes.append(outcome)
         if not record or new_state is None:
             continue
         prior = states.get(e.id)
-        state_rows.append({
-            "employee_id": e.id, "stage": new_state.stage, "stage_since": new_state.since,
-            "candidate_stage": new_state.candidate, "candidate_count": new_state.candidate_count,
-            "override_stage": new_state.override_stage, "override_since": new_state.override_since,
-            "override_expires_at": new_state.override_expires_at,
-            "override_reason": prior.override_reason if prior is not None and new_state.override_stage else None,
-            "override_by": prior.override_by if prior is not None and new_state.override_stage else None,
-            "needs": needs, "policy_version": policy.version, "last_as_of": as_of, "evaluated_at": now,
-            "explanation": outcome.explanation(),
-        })
+        state_rows.append(
+            {
+                "employee_id": e.id,
+                "stage": new_state.stage,
+                "stage_since": new_state.since,
+                "candidate_stage": new_state.candidate,
+                "candidate_count": new_state.candidate_count,
+                "override_stage": new_state.override_stage,
+                "override_since": new_state.override_since,
+                "override_expires_at": new_state.override_expires_at,
+                "override_reason": prior.override_reason if prior is not None and new_state.override_stage else None,
+                "override_by": prior.override_by if prior is not None and new_state.override_stage else None,
+                "needs": needs,
+                "policy_version": policy.version,
+                "last_as_of": as_of,
+                "evaluated_at": now,
+                "explanation": outcome.explanation(),
+            }
+        )
         if change is not None:
             en, zh = engine.reasons(evaluation)
-            history_rows.append(_history_row(e.id, change, policy.version, {
-                "as_of": as_of.isoformat(), "decided_by": evaluation.decided_by, "reasons": {"en": en, "zh": zh},
-            }))
+            history_rows.append(
+                _history_row(
+                    e.id,
+                    change,
+                    policy.version,
+                    {
+                        "as_of": as_of.isoformat(),
+                        "decided_by": evaluation.decided_by,
+                        "reasons": {"en": en, "zh": zh},
+                    },
+                )
+            )
             events.append(stage_changed_event(e.id, e.org_unit_path, e.capacity, change, needs, policy.version))
     if record:
         await repository.save_states(session, state_rows)
@@ -182,8 +240,13 @@ async def evaluate_one(
 
 
 async def evaluate_many(
-    *, session: AsyncSession, principal: Principal, employee_ids: Sequence[uuid.UUID] | None, org_unit: str | None,
-    as_of: dt.date | None, record: bool,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    employee_ids: Sequence[uuid.UUID] | None,
+    org_unit: str | None,
+    as_of: dt.date | None,
+    record: bool,
 ) -> tuple[list[Outcome], list[uuid.UUID]]:
     """A list of employees or a whole unit; returns the outcomes and the ids not found."""
     if record:
@@ -220,23 +283,36 @@ async def _override_target(session: AsyncSession, principal: Principal, employee
         raise Forbidden("You cannot override your own stage.")
     row = await repository.state_of(session, employee_id, lock=True)
     if row is None:
-        raise Conflict(f"Employee {employee_id} has not been evaluated yet; evaluate before overriding.",
-                       code="not_evaluated")
+        raise Conflict(
+            f"Employee {employee_id} has not been evaluated yet; evaluate before overriding.", code="not_evaluated"
+        )
     return employee, row
 
 
 async def set_override(
-    *, session: AsyncSession, principal: Principal, employee_id: uuid.UUID, stage: str, reason: str,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    employee_id: uuid.UUID,
+    stage: str,
+    reason: str,
     expires_at: dt.datetime,
 ) -> Any:
     now = utcnow()
     if expires_at <= now:
-        raise Unprocessable("The override must expire in the future.",
-                            errors=[{"loc": ["body", "expires_at"], "msg": "must be in the future"}])
+        raise Unprocessable(
+            "The override must expire in the future.",
+            errors=[{"loc": ["body", "expires_at"], "msg": "must be in the future"}],
+        )
     employee, row = await _override_target(session, principal, employee_id)
     new, change = lifecycle.set_override(state_from_row(row), stage, on=now.date(), expires_at=expires_at, now=now)
-    values = {"override_stage": stage, "override_since": new.override_since, "override_expires_at": expires_at,
-              "override_reason": reason, "override_by": principal.subject}
+    values = {
+        "override_stage": stage,
+        "override_since": new.override_since,
+        "override_expires_at": expires_at,
+        "override_reason": reason,
+        "override_by": principal.subject,
+    }
     await _apply_override(session, employee, row, values, change, {"reason_text": reason, "by": principal.subject})
     return await repository.state_of(session, employee_id)
 
@@ -247,18 +323,35 @@ async def remove_override(*, session: AsyncSession, principal: Principal, employ
     if row.override_stage is None:
         raise NotFound(f"Employee {employee_id} has no override.")
     _, change = lifecycle.remove_override(state_from_row(row), on=now.date(), now=now)
-    values = {"override_stage": None, "override_since": None, "override_expires_at": None,
-              "override_reason": None, "override_by": None}
+    values = {
+        "override_stage": None,
+        "override_since": None,
+        "override_expires_at": None,
+        "override_reason": None,
+        "override_by": None,
+    }
     await _apply_override(session, employee, row, values, change, {"removed_by": principal.subject})
 
 
-async def _apply_override(session: AsyncSession, employee: Employee, row: Any, values: dict[str, Any],
-                          change: Change | None, detail: dict[str, Any]) -> None:
+async def _apply_override(
+    session: AsyncSession,
+    employee: Employee,
+    row: Any,
+    values: dict[str, Any],
+    change: Change | None,
+    detail: dict[str, Any],
+) -> None:
     await repository.update_state(session, employee.id, values)
     if change is not None:
         await repository.add_history(session, [_history_row(employee.id, change, row.policy_version, detail)])
-        await publish_many(session, [stage_changed_event(employee.id, employee.org_unit_path, employee.capacity,
-                                                        change, list(row.needs), row.policy_version)])
+        await publish_many(
+            session,
+            [
+                stage_changed_event(
+                    employee.id, employee.org_unit_path, employee.capacity, change, list(row.needs), row.policy_version
+                )
+            ],
+        )
 
 
 async def lift_expired_overrides(*, session: AsyncSession, now: dt.datetime | None = None) -> int:
@@ -270,9 +363,14 @@ async def lift_expired_overrides(*, session: AsyncSession, now: dt.datetime | No
     for row in rows:
         _, change = lifecycle.lift_expired(state_from_row(row), now=now)
         if change is not None:
-            history.append(_history_row(row.employee_id, change, row.policy_version, {"expired_at": str(row.override_expires_at)}))
-            events.append(stage_changed_event(row.employee_id, row.org_unit_path, row.capacity, change,
-                                              list(row.needs), row.policy_version))
+            history.append(
+                _history_row(row.employee_id, change, row.policy_version, {"expired_at": str(row.override_expires_at)})
+            )
+            events.append(
+                stage_changed_event(
+                    row.employee_id, row.org_unit_path, row.capacity, change, list(row.needs), row.policy_version
+                )
+            )
     if rows:
         await repository.clear_overrides(session, [r.employee_id for r in rows])
         await repository.add_history(session, history)
@@ -298,8 +396,13 @@ async def batch_get(
     load = await signals_repository.open_load(session, [r.id for r in rows], as_of=now.date())
     items = []
     for r in rows:
-        state = StageState(stage=r.stage, since=r.stage_since, override_stage=r.override_stage,
-                           override_since=r.override_since, override_expires_at=r.override_expires_at)
+        state = StageState(
+            stage=r.stage,
+            since=r.stage_since,
+            override_stage=r.override_stage,
+            override_since=r.override_since,
+            override_expires_at=r.override_expires_at,
+        )
         stage, since = state.effective(now)
         items.append(StageSnapshot(r.id, stage, since, r.capacity, load.get(r.id, 0), list(r.needs or [])))
     found = {r.id for r in rows}

@@ -34,11 +34,17 @@ IMPORTING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
 async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: AccountBulkUpsert) -> AccountBulkReport:
     require_roles(principal, *IMPORTING_ROLES)
     # No row model: `check_row` checks and normalises each row itself, with stable codes.
-    return await run_bulk_upsert(session=session, request=request, report=AccountBulkReport,
-                                 upsert=lambda rows: _upsert(session, principal, rows))
+    return await run_bulk_upsert(
+        session=session,
+        request=request,
+        report=AccountBulkReport,
+        upsert=lambda rows: _upsert(session, principal, rows),
+    )
 
 
-async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRow[dict[str, Any]]]) -> list[AccountRowResult]:
+async def _upsert(
+    session: AsyncSession, principal: Principal, rows: list[BulkRow[dict[str, Any]]]
+) -> list[AccountRowResult]:
     outcomes = [check_row(row.index, row.data) for row in rows]
     keys = {o.values["external_id"] for o in outcomes if "external_id" in o.values}
     parents = {o.values["parent_external_id"] for o in outcomes if "parent_external_id" in o.values}
@@ -56,13 +62,18 @@ async def _upsert(session: AsyncSession, principal: Principal, rows: list[BulkRo
     if good:
         values = [_values(o, existing.get(o.values["external_id"]), principal) for o in good]
         written = {r.external_id: r for r in await repository.upsert_by_external_id(session, values)}
-        links = [(o.values["external_id"], o.values["parent_external_id"]) for o in good if "parent_external_id" in o.values]
+        links = [
+            (o.values["external_id"], o.values["parent_external_id"]) for o in good if "parent_external_id" in o.values
+        ]
         relinked = await repository.link_parents(session, links)
         changed = set(written) | relinked
         ids = [r.id for r in written.values()] + [existing[e].id for e in relinked - set(written) if e in existing]
         await segmentation.evaluate_many(session=session, account_ids=ids)
-    stored = {o.values["external_id"]: existing[o.values["external_id"]].id
-              for o in good if o.values["external_id"] in existing}
+    stored = {
+        o.values["external_id"]: existing[o.values["external_id"]].id
+        for o in good
+        if o.values["external_id"] in existing
+    }
     accounts = {**stored, **{e: r.id for e, r in written.items()}}
     tiers = await repository.tiers_of(session, list(accounts.values())) if accounts else {}
     return [_result(row, out, written, changed, accounts, tiers) for row, out in zip(rows, outcomes, strict=True)]
@@ -89,8 +100,12 @@ def _values(out: RowOutcome, stored: Any, principal: Principal) -> dict[str, Any
 
 
 def _result(
-    row: BulkRow[dict[str, Any]], out: RowOutcome, written: dict[str, Any], changed: set[str],
-    accounts: dict[str, uuid.UUID], tiers: dict[uuid.UUID, Any],
+    row: BulkRow[dict[str, Any]],
+    out: RowOutcome,
+    written: dict[str, Any],
+    changed: set[str],
+    accounts: dict[str, uuid.UUID],
+    tiers: dict[uuid.UUID, Any],
 ) -> AccountRowResult:
     ext = out.values.get("external_id")
     if not out.ok or ext not in accounts:
@@ -99,6 +114,14 @@ def _result(
     status = "created" if stored is not None and stored.inserted else "updated" if ext in changed else "unchanged"
     account_id = accounts[ext]
     tier = tiers.get(account_id)
-    extra = {"parent_id": tier.parent_id, "tier": tier.tier, "tier_score": tier.tier_score,
-             "tier_reasons": tier.tier_reasons or []} if tier is not None else {}
+    extra = (
+        {
+            "parent_id": tier.parent_id,
+            "tier": tier.tier,
+            "tier_score": tier.tier_score,
+            "tier_reasons": tier.tier_reasons or [],
+        }
+        if tier is not None
+        else {}
+    )
     return row.result(status, id=account_id, result=AccountRowResult, warnings=out.warnings, **extra)

@@ -71,13 +71,19 @@ class Account(RecordMixin, Base):
         override = None
         if self.tier_override is not None:
             override = {
-                "tier": self.tier_override, "reason": self.tier_override_reason,
-                "by": self.tier_overridden_by, "at": self.tier_overridden_at,
+                "tier": self.tier_override,
+                "reason": self.tier_override_reason,
+                "by": self.tier_overridden_by,
+                "at": self.tier_overridden_at,
             }
         return {
-            "tier": self.tier, "computed_tier": self.computed_tier, "score": self.tier_score,
-            "reasons": self.tier_reasons or [], "policy_version": self.tier_policy_version,
-            "evaluated_at": self.tier_evaluated_at, "override": override,
+            "tier": self.tier,
+            "computed_tier": self.computed_tier,
+            "score": self.tier_score,
+            "reasons": self.tier_reasons or [],
+            "policy_version": self.tier_policy_version,
+            "evaluated_at": self.tier_evaluated_at,
+            "override": override,
         }
 
     @property
@@ -91,4 +97,3 @@ class Account(RecordMixin, Base):
 # Serves the `name_prefix` search: the prefix range *and* its alphabetical
 # order come from one index walk, which stops after a page.
 sa.Index("ix_accounts_name_key_id", Account.name_key, Account.id)
-

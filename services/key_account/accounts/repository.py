@@ -25,10 +25,14 @@ def current_coverage() -> sa.ColumnElement[bool]:
 def own_account_ids(employee_id: uuid.UUID) -> sa.Select[Any]:
     """Accounts an employee owns or currently covers, as one UNION (see
     sanlun.kernel.auth.sees_only_own)."""
-    return sa.union(
-        sa.select(Account.id).where(Account.owner_id == employee_id),
-        sa.select(CoverageMember.account_id).where(CoverageMember.employee_id == employee_id, current_coverage()),
-    ).subquery().select()
+    return (
+        sa.union(
+            sa.select(Account.id).where(Account.owner_id == employee_id),
+            sa.select(CoverageMember.account_id).where(CoverageMember.employee_id == employee_id, current_coverage()),
+        )
+        .subquery()
+        .select()
+    )
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
@@ -131,9 +135,9 @@ async def by_external_ids(session: AsyncSession, principal: Principal, external_
     """Existing accounts for these external ids, with whether the caller may see each."""
     if not external_ids:
         return []
-    stmt = sa.select(
-        Account.id, Account.external_id, Account.org_unit_path, visible(principal).label("visible")
-    ).where(Account.external_id.in_(external_ids))
+    stmt = sa.select(Account.id, Account.external_id, Account.org_unit_path, visible(principal).label("visible")).where(
+        Account.external_id.in_(external_ids)
+    )
     return list(await session.execute(stmt))
 
 
@@ -159,8 +163,6 @@ async def ancestry_of(session: AsyncSession, external_ids: list[str]) -> dict[st
         account_key(ext, cid): (account_key(pext, pid) if pid is not None else None)
         for cid, ext, pid, pext in await session.execute(stmt)
     }
-
-
 
 
 async def upsert_by_external_id(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Any]:
@@ -192,8 +194,11 @@ async def link_parents(session: AsyncSession, links: list[tuple[str, str]]) -> s
     table, parent = Account.__table__, aliased(Account.__table__)
     stmt = (
         sa.update(table)
-        .where(table.c.external_id == v.c.child, parent.c.external_id == v.c.parent,
-               table.c.parent_id.is_distinct_from(parent.c.id))
+        .where(
+            table.c.external_id == v.c.child,
+            parent.c.external_id == v.c.parent,
+            table.c.parent_id.is_distinct_from(parent.c.id),
+        )
         .values(parent_id=parent.c.id, version=table.c.version + 1, updated_at=sa.func.now())
         .returning(table.c.external_id)
     )

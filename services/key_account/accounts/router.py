@@ -44,7 +44,12 @@ async def list_accounts(
     principal: CurrentPrincipal,
     page: Pagination,
     name_prefix: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="Names starting with this, any case; results in alphabetical order.")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Names starting with this, any case; results in alphabetical order.",
+        ),
     ] = None,
     industry: Annotated[str | None, Query(max_length=100, description="Exact industry.")] = None,
     tier: Annotated[

@@ -37,8 +37,13 @@ _CREATE: dict[str, Any] = {
     "solution_fit": 65,
 }
 EXAMPLE: dict[str, Any] = {
-    "id": "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c", **_CREATE, "tier": "strategic", "segmentation": SEGMENTATION_EXAMPLE,
-    "created_at": "2026-02-10T03:00:00Z", "updated_at": "2026-11-25T02:00:00Z", "version": 7,
+    "id": "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c",
+    **_CREATE,
+    "tier": "strategic",
+    "segmentation": SEGMENTATION_EXAMPLE,
+    "created_at": "2026-02-10T03:00:00Z",
+    "updated_at": "2026-11-25T02:00:00Z",
+    "version": 7,
 }
 
 
@@ -51,9 +56,7 @@ class AccountCreate(BaseModel):
     employees: Headcount | None = None
     headquarters: Headquarters | None = None
     parent_id: uuid.UUID | None = Field(None, description="Parent account in the subsidiary hierarchy.")
-    owner_id: uuid.UUID | None = Field(
-        None, description="Employee who owns the account. Omitted: you; `null`: nobody."
-    )
+    owner_id: uuid.UUID | None = Field(None, description="Employee who owns the account. Omitted: you; `null`: nobody.")
     org_unit_path: OrgUnitPath | None = Field(None, description="Owning org unit. Omitted: yours.")
     external_id: ExternalId | None = None
     potential: Assessment | None = None
@@ -64,9 +67,14 @@ class AccountCreate(BaseModel):
 class AccountUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"employees": 9100, "potential": 85, "annual_revenue": {"amount": "3450000000.00", "currency": "CNY"}},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"employees": 9100, "potential": 85, "annual_revenue": {"amount": "3450000000.00", "currency": "CNY"}},
+            ]
+        },
+    )
 
     name: Name | None = None
     industry: Industry | None = None
@@ -111,11 +119,22 @@ class AccountImport(BaseModel):
     bad value fails its row with a stable `code`, and a misspelt sector is
     normalised with a warning."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "external_id": "ERP-C-00418", "name": "Ningbo Port Cold Chain", "industry": "logistics",
-        "parent_external_id": "ERP-C-00417", "employees": 1300, "headquarters": "Ningbo, Zhejiang",
-        "org_unit_path": "/group/east/team-3",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "ERP-C-00418",
+                    "name": "Ningbo Port Cold Chain",
+                    "industry": "logistics",
+                    "parent_external_id": "ERP-C-00417",
+                    "employees": 1300,
+                    "headquarters": "Ningbo, Zhejiang",
+                    "org_unit_path": "/group/east/team-3",
+                }
+            ]
+        },
+    )
 
     external_id: ExternalId
     name: Name
@@ -132,18 +151,38 @@ class AccountImport(BaseModel):
 
 
 class AccountBulkUpsert(BulkUpsertRequest[AccountImport]):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "items": [
-            {"external_id": "ERP-C-00417", "name": "Ningbo Port Group", "industry": "logistics",
-             "annual_revenue": {"amount": "26800000000.00", "currency": "CNY"}, "employees": 21500,
-             "headquarters": "Ningbo, Zhejiang", "org_unit_path": "/group/east", "potential": 85,
-             "strategic_value": 90},
-            {"external_id": "ERP-C-00418", "name": "Ningbo Port Cold Chain", "industry": "Logisitcs",
-             "parent_external_id": "ERP-C-00417", "employees": 1300, "headquarters": "Ningbo, Zhejiang",
-             "org_unit_path": "/group/east/team-3"},
-        ],
-        "dry_run": True,
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "external_id": "ERP-C-00417",
+                            "name": "Ningbo Port Group",
+                            "industry": "logistics",
+                            "annual_revenue": {"amount": "26800000000.00", "currency": "CNY"},
+                            "employees": 21500,
+                            "headquarters": "Ningbo, Zhejiang",
+                            "org_unit_path": "/group/east",
+                            "potential": 85,
+                            "strategic_value": 90,
+                        },
+                        {
+                            "external_id": "ERP-C-00418",
+                            "name": "Ningbo Port Cold Chain",
+                            "industry": "Logisitcs",
+                            "parent_external_id": "ERP-C-00417",
+                            "employees": 1300,
+                            "headquarters": "Ningbo, Zhejiang",
+                            "org_unit_path": "/group/east/team-3",
+                        },
+                    ],
+                    "dry_run": True,
+                }
+            ]
+        },
+    )
 
 
 class AccountRowResult(BulkRowResult):
@@ -156,36 +195,128 @@ class AccountRowResult(BulkRowResult):
 
 
 class AccountBulkReport(BulkUpsertReport[AccountRowResult]):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "dry_run": True, "created": 2, "updated": 0, "unchanged": 0, "failed": 0,
-        "results": [
-            {"index": 0, "external_id": "ERP-C-00417", "status": "created", "id": None, "errors": [], "warnings": [],
-             "parent_id": None, "tier": None, "tier_score": None, "tier_reasons": []},
-            {"index": 1, "external_id": "ERP-C-00418", "status": "created", "id": None, "errors": [], "warnings": [
-                {"loc": ["body", "items", 1, "industry"], "code": "normalised",
-                 "msg": "sector 'Logisitcs' normalised to 'logistics' (closest known sector)"},
-            ], "parent_id": None, "tier": None, "tier_score": None, "tier_reasons": []},
-        ],
-    }, {
-        "dry_run": False, "created": 1, "updated": 0, "unchanged": 0, "failed": 1,
-        "results": [
-            {"index": 0, "external_id": "ERP-C-00417", "status": "created",
-             "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "parent_id": None, "tier": "strategic", "tier_score": "86.61",
-             "tier_reasons": [
-                 {"factor": "revenue", "known": True, "score": 85.7, "weight": 0.4, "contribution": 34.28,
-                  "note": "revenue 26,800,000,000 CNY on a log scale 10,000,000-100,000,000,000"},
-                 {"factor": "potential", "known": True, "score": 85.0, "weight": 0.3333, "contribution": 28.33,
-                  "note": "potential assessed at 85"},
-                 {"factor": "strategic_value", "known": True, "score": 90.0, "weight": 0.2667, "contribution": 24.0,
-                  "note": "strategic value assessed at 90"},
-                 {"factor": "relationship", "known": False, "score": None, "weight": 0.0, "contribution": 0.0,
-                  "note": "no relationships recorded"},
-                 {"factor": "solution_fit", "known": False, "score": None, "weight": 0.0, "contribution": 0.0,
-                  "note": "solution fit not assessed"},
-             ],
-             "errors": [], "warnings": []},
-            {"index": 1, "external_id": "ERP-C-00418", "status": "failed", "id": None, "errors": [
-                {"loc": ["body", "items", 1, "employees"], "msg": "'13k' is not an integer", "code": "type"},
-            ], "warnings": [], "parent_id": None, "tier": None, "tier_score": None, "tier_reasons": []},
-        ],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dry_run": True,
+                    "created": 2,
+                    "updated": 0,
+                    "unchanged": 0,
+                    "failed": 0,
+                    "results": [
+                        {
+                            "index": 0,
+                            "external_id": "ERP-C-00417",
+                            "status": "created",
+                            "id": None,
+                            "errors": [],
+                            "warnings": [],
+                            "parent_id": None,
+                            "tier": None,
+                            "tier_score": None,
+                            "tier_reasons": [],
+                        },
+                        {
+                            "index": 1,
+                            "external_id": "ERP-C-00418",
+                            "status": "created",
+                            "id": None,
+                            "errors": [],
+                            "warnings": [
+                                {
+                                    "loc": ["body", "items", 1, "industry"],
+                                    "code": "normalised",
+                                    "msg": "sector 'Logisitcs' normalised to 'logistics' (closest known sector)",
+                                },
+                            ],
+                            "parent_id": None,
+                            "tier": None,
+                            "tier_score": None,
+                            "tier_reasons": [],
+                        },
+                    ],
+                },
+                {
+                    "dry_run": False,
+                    "created": 1,
+                    "updated": 0,
+                    "unchanged": 0,
+                    "failed": 1,
+                    "results": [
+                        {
+                            "index": 0,
+                            "external_id": "ERP-C-00417",
+                            "status": "created",
+                            "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+                            "parent_id": None,
+                            "tier": "strategic",
+                            "tier_score": "86.61",
+                            "tier_reasons": [
+                                {
+                                    "factor": "revenue",
+                                    "known": True,
+                                    "score": 85.7,
+                                    "weight": 0.4,
+                                    "contribution": 34.28,
+                                    "note": "revenue 26,800,000,000 CNY on a log scale 10,000,000-100,000,000,000",
+                                },
+                                {
+                                    "factor": "potential",
+                                    "known": True,
+                                    "score": 85.0,
+                                    "weight": 0.3333,
+                                    "contribution": 28.33,
+                                    "note": "potential assessed at 85",
+                                },
+                                {
+                                    "factor": "strategic_value",
+                                    "known": True,
+                                    "score": 90.0,
+                                    "weight": 0.2667,
+                                    "contribution": 24.0,
+                                    "note": "strategic value assessed at 90",
+                                },
+                                {
+                                    "factor": "relationship",
+                                    "known": False,
+                                    "score": None,
+                                    "weight": 0.0,
+                                    "contribution": 0.0,
+                                    "note": "no relationships recorded",
+                                },
+                                {
+                                    "factor": "solution_fit",
+                                    "known": False,
+                                    "score": None,
+                                    "weight": 0.0,
+                                    "contribution": 0.0,
+                                    "note": "solution fit not assessed",
+                                },
+                            ],
+                            "errors": [],
+                            "warnings": [],
+                        },
+                        {
+                            "index": 1,
+                            "external_id": "ERP-C-00418",
+                            "status": "failed",
+                            "id": None,
+                            "errors": [
+                                {
+                                    "loc": ["body", "items", 1, "employees"],
+                                    "msg": "'13k' is not an integer",
+                                    "code": "type",
+                                },
+                            ],
+                            "warnings": [],
+                            "parent_id": None,
+                            "tier": None,
+                            "tier_score": None,
+                            "tier_reasons": [],
+                        },
+                    ],
+                },
+            ]
+        }
+    )

@@ -13,10 +13,19 @@ from services.key_account.accounts.schemas import AccountCreate, AccountUpdate, 
 from services.key_account.segmentation import service as segmentation
 
 MANAGING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
-NULLABLE = frozenset({
-    "external_id", "industry", "employees", "headquarters", "parent_id", "owner_id",
-    "potential", "strategic_value", "solution_fit",
-})
+NULLABLE = frozenset(
+    {
+        "external_id",
+        "industry",
+        "employees",
+        "headquarters",
+        "parent_id",
+        "owner_id",
+        "potential",
+        "strategic_value",
+        "solution_fit",
+    }
+)
 # Changing any of these changes the segmentation score.
 SEGMENTATION_INPUTS = frozenset({"annual_revenue", "potential", "strategic_value", "solution_fit", "org_unit_path"})
 
@@ -89,7 +98,10 @@ async def create(*, session: AsyncSession, principal: Principal, data: AccountCr
     fields = data.model_dump(exclude={"annual_revenue", "owner_id", "org_unit_path"})
     account = Account(
         id=uuid.uuid4(),
-        **fields, **_revenue_columns(data.annual_revenue), owner_id=owner_id, org_unit_path=org_unit_path
+        **fields,
+        **_revenue_columns(data.annual_revenue),
+        owner_id=owner_id,
+        org_unit_path=org_unit_path,
     )
     session.add(account)
     # Scored before the INSERT so the account is written once, at version 1.

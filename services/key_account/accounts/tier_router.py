@@ -54,7 +54,9 @@ async def override_account_tier(
     account_id: AccountId, data: TierOverride, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> AccountRead:
     account = await accounts.get(session=session, principal=principal, account_id=account_id)
-    account = await segmentation.override(session=session, principal=principal, account=account, tier=data.tier, reason=data.reason)
+    account = await segmentation.override(
+        session=session, principal=principal, account=account, tier=data.tier, reason=data.reason
+    )
     set_etag(response, account.version)
     return AccountRead.model_validate(account)
 

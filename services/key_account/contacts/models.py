@@ -72,7 +72,11 @@ class InfluenceLine(RecordMixin, Base):
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey(f"{SCHEMA}.accounts.id", ondelete="CASCADE"))
-    from_contact_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey(f"{SCHEMA}.contacts.id", ondelete="CASCADE"))
-    to_contact_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey(f"{SCHEMA}.contacts.id", ondelete="CASCADE"))
+    from_contact_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey(f"{SCHEMA}.contacts.id", ondelete="CASCADE")
+    )
+    to_contact_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey(f"{SCHEMA}.contacts.id", ondelete="CASCADE")
+    )
     strength: Mapped[int] = mapped_column(sa.SmallInteger)
     note: Mapped[str | None] = mapped_column(sa.String(1000))

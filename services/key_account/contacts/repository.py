@@ -87,30 +87,55 @@ async def get_relationship(session: AsyncSession, relationship_id: uuid.UUID) ->
 async def map_rows(session: AsyncSession, account_id: uuid.UUID) -> tuple[list[Any], list[Any], list[Any]]:
     """Contacts, relationships and influence lines of one account: three index scans, plain rows."""
     contacts = (
-        await session.execute(
-            sa.select(
-                Contact.id, Contact.name, Contact.title, Contact.business_unit, Contact.reports_to_id,
-                Contact.buying_role, Contact.political_status, Contact.decision_orientation,
+        (
+            await session.execute(
+                sa.select(
+                    Contact.id,
+                    Contact.name,
+                    Contact.title,
+                    Contact.business_unit,
+                    Contact.reports_to_id,
+                    Contact.buying_role,
+                    Contact.political_status,
+                    Contact.decision_orientation,
+                )
+                .where(Contact.account_id == account_id)
+                .order_by(Contact.created_at, Contact.id)
+                .limit(MAP_CONTACT_LIMIT + 1)
             )
-            .where(Contact.account_id == account_id)
-            .order_by(Contact.created_at, Contact.id)
-            .limit(MAP_CONTACT_LIMIT + 1)
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     relationships = (
-        await session.execute(
-            sa.select(
-                Relationship.id, Relationship.contact_id, Relationship.employee_id, Relationship.level,
-                Relationship.strength, Relationship.last_interaction_on,
-            ).where(Relationship.account_id == account_id)
+        (
+            await session.execute(
+                sa.select(
+                    Relationship.id,
+                    Relationship.contact_id,
+                    Relationship.employee_id,
+                    Relationship.level,
+                    Relationship.strength,
+                    Relationship.last_interaction_on,
+                ).where(Relationship.account_id == account_id)
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     lines = (
-        await session.execute(
-            sa.select(
-                InfluenceLine.id, InfluenceLine.from_contact_id, InfluenceLine.to_contact_id, InfluenceLine.strength,
-                InfluenceLine.note,
-            ).where(InfluenceLine.account_id == account_id)
+        (
+            await session.execute(
+                sa.select(
+                    InfluenceLine.id,
+                    InfluenceLine.from_contact_id,
+                    InfluenceLine.to_contact_id,
+                    InfluenceLine.strength,
+                    InfluenceLine.note,
+                ).where(InfluenceLine.account_id == account_id)
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     return list(contacts), list(relationships), list(lines)

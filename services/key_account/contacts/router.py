@@ -99,7 +99,9 @@ async def update_contact(
     return ContactRead.model_validate(contact)
 
 
-@router.get("/relationships", summary="List our relationships to an account's contacts", response_model=Page[RelationshipRead])
+@router.get(
+    "/relationships", summary="List our relationships to an account's contacts", response_model=Page[RelationshipRead]
+)
 async def list_relationships(
     account_id: AccountId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[RelationshipRead]:
@@ -126,7 +128,9 @@ async def record_relationship(
     return RelationshipRead.model_validate(relationship)
 
 
-@router.get("/influence-lines", summary="List influence lines between an account's contacts", response_model=Page[InfluenceRead])
+@router.get(
+    "/influence-lines", summary="List influence lines between an account's contacts", response_model=Page[InfluenceRead]
+)
 async def list_influence_lines(
     account_id: AccountId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[InfluenceRead]:
@@ -160,6 +164,8 @@ async def create_influence_line(
     summary="The account's relationship map as nodes and edges, ready to draw",
     response_model=RelationshipMap,
 )
-async def get_relationship_map(account_id: AccountId, session: DbSession, principal: CurrentPrincipal) -> RelationshipMap:
+async def get_relationship_map(
+    account_id: AccountId, session: DbSession, principal: CurrentPrincipal
+) -> RelationshipMap:
     account = await accounts.get(session=session, principal=principal, account_id=account_id)
     return RelationshipMap.model_validate(await service.relationship_map(session=session, account=account))

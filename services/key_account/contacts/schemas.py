@@ -44,18 +44,33 @@ class ContactCreate(BaseModel):
 
 
 class ContactUpdate(ContactCreate):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"title": "Deputy CIO", "buying_role": "decision_maker", "political_status": "inner_circle"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"title": "Deputy CIO", "buying_role": "decision_maker", "political_status": "inner_circle"},
+            ]
+        }
+    )
 
     name: Text200 | None = None  # type: ignore[assignment]
 
 
 class ContactRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": _IT_DIRECTOR, "account_id": _ACCOUNT, **_CREATE,
-        "created_at": "2026-04-08T02:30:00Z", "updated_at": "2026-10-21T07:45:12Z", "version": 3,
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _IT_DIRECTOR,
+                    "account_id": _ACCOUNT,
+                    **_CREATE,
+                    "created_at": "2026-04-08T02:30:00Z",
+                    "updated_at": "2026-10-21T07:45:12Z",
+                    "version": 3,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     account_id: uuid.UUID
@@ -73,10 +88,20 @@ class ContactRead(BaseModel):
 
 
 class RelationshipWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "contact_id": _CIO, "employee_id": _EMPLOYEE, "level": "problem_solver", "strength": 72,
-        "last_interaction_on": "2026-11-19",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contact_id": _CIO,
+                    "employee_id": _EMPLOYEE,
+                    "level": "problem_solver",
+                    "strength": 72,
+                    "last_interaction_on": "2026-11-19",
+                }
+            ]
+        },
+    )
 
     contact_id: uuid.UUID
     employee_id: uuid.UUID = Field(description="Our employee who holds the relationship.")
@@ -86,10 +111,23 @@ class RelationshipWrite(BaseModel):
 
 
 class RelationshipRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": _RELATIONSHIP, "account_id": _ACCOUNT, "contact_id": _CIO, "employee_id": _EMPLOYEE,
-        "level": "problem_solver", "strength": 72, "last_interaction_on": "2026-11-19", "version": 4,
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _RELATIONSHIP,
+                    "account_id": _ACCOUNT,
+                    "contact_id": _CIO,
+                    "employee_id": _EMPLOYEE,
+                    "level": "problem_solver",
+                    "strength": 72,
+                    "last_interaction_on": "2026-11-19",
+                    "version": 4,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     account_id: uuid.UUID
@@ -102,10 +140,19 @@ class RelationshipRead(BaseModel):
 
 
 class InfluenceWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "from_contact_id": _CIO, "to_contact_id": _IT_DIRECTOR, "strength": 80,
-        "note": "The IT director's shortlist needs the CIO's sign-off.",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_contact_id": _CIO,
+                    "to_contact_id": _IT_DIRECTOR,
+                    "strength": 80,
+                    "note": "The IT director's shortlist needs the CIO's sign-off.",
+                }
+            ]
+        },
+    )
 
     from_contact_id: uuid.UUID = Field(description="The contact who influences.")
     to_contact_id: uuid.UUID = Field(description="The contact influenced.")
@@ -114,10 +161,21 @@ class InfluenceWrite(BaseModel):
 
 
 class InfluenceRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": _INFLUENCE, "account_id": _ACCOUNT, "from_contact_id": _CIO, "to_contact_id": _IT_DIRECTOR,
-        "strength": 80, "note": "The IT director's shortlist needs the CIO's sign-off.",
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _INFLUENCE,
+                    "account_id": _ACCOUNT,
+                    "from_contact_id": _CIO,
+                    "to_contact_id": _IT_DIRECTOR,
+                    "strength": 80,
+                    "note": "The IT director's shortlist needs the CIO's sign-off.",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     account_id: uuid.UUID
@@ -143,33 +201,79 @@ class MapEdge(BaseModel):
 
 
 class RelationshipMap(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "account_id": _ACCOUNT,
-        "nodes": [
-            {"id": f"account:{_ACCOUNT}", "kind": "account", "label": "Zhejiang Sunrise Logistics", "data": {}},
-            {"id": f"contact:{_CIO}", "kind": "contact", "label": "Wang Fang", "data": {
-                "title": "Chief Information Officer", "business_unit": "Information Technology",
-                "buying_role": "decision_maker", "political_status": "inner_circle",
-                "decision_orientation": "business"}},
-            {"id": f"contact:{_IT_DIRECTOR}", "kind": "contact", "label": "Liu Yang", "data": {
-                "title": "IT Director", "business_unit": "Information Technology", "buying_role": "evaluator",
-                "political_status": "political_structure", "decision_orientation": "technical"}},
-            {"id": f"employee:{_EMPLOYEE}", "kind": "employee", "label": _EMPLOYEE, "data": {}},
-        ],
-        "edges": [
-            {"id": f"works_at:{_CIO}", "kind": "works_at", "source": f"contact:{_CIO}",
-             "target": f"account:{_ACCOUNT}", "data": {}},
-            {"id": f"reports_to:{_IT_DIRECTOR}", "kind": "reports_to", "source": f"contact:{_IT_DIRECTOR}",
-             "target": f"contact:{_CIO}", "data": {}},
-            {"id": f"relationship:{_RELATIONSHIP}", "kind": "relationship", "source": f"employee:{_EMPLOYEE}",
-             "target": f"contact:{_CIO}",
-             "data": {"level": "problem_solver", "strength": 72, "last_interaction_on": "2026-11-19"}},
-            {"id": f"influence:{_INFLUENCE}", "kind": "influence", "source": f"contact:{_CIO}",
-             "target": f"contact:{_IT_DIRECTOR}",
-             "data": {"strength": 80, "note": "The IT director's shortlist needs the CIO's sign-off."}},
-        ],
-        "truncated": False,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": _ACCOUNT,
+                    "nodes": [
+                        {
+                            "id": f"account:{_ACCOUNT}",
+                            "kind": "account",
+                            "label": "Zhejiang Sunrise Logistics",
+                            "data": {},
+                        },
+                        {
+                            "id": f"contact:{_CIO}",
+                            "kind": "contact",
+                            "label": "Wang Fang",
+                            "data": {
+                                "title": "Chief Information Officer",
+                                "business_unit": "Information Technology",
+                                "buying_role": "decision_maker",
+                                "political_status": "inner_circle",
+                                "decision_orientation": "business",
+                            },
+                        },
+                        {
+                            "id": f"contact:{_IT_DIRECTOR}",
+                            "kind": "contact",
+                            "label": "Liu Yang",
+                            "data": {
+                                "title": "IT Director",
+                                "business_unit": "Information Technology",
+                                "buying_role": "evaluator",
+                                "political_status": "political_structure",
+                                "decision_orientation": "technical",
+                            },
+                        },
+                        {"id": f"employee:{_EMPLOYEE}", "kind": "employee", "label": _EMPLOYEE, "data": {}},
+                    ],
+                    "edges": [
+                        {
+                            "id": f"works_at:{_CIO}",
+                            "kind": "works_at",
+                            "source": f"contact:{_CIO}",
+                            "target": f"account:{_ACCOUNT}",
+                            "data": {},
+                        },
+                        {
+                            "id": f"reports_to:{_IT_DIRECTOR}",
+                            "kind": "reports_to",
+                            "source": f"contact:{_IT_DIRECTOR}",
+                            "target": f"contact:{_CIO}",
+                            "data": {},
+                        },
+                        {
+                            "id": f"relationship:{_RELATIONSHIP}",
+                            "kind": "relationship",
+                            "source": f"employee:{_EMPLOYEE}",
+                            "target": f"contact:{_CIO}",
+                            "data": {"level": "problem_solver", "strength": 72, "last_interaction_on": "2026-11-19"},
+                        },
+                        {
+                            "id": f"influence:{_INFLUENCE}",
+                            "kind": "influence",
+                            "source": f"contact:{_CIO}",
+                            "target": f"contact:{_IT_DIRECTOR}",
+                            "data": {"strength": 80, "note": "The IT director's shortlist needs the CIO's sign-off."},
+                        },
+                    ],
+                    "truncated": False,
+                }
+            ]
+        }
+    )
 
     account_id: uuid.UUID
     nodes: list[MapNode]

@@ -50,7 +50,9 @@ async def bump_coverage_version(session: AsyncSession, account_id: uuid.UUID) ->
 def _count(roles: frozenset[str] | tuple[str, ...]) -> sa.ScalarSelect[Any]:
     return (
         sa.select(sa.func.count())
-        .where(CoverageMember.account_id == Account.id, CoverageMember.role.in_(roles), valid_on(sa.func.current_date()))
+        .where(
+            CoverageMember.account_id == Account.id, CoverageMember.role.in_(roles), valid_on(sa.func.current_date())
+        )
         .correlate(Account)
         .scalar_subquery()
     )

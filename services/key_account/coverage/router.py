@@ -51,17 +51,27 @@ async def list_coverage_violations(
 ) -> Page[AccountViolations]:
     stmt = repository.violations_statement(principal)
     rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(stmt.selected_columns.created_at, stmt.selected_columns.id),
-        params=page, scalars=False,
+        session,
+        request,
+        stmt,
+        order_by=(stmt.selected_columns.created_at, stmt.selected_columns.id),
+        params=page,
+        scalars=False,
     )
     items = []
     for r in rows:
         roles = ["account_owner"] * r.owners + ["solution_consultant"] * r.solution_members
-        items.append(AccountViolations(
-            account_id=r.id, name=r.name, tier=r.tier, org_unit_path=r.org_unit_path, owners=r.owners,
-            solution_members=r.solution_members,
-            violations=[ViolationRead(**v.as_dict()) for v in violations(r.tier, roles)],
-        ))
+        items.append(
+            AccountViolations(
+                account_id=r.id,
+                name=r.name,
+                tier=r.tier,
+                org_unit_path=r.org_unit_path,
+                owners=r.owners,
+                solution_members=r.solution_members,
+                violations=[ViolationRead(**v.as_dict()) for v in violations(r.tier, roles)],
+            )
+        )
     return Page[AccountViolations](items=items, next_cursor=next_cursor)
 
 
@@ -81,7 +91,10 @@ async def get_account_coverage(
     day = as_of or service.today()
     members, found = await service.team(session=session, account=account, on=day)
     return CoverageRead(
-        account_id=account.id, as_of=day, tier=account.tier, version=account.coverage_version,
+        account_id=account.id,
+        as_of=day,
+        tier=account.tier,
+        version=account.coverage_version,
         members=[MemberRead.model_validate(m) for m in members],
         violations=[ViolationRead(**v.as_dict()) for v in found],
     )
@@ -137,7 +150,9 @@ async def update_coverage_member(
     account = await accounts.get(session=session, principal=principal, account_id=account_id)
     member = await service.get_member(session=session, account=account, member_id=member_id)
     check_if_match(request, member.version)
-    member = await service.update_member(session=session, principal=principal, account=account, member=member, data=data)
+    member = await service.update_member(
+        session=session, principal=principal, account=account, member=member, data=data
+    )
     set_etag(response, member.version)
     return MemberRead.model_validate(member)
 

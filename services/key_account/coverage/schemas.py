@@ -12,20 +12,40 @@ _ACCOUNT = "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c"
 _OWNER = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 _CONSULTANT = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b"
 _CONSULTANT_MEMBER: dict[str, Any] = {
-    "id": "cd34ef56-a789-4b0c-8d1e-f2a3b4c5d6e7", "employee_id": _CONSULTANT, "org_unit_path": "/group/east/presales",
-    "role": "solution_consultant", "valid_from": "2026-01-01", "valid_to": "2026-12-31", "version": 2,
+    "id": "cd34ef56-a789-4b0c-8d1e-f2a3b4c5d6e7",
+    "employee_id": _CONSULTANT,
+    "org_unit_path": "/group/east/presales",
+    "role": "solution_consultant",
+    "valid_from": "2026-01-01",
+    "valid_to": "2026-12-31",
+    "version": 2,
 }
 _OWNER_MEMBER: dict[str, Any] = {
-    "id": "de45fa67-b890-4c1d-9e2f-a3b4c5d6e7f8", "employee_id": _OWNER, "org_unit_path": "/group/east/team-3",
-    "role": "account_owner", "valid_from": "2025-07-01", "valid_to": "2027-06-30", "version": 1,
+    "id": "de45fa67-b890-4c1d-9e2f-a3b4c5d6e7f8",
+    "employee_id": _OWNER,
+    "org_unit_path": "/group/east/team-3",
+    "role": "account_owner",
+    "valid_from": "2025-07-01",
+    "valid_to": "2027-06-30",
+    "version": 1,
 }
 
 
 class MemberCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "employee_id": _CONSULTANT, "org_unit_path": "/group/east/presales", "role": "solution_consultant",
-        "valid_from": "2026-01-01", "valid_to": "2026-12-31",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "employee_id": _CONSULTANT,
+                    "org_unit_path": "/group/east/presales",
+                    "role": "solution_consultant",
+                    "valid_from": "2026-01-01",
+                    "valid_to": "2026-12-31",
+                }
+            ]
+        },
+    )
 
     employee_id: uuid.UUID
     org_unit_path: OrgUnitPath = Field(description="The member's own org unit (their managers see the account).")
@@ -66,15 +86,33 @@ class ViolationRead(BaseModel):
 
 
 class CoverageRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "account_id": _ACCOUNT, "as_of": "2026-11-27", "tier": "strategic", "version": 5,
-        "members": [_OWNER_MEMBER, _CONSULTANT_MEMBER], "violations": [],
-    }, {
-        "account_id": _ACCOUNT, "as_of": "2027-01-15", "tier": "strategic", "version": 5, "members": [_OWNER_MEMBER],
-        "violations": [
-            {"code": "no_solution_role", "message": "a strategic account needs a solution consultant on its team"},
-        ],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": _ACCOUNT,
+                    "as_of": "2026-11-27",
+                    "tier": "strategic",
+                    "version": 5,
+                    "members": [_OWNER_MEMBER, _CONSULTANT_MEMBER],
+                    "violations": [],
+                },
+                {
+                    "account_id": _ACCOUNT,
+                    "as_of": "2027-01-15",
+                    "tier": "strategic",
+                    "version": 5,
+                    "members": [_OWNER_MEMBER],
+                    "violations": [
+                        {
+                            "code": "no_solution_role",
+                            "message": "a strategic account needs a solution consultant on its team",
+                        },
+                    ],
+                },
+            ]
+        }
+    )
 
     account_id: uuid.UUID
     as_of: dt.date
@@ -85,11 +123,23 @@ class CoverageRead(BaseModel):
 
 
 class AccountViolations(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "account_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "name": "Ningbo Port Group", "tier": "key",
-        "org_unit_path": "/group/east", "owners": 0, "solution_members": 1,
-        "violations": [{"code": "no_account_owner", "message": "a key account needs one account owner; it has none"}],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+                    "name": "Ningbo Port Group",
+                    "tier": "key",
+                    "org_unit_path": "/group/east",
+                    "owners": 0,
+                    "solution_members": 1,
+                    "violations": [
+                        {"code": "no_account_owner", "message": "a key account needs one account owner; it has none"}
+                    ],
+                }
+            ]
+        }
+    )
 
     account_id: uuid.UUID
     name: str

@@ -40,21 +40,28 @@ async def team(
 async def _changed(session: AsyncSession, account: Account) -> None:
     version = await repository.bump_coverage_version(session, account.id)
     members = await repository.members_on(session, account.id, today())
-    await publish(session, Event(
-        type="account.coverage_changed",
-        subject=str(account.id),
-        data={
-            "account_id": str(account.id),
-            "org_unit_path": account.org_unit_path,
-            "members": [
-                {"employee_id": str(m.employee_id), "role": m.role, "valid_from": m.valid_from.isoformat(),
-                 "valid_to": m.valid_to.isoformat() if m.valid_to else None}
-                for m in members
-            ],
-            "version": version,
-            "tier": account.tier,  # an addition to the contract: consumers tolerate it
-        },
-    ))
+    await publish(
+        session,
+        Event(
+            type="account.coverage_changed",
+            subject=str(account.id),
+            data={
+                "account_id": str(account.id),
+                "org_unit_path": account.org_unit_path,
+                "members": [
+                    {
+                        "employee_id": str(m.employee_id),
+                        "role": m.role,
+                        "valid_from": m.valid_from.isoformat(),
+                        "valid_to": m.valid_to.isoformat() if m.valid_to else None,
+                    }
+                    for m in members
+                ],
+                "version": version,
+                "tier": account.tier,  # an addition to the contract: consumers tolerate it
+            },
+        ),
+    )
 
 
 async def add_member(
@@ -62,7 +69,10 @@ async def add_member(
 ) -> CoverageMember:
     check_may_change(principal, account)
     member = CoverageMember(
-        id=uuid.uuid4(), account_id=account.id, **data.model_dump(exclude={"valid_from"}), valid_from=data.valid_from or today()
+        id=uuid.uuid4(),
+        account_id=account.id,
+        **data.model_dump(exclude={"valid_from"}),
+        valid_from=data.valid_from or today(),
     )
     session.add(member)
     await session.flush()
@@ -88,7 +98,9 @@ async def update_member(
     valid_from = changes.get("valid_from", member.valid_from)
     valid_to = changes.get("valid_to", member.valid_to)
     if valid_to is not None and valid_to < valid_from:
-        raise Unprocessable("valid_to is before valid_from.", errors=[{"loc": ["body", "valid_to"], "msg": "before valid_from"}])
+        raise Unprocessable(
+            "valid_to is before valid_from.", errors=[{"loc": ["body", "valid_to"], "msg": "before valid_from"}]
+        )
     for field, value in changes.items():
         setattr(member, field, value)
     await session.flush()
@@ -96,7 +108,9 @@ async def update_member(
     return member
 
 
-async def remove_member(*, session: AsyncSession, principal: Principal, account: Account, member: CoverageMember) -> None:
+async def remove_member(
+    *, session: AsyncSession, principal: Principal, account: Account, member: CoverageMember
+) -> None:
     check_may_change(principal, account)
     await session.delete(member)
     await session.flush()

@@ -17,20 +17,52 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 CANONICAL_INDUSTRIES = (
-    "technology", "software", "medical", "retail", "finance", "marketing", "services", "telecommunications",
-    "entertainment", "employment", "manufacturing", "energy", "education", "government", "logistics",
+    "technology",
+    "software",
+    "medical",
+    "retail",
+    "finance",
+    "marketing",
+    "services",
+    "telecommunications",
+    "entertainment",
+    "employment",
+    "manufacturing",
+    "energy",
+    "education",
+    "government",
+    "logistics",
 )
 # Seen in real data; matched before the fuzzy fallback.
 KNOWN_MISSPELLINGS = {"technolgy": "technology", "telecomunications": "telecommunications"}
-FIELDS = frozenset({
-    "external_id", "name", "industry", "annual_revenue", "employees", "headquarters", "parent_external_id",
-    "owner_id", "org_unit_path", "potential", "strategic_value", "solution_fit",
-})
+FIELDS = frozenset(
+    {
+        "external_id",
+        "name",
+        "industry",
+        "annual_revenue",
+        "employees",
+        "headquarters",
+        "parent_external_id",
+        "owner_id",
+        "org_unit_path",
+        "potential",
+        "strategic_value",
+        "solution_fit",
+    }
+)
 SCORES = ("potential", "strategic_value", "solution_fit")
 # Columns a row may set; a field the row leaves out keeps its stored value.
 UPSERT_FIELDS = (
-    "name", "industry", "annual_revenue_amount", "annual_revenue_currency", "employees", "headquarters",
-    "owner_id", "org_unit_path", *SCORES,
+    "name",
+    "industry",
+    "annual_revenue_amount",
+    "annual_revenue_currency",
+    "employees",
+    "headquarters",
+    "owner_id",
+    "org_unit_path",
+    *SCORES,
 )
 ORG_UNIT_PATH = re.compile(r"^(/[A-Za-z0-9][A-Za-z0-9_.\-]*)+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -196,7 +228,11 @@ def resolve_parents(
         if parent == out.values.get("external_id"):
             out.error("parent_external_id", "an account cannot be its own parent", "cycle")
         elif parent not in by_ext and parent not in existing_external_ids:
-            out.error("parent_external_id", f"unknown parent '{parent}': not in this batch nor among existing accounts", "unknown_parent")
+            out.error(
+                "parent_external_id",
+                f"unknown parent '{parent}': not in this batch nor among existing accounts",
+                "unknown_parent",
+            )
     _fail_cycles(outcomes, by_ext, existing_parent_of or {})
     # A child of a failed row fails too (repeat until stable: chains fail whole).
     changed = True
@@ -232,9 +268,11 @@ def _fail_cycles(
             seen.append(node)
             node = parent_of(node)
         if node is not None:  # the walk came back: the accounts from `node` on form a cycle
-            cycle = seen[seen.index(node):]
+            cycle = seen[seen.index(node) :]
             for ext in cycle:
                 row = by_ext.get(ext)
                 # Blame the rows that set a parent: a row keeping its stored parent did not close the loop.
                 if row is not None and row.ok and "parent_external_id" in row.values:
-                    row.error("parent_external_id", f"parent chain is a cycle: {' -> '.join([*cycle, cycle[0]])}", "cycle")
+                    row.error(
+                        "parent_external_id", f"parent chain is a cycle: {' -> '.join([*cycle, cycle[0]])}", "cycle"
+                    )

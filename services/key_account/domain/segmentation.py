@@ -59,8 +59,8 @@ DEFAULT_POLICY = Policy(
     weights={"revenue": 0.30, "potential": 0.25, "strategic_value": 0.20, "relationship": 0.15, "solution_fit": 0.10},
     thresholds={"strategic": 75.0, "key": 55.0, "growth": 35.0},
     currency="CNY",
-    revenue_floor=Decimal("10000000"),  # 10 M
-    revenue_ceiling=Decimal("100000000000"),  # 100 B
+    revenue_floor=Decimal(10000000),  # 10 M
+    revenue_ceiling=Decimal(100000000000),  # 100 B
     fx_rates={"USD": Decimal("7.20"), "EUR": Decimal("7.80"), "HKD": Decimal("0.92")},
 )
 
@@ -143,7 +143,10 @@ def revenue_score(policy: Policy, amount: Decimal, currency: str) -> tuple[float
         # Log scale: a 10x bigger customer moves the score by the same step anywhere on the range.
         lo, hi = math.log10(policy.revenue_floor), math.log10(policy.revenue_ceiling)
         score = 100.0 * (math.log10(converted) - lo) / (hi - lo)
-    return score, f"revenue {converted:,.0f} {policy.currency} on a log scale {policy.revenue_floor:,.0f}-{policy.revenue_ceiling:,.0f}"
+    return (
+        score,
+        f"revenue {converted:,.0f} {policy.currency} on a log scale {policy.revenue_floor:,.0f}-{policy.revenue_ceiling:,.0f}",
+    )
 
 
 def relationship_score(inputs: Inputs) -> tuple[float | None, str]:
@@ -154,7 +157,9 @@ def relationship_score(inputs: Inputs) -> tuple[float | None, str]:
         level_score = 100.0 * RELATIONSHIP_LEVELS.index(inputs.relationship_level) / (len(RELATIONSHIP_LEVELS) - 1)
     strength = float(inputs.relationship_strength or 0)
     # The ladder says how deep, the strength how warm: both count equally.
-    return (level_score + strength) / 2, f"best level {inputs.relationship_level or 'unknown'}, strength {int(strength)}"
+    return (
+        level_score + strength
+    ) / 2, f"best level {inputs.relationship_level or 'unknown'}, strength {int(strength)}"
 
 
 def _factor(policy: Policy, inputs: Inputs, factor: str) -> tuple[float | None, str]:

@@ -22,8 +22,10 @@ async def on_opportunity_event(*, session: AsyncSession, event: CloudEvent) -> N
     # the item learns its opportunity from the opportunity's own event.
     await session.execute(
         sa.update(IncubationItem)
-        .where(IncubationItem.id == item_id, sa.or_(IncubationItem.opportunity_id.is_(None),
-                                                   IncubationItem.opportunity_id == opportunity_id))
+        .where(
+            IncubationItem.id == item_id,
+            sa.or_(IncubationItem.opportunity_id.is_(None), IncubationItem.opportunity_id == opportunity_id),
+        )
         .values(
             opportunity_id=opportunity_id,
             opportunity_stage=stage,

@@ -28,14 +28,20 @@ RELAYED = frozenset({403, 404, 409})
 
 
 async def create(*, session: AsyncSession, plan: AccountPlan, data: ItemCreate) -> IncubationItem:
-    if data.whitespace_cell_id and not await repository.belongs(session, WhitespaceCell, plan.id, data.whitespace_cell_id):
+    if data.whitespace_cell_id and not await repository.belongs(
+        session, WhitespaceCell, plan.id, data.whitespace_cell_id
+    ):
         raise Unprocessable(
             "The whitespace cell is not in this plan.",
             errors=[{"loc": ["body", "whitespace_cell_id"], "msg": "no cell with this id in this plan"}],
         )
     item = IncubationItem(
-        plan_id=plan.id, account_id=plan.account_id, status="idea", **data.model_dump(exclude={"amount"}),
-        amount=data.amount.amount if data.amount else None, currency=data.amount.currency if data.amount else None,
+        plan_id=plan.id,
+        account_id=plan.account_id,
+        status="idea",
+        **data.model_dump(exclude={"amount"}),
+        amount=data.amount.amount if data.amount else None,
+        currency=data.amount.currency if data.amount else None,
     )
     session.add(item)
     await session.flush()
@@ -102,12 +108,12 @@ async def promote(
     if item.status == "promoted":
         return item, False
     if item.status != "qualified":
-        raise Conflict(
-            f"Only a qualified item can be promoted; this one is {item.status}.", code="not_qualified"
-        )
+        raise Conflict(f"Only a qualified item can be promoted; this one is {item.status}.", code="not_qualified")
     # The Idempotency-Key makes the call safe to repeat: the kernel retries a broken connection once.
     response = await peers.post(
-        "opportunity", "/api/v1/opportunities", _opportunity_body(item),
+        "opportunity",
+        "/api/v1/opportunities",
+        _opportunity_body(item),
         headers={"Idempotency-Key": f"incubation-item-{item.id}"},
         advice="the item stays qualified, retry the promotion",
     )
@@ -132,7 +138,9 @@ def _rejected(response: httpx.Response) -> ProblemError:
         error = ProblemError(detail, code="opportunity_rejected", service="opportunity", upstream_problem=upstream)
         error.status, error.title = response.status_code, "Opportunity Rejected"
         return error
-    return UpstreamUnavailable(detail, service="opportunity", upstream_status=response.status_code, upstream_problem=upstream)
+    return UpstreamUnavailable(
+        detail, service="opportunity", upstream_status=response.status_code, upstream_problem=upstream
+    )
 
 
 async def metrics(*, session: AsyncSession, where: sa.ColumnElement[bool]) -> dict[str, Any]:
@@ -143,4 +151,3 @@ async def metrics(*, session: AsyncSession, where: sa.ColumnElement[bool]) -> di
         float(figures["mean"]) if figures["mean"] is not None else None,
     )
     return {**summary, "won": int(figures["won"] or 0), "promoted_amount": figures["promoted_amount"]}
-

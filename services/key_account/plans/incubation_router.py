@@ -33,7 +33,12 @@ ItemId = Annotated[uuid.UUID, Path(description="The incubation item's id.")]
 ITEMS = "/api/v1/account-plans/{plan_id}/incubation-items"
 
 
-@router.get(ITEMS, summary="List a plan's incubation items", response_model=Page[ItemRead], responses=problem_responses(NotFound))
+@router.get(
+    ITEMS,
+    summary="List a plan's incubation items",
+    response_model=Page[ItemRead],
+    responses=problem_responses(NotFound),
+)
 async def list_incubation_items(
     plan_id: PlanId,
     request: Request,
@@ -51,8 +56,11 @@ async def list_incubation_items(
 
 
 @router.post(
-    ITEMS, summary="Add an incubation item (an idea)", status_code=status.HTTP_201_CREATED,
-    response_model=ItemRead, responses=problem_responses(NotFound, Unprocessable),
+    ITEMS,
+    summary="Add an incubation item (an idea)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ItemRead,
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def create_incubation_item(
     plan_id: PlanId, data: ItemCreate, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -64,7 +72,12 @@ async def create_incubation_item(
     return ItemRead.model_validate(item)
 
 
-@router.get(ITEMS + "/{item_id}", summary="Get one incubation item", response_model=ItemRead, responses=problem_responses(NotFound))
+@router.get(
+    ITEMS + "/{item_id}",
+    summary="Get one incubation item",
+    response_model=ItemRead,
+    responses=problem_responses(NotFound),
+)
 async def get_incubation_item(
     plan_id: PlanId, item_id: ItemId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> ItemRead:
@@ -75,8 +88,10 @@ async def get_incubation_item(
 
 
 @router.patch(
-    ITEMS + "/{item_id}", summary="Change an item or move it idea → validated → qualified (or dropped)",
-    response_model=ItemRead, responses=problem_responses(NotFound, Conflict, PreconditionFailed, Unprocessable),
+    ITEMS + "/{item_id}",
+    summary="Change an item or move it idea → validated → qualified (or dropped)",
+    response_model=ItemRead,
+    responses=problem_responses(NotFound, Conflict, PreconditionFailed, Unprocessable),
 )
 async def update_incubation_item(
     plan_id: PlanId,
@@ -106,7 +121,11 @@ async def update_incubation_item(
     },
 )
 async def promote_incubation_item(
-    plan_id: PlanId, item_id: ItemId, response: Response, session: DbSession, principal: CurrentPrincipal,
+    plan_id: PlanId,
+    item_id: ItemId,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
     peers: PeersDep,
 ) -> ItemRead:
     """Creates the opportunity in the opportunity service with the caller's identity and
@@ -127,7 +146,9 @@ async def promote_incubation_item(
     response_model=IncubationMetrics,
     responses=problem_responses(NotFound),
 )
-async def get_plan_incubation_metrics(plan_id: PlanId, session: DbSession, principal: CurrentPrincipal) -> IncubationMetrics:
+async def get_plan_incubation_metrics(
+    plan_id: PlanId, session: DbSession, principal: CurrentPrincipal
+) -> IncubationMetrics:
     await plans.get(session=session, principal=principal, plan_id=plan_id)
     figures = await incubation.metrics(session=session, where=IncubationItem.plan_id == plan_id)
     return IncubationMetrics(scope="plan", id=plan_id, **figures)
@@ -140,7 +161,9 @@ async def get_plan_incubation_metrics(plan_id: PlanId, session: DbSession, princ
     responses=problem_responses(NotFound),
 )
 async def get_account_incubation_metrics(
-    account_id: Annotated[uuid.UUID, Path(description="The account's id.")], session: DbSession, principal: CurrentPrincipal
+    account_id: Annotated[uuid.UUID, Path(description="The account's id.")],
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> IncubationMetrics:
     await accounts.get(session=session, principal=principal, account_id=account_id)
     figures = await incubation.metrics(session=session, where=IncubationItem.account_id == account_id)

@@ -128,8 +128,12 @@ async def upsert_target(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[RelationshipTarget.plan_id, RelationshipTarget.contact_id],
-            set_={"target_level": stmt.excluded.target_level, "owner_id": stmt.excluded.owner_id,
-                  "version": RelationshipTarget.version + 1, "updated_at": sa.func.now()},
+            set_={
+                "target_level": stmt.excluded.target_level,
+                "owner_id": stmt.excluded.owner_id,
+                "version": RelationshipTarget.version + 1,
+                "updated_at": sa.func.now(),
+            },
         )
     )
 
@@ -147,20 +151,38 @@ async def upsert_cell(session: AsyncSession, values: dict[str, Any]) -> uuid.UUI
 
 async def footprint_rows(session: AsyncSession, plan_id: uuid.UUID) -> tuple[list[Any], list[Any], list[Any]]:
     cells = (
-        await session.execute(
-            sa.select(WhitespaceCell).where(WhitespaceCell.plan_id == plan_id, WhitespaceCell.status == "competitor")
+        (
+            await session.execute(
+                sa.select(WhitespaceCell).where(
+                    WhitespaceCell.plan_id == plan_id, WhitespaceCell.status == "competitor"
+                )
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     contracts = (
-        await session.execute(
-            sa.select(IncumbentContract).where(IncumbentContract.plan_id == plan_id).order_by(IncumbentContract.expires_on)
+        (
+            await session.execute(
+                sa.select(IncumbentContract)
+                .where(IncumbentContract.plan_id == plan_id)
+                .order_by(IncumbentContract.expires_on)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     actions = (
-        await session.execute(
-            sa.select(PlanAction).where(PlanAction.plan_id == plan_id, PlanAction.incumbent_contract_id.is_not(None))
+        (
+            await session.execute(
+                sa.select(PlanAction).where(
+                    PlanAction.plan_id == plan_id, PlanAction.incumbent_contract_id.is_not(None)
+                )
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return list(cells), list(contracts), list(actions)
 
 
@@ -168,8 +190,10 @@ async def incubation_figures(session: AsyncSession, where: sa.ColumnElement[bool
     """Counts by status and incubation days (idea → promotion) in one aggregate query."""
     days = sa.extract("epoch", IncubationItem.promoted_at - IncubationItem.created_at) / 86400.0
     stmt = sa.select(
-        *[sa.func.count().filter(IncubationItem.status == s).label(s)
-          for s in ("idea", "validated", "qualified", "promoted", "dropped")],
+        *[
+            sa.func.count().filter(IncubationItem.status == s).label(s)
+            for s in ("idea", "validated", "qualified", "promoted", "dropped")
+        ],
         sa.func.percentile_cont(0.5).within_group(days).filter(IncubationItem.promoted_at.is_not(None)).label("median"),
         sa.func.avg(days).filter(IncubationItem.promoted_at.is_not(None)).label("mean"),
         sa.func.count().filter(IncubationItem.opportunity_stage == "won").label("won"),

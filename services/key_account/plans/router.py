@@ -54,7 +54,7 @@ PlanId = Annotated[uuid.UUID, Path(description="The account plan's id.")]
 NOT_FOUND = problem_responses(NotFound)
 
 
-async def _children(request: Request, session: DbSession, model, plan_id: uuid.UUID, page) -> tuple[list, str | None]:  # noqa: ANN001
+async def _children(request: Request, session: DbSession, model, plan_id: uuid.UUID, page) -> tuple[list, str | None]:
     stmt = repository.children_statement(model, plan_id)
     return await paginate(session, request, stmt, order_by=(model.created_at, model.id), params=page)
 
@@ -91,7 +91,9 @@ async def create_account_plan(
 
 
 @router.get("/{plan_id}", summary="Get one account plan", response_model=PlanRead, responses=NOT_FOUND)
-async def get_account_plan(plan_id: PlanId, response: Response, session: DbSession, principal: CurrentPrincipal) -> PlanRead:
+async def get_account_plan(
+    plan_id: PlanId, response: Response, session: DbSession, principal: CurrentPrincipal
+) -> PlanRead:
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
     set_etag(response, plan.version)
     return PlanRead.model_validate(plan)
@@ -104,7 +106,12 @@ async def get_account_plan(plan_id: PlanId, response: Response, session: DbSessi
     responses=problem_responses(NotFound, PreconditionFailed, Unprocessable),
 )
 async def update_account_plan(
-    plan_id: PlanId, data: PlanUpdate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal
+    plan_id: PlanId,
+    data: PlanUpdate,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> PlanRead:
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
     check_if_match(request, plan.version)
@@ -113,13 +120,17 @@ async def update_account_plan(
     return PlanRead.model_validate(plan)
 
 
-@router.get("/{plan_id}/completeness", summary="How complete the plan is now", response_model=Completeness, responses=NOT_FOUND)
+@router.get(
+    "/{plan_id}/completeness", summary="How complete the plan is now", response_model=Completeness, responses=NOT_FOUND
+)
 async def get_plan_completeness(plan_id: PlanId, session: DbSession, principal: CurrentPrincipal) -> Completeness:
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
     return Completeness.model_validate(await service.plan_completeness(session=session, plan=plan))
 
 
-@router.get("/{plan_id}/objectives", summary="List a plan's objectives", response_model=Page[ObjectiveRead], responses=NOT_FOUND)
+@router.get(
+    "/{plan_id}/objectives", summary="List a plan's objectives", response_model=Page[ObjectiveRead], responses=NOT_FOUND
+)
 async def list_plan_objectives(
     plan_id: PlanId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[ObjectiveRead]:
@@ -129,8 +140,11 @@ async def list_plan_objectives(
 
 
 @router.post(
-    "/{plan_id}/objectives", summary="Add an objective", status_code=status.HTTP_201_CREATED,
-    response_model=ObjectiveRead, responses=NOT_FOUND,
+    "/{plan_id}/objectives",
+    summary="Add an objective",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ObjectiveRead,
+    responses=NOT_FOUND,
 )
 async def create_plan_objective(
     plan_id: PlanId, data: ObjectiveCreate, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -142,7 +156,12 @@ async def create_plan_objective(
     return ObjectiveRead.model_validate(objective)
 
 
-@router.get("/{plan_id}/actions", summary="List a plan's actions and counter-actions", response_model=Page[ActionRead], responses=NOT_FOUND)
+@router.get(
+    "/{plan_id}/actions",
+    summary="List a plan's actions and counter-actions",
+    response_model=Page[ActionRead],
+    responses=NOT_FOUND,
+)
 async def list_plan_actions(
     plan_id: PlanId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[ActionRead]:
@@ -152,8 +171,11 @@ async def list_plan_actions(
 
 
 @router.post(
-    "/{plan_id}/actions", summary="Add an action (to an objective, or a counter-action to a contract)",
-    status_code=status.HTTP_201_CREATED, response_model=ActionRead, responses=problem_responses(NotFound, Unprocessable),
+    "/{plan_id}/actions",
+    summary="Add an action (to an objective, or a counter-action to a contract)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActionRead,
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def create_plan_action(
     plan_id: PlanId, data: ActionCreate, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -166,8 +188,10 @@ async def create_plan_action(
 
 
 @router.patch(
-    "/{plan_id}/actions/{action_id}", summary="Change an action (status, owner, due date)",
-    response_model=ActionRead, responses=problem_responses(NotFound, PreconditionFailed, Unprocessable),
+    "/{plan_id}/actions/{action_id}",
+    summary="Change an action (status, owner, due date)",
+    response_model=ActionRead,
+    responses=problem_responses(NotFound, PreconditionFailed, Unprocessable),
 )
 async def update_plan_action(
     plan_id: PlanId,
@@ -196,8 +220,11 @@ async def list_plan_reviews(
 
 
 @router.post(
-    "/{plan_id}/reviews", summary="Review the plan: records its completeness today",
-    status_code=status.HTTP_201_CREATED, response_model=ReviewRead, responses=NOT_FOUND,
+    "/{plan_id}/reviews",
+    summary="Review the plan: records its completeness today",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReviewRead,
+    responses=NOT_FOUND,
 )
 async def create_plan_review(
     plan_id: PlanId, data: ReviewCreate, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -210,18 +237,24 @@ async def create_plan_review(
 
 
 @router.get(
-    "/{plan_id}/relationship-targets", summary="Relationship targets and the gap to each (core task 1)",
-    response_model=list[TargetRead], responses=NOT_FOUND,
+    "/{plan_id}/relationship-targets",
+    summary="Relationship targets and the gap to each (core task 1)",
+    response_model=list[TargetRead],
+    responses=NOT_FOUND,
 )
-async def list_relationship_targets(plan_id: PlanId, session: DbSession, principal: CurrentPrincipal) -> list[TargetRead]:
+async def list_relationship_targets(
+    plan_id: PlanId, session: DbSession, principal: CurrentPrincipal
+) -> list[TargetRead]:
     """Not paginated: a plan targets its key contacts, a bounded handful."""
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
     return [TargetRead.model_validate(t) for t in await service.targets(session=session, plan=plan)]
 
 
 @router.put(
-    "/{plan_id}/relationship-targets", summary="Set the target relationship level for a contact",
-    response_model=list[TargetRead], responses=problem_responses(NotFound, Unprocessable),
+    "/{plan_id}/relationship-targets",
+    summary="Set the target relationship level for a contact",
+    response_model=list[TargetRead],
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def set_relationship_target(
     plan_id: PlanId, data: TargetWrite, session: DbSession, principal: CurrentPrincipal
@@ -232,11 +265,17 @@ async def set_relationship_target(
 
 
 @router.put(
-    "/{plan_id}/solution-guiding-team", summary="Set the solution-guiding team and its target initiatives",
-    response_model=PlanRead, responses=problem_responses(NotFound, PreconditionFailed),
+    "/{plan_id}/solution-guiding-team",
+    summary="Set the solution-guiding team and its target initiatives",
+    response_model=PlanRead,
+    responses=problem_responses(NotFound, PreconditionFailed),
 )
 async def set_solution_guiding_team(
-    plan_id: PlanId, data: GuidingTeamWrite, request: Request, response: Response, session: DbSession,
+    plan_id: PlanId,
+    data: GuidingTeamWrite,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> PlanRead:
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
@@ -247,8 +286,10 @@ async def set_solution_guiding_team(
 
 
 @router.get(
-    "/{plan_id}/solution-guiding-team/sessions", summary="List the guiding team's sessions and outcomes",
-    response_model=Page[SessionRead], responses=NOT_FOUND,
+    "/{plan_id}/solution-guiding-team/sessions",
+    summary="List the guiding team's sessions and outcomes",
+    response_model=Page[SessionRead],
+    responses=NOT_FOUND,
 )
 async def list_guiding_sessions(
     plan_id: PlanId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
@@ -259,8 +300,11 @@ async def list_guiding_sessions(
 
 
 @router.post(
-    "/{plan_id}/solution-guiding-team/sessions", summary="Record a guiding session and its outcome",
-    status_code=status.HTTP_201_CREATED, response_model=SessionRead, responses=problem_responses(NotFound, Unprocessable),
+    "/{plan_id}/solution-guiding-team/sessions",
+    summary="Record a guiding session and its outcome",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionRead,
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def create_guiding_session(
     plan_id: PlanId, data: SessionCreate, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -273,8 +317,10 @@ async def create_guiding_session(
 
 
 @router.get(
-    "/{plan_id}/whitespace-cells", summary="The whitespace map: business unit × solution cells",
-    response_model=Page[CellRead], responses=NOT_FOUND,
+    "/{plan_id}/whitespace-cells",
+    summary="The whitespace map: business unit × solution cells",
+    response_model=Page[CellRead],
+    responses=NOT_FOUND,
 )
 async def list_whitespace_cells(
     plan_id: PlanId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
@@ -285,8 +331,10 @@ async def list_whitespace_cells(
 
 
 @router.put(
-    "/{plan_id}/whitespace-cells", summary="Set one whitespace cell (by business unit and solution)",
-    response_model=CellRead, responses=problem_responses(NotFound, Unprocessable),
+    "/{plan_id}/whitespace-cells",
+    summary="Set one whitespace cell (by business unit and solution)",
+    response_model=CellRead,
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def set_whitespace_cell(
     plan_id: PlanId, data: CellWrite, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -300,7 +348,9 @@ async def set_whitespace_cell(
 
 
 @router.get(
-    "/{plan_id}/incumbent-contracts", summary="Competitors' incumbent contracts", response_model=Page[ContractRead],
+    "/{plan_id}/incumbent-contracts",
+    summary="Competitors' incumbent contracts",
+    response_model=Page[ContractRead],
     responses=NOT_FOUND,
 )
 async def list_incumbent_contracts(
@@ -312,8 +362,11 @@ async def list_incumbent_contracts(
 
 
 @router.post(
-    "/{plan_id}/incumbent-contracts", summary="Record a competitor's incumbent contract",
-    status_code=status.HTTP_201_CREATED, response_model=ContractRead, responses=NOT_FOUND,
+    "/{plan_id}/incumbent-contracts",
+    summary="Record a competitor's incumbent contract",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContractRead,
+    responses=NOT_FOUND,
 )
 async def create_incumbent_contract(
     plan_id: PlanId, data: ContractCreate, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -328,11 +381,14 @@ async def create_incumbent_contract(
 @router.get(
     "/{plan_id}/competitor-footprint",
     summary="Per competitor: cells held, contracts and expiry, our counter-actions (core task 2)",
-    response_model=list[CompetitorFootprint], responses=NOT_FOUND,
+    response_model=list[CompetitorFootprint],
+    responses=NOT_FOUND,
 )
 async def get_competitor_footprint(
     plan_id: PlanId, session: DbSession, principal: CurrentPrincipal
 ) -> list[CompetitorFootprint]:
     """Not paginated: one entry per competitor present in the plan."""
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
-    return [CompetitorFootprint.model_validate(e) for e in await service.competitor_footprint(session=session, plan=plan)]
+    return [
+        CompetitorFootprint.model_validate(e) for e in await service.competitor_footprint(session=session, plan=plan)
+    ]

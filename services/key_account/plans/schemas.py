@@ -34,18 +34,34 @@ _PLAN_CREATE: dict[str, Any] = {
     "critical_success_factors": ["Win the Hangzhou hub refresh", "CIO sponsorship of the group-wide standard"],
 }
 _ACTION: dict[str, Any] = {
-    "id": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", "plan_id": _PLAN, "objective_id": _OBJECTIVE,
-    "incumbent_contract_id": _CONTRACT, "title": "Offer a migration assessment before the OceanStor contract expires",
-    "owner_id": _OWNER, "due_on": "2027-01-31", "status": "in_progress", "version": 2,
+    "id": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+    "plan_id": _PLAN,
+    "objective_id": _OBJECTIVE,
+    "incumbent_contract_id": _CONTRACT,
+    "title": "Offer a migration assessment before the OceanStor contract expires",
+    "owner_id": _OWNER,
+    "due_on": "2027-01-31",
+    "status": "in_progress",
+    "version": 2,
 }
 _CONTRACT_READ: dict[str, Any] = {
-    "id": _CONTRACT, "plan_id": _PLAN, "competitor": "Huawei", "business_unit": "Warehousing",
-    "solution": "Storage", "description": "OceanStor arrays with 3-year maintenance at the Hangzhou and Ningbo hubs.",
-    "expires_on": "2027-04-30", "value": {"amount": "1800000.00", "currency": "CNY"}, "counter_actions": [_ACTION],
+    "id": _CONTRACT,
+    "plan_id": _PLAN,
+    "competitor": "Huawei",
+    "business_unit": "Warehousing",
+    "solution": "Storage",
+    "description": "OceanStor arrays with 3-year maintenance at the Hangzhou and Ningbo hubs.",
+    "expires_on": "2027-04-30",
+    "value": {"amount": "1800000.00", "currency": "CNY"},
+    "counter_actions": [_ACTION],
 }
 _CELL_WRITE: dict[str, Any] = {
-    "business_unit": "Warehousing", "solution": "Storage", "status": "competitor", "competitor": "Huawei",
-    "competitor_strength": 70, "potential": {"amount": "2400000.00", "currency": "CNY"},
+    "business_unit": "Warehousing",
+    "solution": "Storage",
+    "status": "competitor",
+    "competitor": "Huawei",
+    "competitor_strength": 70,
+    "potential": {"amount": "2400000.00", "currency": "CNY"},
     "notes": "Incumbent until April 2027; the IT director is unhappy with support response times.",
 }
 
@@ -75,10 +91,19 @@ class PlanCreate(_Forbid):
 
 
 class PlanUpdate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "critical_success_factors": ["Win the Hangzhou hub refresh", "CIO sponsorship of the group-wide standard",
-                                     "A reference visit to Ningbo Port"],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "critical_success_factors": [
+                        "Win the Hangzhou hub refresh",
+                        "CIO sponsorship of the group-wide standard",
+                        "A reference visit to Ningbo Port",
+                    ],
+                }
+            ]
+        }
+    )
 
     goal: Text | None = None
     value_proposition: Text | None = None
@@ -93,24 +118,50 @@ class GuidingMember(_Forbid):
 
 
 class GuidingTeamWrite(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "members": [{"employee_id": _ARCHITECT, "role": "solution_architect"},
-                    {"employee_id": "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f6a", "role": "industry_expert"}],
-        "target_initiatives": ["Smart warehouse pilot in Hangzhou", "Edge computing for cold-chain monitoring"],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "members": [
+                        {"employee_id": _ARCHITECT, "role": "solution_architect"},
+                        {"employee_id": "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f6a", "role": "industry_expert"},
+                    ],
+                    "target_initiatives": [
+                        "Smart warehouse pilot in Hangzhou",
+                        "Edge computing for cold-chain monitoring",
+                    ],
+                }
+            ]
+        }
+    )
 
     members: list[GuidingMember] = Field(max_length=50)
     target_initiatives: list[Title] = Field(default_factory=list, max_length=50)
 
 
 class PlanRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": _PLAN, **_PLAN_CREATE,
-        "guiding_team_members": [{"employee_id": _ARCHITECT, "role": "solution_architect"},
-                                 {"employee_id": "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f6a", "role": "industry_expert"}],
-        "guiding_team_initiatives": ["Smart warehouse pilot in Hangzhou", "Edge computing for cold-chain monitoring"],
-        "created_at": "2026-11-10T02:00:00Z", "updated_at": "2026-11-24T08:30:00Z", "version": 5,
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _PLAN,
+                    **_PLAN_CREATE,
+                    "guiding_team_members": [
+                        {"employee_id": _ARCHITECT, "role": "solution_architect"},
+                        {"employee_id": "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f6a", "role": "industry_expert"},
+                    ],
+                    "guiding_team_initiatives": [
+                        "Smart warehouse pilot in Hangzhou",
+                        "Edge computing for cold-chain monitoring",
+                    ],
+                    "created_at": "2026-11-10T02:00:00Z",
+                    "updated_at": "2026-11-24T08:30:00Z",
+                    "version": 5,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     account_id: uuid.UUID
@@ -128,21 +179,36 @@ class PlanRead(BaseModel):
 
 
 class ObjectiveCreate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "title": "Replace the incumbent storage at the Hangzhou and Ningbo hubs",
-        "description": "The OceanStor contract expires in April 2027: be the obvious successor before the tender.",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Replace the incumbent storage at the Hangzhou and Ningbo hubs",
+                    "description": "The OceanStor contract expires in April 2027: be the obvious successor before the tender.",
+                }
+            ]
+        }
+    )
 
     title: Title
     description: Text | None = None
 
 
 class ObjectiveRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": _OBJECTIVE, "plan_id": _PLAN, "title": "Replace the incumbent storage at the Hangzhou and Ningbo hubs",
-        "description": "The OceanStor contract expires in April 2027: be the obvious successor before the tender.",
-        "version": 1,
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _OBJECTIVE,
+                    "plan_id": _PLAN,
+                    "title": "Replace the incumbent storage at the Hangzhou and Ningbo hubs",
+                    "description": "The OceanStor contract expires in April 2027: be the obvious successor before the tender.",
+                    "version": 1,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     plan_id: uuid.UUID
@@ -152,10 +218,19 @@ class ObjectiveRead(BaseModel):
 
 
 class ActionCreate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "title": "Offer a migration assessment before the OceanStor contract expires", "objective_id": _OBJECTIVE,
-        "incumbent_contract_id": _CONTRACT, "owner_id": _OWNER, "due_on": "2027-01-31",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Offer a migration assessment before the OceanStor contract expires",
+                    "objective_id": _OBJECTIVE,
+                    "incumbent_contract_id": _CONTRACT,
+                    "owner_id": _OWNER,
+                    "due_on": "2027-01-31",
+                }
+            ]
+        }
+    )
 
     title: Title
     objective_id: uuid.UUID | None = Field(None, description="The objective this action serves.")
@@ -166,10 +241,14 @@ class ActionCreate(_Forbid):
 
 
 class ActionUpdate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "done"},
-        {"due_on": "2027-02-28", "owner_id": _ARCHITECT},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "done"},
+                {"due_on": "2027-02-28", "owner_id": _ARCHITECT},
+            ]
+        }
+    )
 
     title: Title | None = None
     owner_id: uuid.UUID | None = None
@@ -192,10 +271,16 @@ class ActionRead(BaseModel):
 
 
 class ReviewCreate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "reviewed_on": "2026-11-24",
-        "notes": "Quarterly review with the regional director: whitespace map still missing the cold-chain unit.",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reviewed_on": "2026-11-24",
+                    "notes": "Quarterly review with the regional director: whitespace map still missing the cold-chain unit.",
+                }
+            ]
+        }
+    )
 
     reviewed_on: dt.date | None = Field(None, description="Omitted: today.")
     notes: Text | None = None
@@ -207,13 +292,23 @@ class MissingCheck(BaseModel):
 
 
 class Completeness(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "score": 80, "status": "substantial",
-        "missing": [
-            {"check": "relationship_targets", "message": "build our advantage: at least one relationship target"},
-            {"check": "incubation", "message": "incubate: at least one incubation item"},
-        ],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "score": 80,
+                    "status": "substantial",
+                    "missing": [
+                        {
+                            "check": "relationship_targets",
+                            "message": "build our advantage: at least one relationship target",
+                        },
+                        {"check": "incubation", "message": "incubate: at least one incubation item"},
+                    ],
+                }
+            ]
+        }
+    )
 
     score: int = Field(description="0-100: share of the plan checks met.")
     status: Literal["complete", "substantial", "partial", "incomplete"]
@@ -221,16 +316,29 @@ class Completeness(BaseModel):
 
 
 class ReviewRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "b289de01-f234-4a5b-9c6d-e7f8a9b0c1d2", "plan_id": _PLAN, "reviewed_on": "2026-11-24",
-        "reviewer_id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
-        "notes": "Quarterly review with the regional director: whitespace map still missing the cold-chain unit.",
-        "completeness_score": 80, "completeness_status": "substantial",
-        "missing": [
-            {"check": "relationship_targets", "message": "build our advantage: at least one relationship target"},
-            {"check": "incubation", "message": "incubate: at least one incubation item"},
-        ],
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "b289de01-f234-4a5b-9c6d-e7f8a9b0c1d2",
+                    "plan_id": _PLAN,
+                    "reviewed_on": "2026-11-24",
+                    "reviewer_id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
+                    "notes": "Quarterly review with the regional director: whitespace map still missing the cold-chain unit.",
+                    "completeness_score": 80,
+                    "completeness_status": "substantial",
+                    "missing": [
+                        {
+                            "check": "relationship_targets",
+                            "message": "build our advantage: at least one relationship target",
+                        },
+                        {"check": "incubation", "message": "incubate: at least one incubation item"},
+                    ],
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     plan_id: uuid.UUID
@@ -243,9 +351,13 @@ class ReviewRead(BaseModel):
 
 
 class TargetWrite(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"contact_id": _CIO, "target_level": "trusted_advisor", "owner_id": _OWNER},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"contact_id": _CIO, "target_level": "trusted_advisor", "owner_id": _OWNER},
+            ]
+        }
+    )
 
     contact_id: uuid.UUID
     target_level: Level
@@ -253,11 +365,22 @@ class TargetWrite(_Forbid):
 
 
 class TargetRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "c390ef12-a345-4b6c-8d7e-f8a9b0c1d2e3", "contact_id": _CIO, "contact_name": "Wang Fang",
-        "owner_id": _OWNER, "target_level": "trusted_advisor", "current_level": "problem_solver", "gap_steps": 1,
-        "met": False,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "c390ef12-a345-4b6c-8d7e-f8a9b0c1d2e3",
+                    "contact_id": _CIO,
+                    "contact_name": "Wang Fang",
+                    "owner_id": _OWNER,
+                    "target_level": "trusted_advisor",
+                    "current_level": "problem_solver",
+                    "gap_steps": 1,
+                    "met": False,
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     contact_id: uuid.UUID
@@ -265,16 +388,25 @@ class TargetRead(BaseModel):
     owner_id: uuid.UUID | None
     target_level: Level
     current_level: Level | None = Field(description="Best level any of our employees holds with the contact.")
-    gap_steps: int = Field(description="Steps still to climb on vendor → credible_source → problem_solver → trusted_advisor.")
+    gap_steps: int = Field(
+        description="Steps still to climb on vendor → credible_source → problem_solver → trusted_advisor."
+    )
     met: bool
 
 
 class SessionCreate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "held_on": "2026-11-18", "topic": "Smart warehouse pilot: scope and success criteria",
-        "attendee_contact_ids": [_CIO, _IT_DIRECTOR],
-        "outcome": "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria.",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "held_on": "2026-11-18",
+                    "topic": "Smart warehouse pilot: scope and success criteria",
+                    "attendee_contact_ids": [_CIO, _IT_DIRECTOR],
+                    "outcome": "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria.",
+                }
+            ]
+        }
+    )
 
     held_on: dt.date
     topic: Title
@@ -283,11 +415,21 @@ class SessionCreate(_Forbid):
 
 
 class SessionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "d4a1f023-b456-4c7d-9e8f-a9b0c1d2e3f4", "plan_id": _PLAN, "held_on": "2026-11-18",
-        "topic": "Smart warehouse pilot: scope and success criteria", "attendee_contact_ids": [_CIO, _IT_DIRECTOR],
-        "outcome": "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria.",
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "d4a1f023-b456-4c7d-9e8f-a9b0c1d2e3f4",
+                    "plan_id": _PLAN,
+                    "held_on": "2026-11-18",
+                    "topic": "Smart warehouse pilot: scope and success criteria",
+                    "attendee_contact_ids": [_CIO, _IT_DIRECTOR],
+                    "outcome": "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria.",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     plan_id: uuid.UUID
@@ -298,11 +440,19 @@ class SessionRead(BaseModel):
 
 
 class CellWrite(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        _CELL_WRITE,
-        {"business_unit": "Cold chain", "solution": "Edge computing", "status": "open",
-         "potential": {"amount": "650000.00", "currency": "CNY"}},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                _CELL_WRITE,
+                {
+                    "business_unit": "Cold chain",
+                    "solution": "Edge computing",
+                    "status": "open",
+                    "potential": {"amount": "650000.00", "currency": "CNY"},
+                },
+            ]
+        }
+    )
 
     business_unit: Label
     solution: Label
@@ -320,9 +470,14 @@ class CellWrite(_Forbid):
 
 
 class CellRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [
-        {"id": _CELL, "plan_id": _PLAN, **_CELL_WRITE, "version": 3},
-    ]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {"id": _CELL, "plan_id": _PLAN, **_CELL_WRITE, "version": 3},
+            ]
+        },
+    )
 
     id: uuid.UUID
     plan_id: uuid.UUID
@@ -337,11 +492,20 @@ class CellRead(BaseModel):
 
 
 class ContractCreate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "competitor": "Huawei", "business_unit": "Warehousing", "solution": "Storage",
-        "description": "OceanStor arrays with 3-year maintenance at the Hangzhou and Ningbo hubs.",
-        "expires_on": "2027-04-30", "value": {"amount": "1800000.00", "currency": "CNY"},
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "competitor": "Huawei",
+                    "business_unit": "Warehousing",
+                    "solution": "Storage",
+                    "description": "OceanStor arrays with 3-year maintenance at the Hangzhou and Ningbo hubs.",
+                    "expires_on": "2027-04-30",
+                    "value": {"amount": "1800000.00", "currency": "CNY"},
+                }
+            ]
+        }
+    )
 
     competitor: Label
     business_unit: Label | None = None
@@ -366,13 +530,21 @@ class ContractRead(BaseModel):
 
 
 class CompetitorFootprint(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "competitor": "Huawei",
-        "cells": [{"id": _CELL, "business_unit": "Warehousing", "solution": "Storage", "competitor_strength": 70}],
-        "contracts": [_CONTRACT_READ],
-        "next_expiry": "2027-04-30",
-        "counter_actions_open": 1,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "competitor": "Huawei",
+                    "cells": [
+                        {"id": _CELL, "business_unit": "Warehousing", "solution": "Storage", "competitor_strength": 70}
+                    ],
+                    "contracts": [_CONTRACT_READ],
+                    "next_expiry": "2027-04-30",
+                    "counter_actions_open": 1,
+                }
+            ]
+        }
+    )
 
     competitor: str
     cells: list[dict[str, Any]] = Field(description="Whitespace cells the competitor holds.")
@@ -382,12 +554,20 @@ class CompetitorFootprint(BaseModel):
 
 
 class ItemCreate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "title": "Edge gateways for cold-chain temperature monitoring",
-        "description": "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter.",
-        "whitespace_cell_id": _CELL, "amount": {"amount": "650000.00", "currency": "CNY"},
-        "expected_close_date": "2027-06-30", "owner_id": _OWNER,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Edge gateways for cold-chain temperature monitoring",
+                    "description": "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter.",
+                    "whitespace_cell_id": _CELL,
+                    "amount": {"amount": "650000.00", "currency": "CNY"},
+                    "expected_close_date": "2027-06-30",
+                    "owner_id": _OWNER,
+                }
+            ]
+        }
+    )
 
     title: Title
     description: Text | None = None
@@ -398,11 +578,18 @@ class ItemCreate(_Forbid):
 
 
 class ItemUpdate(_Forbid):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "validated"},
-        {"status": "qualified", "amount": {"amount": "720000.00", "currency": "CNY"},
-         "expected_close_date": "2027-05-31"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "validated"},
+                {
+                    "status": "qualified",
+                    "amount": {"amount": "720000.00", "currency": "CNY"},
+                    "expected_close_date": "2027-05-31",
+                },
+            ]
+        }
+    )
 
     title: Title | None = None
     description: Text | None = None
@@ -413,16 +600,33 @@ class ItemUpdate(_Forbid):
 
 
 class ItemRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "d2c1b0a9-8f7e-4d6c-9b5a-4f3e2d1c0b9a", "plan_id": _PLAN, "account_id": _ACCOUNT,
-        "whitespace_cell_id": _CELL,
-        "title": "Edge gateways for cold-chain temperature monitoring",
-        "description": "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter.",
-        "status": "promoted", "amount": {"amount": "720000.00", "currency": "CNY"}, "expected_close_date": "2027-05-31",
-        "owner_id": _OWNER, "created_at": "2026-09-01T02:00:00Z", "validated_at": "2026-09-20T06:00:00Z",
-        "qualified_at": "2026-10-28T03:15:00Z", "promoted_at": "2026-11-02T01:40:00Z", "dropped_at": None,
-        "opportunity_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "opportunity_stage": "solution_design", "version": 6,
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "d2c1b0a9-8f7e-4d6c-9b5a-4f3e2d1c0b9a",
+                    "plan_id": _PLAN,
+                    "account_id": _ACCOUNT,
+                    "whitespace_cell_id": _CELL,
+                    "title": "Edge gateways for cold-chain temperature monitoring",
+                    "description": "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter.",
+                    "status": "promoted",
+                    "amount": {"amount": "720000.00", "currency": "CNY"},
+                    "expected_close_date": "2027-05-31",
+                    "owner_id": _OWNER,
+                    "created_at": "2026-09-01T02:00:00Z",
+                    "validated_at": "2026-09-20T06:00:00Z",
+                    "qualified_at": "2026-10-28T03:15:00Z",
+                    "promoted_at": "2026-11-02T01:40:00Z",
+                    "dropped_at": None,
+                    "opportunity_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+                    "opportunity_stage": "solution_design",
+                    "version": 6,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     plan_id: uuid.UUID
@@ -445,13 +649,24 @@ class ItemRead(BaseModel):
 
 
 class IncubationMetrics(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "scope": "plan", "id": _PLAN, "items": 9,
-        "by_status": {"idea": 3, "validated": 2, "qualified": 1, "promoted": 2, "dropped": 1},
-        "conversion_rate": 0.6667, "pipeline_rate": 0.2222, "incubation_days_median": 58.5,
-        "incubation_days_mean": 61.0,
-        "won": 1, "promoted_amount": "1370000.00",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "plan",
+                    "id": _PLAN,
+                    "items": 9,
+                    "by_status": {"idea": 3, "validated": 2, "qualified": 1, "promoted": 2, "dropped": 1},
+                    "conversion_rate": 0.6667,
+                    "pipeline_rate": 0.2222,
+                    "incubation_days_median": 58.5,
+                    "incubation_days_mean": 61.0,
+                    "won": 1,
+                    "promoted_amount": "1370000.00",
+                }
+            ]
+        }
+    )
 
     scope: Literal["plan", "account"]
     id: uuid.UUID

@@ -83,7 +83,9 @@ async def set_guiding_team(*, session: AsyncSession, plan: AccountPlan, data: Gu
     return plan
 
 
-async def add_objective(*, session: AsyncSession, plan: AccountPlan, title: str, description: str | None) -> PlanObjective:
+async def add_objective(
+    *, session: AsyncSession, plan: AccountPlan, title: str, description: str | None
+) -> PlanObjective:
     objective = PlanObjective(plan_id=plan.id, title=title, description=description)
     session.add(objective)
     await session.flush()
@@ -152,10 +154,15 @@ async def targets(*, session: AsyncSession, plan: AccountPlan) -> list[dict[str,
     out = []
     for target, name, best_rank in await repository.targets_with_levels(session, plan.id):
         current = contacts.level_at(best_rank)
-        out.append({
-            "id": target.id, "contact_id": target.contact_id, "contact_name": name, "owner_id": target.owner_id,
-            **relationship_gap(target.target_level, current),
-        })
+        out.append(
+            {
+                "id": target.id,
+                "contact_id": target.contact_id,
+                "contact_name": name,
+                "owner_id": target.owner_id,
+                **relationship_gap(target.target_level, current),
+            }
+        )
     return out
 
 
@@ -164,7 +171,10 @@ async def add_session(*, session: AsyncSession, plan: AccountPlan, data: Session
     if ids and await contacts.count_of_account(session, plan.account_id, ids) != len(ids):
         raise _field_error("attendee_contact_ids", "every attendee must be a contact of the plan's account")
     row = GuidingSession(
-        plan_id=plan.id, held_on=data.held_on, topic=data.topic, outcome=data.outcome,
+        plan_id=plan.id,
+        held_on=data.held_on,
+        topic=data.topic,
+        outcome=data.outcome,
         attendee_contact_ids=[str(i) for i in data.attendee_contact_ids],
     )
     session.add(row)
@@ -181,7 +191,8 @@ async def set_cell(*, session: AsyncSession, plan: AccountPlan, data: CellWrite)
 
 async def add_contract(*, session: AsyncSession, plan: AccountPlan, data: ContractCreate) -> IncumbentContract:
     row = IncumbentContract(
-        plan_id=plan.id, **data.model_dump(exclude={"value"}),
+        plan_id=plan.id,
+        **data.model_dump(exclude={"value"}),
         value_amount=data.value.amount if data.value else None,
         value_currency=data.value.currency if data.value else None,
     )
@@ -199,20 +210,43 @@ async def competitor_footprint(*, session: AsyncSession, plan: AccountPlan) -> l
     out: dict[str, dict[str, Any]] = {}
 
     def entry(name: str) -> dict[str, Any]:
-        return out.setdefault(name, {"competitor": name, "cells": [], "contracts": [], "next_expiry": None, "counter_actions_open": 0})
+        return out.setdefault(
+            name, {"competitor": name, "cells": [], "contracts": [], "next_expiry": None, "counter_actions_open": 0}
+        )
 
     for cell in cells:
-        entry(cell.competitor)["cells"].append({
-            "id": str(cell.id), "business_unit": cell.business_unit, "solution": cell.solution,
-            "competitor_strength": cell.competitor_strength,
-        })
+        entry(cell.competitor)["cells"].append(
+            {
+                "id": str(cell.id),
+                "business_unit": cell.business_unit,
+                "solution": cell.solution,
+                "competitor_strength": cell.competitor_strength,
+            }
+        )
     for contract in contracts:
         e = entry(contract.competitor)
         counter = by_contract.get(contract.id, [])
-        e["contracts"].append({**{k: getattr(contract, k) for k in (
-            "id", "plan_id", "competitor", "business_unit", "solution", "description", "expires_on", "value")},
-            "counter_actions": counter})
+        e["contracts"].append(
+            {
+                **{
+                    k: getattr(contract, k)
+                    for k in (
+                        "id",
+                        "plan_id",
+                        "competitor",
+                        "business_unit",
+                        "solution",
+                        "description",
+                        "expires_on",
+                        "value",
+                    )
+                },
+                "counter_actions": counter,
+            }
+        )
         if contract.expires_on and (e["next_expiry"] is None or contract.expires_on < e["next_expiry"]):
             e["next_expiry"] = contract.expires_on
         e["counter_actions_open"] += sum(a.status in ("open", "in_progress") for a in counter)
-    return sorted(out.values(), key=lambda e: (e["next_expiry"] is None, e["next_expiry"] or dt.date.max, e["competitor"]))
+    return sorted(
+        out.values(), key=lambda e: (e["next_expiry"] is None, e["next_expiry"] or dt.date.max, e["competitor"])
+    )

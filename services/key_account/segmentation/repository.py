@@ -62,12 +62,16 @@ async def save_policy(
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def best_relationships(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, str]]:
+async def best_relationships(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, str]]:
     """Per account: the strongest relationship strength and the highest level we hold."""
     if not account_ids:
         return {}
     stmt = (
-        sa.select(Relationship.account_id, sa.func.max(Relationship.strength), sa.func.max(level_rank(Relationship.level)))
+        sa.select(
+            Relationship.account_id, sa.func.max(Relationship.strength), sa.func.max(level_rank(Relationship.level))
+        )
         .where(Relationship.account_id.in_(account_ids))
         .group_by(Relationship.account_id)
     )
@@ -81,8 +85,14 @@ async def account_ids_under(session: AsyncSession, org_path: str) -> list[uuid.U
 
 async def segmentation_inputs(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> list[Any]:
     stmt = sa.select(
-        Account.id, Account.org_unit_path, Account.annual_revenue_amount, Account.annual_revenue_currency,
-        Account.potential, Account.strategic_value, Account.solution_fit, Account.tier_override,
+        Account.id,
+        Account.org_unit_path,
+        Account.annual_revenue_amount,
+        Account.annual_revenue_currency,
+        Account.potential,
+        Account.strategic_value,
+        Account.solution_fit,
+        Account.tier_override,
     ).where(Account.id.in_(account_ids))
     return list(await session.execute(stmt))
 
@@ -92,8 +102,11 @@ async def write_tiers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     if not rows:
         return
     values = sa.values(
-        sa.column("id", sa.Uuid), sa.column("computed_tier", sa.String), sa.column("tier_score", sa.Numeric),
-        sa.column("tier_reasons", sa.dialects.postgresql.JSONB), sa.column("tier_policy_version", sa.Integer),
+        sa.column("id", sa.Uuid),
+        sa.column("computed_tier", sa.String),
+        sa.column("tier_score", sa.Numeric),
+        sa.column("tier_reasons", sa.dialects.postgresql.JSONB),
+        sa.column("tier_policy_version", sa.Integer),
         name="v",
     ).data([(r["id"], r["computed_tier"], r["tier_score"], r["tier_reasons"], r["tier_policy_version"]) for r in rows])
     table = Account.__table__

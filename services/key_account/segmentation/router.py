@@ -17,18 +17,23 @@ router = APIRouter(
     responses=problem_responses(Unauthorized),
 )
 
+
 def _read(policy: Policy, org_path: str | None) -> PolicyRead:
     data = policy.as_dict()
     return PolicyRead(org_path=org_path, **data)
 
 
-@router.get("/segmentation-policy", summary="The segmentation policy in force for an org unit", response_model=PolicyRead)
+@router.get(
+    "/segmentation-policy", summary="The segmentation policy in force for an org unit", response_model=PolicyRead
+)
 async def get_segmentation_policy(
     session: DbSession,
     principal: CurrentPrincipal,
     org_unit: Annotated[str | None, Query(max_length=500, description="Org unit; omitted: yours.")] = None,
 ) -> PolicyRead:
-    policy, stored_at = await service.effective_policy(session=session, org_unit_path=org_unit or principal.org_unit_path)
+    policy, stored_at = await service.effective_policy(
+        session=session, org_unit_path=org_unit or principal.org_unit_path
+    )
     return _read(policy, stored_at)
 
 
@@ -44,6 +49,8 @@ async def put_segmentation_policy(data: PolicyWrite, session: DbSession, princip
     body = data.model_dump(exclude={"org_path"})
     policy = Policy.from_dict({**body, "thresholds": data.thresholds.model_dump()})
     org_path = data.org_path or principal.organization_path
-    version, rescored = await service.save_policy(session=session, principal=principal, org_path=org_path, policy=policy)
+    version, rescored = await service.save_policy(
+        session=session, principal=principal, org_path=org_path, policy=policy
+    )
     saved = _read(Policy.from_dict({**policy.as_dict(), "version": version}), org_path)
     return PolicySaved(**saved.model_dump(), accounts_rescored=rescored)

@@ -27,21 +27,55 @@ SEGMENTATION_EXAMPLE: dict[str, Any] = {
     "computed_tier": "key",
     "score": "69.69",
     "reasons": [
-        {"factor": "revenue", "known": True, "score": 62.6, "weight": 0.3, "contribution": 18.79,
-         "note": "revenue 3,200,000,000 CNY on a log scale 10,000,000-100,000,000,000"},
-        {"factor": "potential", "known": True, "score": 80.0, "weight": 0.25, "contribution": 20.0,
-         "note": "potential assessed at 80"},
-        {"factor": "strategic_value", "known": True, "score": 70.0, "weight": 0.2, "contribution": 14.0,
-         "note": "strategic value assessed at 70"},
-        {"factor": "relationship", "known": True, "score": 69.3, "weight": 0.15, "contribution": 10.4,
-         "note": "best level problem_solver, strength 72"},
-        {"factor": "solution_fit", "known": True, "score": 65.0, "weight": 0.1, "contribution": 6.5,
-         "note": "solution fit assessed at 65"},
+        {
+            "factor": "revenue",
+            "known": True,
+            "score": 62.6,
+            "weight": 0.3,
+            "contribution": 18.79,
+            "note": "revenue 3,200,000,000 CNY on a log scale 10,000,000-100,000,000,000",
+        },
+        {
+            "factor": "potential",
+            "known": True,
+            "score": 80.0,
+            "weight": 0.25,
+            "contribution": 20.0,
+            "note": "potential assessed at 80",
+        },
+        {
+            "factor": "strategic_value",
+            "known": True,
+            "score": 70.0,
+            "weight": 0.2,
+            "contribution": 14.0,
+            "note": "strategic value assessed at 70",
+        },
+        {
+            "factor": "relationship",
+            "known": True,
+            "score": 69.3,
+            "weight": 0.15,
+            "contribution": 10.4,
+            "note": "best level problem_solver, strength 72",
+        },
+        {
+            "factor": "solution_fit",
+            "known": True,
+            "score": 65.0,
+            "weight": 0.1,
+            "contribution": 6.5,
+            "note": "solution fit assessed at 65",
+        },
     ],
     "policy_version": 2,
     "evaluated_at": "2026-11-24T03:10:00Z",
-    "override": {"tier": "strategic", "reason": _OVERRIDE_REASON, "by": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
-                 "at": "2026-11-25T02:00:00Z"},
+    "override": {
+        "tier": "strategic",
+        "reason": _OVERRIDE_REASON,
+        "by": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
+        "at": "2026-11-25T02:00:00Z",
+    },
 }
 
 
@@ -84,17 +118,28 @@ class PolicyRead(PolicyBody):
 
 
 class PolicySaved(PolicyRead):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {**_POLICY, "org_path": "/group/east", "version": 3, "accounts_rescored": 1284},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {**_POLICY, "org_path": "/group/east", "version": 3, "accounts_rescored": 1284},
+            ]
+        }
+    )
 
-    accounts_rescored: int = Field(description="Accounts under the organisation re-scored with the policy now in force.")
+    accounts_rescored: int = Field(
+        description="Accounts under the organisation re-scored with the policy now in force."
+    )
 
 
 class TierOverride(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"tier": "strategic", "reason": _OVERRIDE_REASON},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"tier": "strategic", "reason": _OVERRIDE_REASON},
+            ]
+        },
+    )
 
     tier: Tier
     reason: Annotated[str, StringConstraints(min_length=3, max_length=2000, strip_whitespace=True)]

@@ -63,10 +63,15 @@ async def evaluate_many(*, session: AsyncSession, account_ids: Sequence[uuid.UUI
     updates = []
     for row in rows:
         result = segment(_policy(policies[row.org_unit_path]), _inputs(row, best.get(row.id)))
-        updates.append({
-            "id": row.id, "computed_tier": result.tier, "tier_score": result.score,
-            "tier_reasons": result.reasons_dicts(), "tier_policy_version": result.policy_version,
-        })
+        updates.append(
+            {
+                "id": row.id,
+                "computed_tier": result.tier,
+                "tier_score": result.score,
+                "tier_reasons": result.reasons_dicts(),
+                "tier_policy_version": result.policy_version,
+            }
+        )
     await repository.write_tiers(session, updates)
 
 
@@ -86,9 +91,7 @@ async def override(
     return account
 
 
-async def save_policy(
-    *, session: AsyncSession, principal: Principal, org_path: str, policy: Policy
-) -> tuple[int, int]:
+async def save_policy(*, session: AsyncSession, principal: Principal, org_path: str, policy: Policy) -> tuple[int, int]:
     """Store a new version and re-score the organisation's accounts; returns (version, accounts re-scored)."""
     require_roles(principal, "org_admin", "group_admin")
     org_path = normalise_path(org_path)
@@ -115,5 +118,5 @@ async def rescore_under(*, session: AsyncSession, org_path: str) -> int:
     each is next touched): three queries per thousand accounts."""
     ids = await repository.account_ids_under(session, org_path)
     for start in range(0, len(ids), RESCORE_CHUNK):
-        await evaluate_many(session=session, account_ids=ids[start:start + RESCORE_CHUNK])
+        await evaluate_many(session=session, account_ids=ids[start : start + RESCORE_CHUNK])
     return len(ids)

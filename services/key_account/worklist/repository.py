@@ -61,10 +61,20 @@ def actions(
     due_key = DUE_KEY.label("due_key")
     stmt = (
         sa.select(
-            PlanAction.id, PlanAction.plan_id, AccountPlan.period.label("plan_period"),
-            AccountPlan.ends_on.label("plan_ends_on"), AccountPlan.account_id, Account.name.label("account_name"),
-            PlanAction.objective_id, PlanAction.incumbent_contract_id, PlanAction.title, PlanAction.owner_id,
-            PlanAction.due_on, PlanAction.status, PlanAction.version, due_key,
+            PlanAction.id,
+            PlanAction.plan_id,
+            AccountPlan.period.label("plan_period"),
+            AccountPlan.ends_on.label("plan_ends_on"),
+            AccountPlan.account_id,
+            Account.name.label("account_name"),
+            PlanAction.objective_id,
+            PlanAction.incumbent_contract_id,
+            PlanAction.title,
+            PlanAction.owner_id,
+            PlanAction.due_on,
+            PlanAction.status,
+            PlanAction.version,
+            due_key,
         )
         .join(AccountPlan, AccountPlan.id == PlanAction.plan_id)
         .join(Account, Account.id == AccountPlan.account_id)
@@ -99,10 +109,17 @@ def relationship_gaps(principal: Principal, scope: Scope) -> tuple[sa.Select[Any
     best = best_level_rank(RelationshipTarget.contact_id)
     inner = (
         sa.select(
-            RelationshipTarget.id, RelationshipTarget.plan_id, AccountPlan.period.label("plan_period"),
-            AccountPlan.account_id, Account.name.label("account_name"), RelationshipTarget.contact_id,
-            Contact.name.label("contact_name"), RelationshipTarget.owner_id, RelationshipTarget.target_level,
-            best.label("best_rank"), (level_rank(RelationshipTarget.target_level) - sa.func.coalesce(best, -1)).label("gap_steps"),
+            RelationshipTarget.id,
+            RelationshipTarget.plan_id,
+            AccountPlan.period.label("plan_period"),
+            AccountPlan.account_id,
+            Account.name.label("account_name"),
+            RelationshipTarget.contact_id,
+            Contact.name.label("contact_name"),
+            RelationshipTarget.owner_id,
+            RelationshipTarget.target_level,
+            best.label("best_rank"),
+            (level_rank(RelationshipTarget.target_level) - sa.func.coalesce(best, -1)).label("gap_steps"),
         )
         .join(AccountPlan, AccountPlan.id == RelationshipTarget.plan_id)
         .join(Account, Account.id == AccountPlan.account_id)

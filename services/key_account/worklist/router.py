@@ -22,12 +22,15 @@ router = APIRouter(tags=["work-lists"], route_class=TransactionalRoute, response
 
 
 async def scope(
-    owner_ids: Annotated[list[uuid.UUID], Query(
-        alias="owner_id", max_length=50, description="Owned by one of these employees (repeat the parameter).")] = [],  # noqa: B006
+    owner_ids: Annotated[
+        list[uuid.UUID],
+        Query(alias="owner_id", max_length=50, description="Owned by one of these employees (repeat the parameter)."),
+    ] = [],  # noqa: B006
     unowned: Annotated[bool, Query(description="Also (or, without `owner_id`, only) those nobody owns yet.")] = False,
     account_id: Annotated[uuid.UUID | None, Query(description="Only this account's plans.")] = None,
     current_plans_only: Annotated[
-        bool, Query(description="Only plans whose period has not ended (ends on or after today).")] = False,
+        bool, Query(description="Only plans whose period has not ended (ends on or after today).")
+    ] = False,
 ) -> repository.Scope:
     """The filters the three lists share, as one dependency."""
     return repository.Scope(owner_ids, unowned, account_id, dt.date.today() if current_plans_only else None)
@@ -37,7 +40,8 @@ WorkScope = Annotated[repository.Scope, Depends(scope)]
 
 
 @router.get(
-    "/api/v1/plan-actions", summary="Actions across every plan you may see, earliest due first",
+    "/api/v1/plan-actions",
+    summary="Actions across every plan you may see, earliest due first",
     response_model=Page[WorkAction],
 )
 async def list_work_actions(
@@ -46,8 +50,13 @@ async def list_work_actions(
     principal: CurrentPrincipal,
     page: Pagination,
     where: WorkScope,
-    status: Annotated[list[ActionStatus], Query(max_length=4, description="In one of these statuses (repeat the parameter).")] = [],  # noqa: B006
-    due_by: Annotated[dt.date | None, Query(description="Due on or before this date (overdue ones included); undated actions are left out.")] = None,
+    status: Annotated[
+        list[ActionStatus], Query(max_length=4, description="In one of these statuses (repeat the parameter).")
+    ] = [],  # noqa: B006
+    due_by: Annotated[
+        dt.date | None,
+        Query(description="Due on or before this date (overdue ones included); undated actions are left out."),
+    ] = None,
 ) -> Page[WorkAction]:
     """Actions without a due date come after every dated one. `overdue` is
     judged against today, for open and in-progress actions."""
@@ -55,17 +64,20 @@ async def list_work_actions(
     stmt, order = repository.actions(principal, where, statuses=status, due_by=due_by)
     rows, cursor = await paginate(session, request, stmt, order_by=order, params=page, scalars=False)
     items = [
-        WorkAction.model_validate({
-            **row._mapping,
-            "overdue": row.due_on is not None and row.due_on < today and row.status in ("open", "in_progress"),
-        })
+        WorkAction.model_validate(
+            {
+                **row._mapping,
+                "overdue": row.due_on is not None and row.due_on < today and row.status in ("open", "in_progress"),
+            }
+        )
         for row in rows
     ]
     return Page[WorkAction](items=items, next_cursor=cursor)
 
 
 @router.get(
-    "/api/v1/incubation-items", summary="Incubation items across every plan you may see, oldest first",
+    "/api/v1/incubation-items",
+    summary="Incubation items across every plan you may see, oldest first",
     response_model=Page[ItemRead],
 )
 async def list_work_incubation_items(
@@ -74,7 +86,9 @@ async def list_work_incubation_items(
     principal: CurrentPrincipal,
     page: Pagination,
     where: WorkScope,
-    status: Annotated[list[ItemStatus], Query(max_length=5, description="In one of these statuses (repeat the parameter).")] = [],  # noqa: B006
+    status: Annotated[
+        list[ItemStatus], Query(max_length=5, description="In one of these statuses (repeat the parameter).")
+    ] = [],  # noqa: B006
 ) -> Page[ItemRead]:
     stmt = repository.incubation_items(principal, where, statuses=status)
     rows, cursor = await paginate(
@@ -84,7 +98,8 @@ async def list_work_incubation_items(
 
 
 @router.get(
-    "/api/v1/relationship-gaps", summary="Unmet relationship targets across every plan you may see, largest gap first",
+    "/api/v1/relationship-gaps",
+    summary="Unmet relationship targets across every plan you may see, largest gap first",
     response_model=Page[RelationshipGap],
 )
 async def list_relationship_gaps(
@@ -98,8 +113,5 @@ async def list_relationship_gaps(
     contact; `owner_id` filters on who should build the relationship."""
     stmt, order = repository.relationship_gaps(principal, where)
     rows, cursor = await paginate(session, request, stmt, order_by=order, params=page, descending=True, scalars=False)
-    items = [
-        RelationshipGap.model_validate({**row._mapping, "current_level": level_at(row.best_rank)})
-        for row in rows
-    ]
+    items = [RelationshipGap.model_validate({**row._mapping, "current_level": level_at(row.best_rank)}) for row in rows]
     return Page[RelationshipGap](items=items, next_cursor=cursor)

@@ -50,7 +50,7 @@ CoverageLimitsDep = Annotated[CoverageLimits, Depends(_coverage_limits)]
 async def coverage(peers: Peers, account_ids: list[uuid.UUID], limits: CoverageLimits) -> Coverage:
     if not account_ids:
         return Coverage({}, "none")
-    asked, skipped = account_ids[:limits.max_accounts], max(0, len(account_ids) - limits.max_accounts)
+    asked, skipped = account_ids[: limits.max_accounts], max(0, len(account_ids) - limits.max_accounts)
     today = dt.date.today().isoformat()
 
     async def one(account_id: uuid.UUID) -> tuple[set[str], str | None] | None:
@@ -61,7 +61,8 @@ async def coverage(peers: Peers, account_ids: list[uuid.UUID], limits: CoverageL
             body = ok_json("key_account", response)
             members = body["members"]
             current = {
-                str(m["employee_id"]) for m in members
+                str(m["employee_id"])
+                for m in members
                 if (m.get("valid_from") or "") <= today and (m.get("valid_to") is None or m["valid_to"] >= today)
             }
         except (*PEER_ERRORS, ValueError, KeyError, TypeError):
@@ -80,4 +81,3 @@ async def coverage(peers: Peers, account_ids: list[uuid.UUID], limits: CoverageL
             "(key account service unreachable or batch over the limit): their continuity scores 0"
         )
     return Coverage(members, source, len(asked), failed, skipped, note, tiers)
-

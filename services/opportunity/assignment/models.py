@@ -15,7 +15,8 @@ class Proposal(RecordMixin, Base):
         sa.CheckConstraint("status IN ('proposed', 'committed')", name="status_known"),
         sa.Index("ix_assignment_proposals_created_at_id", "created_at", "id"),
         sa.Index(
-            "ix_assignment_proposals_organization_path", "organization_path",
+            "ix_assignment_proposals_organization_path",
+            "organization_path",
             postgresql_ops={"organization_path": "text_pattern_ops"},
         ),
     )
@@ -41,7 +42,9 @@ class Decision(Base):
         sa.Index("ix_assignment_decisions_proposal_id", "proposal_id"),
         sa.Index("ix_assignment_decisions_employee_id", "employee_id"),
         sa.Index(
-            "ix_assignment_decisions_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}
+            "ix_assignment_decisions_org_unit_path",
+            "org_unit_path",
+            postgresql_ops={"org_unit_path": "text_pattern_ops"},
         ),
     )
 
@@ -55,4 +58,6 @@ class Decision(Base):
     score: Mapped[dict | None] = mapped_column(JSONB)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     decided_by: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
+    )

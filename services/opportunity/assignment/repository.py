@@ -10,18 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal, visibility_clause
 from services.opportunity.assignment.models import Decision
 from services.opportunity.domain.scoring import History
+from services.opportunity.domain.stages import OPEN_STAGES
 from services.opportunity.opportunities import repository as opportunities
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.domain.stages import OPEN_STAGES
 
 OPEN = [s.value for s in OPEN_STAGES]
 
 
 async def unassigned_deals(
-    session: AsyncSession, principal: Principal, *, ids: Sequence[uuid.UUID] | None, org_unit: str | None, limit: int,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    ids: Sequence[uuid.UUID] | None,
+    org_unit: str | None,
+    limit: int,
     lock: bool = False,
 ) -> list[Opportunity]:
-    stmt = opportunities.list_statement(principal, unassigned=True, org_unit=org_unit).where(Opportunity.stage.in_(OPEN))
+    stmt = opportunities.list_statement(principal, unassigned=True, org_unit=org_unit).where(
+        Opportunity.stage.in_(OPEN)
+    )
     if ids is not None:
         stmt = stmt.where(Opportunity.id.in_(list(ids)))
     stmt = stmt.order_by(Opportunity.created_at, Opportunity.id).limit(limit)
@@ -47,10 +54,20 @@ async def history(session: AsyncSession, employee_ids: Sequence[uuid.UUID]) -> H
     closed = sa.and_(o.owner_id.in_(list(employee_ids)), o.stage.in_(["won", "lost"]))
     h = History()
     grouped = (
-        sa.select(o.owner_id, o.industry, o.size_band, won.label("w"), sa.func.count().label("n"),
-                  sa.func.grouping(o.industry, o.size_band).label("g"))
+        sa.select(
+            o.owner_id,
+            o.industry,
+            o.size_band,
+            won.label("w"),
+            sa.func.count().label("n"),
+            sa.func.grouping(o.industry, o.size_band).label("g"),
+        )
         .where(closed)
-        .group_by(sa.func.grouping_sets(sa.tuple_(o.owner_id), sa.tuple_(o.owner_id, o.industry), sa.tuple_(o.owner_id, o.size_band)))
+        .group_by(
+            sa.func.grouping_sets(
+                sa.tuple_(o.owner_id), sa.tuple_(o.owner_id, o.industry), sa.tuple_(o.owner_id, o.size_band)
+            )
+        )
     )
     for r in (await session.execute(grouped)).all():
         rep = str(r.owner_id)
@@ -63,7 +80,10 @@ async def history(session: AsyncSession, employee_ids: Sequence[uuid.UUID]) -> H
     sid = sa.func.unnest(o.solution_ids).table_valued("sid").render_derived()
     per_solution = (
         sa.select(o.owner_id, sid.c.sid, won.label("w"), sa.func.count().label("n"))
-        .select_from(o).join(sid, sa.true()).where(closed).group_by(o.owner_id, sid.c.sid)
+        .select_from(o)
+        .join(sid, sa.true())
+        .where(closed)
+        .group_by(o.owner_id, sid.c.sid)
     )
     for r in (await session.execute(per_solution)).all():
         h.solution[(str(r.owner_id), str(r.sid))] = (r.w, r.n)
@@ -76,7 +96,11 @@ async def add_decisions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 
 def decisions_statement(
-    principal: Principal, *, opportunity_id: uuid.UUID | None, employee_id: uuid.UUID | None, proposal_id: uuid.UUID | None
+    principal: Principal,
+    *,
+    opportunity_id: uuid.UUID | None,
+    employee_id: uuid.UUID | None,
+    proposal_id: uuid.UUID | None,
 ) -> sa.Select[Any]:
     stmt = sa.select(Decision).where(
         visibility_clause(principal, owner_column=Decision.employee_id, org_unit_column=Decision.org_unit_path)

@@ -48,7 +48,11 @@ ProposalId = Annotated[uuid.UUID, Path(description="The proposal's id.")]
     responses=problem_responses(Forbidden, Unprocessable),
 )
 async def propose_assignment(
-    data: ProposeRequest, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep,
+    data: ProposeRequest,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    peers: PeersDep,
     limits: CoverageLimitsDep,
 ) -> ProposalRead:
     """Each item carries its score components, the runner-up and the reasons.
@@ -61,8 +65,12 @@ async def propose_assignment(
     return ProposalRead.model_validate(service.proposal_body(proposal))
 
 
-@router.get("/proposals/{proposal_id}", summary="Get a proposal", response_model=ProposalRead,
-            responses=problem_responses(NotFound))
+@router.get(
+    "/proposals/{proposal_id}",
+    summary="Get a proposal",
+    response_model=ProposalRead,
+    responses=problem_responses(NotFound),
+)
 async def get_assignment_proposal(
     proposal_id: ProposalId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> ProposalRead:
@@ -71,8 +79,12 @@ async def get_assignment_proposal(
     return ProposalRead.model_validate(service.proposal_body(proposal))
 
 
-@router.post("/proposals/{proposal_id}/commit", summary="Apply a proposal (idempotent)", response_model=ProposalRead,
-             responses=problem_responses(NotFound))
+@router.post(
+    "/proposals/{proposal_id}/commit",
+    summary="Apply a proposal (idempotent)",
+    response_model=ProposalRead,
+    responses=problem_responses(NotFound),
+)
 async def commit_assignment_proposal(
     proposal_id: ProposalId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> ProposalRead:
@@ -113,16 +125,28 @@ async def suggest_owners(
     principal: CurrentPrincipal,
     peers: PeersDep,
     limits: CoverageLimitsDep,
-    org_unit: Annotated[str | None, Query(max_length=500, description="Pool: this unit and below (default: yours).")] = None,
+    org_unit: Annotated[
+        str | None, Query(max_length=500, description="Pool: this unit and below (default: yours).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=50, description="How many candidates.")] = 5,
 ) -> Suggestions:
     opportunity = await opportunities.get(session=session, principal=principal, opportunity_id=opportunity_id)
     candidates, ctx = await service.suggest(
-        session=session, principal=principal, peers=peers, limits=limits, opportunity=opportunity,
-        pool=Pool(org_unit=org_unit or principal.org_unit_path), limit=limit,
+        session=session,
+        principal=principal,
+        peers=peers,
+        limits=limits,
+        opportunity=opportunity,
+        pool=Pool(org_unit=org_unit or principal.org_unit_path),
+        limit=limit,
     )
-    return Suggestions(opportunity_id=opportunity.id, stages_source=ctx.stages.source, stages_as_of=ctx.stages.as_of,
-                       notes=ctx.notes, candidates=candidates)
+    return Suggestions(
+        opportunity_id=opportunity.id,
+        stages_source=ctx.stages.source,
+        stages_as_of=ctx.stages.as_of,
+        notes=ctx.notes,
+        candidates=candidates,
+    )
 
 
 @suggestions_router.post(
@@ -132,10 +156,15 @@ async def suggest_owners(
     responses=problem_responses(Forbidden, Conflict, Unprocessable),
 )
 async def override_assignment(
-    opportunity_id: OpportunityId, data: OverrideRequest, response: Response, session: DbSession,
+    opportunity_id: OpportunityId,
+    data: OverrideRequest,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> OpportunityRead:
-    opportunity = await opportunities.get(session=session, principal=principal, opportunity_id=opportunity_id, for_update=True)
+    opportunity = await opportunities.get(
+        session=session, principal=principal, opportunity_id=opportunity_id, for_update=True
+    )
     opportunity = await service.override(session=session, principal=principal, opportunity=opportunity, data=data)
     set_etag(response, opportunity.version)
     return await _one(session, opportunity)

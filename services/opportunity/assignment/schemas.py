@@ -15,18 +15,39 @@ _L2_REP = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 _L3_REP = "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f6a"
 _MANAGER = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f"
 _STARTER_COMPONENTS: dict[str, Any] = {
-    "win_probability": 0.4615, "deal_value": 45000.0, "expected_value": 20767.5, "continuity": 0.0,
-    "load_ratio": 0.35, "stage": "L1_SUBSISTENCE", "stage_multiplier": 1.0, "starter": True,
-    "protected_l1_share": True, "utility": 0.2077,
+    "win_probability": 0.4615,
+    "deal_value": 45000.0,
+    "expected_value": 20767.5,
+    "continuity": 0.0,
+    "load_ratio": 0.35,
+    "stage": "L1_SUBSISTENCE",
+    "stage_multiplier": 1.0,
+    "starter": True,
+    "protected_l1_share": True,
+    "utility": 0.2077,
 }
-_RUNNER_UP: dict[str, Any] = {"employee_id": _L2_REP, "score": 0.1893, "components": {
-    "win_probability": 0.5208, "deal_value": 45000.0, "expected_value": 23436.0, "continuity": 0.0,
-    "load_ratio": 0.6, "stage": "L2_COMFORTABLE", "stage_multiplier": 1.0, "starter": True,
-    "protected_l1_share": False, "utility": 0.1893,
-}}
+_RUNNER_UP: dict[str, Any] = {
+    "employee_id": _L2_REP,
+    "score": 0.1893,
+    "components": {
+        "win_probability": 0.5208,
+        "deal_value": 45000.0,
+        "expected_value": 23436.0,
+        "continuity": 0.0,
+        "load_ratio": 0.6,
+        "stage": "L2_COMFORTABLE",
+        "stage_multiplier": 1.0,
+        "starter": True,
+        "protected_l1_share": False,
+        "utility": 0.1893,
+    },
+}
 _STARTER_ITEM: dict[str, Any] = {
-    "opportunity_id": _STARTER_DEAL, "proposed_owner_id": _L1_REP, "score": 0.2077,
-    "components": _STARTER_COMPONENTS, "runner_up": _RUNNER_UP,
+    "opportunity_id": _STARTER_DEAL,
+    "proposed_owner_id": _L1_REP,
+    "score": 0.2077,
+    "components": _STARTER_COMPONENTS,
+    "runner_up": _RUNNER_UP,
     "explanation": [
         "win probability 0.46 from 9 closed deals of their own (smoothed towards the organisation's rate)",
         "expected won value 20,767.50",
@@ -35,17 +56,37 @@ _STARTER_ITEM: dict[str, Any] = {
     ],
 }
 _LARGE_ITEM: dict[str, Any] = {
-    "opportunity_id": _LARGE_DEAL, "proposed_owner_id": _L3_REP, "score": 3.9141,
+    "opportunity_id": _LARGE_DEAL,
+    "proposed_owner_id": _L3_REP,
+    "score": 3.9141,
     "components": {
-        "win_probability": 0.5756, "deal_value": 680000.0, "expected_value": 391408.0, "continuity": 1.0,
-        "load_ratio": 0.5, "stage": "L3_AFFLUENT", "stage_multiplier": 1.0, "starter": False,
-        "protected_l1_share": False, "utility": 3.9141,
+        "win_probability": 0.5756,
+        "deal_value": 680000.0,
+        "expected_value": 391408.0,
+        "continuity": 1.0,
+        "load_ratio": 0.5,
+        "stage": "L3_AFFLUENT",
+        "stage_multiplier": 1.0,
+        "starter": False,
+        "protected_l1_share": False,
+        "utility": 3.9141,
     },
-    "runner_up": {"employee_id": _L2_REP, "score": 3.1187, "components": {
-        "win_probability": 0.4586, "deal_value": 680000.0, "expected_value": 311848.0, "continuity": 0.0,
-        "load_ratio": 0.6, "stage": "L2_COMFORTABLE", "stage_multiplier": 1.0, "starter": False,
-        "protected_l1_share": False, "utility": 3.1187,
-    }},
+    "runner_up": {
+        "employee_id": _L2_REP,
+        "score": 3.1187,
+        "components": {
+            "win_probability": 0.4586,
+            "deal_value": 680000.0,
+            "expected_value": 311848.0,
+            "continuity": 0.0,
+            "load_ratio": 0.6,
+            "stage": "L2_COMFORTABLE",
+            "stage_multiplier": 1.0,
+            "starter": False,
+            "protected_l1_share": False,
+            "utility": 3.1187,
+        },
+    },
     "explanation": [
         "win probability 0.58 from 41 closed deals of their own (smoothed towards the organisation's rate)",
         "expected won value 391,408.00",
@@ -69,14 +110,26 @@ class Pool(BaseModel):
 
 
 class ProposeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"opportunity_ids": [_STARTER_DEAL, _LARGE_DEAL], "pool": {"org_unit": "/group/east"}},
-        {"unassigned_in": "/group/east/team-3", "pool": {"employee_ids": [_L1_REP, _L2_REP, _L3_REP]}},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"opportunity_ids": [_STARTER_DEAL, _LARGE_DEAL], "pool": {"org_unit": "/group/east"}},
+                {"unassigned_in": "/group/east/team-3", "pool": {"employee_ids": [_L1_REP, _L2_REP, _L3_REP]}},
+            ]
+        },
+    )
 
-    opportunity_ids: Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=10000, description=(
-        "Unassigned opportunities to place; omitted: every unassigned open one under `unassigned_in`."
-    ))] = None
+    opportunity_ids: Annotated[
+        list[uuid.UUID] | None,
+        Field(
+            min_length=1,
+            max_length=10000,
+            description=(
+                "Unassigned opportunities to place; omitted: every unassigned open one under `unassigned_in`."
+            ),
+        ),
+    ] = None
     unassigned_in: OrgUnit | None = None
     pool: Pool
 
@@ -121,21 +174,34 @@ class Unplaced(BaseModel):
 
 
 class ProposalRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": _PROPOSAL,
-        "status": "committed",
-        "stages_source": "live",
-        "stages_as_of": "2026-11-26T01:30:05Z",
-        "notes": [],
-        "coverage": {"source": "live", "accounts_checked": 2, "accounts_failed": 0, "accounts_skipped": 0},
-        "summary": {"deals": 2, "reps": 6, "assigned": 2, "expected_won_value": 412175.5, "starters": 1,
-                    "l1_starter_target": 1, "l1_starters_given": 1},
-        "items": [_STARTER_ITEM, _LARGE_ITEM],
-        "unassigned": [],
-        "created_at": "2026-11-26T01:30:06Z",
-        "committed_at": "2026-11-26T01:42:18Z",
-        "commit_result": {"committed": 2, "skipped": []},
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _PROPOSAL,
+                    "status": "committed",
+                    "stages_source": "live",
+                    "stages_as_of": "2026-11-26T01:30:05Z",
+                    "notes": [],
+                    "coverage": {"source": "live", "accounts_checked": 2, "accounts_failed": 0, "accounts_skipped": 0},
+                    "summary": {
+                        "deals": 2,
+                        "reps": 6,
+                        "assigned": 2,
+                        "expected_won_value": 412175.5,
+                        "starters": 1,
+                        "l1_starter_target": 1,
+                        "l1_starters_given": 1,
+                    },
+                    "items": [_STARTER_ITEM, _LARGE_ITEM],
+                    "unassigned": [],
+                    "created_at": "2026-11-26T01:30:06Z",
+                    "committed_at": "2026-11-26T01:42:18Z",
+                    "commit_result": {"committed": 2, "skipped": []},
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     status: Literal["proposed", "committed"]
@@ -152,19 +218,27 @@ class ProposalRead(BaseModel):
 
 
 class Suggestions(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "opportunity_id": _STARTER_DEAL,
-        "stages_source": "cached",
-        "stages_as_of": "2026-11-26T01:30:05Z",
-        "notes": [(
-            "employee lifecycle service unavailable (ConnectTimeout): stages and capacity as last seen "
-            "from its events, oldest from 2026-11-26T01:30:05+00:00"
-        )],
-        "candidates": [
-            {"employee_id": _L1_REP, "score": 0.2077, "components": _STARTER_COMPONENTS},
-            _RUNNER_UP,
-        ],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "opportunity_id": _STARTER_DEAL,
+                    "stages_source": "cached",
+                    "stages_as_of": "2026-11-26T01:30:05Z",
+                    "notes": [
+                        (
+                            "employee lifecycle service unavailable (ConnectTimeout): stages and capacity as last seen "
+                            "from its events, oldest from 2026-11-26T01:30:05+00:00"
+                        )
+                    ],
+                    "candidates": [
+                        {"employee_id": _L1_REP, "score": 0.2077, "components": _STARTER_COMPONENTS},
+                        _RUNNER_UP,
+                    ],
+                }
+            ]
+        }
+    )
 
     opportunity_id: uuid.UUID
     stages_source: Literal["live", "cached"]
@@ -174,11 +248,18 @@ class Suggestions(BaseModel):
 
 
 class OverrideRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "employee_id": _L2_REP,
-        "reason": "Zhao Min ran the pilot at this customer last year and the CIO asked for her by name.",
-        "org_unit_path": "/group/east/team-1",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "employee_id": _L2_REP,
+                    "reason": "Zhao Min ran the pilot at this customer last year and the CIO asked for her by name.",
+                    "org_unit_path": "/group/east/team-1",
+                }
+            ]
+        },
+    )
 
     employee_id: uuid.UUID
     reason: Reason
@@ -186,23 +267,44 @@ class OverrideRequest(BaseModel):
 
 
 class DecisionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [
-        {
-            "id": "f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f", "opportunity_id": _STARTER_DEAL, "proposal_id": _PROPOSAL,
-            "kind": "proposal", "employee_id": _L1_REP, "previous_owner_id": None,
-            "org_unit_path": "/group/east/team-3",
-            "score": {"score": 0.2077, "components": _STARTER_COMPONENTS, "explanation": _STARTER_ITEM["explanation"],
-                      "stages_source": "live"},
-            "reason": None, "decided_by": _MANAGER, "created_at": "2026-11-26T01:42:18Z",
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f",
+                    "opportunity_id": _STARTER_DEAL,
+                    "proposal_id": _PROPOSAL,
+                    "kind": "proposal",
+                    "employee_id": _L1_REP,
+                    "previous_owner_id": None,
+                    "org_unit_path": "/group/east/team-3",
+                    "score": {
+                        "score": 0.2077,
+                        "components": _STARTER_COMPONENTS,
+                        "explanation": _STARTER_ITEM["explanation"],
+                        "stages_source": "live",
+                    },
+                    "reason": None,
+                    "decided_by": _MANAGER,
+                    "created_at": "2026-11-26T01:42:18Z",
+                },
+                {
+                    "id": "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+                    "opportunity_id": _LARGE_DEAL,
+                    "proposal_id": None,
+                    "kind": "override",
+                    "employee_id": _L2_REP,
+                    "previous_owner_id": _L3_REP,
+                    "org_unit_path": "/group/east/team-1",
+                    "score": None,
+                    "reason": "Zhao Min ran the pilot at this customer last year and the CIO asked for her by name.",
+                    "decided_by": _MANAGER,
+                    "created_at": "2026-11-26T08:10:51Z",
+                },
+            ]
         },
-        {
-            "id": "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d", "opportunity_id": _LARGE_DEAL, "proposal_id": None,
-            "kind": "override", "employee_id": _L2_REP, "previous_owner_id": _L3_REP,
-            "org_unit_path": "/group/east/team-1", "score": None,
-            "reason": "Zhao Min ran the pilot at this customer last year and the CIO asked for her by name.",
-            "decided_by": _MANAGER, "created_at": "2026-11-26T08:10:51Z",
-        },
-    ]})
+    )
 
     id: uuid.UUID
     opportunity_id: uuid.UUID

@@ -17,7 +17,6 @@ from sanlun.kernel.peer_stages import fetch as fetch_stages
 from sanlun.kernel.peers import Peers
 from services.opportunity.assignment import coverage as accounts_coverage
 from services.opportunity.assignment import repository
-from services.opportunity.domain import explain
 from services.opportunity.assignment.models import Proposal
 from services.opportunity.assignment.schemas import (
     Candidate,
@@ -28,12 +27,13 @@ from services.opportunity.assignment.schemas import (
     ProposeRequest,
     Unplaced,
 )
+from services.opportunity.domain import explain
+from services.opportunity.domain.policy import AssignmentPolicy
 from services.opportunity.domain.scoring import L1, Deal, Rep, Scores, score
 from services.opportunity.domain.solver import UNASSIGNED, solve
+from services.opportunity.domain.stages import OPEN_STAGES
 from services.opportunity.opportunities import events
 from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.domain.stages import OPEN_STAGES
-from services.opportunity.domain.policy import AssignmentPolicy
 from services.opportunity.policies.service import policy_for
 from services.opportunity.sales_people import repository as people
 from services.opportunity.sales_people.models import SalesPerson
@@ -72,18 +72,25 @@ async def _stages(peers: Peers, found: list[SalesPerson]) -> Stages:
 
 
 async def _context(
-    peers: Peers, limits: accounts_coverage.CoverageLimits, session: AsyncSession, principal: Principal, pool: Pool,
+    peers: Peers,
+    limits: accounts_coverage.CoverageLimits,
+    session: AsyncSession,
+    principal: Principal,
+    pool: Pool,
     deals: list[Opportunity],
 ) -> Context:
     found = await _pool_people(session, principal, pool)
     stages = await _stages(peers, found)
     notes = [stages.note] if stages.note else []
     if stages.not_found:
-        notes.append(f"{len(stages.not_found)} pool member(s) unknown to the lifecycle service or hidden from you: left out")
+        notes.append(
+            f"{len(stages.not_found)} pool member(s) unknown to the lifecycle service or hidden from you: left out"
+        )
     load = await repository.open_load(session, [p.employee_id for p in found])
     reps = [
         Rep(str(p.employee_id), info.stage, info.capacity, load.get(p.employee_id, 0))
-        for p in found if (info := stages.by_employee.get(p.employee_id)) is not None
+        for p in found
+        if (info := stages.by_employee.get(p.employee_id)) is not None
     ]
     accounts = list(dict.fromkeys(d.account_id for d in deals if d.account_id))
     coverage = await accounts_coverage.coverage(peers, accounts, limits)
@@ -100,27 +107,46 @@ def _deal(o: Opportunity, tiers: dict[str, str] | None = None) -> Deal:
     """A deal is strategic when its account's Who tier is (L3 reps are kept for those and large ones)."""
     account = str(o.account_id) if o.account_id else None
     return Deal(
-        str(o.id), float(o.amount.amount) if o.amount else None, o.industry, o.size_band,
-        tuple(str(s) for s in o.solution_ids or []), account,
+        str(o.id),
+        float(o.amount.amount) if o.amount else None,
+        o.industry,
+        o.size_band,
+        tuple(str(s) for s in o.solution_ids or []),
+        account,
         strategic=account is not None and (tiers or {}).get(account) in STRATEGIC_TIERS,
     )
 
 
 def _components(s: Scores, i: int, j: int, rep: Rep, *, protected: bool) -> Components:
     return Components(
-        win_probability=round(float(s.win_probability[i, j]), 4), deal_value=round(float(s.value[i]), 2),
-        expected_value=round(float(s.win_probability[i, j] * s.value[i]), 2), continuity=float(s.continuity[i, j]),
-        load_ratio=round(float(s.load_ratio[j]), 4), stage=rep.stage, stage_multiplier=float(s.stage_multiplier[i, j]),
-        starter=bool(s.starter[i]), protected_l1_share=protected, utility=round(float(s.utility[i, j]), 4),
+        win_probability=round(float(s.win_probability[i, j]), 4),
+        deal_value=round(float(s.value[i]), 2),
+        expected_value=round(float(s.win_probability[i, j] * s.value[i]), 2),
+        continuity=float(s.continuity[i, j]),
+        load_ratio=round(float(s.load_ratio[j]), 4),
+        stage=rep.stage,
+        stage_multiplier=float(s.stage_multiplier[i, j]),
+        starter=bool(s.starter[i]),
+        protected_l1_share=protected,
+        utility=round(float(s.utility[i, j]), 4),
     )
 
 
 def _stage_note(ctx: Context) -> str | None:
-    return f"stages from cache as of {ctx.stages.as_of.isoformat() if ctx.stages.as_of else 'unknown'}" if ctx.stages.source == "cached" else None
+    return (
+        f"stages from cache as of {ctx.stages.as_of.isoformat() if ctx.stages.as_of else 'unknown'}"
+        if ctx.stages.source == "cached"
+        else None
+    )
 
 
 async def propose(
-    *, session: AsyncSession, principal: Principal, peers: Peers, limits: accounts_coverage.CoverageLimits, data: ProposeRequest
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    peers: Peers,
+    limits: accounts_coverage.CoverageLimits,
+    data: ProposeRequest,
 ) -> Proposal:
     require_roles(principal, *ASSIGNING_ROLES)
     deals = await repository.unassigned_deals(
@@ -134,33 +160,65 @@ async def propose(
     items: list[ProposalItem] = []
     summary: dict[str, Any] = {"deals": len(deals), "reps": len(ctx.reps)}
     if deals and ctx.reps:
-        s = score([_deal(d, ctx.coverage.tiers) for d in deals], ctx.reps, await repository.history(
-            session, [uuid.UUID(r.employee_id) for r in ctx.reps]), ctx.policy, coverage=ctx.coverage.members)
+        s = score(
+            [_deal(d, ctx.coverage.tiers) for d in deals],
+            ctx.reps,
+            await repository.history(session, [uuid.UUID(r.employee_id) for r in ctx.reps]),
+            ctx.policy,
+            coverage=ctx.coverage.members,
+        )
         free = np.array([r.free for r in ctx.reps])
         is_l1 = np.array([r.stage == L1 for r in ctx.reps])
-        sol = solve(s.utility, free, is_l1=is_l1, starter=s.starter, l1_share=ctx.policy.l1_starter_share,
-                    k=ctx.policy.candidates_per_opportunity)
+        sol = solve(
+            s.utility,
+            free,
+            is_l1=is_l1,
+            starter=s.starter,
+            l1_share=ctx.policy.l1_starter_share,
+            k=ctx.policy.candidates_per_opportunity,
+        )
         for i, d in enumerate(deals):
             j = int(sol.owner[i])
             if j == UNASSIGNED:
                 unplaced.append(Unplaced(opportunity_id=d.id, reason="no rep in the pool has free capacity for it"))
                 continue
             rep, r2 = ctx.reps[j], int(sol.runner_up[i])
-            runner = None if r2 == UNASSIGNED else Candidate(
-                employee_id=uuid.UUID(ctx.reps[r2].employee_id), score=round(float(s.utility[i, r2]), 4),
-                components=_components(s, i, r2, ctx.reps[r2], protected=False),
+            runner = (
+                None
+                if r2 == UNASSIGNED
+                else Candidate(
+                    employee_id=uuid.UUID(ctx.reps[r2].employee_id),
+                    score=round(float(s.utility[i, r2]), 4),
+                    components=_components(s, i, r2, ctx.reps[r2], protected=False),
+                )
             )
-            items.append(ProposalItem(
-                opportunity_id=d.id, proposed_owner_id=uuid.UUID(rep.employee_id), score=round(float(s.utility[i, j]), 4),
-                components=_components(s, i, j, rep, protected=bool(sol.protected[i])), runner_up=runner,
-                explanation=explain.reasons(s, i, j, stage=rep.stage, protected=bool(sol.protected[i]),
-                                            coverage_note=ctx.coverage.note, stages_note=_stage_note(ctx)),
-            ))
+            items.append(
+                ProposalItem(
+                    opportunity_id=d.id,
+                    proposed_owner_id=uuid.UUID(rep.employee_id),
+                    score=round(float(s.utility[i, j]), 4),
+                    components=_components(s, i, j, rep, protected=bool(sol.protected[i])),
+                    runner_up=runner,
+                    explanation=explain.reasons(
+                        s,
+                        i,
+                        j,
+                        stage=rep.stage,
+                        protected=bool(sol.protected[i]),
+                        coverage_note=ctx.coverage.note,
+                        stages_note=_stage_note(ctx),
+                    ),
+                )
+            )
         placed = sol.owner != UNASSIGNED
         summary |= {
             "assigned": int(placed.sum()),
-            "expected_won_value": round(float((s.win_probability[np.arange(len(deals)), np.maximum(sol.owner, 0)] * s.value)[placed].sum()), 2),
-            "starters": sol.starters, "l1_starter_target": sol.l1_starter_target, "l1_starters_given": sol.l1_starters_given,
+            "expected_won_value": round(
+                float((s.win_probability[np.arange(len(deals)), np.maximum(sol.owner, 0)] * s.value)[placed].sum()), 2
+            ),
+            "starters": sol.starters,
+            "l1_starter_target": sol.l1_starter_target,
+            "l1_starters_given": sol.l1_starters_given,
         }
         if sol.l1_starters_given < sol.l1_starter_target:
             ctx.notes.append("L1 protected share not reached: L1 reps lack free capacity for more starters")
@@ -168,12 +226,21 @@ async def propose(
         unplaced += [Unplaced(opportunity_id=d.id, reason="the pool has no rep to assign to") for d in deals]
         summary |= {"assigned": 0, "expected_won_value": 0.0}
     proposal = Proposal(
-        id=uuid.uuid4(), created_by=principal.subject, organization_path=principal.organization_path, status="proposed",
-        stages_source=ctx.stages.source, stages_as_of=ctx.stages.as_of,
+        id=uuid.uuid4(),
+        created_by=principal.subject,
+        organization_path=principal.organization_path,
+        status="proposed",
+        stages_source=ctx.stages.source,
+        stages_as_of=ctx.stages.as_of,
         result={
-            "notes": ctx.notes, "summary": summary,
-            "coverage": {"source": ctx.coverage.source, "accounts_checked": ctx.coverage.checked,
-                         "accounts_failed": ctx.coverage.failed, "accounts_skipped": ctx.coverage.skipped},
+            "notes": ctx.notes,
+            "summary": summary,
+            "coverage": {
+                "source": ctx.coverage.source,
+                "accounts_checked": ctx.coverage.checked,
+                "accounts_failed": ctx.coverage.failed,
+                "accounts_skipped": ctx.coverage.skipped,
+            },
             "items": [i.model_dump(mode="json") for i in items],
             "unassigned": [u.model_dump(mode="json") for u in unplaced],
             "units": {str(i.proposed_owner_id): ctx.units.get(str(i.proposed_owner_id)) for i in items},
@@ -186,11 +253,16 @@ async def propose(
     return proposal
 
 
-async def get_proposal(*, session: AsyncSession, principal: Principal, proposal_id: uuid.UUID, lock: bool = False) -> Proposal:
+async def get_proposal(
+    *, session: AsyncSession, principal: Principal, proposal_id: uuid.UUID, lock: bool = False
+) -> Proposal:
     proposal = await session.get(Proposal, proposal_id, with_for_update=lock)
-    if proposal is None or proposal.created_by != principal.subject and not can_see(
-        principal, owner_id=None, org_unit_path=proposal.organization_path
-    ) or not principal.has(*ASSIGNING_ROLES):
+    if (
+        proposal is None
+        or (proposal.created_by != principal.subject
+        and not can_see(principal, owner_id=None, org_unit_path=proposal.organization_path))
+        or not principal.has(*ASSIGNING_ROLES)
+    ):
         raise NotFound(f"Proposal {proposal_id} was not found.")
     return proposal
 
@@ -203,8 +275,12 @@ async def commit(*, session: AsyncSession, principal: Principal, proposal_id: uu
     items = proposal.result["items"]
     units: dict[str, str | None] = proposal.result.get("units", {})
     wanted = {uuid.UUID(i["opportunity_id"]): i for i in items}
-    deals = {d.id: d for d in await repository.unassigned_deals(
-        session, principal, ids=list(wanted), org_unit=None, limit=MAX_DEALS, lock=True)}
+    deals = {
+        d.id: d
+        for d in await repository.unassigned_deals(
+            session, principal, ids=list(wanted), org_unit=None, limit=MAX_DEALS, lock=True
+        )
+    }
     capacity = {uuid.UUID(k): v for k, v in proposal.result.get("capacity", {}).items()}
     owners = sorted({uuid.UUID(i["proposed_owner_id"]) for i in items})
     # Serialise commits that give deals to the same reps, then count their load
@@ -216,25 +292,44 @@ async def commit(*, session: AsyncSession, principal: Principal, proposal_id: uu
     for opportunity_id, item in wanted.items():
         deal = deals.get(opportunity_id)
         if deal is None:
-            skipped.append({"opportunity_id": str(opportunity_id), "reason": "assigned, closed or hidden since the proposal"})
+            skipped.append(
+                {"opportunity_id": str(opportunity_id), "reason": "assigned, closed or hidden since the proposal"}
+            )
             continue
         owner = uuid.UUID(item["proposed_owner_id"])
         if owner in capacity and load.get(owner, 0) >= capacity[owner]:
-            skipped.append({"opportunity_id": str(opportunity_id),
-                            "reason": "the proposed rep has reached capacity since the proposal"})
+            skipped.append(
+                {
+                    "opportunity_id": str(opportunity_id),
+                    "reason": "the proposed rep has reached capacity since the proposal",
+                }
+            )
             continue
         load[owner] = load.get(owner, 0) + 1
         deal.owner_id = owner
         unit = units.get(str(owner))
         if unit and can_see(principal, owner_id=None, org_unit_path=unit):
             deal.org_unit_path = unit
-        decisions.append({
-            "id": uuid.uuid4(), "opportunity_id": opportunity_id, "proposal_id": proposal.id, "kind": "proposal",
-            "employee_id": owner, "previous_owner_id": None, "org_unit_path": deal.org_unit_path,
-            "score": {"score": item["score"], "components": item["components"], "explanation": item["explanation"],
-                      "stages_source": proposal.stages_source}, "reason": None, "decided_by": principal.subject,
-            "created_at": utcnow(),
-        })
+        decisions.append(
+            {
+                "id": uuid.uuid4(),
+                "opportunity_id": opportunity_id,
+                "proposal_id": proposal.id,
+                "kind": "proposal",
+                "employee_id": owner,
+                "previous_owner_id": None,
+                "org_unit_path": deal.org_unit_path,
+                "score": {
+                    "score": item["score"],
+                    "components": item["components"],
+                    "explanation": item["explanation"],
+                    "stages_source": proposal.stages_source,
+                },
+                "reason": None,
+                "decided_by": principal.subject,
+                "created_at": utcnow(),
+            }
+        )
         committed.append(deal)
     await session.flush()
     await repository.add_decisions(session, decisions)
@@ -247,42 +342,77 @@ async def commit(*, session: AsyncSession, principal: Principal, proposal_id: uu
 
 
 async def suggest(
-    *, session: AsyncSession, principal: Principal, peers: Peers, limits: accounts_coverage.CoverageLimits,
-    opportunity: Opportunity, pool: Pool, limit: int,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    peers: Peers,
+    limits: accounts_coverage.CoverageLimits,
+    opportunity: Opportunity,
+    pool: Pool,
+    limit: int,
 ) -> tuple[list[Candidate], Context]:
     require_roles(principal, *ASSIGNING_ROLES)
     ctx = await _context(peers, limits, session, principal, pool, [opportunity])
     if not ctx.reps:
         return [], ctx
-    s = score([_deal(opportunity, ctx.coverage.tiers)], ctx.reps, await repository.history(
-        session, [uuid.UUID(r.employee_id) for r in ctx.reps]), ctx.policy, coverage=ctx.coverage.members)
+    s = score(
+        [_deal(opportunity, ctx.coverage.tiers)],
+        ctx.reps,
+        await repository.history(session, [uuid.UUID(r.employee_id) for r in ctx.reps]),
+        ctx.policy,
+        coverage=ctx.coverage.members,
+    )
     order = [j for j in np.argsort(-s.utility[0], kind="stable") if np.isfinite(s.utility[0, j])][:limit]
     return [
-        Candidate(employee_id=uuid.UUID(ctx.reps[j].employee_id), score=round(float(s.utility[0, j]), 4),
-                  components=_components(s, 0, int(j), ctx.reps[j], protected=False))
+        Candidate(
+            employee_id=uuid.UUID(ctx.reps[j].employee_id),
+            score=round(float(s.utility[0, j]), 4),
+            components=_components(s, 0, int(j), ctx.reps[j], protected=False),
+        )
         for j in order
     ], ctx
 
 
-async def override(*, session: AsyncSession, principal: Principal, opportunity: Opportunity, data: OverrideRequest) -> Opportunity:
+async def override(
+    *, session: AsyncSession, principal: Principal, opportunity: Opportunity, data: OverrideRequest
+) -> Opportunity:
     require_roles(principal, *ASSIGNING_ROLES)
     if opportunity.stage not in {s.value for s in OPEN_STAGES}:
         raise Conflict("A closed opportunity is not reassigned.", code="opportunity_closed")
     if data.employee_id == opportunity.owner_id:
-        raise Unprocessable("They already own it.", errors=[{"loc": ["body", "employee_id"], "msg": "already the owner"}])
+        raise Unprocessable(
+            "They already own it.", errors=[{"loc": ["body", "employee_id"], "msg": "already the owner"}]
+        )
     person = (await people.by_ids(session, [data.employee_id]) or [None])[0]
-    unit = data.org_unit_path or (person.org_unit_path if person and person.org_unit_path else opportunity.org_unit_path)
+    unit = data.org_unit_path or (
+        person.org_unit_path if person and person.org_unit_path else opportunity.org_unit_path
+    )
     if not can_see(principal, owner_id=None, org_unit_path=unit):
-        raise Unprocessable("You cannot place it outside the org units you see.",
-                            errors=[{"loc": ["body", "org_unit_path"], "msg": "outside the org units you see"}])
+        raise Unprocessable(
+            "You cannot place it outside the org units you see.",
+            errors=[{"loc": ["body", "org_unit_path"], "msg": "outside the org units you see"}],
+        )
     previous = opportunity.owner_id
     opportunity.owner_id, opportunity.org_unit_path = data.employee_id, unit
     await session.flush()
-    await repository.add_decisions(session, [{
-        "id": uuid.uuid4(), "opportunity_id": opportunity.id, "proposal_id": None, "kind": "override",
-        "employee_id": data.employee_id, "previous_owner_id": previous, "org_unit_path": unit, "score": None,
-        "reason": data.reason, "decided_by": principal.subject, "created_at": utcnow(),
-    }])
+    await repository.add_decisions(
+        session,
+        [
+            {
+                "id": uuid.uuid4(),
+                "opportunity_id": opportunity.id,
+                "proposal_id": None,
+                "kind": "override",
+                "employee_id": data.employee_id,
+                "previous_owner_id": previous,
+                "org_unit_path": unit,
+                "score": None,
+                "reason": data.reason,
+                "decided_by": principal.subject,
+                "created_at": utcnow(),
+            }
+        ],
+    )
     await events.emit(session, opportunity, "assigned", previous_owner_id=previous)
     return opportunity
 
@@ -290,10 +420,16 @@ async def override(*, session: AsyncSession, principal: Principal, opportunity: 
 def proposal_body(p: Proposal) -> dict[str, Any]:
     r = p.result
     return {
-        "id": p.id, "status": p.status, "stages_source": p.stages_source, "stages_as_of": p.stages_as_of,
-        "notes": r["notes"], "coverage": r["coverage"], "summary": r["summary"], "items": r["items"],
-        "unassigned": r["unassigned"], "created_at": p.created_at, "committed_at": p.committed_at,
+        "id": p.id,
+        "status": p.status,
+        "stages_source": p.stages_source,
+        "stages_as_of": p.stages_as_of,
+        "notes": r["notes"],
+        "coverage": r["coverage"],
+        "summary": r["summary"],
+        "items": r["items"],
+        "unassigned": r["unassigned"],
+        "created_at": p.created_at,
+        "committed_at": p.committed_at,
         "commit_result": p.commit_result,
     }
-
-

@@ -3,8 +3,16 @@
 from services.opportunity.domain.scoring import L1, L3, Scores
 
 
-def reasons(scores: Scores, i: int, j: int, *, stage: str | None, protected: bool, coverage_note: str | None,
-            stages_note: str | None) -> list[str]:
+def reasons(
+    scores: Scores,
+    i: int,
+    j: int,
+    *,
+    stage: str | None,
+    protected: bool,
+    coverage_note: str | None,
+    stages_note: str | None,
+) -> list[str]:
     out = [
         f"win probability {scores.win_probability[i, j]:.2f} from {int(scores.closed_deals[j])} closed deals "
         "of their own (smoothed towards the organisation's rate)",

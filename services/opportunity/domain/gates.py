@@ -1,7 +1,7 @@
 """Stage gates: what a move into a stage requires (pure domain)."""
 
-import datetime as dt
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,7 +24,10 @@ MESSAGES = {
     "key_player": ("plan.key_players", "the plan names no key player"),
     "decision_maker": ("plan.key_players", "the plan names no decision maker"),
     "competitor": ("plan.competitors", "the plan names no competitor"),
-    "assessment_opportunity": ("plan.assessment.is_there_an_opportunity", "'is there an opportunity' is not answered yes"),
+    "assessment_opportunity": (
+        "plan.assessment.is_there_an_opportunity",
+        "'is there an opportunity' is not answered yes",
+    ),
     "assessment_complete": ("plan.assessment", "the four assessment questions are not all answered"),
     "action_plan": ("plan.action_plan", "the plan has no action"),
 }
@@ -90,9 +93,13 @@ def unmet(stages: list[Stage], facts: Facts, gates: Mapping[str, Gate]) -> list[
                 field_name, message = MESSAGES[requirement]
                 out.append(Unmet(stage, requirement, field_name, message))
         if facts.plan_completeness < gate.min_plan_completeness:
-            out.append(Unmet(
-                stage, "plan_completeness", "plan",
-                f"plan completeness {facts.plan_completeness:.0%} is below {gate.min_plan_completeness:.0%}",
-                {"observed": facts.plan_completeness, "required": gate.min_plan_completeness},
-            ))
+            out.append(
+                Unmet(
+                    stage,
+                    "plan_completeness",
+                    "plan",
+                    f"plan completeness {facts.plan_completeness:.0%} is below {gate.min_plan_completeness:.0%}",
+                    {"observed": facts.plan_completeness, "required": gate.min_plan_completeness},
+                )
+            )
     return out

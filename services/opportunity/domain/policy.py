@@ -12,12 +12,32 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SectionName = Literal[
-    "profile", "business_issues", "solution_value", "assessment", "competitors", "competitive_strategy",
-    "key_players", "relationship_strategy", "decision_criteria", "customer_milestones", "action_plan", "reviews",
+    "profile",
+    "business_issues",
+    "solution_value",
+    "assessment",
+    "competitors",
+    "competitive_strategy",
+    "key_players",
+    "relationship_strategy",
+    "decision_criteria",
+    "customer_milestones",
+    "action_plan",
+    "reviews",
 ]
 Requirement = Literal[
-    "account", "amount", "expected_close_date", "closed_on", "compelling_event", "solution", "key_player",
-    "decision_maker", "competitor", "assessment_opportunity", "assessment_complete", "action_plan",
+    "account",
+    "amount",
+    "expected_close_date",
+    "closed_on",
+    "compelling_event",
+    "solution",
+    "key_player",
+    "decision_maker",
+    "competitor",
+    "assessment_opportunity",
+    "assessment_complete",
+    "action_plan",
 ]
 GatedStage = Literal["qualified", "solution_design", "proposal", "negotiation", "won", "lost"]
 
@@ -83,27 +103,44 @@ DEFAULT_GATES: dict[GatedStage, Gate] = {
 # for a fuller plan before negotiation; amounts as the API writes them (strings).
 _POLICY_EXAMPLE: dict[str, Any] = {
     "plan_checklist": [
-        {"section": "profile", "weight": 1.0}, {"section": "business_issues", "weight": 1.0},
-        {"section": "solution_value", "weight": 1.0}, {"section": "assessment", "weight": 2.0},
-        {"section": "competitors", "weight": 1.5}, {"section": "competitive_strategy", "weight": 1.0},
-        {"section": "key_players", "weight": 3.0}, {"section": "relationship_strategy", "weight": 1.0},
-        {"section": "decision_criteria", "weight": 1.0}, {"section": "customer_milestones", "weight": 1.0},
-        {"section": "action_plan", "weight": 2.0}, {"section": "reviews", "weight": 0.5},
+        {"section": "profile", "weight": 1.0},
+        {"section": "business_issues", "weight": 1.0},
+        {"section": "solution_value", "weight": 1.0},
+        {"section": "assessment", "weight": 2.0},
+        {"section": "competitors", "weight": 1.5},
+        {"section": "competitive_strategy", "weight": 1.0},
+        {"section": "key_players", "weight": 3.0},
+        {"section": "relationship_strategy", "weight": 1.0},
+        {"section": "decision_criteria", "weight": 1.0},
+        {"section": "customer_milestones", "weight": 1.0},
+        {"section": "action_plan", "weight": 2.0},
+        {"section": "reviews", "weight": 0.5},
     ],
     "stage_gates": {
-        "qualified": {"requires": ["account", "amount", "expected_close_date", "assessment_opportunity"],
-                      "min_plan_completeness": 0.0},
+        "qualified": {
+            "requires": ["account", "amount", "expected_close_date", "assessment_opportunity"],
+            "min_plan_completeness": 0.0,
+        },
         "solution_design": {"requires": ["compelling_event", "key_player"], "min_plan_completeness": 0.3},
-        "proposal": {"requires": ["solution", "decision_maker", "competitor", "assessment_complete"],
-                     "min_plan_completeness": 0.5},
+        "proposal": {
+            "requires": ["solution", "decision_maker", "competitor", "assessment_complete"],
+            "min_plan_completeness": 0.5,
+        },
         "negotiation": {"requires": ["action_plan"], "min_plan_completeness": 0.7},
         "won": {"requires": ["closed_on", "amount"], "min_plan_completeness": 0.0},
         "lost": {"requires": ["closed_on"], "min_plan_completeness": 0.0},
     },
     "assignment": {
-        "prior_strength": 10.0, "attribute_prior_strength": 5.0, "continuity_weight": 0.25, "load_weight": 0.3,
-        "l1_starter_share": 0.5, "starter_max_amount": "50000", "starter_min_win_probability": 0.3,
-        "large_min_amount": "200000", "l3_small_deal_penalty": 0.5, "candidates_per_opportunity": 10,
+        "prior_strength": 10.0,
+        "attribute_prior_strength": 5.0,
+        "continuity_weight": 0.25,
+        "load_weight": 0.3,
+        "l1_starter_share": 0.5,
+        "starter_max_amount": "50000",
+        "starter_min_win_probability": 0.3,
+        "large_min_amount": "200000",
+        "l3_small_deal_penalty": 0.5,
+        "candidates_per_opportunity": 10,
     },
 }
 

@@ -41,7 +41,9 @@ def win_rate(c: Candidate) -> float:
 
 
 def tag_match(c: Candidate, *, industry: str | None, size_band: str | None) -> float:
-    return 0.5 * (industry is not None and industry in c.industries) + 0.5 * (size_band is not None and size_band in c.size_bands)
+    return 0.5 * (industry is not None and industry in c.industries) + 0.5 * (
+        size_band is not None and size_band in c.size_bands
+    )
 
 
 def rank(candidates: list[Candidate], *, industry: str | None, size_band: str | None, k: int) -> list[Ranked]:

@@ -79,8 +79,11 @@ class Scores:
 
 
 def _attribute_rates(
-    counts: dict[tuple[str, str], tuple[int, int]], rep_index: dict[str, int], values: list[str],
-    rep_rate: np.ndarray, strength: float,
+    counts: dict[tuple[str, str], tuple[int, int]],
+    rep_index: dict[str, int],
+    values: list[str],
+    rep_rate: np.ndarray,
+    strength: float,
 ) -> np.ndarray:
     """values × reps matrix of smoothed rates."""
     value_index = {v: i for i, v in enumerate(values)}
@@ -90,16 +93,26 @@ def _attribute_rates(
         j, i = rep_index.get(rep), value_index.get(value)
         if j is not None and i is not None:
             wins[i, j], closed[i, j] = w, n
-    return (wins + strength * rep_rate[None, :]) / (closed + strength) if strength or closed.any() else np.broadcast_to(rep_rate, wins.shape).copy()
+    return (
+        (wins + strength * rep_rate[None, :]) / (closed + strength)
+        if strength or closed.any()
+        else np.broadcast_to(rep_rate, wins.shape).copy()
+    )
 
 
-def win_probabilities(deals: Sequence[Deal], reps: Sequence[Rep], history: History, policy: AssignmentPolicy) -> tuple[np.ndarray, np.ndarray]:
+def win_probabilities(
+    deals: Sequence[Deal], reps: Sequence[Rep], history: History, policy: AssignmentPolicy
+) -> tuple[np.ndarray, np.ndarray]:
     rep_index = {r.employee_id: j for j, r in enumerate(reps)}
     p0 = history.org_rate()
     rep_wins = np.array([history.overall.get(r.employee_id, (0, 0))[0] for r in reps], dtype=float)
     rep_closed = np.array([history.overall.get(r.employee_id, (0, 0))[1] for r in reps], dtype=float)
     a = policy.prior_strength
-    rep_rate = (rep_wins + a * p0) / (rep_closed + a) if a or rep_closed.all() else np.where(rep_closed > 0, rep_wins / np.maximum(rep_closed, 1), p0)
+    rep_rate = (
+        (rep_wins + a * p0) / (rep_closed + a)
+        if a or rep_closed.all()
+        else np.where(rep_closed > 0, rep_wins / np.maximum(rep_closed, 1), p0)
+    )
     b = policy.attribute_prior_strength
     n, m = len(deals), len(reps)
     total = np.zeros((n, m), dtype=np.float32)
@@ -158,13 +171,15 @@ def score(
     capacity = np.array([max(r.capacity, 1) for r in reps], dtype=float)
     load_ratio = np.minimum(np.array([r.open_load for r in reps], dtype=float) / capacity, 1.0)
     large = np.array(
-        [d.strategic or (d.amount is not None and d.amount >= float(policy.large_min_amount)) for d in deals], dtype=bool
+        [d.strategic or (d.amount is not None and d.amount >= float(policy.large_min_amount)) for d in deals],
+        dtype=bool,
     )
     is_l3 = np.array([r.stage == L3 for r in reps], dtype=bool)
     stage_mult = np.ones(win_p.shape, dtype=np.float32)
     stage_mult[np.ix_(~large, is_l3)] = 1.0 - policy.l3_small_deal_penalty
     utility = (
-        win_p * value[:, None].astype(np.float32)
+        win_p
+        * value[:, None].astype(np.float32)
         * (1.0 + policy.continuity_weight * continuity)
         * (1.0 - policy.load_weight * load_ratio[None, :]).astype(np.float32)
         * stage_mult
@@ -172,7 +187,9 @@ def score(
     free = np.array([r.free for r in reps])
     utility[:, free <= 0] = -np.inf
     deal_p = win_p.mean(axis=1) if win_p.shape[1] else np.zeros(len(deals))
-    starter = np.array(
-        [d.amount is None or d.amount < float(policy.starter_max_amount) for d in deals], dtype=bool
-    ) & (deal_p >= policy.starter_min_win_probability) & ~large
+    starter = (
+        np.array([d.amount is None or d.amount < float(policy.starter_max_amount) for d in deals], dtype=bool)
+        & (deal_p >= policy.starter_min_win_probability)
+        & ~large
+    )
     return Scores(win_p, utility, value, continuity, load_ratio, stage_mult, closed, starter, large)

@@ -167,6 +167,8 @@ def runner_up(utility: np.ndarray, owner: np.ndarray, k: int) -> np.ndarray:
     cands = top_candidates(utility, min(k, 2 + 1))
     out = np.full(owner.size, UNASSIGNED, dtype=np.int64)
     for col in range(cands.shape[1]):
-        pick = (out == UNASSIGNED) & (cands[:, col] != owner) & np.isfinite(utility[np.arange(owner.size), cands[:, col]])
+        pick = (
+            (out == UNASSIGNED) & (cands[:, col] != owner) & np.isfinite(utility[np.arange(owner.size), cands[:, col]])
+        )
         out[pick] = cands[pick, col]
     return out

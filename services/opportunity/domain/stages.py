@@ -17,7 +17,11 @@ class Stage(StrEnum):
 
 
 OPEN_STAGES: tuple[Stage, ...] = (
-    Stage.LEAD, Stage.QUALIFIED, Stage.SOLUTION_DESIGN, Stage.PROPOSAL, Stage.NEGOTIATION,
+    Stage.LEAD,
+    Stage.QUALIFIED,
+    Stage.SOLUTION_DESIGN,
+    Stage.PROPOSAL,
+    Stage.NEGOTIATION,
 )
 CLOSED_STAGES: tuple[Stage, ...] = (Stage.WON, Stage.LOST, Stage.ABANDONED)
 # Outcomes that count in win rates (abandoned deals say nothing about the rep).

@@ -3,13 +3,13 @@ import uuid
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
 from sanlun.kernel.db import RecordMixin, utcnow
-from services.opportunity.db import Base
 from sanlun.kernel.types import MoneyValue
+from services.opportunity.db import Base
 from services.opportunity.domain.stages import Stage
 
 STAGE_VALUES = ", ".join(f"'{s.value}'" for s in Stage)
@@ -23,7 +23,9 @@ class Opportunity(RecordMixin, Base):
         sa.CheckConstraint("(amount IS NULL) = (currency IS NULL)", name="amount_has_currency"),
         sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
         sa.CheckConstraint("win_probability BETWEEN 0 AND 1", name="win_probability_range"),
-        sa.Index("ix_opportunities_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}),
+        sa.Index(
+            "ix_opportunities_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}
+        ),
         sa.Index("ix_opportunities_created_at_id", "created_at", "id"),
         sa.Index("ix_opportunities_owner_id", "owner_id"),
         sa.Index("ix_opportunities_account_id", "account_id"),

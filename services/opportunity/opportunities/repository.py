@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
-from services.opportunity.opportunities.models import Opportunity, StageChange, TeamMember
 from services.opportunity.domain.stages import Stage
+from services.opportunity.opportunities.models import Opportunity, StageChange, TeamMember
 from services.opportunity.solutions.models import Solution
 
 
@@ -26,20 +26,29 @@ def member_clause(principal: Principal) -> sa.ColumnElement[bool] | None:
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
     if sees_only_own(principal):
         # The same rows as owner-or-team-member, in a form the planner sizes right.
-        own = sa.union(
-            sa.select(Opportunity.id).where(Opportunity.owner_id == principal.employee_id),
-            sa.select(TeamMember.opportunity_id).where(TeamMember.employee_id == principal.employee_id),
-        ).subquery().select()
+        own = (
+            sa.union(
+                sa.select(Opportunity.id).where(Opportunity.owner_id == principal.employee_id),
+                sa.select(TeamMember.opportunity_id).where(TeamMember.employee_id == principal.employee_id),
+            )
+            .subquery()
+            .select()
+        )
         return Opportunity.id.in_(own)
     return visibility_clause(
-        principal, owner_column=Opportunity.owner_id, org_unit_column=Opportunity.org_unit_path,
+        principal,
+        owner_column=Opportunity.owner_id,
+        org_unit_column=Opportunity.org_unit_path,
         member_clause=member_clause(principal),
     )
 
 
 SORTS = {
-    "created_at": Opportunity.created_at, "updated_at": Opportunity.updated_at, "name": Opportunity.name,
-    "expected_close_date": Opportunity.expected_close_date, "amount": Opportunity.amount_value,
+    "created_at": Opportunity.created_at,
+    "updated_at": Opportunity.updated_at,
+    "name": Opportunity.name,
+    "expected_close_date": Opportunity.expected_close_date,
+    "amount": Opportunity.amount_value,
     "assigned_at": Opportunity.assigned_at,
 }
 # Keyset paging cannot step over NULLs: sorting by one of these leaves out the rows without it.
@@ -72,9 +81,9 @@ def list_statement(
     if owner_id is not None:
         stmt = stmt.where(Opportunity.owner_id == owner_id)
     if team_member_id is not None:
-        stmt = stmt.where(sa.exists().where(
-            TeamMember.opportunity_id == Opportunity.id, TeamMember.employee_id == team_member_id
-        ))
+        stmt = stmt.where(
+            sa.exists().where(TeamMember.opportunity_id == Opportunity.id, TeamMember.employee_id == team_member_id)
+        )
     if unassigned is not None:
         stmt = stmt.where(Opportunity.owner_id.is_(None) if unassigned else Opportunity.owner_id.is_not(None))
     if stages:
@@ -142,7 +151,9 @@ async def teams(session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]) -> 
     return out
 
 
-async def replace_team(session: AsyncSession, opportunity_id: uuid.UUID, members: Sequence[tuple[uuid.UUID, str]]) -> None:
+async def replace_team(
+    session: AsyncSession, opportunity_id: uuid.UUID, members: Sequence[tuple[uuid.UUID, str]]
+) -> None:
     await session.execute(sa.delete(TeamMember).where(TeamMember.opportunity_id == opportunity_id))
     if members:
         await session.execute(

@@ -20,6 +20,7 @@ from sanlun.kernel.errors import (
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
+from services.opportunity.domain.stages import Stage
 from services.opportunity.opportunities import repository, service
 from services.opportunity.opportunities.models import Opportunity, StageChange
 from services.opportunity.opportunities.schemas import (
@@ -31,7 +32,6 @@ from services.opportunity.opportunities.schemas import (
     StageChangeRequest,
     read_model,
 )
-from services.opportunity.domain.stages import Stage
 
 router = APIRouter(
     prefix="/api/v1/opportunities",
@@ -42,8 +42,18 @@ router = APIRouter(
 
 OpportunityId = Annotated[uuid.UUID, Path(description="The opportunity's id.")]
 Sort = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "name", "-name",
-    "expected_close_date", "-expected_close_date", "amount", "-amount", "assigned_at", "-assigned_at",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "name",
+    "-name",
+    "expected_close_date",
+    "-expected_close_date",
+    "amount",
+    "-amount",
+    "assigned_at",
+    "-assigned_at",
 ]
 
 
@@ -66,7 +76,9 @@ async def list_opportunities(
     owner_id: Annotated[uuid.UUID | None, Query(description="Only this owner's opportunities.")] = None,
     team_member_id: Annotated[uuid.UUID | None, Query(description="Only those with this employee on the team.")] = None,
     unassigned: Annotated[bool | None, Query(description="Only unassigned (true) or assigned (false) ones.")] = None,
-    stage: Annotated[list[Stage] | None, Query(description="Only these stages (repeat the parameter for several).")] = None,
+    stage: Annotated[
+        list[Stage] | None, Query(description="Only these stages (repeat the parameter for several).")
+    ] = None,
     account_id: Annotated[uuid.UUID | None, Query(description="Only this account's opportunities.")] = None,
     org_unit: Annotated[str | None, Query(max_length=500, description="Only this org unit and below.")] = None,
     close_from: Annotated[dt.date | None, Query(description="Expected close on or after this date.")] = None,
@@ -75,26 +87,47 @@ async def list_opportunities(
     amount_max: Annotated[Decimal | None, Query(ge=0, description="Amount at most this (any currency).")] = None,
     solution_id: Annotated[uuid.UUID | None, Query(description="Only those with this solution.")] = None,
     industry: Annotated[str | None, Query(max_length=100, description="Only this industry.")] = None,
-    origin_type: Annotated[Literal["incubation_item"] | None, Query(description="Only those promoted from this kind of item.")] = None,
+    origin_type: Annotated[
+        Literal["incubation_item"] | None, Query(description="Only those promoted from this kind of item.")
+    ] = None,
     origin_id: Annotated[str | None, Query(max_length=200, description="Only the one promoted from this item.")] = None,
     assigned_since: Annotated[
         dt.datetime | None, Query(description="Only those whose current owner got them at or after this time.")
     ] = None,
-    sort: Annotated[Sort, Query(description=(
-        "Order; `-` for descending. Sorting by `expected_close_date`, `amount` or `assigned_at` lists only "
-        "opportunities that have one (`-assigned_at`: newly assigned first)."
-    ))] = "created_at",
+    sort: Annotated[
+        Sort,
+        Query(
+            description=(
+                "Order; `-` for descending. Sorting by `expected_close_date`, `amount` or `assigned_at` lists only "
+                "opportunities that have one (`-assigned_at`: newly assigned first)."
+            )
+        ),
+    ] = "created_at",
 ) -> Page[OpportunityRead]:
     for low, high, name in ((close_from, close_to, "close_to"), (amount_min, amount_max, "amount_max")):
         if low is not None and high is not None and low > high:
             raise Unprocessable(
-                f"{name} is below its lower bound.", errors=[{"loc": ["query", name], "msg": "must not be below the lower bound"}]
+                f"{name} is below its lower bound.",
+                errors=[{"loc": ["query", name], "msg": "must not be below the lower bound"}],
             )
     stmt = repository.list_statement(
-        principal, owner_id=owner_id, team_member_id=team_member_id, unassigned=unassigned, stages=stage or (),
-        account_id=account_id, org_unit=org_unit, close_from=close_from, close_to=close_to, amount_min=amount_min,
-        amount_max=amount_max, solution_id=solution_id, industry=industry, origin_type=origin_type, origin_id=origin_id,
-        assigned_since=assigned_since, sort=sort.lstrip("-"),
+        principal,
+        owner_id=owner_id,
+        team_member_id=team_member_id,
+        unassigned=unassigned,
+        stages=stage or (),
+        account_id=account_id,
+        org_unit=org_unit,
+        close_from=close_from,
+        close_to=close_to,
+        amount_min=amount_min,
+        amount_max=amount_max,
+        solution_id=solution_id,
+        industry=industry,
+        origin_type=origin_type,
+        origin_id=origin_id,
+        assigned_since=assigned_since,
+        sort=sort.lstrip("-"),
     )
     column = repository.SORTS[sort.lstrip("-")]
     rows, next_cursor = await paginate(
@@ -166,7 +199,9 @@ async def update_opportunity(
     session: DbSession,
     principal: CurrentPrincipal,
 ) -> OpportunityRead:
-    opportunity = await service.get(session=session, principal=principal, opportunity_id=opportunity_id, for_update=True)
+    opportunity = await service.get(
+        session=session, principal=principal, opportunity_id=opportunity_id, for_update=True
+    )
     check_if_match(request, opportunity.version)
     opportunity = await service.update(session=session, principal=principal, opportunity=opportunity, data=data)
     set_etag(response, opportunity.version)
@@ -190,9 +225,13 @@ async def change_opportunity_stage(
     """409 `stage_gate_unmet` lists every unmet requirement in `errors`; a
     manager may send `force: true` with a `reason`. 409
     `illegal_stage_transition` for a move out of a closed stage."""
-    opportunity = await service.get(session=session, principal=principal, opportunity_id=opportunity_id, for_update=True)
+    opportunity = await service.get(
+        session=session, principal=principal, opportunity_id=opportunity_id, for_update=True
+    )
     check_if_match(request, opportunity.version)
-    opportunity = await service.change_stage(session=session, principal=principal, opportunity=opportunity, request=data)
+    opportunity = await service.change_stage(
+        session=session, principal=principal, opportunity=opportunity, request=data
+    )
     set_etag(response, opportunity.version)
     return await _one(session, opportunity)
 

@@ -57,7 +57,13 @@ EXAMPLE: dict[str, Any] = {
 }
 
 TeamRole = Literal[
-    "solution_consultant", "presales", "executive_sponsor", "delivery", "partner", "overlay", "specialist",
+    "solution_consultant",
+    "presales",
+    "executive_sponsor",
+    "delivery",
+    "partner",
+    "overlay",
+    "specialist",
 ]
 
 
@@ -80,20 +86,27 @@ class Origin(BaseModel):
 
 
 class OpportunityCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "name": "Sunrise Logistics - Hangzhou hub storage refresh",
-        "account_id": _ACCOUNT,
-        "amount": {"amount": "380000.00", "currency": "CNY"},
-        "expected_close_date": "2027-03-31",
-        "source": "customer_referral",
-        "compelling_event": _COMPELLING_EVENT,
-        "stage": "qualified",
-        "win_probability": "0.3",
-        "industry": "logistics",
-        "size_band": "large",
-        "solution_ids": [_SOLUTION],
-        "team": [{"employee_id": _PRESALES, "role": "presales"}],
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Sunrise Logistics - Hangzhou hub storage refresh",
+                    "account_id": _ACCOUNT,
+                    "amount": {"amount": "380000.00", "currency": "CNY"},
+                    "expected_close_date": "2027-03-31",
+                    "source": "customer_referral",
+                    "compelling_event": _COMPELLING_EVENT,
+                    "stage": "qualified",
+                    "win_probability": "0.3",
+                    "industry": "logistics",
+                    "size_band": "large",
+                    "solution_ids": [_SOLUTION],
+                    "team": [{"employee_id": _PRESALES, "role": "presales"}],
+                }
+            ]
+        },
+    )
 
     name: Name
     account_id: uuid.UUID | None = Field(None, description="The account in the key account service.")
@@ -119,13 +132,22 @@ class OpportunityCreate(BaseModel):
 class OpportunityUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "amount": {"amount": "420000.00", "currency": "CNY"},
-        "expected_close_date": "2027-04-30",
-        "win_probability": "0.45",
-        "team": [{"employee_id": _PRESALES, "role": "presales"},
-                 {"employee_id": _MANAGER, "role": "executive_sponsor"}],
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": {"amount": "420000.00", "currency": "CNY"},
+                    "expected_close_date": "2027-04-30",
+                    "win_probability": "0.45",
+                    "team": [
+                        {"employee_id": _PRESALES, "role": "presales"},
+                        {"employee_id": _MANAGER, "role": "executive_sponsor"},
+                    ],
+                }
+            ]
+        },
+    )
 
     name: Name | None = None
     account_id: uuid.UUID | None = None
@@ -171,12 +193,20 @@ class OpportunityRead(BaseModel):
 
 
 class StageChangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"stage": "proposal"},
-        {"stage": "won", "closed_on": "2026-11-26"},
-        {"stage": "negotiation", "force": True,
-         "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan."},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"stage": "proposal"},
+                {"stage": "won", "closed_on": "2026-11-26"},
+                {
+                    "stage": "negotiation",
+                    "force": True,
+                    "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan.",
+                },
+            ]
+        },
+    )
 
     stage: Stage
     closed_on: dt.date | None = Field(None, description="Close date, needed to close as won or lost.")
@@ -185,16 +215,23 @@ class StageChangeRequest(BaseModel):
 
 
 class StageChangeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": 1842,
-        "from_stage": "solution_design",
-        "to_stage": "proposal",
-        "changed_at": "2026-11-26T09:05:44Z",
-        "changed_by": _MANAGER,
-        "forced": True,
-        "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan.",
-        "unmet": [{"stage": "proposal", "requirement": "decision_maker"}],
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1842,
+                    "from_stage": "solution_design",
+                    "to_stage": "proposal",
+                    "changed_at": "2026-11-26T09:05:44Z",
+                    "changed_by": _MANAGER,
+                    "forced": True,
+                    "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan.",
+                    "unmet": [{"stage": "proposal", "requirement": "decision_maker"}],
+                }
+            ]
+        },
+    )
 
     id: int
     from_stage: Stage | None
@@ -209,24 +246,57 @@ class StageChangeRead(BaseModel):
 class OpportunityImport(OpportunityCreate):
     """One row of a bulk upsert: an opportunity as for create, keyed by its `external_id`."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "external_id": "CRM-2026-00417", "name": "Ningbo Port Group - edge servers for the container yard",
-        "amount": {"amount": "265000.00", "currency": "CNY"}, "expected_close_date": "2027-02-28",
-        "stage": "qualified", "industry": "logistics", "size_band": "large",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "CRM-2026-00417",
+                    "name": "Ningbo Port Group - edge servers for the container yard",
+                    "amount": {"amount": "265000.00", "currency": "CNY"},
+                    "expected_close_date": "2027-02-28",
+                    "stage": "qualified",
+                    "industry": "logistics",
+                    "size_band": "large",
+                }
+            ]
+        },
+    )
 
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class OpportunityBulkUpsert(BulkUpsertRequest[OpportunityImport]):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
-        {"external_id": "CRM-2026-00417", "name": "Ningbo Port Group - edge servers for the container yard",
-         "amount": {"amount": "265000.00", "currency": "CNY"}, "expected_close_date": "2027-02-28",
-         "stage": "qualified", "industry": "logistics", "size_band": "large"},
-        {"external_id": "CRM-2026-00418", "name": "Suzhou Precision Parts - MES licence renewal",
-         "amount": {"amount": "88000.00", "currency": "CNY"}, "expected_close_date": "2026-12-20",
-         "stage": "negotiation", "industry": "manufacturing", "size_band": "mid"},
-    ], "dry_run": False}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "external_id": "CRM-2026-00417",
+                            "name": "Ningbo Port Group - edge servers for the container yard",
+                            "amount": {"amount": "265000.00", "currency": "CNY"},
+                            "expected_close_date": "2027-02-28",
+                            "stage": "qualified",
+                            "industry": "logistics",
+                            "size_band": "large",
+                        },
+                        {
+                            "external_id": "CRM-2026-00418",
+                            "name": "Suzhou Precision Parts - MES licence renewal",
+                            "amount": {"amount": "88000.00", "currency": "CNY"},
+                            "expected_close_date": "2026-12-20",
+                            "stage": "negotiation",
+                            "industry": "manufacturing",
+                            "size_band": "mid",
+                        },
+                    ],
+                    "dry_run": False,
+                }
+            ]
+        },
+    )
 
 
 def read_model(opportunity: object, team: list[object]) -> OpportunityRead:

@@ -12,6 +12,13 @@ from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
 from services.opportunity.domain import gates
+from services.opportunity.domain.stages import (
+    OUTCOME_STAGES,
+    Stage,
+    is_forward,
+    stages_passed,
+    transition_problem,
+)
 from services.opportunity.opportunities import events, repository
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.opportunities.schemas import (
@@ -20,13 +27,6 @@ from services.opportunity.opportunities.schemas import (
     OpportunityImport,
     OpportunityUpdate,
     StageChangeRequest,
-)
-from services.opportunity.domain.stages import (
-    OUTCOME_STAGES,
-    Stage,
-    is_forward,
-    stages_passed,
-    transition_problem,
 )
 from services.opportunity.plans import service as plans
 from services.opportunity.policies.service import policy_for
@@ -80,7 +80,9 @@ def _closing_problems(stage: Stage, *, closed_on: dt.date | None, has_amount: bo
     return errors
 
 
-async def get(*, session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID, for_update: bool = False) -> Opportunity:
+async def get(
+    *, session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID, for_update: bool = False
+) -> Opportunity:
     opportunity = await repository.get_visible(session, principal, opportunity_id, for_update=for_update)
     if opportunity is None:
         raise NotFound(f"Opportunity {opportunity_id} was not found.")
@@ -106,7 +108,9 @@ def _new(principal: Principal, data: OpportunityCreate) -> Opportunity:
 
 async def create(*, session: AsyncSession, principal: Principal, data: OpportunityCreate) -> Opportunity:
     opportunity = _new(principal, data)
-    if errors := _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=["body"]):
+    if errors := _closing_problems(
+        data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=["body"]
+    ):
         raise Unprocessable("The opportunity cannot be created closed without its close facts.", errors=errors)
     if data.external_id and await repository.external_id_taken(session, data.external_id):
         raise Conflict(
@@ -124,10 +128,17 @@ async def create(*, session: AsyncSession, principal: Principal, data: Opportuni
     return opportunity
 
 
-def _history(opportunity_id: uuid.UUID, from_stage: str | None, to_stage: str, principal: Principal, **extra: Any) -> dict:
+def _history(
+    opportunity_id: uuid.UUID, from_stage: str | None, to_stage: str, principal: Principal, **extra: Any
+) -> dict:
     return {
-        "opportunity_id": opportunity_id, "from_stage": from_stage, "to_stage": to_stage,
-        "changed_at": utcnow(), "changed_by": principal.subject, "forced": False, **extra,
+        "opportunity_id": opportunity_id,
+        "from_stage": from_stage,
+        "to_stage": to_stage,
+        "changed_at": utcnow(),
+        "changed_by": principal.subject,
+        "forced": False,
+        **extra,
     }
 
 
@@ -174,9 +185,14 @@ async def change_stage(
     forcing = request.force
     if forcing:
         if not principal.has(*FORCING_ROLES):
-            raise Forbidden("Only a manager may force a stage move.", errors=[{"loc": ["body", "force"], "msg": "managers only"}])
+            raise Forbidden(
+                "Only a manager may force a stage move.", errors=[{"loc": ["body", "force"], "msg": "managers only"}]
+            )
         if not request.reason:
-            raise Unprocessable("Forcing a stage move needs a reason.", errors=[{"loc": ["body", "reason"], "msg": "required when forcing"}])
+            raise Unprocessable(
+                "Forcing a stage move needs a reason.",
+                errors=[{"loc": ["body", "reason"], "msg": "required when forcing"}],
+            )
     problem = transition_problem(current, target)
     if problem and not (forcing and current != target):
         raise Conflict(problem, code="illegal_stage_transition", errors=[{"loc": ["body", "stage"], "msg": problem}])
@@ -190,13 +206,19 @@ async def change_stage(
         policy = await policy_for(session, opportunity.org_unit_path)
         plan = plans.assess(await plans.get_or_create(session, opportunity.id), opportunity, policy)
         facts = gates.Facts(
-            account_id=opportunity.account_id, amount=opportunity.amount.amount if opportunity.amount else None,
-            expected_close_date=opportunity.expected_close_date, closed_on=closed_on,
-            compelling_event=opportunity.compelling_event, solution_count=len(opportunity.solution_ids or []),
-            plan=plan.sections, plan_completeness=plan.completeness,
+            account_id=opportunity.account_id,
+            amount=opportunity.amount.amount if opportunity.amount else None,
+            expected_close_date=opportunity.expected_close_date,
+            closed_on=closed_on,
+            compelling_event=opportunity.compelling_event,
+            solution_count=len(opportunity.solution_ids or []),
+            plan=plan.sections,
+            plan_completeness=plan.completeness,
         )
         passed = stages_passed(current, target) if is_forward(current, target) else [target]
-        unmet = [u for u in gates.unmet(passed, facts, policy.stage_gates) if u.requirement not in ("closed_on", "amount")]
+        unmet = [
+            u for u in gates.unmet(passed, facts, policy.stage_gates) if u.requirement not in ("closed_on", "amount")
+        ]
     if hard or (unmet and not forcing):
         errors = hard + [
             {"loc": ["gate", u.stage.value, u.field], "msg": u.message, "requirement": u.requirement, **u.details}
@@ -204,7 +226,8 @@ async def change_stage(
         ]
         raise Conflict(
             f"Moving to {target.value} needs {len(errors)} more thing(s); a manager may force it with a reason.",
-            code="stage_gate_unmet", errors=errors,
+            code="stage_gate_unmet",
+            errors=errors,
         )
     if current.value in OUTCOMES:
         await apply_outcomes(session, [opportunity.id], sign=-1)
@@ -213,10 +236,20 @@ async def change_stage(
     await session.flush()
     if target.value in OUTCOMES:
         await apply_outcomes(session, [opportunity.id], sign=1)
-    await repository.add_stage_changes(session, [_history(
-        opportunity.id, current.value, target.value, principal, forced=bool(forcing and (unmet or problem)),
-        reason=request.reason, unmet=[{"stage": u.stage.value, "requirement": u.requirement} for u in unmet] or None,
-    )])
+    await repository.add_stage_changes(
+        session,
+        [
+            _history(
+                opportunity.id,
+                current.value,
+                target.value,
+                principal,
+                forced=bool(forcing and (unmet or problem)),
+                reason=request.reason,
+                unmet=[{"stage": u.stage.value, "requirement": u.requirement} for u in unmet] or None,
+            )
+        ],
+    )
     await events.emit(session, opportunity, "stage_changed", previous_stage=current.value)
     if target.value in OUTCOMES:
         await events.emit(session, opportunity, target.value, previous_stage=current.value)
@@ -227,12 +260,16 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: O
     """Create or update by `external_id` (the kernel's bulk contract): a bad
     row is reported and skipped, the others go through in the same transaction."""
     return await run_bulk_upsert(
-        session=session, request=request, row_model=OpportunityImport,
+        session=session,
+        request=request,
+        row_model=OpportunityImport,
         upsert=lambda rows: _bulk_upsert(session, principal, rows),
     )
 
 
-async def _bulk_upsert(session: AsyncSession, principal: Principal, rows: list[BulkRow[OpportunityImport]]) -> list[BulkRowResult]:
+async def _bulk_upsert(
+    session: AsyncSession, principal: Principal, rows: list[BulkRow[OpportunityImport]]
+) -> list[BulkRowResult]:
     results: list[BulkRowResult] = []
     parsed = [(row, row.data) for row in rows]
     existing = await repository.by_external_ids(session, [row.external_id for row in rows])
@@ -243,10 +280,16 @@ async def _bulk_upsert(session: AsyncSession, principal: Principal, rows: list[B
     updates: list[tuple[BulkRow[OpportunityImport], Opportunity, OpportunityImport, str]] = []
     for row, data in parsed:
         ext, loc = row.external_id, row.loc()
-        problems = [{"loc": [*loc, "solution_ids"], "msg": f"unknown solution {s}"} for s in data.solution_ids if s not in known_solutions]
+        problems = [
+            {"loc": [*loc, "solution_ids"], "msg": f"unknown solution {s}"}
+            for s in data.solution_ids
+            if s not in known_solutions
+        ]
         problems += _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=loc)
         current = existing.get(ext)
-        if current is not None and not can_see(principal, owner_id=current.owner_id, org_unit_path=current.org_unit_path):
+        if current is not None and not can_see(
+            principal, owner_id=current.owner_id, org_unit_path=current.org_unit_path
+        ):
             problems.append({"loc": [*loc, "external_id"], "msg": "already used by an opportunity you cannot see"})
         try:
             fresh = _new(principal, data)
@@ -266,7 +309,9 @@ async def _bulk_upsert(session: AsyncSession, principal: Principal, rows: list[B
     changed: set[uuid.UUID] = set()
     new_teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
     for _, o, data, _ in updates:
-        fields = data.model_dump(exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids", "external_id"})
+        fields = data.model_dump(
+            exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids", "external_id"}
+        )
         for field, value in fields.items():
             setattr(o, field, value)
         o.solution_ids = list(dict.fromkeys(data.solution_ids))
@@ -285,7 +330,9 @@ async def _bulk_upsert(session: AsyncSession, principal: Principal, rows: list[B
             changed.add(o.id)
     await session.flush()
     history = [_history(o.id, None, o.stage, principal, reason="import") for _, o, _ in creates]
-    history += [_history(o.id, before, o.stage, principal, reason="import") for _, o, _, before in updates if o.stage != before]
+    history += [
+        _history(o.id, before, o.stage, principal, reason="import") for _, o, _, before in updates if o.stage != before
+    ]
     await repository.add_stage_changes(session, history)
     for _, o, data in creates:
         if data.team:
@@ -293,7 +340,9 @@ async def _bulk_upsert(session: AsyncSession, principal: Principal, rows: list[B
     for opportunity_id, team in new_teams.items():
         await repository.replace_team(session, opportunity_id, team)
     await apply_outcomes(
-        session, [o.id for _, o, _ in creates if o.stage in OUTCOMES] + [o.id for _, o, _, _ in updates if o.stage in OUTCOMES], sign=1
+        session,
+        [o.id for _, o, _ in creates if o.stage in OUTCOMES] + [o.id for _, o, _, _ in updates if o.stage in OUTCOMES],
+        sign=1,
     )
     # One INSERT and one NOTIFY for the whole batch's events, in row order.
     batch_events = []

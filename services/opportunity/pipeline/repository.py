@@ -19,7 +19,9 @@ def _scope(principal: Principal, scope: str) -> sa.ColumnElement[bool]:
         if (member := opportunities.member_clause(principal)) is not None:
             mine.append(member)
         return sa.or_(*mine)
-    return path_within(Opportunity.org_unit_path, principal.org_unit_path if scope == "team" else principal.organization_path)
+    return path_within(
+        Opportunity.org_unit_path, principal.org_unit_path if scope == "team" else principal.organization_path
+    )
 
 
 async def pipeline(
@@ -32,19 +34,32 @@ async def pipeline(
     )
     where = sa.and_(opportunities.visible(principal), _scope(principal, scope))
     measures: list[Any] = [
-        Opportunity.currency, sa.func.count().label("n"), sa.func.sum(Opportunity.amount_value).label("amount"),
+        Opportunity.currency,
+        sa.func.count().label("n"),
+        sa.func.sum(Opportunity.amount_value).label("amount"),
         sa.func.sum(Opportunity.amount_value * probability).label("weighted"),
     ]
-    by_stage = (await session.execute(
-        sa.select(Opportunity.stage, *measures).where(where).group_by(Opportunity.stage, Opportunity.currency)
-        .order_by(Opportunity.stage, Opportunity.currency)
-    )).all()
+    by_stage = (
+        await session.execute(
+            sa.select(Opportunity.stage, *measures)
+            .where(where)
+            .group_by(Opportunity.stage, Opportunity.currency)
+            .order_by(Opportunity.stage, Opportunity.currency)
+        )
+    ).all()
     first = dt.date.today().replace(day=1)
     month = sa.func.date_trunc("month", Opportunity.expected_close_date).cast(sa.Date).label("month")
-    by_month = (await session.execute(
-        sa.select(month, *measures)
-        .where(where, Opportunity.stage.in_([s.value for s in OPEN_STAGES]), Opportunity.expected_close_date >= first,
-               Opportunity.expected_close_date < first + dt.timedelta(days=31 * months))
-        .group_by(month, Opportunity.currency).order_by(month, Opportunity.currency)
-    )).all()
+    by_month = (
+        await session.execute(
+            sa.select(month, *measures)
+            .where(
+                where,
+                Opportunity.stage.in_([s.value for s in OPEN_STAGES]),
+                Opportunity.expected_close_date >= first,
+                Opportunity.expected_close_date < first + dt.timedelta(days=31 * months),
+            )
+            .group_by(month, Opportunity.currency)
+            .order_by(month, Opportunity.currency)
+        )
+    ).all()
     return by_stage, by_month

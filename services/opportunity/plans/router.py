@@ -5,10 +5,10 @@ from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import NotFound, PreconditionFailed, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.routing import TransactionalRoute
+from services.opportunity.domain.plan import PlanSections
 from services.opportunity.opportunities import service as opportunities
 from services.opportunity.opportunities.router import OpportunityId
 from services.opportunity.plans import service
-from services.opportunity.domain.plan import PlanSections
 from services.opportunity.plans.schemas import PlanRead, PlanWarning
 from services.opportunity.policies.service import policy_for
 
@@ -23,10 +23,13 @@ router = APIRouter(
 def _read(assessed: service.Assessed) -> PlanRead:
     plan = assessed.plan
     return PlanRead(
-        opportunity_id=plan.opportunity_id, sections=assessed.sections, completeness=assessed.completeness,
+        opportunity_id=plan.opportunity_id,
+        sections=assessed.sections,
+        completeness=assessed.completeness,
         section_scores=assessed.section_scores,
         warnings=[PlanWarning(code=w.code, message=w.message) for w in assessed.warnings],
-        updated_at=plan.updated_at, version=plan.version,
+        updated_at=plan.updated_at,
+        version=plan.version,
     )
 
 

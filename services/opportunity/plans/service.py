@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.opportunity.opportunities.models import Opportunity
-from services.opportunity.domain.stages import Stage
 from services.opportunity.domain import checklist
 from services.opportunity.domain.plan import PlanSections
-from services.opportunity.plans.models import TasPlan
 from services.opportunity.domain.policy import Policy
+from services.opportunity.domain.stages import Stage
+from services.opportunity.opportunities.models import Opportunity
+from services.opportunity.plans.models import TasPlan
 
 
 @dataclass(frozen=True, slots=True)

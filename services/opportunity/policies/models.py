@@ -16,7 +16,9 @@ class PolicyRow(Base):
     organization_path: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
     document: Mapped[dict] = mapped_column(JSONB)
     updated_by: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=sa.func.now()
     )

@@ -5,8 +5,8 @@ from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Forbidden, PreconditionFailed, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.routing import TransactionalRoute
-from services.opportunity.policies import service
 from services.opportunity.domain.policy import Policy
+from services.opportunity.policies import service
 
 router = APIRouter(
     prefix="/api/v1/opportunities/policy",

@@ -25,7 +25,8 @@ router = APIRouter(tags=["recommendations"], route_class=TransactionalRoute, res
 
 @router.get(
     "/api/v1/opportunities/{opportunity_id}/recommended-solutions",
-    summary="Top solutions for this opportunity, with evidence", response_model=Recommendations,
+    summary="Top solutions for this opportunity, with evidence",
+    response_model=Recommendations,
     responses=problem_responses(NotFound),
 )
 async def recommend_solutions(
@@ -50,7 +51,8 @@ async def recommend_solutions(
 
 @router.post(
     "/api/v1/opportunities/recommended-solutions:batch-get",
-    summary="Top solutions for many opportunities at once (no resources)", response_model=BatchRecommendations,
+    summary="Top solutions for many opportunities at once (no resources)",
+    response_model=BatchRecommendations,
     responses=problem_responses(Unprocessable),
 )
 async def recommend_solutions_batch(

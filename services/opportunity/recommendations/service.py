@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.peers import PEER_ERRORS, Peers, failure_reason, ok_json
-from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.domain import ranking
+from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.recommendations import repository
 from services.opportunity.recommendations.schemas import Evidence, Recommendation, Recommendations
 from services.opportunity.sales_people import repository as people
@@ -37,7 +37,8 @@ async def recommend(
     stages = {p.employee_id: p.stage for p in await people.by_ids(session, owners)} if owners else {}
     return [
         Recommendations(
-            opportunity_id=o.id, window={"since": since, "until": until},
+            opportunity_id=o.id,
+            window={"since": since, "until": until},
             items=_ranked(o, solutions, counts[(o.industry, o.size_band)], k),
             owner_stage=stages.get(o.owner_id) if o.owner_id else None,
         )
@@ -45,7 +46,9 @@ async def recommend(
     ]
 
 
-def _ranked(o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUID, Any], k: int) -> list[Recommendation]:
+def _ranked(
+    o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUID, Any], k: int
+) -> list[Recommendation]:
     attached = set(o.solution_ids or [])
     candidates, last_win = [], {}
     for s in solutions:
@@ -53,28 +56,53 @@ def _ranked(o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUI
             continue
         c = counts.get(s.id)
         last_win[str(s.id)] = c.last_win_month if c else None
-        candidates.append(ranking.Candidate(
-            solution_id=str(s.id), name=s.name, industries=tuple(s.industries), size_bands=tuple(s.size_bands),
-            **({} if c is None else {
-                "wins_similar": int(c.wins_similar), "losses_similar": int(c.losses_similar),
-                "wins_industry": int(c.wins_industry), "losses_industry": int(c.losses_industry),
-                "wins_all": int(c.wins_all), "losses_all": int(c.losses_all),
-            }),
-        ))
-    return [Recommendation(
-        solution_id=r.candidate.solution_id, name=r.candidate.name, score=r.score,
-        evidence=Evidence(
-            wins_similar_accounts=r.candidate.wins_similar, wins_industry=r.candidate.wins_industry,
-            losses_industry=r.candidate.losses_industry, wins_overall=r.candidate.wins_all, win_rate=r.win_rate,
-            tag_match=r.tag_match, last_win_month=last_win.get(r.candidate.solution_id),
-        ),
-    ) for r in ranking.rank(candidates, industry=o.industry, size_band=o.size_band, k=k)]
+        candidates.append(
+            ranking.Candidate(
+                solution_id=str(s.id),
+                name=s.name,
+                industries=tuple(s.industries),
+                size_bands=tuple(s.size_bands),
+                **(
+                    {}
+                    if c is None
+                    else {
+                        "wins_similar": int(c.wins_similar),
+                        "losses_similar": int(c.losses_similar),
+                        "wins_industry": int(c.wins_industry),
+                        "losses_industry": int(c.losses_industry),
+                        "wins_all": int(c.wins_all),
+                        "losses_all": int(c.losses_all),
+                    }
+                ),
+            )
+        )
+    return [
+        Recommendation(
+            solution_id=r.candidate.solution_id,
+            name=r.candidate.name,
+            score=r.score,
+            evidence=Evidence(
+                wins_similar_accounts=r.candidate.wins_similar,
+                wins_industry=r.candidate.wins_industry,
+                losses_industry=r.candidate.losses_industry,
+                wins_overall=r.candidate.wins_all,
+                win_rate=r.win_rate,
+                tag_match=r.tag_match,
+                last_win_month=last_win.get(r.candidate.solution_id),
+            ),
+        )
+        for r in ranking.rank(candidates, industry=o.industry, size_band=o.size_band, k=k)
+    ]
 
 
 async def resources(peers: Peers, *, industry: str | None, solution_id: str | None) -> dict[str, Any]:
     """Reference cases and experts from resource sharing, for an L1 owner; when
     it cannot answer, `available: false` and why, instead of a failed page."""
-    params = {"limit": 5, **({"industry": industry} if industry else {}), **({"solution": solution_id} if solution_id else {})}
+    params = {
+        "limit": 5,
+        **({"industry": industry} if industry else {}),
+        **({"solution": solution_id} if solution_id else {}),
+    }
 
     async def fetch(kind: str) -> list[Any]:
         response = await peers.get("resource_share", "/api/v1/resources", params={"type": kind, **params})

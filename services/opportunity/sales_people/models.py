@@ -13,7 +13,9 @@ class SalesPerson(Base):
 
     __tablename__ = "sales_people"
     __table_args__ = (
-        sa.Index("ix_sales_people_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}),
+        sa.Index(
+            "ix_sales_people_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}
+        ),
         sa.Index("ix_sales_people_name_employee_id", "name", "employee_id"),
     )
 

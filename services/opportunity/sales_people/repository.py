@@ -37,7 +37,14 @@ async def record_stage(session: AsyncSession, values: dict[str, Any]) -> None:
     """Keep the last stage seen; a stage event may arrive before the employee
     event (it then makes a placeholder row that `employee.created` fills in)."""
     stmt = insert(SalesPerson).values(
-        {"name": "", "active": True, "source_version": 0, "capacity": 0, "updated_at": values["stage_seen_at"], **values}
+        {
+            "name": "",
+            "active": True,
+            "source_version": 0,
+            "capacity": 0,
+            "updated_at": values["stage_seen_at"],
+            **values,
+        }
     )
     excluded = stmt.excluded
     await session.execute(
@@ -50,7 +57,9 @@ async def record_stage(session: AsyncSession, values: dict[str, Any]) -> None:
 
 
 async def by_ids(session: AsyncSession, employee_ids: list[Any]) -> list[SalesPerson]:
-    return list((await session.execute(sa.select(SalesPerson).where(SalesPerson.employee_id.in_(employee_ids)))).scalars())
+    return list(
+        (await session.execute(sa.select(SalesPerson).where(SalesPerson.employee_id.in_(employee_ids)))).scalars()
+    )
 
 
 async def in_unit(session: AsyncSession, principal: Principal, org_unit: str, *, limit: int) -> list[SalesPerson]:

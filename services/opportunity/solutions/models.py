@@ -5,8 +5,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
 from sanlun.kernel.db import RecordMixin
-from services.opportunity.db import Base
 from sanlun.kernel.types import MoneyValue
+from services.opportunity.db import Base
 
 
 class Solution(RecordMixin, Base):

@@ -39,13 +39,15 @@ async def list_solutions(
     page: Pagination,
     active: Annotated[bool | None, Query(description="Only active (true) or retired (false) solutions.")] = None,
     family: Annotated[str | None, Query(max_length=100, description="Exact solution family.")] = None,
-    industry: Annotated[str | None, Query(max_length=100, description="Only solutions tagged with this industry.")] = None,
-    size_band: Annotated[str | None, Query(max_length=50, description="Only solutions tagged with this size band.")] = None,
+    industry: Annotated[
+        str | None, Query(max_length=100, description="Only solutions tagged with this industry.")
+    ] = None,
+    size_band: Annotated[
+        str | None, Query(max_length=50, description="Only solutions tagged with this size band.")
+    ] = None,
 ) -> Page[SolutionRead]:
     stmt = repository.list_statement(active=active, family=family, industry=industry, size_band=size_band)
-    rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(Solution.created_at, Solution.id), params=page
-    )
+    rows, next_cursor = await paginate(session, request, stmt, order_by=(Solution.created_at, Solution.id), params=page)
     return Page[SolutionRead](items=[SolutionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

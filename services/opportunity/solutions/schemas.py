@@ -39,11 +39,18 @@ class SolutionCreate(BaseModel):
 class SolutionUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"list_price": {"amount": "268000.00", "currency": "CNY"},
-         "industries": ["logistics", "retail", "manufacturing", "healthcare"]},
-        {"active": False},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "list_price": {"amount": "268000.00", "currency": "CNY"},
+                    "industries": ["logistics", "retail", "manufacturing", "healthcare"],
+                },
+                {"active": False},
+            ]
+        },
+    )
 
     name: Name | None = None
     family: Family | None = None
@@ -55,10 +62,21 @@ class SolutionUpdate(BaseModel):
 
 
 class SolutionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968", **_CREATE, "active": True,
-        "created_at": "2026-03-02T01:20:00Z", "updated_at": "2026-10-15T08:45:31Z", "version": 3,
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968",
+                    **_CREATE,
+                    "active": True,
+                    "created_at": "2026-03-02T01:20:00Z",
+                    "updated_at": "2026-10-15T08:45:31Z",
+                    "version": 3,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     name: str

@@ -162,9 +162,17 @@ def disclose_owner(rel: Relationship, *, viewer_id: uuid.UUID | None) -> dict[st
     """The owner's identity only as far as their sharing allows (never hidden from themself)."""
     level = "identity" if rel.owner_id == viewer_id else rel.disclosure
     if level == "identity":
-        return {"disclosure": level, "employee_id": rel.owner_id, "org_unit_path": rel.owner_org_unit_path,
-                "organization": organization_of(rel.owner_org_unit_path)}
+        return {
+            "disclosure": level,
+            "employee_id": rel.owner_id,
+            "org_unit_path": rel.owner_org_unit_path,
+            "organization": organization_of(rel.owner_org_unit_path),
+        }
     if level == "organization":
-        return {"disclosure": level, "employee_id": None, "org_unit_path": None,
-                "organization": organization_of(rel.owner_org_unit_path)}
+        return {
+            "disclosure": level,
+            "employee_id": None,
+            "org_unit_path": None,
+            "organization": organization_of(rel.owner_org_unit_path),
+        }
     return {"disclosure": "anonymous", "employee_id": None, "org_unit_path": None, "organization": None}

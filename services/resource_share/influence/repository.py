@@ -29,7 +29,8 @@ def _breakdown_statement() -> sa.Select[Any]:
     reached = sa.union(
         sa.select(_organization(rr.requester_org_unit_path).label("org")).where(used, ~same_org),
         sa.select(_organization(intro.requester_org_unit_path)).where(
-            intro.connector_id == employee_id, intro.status == "introduced",
+            intro.connector_id == employee_id,
+            intro.status == "introduced",
             _organization(intro.requester_org_unit_path) != _organization(intro.connector_org_unit_path),
         ),
     ).subquery()
@@ -40,11 +41,15 @@ def _breakdown_statement() -> sa.Select[Any]:
         sa.select(sr.opportunity_id).where(sr.assignee_id == employee_id, sr.status == "fulfilled", sr.won.is_(True)),
     ).subquery()
     return sa.select(
-        sa.select(sa.func.count()).where(used, rr.requester_org_unit_path != rr.owner_org_unit_path, same_org)
-        .scalar_subquery().label("reuse_other_teams"),
+        sa.select(sa.func.count())
+        .where(used, rr.requester_org_unit_path != rr.owner_org_unit_path, same_org)
+        .scalar_subquery()
+        .label("reuse_other_teams"),
         sa.select(sa.func.count()).where(used, ~same_org).scalar_subquery().label("reuse_other_organizations"),
-        sa.select(sa.func.count()).where(intro.connector_id == employee_id, intro.status == "introduced")
-        .scalar_subquery().label("introductions_completed"),
+        sa.select(sa.func.count())
+        .where(intro.connector_id == employee_id, intro.status == "introduced")
+        .scalar_subquery()
+        .label("introductions_completed"),
         sa.select(sa.func.count()).select_from(wins).scalar_subquery().label("wins_contributed"),
         sa.select(sa.func.count()).select_from(reached).scalar_subquery().label("organizations_reached"),
         sa.select(sa.func.avg(rr.rating)).where(used, rr.rating.is_not(None)).scalar_subquery().label("rating_avg"),

@@ -33,22 +33,32 @@ router = APIRouter(
 EmployeeId = Annotated[uuid.UUID, Path(description="The employee's id.")]
 
 
-@router.get("/{employee_id}/influence", summary="An employee's influence with its breakdown",
-            response_model=Influence, responses=problem_responses(NotFound))
+@router.get(
+    "/{employee_id}/influence",
+    summary="An employee's influence with its breakdown",
+    response_model=Influence,
+    responses=problem_responses(NotFound),
+)
 async def get_influence(
     employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
 ) -> Influence:
     return await service.influence_of(session=session, principal=principal, peers=peers, employee_id=employee_id)
 
 
-@router.get("/{employee_id}/demand", summary="What the group asks of an employee: requests, introductions, support",
-            response_model=Demand, responses=problem_responses(NotFound))
+@router.get(
+    "/{employee_id}/demand",
+    summary="What the group asks of an employee: requests, introductions, support",
+    response_model=Demand,
+    responses=problem_responses(NotFound),
+)
 async def get_demand(
     employee_id: EmployeeId,
     session: DbSession,
     principal: CurrentPrincipal,
     peers: PeersDep,
-    window_days: Annotated[int, Query(ge=1, le=3650, description="Count what was asked in the last this many days.")] = 90,
+    window_days: Annotated[
+        int, Query(ge=1, le=3650, description="Count what was asked in the last this many days.")
+    ] = 90,
 ) -> Demand:
     """For the employee and their line only (not part of a public profile).
     `waiting_decision` counts everything still waiting, however old."""
@@ -57,8 +67,12 @@ async def get_demand(
     )
 
 
-@router.get("/{employee_id}/profile", summary="An employee's profile (public once they opt in)",
-            response_model=ProfileRead, responses=problem_responses(NotFound))
+@router.get(
+    "/{employee_id}/profile",
+    summary="An employee's profile (public once they opt in)",
+    response_model=ProfileRead,
+    responses=problem_responses(NotFound),
+)
 async def get_profile(
     employee_id: EmployeeId, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
 ) -> ProfileRead:
@@ -67,12 +81,22 @@ async def get_profile(
     return profile
 
 
-@router.put("/{employee_id}/profile", summary="Publish or change your profile (opt in with `public`)",
-            response_model=ProfileRead, responses=problem_responses(Forbidden, Unprocessable))
+@router.put(
+    "/{employee_id}/profile",
+    summary="Publish or change your profile (opt in with `public`)",
+    response_model=ProfileRead,
+    responses=problem_responses(Forbidden, Unprocessable),
+)
 async def put_profile(
-    employee_id: EmployeeId, data: ProfileWrite, response: Response, session: DbSession, principal: CurrentPrincipal,
+    employee_id: EmployeeId,
+    data: ProfileWrite,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
     peers: PeersDep,
 ) -> ProfileRead:
-    profile = await service.put_profile(session=session, principal=principal, peers=peers, employee_id=employee_id, data=data)
+    profile = await service.put_profile(
+        session=session, principal=principal, peers=peers, employee_id=employee_id, data=data
+    )
     set_etag(response, profile.version)
     return profile

@@ -38,8 +38,11 @@ async def influence(*, session: AsyncSession, employee_id: uuid.UUID) -> Influen
     )
     score, points = rules.score(b)
     return Influence(
-        employee_id=employee_id, score=score, breakdown=InfluenceBreakdown(**{k: getattr(b, k) for k in rules.POINTS}),
-        points=points, rating_avg=round(float(row.rating_avg), 2) if row.rating_avg is not None else None,
+        employee_id=employee_id,
+        score=score,
+        breakdown=InfluenceBreakdown(**{k: getattr(b, k) for k in rules.POINTS}),
+        points=points,
+        rating_avg=round(float(row.rating_avg), 2) if row.rating_avg is not None else None,
     )
 
 
@@ -121,11 +124,15 @@ async def put_profile(
 async def _present(session: AsyncSession, profile: Profile) -> ProfileRead:
     assets = await repository.shared_assets(session, profile.employee_id)
     return ProfileRead(
-        employee_id=profile.employee_id, org_unit_path=profile.org_unit_path, public=profile.public,
-        headline=profile.headline, expertise_areas=profile.expertise_areas,
+        employee_id=profile.employee_id,
+        org_unit_path=profile.org_unit_path,
+        public=profile.public,
+        headline=profile.headline,
+        expertise_areas=profile.expertise_areas,
         shared_assets=[SharedAsset.model_validate(a) for a in assets],
         influence=await influence(session=session, employee_id=profile.employee_id),
-        published_at=profile.published_at, version=profile.version,
+        published_at=profile.published_at,
+        version=profile.version,
     )
 
 

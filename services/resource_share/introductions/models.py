@@ -24,11 +24,13 @@ class Introduction(RecordMixin, Base):
         sa.Index("ix_introductions_status", "status"),
         sa.Index("ix_introductions_target_contact_id", "target_contact_id"),
         sa.Index(
-            "ix_introductions_requester_org_unit_path", "requester_org_unit_path",
+            "ix_introductions_requester_org_unit_path",
+            "requester_org_unit_path",
             postgresql_ops={"requester_org_unit_path": "text_pattern_ops"},
         ),
         sa.Index(
-            "ix_introductions_connector_org_unit_path", "connector_org_unit_path",
+            "ix_introductions_connector_org_unit_path",
+            "connector_org_unit_path",
             postgresql_ops={"connector_org_unit_path": "text_pattern_ops"},
         ),
     )

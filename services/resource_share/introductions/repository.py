@@ -12,8 +12,14 @@ from services.resource_share.introductions.models import Introduction
 from services.resource_share.resources.models import GRAPH_SCOPES, Resource
 
 _COLUMNS = (
-    Resource.id, Resource.owner_id, Resource.org_unit_path, Resource.contact_id, Resource.account_id,
-    Resource.strength, Resource.disclosure, Resource.shared,
+    Resource.id,
+    Resource.owner_id,
+    Resource.org_unit_path,
+    Resource.contact_id,
+    Resource.account_id,
+    Resource.strength,
+    Resource.disclosure,
+    Resource.shared,
 )
 
 
@@ -57,8 +63,14 @@ async def subgraph(
     rows = (await session.execute(stmt)).all()
     return [
         Relationship(
-            id=r.id, owner_id=r.owner_id, owner_org_unit_path=r.org_unit_path, contact_id=r.contact_id,
-            account_id=r.account_id, strength=r.strength, disclosure=r.disclosure, shared=r.shared or {},
+            id=r.id,
+            owner_id=r.owner_id,
+            owner_org_unit_path=r.org_unit_path,
+            contact_id=r.contact_id,
+            account_id=r.account_id,
+            strength=r.strength,
+            disclosure=r.disclosure,
+            shared=r.shared or {},
         )
         for r in rows
     ]
@@ -66,8 +78,12 @@ async def subgraph(
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
     return sa.or_(
-        visibility_clause(principal, owner_column=Introduction.requester_id, org_unit_column=Introduction.requester_org_unit_path),
-        visibility_clause(principal, owner_column=Introduction.connector_id, org_unit_column=Introduction.connector_org_unit_path),
+        visibility_clause(
+            principal, owner_column=Introduction.requester_id, org_unit_column=Introduction.requester_org_unit_path
+        ),
+        visibility_clause(
+            principal, owner_column=Introduction.connector_id, org_unit_column=Introduction.connector_org_unit_path
+        ),
     )
 
 

@@ -83,10 +83,14 @@ async def list_introduction_paths(
             raise InvalidCursor("The cursor belongs to another query; start again without it.")
         offset = decoded[0]
     ranked = await service.find_paths(
-        session=session, principal=principal, contact_id=contact_id, account_id=account_id,
-        config=path_config(request), limit=offset + page.limit + 1,
+        session=session,
+        principal=principal,
+        contact_id=contact_id,
+        account_id=account_id,
+        config=path_config(request),
+        limit=offset + page.limit + 1,
     )
-    window = ranked[offset:offset + page.limit]
+    window = ranked[offset : offset + page.limit]
     more = len(ranked) > offset + page.limit
     assert principal.employee_id is not None
     return PathPage(
@@ -103,13 +107,20 @@ async def list_introduction_paths(
     responses=problem_responses(Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_introduction(
-    data: IntroductionCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal,
+    data: IntroductionCreate,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
     peers: PeersDep,
 ) -> IntroductionRead:
     """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
     await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
     created = await service.create(
-        session=session, principal=principal, data=data, config=path_config(request),
+        session=session,
+        principal=principal,
+        data=data,
+        config=path_config(request),
         expiry_days=request.app.state.settings.introduction_expiry_days,
     )
     response.headers["Location"] = f"/api/v1/introductions/{created.id}"
@@ -117,7 +128,9 @@ async def create_introduction(
     return service.present(created, principal)
 
 
-@router.get("", summary="List introductions you asked for, were asked for, or manage", response_model=Page[IntroductionRead])
+@router.get(
+    "", summary="List introductions you asked for, were asked for, or manage", response_model=Page[IntroductionRead]
+)
 async def list_introductions(
     request: Request,
     session: DbSession,
@@ -128,7 +141,8 @@ async def list_introductions(
         Query(description="`requester`: ones you asked for; `connector`: ones waiting on you."),
     ] = None,
     status: Annotated[
-        Literal["requested", "accepted", "declined", "introduced", "failed"] | None, Query(description="Only this status.")
+        Literal["requested", "accepted", "declined", "introduced", "failed"] | None,
+        Query(description="Only this status."),
     ] = None,
 ) -> Page[IntroductionRead]:
     stmt = repository.list_statement(principal, role=role, status=status)
@@ -138,8 +152,12 @@ async def list_introductions(
     return Page[IntroductionRead](items=[service.present(r, principal) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{introduction_id}", summary="Get one introduction", response_model=IntroductionRead,
-            responses=problem_responses(NotFound))
+@router.get(
+    "/{introduction_id}",
+    summary="Get one introduction",
+    response_model=IntroductionRead,
+    responses=problem_responses(NotFound),
+)
 async def get_introduction(
     introduction_id: IntroductionId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> IntroductionRead:
@@ -149,8 +167,13 @@ async def get_introduction(
 
 
 async def _act(
-    request: Request, response: Response, session: DbSession, principal: Principal,
-    introduction_id: uuid.UUID, action: str, note: str,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: Principal,
+    introduction_id: uuid.UUID,
+    action: str,
+    note: str,
 ) -> IntroductionRead:
     found = await service.get(session=session, principal=principal, introduction_id=introduction_id, lock=True)
     check_if_match(request, found.version)
@@ -159,37 +182,69 @@ async def _act(
     return service.present(found, principal)
 
 
-@router.post("/{introduction_id}/accept", summary="Accept to make the introduction (connector)",
-             response_model=IntroductionRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{introduction_id}/accept",
+    summary="Accept to make the introduction (connector)",
+    response_model=IntroductionRead,
+    responses=ACTION_PROBLEMS,
+)
 async def accept_introduction(
-    introduction_id: IntroductionId, data: IntroductionDecision, request: Request, response: Response,
-    session: DbSession, principal: CurrentPrincipal,
+    introduction_id: IntroductionId,
+    data: IntroductionDecision,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> IntroductionRead:
     return await _act(request, response, session, principal, introduction_id, "accept", data.note)
 
 
-@router.post("/{introduction_id}/decline", summary="Decline the introduction (connector); publishes introduction.completed",
-             response_model=IntroductionRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{introduction_id}/decline",
+    summary="Decline the introduction (connector); publishes introduction.completed",
+    response_model=IntroductionRead,
+    responses=ACTION_PROBLEMS,
+)
 async def decline_introduction(
-    introduction_id: IntroductionId, data: IntroductionDecision, request: Request, response: Response,
-    session: DbSession, principal: CurrentPrincipal,
+    introduction_id: IntroductionId,
+    data: IntroductionDecision,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> IntroductionRead:
     return await _act(request, response, session, principal, introduction_id, "decline", data.note)
 
 
-@router.post("/{introduction_id}/introduce", summary="Record that the introduction was made; publishes introduction.completed",
-             response_model=IntroductionRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{introduction_id}/introduce",
+    summary="Record that the introduction was made; publishes introduction.completed",
+    response_model=IntroductionRead,
+    responses=ACTION_PROBLEMS,
+)
 async def complete_introduction(
-    introduction_id: IntroductionId, data: IntroductionDecision, request: Request, response: Response,
-    session: DbSession, principal: CurrentPrincipal,
+    introduction_id: IntroductionId,
+    data: IntroductionDecision,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> IntroductionRead:
     return await _act(request, response, session, principal, introduction_id, "introduce", data.note)
 
 
-@router.post("/{introduction_id}/fail", summary="Record that the introduction failed; publishes introduction.completed",
-             response_model=IntroductionRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{introduction_id}/fail",
+    summary="Record that the introduction failed; publishes introduction.completed",
+    response_model=IntroductionRead,
+    responses=ACTION_PROBLEMS,
+)
 async def fail_introduction(
-    introduction_id: IntroductionId, data: IntroductionDecision, request: Request, response: Response,
-    session: DbSession, principal: CurrentPrincipal,
+    introduction_id: IntroductionId,
+    data: IntroductionDecision,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
 ) -> IntroductionRead:
     return await _act(request, response, session, principal, introduction_id, "fail", data.note)

@@ -14,21 +14,37 @@ _RELATIONSHIP = "f6c3b245-d678-4e9f-9a0b-c1d2e3f4a5b6"
 _OPPORTUNITY = "2f6c9b1e-8a3d-4c5e-9f70-1b2a3c4d5e6f"
 _MESSAGE = "We are in solution design for the Hangzhou hub storage refresh; 20 minutes with their CIO would help a lot."
 _CONNECTOR_PARTY: dict[str, Any] = {
-    "disclosure": "identity", "employee_id": _CONNECTOR, "org_unit_path": "/group/south/team-2",
+    "disclosure": "identity",
+    "employee_id": _CONNECTOR,
+    "org_unit_path": "/group/south/team-2",
     "organization": "/group/south",
 }
 # Asking a colleague of another organisation (0.6) who knows the CIO well (85/100).
 _PATH: dict[str, Any] = {
-    "rank": 1, "strength": 0.51, "hops": 2, "connector": _CONNECTOR_PARTY, "target_contact_id": _CIO,
+    "rank": 1,
+    "strength": 0.51,
+    "hops": 2,
+    "connector": _CONNECTOR_PARTY,
+    "target_contact_id": _CIO,
     "relationship_ids": [_RELATIONSHIP],
     "steps": [
-        {"kind": "ask", "strength": 0.6, "relationship_id": None,
-         "source": {"type": "employee",
-                    "employee": {"disclosure": "you", "employee_id": _ME, "org_unit_path": None, "organization": None}},
-         "target": {"type": "employee", "employee": _CONNECTOR_PARTY}},
-        {"kind": "relationship", "strength": 0.85, "relationship_id": _RELATIONSHIP,
-         "source": {"type": "employee", "employee": _CONNECTOR_PARTY},
-         "target": {"type": "contact", "contact_id": _CIO, "shared": {"title": "Chief Information Officer"}}},
+        {
+            "kind": "ask",
+            "strength": 0.6,
+            "relationship_id": None,
+            "source": {
+                "type": "employee",
+                "employee": {"disclosure": "you", "employee_id": _ME, "org_unit_path": None, "organization": None},
+            },
+            "target": {"type": "employee", "employee": _CONNECTOR_PARTY},
+        },
+        {
+            "kind": "relationship",
+            "strength": 0.85,
+            "relationship_id": _RELATIONSHIP,
+            "source": {"type": "employee", "employee": _CONNECTOR_PARTY},
+            "target": {"type": "contact", "contact_id": _CIO, "shared": {"title": "Chief Information Officer"}},
+        },
     ],
 }
 
@@ -46,13 +62,17 @@ class Node(BaseModel):
     type: Literal["employee", "contact"]
     employee: Party | None = None
     contact_id: uuid.UUID | None = None
-    shared: Annotated[dict[str, Any] | None, Field(description="What the relationship's owner shared about the contact.")] = None
+    shared: Annotated[
+        dict[str, Any] | None, Field(description="What the relationship's owner shared about the contact.")
+    ] = None
 
 
 class Step(BaseModel):
     kind: Annotated[
         Literal["ask", "relationship", "colleague"],
-        Field(description="`ask`: you ask a colleague; `relationship`: a shared tie; `colleague`: same account as the target."),
+        Field(
+            description="`ask`: you ask a colleague; `relationship`: a shared tie; `colleague`: same account as the target."
+        ),
     ]
     source: Node
     target: Node
@@ -80,14 +100,27 @@ class PathPage(BaseModel):
 
 
 class IntroductionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "contact_id": _CIO, "relationship_ids": [_RELATIONSHIP], "opportunity_id": _OPPORTUNITY, "message": _MESSAGE,
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contact_id": _CIO,
+                    "relationship_ids": [_RELATIONSHIP],
+                    "opportunity_id": _OPPORTUNITY,
+                    "message": _MESSAGE,
+                }
+            ]
+        },
+    )
 
-    contact_id: Annotated[uuid.UUID | None, Field(description="The contact you want to meet (or give account_id).")] = None
+    contact_id: Annotated[uuid.UUID | None, Field(description="The contact you want to meet (or give account_id).")] = (
+        None
+    )
     account_id: Annotated[uuid.UUID | None, Field(description="The account you want a way into.")] = None
     relationship_ids: Annotated[
-        list[uuid.UUID], Field(min_length=1, max_length=3, description="A path's `relationship_ids` from the path query.")
+        list[uuid.UUID],
+        Field(min_length=1, max_length=3, description="A path's `relationship_ids` from the path query."),
     ]
     opportunity_id: uuid.UUID | None = None
     message: Note = ""
@@ -100,24 +133,47 @@ class IntroductionCreate(BaseModel):
 
 
 class IntroductionDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"note": "Introduced Li Wei to Wang Fang over WeChat; they meet in Hangzhou on 2 December."},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"note": "Introduced Li Wei to Wang Fang over WeChat; they meet in Hangzhou on 2 December."},
+            ]
+        },
+    )
 
     note: Note = ""
 
 
 class IntroductionRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "b8e5d467-f890-4ab1-9c2d-e3f4a5b6c7d8", "requester_id": _ME,
-        "requester_org_unit_path": "/group/east/team-3",
-        "connector": _CONNECTOR_PARTY, "relationship_ids": [_RELATIONSHIP], "target_contact_id": _CIO,
-        "target_account_id": _ACCOUNT, "strength": 0.51, "hops": 2, "opportunity_id": _OPPORTUNITY, "message": _MESSAGE,
-        "status": "introduced", "allowed_actions": [], "expires_at": "2026-12-08T02:00:00Z",
-        "decided_at": "2026-11-24T06:30:00Z", "completed_at": "2026-11-26T03:10:00Z",
-        "note": "Introduced Li Wei to Wang Fang over WeChat; they meet in Hangzhou on 2 December.",
-        "created_at": "2026-11-24T02:00:00Z", "updated_at": "2026-11-26T03:10:00Z", "version": 3,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "b8e5d467-f890-4ab1-9c2d-e3f4a5b6c7d8",
+                    "requester_id": _ME,
+                    "requester_org_unit_path": "/group/east/team-3",
+                    "connector": _CONNECTOR_PARTY,
+                    "relationship_ids": [_RELATIONSHIP],
+                    "target_contact_id": _CIO,
+                    "target_account_id": _ACCOUNT,
+                    "strength": 0.51,
+                    "hops": 2,
+                    "opportunity_id": _OPPORTUNITY,
+                    "message": _MESSAGE,
+                    "status": "introduced",
+                    "allowed_actions": [],
+                    "expires_at": "2026-12-08T02:00:00Z",
+                    "decided_at": "2026-11-24T06:30:00Z",
+                    "completed_at": "2026-11-26T03:10:00Z",
+                    "note": "Introduced Li Wei to Wang Fang over WeChat; they meet in Hangzhou on 2 December.",
+                    "created_at": "2026-11-24T02:00:00Z",
+                    "updated_at": "2026-11-26T03:10:00Z",
+                    "version": 3,
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     requester_id: uuid.UUID

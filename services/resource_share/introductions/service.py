@@ -50,8 +50,12 @@ async def find_paths(
     else:
         targets = {e.contact_id for e in edges if e.account_id == account_id}
     return paths.rank_paths(
-        requester_id=me, requester_path=principal.org_unit_path, targets=targets,
-        relationships=edges, config=config, limit=limit,
+        requester_id=me,
+        requester_path=principal.org_unit_path,
+        targets=targets,
+        relationships=edges,
+        config=config,
+        limit=limit,
     )
 
 
@@ -74,7 +78,10 @@ def present_path(path: paths.Path, rank: int, viewer: uuid.UUID) -> PathRead:
         if kind == "contact":
             return Node(type="contact", contact_id=ident, shared=dict(via.shared) if via else None)
         if ident == viewer:
-            return Node(type="employee", employee=Party(disclosure="you", employee_id=viewer, org_unit_path=None, organization=None))
+            return Node(
+                type="employee",
+                employee=Party(disclosure="you", employee_id=viewer, org_unit_path=None, organization=None),
+            )
         return Node(type="employee", employee=_party(leaving[ident], viewer))
 
     steps = [
@@ -88,8 +95,13 @@ def present_path(path: paths.Path, rank: int, viewer: uuid.UUID) -> PathRead:
         for hop in path.hops
     ]
     return PathRead(
-        rank=rank, strength=round(path.strength, 4), hops=len(path.hops), connector=_party(path.connector, viewer),
-        target_contact_id=path.target_contact_id, relationship_ids=list(path.relationship_ids), steps=steps,
+        rank=rank,
+        strength=round(path.strength, 4),
+        hops=len(path.hops),
+        connector=_party(path.connector, viewer),
+        target_contact_id=path.target_contact_id,
+        relationship_ids=list(path.relationship_ids),
+        steps=steps,
     )
 
 
@@ -97,8 +109,12 @@ async def create(
     *, session: AsyncSession, principal: Principal, data: IntroductionCreate, config: paths.PathConfig, expiry_days: int
 ) -> Introduction:
     found = await find_paths(
-        session=session, principal=principal, contact_id=data.contact_id, account_id=data.account_id,
-        config=config, limit=SEARCH_DEPTH,
+        session=session,
+        principal=principal,
+        contact_id=data.contact_id,
+        account_id=data.account_id,
+        config=config,
+        limit=SEARCH_DEPTH,
     )
     wanted = tuple(data.relationship_ids)
     path = next((p for p in found if p.relationship_ids == wanted), None)
@@ -117,8 +133,10 @@ async def create(
         relationship_id=connector.id,
         relationship_ids=list(wanted),
         target_contact_id=path.target_contact_id,
-        target_account_id=data.account_id or next(
-            (h.relationship.account_id for h in reversed(path.hops) if h.relationship and h.relationship.account_id), None
+        target_account_id=data.account_id
+        or next(
+            (h.relationship.account_id for h in reversed(path.hops) if h.relationship and h.relationship.account_id),
+            None,
         ),
         strength=Decimal(str(round(path.strength, 4))),
         hops=len(path.hops),
@@ -133,25 +151,36 @@ async def create(
     return introduction
 
 
-async def get(*, session: AsyncSession, principal: Principal, introduction_id: uuid.UUID, lock: bool = False) -> Introduction:
+async def get(
+    *, session: AsyncSession, principal: Principal, introduction_id: uuid.UUID, lock: bool = False
+) -> Introduction:
     found = await repository.get_visible(session, principal, introduction_id, for_update=lock)
     if found is None:
         raise NotFound(f"Introduction {introduction_id} was not found.")
     return found
 
 
-async def act(*, session: AsyncSession, principal: Principal, introduction: Introduction, action: str, note: str) -> Introduction:
-    if not may_decide(principal, owner_id=introduction.connector_id, owner_org_unit_path=introduction.connector_org_unit_path):
+async def act(
+    *, session: AsyncSession, principal: Principal, introduction: Introduction, action: str, note: str
+) -> Introduction:
+    if not may_decide(
+        principal, owner_id=introduction.connector_id, owner_org_unit_path=introduction.connector_org_unit_path
+    ):
         raise Forbidden(f"Only the connector or their manager may {action} this introduction.")
     now = utcnow()
     try:
         introduction.status = workflow.next_status(
-            workflow.INTRODUCTION_TRANSITIONS, status=introduction.status, action=action,
-            expires_at=introduction.expires_at, now=now,
+            workflow.INTRODUCTION_TRANSITIONS,
+            status=introduction.status,
+            action=action,
+            expires_at=introduction.expires_at,
+            now=now,
         )
     except workflow.IllegalTransition as exc:
         raise Conflict(
-            f"Cannot {action} this introduction: it is {exc.status}.", code="illegal_transition", status_now=exc.status,
+            f"Cannot {action} this introduction: it is {exc.status}.",
+            code="illegal_transition",
+            status_now=exc.status,
             allowed_actions=workflow.allowed_actions(workflow.INTRODUCTION_TRANSITIONS, exc.status),
         ) from None
     introduction.note = note or introduction.note
@@ -185,11 +214,16 @@ def completed_event(introduction: Introduction) -> Event:
 
 def present(introduction: Introduction, principal: Principal) -> IntroductionRead:
     status = workflow.effective_status(introduction.status, introduction.expires_at, utcnow())
-    connector_side = can_see(principal, owner_id=introduction.connector_id, org_unit_path=introduction.connector_org_unit_path)
+    connector_side = can_see(
+        principal, owner_id=introduction.connector_id, org_unit_path=introduction.connector_org_unit_path
+    )
     rel = paths.Relationship(
-        id=introduction.relationship_id, owner_id=introduction.connector_id,
-        owner_org_unit_path=introduction.connector_org_unit_path, contact_id=introduction.target_contact_id,
-        account_id=introduction.target_account_id, strength=0,
+        id=introduction.relationship_id,
+        owner_id=introduction.connector_id,
+        owner_org_unit_path=introduction.connector_org_unit_path,
+        contact_id=introduction.target_contact_id,
+        account_id=introduction.target_account_id,
+        strength=0,
         disclosure="identity" if connector_side else introduction.connector_disclosure,
     )
     return IntroductionRead(

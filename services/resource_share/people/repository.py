@@ -30,7 +30,9 @@ async def upsert_stage(session: AsyncSession, values: dict[str, Any]) -> None:
         stmt.on_conflict_do_update(
             index_elements=[Person.employee_id],
             set_={k: getattr(stmt.excluded, k) for k in ("stage", "stage_since", "stage_observed_at", "updated_at")},
-            where=sa.or_(Person.stage_observed_at.is_(None), Person.stage_observed_at <= stmt.excluded.stage_observed_at),
+            where=sa.or_(
+                Person.stage_observed_at.is_(None), Person.stage_observed_at <= stmt.excluded.stage_observed_at
+            ),
         )
     )
 

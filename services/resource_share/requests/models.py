@@ -27,11 +27,13 @@ class ResourceRequest(RecordMixin, Base):
         sa.Index("ix_resource_requests_status", "status"),
         sa.Index("ix_resource_requests_opportunity_id", "opportunity_id"),
         sa.Index(
-            "ix_resource_requests_requester_org_unit_path", "requester_org_unit_path",
+            "ix_resource_requests_requester_org_unit_path",
+            "requester_org_unit_path",
             postgresql_ops={"requester_org_unit_path": "text_pattern_ops"},
         ),
         sa.Index(
-            "ix_resource_requests_owner_org_unit_path", "owner_org_unit_path",
+            "ix_resource_requests_owner_org_unit_path",
+            "owner_org_unit_path",
             postgresql_ops={"owner_org_unit_path": "text_pattern_ops"},
         ),
     )

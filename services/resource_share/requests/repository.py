@@ -16,7 +16,9 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
     """Requester, owner, and the managers (and admins) above either of them."""
     return sa.or_(
         visibility_clause(
-            principal, owner_column=ResourceRequest.requester_id, org_unit_column=ResourceRequest.requester_org_unit_path
+            principal,
+            owner_column=ResourceRequest.requester_id,
+            org_unit_column=ResourceRequest.requester_org_unit_path,
         ),
         visibility_clause(
             principal, owner_column=ResourceRequest.owner_id, org_unit_column=ResourceRequest.owner_org_unit_path

@@ -75,15 +75,22 @@ async def list_resource_requests(
     responses=problem_responses(NotFound, Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_resource_request(
-    data: RequestCreate, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal,
+    data: RequestCreate,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
     peers: PeersDep,
 ) -> RequestRead:
     """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
     await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
     settings = request.app.state.settings
     created = await service.create(
-        session=session, principal=principal, data=data,
-        sla_hours=settings.request_sla_hours, expiry_days=settings.request_expiry_days,
+        session=session,
+        principal=principal,
+        data=data,
+        sla_hours=settings.request_sla_hours,
+        expiry_days=settings.request_expiry_days,
     )
     response.headers["Location"] = f"/api/v1/resource-requests/{created.id}"
     set_etag(response, created.version)
@@ -91,7 +98,9 @@ async def create_resource_request(
 
 
 @router.get(
-    "/{request_id}", summary="Get one resource request", response_model=RequestRead,
+    "/{request_id}",
+    summary="Get one resource request",
+    response_model=RequestRead,
     responses=problem_responses(NotFound),
 )
 async def get_resource_request(
@@ -103,8 +112,13 @@ async def get_resource_request(
 
 
 async def _act(
-    request: Request, response: Response, session: DbSession, principal: Principal, request_id: uuid.UUID,
-    action: str, **kwargs: object,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    action: str,
+    **kwargs: object,
 ) -> RequestRead:
     found = await service.get(session=session, principal=principal, request_id=request_id, lock=True)
     check_if_match(request, found.version)
@@ -113,47 +127,88 @@ async def _act(
     return service.present(found, principal)
 
 
-@router.post("/{request_id}/approve", summary="Approve a request (owner or their manager)",
-             response_model=RequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/approve",
+    summary="Approve a request (owner or their manager)",
+    response_model=RequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def approve_resource_request(
-    request_id: RequestId, data: Decision, request: Request, response: Response, session: DbSession,
+    request_id: RequestId,
+    data: Decision,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> RequestRead:
     return await _act(request, response, session, principal, request_id, "approve", note=data.note)
 
 
-@router.post("/{request_id}/decline", summary="Decline a request (owner or their manager)",
-             response_model=RequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/decline",
+    summary="Decline a request (owner or their manager)",
+    response_model=RequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def decline_resource_request(
-    request_id: RequestId, data: Decision, request: Request, response: Response, session: DbSession,
+    request_id: RequestId,
+    data: Decision,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> RequestRead:
     return await _act(request, response, session, principal, request_id, "decline", note=data.note)
 
 
-@router.post("/{request_id}/fulfil", summary="Mark an approved request fulfilled (publishes resource.used)",
-             response_model=RequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/fulfil",
+    summary="Mark an approved request fulfilled (publishes resource.used)",
+    response_model=RequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def fulfil_resource_request(
-    request_id: RequestId, data: Fulfilment, request: Request, response: Response, session: DbSession,
+    request_id: RequestId,
+    data: Fulfilment,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> RequestRead:
     return await _act(request, response, session, principal, request_id, "fulfil", note=data.note, outcome=data.outcome)
 
 
-@router.post("/{request_id}/rate", summary="Rate a fulfilled request (the requester)",
-             response_model=RequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/rate",
+    summary="Rate a fulfilled request (the requester)",
+    response_model=RequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def rate_resource_request(
-    request_id: RequestId, data: Rating, request: Request, response: Response, session: DbSession,
+    request_id: RequestId,
+    data: Rating,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> RequestRead:
     return await _act(request, response, session, principal, request_id, "rate", note=data.comment, rating=data.rating)
 
 
-@router.post("/{request_id}/outcome", summary="Record what using the resource led to",
-             response_model=RequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/outcome",
+    summary="Record what using the resource led to",
+    response_model=RequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def record_resource_request_outcome(
-    request_id: RequestId, data: OutcomeUpdate, request: Request, response: Response, session: DbSession,
-    principal: CurrentPrincipal, peers: PeersDep,
+    request_id: RequestId,
+    data: OutcomeUpdate,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> RequestRead:
     found = await service.get(session=session, principal=principal, request_id=request_id, lock=True)
     check_if_match(request, found.version)

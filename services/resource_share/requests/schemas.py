@@ -19,10 +19,19 @@ _RATING_COMMENT = "The reference call convinced their CIO to go ahead with the P
 
 
 class RequestCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "resource_id": _RESOURCE, "opportunity_id": _OPPORTUNITY, "message": _MESSAGE,
-        "needed_by": "2027-01-15T18:00:00+08:00",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resource_id": _RESOURCE,
+                    "opportunity_id": _OPPORTUNITY,
+                    "message": _MESSAGE,
+                    "needed_by": "2027-01-15T18:00:00+08:00",
+                }
+            ]
+        },
+    )
 
     resource_id: Annotated[uuid.UUID, Field(description="A resource you may see and do not own.")]
     opportunity_id: Annotated[uuid.UUID | None, Field(description="The opportunity the resource is for (TAS+).")] = None
@@ -39,48 +48,90 @@ class Decision(BaseModel):
 
 
 class Fulfilment(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"note": _FULFILMENT, "outcome": "contributed"},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"note": _FULFILMENT, "outcome": "contributed"},
+            ]
+        },
+    )
 
     note: Note = ""
     outcome: Outcome | None = None
 
 
 class Rating(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"rating": 5, "comment": _RATING_COMMENT},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"rating": 5, "comment": _RATING_COMMENT},
+            ]
+        },
+    )
 
     rating: Annotated[int, Field(ge=1, le=5, description="1 (useless) to 5 (made the difference).")]
     comment: Note = ""
 
 
 class OutcomeUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"outcome": "contributed_to_win", "opportunity_id": _OPPORTUNITY},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"outcome": "contributed_to_win", "opportunity_id": _OPPORTUNITY},
+            ]
+        },
+    )
 
     outcome: Outcome
-    opportunity_id: Annotated[uuid.UUID | None, Field(description="Link (or correct) the opportunity it served.")] = None
+    opportunity_id: Annotated[uuid.UUID | None, Field(description="Link (or correct) the opportunity it served.")] = (
+        None
+    )
 
 
 class RequestRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "a7d4c356-e789-4fa0-8b1c-d2e3f4a5b6c7", "resource_id": _RESOURCE, "resource_type": "reference_case",
-        "owner_id": _OWNER, "owner_org_unit_path": "/group/east/team-1", "requester_id": _REQUESTER,
-        "requester_org_unit_path": "/group/east/team-3", "opportunity_id": _OPPORTUNITY, "message": _MESSAGE,
-        "status": "rated", "allowed_actions": [], "due_at": "2026-11-04T02:00:00Z", "overdue": False,
-        "expires_at": "2026-11-16T02:00:00Z", "decided_by": _OWNER, "decided_at": "2026-11-03T01:15:00Z",
-        "decision_note": _APPROVAL, "fulfilled_at": "2026-11-10T09:30:00Z", "rating": 5,
-        "rating_comment": _RATING_COMMENT, "rated_at": "2026-11-11T02:00:00Z", "outcome": "contributed_to_win",
-        "created_at": "2026-11-02T02:00:00Z", "updated_at": "2026-11-20T03:00:00Z", "version": 5,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a7d4c356-e789-4fa0-8b1c-d2e3f4a5b6c7",
+                    "resource_id": _RESOURCE,
+                    "resource_type": "reference_case",
+                    "owner_id": _OWNER,
+                    "owner_org_unit_path": "/group/east/team-1",
+                    "requester_id": _REQUESTER,
+                    "requester_org_unit_path": "/group/east/team-3",
+                    "opportunity_id": _OPPORTUNITY,
+                    "message": _MESSAGE,
+                    "status": "rated",
+                    "allowed_actions": [],
+                    "due_at": "2026-11-04T02:00:00Z",
+                    "overdue": False,
+                    "expires_at": "2026-11-16T02:00:00Z",
+                    "decided_by": _OWNER,
+                    "decided_at": "2026-11-03T01:15:00Z",
+                    "decision_note": _APPROVAL,
+                    "fulfilled_at": "2026-11-10T09:30:00Z",
+                    "rating": 5,
+                    "rating_comment": _RATING_COMMENT,
+                    "rated_at": "2026-11-11T02:00:00Z",
+                    "outcome": "contributed_to_win",
+                    "created_at": "2026-11-02T02:00:00Z",
+                    "updated_at": "2026-11-20T03:00:00Z",
+                    "version": 5,
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     resource_id: uuid.UUID
     resource_type: str
-    owner_id: Annotated[uuid.UUID | None, Field(description="Null when a relationship's owner does not disclose themself to you.")]
+    owner_id: Annotated[
+        uuid.UUID | None, Field(description="Null when a relationship's owner does not disclose themself to you.")
+    ]
     owner_org_unit_path: str | None
     requester_id: uuid.UUID
     requester_org_unit_path: str

@@ -19,7 +19,9 @@ from services.resource_share.resources import service as resources
 from services.resource_share.resources.models import Disclosure, ResourceType
 
 
-async def get(*, session: AsyncSession, principal: Principal, request_id: uuid.UUID, lock: bool = False) -> ResourceRequest:
+async def get(
+    *, session: AsyncSession, principal: Principal, request_id: uuid.UUID, lock: bool = False
+) -> ResourceRequest:
     found = await repository.get_visible(session, principal, request_id, for_update=lock)
     if found is None:
         raise NotFound(f"Resource request {request_id} was not found.")
@@ -41,7 +43,9 @@ async def create(
     now = utcnow()
     expires_at = data.needed_by or now + dt.timedelta(days=expiry_days)
     if expires_at <= now:
-        raise Unprocessable("needed_by is already past.", errors=[{"loc": ["body", "needed_by"], "msg": "is in the past"}])
+        raise Unprocessable(
+            "needed_by is already past.", errors=[{"loc": ["body", "needed_by"], "msg": "is in the past"}]
+        )
     request = ResourceRequest(
         resource_id=resource.id,
         resource_type=resource.type,
@@ -109,7 +113,12 @@ async def act(
 
 
 async def record_outcome(
-    *, session: AsyncSession, principal: Principal, request: ResourceRequest, outcome: str, opportunity_id: uuid.UUID | None
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    request: ResourceRequest,
+    outcome: str,
+    opportunity_id: uuid.UUID | None,
 ) -> ResourceRequest:
     if principal.employee_id != request.requester_id and not may_decide(
         principal, owner_id=request.owner_id, owner_org_unit_path=request.owner_org_unit_path
@@ -118,7 +127,8 @@ async def record_outcome(
     if request.status not in ("fulfilled", "rated"):
         raise Conflict(
             f"An outcome is kept only for a fulfilled request; this one is {request.status}.",
-            code="illegal_transition", status_now=request.status,
+            code="illegal_transition",
+            status_now=request.status,
         )
     request.outcome = outcome
     if opportunity_id is not None:
@@ -183,4 +193,3 @@ def present(request: ResourceRequest, principal: Principal) -> RequestRead:
         updated_at=request.updated_at,
         version=request.version,
     )
-

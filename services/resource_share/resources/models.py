@@ -68,16 +68,20 @@ class Resource(RecordMixin, Base):
         sa.CheckConstraint("strength BETWEEN 0 AND 100", name="strength"),
         sa.CheckConstraint(_one_of("disclosure", Disclosure), name="disclosure"),
         sa.Index(
-            "ix_resources_graph_contact", "contact_id",
+            "ix_resources_graph_contact",
+            "contact_id",
             postgresql_where=sa.text(GRAPH_WHERE),
             postgresql_include=["owner_id", "strength", "consent_expires_on", "account_id"],
         ),
         sa.Index(
-            "ix_resources_graph_account", "account_id",
+            "ix_resources_graph_account",
+            "account_id",
             postgresql_where=sa.text(GRAPH_WHERE),
             postgresql_include=["owner_id", "strength", "consent_expires_on", "contact_id"],
         ),
-        sa.Index("ix_resources_owner_contact", "owner_id", "contact_id", postgresql_where=sa.text("type = 'relationship'")),
+        sa.Index(
+            "ix_resources_owner_contact", "owner_id", "contact_id", postgresql_where=sa.text("type = 'relationship'")
+        ),
     )
 
     type: Mapped[str] = mapped_column(sa.String(30))

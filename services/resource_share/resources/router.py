@@ -16,9 +16,9 @@ from sanlun.kernel.errors import (
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
+from sanlun.kernel.types import OrgUnitPath
 from services.resource_share.resources import repository, service
 from services.resource_share.resources.models import Resource, ResourceType
-from sanlun.kernel.types import OrgUnitPath
 from services.resource_share.resources.schemas import ResourceCreate, ResourceRead, ResourceUpdate
 
 router = APIRouter(
@@ -38,8 +38,12 @@ async def list_resources(
     principal: CurrentPrincipal,
     page: Pagination,
     type: Annotated[ResourceType | None, Query(description="Only resources of this type.")] = None,
-    industry: Annotated[str | None, Query(min_length=1, max_length=100, description="Tagged with this industry.")] = None,
-    solution: Annotated[str | None, Query(min_length=1, max_length=100, description="Tagged with this solution.")] = None,
+    industry: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Tagged with this industry.")
+    ] = None,
+    solution: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Tagged with this solution.")
+    ] = None,
     organization: Annotated[
         OrgUnitPath | None, Query(description="Owned in this org unit or below, e.g. `/group/east`.")
     ] = None,
@@ -51,9 +55,7 @@ async def list_resources(
     stmt = repository.list_statement(
         principal, type=type, industry=industry, solution=solution, organization=organization, owner_id=owner_id, q=q
     )
-    rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(Resource.created_at, Resource.id), params=page
-    )
+    rows, next_cursor = await paginate(session, request, stmt, order_by=(Resource.created_at, Resource.id), params=page)
     return Page[ResourceRead](items=[service.present(r, principal) for r in rows], next_cursor=next_cursor)
 
 

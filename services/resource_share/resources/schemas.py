@@ -23,16 +23,23 @@ SharedValue = Annotated[str, StringConstraints(max_length=500)]
 SharedKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Shared = Annotated[
     dict[SharedKey, SharedValue],
-    Field(max_length=20, description="The contact fields the owner chooses to share (e.g. `title`, `business_unit`); nothing else is ever exposed."),
+    Field(
+        max_length=20,
+        description="The contact fields the owner chooses to share (e.g. `title`, `business_unit`); nothing else is ever exposed.",
+    ),
 ]
 Strength = Annotated[int, Field(ge=0, le=100, description="How strong the owner's tie to the contact is (0-100).")]
 _CIO = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
 _ACCOUNT = "6f1c2a9e-4b7d-4e21-9c3a-1d2e3f4a5b6c"
 _OWNER = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 _RELATIONSHIP_CREATE: dict[str, Any] = {
-    "contact_id": _CIO, "account_id": _ACCOUNT, "strength": 85, "disclosure": "identity",
+    "contact_id": _CIO,
+    "account_id": _ACCOUNT,
+    "strength": 85,
+    "disclosure": "identity",
     "shared": {"title": "Chief Information Officer", "business_unit": "Information Technology"},
-    "consent_given_on": "2026-11-20", "consent_expires_on": "2028-11-19",
+    "consent_given_on": "2026-11-20",
+    "consent_expires_on": "2028-11-19",
 }
 _CASE_CREATE: dict[str, Any] = {
     "type": "reference_case",
@@ -51,12 +58,26 @@ _RELATIONSHIP_RESOURCE_CREATE: dict[str, Any] = {
     "relationship": _RELATIONSHIP_CREATE,
 }
 _READ_FIELDS: dict[str, Any] = {
-    "owner_id": _OWNER, "org_unit_path": "/group/east/team-1", "usage_count": 14, "rating_avg": 4.6, "rating_count": 9,
-    "created_at": "2026-05-12T03:20:00Z", "updated_at": "2026-11-21T06:02:33Z", "version": 4,
+    "owner_id": _OWNER,
+    "org_unit_path": "/group/east/team-1",
+    "usage_count": 14,
+    "rating_avg": 4.6,
+    "rating_count": 9,
+    "created_at": "2026-05-12T03:20:00Z",
+    "updated_at": "2026-11-21T06:02:33Z",
+    "version": 4,
 }
 EXAMPLE: dict[str, Any] = {"id": "e5b2a134-c567-4d8e-8f9a-b0c1d2e3f4a5", **_CASE_CREATE, **_READ_FIELDS}
 
-RELATIONSHIP_FIELDS = ("contact_id", "account_id", "strength", "disclosure", "shared", "consent_given_on", "consent_expires_on")
+RELATIONSHIP_FIELDS = (
+    "contact_id",
+    "account_id",
+    "strength",
+    "disclosure",
+    "shared",
+    "consent_given_on",
+    "consent_expires_on",
+)
 
 
 class RelationshipCreate(BaseModel):
@@ -70,7 +91,9 @@ class RelationshipCreate(BaseModel):
     ] = Disclosure.IDENTITY
     shared: Shared = {}
     consent_given_on: Annotated[dt.date, Field(description="When the contact agreed to be introduced.")]
-    consent_expires_on: Annotated[dt.date, Field(description="After this day the relationship is hidden from everyone but you.")]
+    consent_expires_on: Annotated[
+        dt.date, Field(description="After this day the relationship is hidden from everyone but you.")
+    ]
 
     @field_validator("consent_expires_on")
     @classmethod
@@ -86,9 +109,14 @@ class RelationshipCreate(BaseModel):
 class RelationshipUpdate(BaseModel):
     """Renew or withdraw consent (a past expiry hides the relationship), change what is shared."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"consent_given_on": "2026-11-20", "consent_expires_on": "2028-11-19"},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"consent_given_on": "2026-11-20", "consent_expires_on": "2028-11-19"},
+            ]
+        },
+    )
 
     strength: Strength | None = None
     disclosure: Disclosure | None = None
@@ -113,9 +141,15 @@ class RelationshipRead(BaseModel):
 class ResourceCreate(BaseModel):
     """The owner and their org unit come from the caller's token."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        _CASE_CREATE, _RELATIONSHIP_RESOURCE_CREATE,
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                _CASE_CREATE,
+                _RELATIONSHIP_RESOURCE_CREATE,
+            ]
+        },
+    )
 
     type: ResourceType
     title: Title
@@ -144,10 +178,21 @@ class ResourceCreate(BaseModel):
 class ResourceUpdate(BaseModel):
     """Fields to change; absent fields stay as they are. The type is fixed at creation."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"scope": "public", "solutions": ["GTX Pro storage array", "WMS cloud suite"]},
-        {"relationship": {"strength": 90, "consent_given_on": "2026-11-20", "consent_expires_on": "2028-11-19"}},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"scope": "public", "solutions": ["GTX Pro storage array", "WMS cloud suite"]},
+                {
+                    "relationship": {
+                        "strength": 90,
+                        "consent_given_on": "2026-11-20",
+                        "consent_expires_on": "2028-11-19",
+                    }
+                },
+            ]
+        },
+    )
 
     title: Title | None = None
     summary: Summary | None = None
@@ -158,19 +203,35 @@ class ResourceUpdate(BaseModel):
 
 
 class ResourceRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [
-        EXAMPLE,
-        {"id": "f6c3b245-d678-4e9f-9a0b-c1d2e3f4a5b6", **_RELATIONSHIP_RESOURCE_CREATE, "solutions": [], **_READ_FIELDS,
-         "usage_count": 3, "rating_avg": 5.0, "rating_count": 2,
-         "relationship": {**_RELATIONSHIP_CREATE, "consent_expired": False}},
-    ]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                EXAMPLE,
+                {
+                    "id": "f6c3b245-d678-4e9f-9a0b-c1d2e3f4a5b6",
+                    **_RELATIONSHIP_RESOURCE_CREATE,
+                    "solutions": [],
+                    **_READ_FIELDS,
+                    "usage_count": 3,
+                    "rating_avg": 5.0,
+                    "rating_count": 2,
+                    "relationship": {**_RELATIONSHIP_CREATE, "consent_expired": False},
+                },
+            ]
+        },
+    )
 
     id: uuid.UUID
     type: ResourceType
     title: str
     summary: str
-    owner_id: Annotated[uuid.UUID | None, Field(description="Null when a relationship's owner does not disclose themself to you.")]
-    org_unit_path: Annotated[str | None, Field(description="The owning unit; only the organisation, or null, when the owner discloses less.")]
+    owner_id: Annotated[
+        uuid.UUID | None, Field(description="Null when a relationship's owner does not disclose themself to you.")
+    ]
+    org_unit_path: Annotated[
+        str | None, Field(description="The owning unit; only the organisation, or null, when the owner discloses less.")
+    ]
     scope: Scope
     industries: list[str]
     solutions: list[str]

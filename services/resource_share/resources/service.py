@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
-from services.resource_share.resources import repository
 from services.resource_share.domain.paths import organization_of
+from services.resource_share.resources import repository
 from services.resource_share.resources.models import Disclosure, Resource, ResourceType
 from services.resource_share.resources.schemas import RelationshipRead, ResourceCreate, ResourceRead, ResourceUpdate
 
@@ -40,9 +40,7 @@ async def create(*, session: AsyncSession, principal: Principal, data: ResourceC
     return resource
 
 
-async def update(
-    *, session: AsyncSession, principal: Principal, resource: Resource, data: ResourceUpdate
-) -> Resource:
+async def update(*, session: AsyncSession, principal: Principal, resource: Resource, data: ResourceUpdate) -> Resource:
     # Scope lets others read a resource, never change it.
     if not can_see(principal, owner_id=resource.owner_id, org_unit_path=resource.org_unit_path):
         raise Forbidden("Only the owner, their managers and admins may change this resource.")
@@ -59,10 +57,16 @@ async def update(
         if value is None:
             raise Unprocessable(f"{field} cannot be null.", errors=[{"loc": list(loc), "msg": "cannot be null"}])
         setattr(resource, field, value)
-    if resource.consent_given_on and resource.consent_expires_on and resource.consent_expires_on < resource.consent_given_on:
+    if (
+        resource.consent_given_on
+        and resource.consent_expires_on
+        and resource.consent_expires_on < resource.consent_given_on
+    ):
         raise Unprocessable(
             "consent_expires_on must not be before consent_given_on.",
-            errors=[{"loc": ["body", "relationship", "consent_expires_on"], "msg": "must not be before consent_given_on"}],
+            errors=[
+                {"loc": ["body", "relationship", "consent_expires_on"], "msg": "must not be before consent_given_on"}
+            ],
         )
     await session.flush()
     return resource
@@ -90,5 +94,7 @@ def present(resource: Resource, principal: Principal) -> ResourceRead:
         return read
     if resource.disclosure != Disclosure.IDENTITY:
         read.owner_id = None
-        read.org_unit_path = organization_of(resource.org_unit_path) if resource.disclosure == Disclosure.ORGANIZATION else None
+        read.org_unit_path = (
+            organization_of(resource.org_unit_path) if resource.disclosure == Disclosure.ORGANIZATION else None
+        )
     return read

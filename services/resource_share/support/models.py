@@ -20,7 +20,9 @@ class SupportPerson(Base):
     __tablename__ = "support_people"
     __table_args__ = (
         sa.CheckConstraint("weekly_capacity_hours >= 0", name="capacity"),
-        sa.Index("ix_support_people_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}),
+        sa.Index(
+            "ix_support_people_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}
+        ),
         sa.Index("ix_support_people_created_at_employee_id", "created_at", "employee_id"),
         sa.Index("ix_support_people_skills", "skills", postgresql_using="gin"),
         sa.Index("ix_support_people_industries", "industries", postgresql_using="gin"),
@@ -32,7 +34,9 @@ class SupportPerson(Base):
     industries: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)))
     weekly_capacity_hours: Mapped[Decimal] = mapped_column(sa.Numeric(6, 1))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=sa.func.now()
     )
@@ -53,7 +57,8 @@ class SupportRequest(RecordMixin, Base):
         sa.Index("ix_support_requests_opportunity_id", "opportunity_id"),
         sa.Index("ix_support_requests_stage_created_at", "requester_stage", "created_at"),
         sa.Index(
-            "ix_support_requests_requester_org_unit_path", "requester_org_unit_path",
+            "ix_support_requests_requester_org_unit_path",
+            "requester_org_unit_path",
             postgresql_ops={"requester_org_unit_path": "text_pattern_ops"},
         ),
     )

@@ -19,7 +19,9 @@ def _is_pool_member(principal: Principal) -> sa.ColumnElement[bool]:
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
     """Requester and the managers above them, the assignee, and pool members for open requests (to pick them up)."""
     clauses = [
-        visibility_clause(principal, owner_column=SupportRequest.requester_id, org_unit_column=SupportRequest.requester_org_unit_path),
+        visibility_clause(
+            principal, owner_column=SupportRequest.requester_id, org_unit_column=SupportRequest.requester_org_unit_path
+        ),
     ]
     if principal.employee_id is not None:
         clauses.append(SupportRequest.assignee_id == principal.employee_id)
@@ -27,15 +29,21 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
     return sa.or_(*clauses)
 
 
-def list_statement(principal: Principal, *, status: str | None, opportunity_id: uuid.UUID | None, mine: bool) -> sa.Select[Any]:
+def list_statement(
+    principal: Principal, *, status: str | None, opportunity_id: uuid.UUID | None, mine: bool
+) -> sa.Select[Any]:
     stmt = sa.select(SupportRequest).where(visible(principal))
     if status:
         stmt = stmt.where(SupportRequest.status == status)
     if opportunity_id is not None:
         stmt = stmt.where(SupportRequest.opportunity_id == opportunity_id)
     if mine:
-        stmt = stmt.where(sa.or_(SupportRequest.requester_id == principal.employee_id,
-                                 SupportRequest.assignee_id == principal.employee_id))
+        stmt = stmt.where(
+            sa.or_(
+                SupportRequest.requester_id == principal.employee_id,
+                SupportRequest.assignee_id == principal.employee_id,
+            )
+        )
     return stmt
 
 
@@ -50,7 +58,9 @@ async def open_window(session: AsyncSession, principal: Principal, *, limit: int
     return list((await session.execute(stmt)).scalars())
 
 
-async def get_visible(session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, for_update: bool = False) -> SupportRequest | None:
+async def get_visible(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, for_update: bool = False
+) -> SupportRequest | None:
     stmt = sa.select(SupportRequest).where(SupportRequest.id == request_id, visible(principal))
     if for_update:
         stmt = stmt.with_for_update()
@@ -61,7 +71,10 @@ def _load_this_week() -> sa.ColumnElement[Any]:
     # Hours held by work still assigned, or taken on since Monday (ISO week, UTC).
     return sa.func.coalesce(
         sa.func.sum(SupportRequest.hours_needed).filter(
-            sa.or_(SupportRequest.status == "assigned", SupportRequest.assigned_at >= sa.func.date_trunc("week", sa.func.now()))
+            sa.or_(
+                SupportRequest.status == "assigned",
+                SupportRequest.assigned_at >= sa.func.date_trunc("week", sa.func.now()),
+            )
         ),
         0,
     )
@@ -77,7 +90,9 @@ async def candidates(session: AsyncSession, *, employee_id: uuid.UUID | None = N
     )
     stmt = (
         sa.select(
-            SupportPerson.employee_id, SupportPerson.skills, SupportPerson.industries,
+            SupportPerson.employee_id,
+            SupportPerson.skills,
+            SupportPerson.industries,
             (SupportPerson.weekly_capacity_hours - sa.func.coalesce(load.c.held, 0)).label("free_hours"),
         )
         .outerjoin(load, load.c.employee_id == SupportPerson.employee_id)
@@ -106,7 +121,9 @@ def pool_statement(*, skill: str | None, industry: str | None) -> sa.Select[Any]
     return stmt
 
 
-async def fairness_by_stage(session: AsyncSession, principal: Principal, *, since: dt.date, until: dt.date) -> list[Any]:
+async def fairness_by_stage(
+    session: AsyncSession, principal: Principal, *, since: dt.date, until: dt.date
+) -> list[Any]:
     """Per stage at request time: requests, fulfilled, median and p90 hours from request to assignment."""
     waited = sa.extract("epoch", SupportRequest.assigned_at - SupportRequest.created_at) / 3600.0
     stmt = (
@@ -118,7 +135,11 @@ async def fairness_by_stage(session: AsyncSession, principal: Principal, *, sinc
             sa.func.percentile_cont(0.9).within_group(waited).label("p90"),
         )
         .where(
-            visibility_clause(principal, owner_column=SupportRequest.requester_id, org_unit_column=SupportRequest.requester_org_unit_path),
+            visibility_clause(
+                principal,
+                owner_column=SupportRequest.requester_id,
+                org_unit_column=SupportRequest.requester_org_unit_path,
+            ),
             SupportRequest.created_at >= since,
             SupportRequest.created_at < until + dt.timedelta(days=1),
             SupportRequest.status != "cancelled",

@@ -114,15 +114,21 @@ async def list_support_queue(
         now, offset = decoded
     settings = request.app.state.settings
     ranked, stages = await service.queue(
-        session=session, principal=principal, peers=peers, config=service.priority_config(settings), now=now,
+        session=session,
+        principal=principal,
+        peers=peers,
+        config=service.priority_config(settings),
+        now=now,
         window=settings.support_queue_window,
     )
-    window = ranked[offset:offset + page.limit]
+    window = ranked[offset : offset + page.limit]
     more = len(ranked) > offset + page.limit
     return QueuePage(
         items=[
             QueueItem(
-                rank=offset + i + 1, priority=p.score, stage=stage,  # type: ignore[arg-type]
+                rank=offset + i + 1,
+                priority=p.score,
+                stage=stage,  # type: ignore[arg-type]
                 reasons=[ReasonRead(code=x.code, detail=x.detail, factor=x.factor) for x in p.reasons],
                 request=service.present(r),
             )
@@ -182,7 +188,11 @@ async def list_support_requests(
     responses=problem_responses(Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_support_request(
-    data: SupportRequestCreate, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep,
+    data: SupportRequestCreate,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> CreatedSupportRequest:
     """The opportunity must be one you may see (the opportunity service is asked, with your token)."""
     await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
@@ -190,12 +200,18 @@ async def create_support_request(
     response.headers["Location"] = f"/api/v1/support-requests/{created.id}"
     set_etag(response, created.version)
     return CreatedSupportRequest(
-        **service.present(created).model_dump(), stages_source=stages.source, stages_as_of=stages.as_of  # type: ignore[arg-type]
+        **service.present(created).model_dump(),
+        stages_source=stages.source,
+        stages_as_of=stages.as_of,  # type: ignore[arg-type]
     )
 
 
-@router.get("/{request_id}", summary="Get one support request", response_model=SupportRequestRead,
-            responses=problem_responses(NotFound))
+@router.get(
+    "/{request_id}",
+    summary="Get one support request",
+    response_model=SupportRequestRead,
+    responses=problem_responses(NotFound),
+)
 async def get_support_request(
     request_id: SupportRequestId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> SupportRequestRead:
@@ -204,36 +220,64 @@ async def get_support_request(
     return service.present(found)
 
 
-@router.get("/{request_id}/matches", summary="Pool members who fit the request, best first, with reasons",
-            response_model=MatchList, responses=problem_responses(NotFound))
+@router.get(
+    "/{request_id}/matches",
+    summary="Pool members who fit the request, best first, with reasons",
+    response_model=MatchList,
+    responses=problem_responses(NotFound),
+)
 async def list_support_request_matches(
-    request_id: SupportRequestId, session: DbSession, principal: CurrentPrincipal,
+    request_id: SupportRequestId,
+    session: DbSession,
+    principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=50, description="How many matches.")] = 10,
 ) -> MatchList:
     found = await service.get(session=session, principal=principal, request_id=request_id)
     ranked = await service.matches(session=session, support_request=found)
-    return MatchList(items=[
-        MatchRead(employee_id=m.employee_id, score=m.score, skill_coverage=m.skill_coverage,
-                  industry_match=m.industry_match, free_hours=m.free_hours, reasons=list(m.reasons))
-        for m in ranked[:limit]
-    ])
+    return MatchList(
+        items=[
+            MatchRead(
+                employee_id=m.employee_id,
+                score=m.score,
+                skill_coverage=m.skill_coverage,
+                industry_match=m.industry_match,
+                free_hours=m.free_hours,
+                reasons=list(m.reasons),
+            )
+            for m in ranked[:limit]
+        ]
+    )
 
 
-@router.post("/{request_id}/assign", summary="Assign the request (yourself, a chosen member, or the best match)",
-             response_model=SupportRequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/assign",
+    summary="Assign the request (yourself, a chosen member, or the best match)",
+    response_model=SupportRequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def assign_support_request(
-    request_id: SupportRequestId, data: Assignment, request: Request, response: Response, session: DbSession,
+    request_id: SupportRequestId,
+    data: Assignment,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> SupportRequestRead:
     found = await service.get(session=session, principal=principal, request_id=request_id, lock=True)
     check_if_match(request, found.version)
-    found = await service.assign(session=session, principal=principal, support_request=found, assignee_id=data.assignee_id)
+    found = await service.assign(
+        session=session, principal=principal, support_request=found, assignee_id=data.assignee_id
+    )
     set_etag(response, found.version)
     return service.present(found)
 
 
-@router.post("/{request_id}/fulfil", summary="Mark the request fulfilled (publishes support_request.fulfilled)",
-             response_model=SupportRequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/fulfil",
+    summary="Mark the request fulfilled (publishes support_request.fulfilled)",
+    response_model=SupportRequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def fulfil_support_request(
     request_id: SupportRequestId, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> SupportRequestRead:
@@ -244,8 +288,12 @@ async def fulfil_support_request(
     return service.present(found)
 
 
-@router.post("/{request_id}/cancel", summary="Cancel the request (requester or their manager)",
-             response_model=SupportRequestRead, responses=ACTION_PROBLEMS)
+@router.post(
+    "/{request_id}/cancel",
+    summary="Cancel the request (requester or their manager)",
+    response_model=SupportRequestRead,
+    responses=ACTION_PROBLEMS,
+)
 async def cancel_support_request(
     request_id: SupportRequestId, request: Request, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> SupportRequestRead:

@@ -28,15 +28,29 @@ _CREATE: dict[str, Any] = {
     "due_date": "2027-01-10",
 }
 _READ: dict[str, Any] = {
-    "id": "c9f6e578-a901-4bc2-8d3e-f4a5b6c7d8e9", **_CREATE, "hours_needed": 16.0, "requester_id": _REQUESTER,
-    "requester_org_unit_path": "/group/east/team-3", "requester_stage": "L1_SUBSISTENCE", "won": False,
+    "id": "c9f6e578-a901-4bc2-8d3e-f4a5b6c7d8e9",
+    **_CREATE,
+    "hours_needed": 16.0,
+    "requester_id": _REQUESTER,
+    "requester_org_unit_path": "/group/east/team-3",
+    "requester_stage": "L1_SUBSISTENCE",
+    "won": False,
 }
 _OPEN: dict[str, Any] = {
-    **_READ, "status": "open", "assignee_id": None, "assigned_at": None, "fulfilled_at": None,
-    "created_at": "2026-11-27T02:30:00Z", "updated_at": "2026-11-27T02:30:00Z", "version": 1,
+    **_READ,
+    "status": "open",
+    "assignee_id": None,
+    "assigned_at": None,
+    "fulfilled_at": None,
+    "created_at": "2026-11-27T02:30:00Z",
+    "updated_at": "2026-11-27T02:30:00Z",
+    "version": 1,
 }
 _QUEUE_ITEM: dict[str, Any] = {
-    "rank": 1, "priority": 22.8605, "stage": "L1_SUBSISTENCE", "request": _OPEN,
+    "rank": 1,
+    "priority": 22.8605,
+    "stage": "L1_SUBSISTENCE",
+    "request": _OPEN,
     "reasons": [
         {"code": "urgency_high", "detail": "urgency high", "factor": 3.0},
         {"code": "deal_value", "detail": "deal value 380000.00", "factor": 3.581},
@@ -45,7 +59,11 @@ _QUEUE_ITEM: dict[str, Any] = {
     ],
 }
 _MATCH: dict[str, Any] = {
-    "employee_id": _ENGINEER, "score": 0.9, "skill_coverage": 1.0, "industry_match": True, "free_hours": 24.0,
+    "employee_id": _ENGINEER,
+    "score": 0.9,
+    "skill_coverage": 1.0,
+    "industry_match": True,
+    "free_hours": 24.0,
     "reasons": ["skills 2/2", "industry match", "24 h free this week"],
 }
 
@@ -61,10 +79,19 @@ class MoneyRead(BaseModel):
 
 
 class PoolMemberWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "org_unit_path": "/group/east/presales", "skills": ["storage", "data migration", "vmware"],
-        "industries": ["logistics", "manufacturing"], "weekly_capacity_hours": "24",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_unit_path": "/group/east/presales",
+                    "skills": ["storage", "data migration", "vmware"],
+                    "industries": ["logistics", "manufacturing"],
+                    "weekly_capacity_hours": "24",
+                }
+            ]
+        },
+    )
 
     org_unit_path: Annotated[
         str | None,
@@ -78,12 +105,23 @@ class PoolMemberWrite(BaseModel):
 
 
 class PoolMemberRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "employee_id": _ENGINEER, "org_unit_path": "/group/east/presales",
-        "skills": ["storage", "data migration", "vmware"],
-        "industries": ["logistics", "manufacturing"], "weekly_capacity_hours": 24.0, "active": True,
-        "created_at": "2026-02-01T01:00:00Z", "updated_at": "2026-10-09T05:20:00Z",
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "employee_id": _ENGINEER,
+                    "org_unit_path": "/group/east/presales",
+                    "skills": ["storage", "data migration", "vmware"],
+                    "industries": ["logistics", "manufacturing"],
+                    "weekly_capacity_hours": 24.0,
+                    "active": True,
+                    "created_at": "2026-02-01T01:00:00Z",
+                    "updated_at": "2026-10-09T05:20:00Z",
+                }
+            ]
+        },
+    )
 
     employee_id: uuid.UUID
     org_unit_path: str
@@ -105,22 +143,35 @@ class SupportRequestCreate(BaseModel):
     industry: Tag | None = None
     urgency: Urgency = "normal"
     deal_value: Money | None = None
-    hours_needed: Annotated[Decimal, Field(gt=0, le=200, decimal_places=1)] = Decimal("4")
+    hours_needed: Annotated[Decimal, Field(gt=0, le=200, decimal_places=1)] = Decimal(4)
     due_date: dt.date | None = None
 
 
 class Assignment(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee_id": _ENGINEER}, {}]})
 
-    assignee_id: Annotated[uuid.UUID | None, Field(description="Pool member to assign; omit to take the best match.")] = None
+    assignee_id: Annotated[
+        uuid.UUID | None, Field(description="Pool member to assign; omit to take the best match.")
+    ] = None
 
 
 class SupportRequestRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_READ, "status": "fulfilled", "assignee_id": _ENGINEER, "assigned_at": "2026-11-02T08:00:00Z",
-        "fulfilled_at": "2026-11-20T10:00:00Z", "created_at": "2026-11-02T02:30:00Z",
-        "updated_at": "2026-11-20T10:00:00Z", "version": 3,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_READ,
+                    "status": "fulfilled",
+                    "assignee_id": _ENGINEER,
+                    "assigned_at": "2026-11-02T08:00:00Z",
+                    "fulfilled_at": "2026-11-20T10:00:00Z",
+                    "created_at": "2026-11-02T02:30:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                    "version": 3,
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     opportunity_id: uuid.UUID
@@ -146,9 +197,13 @@ class SupportRequestRead(BaseModel):
 
 
 class CreatedSupportRequest(SupportRequestRead):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {**_OPEN, "stages_source": "live", "stages_as_of": "2026-11-27T02:30:00Z"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {**_OPEN, "stages_source": "live", "stages_as_of": "2026-11-27T02:30:00Z"},
+            ]
+        }
+    )
 
     stages_source: StagesSource
     stages_as_of: dt.datetime | None
@@ -171,10 +226,19 @@ class QueueItem(BaseModel):
 
 
 class QueuePage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "items": [_QUEUE_ITEM], "next_cursor": None, "as_of": "2026-11-27T08:00:00Z", "stages_source": "live",
-        "stages_as_of": "2026-11-27T08:00:00Z",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [_QUEUE_ITEM],
+                    "next_cursor": None,
+                    "as_of": "2026-11-27T08:00:00Z",
+                    "stages_source": "live",
+                    "stages_as_of": "2026-11-27T08:00:00Z",
+                }
+            ]
+        }
+    )
 
     items: list[QueueItem]
     next_cursor: str | None
@@ -195,11 +259,25 @@ class MatchRead(BaseModel):
 
 
 class MatchList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
-        _MATCH,
-        {"employee_id": _OTHER_ENGINEER, "score": 0.375, "skill_coverage": 0.5, "industry_match": False,
-         "free_hours": 32.0, "reasons": ["skills 1/2", "other industry", "32 h free this week"]},
-    ]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        _MATCH,
+                        {
+                            "employee_id": _OTHER_ENGINEER,
+                            "score": 0.375,
+                            "skill_coverage": 0.5,
+                            "industry_match": False,
+                            "free_hours": 32.0,
+                            "reasons": ["skills 1/2", "other industry", "32 h free this week"],
+                        },
+                    ]
+                }
+            ]
+        }
+    )
 
     items: list[MatchRead]
     next_cursor: None = None
@@ -215,17 +293,42 @@ class StageFigures(BaseModel):
 
 
 class Fairness(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "since": "2026-10-28", "until": "2026-11-27",
-        "stages": [
-            {"stage": "L1_SUBSISTENCE", "requests": 42, "fulfilled": 35, "fulfilment_rate": 0.8333,
-             "median_wait_hours": 6.5, "p90_wait_hours": 20.0},
-            {"stage": "L2_COMFORTABLE", "requests": 61, "fulfilled": 49, "fulfilment_rate": 0.8033,
-             "median_wait_hours": 11.0, "p90_wait_hours": 31.5},
-            {"stage": "L3_AFFLUENT", "requests": 17, "fulfilled": 14, "fulfilment_rate": 0.8235,
-             "median_wait_hours": 12.5, "p90_wait_hours": 36.0},
-        ],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2026-10-28",
+                    "until": "2026-11-27",
+                    "stages": [
+                        {
+                            "stage": "L1_SUBSISTENCE",
+                            "requests": 42,
+                            "fulfilled": 35,
+                            "fulfilment_rate": 0.8333,
+                            "median_wait_hours": 6.5,
+                            "p90_wait_hours": 20.0,
+                        },
+                        {
+                            "stage": "L2_COMFORTABLE",
+                            "requests": 61,
+                            "fulfilled": 49,
+                            "fulfilment_rate": 0.8033,
+                            "median_wait_hours": 11.0,
+                            "p90_wait_hours": 31.5,
+                        },
+                        {
+                            "stage": "L3_AFFLUENT",
+                            "requests": 17,
+                            "fulfilled": 14,
+                            "fulfilment_rate": 0.8235,
+                            "median_wait_hours": 12.5,
+                            "p90_wait_hours": 36.0,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     since: dt.date
     until: dt.date

@@ -77,8 +77,12 @@ async def set_pool_member(
     return await repository.upsert_member(
         session,
         {
-            "employee_id": employee_id, "org_unit_path": path, "skills": data.skills, "industries": data.industries,
-            "weekly_capacity_hours": data.weekly_capacity_hours, "active": data.active,
+            "employee_id": employee_id,
+            "org_unit_path": path,
+            "skills": data.skills,
+            "industries": data.industries,
+            "weekly_capacity_hours": data.weekly_capacity_hours,
+            "active": data.active,
         },
     )
 
@@ -110,7 +114,9 @@ async def create(
     return created, stages
 
 
-async def get(*, session: AsyncSession, principal: Principal, request_id: uuid.UUID, lock: bool = False) -> SupportRequest:
+async def get(
+    *, session: AsyncSession, principal: Principal, request_id: uuid.UUID, lock: bool = False
+) -> SupportRequest:
     found = await repository.get_visible(session, principal, request_id, for_update=lock)
     if found is None:
         raise NotFound(f"Support request {request_id} was not found.")
@@ -118,7 +124,12 @@ async def get(*, session: AsyncSession, principal: Principal, request_id: uuid.U
 
 
 async def queue(
-    *, session: AsyncSession, principal: Principal, peers: Peers, config: desk.PriorityConfig, now: dt.datetime,
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    peers: Peers,
+    config: desk.PriorityConfig,
+    now: dt.datetime,
     window: int,
 ) -> tuple[list[tuple[desk.Priority, str | None, SupportRequest]], Stages]:
     """Open requests ranked by priority at `now`: stages live (or last known), then the pure rule."""
@@ -142,7 +153,8 @@ async def matches(*, session: AsyncSession, support_request: SupportRequest) -> 
         industry=support_request.industry,
         hours_needed=float(support_request.hours_needed),
         candidates=[
-            desk.Candidate(r.employee_id, frozenset(r.skills), frozenset(r.industries), float(r.free_hours)) for r in rows
+            desk.Candidate(r.employee_id, frozenset(r.skills), frozenset(r.industries), float(r.free_hours))
+            for r in rows
         ],
         exclude=[support_request.requester_id],
     )
@@ -152,8 +164,11 @@ async def assign(
     *, session: AsyncSession, principal: Principal, support_request: SupportRequest, assignee_id: uuid.UUID | None
 ) -> SupportRequest:
     if support_request.status != "open":
-        raise Conflict(f"Only an open request can be assigned; this one is {support_request.status}.",
-                       code="illegal_transition", status_now=support_request.status)
+        raise Conflict(
+            f"Only an open request can be assigned; this one is {support_request.status}.",
+            code="illegal_transition",
+            status_now=support_request.status,
+        )
     dispatcher = principal.has("manager", "org_admin", "group_admin")
     if assignee_id is None:
         if not dispatcher:
@@ -166,11 +181,15 @@ async def assign(
     if assignee_id != principal.employee_id and not dispatcher:
         raise Forbidden("You may take a request yourself; assigning others is for managers.")
     if assignee_id == support_request.requester_id:
-        raise Unprocessable("Nobody supports their own request.", errors=[{"loc": ["body", "assignee_id"], "msg": "is the requester"}])
+        raise Unprocessable(
+            "Nobody supports their own request.", errors=[{"loc": ["body", "assignee_id"], "msg": "is the requester"}]
+        )
     member = await repository.candidates(session, employee_id=assignee_id)
     if not member:
-        raise Unprocessable("The assignee is not an active member of the support pool.",
-                            errors=[{"loc": ["body", "assignee_id"], "msg": "is not in the support pool"}])
+        raise Unprocessable(
+            "The assignee is not an active member of the support pool.",
+            errors=[{"loc": ["body", "assignee_id"], "msg": "is not in the support pool"}],
+        )
     if float(member[0].free_hours) < float(support_request.hours_needed):
         raise Conflict(
             f"The assignee has {member[0].free_hours} h free this week; the request needs {support_request.hours_needed} h.",
@@ -183,8 +202,11 @@ async def assign(
 
 async def fulfil(*, session: AsyncSession, principal: Principal, support_request: SupportRequest) -> SupportRequest:
     if support_request.status != "assigned":
-        raise Conflict(f"Only an assigned request can be fulfilled; this one is {support_request.status}.",
-                       code="illegal_transition", status_now=support_request.status)
+        raise Conflict(
+            f"Only an assigned request can be fulfilled; this one is {support_request.status}.",
+            code="illegal_transition",
+            status_now=support_request.status,
+        )
     if principal.employee_id != support_request.assignee_id and not (
         principal.has("manager") and within(principal.org_unit_path, support_request.requester_org_unit_path)
     ):
@@ -192,27 +214,35 @@ async def fulfil(*, session: AsyncSession, principal: Principal, support_request
     support_request.status, support_request.fulfilled_at = "fulfilled", utcnow()
     assert support_request.assigned_at is not None
     waited = (support_request.assigned_at - support_request.created_at).total_seconds() / 3600
-    await publish(session, Event(
-        type="support_request.fulfilled",
-        subject=str(support_request.id),
-        data={
-            "support_request_id": str(support_request.id),
-            "opportunity_id": str(support_request.opportunity_id),
-            "requester_id": str(support_request.requester_id),
-            "assignee_id": str(support_request.assignee_id),
-            "requester_stage": support_request.requester_stage,
-            "waited_hours": round(waited, 2),
-        },
-    ))
+    await publish(
+        session,
+        Event(
+            type="support_request.fulfilled",
+            subject=str(support_request.id),
+            data={
+                "support_request_id": str(support_request.id),
+                "opportunity_id": str(support_request.opportunity_id),
+                "requester_id": str(support_request.requester_id),
+                "assignee_id": str(support_request.assignee_id),
+                "requester_stage": support_request.requester_stage,
+                "waited_hours": round(waited, 2),
+            },
+        ),
+    )
     await session.flush()
     return support_request
 
 
 async def cancel(*, session: AsyncSession, principal: Principal, support_request: SupportRequest) -> SupportRequest:
     if support_request.status not in ("open", "assigned"):
-        raise Conflict(f"A {support_request.status} request cannot be cancelled.", code="illegal_transition",
-                       status_now=support_request.status)
-    line = can_see(principal, owner_id=support_request.requester_id, org_unit_path=support_request.requester_org_unit_path)
+        raise Conflict(
+            f"A {support_request.status} request cannot be cancelled.",
+            code="illegal_transition",
+            status_now=support_request.status,
+        )
+    line = can_see(
+        principal, owner_id=support_request.requester_id, org_unit_path=support_request.requester_org_unit_path
+    )
     # An integration's key reads the desk; cancelling is for the requester, their managers and admins.
     if not line or (principal.employee_id is None and not principal.has("org_admin", "group_admin")):
         raise Forbidden("Only the requester, their managers or an admin may cancel the request.")
@@ -221,7 +251,9 @@ async def cancel(*, session: AsyncSession, principal: Principal, support_request
     return support_request
 
 
-async def fairness(*, session: AsyncSession, principal: Principal, since: dt.date, until: dt.date) -> list[StageFigures]:
+async def fairness(
+    *, session: AsyncSession, principal: Principal, since: dt.date, until: dt.date
+) -> list[StageFigures]:
     rows = {r.stage: r for r in await repository.fairness_by_stage(session, principal, since=since, until=until)}
     out = []
     for stage in [*desk.STAGES, None]:
@@ -230,25 +262,42 @@ async def fairness(*, session: AsyncSession, principal: Principal, since: dt.dat
             continue
         requests = r.requests if r else 0
         fulfilled = r.fulfilled if r else 0
-        out.append(StageFigures(
-            stage=stage or "unknown", requests=requests, fulfilled=fulfilled,
-            fulfilment_rate=round(fulfilled / requests, 4) if requests else None,
-            median_wait_hours=round(r.median, 2) if r and r.median is not None else None,
-            p90_wait_hours=round(r.p90, 2) if r and r.p90 is not None else None,
-        ))
+        out.append(
+            StageFigures(
+                stage=stage or "unknown",
+                requests=requests,
+                fulfilled=fulfilled,
+                fulfilment_rate=round(fulfilled / requests, 4) if requests else None,
+                median_wait_hours=round(r.median, 2) if r and r.median is not None else None,
+                p90_wait_hours=round(r.p90, 2) if r and r.p90 is not None else None,
+            )
+        )
     return out
 
 
 def present(r: SupportRequest) -> SupportRequestRead:
     return SupportRequestRead(
-        id=r.id, opportunity_id=r.opportunity_id, requester_id=r.requester_id,
-        requester_org_unit_path=r.requester_org_unit_path, kind=r.kind, title=r.title,  # type: ignore[arg-type]
-        skills=r.skills, industry=r.industry, urgency=r.urgency,  # type: ignore[arg-type]
-        deal_value=MoneyRead(amount=f"{r.deal_amount:.2f}", currency=r.deal_currency) if r.deal_amount is not None and r.deal_currency else None,
-        hours_needed=float(r.hours_needed), due_date=r.due_date, status=r.status,  # type: ignore[arg-type]
+        id=r.id,
+        opportunity_id=r.opportunity_id,
+        requester_id=r.requester_id,
+        requester_org_unit_path=r.requester_org_unit_path,
+        kind=r.kind,
+        title=r.title,  # type: ignore[arg-type]
+        skills=r.skills,
+        industry=r.industry,
+        urgency=r.urgency,  # type: ignore[arg-type]
+        deal_value=MoneyRead(amount=f"{r.deal_amount:.2f}", currency=r.deal_currency)
+        if r.deal_amount is not None and r.deal_currency
+        else None,
+        hours_needed=float(r.hours_needed),
+        due_date=r.due_date,
+        status=r.status,  # type: ignore[arg-type]
         requester_stage=r.requester_stage,  # type: ignore[arg-type]
-        assignee_id=r.assignee_id, assigned_at=r.assigned_at, fulfilled_at=r.fulfilled_at, won=r.won,
-        created_at=r.created_at, updated_at=r.updated_at, version=r.version,
+        assignee_id=r.assignee_id,
+        assigned_at=r.assigned_at,
+        fulfilled_at=r.fulfilled_at,
+        won=r.won,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        version=r.version,
     )
-
-

@@ -15,16 +15,35 @@ async def new_employee(client, org_unit: str = "/group/east/team-1", **extra) ->
     return r.json()
 
 
-def won(employee_id: str, on: str, account: str, *, amount: str = "1000.00", currency: str = "CNY",
-        solutions: tuple[str, ...] = ("s1",)) -> dict:
-    return {"external_id": f"w-{uuid.uuid4().hex}", "kind": "opportunity_won", "employee_id": employee_id,
-            "occurred_on": on, "opportunity_ref": uuid.uuid4().hex, "account_ref": account,
-            "amount": {"amount": amount, "currency": currency}, "solution_refs": list(solutions)}
+def won(
+    employee_id: str,
+    on: str,
+    account: str,
+    *,
+    amount: str = "1000.00",
+    currency: str = "CNY",
+    solutions: tuple[str, ...] = ("s1",),
+) -> dict:
+    return {
+        "external_id": f"w-{uuid.uuid4().hex}",
+        "kind": "opportunity_won",
+        "employee_id": employee_id,
+        "occurred_on": on,
+        "opportunity_ref": uuid.uuid4().hex,
+        "account_ref": account,
+        "amount": {"amount": amount, "currency": currency},
+        "solution_refs": list(solutions),
+    }
 
 
 def lost(employee_id: str, on: str) -> dict:
-    return {"external_id": f"l-{uuid.uuid4().hex}", "kind": "opportunity_lost", "employee_id": employee_id,
-            "occurred_on": on, "opportunity_ref": uuid.uuid4().hex}
+    return {
+        "external_id": f"l-{uuid.uuid4().hex}",
+        "kind": "opportunity_lost",
+        "employee_id": employee_id,
+        "occurred_on": on,
+        "opportunity_ref": uuid.uuid4().hex,
+    }
 
 
 def repeat_business(employee_id: str, *, accounts: int, year: int = 2017) -> list[dict]:
@@ -43,7 +62,8 @@ async def backfill(client, facts: list[dict]) -> dict:
 
 
 async def evaluate(client, employee_id: str, as_of: str | dt.date, *, record: bool = True, headers=ADMIN) -> dict:
-    r = await client.post(f"/api/v1/employees/{employee_id}/stage:evaluate",
-                          json={"as_of": str(as_of), "record": record}, headers=headers)
+    r = await client.post(
+        f"/api/v1/employees/{employee_id}/stage:evaluate", json={"as_of": str(as_of), "record": record}, headers=headers
+    )
     assert r.status_code == 200, r.text
     return r.json()

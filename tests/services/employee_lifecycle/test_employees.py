@@ -73,8 +73,6 @@ async def test_duplicate_email_conflicts_with_field(service_client):
 
 async def test_unknown_manager_is_named(service_client):
     client = await service_client("employee_lifecycle")
-    response = await client.post(
-        "/api/v1/employees", json=new_employee(manager_id=str(uuid.uuid4())), headers=ADMIN
-    )
+    response = await client.post("/api/v1/employees", json=new_employee(manager_id=str(uuid.uuid4())), headers=ADMIN)
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["body", "manager_id"]

@@ -3,7 +3,6 @@
 import datetime as dt
 import uuid
 
-
 from sanlun.kernel.event_routes import mint_service_token
 from tests.services.employee_lifecycle.helpers import ADMIN, new_employee
 from tests.support import TEST_SERVICE_SECRET
@@ -12,16 +11,32 @@ SERVICE = {"Authorization": f"Bearer {mint_service_token(TEST_SERVICE_SECRET, 'o
 
 
 def event(type_: str, data: dict, *, time: str | None = None) -> dict:
-    return {"specversion": "1.0", "id": str(uuid.uuid4()), "type": type_, "source": type_.split(".")[0],
-            "subject": str(data.get("opportunity_id") or data.get("account_id") or uuid.uuid4()),
-            "time": time or dt.datetime.now(dt.UTC).isoformat(), "data": data}
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": type_,
+        "source": type_.split(".")[0],
+        "subject": str(data.get("opportunity_id") or data.get("account_id") or uuid.uuid4()),
+        "time": time or dt.datetime.now(dt.UTC).isoformat(),
+        "data": data,
+    }
 
 
 def opportunity(type_: str, owner: str | None, opp: str, **extra) -> dict:
-    return event(type_, {"opportunity_id": opp, "owner_id": owner, "org_unit_path": "/group/east/team-1",
-                         "account_id": extra.pop("account_id", "acct-1"), "stage": extra.pop("stage", "qualified"),
-                         "amount": {"amount": "5000.00", "currency": "CNY"}, "solution_ids": ["sol-1"],
-                         "version": 1, **extra})
+    return event(
+        type_,
+        {
+            "opportunity_id": opp,
+            "owner_id": owner,
+            "org_unit_path": "/group/east/team-1",
+            "account_id": extra.pop("account_id", "acct-1"),
+            "stage": extra.pop("stage", "qualified"),
+            "amount": {"amount": "5000.00", "currency": "CNY"},
+            "solution_ids": ["sol-1"],
+            "version": 1,
+            **extra,
+        },
+    )
 
 
 async def deliver(client, *events) -> list[str]:
@@ -37,9 +52,14 @@ async def test_open_load_follows_opportunity_events(service_client):
     created = [opportunity("opportunity.created", a["id"], o) for o in (o1, o2, o3)]
     assert await deliver(client, *created) == ["processed"] * 3
     # o2 moves from a to b; o3 is won by a
-    await deliver(client, opportunity("opportunity.assigned", b["id"], o2, previous_owner_id=a["id"]),
-                  opportunity("opportunity.won", a["id"], o3, stage="won", closed_on=dt.date.today().isoformat()))
-    r = await client.post("/api/v1/employees/stages:batch-get", json={"employee_ids": [a["id"], b["id"]]}, headers=ADMIN)
+    await deliver(
+        client,
+        opportunity("opportunity.assigned", b["id"], o2, previous_owner_id=a["id"]),
+        opportunity("opportunity.won", a["id"], o3, stage="won", closed_on=dt.date.today().isoformat()),
+    )
+    r = await client.post(
+        "/api/v1/employees/stages:batch-get", json={"employee_ids": [a["id"], b["id"]]}, headers=ADMIN
+    )
     load = {i["employee_id"]: i["open_load"] for i in r.json()["items"]}
     assert load == {a["id"]: 1, b["id"]: 1}
     # the win re-evaluated a: they now have a stage
@@ -65,13 +85,21 @@ async def test_coverage_makes_repeat_wins_stable_and_ignores_stale_versions(serv
     today = dt.date.today()
     year_ago = (today - dt.timedelta(days=400)).isoformat()
     # two wins on one account in the same quarter: not stable by quarters alone
-    wins = [opportunity("opportunity.won", a["id"], str(uuid.uuid4()), stage="won", account_id="acct-9",
-                        closed_on=today.isoformat()) for _ in range(2)]
+    wins = [
+        opportunity(
+            "opportunity.won", a["id"], str(uuid.uuid4()), stage="won", account_id="acct-9", closed_on=today.isoformat()
+        )
+        for _ in range(2)
+    ]
     await deliver(client, *wins)
     sig = lambda: client.get(f"/api/v1/employees/{a['id']}/signals", headers=ADMIN)  # noqa: E731
     assert (await sig()).json()["signals"]["stable_accounts"] == 0
-    team = {"account_id": "acct-9", "org_unit_path": "/group/east", "version": 2,
-            "members": [{"employee_id": a["id"], "role": "account_owner", "valid_from": year_ago, "valid_to": None}]}
+    team = {
+        "account_id": "acct-9",
+        "org_unit_path": "/group/east",
+        "version": 2,
+        "members": [{"employee_id": a["id"], "role": "account_owner", "valid_from": year_ago, "valid_to": None}],
+    }
     await deliver(client, event("account.coverage_changed", team))
     assert (await sig()).json()["signals"]["stable_accounts"] == 1
     stale = {**team, "version": 1, "members": []}
@@ -82,16 +110,36 @@ async def test_coverage_makes_repeat_wins_stable_and_ignores_stale_versions(serv
 async def test_influence_from_resource_use_and_introductions(service_client):
     client = await service_client("employee_lifecycle")
     a, b = await new_employee(client, "/group/east/t"), await new_employee(client, "/group/west/t")
-    used = {"resource_id": str(uuid.uuid4()), "resource_type": "reference_case", "owner_id": a["id"],
-            "owner_org_unit_path": "/group/east/t", "user_id": b["id"], "user_org_unit_path": "/group/west/t",
-            "request_id": str(uuid.uuid4()), "opportunity_id": None, "outcome": "contributed_to_win"}
+    used = {
+        "resource_id": str(uuid.uuid4()),
+        "resource_type": "reference_case",
+        "owner_id": a["id"],
+        "owner_org_unit_path": "/group/east/t",
+        "user_id": b["id"],
+        "user_org_unit_path": "/group/west/t",
+        "request_id": str(uuid.uuid4()),
+        "opportunity_id": None,
+        "outcome": "contributed_to_win",
+    }
     own_use = {**used, "user_id": a["id"], "user_org_unit_path": "/group/east/t"}
-    intro = {"introduction_id": str(uuid.uuid4()), "connector_id": a["id"], "requester_id": b["id"],
-             "connector_org_unit_path": "/group/east/t", "requester_org_unit_path": "/group/west/t",
-             "account_id": "x", "contact_id": "y", "outcome": "introduced"}
+    intro = {
+        "introduction_id": str(uuid.uuid4()),
+        "connector_id": a["id"],
+        "requester_id": b["id"],
+        "connector_org_unit_path": "/group/east/t",
+        "requester_org_unit_path": "/group/west/t",
+        "account_id": "x",
+        "contact_id": "y",
+        "outcome": "introduced",
+    }
     declined = {**intro, "introduction_id": str(uuid.uuid4()), "outcome": "declined"}
-    await deliver(client, event("resource.used", used), event("resource.used", own_use),
-                  event("introduction.completed", intro), event("introduction.completed", declined))
+    await deliver(
+        client,
+        event("resource.used", used),
+        event("resource.used", own_use),
+        event("introduction.completed", intro),
+        event("introduction.completed", declined),
+    )
     signals = (await client.get(f"/api/v1/employees/{a['id']}/signals", headers=ADMIN)).json()["signals"]
     # reuse across organisations that helped a win: 1 + 1 + 3; introduction across organisations: 2 + 1
     assert signals["influence_score"] == 8.0
@@ -100,8 +148,14 @@ async def test_influence_from_resource_use_and_introductions(service_client):
 async def test_backfill_is_idempotent_and_names_unknown_employees(service_client):
     client = await service_client("employee_lifecycle")
     a = await new_employee(client)
-    fact = {"external_id": "crm-1", "kind": "opportunity_won", "employee_id": a["id"], "occurred_on": "2017-03-01",
-            "account_ref": "x", "amount": {"amount": "10.00", "currency": "USD"}}
+    fact = {
+        "external_id": "crm-1",
+        "kind": "opportunity_won",
+        "employee_id": a["id"],
+        "occurred_on": "2017-03-01",
+        "account_ref": "x",
+        "amount": {"amount": "10.00", "currency": "USD"},
+    }
     first = await client.post("/api/v1/employees/facts:backfill", json={"facts": [fact]}, headers=ADMIN)
     again = await client.post("/api/v1/employees/facts:backfill", json={"facts": [fact]}, headers=ADMIN)
     assert first.json() == {"received": 1, "inserted": 1, "duplicates": 0}

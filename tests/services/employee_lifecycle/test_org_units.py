@@ -7,8 +7,11 @@ from tests.support import auth
 
 
 async def new_unit(client, slug: str, parent: dict | None = None, headers=ADMIN) -> dict:
-    r = await client.post("/api/v1/org-units", json={"slug": slug, "name": slug.title(),
-                                                     "parent_id": parent["id"] if parent else None}, headers=headers)
+    r = await client.post(
+        "/api/v1/org-units",
+        json={"slug": slug, "name": slug.title(), "parent_id": parent["id"] if parent else None},
+        headers=headers,
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -23,19 +26,32 @@ async def test_move_rewrites_paths_of_units_and_employees_below(service_client, 
     inside = await new_employee(client, "/group/east/team-1/squad")
     lead = await new_employee(client, "/group/east/team-1")
     elsewhere = await new_employee(client, "/group/east/team-10")
-    moved = await client.patch(f"/api/v1/org-units/{team['id']}", json={"parent_id": west["id"]},
-                               headers={**ADMIN, "If-Match": f'"{team["version"]}"'})
+    moved = await client.patch(
+        f"/api/v1/org-units/{team['id']}",
+        json={"parent_id": west["id"]},
+        headers={**ADMIN, "If-Match": f'"{team["version"]}"'},
+    )
     assert moved.status_code == 200, moved.text
     assert moved.json()["path"] == "/group/west/team-1"
     got = (await client.get(f"/api/v1/org-units/{squad['id']}", headers=ADMIN)).json()
     assert (got["path"], got["depth"]) == ("/group/west/team-1/squad", 4)
-    paths = {e: (await client.get(f"/api/v1/employees/{e}", headers=ADMIN)).json()["org_unit_path"]
-             for e in (inside["id"], lead["id"], elsewhere["id"])}
-    assert paths == {inside["id"]: "/group/west/team-1/squad", lead["id"]: "/group/west/team-1",
-                     elsewhere["id"]: "/group/east/team-10"}
-    rows = (await connection.execute(sa.text(
-        "SELECT type, subject, data FROM employee_lifecycle.outbox WHERE subscriber = 'opportunity' "
-        "AND type = 'employee.updated' ORDER BY id"))).all()
+    paths = {
+        e: (await client.get(f"/api/v1/employees/{e}", headers=ADMIN)).json()["org_unit_path"]
+        for e in (inside["id"], lead["id"], elsewhere["id"])
+    }
+    assert paths == {
+        inside["id"]: "/group/west/team-1/squad",
+        lead["id"]: "/group/west/team-1",
+        elsewhere["id"]: "/group/east/team-10",
+    }
+    rows = (
+        await connection.execute(
+            sa.text(
+                "SELECT type, subject, data FROM employee_lifecycle.outbox WHERE subscriber = 'opportunity' "
+                "AND type = 'employee.updated' ORDER BY id"
+            )
+        )
+    ).all()
     assert {r.subject for r in rows} == {inside["id"], lead["id"]}
     assert {r.data["org_unit_path"] for r in rows} == {"/group/west/team-1/squad", "/group/west/team-1"}
 
@@ -60,11 +76,15 @@ async def test_unit_visibility_and_admin_scope(service_client):
     assert (await client.get(f"/api/v1/org-units/{west['id']}", headers=east_admin)).status_code == 404
     listed = (await client.get("/api/v1/org-units", headers=east_admin)).json()
     assert [u["path"] for u in listed["items"]] == ["/group/east"]
-    r = await client.post("/api/v1/org-units", json={"slug": "x", "name": "X", "parent_id": west["id"]},
-                          headers=east_admin)
+    r = await client.post(
+        "/api/v1/org-units", json={"slug": "x", "name": "X", "parent_id": west["id"]}, headers=east_admin
+    )
     assert r.status_code == 403
-    assert (await client.post("/api/v1/org-units", json={"slug": "y", "name": "Y", "parent_id": east["id"]},
-                              headers=east_admin)).status_code == 201
+    assert (
+        await client.post(
+            "/api/v1/org-units", json={"slug": "y", "name": "Y", "parent_id": east["id"]}, headers=east_admin
+        )
+    ).status_code == 201
 
 
 async def test_bulk_upsert_units_parents_first_with_report(service_client):
@@ -79,7 +99,11 @@ async def test_bulk_upsert_units_parents_first_with_report(service_client):
     r = await client.post("/api/v1/org-units:bulk-upsert", json={"items": items}, headers=ADMIN)
     body = r.json()
     assert [(x["external_id"], x["status"]) for x in body["results"]] == [
-        ("t1", "created"), ("root", "created"), ("east", "created"), ("orphan", "failed"), ("bad", "failed")
+        ("t1", "created"),
+        ("root", "created"),
+        ("east", "created"),
+        ("orphan", "failed"),
+        ("bad", "failed"),
     ]
     assert body["results"][3]["errors"] == [{"loc": ["body", "items", 3, "parent_external_id"], "msg": "no such unit"}]
     assert body["results"][4]["errors"][0]["loc"] == ["body", "items", 4, "slug"]

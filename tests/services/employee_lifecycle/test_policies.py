@@ -8,10 +8,20 @@ EAST_ADMIN = auth(org_unit="/group/east", roles=("org_admin",))
 
 def policy(**overrides) -> dict:
     return {
-        "name": "East v1", "currency": "CNY", "hysteresis": 1,
+        "name": "East v1",
+        "currency": "CNY",
+        "hysteresis": 1,
         "rules": [
-            {"id": "l3_many", "stage": "L3_AFFLUENT", "conditions": [{"signal": "stable_accounts", "op": ">=", "value": 3}]},
-            {"id": "l2_some", "stage": "L2_COMFORTABLE", "conditions": [{"signal": "stable_accounts", "op": ">=", "value": 1}]},
+            {
+                "id": "l3_many",
+                "stage": "L3_AFFLUENT",
+                "conditions": [{"signal": "stable_accounts", "op": ">=", "value": 3}],
+            },
+            {
+                "id": "l2_some",
+                "stage": "L2_COMFORTABLE",
+                "conditions": [{"signal": "stable_accounts", "op": ">=", "value": 1}],
+            },
         ],
         **overrides,
     }
@@ -31,10 +41,14 @@ async def test_versions_apply_to_their_organisation_only(service_client):
     assert second.json()["version"] == 2
     east_eval = await evaluate(client, east["id"], "2017-12-31")
     west_eval = await evaluate(client, west["id"], "2017-12-31")
-    assert (east_eval["stage"], east_eval["policy"]) == ("L3_AFFLUENT", {"organization_path": "/group/east", "version": 2})
+    assert (east_eval["stage"], east_eval["policy"]) == (
+        "L3_AFFLUENT",
+        {"organization_path": "/group/east", "version": 2},
+    )
     assert (west_eval["stage"], west_eval["policy"]) == ("L2_COMFORTABLE", {"organization_path": "/", "version": 0})
-    effective = await client.get("/api/v1/stage-policies/effective", params={"org_unit": "/group/east/team-9"},
-                                 headers=ADMIN)
+    effective = await client.get(
+        "/api/v1/stage-policies/effective", params={"org_unit": "/group/east/team-9"}, headers=ADMIN
+    )
     assert effective.json()["name"] == "East v2"
     listed = await client.get("/api/v1/stage-policies", params={"organization_path": "/group/east"}, headers=ADMIN)
     assert [p["version"] for p in listed.json()["items"]] == [1, 2]
@@ -47,8 +61,9 @@ async def test_unknown_signal_is_named(service_client):
     r = await client.post("/api/v1/stage-policies", json=body, headers=EAST_ADMIN)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == "invalid_policy"
-    assert r.json()["errors"] == [{"loc": ["body", "rules", 0, "conditions", 0, "signal"],
-                                   "msg": "rule l3_many: unknown signal 'golf_handicap'"}]
+    assert r.json()["errors"] == [
+        {"loc": ["body", "rules", 0, "conditions", 0, "signal"], "msg": "rule l3_many: unknown signal 'golf_handicap'"}
+    ]
 
 
 async def test_impossible_threshold_and_overlap_are_named(service_client):

@@ -5,16 +5,26 @@ import datetime as dt
 import sqlalchemy as sa
 
 from tests.services.employee_lifecycle.helpers import (
-    ADMIN, backfill, evaluate, lost, new_employee, repeat_business, won,
+    ADMIN,
+    backfill,
+    evaluate,
+    lost,
+    new_employee,
+    repeat_business,
+    won,
 )
 from tests.support import auth
 
 
 async def stage_events(connection, employee_id: str) -> list[dict]:
     """`employee.stage_changed` events about one employee, in publishing order."""
-    rows = await connection.execute(sa.text(
-        "SELECT data FROM employee_lifecycle.outbox WHERE subject = :s AND type = 'employee.stage_changed' "
-        "AND subscriber = 'opportunity' ORDER BY id"), {"s": employee_id})
+    rows = await connection.execute(
+        sa.text(
+            "SELECT data FROM employee_lifecycle.outbox WHERE subject = :s AND type = 'employee.stage_changed' "
+            "AND subscriber = 'opportunity' ORDER BY id"
+        ),
+        {"s": employee_id},
+    )
     return [r.data for r in rows]
 
 
@@ -28,17 +38,28 @@ async def test_repeat_business_reaches_l2_with_explanation_and_event(service_cli
     assert result["signals"]["quota_attainment_4q"] is None
     rule = next(r for r in result["rules"] if r["rule_id"] == "l2_repeat_business")
     assert rule["status"] == "met"
-    assert rule["conditions"][0] == {"signal": "stable_accounts", "op": ">=", "threshold": 3.0, "observed": 3.0, "met": True}
+    assert rule["conditions"][0] == {
+        "signal": "stable_accounts",
+        "op": ">=",
+        "threshold": 3.0,
+        "observed": 3.0,
+        "met": True,
+    }
     assert next(r for r in result["rules"] if r["rule_id"] == "l3_quota_mastery")["status"] == "unknown"
     assert result["gap"]["target_stage"] == "L3_AFFLUENT"
-    assert result["gap"]["en"] == ("To reach affluent: 5 more stable accounts; "
-                                   "20 more influence points.")
+    assert result["gap"]["en"] == ("To reach affluent: 5 more stable accounts; 20 more influence points.")
     assert result["gap"]["zh"].startswith("进入富裕还需：再增加 5 个稳定客户")
     [event] = await stage_events(connection, emp["id"])
     assert event == {
-        "employee_id": emp["id"], "org_unit_path": "/group/east/team-1", "stage": "L2_COMFORTABLE",
-        "previous_stage": None, "since": "2017-12-31", "needs": ["lacks_deals"], "capacity": 20,
-        "reason": "evaluation", "policy_version": 0,
+        "employee_id": emp["id"],
+        "org_unit_path": "/group/east/team-1",
+        "stage": "L2_COMFORTABLE",
+        "previous_stage": None,
+        "since": "2017-12-31",
+        "needs": ["lacks_deals"],
+        "capacity": 20,
+        "reason": "evaluation",
+        "policy_version": 0,
     }
 
 
@@ -63,12 +84,20 @@ async def test_as_of_on_past_dates_uses_only_the_facts_known_then(service_client
 async def test_win_rate_and_quota_attainment(service_client):
     client = await service_client("employee_lifecycle")
     emp = await new_employee(client)
-    await backfill(client, [won(emp["id"], "2017-02-01", "a", amount="600.00"),
-                            won(emp["id"], "2017-05-01", "b", amount="1200.00"),
-                            lost(emp["id"], "2017-05-02")])
+    await backfill(
+        client,
+        [
+            won(emp["id"], "2017-02-01", "a", amount="600.00"),
+            won(emp["id"], "2017-05-01", "b", amount="1200.00"),
+            lost(emp["id"], "2017-05-02"),
+        ],
+    )
     for period, amount in (("2017-Q1", "500.00"), ("2017-Q2", "1500.00"), ("2016-Q3", "100.00")):
-        r = await client.put(f"/api/v1/employees/{emp['id']}/quotas/{period}",
-                             json={"amount": {"amount": amount, "currency": "CNY"}}, headers=ADMIN)
+        r = await client.put(
+            f"/api/v1/employees/{emp['id']}/quotas/{period}",
+            json={"amount": {"amount": amount, "currency": "CNY"}},
+            headers=ADMIN,
+        )
         assert r.status_code == 201, r.text
     r = await client.get(f"/api/v1/employees/{emp['id']}/signals", params={"as_of": "2017-06-30"}, headers=ADMIN)
     s = r.json()["signals"]
@@ -87,14 +116,22 @@ async def test_hysteresis_promotion_and_demotion_through_the_api(service_client,
     # in 2019 the wins are outside both windows: the computed stage is L1
     once = await evaluate(client, emp["id"], "2019-06-30")
     assert once["computed_stage"] == "L1_SUBSISTENCE" and once["stage"] == "L2_COMFORTABLE"
-    assert once["changed"] is False and once["pending"] == {"stage": "L1_SUBSISTENCE", "agreeing_evaluations": 1, "required": 2}
+    assert once["changed"] is False and once["pending"] == {
+        "stage": "L1_SUBSISTENCE",
+        "agreeing_evaluations": 1,
+        "required": 2,
+    }
     twice = await evaluate(client, emp["id"], "2019-07-01")
     assert twice["stage"] == "L1_SUBSISTENCE" and twice["changed"] is True and twice["stage_since"] == "2019-07-01"
     events = await stage_events(connection, emp["id"])
-    assert [(e["previous_stage"], e["stage"]) for e in events] == [(None, "L2_COMFORTABLE"), ("L2_COMFORTABLE", "L1_SUBSISTENCE")]
+    assert [(e["previous_stage"], e["stage"]) for e in events] == [
+        (None, "L2_COMFORTABLE"),
+        ("L2_COMFORTABLE", "L1_SUBSISTENCE"),
+    ]
     history = (await client.get(f"/api/v1/employees/{emp['id']}/stage/history", headers=ADMIN)).json()
     assert [(h["stage"], h["reason"]) for h in history["items"]] == [
-        ("L1_SUBSISTENCE", "evaluation"), ("L2_COMFORTABLE", "evaluation")
+        ("L1_SUBSISTENCE", "evaluation"),
+        ("L2_COMFORTABLE", "evaluation"),
     ]
 
 
@@ -104,9 +141,11 @@ async def test_override_with_reason_then_expiry(service_client, connection):
     await evaluate(client, emp["id"], "2017-12-31")
     manager = auth(org_unit="/group/east", roles=("manager",))
     expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
-    r = await client.put(f"/api/v1/employees/{emp['id']}/stage/override",
-                         json={"stage": "L2_COMFORTABLE", "reason": "Took over the Acme key account", "expires_at": expires},
-                         headers=manager)
+    r = await client.put(
+        f"/api/v1/employees/{emp['id']}/stage/override",
+        json={"stage": "L2_COMFORTABLE", "reason": "Took over the Acme key account", "expires_at": expires},
+        headers=manager,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "L2_COMFORTABLE" and r.json()["evaluated_stage"] == "L1_SUBSISTENCE"
     assert r.json()["override"]["reason"] == "Took over the Acme key account"
@@ -116,9 +155,13 @@ async def test_override_with_reason_then_expiry(service_client, connection):
     again = await evaluate(client, emp["id"], "2017-12-31")
     assert again["stage"] == "L2_COMFORTABLE" and again["changed"] is False
     # time passes: the override has expired
-    await connection.execute(sa.text(
-        "UPDATE employee_lifecycle.employee_stages SET override_expires_at = now() - interval '1 minute' "
-        "WHERE employee_id = :e"), {"e": emp["id"]})
+    await connection.execute(
+        sa.text(
+            "UPDATE employee_lifecycle.employee_stages SET override_expires_at = now() - interval '1 minute' "
+            "WHERE employee_id = :e"
+        ),
+        {"e": emp["id"]},
+    )
     batch = await client.post("/api/v1/employees/stages:batch-get", json={"employee_ids": [emp["id"]]}, headers=manager)
     assert batch.json()["items"][0]["stage"] == "L1_SUBSISTENCE"
     lifted = await client.post("/api/v1/employees/stages:lift-expired-overrides", headers=ADMIN)
@@ -138,13 +181,16 @@ async def test_override_rules(service_client):
     assert not_yet.status_code == 409
     await evaluate(client, emp["id"], "2017-12-31")
     rep = auth(employee=emp["id"], org_unit="/group/east/team-1", roles=("rep",))
-    assert (await client.put(f"/api/v1/employees/{emp['id']}/stage/override", json=body, headers=rep)).status_code == 403
+    assert (
+        await client.put(f"/api/v1/employees/{emp['id']}/stage/override", json=body, headers=rep)
+    ).status_code == 403
     past = {**body, "expires_at": "2001-01-01T00:00:00Z"}
     r = await client.put(f"/api/v1/employees/{emp['id']}/stage/override", json=past, headers=ADMIN)
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "expires_at"]
     other_manager = auth(org_unit="/group/west", roles=("manager",))
-    assert (await client.put(f"/api/v1/employees/{emp['id']}/stage/override", json=body,
-                             headers=other_manager)).status_code == 404
+    assert (
+        await client.put(f"/api/v1/employees/{emp['id']}/stage/override", json=body, headers=other_manager)
+    ).status_code == 404
 
 
 async def test_evaluate_a_whole_org_unit(service_client):
@@ -153,12 +199,18 @@ async def test_evaluate_a_whole_org_unit(service_client):
     b = await new_employee(client, "/group/south/t2")
     outside = await new_employee(client, "/group/southern")
     await backfill(client, repeat_business(a["id"], accounts=3))
-    r = await client.post("/api/v1/employees/stages:evaluate",
-                          json={"org_unit": "/group/south", "as_of": "2017-12-31"}, headers=ADMIN)
+    r = await client.post(
+        "/api/v1/employees/stages:evaluate", json={"org_unit": "/group/south", "as_of": "2017-12-31"}, headers=ADMIN
+    )
     assert r.status_code == 200, r.text
     assert r.json()["evaluated"] == 2 and r.json()["changed"] == 2
-    batch = (await client.post("/api/v1/employees/stages:batch-get",
-                               json={"employee_ids": [a["id"], b["id"], outside["id"]]}, headers=ADMIN)).json()
+    batch = (
+        await client.post(
+            "/api/v1/employees/stages:batch-get",
+            json={"employee_ids": [a["id"], b["id"], outside["id"]]},
+            headers=ADMIN,
+        )
+    ).json()
     stages = {i["employee_id"]: i["stage"] for i in batch["items"]}
     assert stages == {a["id"]: "L2_COMFORTABLE", b["id"]: "L1_SUBSISTENCE", outside["id"]: None}
     neither = await client.post("/api/v1/employees/stages:evaluate", json={"as_of": "2017-12-31"}, headers=ADMIN)

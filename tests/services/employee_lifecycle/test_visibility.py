@@ -30,11 +30,11 @@ async def test_rep_reads_own_stage_reasons_and_history_only(service_client):
     assert (await client.get(f"/api/v1/employees/{east2['id']}/stage/history", headers=rep)).status_code == 404
     assert (await client.get(f"/api/v1/employees/{east2['id']}/signals", headers=rep)).status_code == 404
     # a rep may preview their own evaluation but not record or evaluate others
-    preview = await client.post(f"/api/v1/employees/{east['id']}/stage:evaluate",
-                                json={"as_of": "2017-12-31", "record": False}, headers=rep)
+    preview = await client.post(
+        f"/api/v1/employees/{east['id']}/stage:evaluate", json={"as_of": "2017-12-31", "record": False}, headers=rep
+    )
     assert preview.status_code == 200
-    other = await client.post(f"/api/v1/employees/{east2['id']}/stage:evaluate",
-                              json={"record": False}, headers=rep)
+    other = await client.post(f"/api/v1/employees/{east2['id']}/stage:evaluate", json={"record": False}, headers=rep)
     assert other.status_code == 404
     many = await client.post("/api/v1/employees/stages:evaluate", json={"org_unit": "/group/east"}, headers=rep)
     assert many.status_code == 403
@@ -62,15 +62,24 @@ async def test_batch_get_filters_by_visibility(service_client):
     east, east2, west = await setup(client)
     ghost = str(uuid.uuid4())
     manager = auth(org_unit="/group/east", roles=("manager",))
-    r = await client.post("/api/v1/employees/stages:batch-get",
-                          json={"employee_ids": [east["id"], east2["id"], west["id"], ghost]}, headers=manager)
+    r = await client.post(
+        "/api/v1/employees/stages:batch-get",
+        json={"employee_ids": [east["id"], east2["id"], west["id"], ghost]},
+        headers=manager,
+    )
     assert r.status_code == 200
     body = r.json()
     assert sorted(i["employee_id"] for i in body["items"]) == sorted([east["id"], east2["id"]])
     assert body["not_found"] == [west["id"], ghost]
     item = next(i for i in body["items"] if i["employee_id"] == east["id"])
-    assert item == {"employee_id": east["id"], "stage": "L1_SUBSISTENCE", "stage_since": "2017-12-31",
-                    "capacity": 20, "open_load": 0, "needs": ["lacks_deals", "lacks_solution_knowledge", "lacks_support"]}
+    assert item == {
+        "employee_id": east["id"],
+        "stage": "L1_SUBSISTENCE",
+        "stage_since": "2017-12-31",
+        "capacity": 20,
+        "open_load": 0,
+        "needs": ["lacks_deals", "lacks_solution_knowledge", "lacks_support"],
+    }
 
 
 async def test_batch_get_caps_at_1000_ids(service_client):

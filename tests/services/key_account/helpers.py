@@ -19,8 +19,15 @@ async def new_account(client, headers: dict[str, str] = ADMIN, **fields: object)
     return response.json()
 
 
-async def new_member(client, account_id: str, role: str, employee: uuid.UUID | None = None,
-                     org_unit: str = "/group/east/team-1", headers: dict[str, str] = ADMIN, **extra: object) -> dict:
+async def new_member(
+    client,
+    account_id: str,
+    role: str,
+    employee: uuid.UUID | None = None,
+    org_unit: str = "/group/east/team-1",
+    headers: dict[str, str] = ADMIN,
+    **extra: object,
+) -> dict:
     body = {"employee_id": str(employee or uuid.uuid4()), "org_unit_path": org_unit, "role": role, **extra}
     response = await client.post(f"/api/v1/accounts/{account_id}/coverage/members", json=body, headers=headers)
     assert response.status_code == 201, response.text
@@ -28,7 +35,9 @@ async def new_member(client, account_id: str, role: str, employee: uuid.UUID | N
 
 
 async def new_contact(client, account_id: str, name: str = "Wang Li", **fields: object) -> dict:
-    response = await client.post(f"/api/v1/accounts/{account_id}/contacts", json={"name": name, **fields}, headers=ADMIN)
+    response = await client.post(
+        f"/api/v1/accounts/{account_id}/contacts", json={"name": name, **fields}, headers=ADMIN
+    )
     assert response.status_code == 201, response.text
     return response.json()
 

@@ -28,8 +28,12 @@ async def test_create_get_update_list(service_client):
     client = await service_client("key_account")
     owner = uuid.uuid4()
     data = new_account(
-        industry="retail", annual_revenue={"amount": "1234.5", "currency": "CNY"}, employees=120,
-        headquarters="Shanghai", owner_id=str(owner), external_id="maven-acme",
+        industry="retail",
+        annual_revenue={"amount": "1234.5", "currency": "CNY"},
+        employees=120,
+        headquarters="Shanghai",
+        owner_id=str(owner),
+        external_id="maven-acme",
     )
     created = await client.post("/api/v1/accounts", json=data, headers=ADMIN)
     assert created.status_code == 201, created.text
@@ -93,8 +97,10 @@ async def test_duplicate_external_id_conflicts_with_field(service_client):
 
 async def test_name_prefix_is_case_insensitive_and_literal(service_client):
     client = await service_client("key_account")
-    ids = {name: (await create(client, new_account(name)))["id"] for name in
-           ("Acme Holdings", "acme labs", "Acmex", "Beta Acme", "100% Juice", "100 Pipes")}
+    ids = {
+        name: (await create(client, new_account(name)))["id"]
+        for name in ("Acme Holdings", "acme labs", "Acmex", "Beta Acme", "100% Juice", "100 Pipes")
+    }
     found = await client.get("/api/v1/accounts", params={"name_prefix": "ACME "}, headers=ADMIN)
     assert {a["id"] for a in found.json()["items"]} == {ids["Acme Holdings"], ids["acme labs"]}
     # `%` and `_` are letters in a name, not wildcards.
@@ -192,9 +198,7 @@ async def test_rep_sees_and_changes_only_own_accounts(service_client):
         f"/api/v1/accounts/{mine['id']}", json={"parent_id": theirs["id"]}, headers=rep(rep_a)
     )
     assert hidden_parent.status_code == 422
-    give_away = await client.patch(
-        f"/api/v1/accounts/{mine['id']}", json={"owner_id": str(rep_b)}, headers=rep(rep_a)
-    )
+    give_away = await client.patch(f"/api/v1/accounts/{mine['id']}", json={"owner_id": str(rep_b)}, headers=rep(rep_a))
     assert give_away.status_code == 403
 
 
@@ -203,9 +207,7 @@ async def test_rep_creates_only_own_accounts_in_own_unit(service_client):
     me = uuid.uuid4()
     elsewhere = await client.post("/api/v1/accounts", json=new_account(org_unit="/group/east/team-2"), headers=rep(me))
     assert elsewhere.status_code == 403
-    for_other = await client.post(
-        "/api/v1/accounts", json=new_account(owner_id=str(uuid.uuid4())), headers=rep(me)
-    )
+    for_other = await client.post("/api/v1/accounts", json=new_account(owner_id=str(uuid.uuid4())), headers=rep(me))
     assert for_other.status_code == 403
 
 
@@ -235,9 +237,7 @@ async def test_visibility_follows_the_org_tree(service_client):
 async def test_manager_places_accounts_only_in_own_subtree(service_client):
     client = await service_client("key_account")
     team_rep = uuid.uuid4()
-    inside = await client.post(
-        "/api/v1/accounts", json=new_account(owner_id=str(team_rep)), headers=EAST_MANAGER
-    )
+    inside = await client.post("/api/v1/accounts", json=new_account(owner_id=str(team_rep)), headers=EAST_MANAGER)
     assert inside.status_code == 201 and inside.json()["owner_id"] == str(team_rep)
     outside = await client.post("/api/v1/accounts", json=new_account(org_unit="/group/west"), headers=EAST_MANAGER)
     assert outside.status_code == 403

@@ -8,9 +8,12 @@ from tests.support import auth
 
 
 async def coverage_events(connection, account_id: str) -> list[dict]:
-    rows = await connection.execute(sa.text(
-        "SELECT data FROM key_account.outbox WHERE type = 'account.coverage_changed' AND subject = :s ORDER BY id"
-    ), {"s": account_id})
+    rows = await connection.execute(
+        sa.text(
+            "SELECT data FROM key_account.outbox WHERE type = 'account.coverage_changed' AND subject = :s ORDER BY id"
+        ),
+        {"s": account_id},
+    )
     return [r[0] for r in rows]
 
 
@@ -35,8 +38,11 @@ async def test_team_violations_and_event(service_client, connection):
 
     # Ending the consultant's validity yesterday brings the violation back.
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
-    ended = await client.patch(f"{url}/members/{consultant['id']}", headers={**ADMIN, "If-Match": '"1"'},
-                               json={"valid_from": yesterday, "valid_to": yesterday})
+    ended = await client.patch(
+        f"{url}/members/{consultant['id']}",
+        headers={**ADMIN, "If-Match": '"1"'},
+        json={"valid_from": yesterday, "valid_to": yesterday},
+    )
     assert ended.status_code == 200, ended.text
     assert [v["code"] for v in (await client.get(url, headers=ADMIN)).json()["violations"]] == ["no_solution_role"]
     past = (await client.get(url, params={"as_of": yesterday}, headers=ADMIN)).json()
@@ -45,19 +51,35 @@ async def test_team_violations_and_event(service_client, connection):
     events = await coverage_events(connection, account["id"])
     assert [e["version"] for e in events] == [1, 2, 3]
     assert events[-1]["account_id"] == account["id"] and events[-1]["org_unit_path"] == "/group/east/team-1"
-    assert events[-1]["members"] == [{"employee_id": str(owner), "role": "account_owner",
-                                      "valid_from": dt.date.today().isoformat(), "valid_to": None}]
+    assert events[-1]["members"] == [
+        {
+            "employee_id": str(owner),
+            "role": "account_owner",
+            "valid_from": dt.date.today().isoformat(),
+            "valid_to": None,
+        }
+    ]
 
 
 async def test_bad_members_are_refused(service_client):
     client = await service_client("key_account")
     account = await new_account(client)
     url = f"/api/v1/accounts/{account['id']}/coverage/members"
-    bad_role = await client.post(url, headers=ADMIN, json={"employee_id": str(uuid.uuid4()), "org_unit_path": "/group", "role": "boss"})
+    bad_role = await client.post(
+        url, headers=ADMIN, json={"employee_id": str(uuid.uuid4()), "org_unit_path": "/group", "role": "boss"}
+    )
     assert bad_role.status_code == 422 and bad_role.json()["errors"][0]["loc"] == ["body", "role"]
-    backwards = await client.post(url, headers=ADMIN, json={
-        "employee_id": str(uuid.uuid4()), "org_unit_path": "/group", "role": "delivery",
-        "valid_from": "2026-05-01", "valid_to": "2026-04-01"})
+    backwards = await client.post(
+        url,
+        headers=ADMIN,
+        json={
+            "employee_id": str(uuid.uuid4()),
+            "org_unit_path": "/group",
+            "role": "delivery",
+            "valid_from": "2026-05-01",
+            "valid_to": "2026-04-01",
+        },
+    )
     assert backwards.status_code == 422
 
 
@@ -91,7 +113,9 @@ async def test_visibility_by_role(service_client):
         assert (await client.get(url + "/relationship-map", headers=headers)).status_code == 404, who
     # A member reads the team but does not shape it; the owner does.
     add = {"employee_id": str(uuid.uuid4()), "org_unit_path": "/group/east/team-1", "role": "delivery"}
-    assert (await client.post(url + "/coverage/members", json=add, headers=rep(member, "/group/south/presales"))).status_code == 403
+    assert (
+        await client.post(url + "/coverage/members", json=add, headers=rep(member, "/group/south/presales"))
+    ).status_code == 403
     assert (await client.post(url + "/coverage/members", json=add, headers=rep(owner))).status_code == 201
 
 
@@ -101,5 +125,7 @@ async def test_expired_membership_stops_visibility(service_client):
     account = await new_account(client)
     m = await new_member(client, account["id"], "delivery", member, valid_from="2020-01-01")
     assert (await client.get(f"/api/v1/accounts/{account['id']}", headers=rep(member))).status_code == 200
-    await client.patch(f"/api/v1/accounts/{account['id']}/coverage/members/{m['id']}", json={"valid_to": "2021-01-01"}, headers=ADMIN)
+    await client.patch(
+        f"/api/v1/accounts/{account['id']}/coverage/members/{m['id']}", json={"valid_to": "2021-01-01"}, headers=ADMIN
+    )
     assert (await client.get(f"/api/v1/accounts/{account['id']}", headers=rep(member))).status_code == 404

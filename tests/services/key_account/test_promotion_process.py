@@ -19,7 +19,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def opportunity_service(committed_database_url, tmp_path_factory):
     process = ServiceProcess(
-        "opportunity", free_port(), database_url=committed_database_url, log_dir=tmp_path_factory.mktemp("logs"),
+        "opportunity",
+        free_port(),
+        database_url=committed_database_url,
+        log_dir=tmp_path_factory.mktemp("logs"),
         env={"SANLUN_DISPATCHER_ENABLED": "false"},
     )
     process.start()
@@ -31,8 +34,17 @@ async def qualified_item(client) -> tuple[str, dict]:
     account = await new_account(client)
     plan = await new_plan(client, account["id"])
     items = f"/api/v1/account-plans/{plan['id']}/incubation-items"
-    item = (await client.post(items, headers=ADMIN, json={
-        "title": "Edge analytics", "amount": {"amount": "250000", "currency": "CNY"}, "expected_close_date": "2026-12-01"})).json()
+    item = (
+        await client.post(
+            items,
+            headers=ADMIN,
+            json={
+                "title": "Edge analytics",
+                "amount": {"amount": "250000", "currency": "CNY"},
+                "expected_close_date": "2026-12-01",
+            },
+        )
+    ).json()
     for step in ("validated", "qualified"):
         moved = await client.patch(f"{items}/{item['id']}", json={"status": step}, headers=ADMIN)
         assert moved.status_code == 200, moved.text
@@ -52,7 +64,10 @@ async def test_promotion_is_idempotent_with_lineage_both_ways(service_client, co
     async with httpx.AsyncClient(base_url=opportunity_service.url, headers=ADMIN, timeout=5) as opp:
         opportunity = (await opp.get(f"/api/v1/opportunities/{opportunity_id}")).json()
     assert opportunity["account_id"] == account["id"]
-    assert opportunity["source"] == "esp_incubation" and opportunity["amount"] == {"amount": "250000.00", "currency": "CNY"}
+    assert opportunity["source"] == "esp_incubation" and opportunity["amount"] == {
+        "amount": "250000.00",
+        "currency": "CNY",
+    }
     origin = opportunity.get("origin") or {"type": opportunity.get("origin_type"), "id": opportunity.get("origin_id")}
     assert origin == {"type": "incubation_item", "id": item["id"]}
 
@@ -60,9 +75,12 @@ async def test_promotion_is_idempotent_with_lineage_both_ways(service_client, co
     assert again.status_code == 200 and again.json()["opportunity_id"] == opportunity_id
 
     # Our commit lost after the opportunity was made: the retry replays the same opportunity.
-    await connection.execute(sa.text(
-        "UPDATE key_account.incubation_items SET status = 'qualified', opportunity_id = NULL, promoted_at = NULL WHERE id = :id"
-    ), {"id": item["id"]})
+    await connection.execute(
+        sa.text(
+            "UPDATE key_account.incubation_items SET status = 'qualified', opportunity_id = NULL, promoted_at = NULL WHERE id = :id"
+        ),
+        {"id": item["id"]},
+    )
     retried = await client.post(f"{url}/promote", headers=ADMIN)
     assert retried.status_code == 201 and retried.json()["opportunity_id"] == opportunity_id
 

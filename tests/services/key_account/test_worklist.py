@@ -13,7 +13,9 @@ def day(offset: int) -> str:
 
 
 async def _action(client, plan_id: str, title: str, **fields: object) -> dict:
-    response = await client.post(f"/api/v1/account-plans/{plan_id}/actions", headers=ADMIN, json={"title": title, **fields})
+    response = await client.post(
+        f"/api/v1/account-plans/{plan_id}/actions", headers=ADMIN, json={"title": title, **fields}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -37,26 +39,45 @@ async def test_actions_across_plans_earliest_due_first_with_filters(service_clie
     theirs = await _action(client, plan_a["id"], "Colleague's task", owner_id=str(colleague), due_on=day(1))
     await _action(client, hidden["id"], "Invisible", owner_id=str(me), due_on=day(1))
     done = await _action(client, plan_a["id"], "Finished", owner_id=str(me), due_on=day(-5))
-    await client.patch(f"/api/v1/account-plans/{plan_a['id']}/actions/{done['id']}", json={"status": "done"},
-                       headers={**ADMIN, "If-Match": '"1"'})
+    await client.patch(
+        f"/api/v1/account-plans/{plan_a['id']}/actions/{done['id']}",
+        json={"status": "done"},
+        headers={**ADMIN, "If-Match": '"1"'},
+    )
 
     mine = rep(me)
     everything = (await client.get("/api/v1/plan-actions", headers=mine)).json()["items"]
     assert [a["title"] for a in everything] == [
-        "Finished", "Send the proposal", "Colleague's task", "Book the CIO briefing", "Quarterly review", "Map the board"]
-    assert everything[1] | {} == {**everything[1], "account_id": first["id"], "account_name": "Sunrise Logistics",
-                                  "plan_period": "2026", "overdue": True}
+        "Finished",
+        "Send the proposal",
+        "Colleague's task",
+        "Book the CIO briefing",
+        "Quarterly review",
+        "Map the board",
+    ]
+    assert everything[1] | {} == {
+        **everything[1],
+        "account_id": first["id"],
+        "account_name": "Sunrise Logistics",
+        "plan_period": "2026",
+        "overdue": True,
+    }
     assert everything[0]["overdue"] is False  # done: not overdue however old
 
-    due = await client.get("/api/v1/plan-actions", headers=mine, params={
-        "status": ["open", "in_progress"], "due_by": day(14), "owner_id": str(me), "unowned": "true"})
+    due = await client.get(
+        "/api/v1/plan-actions",
+        headers=mine,
+        params={"status": ["open", "in_progress"], "due_by": day(14), "owner_id": str(me), "unowned": "true"},
+    )
     assert due.status_code == 200, due.text
     assert [a["id"] for a in due.json()["items"]] == [overdue["id"], soon["id"]]
     assert theirs["id"] not in {a["id"] for a in due.json()["items"]} and later["id"] != undated["id"]
 
     only_unowned = (await client.get("/api/v1/plan-actions", headers=mine, params={"unowned": "true"})).json()["items"]
     assert [a["id"] for a in only_unowned] == [soon["id"]]
-    per_account = (await client.get("/api/v1/plan-actions", headers=mine, params={"account_id": first["id"]})).json()["items"]
+    per_account = (await client.get("/api/v1/plan-actions", headers=mine, params={"account_id": first["id"]})).json()[
+        "items"
+    ]
     assert {a["account_id"] for a in per_account} == {first["id"]}
 
 
@@ -87,8 +108,12 @@ async def test_plans_that_ended_are_left_out_when_asked(service_client):
     current = await new_plan(client, account["id"], period="2099", starts_on=day(-10), ends_on=day(10))
     await _action(client, old["id"], "Stale")
     await _action(client, current["id"], "Live")
-    titles = [a["title"] for a in (await client.get("/api/v1/plan-actions", headers=rep(me), params={
-        "current_plans_only": "true"})).json()["items"]]
+    titles = [
+        a["title"]
+        for a in (
+            await client.get("/api/v1/plan-actions", headers=rep(me), params={"current_plans_only": "true"})
+        ).json()["items"]
+    ]
     assert titles == ["Live"]
 
 
@@ -100,14 +125,22 @@ async def test_incubation_items_across_plans(service_client):
     _, hidden = await _book(client, uuid.uuid4(), "Incubation hidden")
     ids = []
     for plan, title in ((plan_a, "Backup service"), (plan_b, "Edge AI pilot"), (hidden, "Not yours")):
-        response = await client.post(f"/api/v1/account-plans/{plan['id']}/incubation-items", headers=ADMIN, json={"title": title})
+        response = await client.post(
+            f"/api/v1/account-plans/{plan['id']}/incubation-items", headers=ADMIN, json={"title": title}
+        )
         ids.append(response.json()["id"])
-    await client.patch(f"/api/v1/account-plans/{plan_b['id']}/incubation-items/{ids[1]}", json={"status": "dropped"},
-                       headers={**ADMIN, "If-Match": '"1"'})
+    await client.patch(
+        f"/api/v1/account-plans/{plan_b['id']}/incubation-items/{ids[1]}",
+        json={"status": "dropped"},
+        headers={**ADMIN, "If-Match": '"1"'},
+    )
     listed = (await client.get("/api/v1/incubation-items", headers=rep(me))).json()["items"]
     assert [i["title"] for i in listed] == ["Backup service", "Edge AI pilot"]
-    open_only = (await client.get("/api/v1/incubation-items", headers=rep(me), params={
-        "status": ["idea", "validated", "qualified"]})).json()["items"]
+    open_only = (
+        await client.get(
+            "/api/v1/incubation-items", headers=rep(me), params={"status": ["idea", "validated", "qualified"]}
+        )
+    ).json()["items"]
     assert [i["id"] for i in open_only] == [ids[0]]
     bad = await client.get("/api/v1/incubation-items", headers=rep(me), params={"status": "hatched"})
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
@@ -122,28 +155,58 @@ async def test_relationship_gaps_largest_first_and_met_targets_left_out(service_
     names = ("CIO", "CFO", "Buyer")
     contacts = {n: await new_contact(client, account["id"], f"Contact {n}") for n in names}
     other = await new_contact(client, other_plan["account_id"], "Contact COO")
-    await client.put(f"/api/v1/accounts/{account['id']}/relationships", headers=ADMIN, json={
-        "contact_id": contacts["CFO"]["id"], "employee_id": str(uuid.uuid4()), "level": "problem_solver", "strength": 60})
-    await client.put(f"/api/v1/accounts/{account['id']}/relationships", headers=ADMIN, json={
-        "contact_id": contacts["Buyer"]["id"], "employee_id": str(uuid.uuid4()), "level": "credible_source", "strength": 60})
+    await client.put(
+        f"/api/v1/accounts/{account['id']}/relationships",
+        headers=ADMIN,
+        json={
+            "contact_id": contacts["CFO"]["id"],
+            "employee_id": str(uuid.uuid4()),
+            "level": "problem_solver",
+            "strength": 60,
+        },
+    )
+    await client.put(
+        f"/api/v1/accounts/{account['id']}/relationships",
+        headers=ADMIN,
+        json={
+            "contact_id": contacts["Buyer"]["id"],
+            "employee_id": str(uuid.uuid4()),
+            "level": "credible_source",
+            "strength": 60,
+        },
+    )
     for contact, level, owner in (
-        (contacts["CIO"], "trusted_advisor", me),     # no relationship yet: 4 steps
-        (contacts["CFO"], "trusted_advisor", None),   # problem_solver: 1 step
+        (contacts["CIO"], "trusted_advisor", me),  # no relationship yet: 4 steps
+        (contacts["CFO"], "trusted_advisor", None),  # problem_solver: 1 step
         (contacts["Buyer"], "credible_source", me),  # met
     ):
         body = {"contact_id": contact["id"], "target_level": level, **({"owner_id": str(owner)} if owner else {})}
-        assert (await client.put(f"/api/v1/account-plans/{plan['id']}/relationship-targets", json=body, headers=ADMIN)).status_code == 200
-    await client.put(f"/api/v1/account-plans/{other_plan['id']}/relationship-targets", headers=ADMIN, json={
-        "contact_id": other["id"], "target_level": "problem_solver", "owner_id": str(me)})
+        assert (
+            await client.put(f"/api/v1/account-plans/{plan['id']}/relationship-targets", json=body, headers=ADMIN)
+        ).status_code == 200
+    await client.put(
+        f"/api/v1/account-plans/{other_plan['id']}/relationship-targets",
+        headers=ADMIN,
+        json={"contact_id": other["id"], "target_level": "problem_solver", "owner_id": str(me)},
+    )
 
     gaps = (await client.get("/api/v1/relationship-gaps", headers=rep(me))).json()["items"]
     assert [(g["contact_name"], g["gap_steps"], g["current_level"]) for g in gaps] == [
-        ("Contact CIO", 4, None), ("Contact COO", 3, None), ("Contact CFO", 1, "problem_solver")]
+        ("Contact CIO", 4, None),
+        ("Contact COO", 3, None),
+        ("Contact CFO", 1, "problem_solver"),
+    ]
     assert gaps[0]["account_name"] == "Gaps Inc" and gaps[0]["plan_id"] == plan["id"]
     page = (await client.get("/api/v1/relationship-gaps", headers=rep(me), params={"limit": 2})).json()
-    rest = (await client.get("/api/v1/relationship-gaps", headers=rep(me), params={"limit": 2, "cursor": page["next_cursor"]})).json()
+    rest = (
+        await client.get(
+            "/api/v1/relationship-gaps", headers=rep(me), params={"limit": 2, "cursor": page["next_cursor"]}
+        )
+    ).json()
     assert [g["id"] for g in page["items"] + rest["items"]] == [g["id"] for g in gaps] and rest["next_cursor"] is None
-    unowned = (await client.get("/api/v1/relationship-gaps", headers=rep(me), params={"unowned": "true"})).json()["items"]
+    unowned = (await client.get("/api/v1/relationship-gaps", headers=rep(me), params={"unowned": "true"})).json()[
+        "items"
+    ]
     assert [g["contact_name"] for g in unowned] == ["Contact CFO"]
 
 
@@ -152,7 +215,9 @@ async def test_another_reps_work_is_not_listed(service_client):
     owner, stranger = uuid.uuid4(), uuid.uuid4()
     _, plan = await _book(client, owner, "Private Account")
     await _action(client, plan["id"], "Private", due_on=day(1))
-    await client.post(f"/api/v1/account-plans/{plan['id']}/incubation-items", headers=ADMIN, json={"title": "Private idea"})
+    await client.post(
+        f"/api/v1/account-plans/{plan['id']}/incubation-items", headers=ADMIN, json={"title": "Private idea"}
+    )
     for path in ("/api/v1/plan-actions", "/api/v1/incubation-items", "/api/v1/relationship-gaps"):
         assert (await client.get(path, headers=rep(stranger, "/group/west/team-9"))).json()["items"] == [], path
         assert (await client.get(path, headers=rep(owner))).status_code == 200

@@ -22,18 +22,28 @@ def rep(org_unit: str = "/group/east/team-1") -> tuple[uuid.UUID, dict[str, str]
 
 async def outbox(connection, subject: str) -> list[tuple[str, dict]]:
     """Events published about `subject`, one per type (deduplicated over subscribers)."""
-    rows = (await connection.execute(
-        sa.text("SELECT DISTINCT ON (event_id) event_id, type, data, id FROM opportunity.outbox WHERE subject = :s ORDER BY event_id, id"),
-        {"s": subject},
-    )).all()
+    rows = (
+        await connection.execute(
+            sa.text(
+                "SELECT DISTINCT ON (event_id) event_id, type, data, id FROM opportunity.outbox WHERE subject = :s ORDER BY event_id, id"
+            ),
+            {"s": subject},
+        )
+    ).all()
     return [(r.type, r.data) for r in sorted(rows, key=lambda r: r.id)]
 
 
 def full_plan() -> dict:
     return {
-        "profile": "Bank modernising its core", "business_issues": ["batch windows"], "solution_value": "real time",
-        "assessment": {"is_there_an_opportunity": "yes", "can_we_compete": "yes", "can_we_win": "yes",
-                       "is_it_worth_winning": "yes"},
+        "profile": "Bank modernising its core",
+        "business_issues": ["batch windows"],
+        "solution_value": "real time",
+        "assessment": {
+            "is_there_an_opportunity": "yes",
+            "can_we_compete": "yes",
+            "can_we_win": "yes",
+            "is_it_worth_winning": "yes",
+        },
         "competitors": [{"name": "Rival", "threat": "high", "status": "incumbent"}],
         "competitive_strategy": "flanking",
         "key_players": [

@@ -13,18 +13,49 @@ PROPOSALS = "/api/v1/assignments/proposals"
 
 
 def event(event_type: str, data: dict, subject: str) -> dict:
-    return {"specversion": "1.0", "id": str(uuid.uuid4()), "type": event_type, "source": "employee_lifecycle",
-            "subject": subject, "time": "2026-11-20T08:00:00Z", "data": data}
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "source": "employee_lifecycle",
+        "subject": subject,
+        "time": "2026-11-20T08:00:00Z",
+        "data": data,
+    }
 
 
 async def add_person(client, *, stage: str, capacity: int, unit: str = "/group/east/team-1") -> str:
     eid = str(uuid.uuid4())
     events = [
-        event("employee.created", {"id": eid, "name": f"Rep {stage}", "email": "r@x", "org_unit_path": unit,
-                                   "manager_id": None, "capacity": capacity, "active": True, "version": 1}, eid),
-        event("employee.stage_changed", {"employee_id": eid, "org_unit_path": unit, "stage": stage, "previous_stage": None,
-                                         "since": "2026-10-01", "needs": [], "capacity": capacity, "reason": "evaluation",
-                                         "policy_version": 1}, eid),
+        event(
+            "employee.created",
+            {
+                "id": eid,
+                "name": f"Rep {stage}",
+                "email": "r@x",
+                "org_unit_path": unit,
+                "manager_id": None,
+                "capacity": capacity,
+                "active": True,
+                "version": 1,
+            },
+            eid,
+        ),
+        event(
+            "employee.stage_changed",
+            {
+                "employee_id": eid,
+                "org_unit_path": unit,
+                "stage": stage,
+                "previous_stage": None,
+                "since": "2026-10-01",
+                "needs": [],
+                "capacity": capacity,
+                "reason": "evaluation",
+                "policy_version": 1,
+            },
+            eid,
+        ),
     ]
     r = await client.post("/internal/events", json=events, headers=SERVICE)
     assert [x["status"] for x in r.json()["results"]] == ["processed", "processed"]
@@ -34,8 +65,11 @@ async def add_person(client, *, stage: str, capacity: int, unit: str = "/group/e
 async def unassigned(client, n: int, **extra) -> list[str]:
     ids = []
     for i in range(n):
-        r = await client.post(OPPORTUNITIES, json=new_opportunity(
-            name=f"Deal {i}", owner_id=None, org_unit_path="/group/east/team-1", **extra), headers=MANAGER)
+        r = await client.post(
+            OPPORTUNITIES,
+            json=new_opportunity(name=f"Deal {i}", owner_id=None, org_unit_path="/group/east/team-1", **extra),
+            headers=MANAGER,
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     return ids
@@ -44,7 +78,9 @@ async def unassigned(client, n: int, **extra) -> list[str]:
 async def test_stage_event_keeps_the_last_stage_in_the_view(service_client):
     client = await service_client("opportunity")
     eid = await add_person(client, stage="L1_SUBSISTENCE", capacity=4)
-    people = (await client.get("/api/v1/assignments/sales-people", params={"limit": 200}, headers=ADMIN)).json()["items"]
+    people = (await client.get("/api/v1/assignments/sales-people", params={"limit": 200}, headers=ADMIN)).json()[
+        "items"
+    ]
     me = next(p for p in people if p["employee_id"] == eid)
     assert me["stage"] == "L1_SUBSISTENCE" and me["stage_since"] == "2026-10-01" and me["capacity"] == 4
     assert me["name"] == "Rep L1_SUBSISTENCE"
@@ -55,7 +91,9 @@ async def test_propose_with_lifecycle_down_uses_cached_stages_and_commits_once(s
     small = await add_person(client, stage="L1_SUBSISTENCE", capacity=2)
     big = await add_person(client, stage="L2_COMFORTABLE", capacity=3)
     deals = await unassigned(client, 6, account_id=str(uuid.uuid4()))
-    r = await client.post(PROPOSALS, json={"opportunity_ids": deals, "pool": {"org_unit": "/group/east"}}, headers=MANAGER)
+    r = await client.post(
+        PROPOSALS, json={"opportunity_ids": deals, "pool": {"org_unit": "/group/east"}}, headers=MANAGER
+    )
     assert r.status_code == 201, r.text
     p = r.json()
     assert p["stages_source"] == "cached" and p["stages_as_of"].startswith("2026-11-20")
@@ -75,7 +113,9 @@ async def test_propose_with_lifecycle_down_uses_cached_stages_and_commits_once(s
     assert commit.json()["commit_result"] == {"committed": 5, "skipped": []}
     again = await client.post(f"{PROPOSALS}/{p['id']}/commit", headers=MANAGER)
     assert again.json()["commit_result"] == commit.json()["commit_result"]
-    decisions = (await client.get("/api/v1/assignments/decisions", params={"proposal_id": p["id"]}, headers=MANAGER)).json()
+    decisions = (
+        await client.get("/api/v1/assignments/decisions", params={"proposal_id": p["id"]}, headers=MANAGER)
+    ).json()
     assert len(decisions["items"]) == 5 and decisions["items"][0]["score"]["stages_source"] == "cached"
     assigned = await outbox(connection, item["opportunity_id"])
     assert assigned[-1][0] == "opportunity.assigned"
@@ -97,15 +137,37 @@ async def test_propose_live_forwards_the_caller_and_scores_continuity(service_cl
         seen.append(request)
         if request.url.path.endswith("stages:batch-get"):
             ids = json.loads(request.content)["employee_ids"]
-            return httpx.Response(200, json={"items": [
-                {"employee_id": i, "stage": "L2_COMFORTABLE", "stage_since": "2026-01-01", "capacity": 5, "open_load": 0,
-                 "needs": []} for i in ids], "not_found": []})
-        return httpx.Response(200, json={"account_id": account, "members": [
-            {"employee_id": b, "role": "account_owner", "valid_from": "2025-01-01", "valid_to": None}]})
+            return httpx.Response(
+                200,
+                json={
+                    "items": [
+                        {
+                            "employee_id": i,
+                            "stage": "L2_COMFORTABLE",
+                            "stage_since": "2026-01-01",
+                            "capacity": 5,
+                            "open_load": 0,
+                            "needs": [],
+                        }
+                        for i in ids
+                    ],
+                    "not_found": [],
+                },
+            )
+        return httpx.Response(
+            200,
+            json={
+                "account_id": account,
+                "members": [{"employee_id": b, "role": "account_owner", "valid_from": "2025-01-01", "valid_to": None}],
+            },
+        )
 
     client._transport.app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    r = await client.post(PROPOSALS, json={"opportunity_ids": deals, "pool": {"employee_ids": [a, b]}},
-                          headers={**MANAGER, "X-Request-ID": "req-42"})
+    r = await client.post(
+        PROPOSALS,
+        json={"opportunity_ids": deals, "pool": {"employee_ids": [a, b]}},
+        headers={**MANAGER, "X-Request-ID": "req-42"},
+    )
     assert r.status_code == 201, r.text
     p = r.json()
     assert p["stages_source"] == "live" and p["coverage"]["source"] == "live"
@@ -125,16 +187,33 @@ async def test_a_deal_of_a_strategic_account_is_kept_for_l3_like_a_large_one(ser
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("stages:batch-get"):
             ids = json.loads(request.content)["employee_ids"]
-            return httpx.Response(200, json={"items": [
-                {"employee_id": i, "stage": "L3_AFFLUENT", "stage_since": "2026-01-01", "capacity": 5, "open_load": 0,
-                 "needs": []} for i in ids], "not_found": []})
+            return httpx.Response(
+                200,
+                json={
+                    "items": [
+                        {
+                            "employee_id": i,
+                            "stage": "L3_AFFLUENT",
+                            "stage_since": "2026-01-01",
+                            "capacity": 5,
+                            "open_load": 0,
+                            "needs": [],
+                        }
+                        for i in ids
+                    ],
+                    "not_found": [],
+                },
+            )
         account = request.url.path.split("/")[4]
         tier = "strategic" if account == strategic_account else "growth"
         return httpx.Response(200, json={"account_id": account, "tier": tier, "members": []})
 
     client._transport.app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    r = await client.post(PROPOSALS, json={"opportunity_ids": [strategic_deal, plain_deal], "pool": {"employee_ids": [senior]}},
-                          headers=MANAGER)
+    r = await client.post(
+        PROPOSALS,
+        json={"opportunity_ids": [strategic_deal, plain_deal], "pool": {"employee_ids": [senior]}},
+        headers=MANAGER,
+    )
     assert r.status_code == 201, r.text
     by_deal = {i["opportunity_id"]: i for i in r.json()["items"]}
     assert by_deal[strategic_deal]["components"]["stage_multiplier"] == 1.0
@@ -148,18 +227,27 @@ async def test_suggestions_override_and_roles(service_client, connection):
     a = await add_person(client, stage="L1_SUBSISTENCE", capacity=5)
     b = await add_person(client, stage="L2_COMFORTABLE", capacity=5)
     (deal,) = await unassigned(client, 1)
-    s = await client.get(f"{OPPORTUNITIES}/{deal}/assignment-suggestions", params={"org_unit": "/group/east"}, headers=MANAGER)
+    s = await client.get(
+        f"{OPPORTUNITIES}/{deal}/assignment-suggestions", params={"org_unit": "/group/east"}, headers=MANAGER
+    )
     assert s.status_code == 200, s.text
     assert {c["employee_id"] for c in s.json()["candidates"]} == {a, b}
     assert s.json()["stages_source"] == "cached"
     _, rep_headers = rep()
-    assert (await client.post(PROPOSALS, json={"unassigned_in": "/group/east", "pool": {"org_unit": "/group/east"}},
-                              headers=rep_headers)).status_code == 403
+    assert (
+        await client.post(
+            PROPOSALS, json={"unassigned_in": "/group/east", "pool": {"org_unit": "/group/east"}}, headers=rep_headers
+        )
+    ).status_code == 403
     no_reason = await client.post(f"{OPPORTUNITIES}/{deal}/assignment", json={"employee_id": a}, headers=MANAGER)
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["loc"] == ["body", "reason"]
-    done = await client.post(f"{OPPORTUNITIES}/{deal}/assignment", json={"employee_id": a, "reason": "knows the CIO"}, headers=MANAGER)
+    done = await client.post(
+        f"{OPPORTUNITIES}/{deal}/assignment", json={"employee_id": a, "reason": "knows the CIO"}, headers=MANAGER
+    )
     assert done.status_code == 200 and done.json()["owner_id"] == a and done.json()["assigned_at"] is not None
-    audit = (await client.get("/api/v1/assignments/decisions", params={"opportunity_id": deal}, headers=MANAGER)).json()["items"]
+    audit = (
+        await client.get("/api/v1/assignments/decisions", params={"opportunity_id": deal}, headers=MANAGER)
+    ).json()["items"]
     assert [(d["kind"], d["reason"], d["employee_id"]) for d in audit] == [("override", "knows the CIO", a)]
     assert (await outbox(connection, deal))[-1][0] == "opportunity.assigned"
 
@@ -168,13 +256,15 @@ async def test_commit_skips_deals_whose_rep_filled_up_since_the_proposal(service
     client = await service_client("opportunity", **DOWN)
     only = await add_person(client, stage="L2_COMFORTABLE", capacity=2)
     deals = await unassigned(client, 2)
-    first = (await client.post(PROPOSALS, json={"opportunity_ids": deals, "pool": {"employee_ids": [only]}},
-                               headers=MANAGER)).json()
+    first = (
+        await client.post(PROPOSALS, json={"opportunity_ids": deals, "pool": {"employee_ids": [only]}}, headers=MANAGER)
+    ).json()
     assert len(first["items"]) == 2
     # Meanwhile the rep is given another deal directly: one slot is left.
     other = (await unassigned(client, 1))[0]
-    r = await client.post(f"{OPPORTUNITIES}/{other}/assignment", json={"employee_id": only, "reason": "asked for it"},
-                          headers=MANAGER)
+    r = await client.post(
+        f"{OPPORTUNITIES}/{other}/assignment", json={"employee_id": only, "reason": "asked for it"}, headers=MANAGER
+    )
     assert r.status_code == 200, r.text
     result = (await client.post(f"{PROPOSALS}/{first['id']}/commit", headers=MANAGER)).json()["commit_result"]
     assert result["committed"] == 1

@@ -1,8 +1,8 @@
 import numpy as np
 
+from services.opportunity.domain.policy import AssignmentPolicy
 from services.opportunity.domain.scoring import L1, L2, L3, Deal, History, Rep, score
 from services.opportunity.domain.solver import UNASSIGNED, match, solve, top_candidates
-from services.opportunity.domain.policy import AssignmentPolicy
 
 
 def test_match_is_optimal_on_a_small_case_and_respects_capacity():

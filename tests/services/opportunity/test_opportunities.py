@@ -21,8 +21,13 @@ async def test_create_get_update(service_client):
     account = uuid.uuid4()
     created = await client.post(
         OPPORTUNITIES,
-        json=new_opportunity(account_id=str(account), expected_close_date="2026-03-31", win_probability="0.35",
-                             source="trade show", external_id="crm-1"),
+        json=new_opportunity(
+            account_id=str(account),
+            expected_close_date="2026-03-31",
+            win_probability="0.35",
+            source="trade show",
+            external_id="crm-1",
+        ),
         headers=headers,
     )
     assert created.status_code == 201, created.text
@@ -42,7 +47,11 @@ async def test_create_get_update(service_client):
 
     patched = await client.patch(
         f"{OPPORTUNITIES}/{body['id']}",
-        json={"name": "Core banking 2", "amount": {"amount": "99", "currency": "USD"}, "compelling_event": "Audit in May"},
+        json={
+            "name": "Core banking 2",
+            "amount": {"amount": "99", "currency": "USD"},
+            "compelling_event": "Audit in May",
+        },
         headers={**headers, "If-Match": '"1"'},
     )
     assert patched.status_code == 200, patched.text
@@ -111,7 +120,9 @@ async def test_unknown_field_and_bad_probability_are_named(service_client):
 async def test_duplicate_external_id_conflicts(service_client):
     client = await service_client("opportunity")
     _, headers = rep()
-    assert (await client.post(OPPORTUNITIES, json=new_opportunity(external_id="x-1"), headers=headers)).status_code == 201
+    assert (
+        await client.post(OPPORTUNITIES, json=new_opportunity(external_id="x-1"), headers=headers)
+    ).status_code == 201
     again = await client.post(OPPORTUNITIES, json=new_opportunity(external_id="x-1"), headers=headers)
     assert again.status_code == 409
     assert again.json()["errors"][0]["loc"] == ["body", "external_id"]
@@ -131,9 +142,11 @@ async def test_filters(service_client):
     march = await make(account_id=account, expected_close_date="2026-03-15", stage="proposal")
     april = await make(expected_close_date="2026-04-20", stage="qualified")
     may = await make(account_id=account, expected_close_date="2026-05-02")
-    unassigned = (await client.post(
-        OPPORTUNITIES, json=new_opportunity(owner_id=None, org_unit_path="/group/east/team-1"), headers=ADMIN
-    )).json()["id"]
+    unassigned = (
+        await client.post(
+            OPPORTUNITIES, json=new_opportunity(owner_id=None, org_unit_path="/group/east/team-1"), headers=ADMIN
+        )
+    ).json()["id"]
 
     async def ids(**params: object) -> list[str]:
         response = await client.get(OPPORTUNITIES, params=params, headers=ADMIN)
@@ -149,7 +162,9 @@ async def test_filters(service_client):
     assert await ids(close_from="2026-03-01", close_to="2026-04-30") == [march, april]
     assert await ids(org_unit="/group/east") == [march, april, may, unassigned]
     assert await ids(org_unit="/group/west") == []
-    backwards = await client.get(OPPORTUNITIES, params={"close_from": "2026-05-01", "close_to": "2026-04-01"}, headers=ADMIN)
+    backwards = await client.get(
+        OPPORTUNITIES, params={"close_from": "2026-05-01", "close_to": "2026-04-01"}, headers=ADMIN
+    )
     assert backwards.status_code == 422
     assert backwards.json()["errors"][0]["loc"] == ["query", "close_to"]
     bad_stage = await client.get(OPPORTUNITIES, params={"stage": "closing"}, headers=ADMIN)
@@ -161,7 +176,9 @@ async def test_pagination_walks_every_page_once(service_client):
     _, headers = rep()
     made = []
     for i in range(5):
-        made.append((await client.post(OPPORTUNITIES, json=new_opportunity(name=f"Deal {i}"), headers=headers)).json()["id"])
+        made.append(
+            (await client.post(OPPORTUNITIES, json=new_opportunity(name=f"Deal {i}"), headers=headers)).json()["id"]
+        )
     seen, cursor, pages = [], None, 0
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
@@ -221,7 +238,9 @@ async def test_rep_cannot_hand_over_their_opportunity(service_client):
         f"{OPPORTUNITIES}/{created['id']}", json={"owner_id": str(uuid.uuid4())}, headers=headers
     )
     assert response.status_code == 403
-    assert (await client.get(f"{OPPORTUNITIES}/{created['id']}", headers=headers)).json()["owner_id"] == created["owner_id"]
+    assert (await client.get(f"{OPPORTUNITIES}/{created['id']}", headers=headers)).json()["owner_id"] == created[
+        "owner_id"
+    ]
 
 
 async def test_manager_creates_for_reps_inside_their_units_only(service_client):
@@ -276,8 +295,13 @@ async def test_assigned_at_follows_every_change_of_hands_and_lists_newly_assigne
     me, headers = new_rep()
     first = (await client.post(PATH, json=body_of(name="Mine from the start"), headers=headers)).json()
     assert first["owner_id"] == str(me) and first["assigned_at"] is not None
-    pool = (await client.post(PATH, json=body_of(name="From the pool", owner_id=None, org_unit_path="/group/east/team-1"),
-                              headers=GROUP_ADMIN)).json()
+    pool = (
+        await client.post(
+            PATH,
+            json=body_of(name="From the pool", owner_id=None, org_unit_path="/group/east/team-1"),
+            headers=GROUP_ADMIN,
+        )
+    ).json()
     assert pool["assigned_at"] is None
     renamed = await client.patch(f"{PATH}/{first['id']}", json={"name": "Renamed"}, headers=headers)
     assert renamed.json()["assigned_at"] == first["assigned_at"]  # no change of hands
@@ -285,10 +309,14 @@ async def test_assigned_at_follows_every_change_of_hands_and_lists_newly_assigne
     assert given.status_code == 200, given.text
     assert given.json()["assigned_at"] > first["assigned_at"]
 
-    newest = (await client.get(PATH, params={"owner_id": str(me), "sort": "-assigned_at"}, headers=headers)).json()["items"]
+    newest = (await client.get(PATH, params={"owner_id": str(me), "sort": "-assigned_at"}, headers=headers)).json()[
+        "items"
+    ]
     assert [o["name"] for o in newest] == ["From the pool", "Renamed"]
     since = dt.datetime.fromisoformat(given.json()["assigned_at"])
-    recent = (await client.get(PATH, params={"owner_id": str(me), "assigned_since": since.isoformat()}, headers=headers)).json()
+    recent = (
+        await client.get(PATH, params={"owner_id": str(me), "assigned_since": since.isoformat()}, headers=headers)
+    ).json()
     assert [o["id"] for o in recent["items"]] == [pool["id"]]
     back = await client.patch(f"{PATH}/{pool['id']}", json={"owner_id": None}, headers=GROUP_ADMIN)
     assert back.json()["assigned_at"] is None

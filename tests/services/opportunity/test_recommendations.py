@@ -25,9 +25,19 @@ async def test_recommendation_uses_recent_wins_in_similar_accounts(service_clien
         sols[name] = r.json()["id"]
 
     async def closed(stage: str, solution: str, industry: str, closed_on: str = "2026-10-15") -> None:
-        r = await client.post(OPPORTUNITIES, json=new_opportunity(
-            stage=stage, closed_on=closed_on, solution_ids=[sols[solution]], industry=industry, size_band="large",
-            org_unit_path="/group/east/team-1", owner_id=str(uuid.uuid4())), headers=ADMIN)
+        r = await client.post(
+            OPPORTUNITIES,
+            json=new_opportunity(
+                stage=stage,
+                closed_on=closed_on,
+                solution_ids=[sols[solution]],
+                industry=industry,
+                size_band="large",
+                org_unit_path="/group/east/team-1",
+                owner_id=str(uuid.uuid4()),
+            ),
+            headers=ADMIN,
+        )
         assert r.status_code == 201, r.text
 
     for _ in range(3):
@@ -37,8 +47,12 @@ async def test_recommendation_uses_recent_wins_in_similar_accounts(service_clien
         await closed("won", "Generic", "retail")
     await closed("won", "Retail POS", "banking", closed_on="2020-01-01")  # outside the window
     me, headers = rep()
-    opp = (await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking", size_band="large"), headers=headers)).json()
-    r = await client.get(f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions", params={"as_of": "2026-11-27"}, headers=headers)
+    opp = (
+        await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking", size_band="large"), headers=headers)
+    ).json()
+    r = await client.get(
+        f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions", params={"as_of": "2026-11-27"}, headers=headers
+    )
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     assert [i["name"] for i in items] == ["Retail POS", "Ledger", "Generic"]
@@ -46,11 +60,15 @@ async def test_recommendation_uses_recent_wins_in_similar_accounts(service_clien
     assert items[0]["evidence"]["last_win_month"] == "2026-10-01"
     assert items[1]["evidence"]["tag_match"] == 0.5
     # Changing a closed deal moves its outcome in the roll-up at once.
-    ledger_win = (await client.get(OPPORTUNITIES, params={"stage": "won", "solution_id": sols["Ledger"]}, headers=ADMIN)).json()["items"]
+    ledger_win = (
+        await client.get(OPPORTUNITIES, params={"stage": "won", "solution_id": sols["Ledger"]}, headers=ADMIN)
+    ).json()["items"]
     assert len(ledger_win) == 1
     moved = await client.patch(f"{OPPORTUNITIES}/{ledger_win[0]['id']}", json={"industry": "retail"}, headers=ADMIN)
     assert moved.status_code == 200, moved.text
-    r = await client.get(f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions", params={"as_of": "2026-11-27", "k": 5}, headers=headers)
+    r = await client.get(
+        f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions", params={"as_of": "2026-11-27", "k": 5}, headers=headers
+    )
     ledger = next(i for i in r.json()["items"] if i["name"] == "Ledger")
     assert ledger["evidence"]["wins_industry"] == 0 and ledger["evidence"]["wins_overall"] == 1
 
@@ -70,8 +88,15 @@ async def test_bulk_upsert_reports_each_row_and_updates_by_external_id(service_c
     assert [x["status"] for x in report["results"]] == ["created", "failed", "failed", "failed"]
     assert report["results"][1]["errors"][0]["loc"] == ["body", "items", 1, "amount", "amount"]
     assert report["results"][3]["errors"][0]["loc"] == ["body", "items", 3, "closed_on"]
-    again = await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [
-        new_opportunity(external_id="m-1", name="Renamed", owner_id=None, org_unit_path="/group/east/team-1")]}, headers=ADMIN)
+    again = await client.post(
+        f"{OPPORTUNITIES}:bulk-upsert",
+        json={
+            "items": [
+                new_opportunity(external_id="m-1", name="Renamed", owner_id=None, org_unit_path="/group/east/team-1")
+            ]
+        },
+        headers=ADMIN,
+    )
     assert again.json()["results"][0]["status"] == "updated"
     assert again.json()["results"][0]["id"] == report["results"][0]["id"]
     got = (await client.get(f"{OPPORTUNITIES}/{report['results'][0]['id']}", headers=ADMIN)).json()
@@ -82,9 +107,13 @@ async def test_bulk_upsert_reports_each_row_and_updates_by_external_id(service_c
     repeat = (await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [same]}, headers=ADMIN)).json()
     assert (repeat["unchanged"], repeat["updated"], repeat["results"][0]["status"]) == (1, 0, "unchanged")
     assert (await client.get(f"{OPPORTUNITIES}/{got['id']}", headers=ADMIN)).json()["version"] == got["version"]
-    with_team = (await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
+    with_team = (
+        await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)
+    ).json()
     assert with_team["results"][0]["status"] == "updated"  # only the team changed
-    team_again = (await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)).json()
+    team_again = (
+        await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": [{**same, "team": team}]}, headers=ADMIN)
+    ).json()
     assert team_again["results"][0]["status"] == "unchanged"
 
 
@@ -92,10 +121,22 @@ async def test_team_members_see_it_and_filters_origin_amount_sort(service_client
     client = await service_client("opportunity")
     me, headers = rep()
     helper, helper_headers = rep()
-    a = (await client.post(OPPORTUNITIES, json=new_opportunity(
-        team=[{"employee_id": str(helper), "role": "presales"}], amount={"amount": "10.00", "currency": "CNY"},
-        origin={"type": "incubation_item", "id": "item-9"}), headers=headers)).json()
-    b = (await client.post(OPPORTUNITIES, json=new_opportunity(amount={"amount": "99.00", "currency": "CNY"}), headers=headers)).json()
+    a = (
+        await client.post(
+            OPPORTUNITIES,
+            json=new_opportunity(
+                team=[{"employee_id": str(helper), "role": "presales"}],
+                amount={"amount": "10.00", "currency": "CNY"},
+                origin={"type": "incubation_item", "id": "item-9"},
+            ),
+            headers=headers,
+        )
+    ).json()
+    b = (
+        await client.post(
+            OPPORTUNITIES, json=new_opportunity(amount={"amount": "99.00", "currency": "CNY"}), headers=headers
+        )
+    ).json()
     assert a["team"] == [{"employee_id": str(helper), "role": "presales"}]
     assert a["origin"] == {"type": "incubation_item", "id": "item-9"}
     assert (await client.get(f"{OPPORTUNITIES}/{a['id']}", headers=helper_headers)).status_code == 200
@@ -119,19 +160,39 @@ async def test_pipeline_by_stage_and_month_for_me_and_team(service_client):
     import datetime as dt
 
     month = (dt.date.today().replace(day=1) + dt.timedelta(days=40)).replace(day=10)
-    await client.post(OPPORTUNITIES, json=new_opportunity(amount={"amount": "1000.00", "currency": "CNY"},
-                                                          expected_close_date=month.isoformat()), headers=headers)
-    await client.post(OPPORTUNITIES, json=new_opportunity(amount={"amount": "500.00", "currency": "CNY"}, win_probability="0.5",
-                                                          stage="proposal", expected_close_date=month.isoformat()), headers=headers)
+    await client.post(
+        OPPORTUNITIES,
+        json=new_opportunity(amount={"amount": "1000.00", "currency": "CNY"}, expected_close_date=month.isoformat()),
+        headers=headers,
+    )
+    await client.post(
+        OPPORTUNITIES,
+        json=new_opportunity(
+            amount={"amount": "500.00", "currency": "CNY"},
+            win_probability="0.5",
+            stage="proposal",
+            expected_close_date=month.isoformat(),
+        ),
+        headers=headers,
+    )
     _, other = rep()
     await client.post(OPPORTUNITIES, json=new_opportunity(), headers=other)
     r = (await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "me"}, headers=headers)).json()
     by_stage = {b["stage"]: b for b in r["by_stage"]}
-    assert by_stage["lead"]["count"] == 1 and by_stage["lead"]["weighted_amount"] == {"amount": "100.00", "currency": "CNY"}
+    assert by_stage["lead"]["count"] == 1 and by_stage["lead"]["weighted_amount"] == {
+        "amount": "100.00",
+        "currency": "CNY",
+    }
     assert by_stage["proposal"]["weighted_amount"] == {"amount": "250.00", "currency": "CNY"}
-    assert r["by_close_month"] == [{"stage": None, "month": month.replace(day=1).isoformat(), "count": 2,
-                                    "amount": {"amount": "1500.00", "currency": "CNY"},
-                                    "weighted_amount": {"amount": "350.00", "currency": "CNY"}}]
+    assert r["by_close_month"] == [
+        {
+            "stage": None,
+            "month": month.replace(day=1).isoformat(),
+            "count": 2,
+            "amount": {"amount": "1500.00", "currency": "CNY"},
+            "weighted_amount": {"amount": "350.00", "currency": "CNY"},
+        }
+    ]
     team = (await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "team"}, headers=MANAGER_EAST)).json()
     assert sum(b["count"] for b in team["by_stage"]) == 3
 
@@ -146,12 +207,41 @@ async def test_l1_owner_gets_resources_unless_asked_not_to(service_client):
     client = await service_client("opportunity", resource_share_url=closed_url())
     me, headers = rep()
     unit = "/group/east/team-1"
-    r = await client.post("/internal/events", json=[event("employee.stage_changed", {
-        "employee_id": str(me), "org_unit_path": unit, "stage": "L1_SUBSISTENCE", "previous_stage": None,
-        "since": "2026-10-01", "needs": ["lacks_deals"], "capacity": 5, "reason": "evaluation", "policy_version": 1},
-        str(me)), event("employee.created", {"id": str(me), "name": "New Rep", "email": "n@x", "org_unit_path": unit,
-                                             "manager_id": None, "capacity": 5, "active": True, "version": 1}, str(me))],
-        headers=SERVICE)
+    r = await client.post(
+        "/internal/events",
+        json=[
+            event(
+                "employee.stage_changed",
+                {
+                    "employee_id": str(me),
+                    "org_unit_path": unit,
+                    "stage": "L1_SUBSISTENCE",
+                    "previous_stage": None,
+                    "since": "2026-10-01",
+                    "needs": ["lacks_deals"],
+                    "capacity": 5,
+                    "reason": "evaluation",
+                    "policy_version": 1,
+                },
+                str(me),
+            ),
+            event(
+                "employee.created",
+                {
+                    "id": str(me),
+                    "name": "New Rep",
+                    "email": "n@x",
+                    "org_unit_path": unit,
+                    "manager_id": None,
+                    "capacity": 5,
+                    "active": True,
+                    "version": 1,
+                },
+                str(me),
+            ),
+        ],
+        headers=SERVICE,
+    )
     assert [x["status"] for x in r.json()["results"]] == ["processed", "processed"]
     opp = (await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking"), headers=headers)).json()
     url = f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions"
@@ -166,29 +256,53 @@ async def test_batch_recommendations_agree_with_one_at_a_time_and_hide_what_you_
     client = await service_client("opportunity")
     sols = {}
     for name, tags in (("Vault", ["banking"]), ("Shelf", ["retail"])):
-        sols[name] = (await client.post("/api/v1/solutions", json={"name": f"{name} {uuid.uuid4().hex[:6]}", "industries": tags},
-                                        headers=ADMIN)).json()["id"]
+        sols[name] = (
+            await client.post(
+                "/api/v1/solutions", json={"name": f"{name} {uuid.uuid4().hex[:6]}", "industries": tags}, headers=ADMIN
+            )
+        ).json()["id"]
     for solution, industry in (("Vault", "banking"), ("Vault", "banking"), ("Shelf", "retail")):
-        await client.post(OPPORTUNITIES, json=new_opportunity(
-            stage="won", closed_on="2026-10-01", solution_ids=[sols[solution]], industry=industry,
-            org_unit_path="/group/east/team-1", owner_id=str(uuid.uuid4())), headers=ADMIN)
+        await client.post(
+            OPPORTUNITIES,
+            json=new_opportunity(
+                stage="won",
+                closed_on="2026-10-01",
+                solution_ids=[sols[solution]],
+                industry=industry,
+                org_unit_path="/group/east/team-1",
+                owner_id=str(uuid.uuid4()),
+            ),
+            headers=ADMIN,
+        )
     me, headers = rep()
-    mine = [(await client.post(OPPORTUNITIES, json=new_opportunity(industry=i, size_band="large"), headers=headers)).json()["id"]
-            for i in ("banking", "retail", "banking")]
+    mine = [
+        (await client.post(OPPORTUNITIES, json=new_opportunity(industry=i, size_band="large"), headers=headers)).json()[
+            "id"
+        ]
+        for i in ("banking", "retail", "banking")
+    ]
     _, stranger = rep("/group/west/team-2")
     theirs = (await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking"), headers=stranger)).json()["id"]
     unknown = str(uuid.uuid4())
 
     url = f"{OPPORTUNITIES}/recommended-solutions:batch-get"
-    r = await client.post(url, json={"opportunity_ids": [mine[1], theirs, mine[0], unknown, mine[2], mine[0]],
-                                     "k": 2, "as_of": "2026-11-27"}, headers=headers)
+    r = await client.post(
+        url,
+        json={"opportunity_ids": [mine[1], theirs, mine[0], unknown, mine[2], mine[0]], "k": 2, "as_of": "2026-11-27"},
+        headers=headers,
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert [i["opportunity_id"] for i in body["items"]] == [mine[1], mine[0], mine[2]]
     assert body["not_found"] == [theirs, unknown]
     for item in body["items"]:
-        single = (await client.get(f"{OPPORTUNITIES}/{item['opportunity_id']}/recommended-solutions",
-                                   params={"k": 2, "as_of": "2026-11-27"}, headers=headers)).json()
+        single = (
+            await client.get(
+                f"{OPPORTUNITIES}/{item['opportunity_id']}/recommended-solutions",
+                params={"k": 2, "as_of": "2026-11-27"},
+                headers=headers,
+            )
+        ).json()
         assert item["items"] == single["items"] and item["window"] == single["window"]
         assert item.get("resources") is None
     assert body["items"][0]["items"][0]["solution_id"] == sols["Shelf"]

@@ -46,14 +46,18 @@ async def test_create_get_update(service_client):
 async def test_filters_and_pagination(service_client):
     client = await service_client("opportunity")
     backup = (await client.post(SOLUTIONS, json=new_solution(), headers=ADMIN)).json()["id"]
-    crm = (await client.post(
-        SOLUTIONS,
-        json=new_solution(name="Retail CRM", family="apps", industries=["retail"], size_bands=["smb"]),
-        headers=ADMIN,
-    )).json()["id"]
-    retired = (await client.post(
-        SOLUTIONS, json=new_solution(name="Tape Library", industries=["banking"], active=False), headers=ADMIN
-    )).json()["id"]
+    crm = (
+        await client.post(
+            SOLUTIONS,
+            json=new_solution(name="Retail CRM", family="apps", industries=["retail"], size_bands=["smb"]),
+            headers=ADMIN,
+        )
+    ).json()["id"]
+    retired = (
+        await client.post(
+            SOLUTIONS, json=new_solution(name="Tape Library", industries=["banking"], active=False), headers=ADMIN
+        )
+    ).json()["id"]
 
     async def ids(**params: object) -> list[str]:
         response = await client.get(SOLUTIONS, params=params, headers=REP)
@@ -100,7 +104,8 @@ async def test_list_price_errors_name_the_field(service_client):
     )
     assert bad.status_code == 422
     assert sorted(e["loc"] for e in bad.json()["errors"]) == [
-        ["body", "list_price", "amount"], ["body", "list_price", "currency"],
+        ["body", "list_price", "amount"],
+        ["body", "list_price", "currency"],
     ]
     null_name = await client.post(SOLUTIONS, json=new_solution(), headers=ADMIN)
     renamed = await client.patch(f"{SOLUTIONS}/{null_name.json()['id']}", json={"name": None}, headers=ADMIN)

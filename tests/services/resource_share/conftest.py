@@ -27,15 +27,17 @@ async def _opportunity(request: Request) -> JSONResponse:
 
 @pytest.fixture(scope="session")
 async def opportunity_stand_in() -> AsyncIterator[str]:
-    server = UvicornThread(Starlette(routes=[Route("/api/v1/opportunities/{opportunity_id}", _opportunity)]), free_port())
+    server = UvicornThread(
+        Starlette(routes=[Route("/api/v1/opportunities/{opportunity_id}", _opportunity)]), free_port()
+    )
     await server.start()
     yield server.url
     await server.stop()
 
 
 @pytest.fixture
-async def service_client(service_client, opportunity_stand_in):  # noqa: ANN001 - the root fixture, wrapped
-    async def make(name: str, **overrides: object):  # noqa: ANN202
+async def service_client(service_client, opportunity_stand_in):
+    async def make(name: str, **overrides: object):
         return await service_client(name, **{"opportunity_url": opportunity_stand_in, **overrides})
 
     return make

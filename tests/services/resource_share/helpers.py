@@ -21,8 +21,15 @@ class Person:
         self.headers = auth(employee=self.id, org_unit=org_unit, roles=roles)
 
 
-def new_relationship(contact_id: uuid.UUID, *, account_id: uuid.UUID | None = None, strength: int = 80,
-                     scope: str = "group", disclosure: str = "identity", **consent: object) -> dict:
+def new_relationship(
+    contact_id: uuid.UUID,
+    *,
+    account_id: uuid.UUID | None = None,
+    strength: int = 80,
+    scope: str = "group",
+    disclosure: str = "identity",
+    **consent: object,
+) -> dict:
     return {
         "type": "relationship",
         "title": "CFO at Acme",
@@ -54,12 +61,29 @@ async def outbox(connection, event_type: str) -> list[dict]:
 
 def event(event_type: str, data: dict, *, subject: str | None = None, time: str = "2026-11-27T00:00:00Z") -> dict:
     return {
-        "specversion": "1.0", "id": str(uuid.uuid4()), "type": event_type, "source": "test",
-        "subject": subject or str(uuid.uuid4()), "time": time, "data": data,
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "source": "test",
+        "subject": subject or str(uuid.uuid4()),
+        "time": time,
+        "data": data,
     }
 
 
 def employee_event(employee_id: str, *, version: int, org_unit: str, event_type: str = "employee.updated") -> dict:
     """An `employee.*` event as the lifecycle service publishes it (the people view keeps it)."""
-    return event(event_type, {"id": employee_id, "name": "Lin", "email": "lin@example.com", "org_unit_path": org_unit,
-                              "manager_id": None, "capacity": 8, "active": True, "version": version}, subject=employee_id)
+    return event(
+        event_type,
+        {
+            "id": employee_id,
+            "name": "Lin",
+            "email": "lin@example.com",
+            "org_unit_path": org_unit,
+            "manager_id": None,
+            "capacity": 8,
+            "active": True,
+            "version": version,
+        },
+        subject=employee_id,
+    )

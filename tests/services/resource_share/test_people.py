@@ -6,17 +6,33 @@ from tests.services.resource_share.helpers import SERVICE, employee_event, event
 
 
 def stage_event(employee_id: str, stage: str, time: str) -> dict:
-    return event("employee.stage_changed", {
-        "employee_id": employee_id, "org_unit_path": "/group/east/t1", "stage": stage, "previous_stage": None,
-        "since": time[:10], "needs": [], "capacity": 8, "reason": "evaluation", "policy_version": 1,
-    }, subject=employee_id, time=time)
+    return event(
+        "employee.stage_changed",
+        {
+            "employee_id": employee_id,
+            "org_unit_path": "/group/east/t1",
+            "stage": stage,
+            "previous_stage": None,
+            "since": time[:10],
+            "needs": [],
+            "capacity": 8,
+            "reason": "evaluation",
+            "policy_version": 1,
+        },
+        subject=employee_id,
+        time=time,
+    )
 
 
 async def person(connection, employee_id: str):
-    return (await connection.execute(
-        sa.text("SELECT name, org_unit_path, stage, source_version FROM resource_share.people WHERE employee_id = :id"),
-        {"id": uuid.UUID(employee_id)},
-    )).one()
+    return (
+        await connection.execute(
+            sa.text(
+                "SELECT name, org_unit_path, stage, source_version FROM resource_share.people WHERE employee_id = :id"
+            ),
+            {"id": uuid.UUID(employee_id)},
+        )
+    ).one()
 
 
 async def test_employee_and_stage_events_keep_the_local_view_and_late_events_lose(service_client, connection):

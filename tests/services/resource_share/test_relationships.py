@@ -16,9 +16,14 @@ async def test_a_relationship_exposes_only_what_its_owner_shared(service_client)
     created = await share(client, OWNER, new_relationship(contact, account_id=account, strength=70))
     got = (await client.get(f"/api/v1/resources/{created['id']}", headers=OUTSIDER.headers)).json()
     assert got["relationship"] == {
-        "contact_id": str(contact), "account_id": str(account), "strength": 70, "disclosure": "identity",
-        "shared": {"title": "CFO"}, "consent_given_on": str(TODAY - dt.timedelta(days=30)),
-        "consent_expires_on": str(TODAY + dt.timedelta(days=365)), "consent_expired": False,
+        "contact_id": str(contact),
+        "account_id": str(account),
+        "strength": 70,
+        "disclosure": "identity",
+        "shared": {"title": "CFO"},
+        "consent_given_on": str(TODAY - dt.timedelta(days=30)),
+        "consent_expires_on": str(TODAY + dt.timedelta(days=365)),
+        "consent_expired": False,
     }
     assert got["owner_id"] == str(OWNER.id)
 
@@ -68,11 +73,22 @@ async def test_an_expired_consent_hides_the_relationship_from_everyone_but_its_o
     ("body", "loc"),
     [
         ({"type": "relationship", "title": "x"}, ["body", "relationship"]),
-        ({"type": "expert", "title": "x", "relationship": new_relationship(uuid.uuid4())["relationship"]}, ["body", "relationship"]),
-        (new_relationship(uuid.uuid4(), expires=TODAY - dt.timedelta(days=1)), ["body", "relationship", "consent_expires_on"]),
+        (
+            {"type": "expert", "title": "x", "relationship": new_relationship(uuid.uuid4())["relationship"]},
+            ["body", "relationship"],
+        ),
+        (
+            new_relationship(uuid.uuid4(), expires=TODAY - dt.timedelta(days=1)),
+            ["body", "relationship", "consent_expires_on"],
+        ),
         (new_relationship(uuid.uuid4(), strength=101), ["body", "relationship", "strength"]),
-        ({**new_relationship(uuid.uuid4()), "relationship": {**new_relationship(uuid.uuid4())["relationship"], "shared": {"Home Address": "x"}}},
-         ["body", "relationship", "shared", "Home Address", "[key]"]),
+        (
+            {
+                **new_relationship(uuid.uuid4()),
+                "relationship": {**new_relationship(uuid.uuid4())["relationship"], "shared": {"Home Address": "x"}},
+            },
+            ["body", "relationship", "shared", "Home Address", "[key]"],
+        ),
     ],
 )
 async def test_relationship_validation_names_the_field(service_client, body, loc):

@@ -16,7 +16,9 @@ GROUP_ADMIN = Person("/group", roles=("group_admin",))
 
 async def new_request(client, resource_id: str, *, who: Person = REQUESTER, **extra: object) -> dict:
     response = await client.post(
-        "/api/v1/resource-requests", json={"resource_id": resource_id, "message": "For Acme", **extra}, headers=who.headers
+        "/api/v1/resource-requests",
+        json={"resource_id": resource_id, "message": "For Acme", **extra},
+        headers=who.headers,
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -29,7 +31,9 @@ async def setup(service_client, **settings):
 
 
 async def step(client, request_id: str, action: str, who: Person, body: dict | None = None, status: int = 200) -> dict:
-    response = await client.post(f"/api/v1/resource-requests/{request_id}/{action}", json=body or {}, headers=who.headers)
+    response = await client.post(
+        f"/api/v1/resource-requests/{request_id}/{action}", json=body or {}, headers=who.headers
+    )
     assert response.status_code == status, response.text
     return response.json()
 
@@ -38,30 +42,50 @@ async def test_the_whole_workflow_counts_use_rates_and_publishes_resource_used(s
     client, resource = await setup(service_client)
     opportunity = uuid.uuid4()
     created = await new_request(client, resource["id"], opportunity_id=str(opportunity))
-    assert (created["status"], created["allowed_actions"], created["overdue"]) == ("requested", ["approve", "decline"], False)
+    assert (created["status"], created["allowed_actions"], created["overdue"]) == (
+        "requested",
+        ["approve", "decline"],
+        False,
+    )
     assert created["owner_id"] == str(OWNER.id)
     due = dt.datetime.fromisoformat(created["due_at"]) - dt.datetime.fromisoformat(created["created_at"])
     assert round(due.total_seconds() / 3600) == 48
     approved = await step(client, created["id"], "approve", OWNERS_MANAGER, {"note": "Go ahead"})
-    assert (approved["status"], approved["decided_by"], approved["decision_note"]) == ("approved", str(OWNERS_MANAGER.id), "Go ahead")
+    assert (approved["status"], approved["decided_by"], approved["decision_note"]) == (
+        "approved",
+        str(OWNERS_MANAGER.id),
+        "Go ahead",
+    )
     fulfilled = await step(client, created["id"], "fulfil", OWNER, {"outcome": "contributed"})
     assert fulfilled["status"] == "fulfilled"
     rated = await step(client, created["id"], "rate", REQUESTER, {"rating": 4, "comment": "Useful"})
     assert (rated["status"], rated["rating"], rated["version"]) == ("rated", 4, 4)
     after = (await client.get(f"/api/v1/resources/{resource['id']}", headers=REQUESTER.headers)).json()
     assert (after["usage_count"], after["rating_avg"], after["rating_count"]) == (1, 4.0, 1)
-    assert await outbox(connection, "resource.used") == [{
-        "resource_id": resource["id"], "resource_type": "reference_case", "owner_id": str(OWNER.id),
-        "owner_org_unit_path": "/group/east/team-1", "user_id": str(REQUESTER.id),
-        "user_org_unit_path": "/group/west/team-2", "request_id": created["id"],
-        "opportunity_id": str(opportunity), "outcome": "contributed",
-    }]
+    assert await outbox(connection, "resource.used") == [
+        {
+            "resource_id": resource["id"],
+            "resource_type": "reference_case",
+            "owner_id": str(OWNER.id),
+            "owner_org_unit_path": "/group/east/team-1",
+            "user_id": str(REQUESTER.id),
+            "user_org_unit_path": "/group/west/team-2",
+            "request_id": created["id"],
+            "opportunity_id": str(opportunity),
+            "outcome": "contributed",
+        }
+    ]
 
 
 @pytest.mark.parametrize(
     ("path", "action", "status_now"),
-    [([], "fulfil", "requested"), ([], "rate", "requested"), (["decline"], "approve", "declined"),
-     (["approve"], "approve", "approved"), (["approve", "fulfil"], "decline", "fulfilled")],
+    [
+        ([], "fulfil", "requested"),
+        ([], "rate", "requested"),
+        (["decline"], "approve", "declined"),
+        (["approve"], "approve", "approved"),
+        (["approve", "fulfil"], "decline", "fulfilled"),
+    ],
 )
 async def test_illegal_transitions_answer_problem_json(service_client, path, action, status_now):
     client, resource = await setup(service_client)
@@ -75,27 +99,43 @@ async def test_illegal_transitions_answer_problem_json(service_client, path, act
     assert (response.json()["code"], response.json()["status_now"]) == ("illegal_transition", status_now)
 
 
-@pytest.mark.parametrize(("who", "status"), [(REQUESTER, 403), (REQUESTERS_MANAGER, 403), (GROUP_ADMIN, 403), (BYSTANDER, 404)])
+@pytest.mark.parametrize(
+    ("who", "status"), [(REQUESTER, 403), (REQUESTERS_MANAGER, 403), (GROUP_ADMIN, 403), (BYSTANDER, 404)]
+)
 async def test_only_the_owner_or_their_manager_decides(service_client, who, status):
     client, resource = await setup(service_client)
     created = await new_request(client, resource["id"])
     response = await client.post(f"/api/v1/resource-requests/{created['id']}/approve", json={}, headers=who.headers)
     assert response.status_code == status, response.text
-    assert (await client.get(f"/api/v1/resource-requests/{created['id']}", headers=OWNER.headers)).json()["status"] == "requested"
+    assert (await client.get(f"/api/v1/resource-requests/{created['id']}", headers=OWNER.headers)).json()[
+        "status"
+    ] == "requested"
 
 
 async def test_requests_are_visible_to_requester_owner_and_their_managers_only(service_client):
     client, resource = await setup(service_client)
     created = await new_request(client, resource["id"])
-    for who, seen in [(REQUESTER, True), (OWNER, True), (OWNERS_MANAGER, True), (REQUESTERS_MANAGER, True),
-                      (BYSTANDER, False), (Person("/group/east/team-1"), False)]:
+    for who, seen in [
+        (REQUESTER, True),
+        (OWNER, True),
+        (OWNERS_MANAGER, True),
+        (REQUESTERS_MANAGER, True),
+        (BYSTANDER, False),
+        (Person("/group/east/team-1"), False),
+    ]:
         got = await client.get(f"/api/v1/resource-requests/{created['id']}", headers=who.headers)
         assert got.status_code == (200 if seen else 404)
         listed = (await client.get("/api/v1/resource-requests", headers=who.headers)).json()["items"]
         assert [r["id"] for r in listed] == ([created["id"]] if seen else [])
-    waiting = (await client.get("/api/v1/resource-requests", params={"role": "owner", "status": "requested"}, headers=OWNER.headers)).json()
+    waiting = (
+        await client.get(
+            "/api/v1/resource-requests", params={"role": "owner", "status": "requested"}, headers=OWNER.headers
+        )
+    ).json()
     assert [r["id"] for r in waiting["items"]] == [created["id"]]
-    assert (await client.get("/api/v1/resource-requests", params={"role": "requester"}, headers=OWNER.headers)).json()["items"] == []
+    assert (await client.get("/api/v1/resource-requests", params={"role": "requester"}, headers=OWNER.headers)).json()[
+        "items"
+    ] == []
 
 
 async def test_an_expired_request_can_no_longer_be_decided(service_client):
@@ -125,7 +165,9 @@ async def test_cannot_request_your_own_or_an_invisible_resource(service_client):
     own = await client.post("/api/v1/resource-requests", json={"resource_id": resource["id"]}, headers=OWNER.headers)
     assert own.status_code == 422 and own.json()["errors"][0]["loc"] == ["body", "resource_id"]
     private = await share(client, OWNER, {"type": "solution_asset", "title": "Secret deck", "scope": "private"})
-    hidden = await client.post("/api/v1/resource-requests", json={"resource_id": private["id"]}, headers=REQUESTER.headers)
+    hidden = await client.post(
+        "/api/v1/resource-requests", json={"resource_id": private["id"]}, headers=REQUESTER.headers
+    )
     assert hidden.status_code == 404
 
 
@@ -139,19 +181,28 @@ async def test_a_won_opportunity_marks_the_requests_that_served_it(service_clien
     won = event("opportunity.won", {"opportunity_id": str(opportunity), "owner_id": str(REQUESTER.id)})
     result = await client.post("/internal/events", json=won, headers=SERVICE)
     assert result.json()["results"][0]["status"] == "processed"
-    got = {r["id"]: r["outcome"] for r in (await client.get("/api/v1/resource-requests", headers=OWNER.headers)).json()["items"]}
+    got = {
+        r["id"]: r["outcome"]
+        for r in (await client.get("/api/v1/resource-requests", headers=OWNER.headers)).json()["items"]
+    }
     assert got == {served["id"]: "contributed_to_win", pending["id"]: None}
 
 
 async def test_outcome_is_kept_only_after_fulfilment(service_client):
     client, resource = await setup(service_client)
     created = await new_request(client, resource["id"])
-    early = await client.post(f"/api/v1/resource-requests/{created['id']}/outcome", json={"outcome": "no_impact"}, headers=REQUESTER.headers)
+    early = await client.post(
+        f"/api/v1/resource-requests/{created['id']}/outcome", json={"outcome": "no_impact"}, headers=REQUESTER.headers
+    )
     assert early.status_code == 409
     await step(client, created["id"], "approve", OWNER)
     await step(client, created["id"], "fulfil", OWNER)
     opportunity = str(uuid.uuid4())
-    kept = await step(client, created["id"], "outcome", REQUESTER, {"outcome": "contributed_to_win", "opportunity_id": opportunity})
+    kept = await step(
+        client, created["id"], "outcome", REQUESTER, {"outcome": "contributed_to_win", "opportunity_id": opportunity}
+    )
     assert (kept["outcome"], kept["opportunity_id"]) == ("contributed_to_win", opportunity)
-    bad = await client.post(f"/api/v1/resource-requests/{created['id']}/rate", json={"rating": 6}, headers=REQUESTER.headers)
+    bad = await client.post(
+        f"/api/v1/resource-requests/{created['id']}/rate", json={"rating": 6}, headers=REQUESTER.headers
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "rating"]

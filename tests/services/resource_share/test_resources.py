@@ -19,17 +19,13 @@ ROLES = {
 }
 #                 owner teammate colleague outsider manager group_admin prefix_manager group_staff
 VISIBILITY = {
-    "private":      (1, 0, 0, 0, 1, 1, 0, 0),
-    "team":         (1, 1, 0, 0, 1, 1, 0, 0),
+    "private": (1, 0, 0, 0, 1, 1, 0, 0),
+    "team": (1, 1, 0, 0, 1, 1, 0, 0),
     "organization": (1, 1, 1, 0, 1, 1, 0, 0),
-    "group":        (1, 1, 1, 1, 1, 1, 1, 1),
-    "public":       (1, 1, 1, 1, 1, 1, 1, 1),
+    "group": (1, 1, 1, 1, 1, 1, 1, 1),
+    "public": (1, 1, 1, 1, 1, 1, 1, 1),
 }
-CASES = [
-    (scope, role, bool(seen))
-    for scope, row in VISIBILITY.items()
-    for role, seen in zip(ROLES, row, strict=True)
-]
+CASES = [(scope, role, bool(seen)) for scope, row in VISIBILITY.items() for role, seen in zip(ROLES, row, strict=True)]
 
 
 def new_resource(**extra: object) -> dict:
@@ -52,7 +48,9 @@ async def create(client, headers=OWNER, **extra: object) -> dict:
 
 async def test_create_sets_owner_unit_and_headers(service_client):
     client = await service_client("resource_share")
-    response = await client.post("/api/v1/resources", json=new_resource(industries=["retail", " retail"]), headers=OWNER)
+    response = await client.post(
+        "/api/v1/resources", json=new_resource(industries=["retail", " retail"]), headers=OWNER
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert response.headers["location"] == f"/api/v1/resources/{body['id']}"
@@ -106,7 +104,15 @@ async def test_filters(service_client):
     other_id = uuid.uuid4()
     other = auth(employee=other_id, org_unit="/group/west/team-9", roles=("rep",))
     case = await create(client, scope="group", industries=["retail", "energy"], solutions=["gtx-pro"])
-    expert = await create(client, scope="group", type="expert", title="Grid storage expert", summary="Batteries.", industries=["energy"], solutions=["mg-special"])
+    expert = await create(
+        client,
+        scope="group",
+        type="expert",
+        title="Grid storage expert",
+        summary="Batteries.",
+        industries=["energy"],
+        solutions=["mg-special"],
+    )
     west = await create(client, other, scope="group", industries=["finance"], solutions=["gtx-pro"])
 
     async def ids(**params: object) -> list[str]:
@@ -130,9 +136,13 @@ async def test_pagination(service_client):
     created = [(await create(client, title=f"Asset {i}"))["id"] for i in range(5)]
     first = (await client.get("/api/v1/resources", params={"limit": 2}, headers=OWNER)).json()
     assert [r["id"] for r in first["items"]] == created[:2]
-    second = (await client.get("/api/v1/resources", params={"limit": 2, "cursor": first["next_cursor"]}, headers=OWNER)).json()
+    second = (
+        await client.get("/api/v1/resources", params={"limit": 2, "cursor": first["next_cursor"]}, headers=OWNER)
+    ).json()
     assert [r["id"] for r in second["items"]] == created[2:4]
-    last = (await client.get("/api/v1/resources", params={"limit": 2, "cursor": second["next_cursor"]}, headers=OWNER)).json()
+    last = (
+        await client.get("/api/v1/resources", params={"limit": 2, "cursor": second["next_cursor"]}, headers=OWNER)
+    ).json()
     assert ([r["id"] for r in last["items"]], last["next_cursor"]) == (created[4:], None)
     other_query = await client.get(
         "/api/v1/resources", params={"limit": 2, "cursor": first["next_cursor"], "type": "expert"}, headers=OWNER
@@ -163,7 +173,11 @@ async def test_create_validation_names_the_field(service_client, body, loc):
 
 @pytest.mark.parametrize(
     ("body", "loc"),
-    [({"type": "expert"}, ["body", "type"]), ({"title": None}, ["body", "title"]), ({"rating_avg": 5}, ["body", "rating_avg"])],
+    [
+        ({"type": "expert"}, ["body", "type"]),
+        ({"title": None}, ["body", "title"]),
+        ({"rating_avg": 5}, ["body", "rating_avg"]),
+    ],
 )
 async def test_patch_validation_names_the_field(service_client, body, loc):
     client = await service_client("resource_share")
@@ -175,8 +189,12 @@ async def test_patch_validation_names_the_field(service_client, body, loc):
 
 @pytest.mark.parametrize(
     ("params", "loc"),
-    [({"type": "brochure"}, ["query", "type"]), ({"owner_id": "x"}, ["query", "owner_id"]),
-     ({"organization": "east"}, ["query", "organization"]), ({"limit": 0}, ["query", "limit"])],
+    [
+        ({"type": "brochure"}, ["query", "type"]),
+        ({"owner_id": "x"}, ["query", "owner_id"]),
+        ({"organization": "east"}, ["query", "organization"]),
+        ({"limit": 0}, ["query", "limit"]),
+    ],
 )
 async def test_list_validation_names_the_parameter(service_client, params, loc):
     client = await service_client("resource_share")

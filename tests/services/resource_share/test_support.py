@@ -17,24 +17,43 @@ STAGES = {L1.id: "L1_SUBSISTENCE", L2.id: "L2_COMFORTABLE"}
 
 def new_support_request(**extra: object) -> dict:
     return {
-        "opportunity_id": str(uuid.uuid4()), "kind": "presales_engineer", "title": "Demo for Acme",
-        "skills": ["storage"], "industry": "retail", "urgency": "high",
-        "deal_value": {"amount": "100000.00", "currency": "CNY"}, "hours_needed": "8", **extra,
+        "opportunity_id": str(uuid.uuid4()),
+        "kind": "presales_engineer",
+        "title": "Demo for Acme",
+        "skills": ["storage"],
+        "industry": "retail",
+        "urgency": "high",
+        "deal_value": {"amount": "100000.00", "currency": "CNY"},
+        "hours_needed": "8",
+        **extra,
     }
 
 
 async def stage_event(client, person: Person, stage: str) -> None:
-    body = event("employee.stage_changed", {
-        "employee_id": str(person.id), "org_unit_path": person.org_unit, "stage": stage, "previous_stage": None,
-        "since": "2026-10-01", "needs": [], "capacity": 10, "reason": "evaluation", "policy_version": 1,
-    })
+    body = event(
+        "employee.stage_changed",
+        {
+            "employee_id": str(person.id),
+            "org_unit_path": person.org_unit,
+            "stage": stage,
+            "previous_stage": None,
+            "since": "2026-10-01",
+            "needs": [],
+            "capacity": 10,
+            "reason": "evaluation",
+            "policy_version": 1,
+        },
+    )
     result = await client.post("/internal/events", json=body, headers=SERVICE)
     assert result.json()["results"][0]["status"] == "processed", result.text
 
 
 async def join_pool(client, person: Person, skills: list[str], industries: list[str], hours: int = 40) -> None:
-    response = await client.put(f"/api/v1/support-requests/pool/{person.id}", headers=person.headers,
-                                json={"skills": skills, "industries": industries, "weekly_capacity_hours": hours})
+    response = await client.put(
+        f"/api/v1/support-requests/pool/{person.id}",
+        headers=person.headers,
+        json={"skills": skills, "industries": industries, "weekly_capacity_hours": hours},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -46,7 +65,9 @@ async def ask(client, person: Person, **extra: object) -> dict:
 
 async def age(connection, request_id: str, hours: int) -> None:
     await connection.execute(
-        sa.text("UPDATE resource_share.support_requests SET created_at = now() - make_interval(hours => :h) WHERE id = :id"),
+        sa.text(
+            "UPDATE resource_share.support_requests SET created_at = now() - make_interval(hours => :h) WHERE id = :id"
+        ),
         {"h": hours, "id": uuid.UUID(request_id)},
     )
 
@@ -71,18 +92,32 @@ async def test_live_stages_come_from_the_lifecycle_service_with_the_callers_head
         if request.url.path.startswith("/api/v1/opportunities/"):  # the check that the caller may see the deal
             return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[1]})
         ids = json.loads(request.content)["employee_ids"]
-        return httpx.Response(200, json={"items": [
-            {"employee_id": i, "stage": "L1_SUBSISTENCE", "stage_since": "2026-01-01", "capacity": 5, "open_load": 1, "needs": []}
-            for i in ids
-        ], "not_found": []})
+        return httpx.Response(
+            200,
+            json={
+                "items": [
+                    {
+                        "employee_id": i,
+                        "stage": "L1_SUBSISTENCE",
+                        "stage_since": "2026-01-01",
+                        "capacity": 5,
+                        "open_load": 1,
+                        "needs": [],
+                    }
+                    for i in ids
+                ],
+                "not_found": [],
+            },
+        )
 
     state = client._transport.app.state  # type: ignore[attr-defined]
     real = state.http
     async with httpx.AsyncClient(transport=httpx.MockTransport(lifecycle)) as mock:
         state.http = mock
         try:
-            created = await client.post("/api/v1/support-requests", json=new_support_request(),
-                                        headers={**L1.headers, "X-Request-ID": "req-42"})
+            created = await client.post(
+                "/api/v1/support-requests", json=new_support_request(), headers={**L1.headers, "X-Request-ID": "req-42"}
+            )
         finally:
             state.http = real
     assert created.status_code == 201, created.text
@@ -119,7 +154,10 @@ async def test_the_queue_tilts_towards_l1_and_ageing_lets_a_waiting_l2_overtake(
     assert [i["request"]["id"] for i in page["items"]][:2] == [l2_old["id"], l1_fresh["id"]]
     assert page["items"][0]["reasons"][-1]["code"] == "ageing"
     # A rep outside the pool sees only their own in the queue.
-    assert [i["request"]["id"] for i in (await client.get("/api/v1/support-requests/queue", headers=L1.headers)).json()["items"]] == [l1_fresh["id"]]
+    assert [
+        i["request"]["id"]
+        for i in (await client.get("/api/v1/support-requests/queue", headers=L1.headers)).json()["items"]
+    ] == [l1_fresh["id"]]
 
 
 async def test_tilt_off_orders_by_age_only_when_everything_else_is_equal(service_client, connection):
@@ -138,8 +176,13 @@ async def test_queue_pages_are_pinned_to_one_instant(service_client):
     await join_pool(client, ENGINEER, ["storage"], ["retail"])
     ids = [(await ask(client, L1, urgency=u))["id"] for u in ("critical", "high", "normal")]
     first = (await client.get("/api/v1/support-requests/queue", params={"limit": 2}, headers=ENGINEER.headers)).json()
-    second = (await client.get("/api/v1/support-requests/queue", headers=ENGINEER.headers,
-                               params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    second = (
+        await client.get(
+            "/api/v1/support-requests/queue",
+            headers=ENGINEER.headers,
+            params={"limit": 2, "cursor": first["next_cursor"]},
+        )
+    ).json()
     assert [i["request"]["id"] for i in first["items"] + second["items"]] == ids
     assert second["as_of"] == first["as_of"] and second["next_cursor"] is None
 
@@ -158,9 +201,18 @@ async def test_matching_assignment_capacity_and_fulfilment_event(service_client,
     assert (assigned.json()["status"], assigned.json()["assignee_id"]) == ("assigned", str(ENGINEER.id))
     # ENGINEER now has 2 h left: a second 8 h request cannot go to them.
     second = await ask(client, L1)
-    full = await client.post(f"/api/v1/support-requests/{second['id']}/assign", json={"assignee_id": str(ENGINEER.id)}, headers=MANAGER.headers)
+    full = await client.post(
+        f"/api/v1/support-requests/{second['id']}/assign",
+        json={"assignee_id": str(ENGINEER.id)},
+        headers=MANAGER.headers,
+    )
     assert full.status_code == 409 and full.json()["code"] == "no_capacity"
-    assert [m["employee_id"] for m in (await client.get(f"/api/v1/support-requests/{second['id']}/matches", headers=MANAGER.headers)).json()["items"]] == [str(CONSULTANT.id)]
+    assert [
+        m["employee_id"]
+        for m in (await client.get(f"/api/v1/support-requests/{second['id']}/matches", headers=MANAGER.headers)).json()[
+            "items"
+        ]
+    ] == [str(CONSULTANT.id)]
     not_yours = await client.post(f"/api/v1/support-requests/{created['id']}/fulfil", headers=CONSULTANT.headers)
     assert not_yours.status_code == 404  # no longer open, not theirs: invisible
     done = await client.post(f"/api/v1/support-requests/{created['id']}/fulfil", headers=ENGINEER.headers)
@@ -186,19 +238,30 @@ async def test_fairness_per_stage(service_client, connection):
     await client.post(f"/api/v1/support-requests/{served['id']}/fulfil", headers=ENGINEER.headers)
     figures = (await client.get("/api/v1/support-requests/fairness", headers=MANAGER.headers)).json()
     by = {s["stage"]: s for s in figures["stages"]}
-    assert (by["L1_SUBSISTENCE"]["requests"], by["L1_SUBSISTENCE"]["fulfilled"], by["L1_SUBSISTENCE"]["fulfilment_rate"]) == (2, 1, 0.5)
+    assert (
+        by["L1_SUBSISTENCE"]["requests"],
+        by["L1_SUBSISTENCE"]["fulfilled"],
+        by["L1_SUBSISTENCE"]["fulfilment_rate"],
+    ) == (2, 1, 0.5)
     assert 5.9 < by["L1_SUBSISTENCE"]["median_wait_hours"] < 6.1
     assert (by["L2_COMFORTABLE"]["requests"], by["L2_COMFORTABLE"]["median_wait_hours"]) == (1, None)
     assert by["L3_AFFLUENT"]["requests"] == 0
-    elsewhere = (await client.get("/api/v1/support-requests/fairness", headers=Person("/group/west", ("manager",)).headers)).json()
+    elsewhere = (
+        await client.get("/api/v1/support-requests/fairness", headers=Person("/group/west", ("manager",)).headers)
+    ).json()
     assert all(s["requests"] == 0 for s in elsewhere["stages"])
 
 
 async def test_pool_membership_rules(service_client):
     client = await service_client("resource_share")  # the lifecycle service is down: the people view answers
     someone = Person("/group/east/presales")
-    known = await client.post("/internal/events", headers=SERVICE, json=[
-        employee_event(str(someone.id), version=1, org_unit="/group/east/presales", event_type="employee.created")])
+    known = await client.post(
+        "/internal/events",
+        headers=SERVICE,
+        json=[
+            employee_event(str(someone.id), version=1, org_unit="/group/east/presales", event_type="employee.created")
+        ],
+    )
     assert known.json()["results"][0]["status"] == "processed"
     body = {"skills": ["x"], "weekly_capacity_hours": 5}
     url = f"/api/v1/support-requests/pool/{someone.id}"
@@ -223,15 +286,17 @@ async def test_a_request_must_name_an_opportunity_the_caller_may_see(service_cli
 
     client = await service_client("resource_share")
     hidden = hidden_opportunity()
-    refused = await client.post("/api/v1/support-requests", json=new_support_request(opportunity_id=str(hidden)),
-                                headers=L1.headers)
+    refused = await client.post(
+        "/api/v1/support-requests", json=new_support_request(opportunity_id=str(hidden)), headers=L1.headers
+    )
     assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["body", "opportunity_id"]
     down = await service_client("resource_share", opportunity_url=closed_url())
     failed = await down.post("/api/v1/support-requests", json=new_support_request(), headers=L1.headers)
     assert failed.status_code == 502 and failed.json()["service"] == "opportunity"
     case = await share(client, ENGINEER, {"type": "reference_case", "title": "Cold chain", "scope": "group"})
-    linked = await client.post("/api/v1/resource-requests", json={"resource_id": case["id"], "opportunity_id": str(hidden)},
-                               headers=L1.headers)
+    linked = await client.post(
+        "/api/v1/resource-requests", json={"resource_id": case["id"], "opportunity_id": str(hidden)}, headers=L1.headers
+    )
     assert linked.status_code == 422 and linked.json()["errors"][0]["loc"] == ["body", "opportunity_id"]
 
 

@@ -42,7 +42,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_employees_org_unit_path", "employees", ["org_unit_path"], schema=SCHEMA,
+        "ix_employees_org_unit_path",
+        "employees",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
     op.create_index("ix_employees_created_at_id", "employees", ["created_at", "id"], schema=SCHEMA)

@@ -27,8 +27,9 @@ def _record_columns() -> list[sa.Column]:
 
 def upgrade() -> None:
     for column in ("skills", "industries", "regions"):
-        op.add_column("employees", sa.Column(column, ARRAY(sa.String(100)), nullable=False, server_default="{}"),
-                      schema=SCHEMA)
+        op.add_column(
+            "employees", sa.Column(column, ARRAY(sa.String(100)), nullable=False, server_default="{}"), schema=SCHEMA
+        )
 
     op.create_table(
         "org_units",
@@ -46,8 +47,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["parent_id"], [f"{SCHEMA}.org_units.id"], name="fk_org_units_parent_id_org_units"),
         schema=SCHEMA,
     )
-    op.create_index("ix_org_units_path", "org_units", ["path"], schema=SCHEMA,
-                    postgresql_ops={"path": "text_pattern_ops"})
+    op.create_index(
+        "ix_org_units_path", "org_units", ["path"], schema=SCHEMA, postgresql_ops={"path": "text_pattern_ops"}
+    )
     op.create_index("ix_org_units_created_at_id", "org_units", ["created_at", "id"], schema=SCHEMA)
     op.create_index("ix_org_units_parent_id", "org_units", ["parent_id"], schema=SCHEMA)
 
@@ -88,8 +90,9 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index("ix_facts_employee_id_occurred_on", "facts", ["employee_id", "occurred_on"], schema=SCHEMA)
-    op.create_index("ix_facts_account_ref", "facts", ["account_ref"], schema=SCHEMA,
-                    postgresql_where=sa.text("kind = 'coverage'"))
+    op.create_index(
+        "ix_facts_account_ref", "facts", ["account_ref"], schema=SCHEMA, postgresql_where=sa.text("kind = 'coverage'")
+    )
 
     op.create_table(
         "stage_policies",
@@ -124,12 +127,18 @@ def upgrade() -> None:
         sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("explanation", JSONB, nullable=False),
         sa.PrimaryKeyConstraint("employee_id", name="pk_employee_stages"),
-        sa.ForeignKeyConstraint(["employee_id"], [f"{SCHEMA}.employees.id"],
-                                name="fk_employee_stages_employee_id_employees"),
+        sa.ForeignKeyConstraint(
+            ["employee_id"], [f"{SCHEMA}.employees.id"], name="fk_employee_stages_employee_id_employees"
+        ),
         schema=SCHEMA,
     )
-    op.create_index("ix_employee_stages_override_expires_at", "employee_stages", ["override_expires_at"],
-                    schema=SCHEMA, postgresql_where=sa.text("override_stage IS NOT NULL"))
+    op.create_index(
+        "ix_employee_stages_override_expires_at",
+        "employee_stages",
+        ["override_expires_at"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("override_stage IS NOT NULL"),
+    )
 
     op.create_table(
         "stage_history",
@@ -143,8 +152,9 @@ def upgrade() -> None:
         sa.Column("detail", JSONB, nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("id", name="pk_stage_history"),
-        sa.ForeignKeyConstraint(["employee_id"], [f"{SCHEMA}.employees.id"],
-                                name="fk_stage_history_employee_id_employees"),
+        sa.ForeignKeyConstraint(
+            ["employee_id"], [f"{SCHEMA}.employees.id"], name="fk_stage_history_employee_id_employees"
+        ),
         schema=SCHEMA,
     )
     op.create_index("ix_stage_history_employee_id_id", "stage_history", ["employee_id", "id"], schema=SCHEMA)

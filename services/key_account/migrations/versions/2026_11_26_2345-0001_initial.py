@@ -47,7 +47,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_accounts_org_unit_path", "accounts", ["org_unit_path"], schema=SCHEMA,
+        "ix_accounts_org_unit_path",
+        "accounts",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
     op.create_index("ix_accounts_created_at_id", "accounts", ["created_at", "id"], schema=SCHEMA)

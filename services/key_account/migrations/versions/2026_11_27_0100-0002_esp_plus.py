@@ -83,7 +83,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_coverage_members"),
         _fk("coverage_members", "account_id", "accounts"),
         sa.UniqueConstraint(
-            "account_id", "employee_id", "role", "valid_from",
+            "account_id",
+            "employee_id",
+            "role",
+            "valid_from",
             name="uq_coverage_members_account_id_employee_id_role_valid_from",
         ),
         sa.CheckConstraint(
@@ -96,7 +99,10 @@ def upgrade() -> None:
     _index("coverage_members", "account_id")
     _index("coverage_members", "employee_id")
     op.create_index(
-        "ix_coverage_members_org_unit_path", "coverage_members", ["org_unit_path"], schema=SCHEMA,
+        "ix_coverage_members_org_unit_path",
+        "coverage_members",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
 
@@ -160,7 +166,9 @@ def upgrade() -> None:
         _fk("influence_lines", "account_id", "accounts"),
         _fk("influence_lines", "from_contact_id", "contacts"),
         _fk("influence_lines", "to_contact_id", "contacts"),
-        sa.UniqueConstraint("from_contact_id", "to_contact_id", name="uq_influence_lines_from_contact_id_to_contact_id"),
+        sa.UniqueConstraint(
+            "from_contact_id", "to_contact_id", name="uq_influence_lines_from_contact_id_to_contact_id"
+        ),
         sa.CheckConstraint("strength BETWEEN 0 AND 100", name="ck_influence_lines_strength_range"),
         sa.CheckConstraint("from_contact_id <> to_contact_id", name="ck_influence_lines_not_self"),
         schema=SCHEMA,
@@ -269,7 +277,9 @@ def upgrade() -> None:
         _plan_fk("relationship_targets"),
         _fk("relationship_targets", "contact_id", "contacts"),
         sa.UniqueConstraint("plan_id", "contact_id", name="uq_relationship_targets_plan_id_contact_id"),
-        sa.CheckConstraint(f"target_level IN ({RELATIONSHIP_LEVELS})", name="ck_relationship_targets_target_level_known"),
+        sa.CheckConstraint(
+            f"target_level IN ({RELATIONSHIP_LEVELS})", name="ck_relationship_targets_target_level_known"
+        ),
         schema=SCHEMA,
     )
     _index("relationship_targets", "contact_id")
@@ -340,7 +350,8 @@ def upgrade() -> None:
         _fk("incubation_items", "whitespace_cell_id", "whitespace_cells", "SET NULL"),
         sa.UniqueConstraint("opportunity_id", name="uq_incubation_items_opportunity_id"),
         sa.CheckConstraint(
-            "status IN ('idea', 'validated', 'qualified', 'promoted', 'dropped')", name="ck_incubation_items_status_known"
+            "status IN ('idea', 'validated', 'qualified', 'promoted', 'dropped')",
+            name="ck_incubation_items_status_known",
         ),
         schema=SCHEMA,
     )
@@ -350,15 +361,37 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "incubation_items", "whitespace_cells", "guiding_sessions", "relationship_targets", "plan_reviews",
-        "plan_actions", "incumbent_contracts", "plan_objectives", "account_plans", "influence_lines",
-        "relationships", "contacts", "coverage_members", "segmentation_policies",
+        "incubation_items",
+        "whitespace_cells",
+        "guiding_sessions",
+        "relationship_targets",
+        "plan_reviews",
+        "plan_actions",
+        "incumbent_contracts",
+        "plan_objectives",
+        "account_plans",
+        "influence_lines",
+        "relationships",
+        "contacts",
+        "coverage_members",
+        "segmentation_policies",
     ):
         op.drop_table(table, schema=SCHEMA)
     op.drop_index("ix_accounts_tier", "accounts", schema=SCHEMA)
     for name in (
-        "coverage_version", "tier_overridden_at", "tier_overridden_by", "tier_override_reason", "tier_override",
-        "tier_evaluated_at", "tier_policy_version", "tier_reasons", "tier_score", "computed_tier", "tier",
-        "solution_fit", "strategic_value", "potential",
+        "coverage_version",
+        "tier_overridden_at",
+        "tier_overridden_by",
+        "tier_override_reason",
+        "tier_override",
+        "tier_evaluated_at",
+        "tier_policy_version",
+        "tier_reasons",
+        "tier_score",
+        "computed_tier",
+        "tier",
+        "solution_fit",
+        "strategic_value",
+        "potential",
     ):
         op.drop_column("accounts", name, schema=SCHEMA)

@@ -18,7 +18,10 @@ SCHEMA = "key_account"
 
 def upgrade() -> None:
     op.create_index(
-        "ix_plan_actions_due_key_id", "plan_actions", [sa.text("coalesce(due_on, DATE 'infinity')"), "id"], schema=SCHEMA
+        "ix_plan_actions_due_key_id",
+        "plan_actions",
+        [sa.text("coalesce(due_on, DATE 'infinity')"), "id"],
+        schema=SCHEMA,
     )
 
 

@@ -57,7 +57,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_opportunities_org_unit_path", "opportunities", ["org_unit_path"], schema=SCHEMA,
+        "ix_opportunities_org_unit_path",
+        "opportunities",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
     op.create_index("ix_opportunities_created_at_id", "opportunities", ["created_at", "id"], schema=SCHEMA)

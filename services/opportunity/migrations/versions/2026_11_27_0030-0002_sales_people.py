@@ -30,7 +30,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_sales_people_org_unit_path", "sales_people", ["org_unit_path"], schema=SCHEMA,
+        "ix_sales_people_org_unit_path",
+        "sales_people",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
     op.create_index("ix_sales_people_name_employee_id", "sales_people", ["name", "employee_id"], schema=SCHEMA)

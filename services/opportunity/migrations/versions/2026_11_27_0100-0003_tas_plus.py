@@ -30,7 +30,10 @@ def upgrade() -> None:
     ):
         op.add_column("opportunities", column, schema=SCHEMA)
     op.create_check_constraint(
-        "ck_opportunities_origin_complete", "opportunities", "(origin_type IS NULL) = (origin_id IS NULL)", schema=SCHEMA
+        "ck_opportunities_origin_complete",
+        "opportunities",
+        "(origin_type IS NULL) = (origin_id IS NULL)",
+        schema=SCHEMA,
     )
     op.create_index("ix_opportunities_industry", "opportunities", ["industry"], schema=SCHEMA)
     op.create_index("ix_opportunities_amount", "opportunities", ["amount"], schema=SCHEMA)
@@ -39,7 +42,9 @@ def upgrade() -> None:
         "ix_opportunities_solution_ids", "opportunities", ["solution_ids"], schema=SCHEMA, postgresql_using="gin"
     )
     op.create_index("ix_opportunities_updated_at_id", "opportunities", ["updated_at", "id"], schema=SCHEMA)
-    op.create_index("ix_opportunities_expected_close_date_id", "opportunities", ["expected_close_date", "id"], schema=SCHEMA)
+    op.create_index(
+        "ix_opportunities_expected_close_date_id", "opportunities", ["expected_close_date", "id"], schema=SCHEMA
+    )
     op.create_index("ix_opportunities_amount_id", "opportunities", ["amount", "id"], schema=SCHEMA)
     op.create_index("ix_opportunities_name_id", "opportunities", ["name", "id"], schema=SCHEMA)
     # Open load per owner, history per owner (assignment scoring).
@@ -52,7 +57,9 @@ def upgrade() -> None:
         sa.Column("role", sa.String(40), nullable=False),
         sa.PrimaryKeyConstraint("opportunity_id", "employee_id", name="pk_opportunity_team_members"),
         sa.ForeignKeyConstraint(
-            ["opportunity_id"], [f"{SCHEMA}.opportunities.id"], ondelete="CASCADE",
+            ["opportunity_id"],
+            [f"{SCHEMA}.opportunities.id"],
+            ondelete="CASCADE",
             name="fk_opportunity_team_members_opportunity_id_opportunities",
         ),
         schema=SCHEMA,
@@ -74,13 +81,17 @@ def upgrade() -> None:
         sa.Column("unmet", JSONB, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_opportunity_stage_history"),
         sa.ForeignKeyConstraint(
-            ["opportunity_id"], [f"{SCHEMA}.opportunities.id"], ondelete="CASCADE",
+            ["opportunity_id"],
+            [f"{SCHEMA}.opportunities.id"],
+            ondelete="CASCADE",
             name="fk_opportunity_stage_history_opportunity_id_opportunities",
         ),
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_opportunity_stage_history_opportunity_id_id", "opportunity_stage_history", ["opportunity_id", "id"],
+        "ix_opportunity_stage_history_opportunity_id_id",
+        "opportunity_stage_history",
+        ["opportunity_id", "id"],
         schema=SCHEMA,
     )
 
@@ -93,7 +104,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.PrimaryKeyConstraint("opportunity_id", name="pk_tas_plans"),
         sa.ForeignKeyConstraint(
-            ["opportunity_id"], [f"{SCHEMA}.opportunities.id"], ondelete="CASCADE",
+            ["opportunity_id"],
+            [f"{SCHEMA}.opportunities.id"],
+            ondelete="CASCADE",
             name="fk_tas_plans_opportunity_id_opportunities",
         ),
         schema=SCHEMA,
@@ -133,7 +146,10 @@ def upgrade() -> None:
         "ix_assignment_proposals_created_at_id", "assignment_proposals", ["created_at", "id"], schema=SCHEMA
     )
     op.create_index(
-        "ix_assignment_proposals_organization_path", "assignment_proposals", ["organization_path"], schema=SCHEMA,
+        "ix_assignment_proposals_organization_path",
+        "assignment_proposals",
+        ["organization_path"],
+        schema=SCHEMA,
         postgresql_ops={"organization_path": "text_pattern_ops"},
     )
 
@@ -161,7 +177,10 @@ def upgrade() -> None:
     op.create_index("ix_assignment_decisions_proposal_id", "assignment_decisions", ["proposal_id"], schema=SCHEMA)
     op.create_index("ix_assignment_decisions_employee_id", "assignment_decisions", ["employee_id"], schema=SCHEMA)
     op.create_index(
-        "ix_assignment_decisions_org_unit_path", "assignment_decisions", ["org_unit_path"], schema=SCHEMA,
+        "ix_assignment_decisions_org_unit_path",
+        "assignment_decisions",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
 
@@ -194,14 +213,25 @@ def downgrade() -> None:
     for name in ("stage_seen_at", "stage_since", "stage"):
         op.drop_column("sales_people", name, schema=SCHEMA)
     for table in (
-        "solution_outcomes", "assignment_decisions", "assignment_proposals", "policies", "tas_plans",
-        "opportunity_stage_history", "opportunity_team_members",
+        "solution_outcomes",
+        "assignment_decisions",
+        "assignment_proposals",
+        "policies",
+        "tas_plans",
+        "opportunity_stage_history",
+        "opportunity_team_members",
     ):
         op.drop_table(table, schema=SCHEMA)
     for index in (
-        "ix_opportunities_owner_id_stage", "ix_opportunities_name_id", "ix_opportunities_amount_id",
-        "ix_opportunities_expected_close_date_id", "ix_opportunities_updated_at_id", "ix_opportunities_solution_ids",
-        "ix_opportunities_origin", "ix_opportunities_amount", "ix_opportunities_industry",
+        "ix_opportunities_owner_id_stage",
+        "ix_opportunities_name_id",
+        "ix_opportunities_amount_id",
+        "ix_opportunities_expected_close_date_id",
+        "ix_opportunities_updated_at_id",
+        "ix_opportunities_solution_ids",
+        "ix_opportunities_origin",
+        "ix_opportunities_amount",
+        "ix_opportunities_industry",
     ):
         op.drop_index(index, table_name="opportunities", schema=SCHEMA)
     op.drop_constraint("ck_opportunities_origin_complete", "opportunities", schema=SCHEMA)

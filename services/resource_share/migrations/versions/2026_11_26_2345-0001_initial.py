@@ -41,7 +41,8 @@ def upgrade() -> None:
         sa.Column("usage_count", sa.Integer, nullable=False),
         sa.Column("rating_avg", sa.Numeric(3, 2), nullable=True),
         sa.Column(
-            "search", TSVECTOR,
+            "search",
+            TSVECTOR,
             sa.Computed("to_tsvector('simple', title || ' ' || summary)", persisted=True),
             nullable=False,
         ),
@@ -54,7 +55,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "ix_resources_org_unit_path", "resources", ["org_unit_path"], schema=SCHEMA,
+        "ix_resources_org_unit_path",
+        "resources",
+        ["org_unit_path"],
+        schema=SCHEMA,
         postgresql_ops={"org_unit_path": "text_pattern_ops"},
     )
     op.create_index("ix_resources_created_at_id", "resources", ["created_at", "id"], schema=SCHEMA)

@@ -47,29 +47,41 @@ def upgrade() -> None:
     op.add_column("resources", sa.Column("consent_given_on", sa.Date, nullable=True), schema=SCHEMA)
     op.add_column("resources", sa.Column("consent_expires_on", sa.Date, nullable=True), schema=SCHEMA)
     op.create_check_constraint(
-        "ck_resources_relationship_fields", "resources",
+        "ck_resources_relationship_fields",
+        "resources",
         "type <> 'relationship' OR (contact_id IS NOT NULL AND strength IS NOT NULL"
         " AND consent_expires_on IS NOT NULL AND disclosure IS NOT NULL)",
         schema=SCHEMA,
     )
     op.create_check_constraint("ck_resources_strength", "resources", "strength BETWEEN 0 AND 100", schema=SCHEMA)
     op.create_check_constraint(
-        "ck_resources_disclosure", "resources", _one_of("disclosure", ("identity", "organization", "anonymous")),
+        "ck_resources_disclosure",
+        "resources",
+        _one_of("disclosure", ("identity", "organization", "anonymous")),
         schema=SCHEMA,
     )
     # The introduction graph: covering partial indexes so a path query reads no heap.
     op.create_index(
-        "ix_resources_graph_contact", "resources", ["contact_id"], schema=SCHEMA,
+        "ix_resources_graph_contact",
+        "resources",
+        ["contact_id"],
+        schema=SCHEMA,
         postgresql_where=sa.text(GRAPH_WHERE),
         postgresql_include=["owner_id", "strength", "consent_expires_on", "account_id"],
     )
     op.create_index(
-        "ix_resources_graph_account", "resources", ["account_id"], schema=SCHEMA,
+        "ix_resources_graph_account",
+        "resources",
+        ["account_id"],
+        schema=SCHEMA,
         postgresql_where=sa.text(GRAPH_WHERE),
         postgresql_include=["owner_id", "strength", "consent_expires_on", "contact_id"],
     )
     op.create_index(
-        "ix_resources_owner_contact", "resources", ["owner_id", "contact_id"], schema=SCHEMA,
+        "ix_resources_owner_contact",
+        "resources",
+        ["owner_id", "contact_id"],
+        schema=SCHEMA,
         postgresql_where=sa.text("type = 'relationship'"),
     )
 
@@ -118,9 +130,16 @@ def upgrade() -> None:
         sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(30), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_resource_requests"),
-        sa.ForeignKeyConstraint(["resource_id"], [f"{SCHEMA}.resources.id"], name="fk_resource_requests_resource_id_resources"),
-        sa.CheckConstraint(_one_of("status", ("requested", "approved", "declined", "fulfilled", "rated")), name="ck_resource_requests_status"),
-        sa.CheckConstraint(_one_of("outcome", ("contributed_to_win", "contributed", "no_impact")), name="ck_resource_requests_outcome"),
+        sa.ForeignKeyConstraint(
+            ["resource_id"], [f"{SCHEMA}.resources.id"], name="fk_resource_requests_resource_id_resources"
+        ),
+        sa.CheckConstraint(
+            _one_of("status", ("requested", "approved", "declined", "fulfilled", "rated")),
+            name="ck_resource_requests_status",
+        ),
+        sa.CheckConstraint(
+            _one_of("outcome", ("contributed_to_win", "contributed", "no_impact")), name="ck_resource_requests_outcome"
+        ),
         sa.CheckConstraint("rating BETWEEN 1 AND 5", name="ck_resource_requests_rating"),
         schema=SCHEMA,
     )
@@ -156,8 +175,13 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("note", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_introductions"),
-        sa.ForeignKeyConstraint(["relationship_id"], [f"{SCHEMA}.resources.id"], name="fk_introductions_relationship_id_resources"),
-        sa.CheckConstraint(_one_of("status", ("requested", "accepted", "declined", "introduced", "failed")), name="ck_introductions_status"),
+        sa.ForeignKeyConstraint(
+            ["relationship_id"], [f"{SCHEMA}.resources.id"], name="fk_introductions_relationship_id_resources"
+        ),
+        sa.CheckConstraint(
+            _one_of("status", ("requested", "accepted", "declined", "introduced", "failed")),
+            name="ck_introductions_status",
+        ),
         schema=SCHEMA,
     )
     op.create_index("ix_introductions_created_at_id", "introductions", ["created_at", "id"], schema=SCHEMA)
@@ -184,9 +208,13 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     _path_index("support_people", "org_unit_path")
-    op.create_index("ix_support_people_created_at_employee_id", "support_people", ["created_at", "employee_id"], schema=SCHEMA)
+    op.create_index(
+        "ix_support_people_created_at_employee_id", "support_people", ["created_at", "employee_id"], schema=SCHEMA
+    )
     op.create_index("ix_support_people_skills", "support_people", ["skills"], schema=SCHEMA, postgresql_using="gin")
-    op.create_index("ix_support_people_industries", "support_people", ["industries"], schema=SCHEMA, postgresql_using="gin")
+    op.create_index(
+        "ix_support_people_industries", "support_people", ["industries"], schema=SCHEMA, postgresql_using="gin"
+    )
 
     op.create_table(
         "support_requests",
@@ -210,22 +238,36 @@ def upgrade() -> None:
         sa.Column("fulfilled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("won", sa.Boolean, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_support_requests"),
-        sa.CheckConstraint(_one_of("kind", ("presales_engineer", "solution_consultant", "expert_time")), name="ck_support_requests_kind"),
-        sa.CheckConstraint(_one_of("urgency", ("low", "normal", "high", "critical")), name="ck_support_requests_urgency"),
-        sa.CheckConstraint(_one_of("status", ("open", "assigned", "fulfilled", "cancelled")), name="ck_support_requests_status"),
+        sa.CheckConstraint(
+            _one_of("kind", ("presales_engineer", "solution_consultant", "expert_time")),
+            name="ck_support_requests_kind",
+        ),
+        sa.CheckConstraint(
+            _one_of("urgency", ("low", "normal", "high", "critical")), name="ck_support_requests_urgency"
+        ),
+        sa.CheckConstraint(
+            _one_of("status", ("open", "assigned", "fulfilled", "cancelled")), name="ck_support_requests_status"
+        ),
         sa.CheckConstraint("hours_needed > 0", name="ck_support_requests_hours_needed"),
         sa.CheckConstraint("(deal_amount IS NULL) = (deal_currency IS NULL)", name="ck_support_requests_deal_value"),
         schema=SCHEMA,
     )
     op.create_index("ix_support_requests_created_at_id", "support_requests", ["created_at", "id"], schema=SCHEMA)
     op.create_index(
-        "ix_support_requests_open", "support_requests", ["created_at"], schema=SCHEMA,
+        "ix_support_requests_open",
+        "support_requests",
+        ["created_at"],
+        schema=SCHEMA,
         postgresql_where=sa.text("status = 'open'"),
     )
     op.create_index("ix_support_requests_requester_id", "support_requests", ["requester_id"], schema=SCHEMA)
-    op.create_index("ix_support_requests_assignee_id_status", "support_requests", ["assignee_id", "status"], schema=SCHEMA)
+    op.create_index(
+        "ix_support_requests_assignee_id_status", "support_requests", ["assignee_id", "status"], schema=SCHEMA
+    )
     op.create_index("ix_support_requests_opportunity_id", "support_requests", ["opportunity_id"], schema=SCHEMA)
-    op.create_index("ix_support_requests_stage_created_at", "support_requests", ["requester_stage", "created_at"], schema=SCHEMA)
+    op.create_index(
+        "ix_support_requests_stage_created_at", "support_requests", ["requester_stage", "created_at"], schema=SCHEMA
+    )
     _path_index("support_requests", "requester_org_unit_path")
 
     # -- profiles -----------------------------------------------------------------
@@ -252,5 +294,14 @@ def downgrade() -> None:
         op.drop_index(index, table_name="resources", schema=SCHEMA)
     for constraint in ("ck_resources_disclosure", "ck_resources_strength", "ck_resources_relationship_fields"):
         op.drop_constraint(constraint, "resources", schema=SCHEMA)
-    for column in ("consent_expires_on", "consent_given_on", "shared", "disclosure", "strength", "account_id", "contact_id", "rating_count"):
+    for column in (
+        "consent_expires_on",
+        "consent_given_on",
+        "shared",
+        "disclosure",
+        "strength",
+        "account_id",
+        "contact_id",
+        "rating_count",
+    ):
         op.drop_column("resources", column, schema=SCHEMA)

@@ -20,8 +20,13 @@ SCHEMA = "resource_share"
 
 def upgrade() -> None:
     op.add_column("outbox", sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True), schema=SCHEMA)
-    op.create_index("ix_outbox_waiting", "outbox", ["subscriber", "status", "created_at"], schema=SCHEMA,
-                    postgresql_where=sa.text("status IN ('pending', 'parked')"))
+    op.create_index(
+        "ix_outbox_waiting",
+        "outbox",
+        ["subscriber", "status", "created_at"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("status IN ('pending', 'parked')"),
+    )
 
 
 def downgrade() -> None:

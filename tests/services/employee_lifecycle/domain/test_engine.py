@@ -9,9 +9,17 @@ from services.employee_lifecycle.domain.policy import DEFAULT_POLICY
 
 def signals(**overrides):
     base = {
-        "tenure_months": 30, "wins_12m": 10, "win_rate_12m": 0.6, "revenue_12m": 1_000_000.0,
-        "quota_attainment_4q": None, "quarters_at_quota": None, "stable_accounts": 4,
-        "open_pipeline_count": 8, "open_pipeline_value": 500_000.0, "solution_breadth": 3, "influence_score": 0,
+        "tenure_months": 30,
+        "wins_12m": 10,
+        "win_rate_12m": 0.6,
+        "revenue_12m": 1_000_000.0,
+        "quota_attainment_4q": None,
+        "quarters_at_quota": None,
+        "stable_accounts": 4,
+        "open_pipeline_count": 8,
+        "open_pipeline_value": 500_000.0,
+        "solution_breadth": 3,
+        "influence_score": 0,
     }
     return {**base, **overrides}
 
@@ -44,7 +52,8 @@ def test_l1_when_no_rule_is_met_with_observed_values_and_thresholds():
     repeat = next(r for r in ev.rules if r.rule_id == "l2_repeat_business")
     assert repeat.status == "unmet"
     assert [(c.signal, c.observed, c.threshold, c.met) for c in repeat.conditions] == [
-        ("stable_accounts", 1, 3, False), ("wins_12m", 2, 6, False)
+        ("stable_accounts", 1, 3, False),
+        ("wins_12m", 2, 6, False),
     ]
 
 
@@ -85,7 +94,11 @@ def test_gap_says_when_data_is_missing():
 @pytest.mark.parametrize(
     ("stage", "overrides", "expected"),
     [
-        (L1, {"wins_12m": 1, "solution_breadth": 1, "tenure_months": 3}, ["lacks_deals", "lacks_solution_knowledge", "lacks_support"]),
+        (
+            L1,
+            {"wins_12m": 1, "solution_breadth": 1, "tenure_months": 3},
+            ["lacks_deals", "lacks_solution_knowledge", "lacks_support"],
+        ),
         (L2, {"wins_12m": 20, "open_pipeline_count": 1}, ["lacks_deals"]),
         (L2, {"influence_score": 12}, ["wants_influence"]),
         (L3, {}, ["wants_influence"]),

@@ -21,7 +21,9 @@ def test_default_policy_is_valid():
 
 def test_unknown_signal_names_the_rule_and_field():
     errors = validate_policy(doc(L2R, rule("l3_bad", "L3_AFFLUENT", ("happiness", ">=", 3))))
-    assert errors == [{"loc": ["body", "rules", 1, "conditions", 0, "signal"], "msg": "rule l3_bad: unknown signal 'happiness'"}]
+    assert errors == [
+        {"loc": ["body", "rules", 1, "conditions", 0, "signal"], "msg": "rule l3_bad: unknown signal 'happiness'"}
+    ]
 
 
 def test_rate_above_one_is_impossible():
@@ -37,7 +39,12 @@ def test_more_than_four_quarters_is_impossible():
 
 def test_contradictory_conditions_in_one_rule():
     errors = validate_policy(doc(L2R, rule("l3_x", "L3_AFFLUENT", ("wins_12m", ">=", 10), ("wins_12m", "<", 5))))
-    assert errors == [{"loc": ["body", "rules", 1, "conditions"], "msg": "rule l3_x: the conditions on wins_12m contradict each other"}]
+    assert errors == [
+        {
+            "loc": ["body", "rules", 1, "conditions"],
+            "msg": "rule l3_x: the conditions on wins_12m contradict each other",
+        }
+    ]
 
 
 def test_lower_stage_rule_shadowed_by_higher_overlaps():

@@ -4,19 +4,33 @@ from services.key_account.domain.segmentation import DEFAULT_POLICY, Inputs, Pol
 
 
 def test_all_factors_high_is_strategic_with_reasons():
-    result = segment(DEFAULT_POLICY, Inputs(
-        revenue_amount=Decimal("50000000000"), revenue_currency="CNY", potential=90, strategic_value=90,
-        solution_fit=80, relationship_strength=80, relationship_level="trusted_advisor",
-    ))
+    result = segment(
+        DEFAULT_POLICY,
+        Inputs(
+            revenue_amount=Decimal(50000000000),
+            revenue_currency="CNY",
+            potential=90,
+            strategic_value=90,
+            solution_fit=80,
+            relationship_strength=80,
+            relationship_level="trusted_advisor",
+        ),
+    )
     assert result.tier == "strategic"
     assert result.score > 75
-    assert [r.factor for r in result.reasons] == ["revenue", "potential", "strategic_value", "relationship", "solution_fit"]
+    assert [r.factor for r in result.reasons] == [
+        "revenue",
+        "potential",
+        "strategic_value",
+        "relationship",
+        "solution_fit",
+    ]
     assert all(r.known for r in result.reasons)
     assert round(sum(r.contribution for r in result.reasons), 2) == result.score
 
 
 def test_unknown_factors_are_left_out_not_zero():
-    only_revenue = segment(DEFAULT_POLICY, Inputs(revenue_amount=Decimal("100000000000"), revenue_currency="CNY"))
+    only_revenue = segment(DEFAULT_POLICY, Inputs(revenue_amount=Decimal(100000000000), revenue_currency="CNY"))
     assert only_revenue.score == 100.0 and only_revenue.tier == "strategic"
     unknown = {r.factor: r for r in only_revenue.reasons if not r.known}
     assert set(unknown) == {"potential", "strategic_value", "relationship", "solution_fit"}
@@ -26,10 +40,10 @@ def test_unknown_factors_are_left_out_not_zero():
 
 def test_revenue_is_converted_and_log_scaled():
     # 1e9 USD * 7.2 = 7.2e9 CNY; log10 between 1e7 (0) and 1e11 (100)
-    result = segment(DEFAULT_POLICY, Inputs(revenue_amount=Decimal("1000000000"), revenue_currency="USD"))
+    result = segment(DEFAULT_POLICY, Inputs(revenue_amount=Decimal(1000000000), revenue_currency="USD"))
     assert 71 < result.score < 72
     assert result.tier == "key"
-    no_rate = segment(DEFAULT_POLICY, Inputs(revenue_amount=Decimal("1000000"), revenue_currency="JPY"))
+    no_rate = segment(DEFAULT_POLICY, Inputs(revenue_amount=Decimal(1000000), revenue_currency="JPY"))
     assert no_rate.reasons[0].known is False and "no exchange rate" in no_rate.reasons[0].note
 
 

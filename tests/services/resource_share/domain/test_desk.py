@@ -10,8 +10,14 @@ NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
 
 def p(stage: str | None, *, hours_ago: float = 0, urgency: str = "high", amount: str | None = "100000", **config):
-    return priority(urgency=urgency, deal_amount=Decimal(amount) if amount else None, stage=stage,
-                    created_at=NOW - dt.timedelta(hours=hours_ago), now=NOW, config=PriorityConfig(**config))
+    return priority(
+        urgency=urgency,
+        deal_amount=Decimal(amount) if amount else None,
+        stage=stage,
+        created_at=NOW - dt.timedelta(hours=hours_ago),
+        now=NOW,
+        config=PriorityConfig(**config),
+    )
 
 
 def test_l1_weighs_twice_an_equal_l2_request_and_says_why():
@@ -41,14 +47,16 @@ def test_tilt_off_and_configured_weights():
 def test_urgency_and_deal_value_order_requests():
     assert p("L2_COMFORTABLE", urgency="critical").score > p("L2_COMFORTABLE", urgency="low").score
     assert deal_value_factor(None) == 1.0 and deal_value_factor(Decimal(0)) == 1.0
-    assert deal_value_factor(Decimal("9000")) == pytest.approx(2.0)
-    assert deal_value_factor(Decimal("999000")) == pytest.approx(4.0)
+    assert deal_value_factor(Decimal(9000)) == pytest.approx(2.0)
+    assert deal_value_factor(Decimal(999000)) == pytest.approx(4.0)
 
 
 def test_matching_ranks_by_skills_industry_and_capacity_and_excludes_the_full_and_unskilled():
     a, b, c, d, me = (uuid.uuid4() for _ in range(5))
     ranked = match(
-        skills=["storage", "networking"], industry="retail", hours_needed=8,
+        skills=["storage", "networking"],
+        industry="retail",
+        hours_needed=8,
         candidates=[
             Candidate(a, frozenset({"storage", "networking"}), frozenset({"energy"}), 20),
             Candidate(b, frozenset({"Storage", "networking"}), frozenset({"retail"}), 10),
@@ -64,8 +72,13 @@ def test_matching_ranks_by_skills_industry_and_capacity_and_excludes_the_full_an
 
 
 def test_fairness_per_stage():
-    rows = [("L1_SUBSISTENCE", True, 2.0), ("L1_SUBSISTENCE", False, None), ("L1_SUBSISTENCE", True, 4.0),
-            ("L2_COMFORTABLE", True, 10.0), (None, True, 1.0)]
+    rows = [
+        ("L1_SUBSISTENCE", True, 2.0),
+        ("L1_SUBSISTENCE", False, None),
+        ("L1_SUBSISTENCE", True, 4.0),
+        ("L2_COMFORTABLE", True, 10.0),
+        (None, True, 1.0),
+    ]
     by = {f.stage: f for f in fairness(rows)}
     assert (by["L1_SUBSISTENCE"].requests, by["L1_SUBSISTENCE"].fulfilled) == (3, 2)
     assert by["L1_SUBSISTENCE"].fulfilment_rate == pytest.approx(0.6667)

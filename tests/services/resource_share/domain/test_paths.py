@@ -8,8 +8,14 @@ ACME = uuid.uuid4()
 TARGET = uuid.uuid4()
 
 
-def rel(owner: uuid.UUID, contact: uuid.UUID, strength: int, path: str = "/group/west/team-1",
-        account: uuid.UUID | None = ACME, disclosure: str = "identity") -> Relationship:
+def rel(
+    owner: uuid.UUID,
+    contact: uuid.UUID,
+    strength: int,
+    path: str = "/group/west/team-1",
+    account: uuid.UUID | None = ACME,
+    disclosure: str = "identity",
+) -> Relationship:
     return Relationship(uuid.uuid4(), owner, path, contact, account, strength, disclosure)
 
 
@@ -18,7 +24,10 @@ def test_direct_connectors_rank_by_strength_and_organisational_distance():
     r_near = rel(near, TARGET, 70, path="/group/east/team-2")  # same organisation: ask 0.8 → 0.56
     r_far = rel(far, TARGET, 90)  # other organisation: ask 0.6 → 0.54
     paths = rank_paths(requester_id=ME, requester_path=ME_PATH, targets={TARGET}, relationships=[r_far, r_near])
-    assert [(p.connector.owner_id, round(p.strength, 4), len(p.hops)) for p in paths] == [(near, 0.56, 2), (far, 0.54, 2)]
+    assert [(p.connector.owner_id, round(p.strength, 4), len(p.hops)) for p in paths] == [
+        (near, 0.56, 2),
+        (far, 0.54, 2),
+    ]
     assert [h.kind for h in paths[0].hops] == ["ask", "relationship"]
 
 
@@ -27,11 +36,13 @@ def test_a_warm_mutual_contact_beats_a_cold_ask_across_organisations():
     mine = rel(ME, mutual, 95, path=ME_PATH, account=uuid.uuid4())
     theirs_mutual = rel(connector, mutual, 95, account=mine.account_id)
     theirs_target = rel(connector, TARGET, 80)
-    paths = rank_paths(requester_id=ME, requester_path=ME_PATH, targets={TARGET},
-                       relationships=[mine, theirs_mutual, theirs_target])
+    paths = rank_paths(
+        requester_id=ME, requester_path=ME_PATH, targets={TARGET}, relationships=[mine, theirs_mutual, theirs_target]
+    )
     # 0.95 × 0.95 × 0.80 = 0.722 through the mutual contact vs 0.6 × 0.8 = 0.48 asking cold.
     assert [p.relationship_ids for p in paths] == [
-        (mine.id, theirs_mutual.id, theirs_target.id), (theirs_target.id,),
+        (mine.id, theirs_mutual.id, theirs_target.id),
+        (theirs_target.id,),
     ]
     assert round(paths[0].strength, 3) == 0.722
     assert all(p.connector.owner_id == connector for p in paths)
@@ -42,8 +53,9 @@ def test_a_colleague_of_the_target_at_the_same_account_is_a_three_hop_path():
     knows_colleague = rel(connector, colleague, 100, path="/group/east/team-1")
     # The target itself is known only privately (not in the graph), but we know its account.
     target_marker = rel(uuid.uuid4(), TARGET, 1, path="/group/south/x")
-    paths = rank_paths(requester_id=ME, requester_path=ME_PATH, targets={TARGET},
-                       relationships=[knows_colleague, target_marker])
+    paths = rank_paths(
+        requester_id=ME, requester_path=ME_PATH, targets={TARGET}, relationships=[knows_colleague, target_marker]
+    )
     best = paths[0]
     assert [h.kind for h in best.hops] == ["ask", "relationship", "colleague"]
     assert best.connector.owner_id == connector and round(best.strength, 3) == 0.5  # 1.0 × 1.0 × 0.5
@@ -54,8 +66,13 @@ def test_paths_are_at_most_max_hops_and_the_requester_is_never_the_connector():
     mine_target = rel(ME, TARGET, 100, path=ME_PATH)
     mine = rel(ME, mutual, 95, path=ME_PATH)
     relationships = [mine_target, mine, rel(connector, mutual, 95), rel(connector, TARGET, 80)]
-    two = rank_paths(requester_id=ME, requester_path=ME_PATH, targets={TARGET}, relationships=relationships,
-                     config=PathConfig(max_hops=2))
+    two = rank_paths(
+        requester_id=ME,
+        requester_path=ME_PATH,
+        targets={TARGET},
+        relationships=relationships,
+        config=PathConfig(max_hops=2),
+    )
     assert [len(p.hops) for p in two] == [2]
     three = rank_paths(requester_id=ME, requester_path=ME_PATH, targets={TARGET}, relationships=relationships)
     assert {len(p.hops) for p in three} == {2, 3}

@@ -17,8 +17,12 @@ LATER = NOW + dt.timedelta(days=1)
 
 @pytest.mark.parametrize(
     ("status", "action", "expected"),
-    [("requested", "approve", "approved"), ("requested", "decline", "declined"),
-     ("approved", "fulfil", "fulfilled"), ("fulfilled", "rate", "rated")],
+    [
+        ("requested", "approve", "approved"),
+        ("requested", "decline", "declined"),
+        ("approved", "fulfil", "fulfilled"),
+        ("fulfilled", "rate", "rated"),
+    ],
 )
 def test_request_transitions(status, action, expected):
     assert next_status(REQUEST_TRANSITIONS, status=status, action=action, expires_at=LATER, now=NOW) == expected
@@ -26,8 +30,14 @@ def test_request_transitions(status, action, expected):
 
 @pytest.mark.parametrize(
     ("status", "action"),
-    [("requested", "fulfil"), ("requested", "rate"), ("declined", "approve"), ("approved", "approve"),
-     ("rated", "rate"), ("fulfilled", "decline")],
+    [
+        ("requested", "fulfil"),
+        ("requested", "rate"),
+        ("declined", "approve"),
+        ("approved", "approve"),
+        ("rated", "rate"),
+        ("fulfilled", "decline"),
+    ],
 )
 def test_illegal_request_transitions(status, action):
     with pytest.raises(IllegalTransition) as exc:
