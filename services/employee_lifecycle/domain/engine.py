@@ -12,6 +12,9 @@ from services.employee_lifecycle.domain.policy import Condition, NeedThresholds,
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
 
+# the thresholds `needs` uses when the policy gives none (frozen, so one shared instance is safe)
+DEFAULT_NEEDS = NeedThresholds()
+
 
 @dataclass(frozen=True, slots=True)
 class ConditionResult:
@@ -63,11 +66,13 @@ def _check(rule: Rule, signals: Mapping[str, float | None]) -> RuleResult:
         results.append(
             ConditionResult(c.signal, c.op, c.value, observed, None if observed is None else c.holds(observed))
         )
+    return RuleResult(rule.id, rule.stage, _status(results), tuple(results))
+
+
+def _status(results: list[ConditionResult]) -> str:
     if any(r.met is None for r in results):
-        status = UNKNOWN  # an unknown signal makes the rule step aside, not fail
-    else:
-        status = MET if all(r.met for r in results) else UNMET
-    return RuleResult(rule.id, rule.stage, status, tuple(results))
+        return UNKNOWN  # an unknown signal makes the rule step aside, not fail
+    return MET if all(r.met for r in results) else UNMET
 
 
 def evaluate(policy: Policy, signals: Mapping[str, float | None]) -> Evaluation:
@@ -80,7 +85,7 @@ def evaluate(policy: Policy, signals: Mapping[str, float | None]) -> Evaluation:
     return Evaluation(L1, None, results, dict(signals))
 
 
-def needs(stage: str, signals: Mapping[str, float | None], limits: NeedThresholds = NeedThresholds()) -> list[str]:
+def needs(stage: str, signals: Mapping[str, float | None], limits: NeedThresholds = DEFAULT_NEEDS) -> list[str]:
     def below(name: str, limit: float) -> bool:
         v = signals.get(name)
         return v is None or v < limit

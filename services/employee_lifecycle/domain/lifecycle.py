@@ -46,7 +46,8 @@ class Change:
 def lift_expired(state: StageState, *, now: dt.datetime) -> tuple[StageState, Change | None]:
     if state.override_stage is None or state.override_active(now):
         return state, None
-    assert state.override_expires_at is not None
+    if state.override_expires_at is None:  # an override without expiry is always active
+        raise RuntimeError("an inactive override must have an expiry")
     new = replace(state, override_stage=None, override_since=None, override_expires_at=None)
     if new.stage is None or new.stage == state.override_stage:
         return new, None
@@ -74,7 +75,8 @@ def advance(
     after, since = new.effective(now)
     if after is None or after == before:
         return new, lifted
-    assert since is not None
+    if since is None:  # a stage, overridden or not, always has the date it took effect
+        raise RuntimeError(f"effective stage {after!r} has no since date")
     if lifted is not None:  # the override ended and the evaluation moved on: one change, from the override
         return new, Change(after, lifted.previous, lifted.since, OVERRIDE_EXPIRED)
     return new, Change(after, before, since, EVALUATION)

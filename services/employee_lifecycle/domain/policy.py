@@ -190,9 +190,11 @@ def validate_policy(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if not contradictory:
             rules.append((i, rule))
 
-    for stage in (L2, L3):
-        if not any(r["stage"] == stage for r in rules_doc):
-            errors.append({"loc": ["body", "rules"], "msg": f"{stage} needs at least one rule"})
+    errors.extend(
+        {"loc": ["body", "rules"], "msg": f"{stage} needs at least one rule"}
+        for stage in (L2, L3)
+        if not any(r["stage"] == stage for r in rules_doc)
+    )
 
     for i, a in rules:
         for k, b in rules:
