@@ -256,7 +256,8 @@ def _fail_cycles(
         # A parent the batch names wins over the stored one (it is the hierarchy after
         # the import); a row that names none keeps its stored parent.
         if node in by_ext and "parent_external_id" in by_ext[node].values:
-            return by_ext[node].values["parent_external_id"]
+            parent: str = by_ext[node].values["parent_external_id"]  # _text stores only stripped strings
+            return parent
         return existing_parent_of.get(node)
 
     for start in outcomes:

@@ -145,7 +145,10 @@ def revenue_score(policy: Policy, amount: Decimal, currency: str) -> tuple[float
         score = 100.0 * (math.log10(converted) - lo) / (hi - lo)
     return (
         score,
-        f"revenue {converted:,.0f} {policy.currency} on a log scale {policy.revenue_floor:,.0f}-{policy.revenue_ceiling:,.0f}",
+        (
+            f"revenue {converted:,.0f} {policy.currency} "
+            f"on a log scale {policy.revenue_floor:,.0f}-{policy.revenue_ceiling:,.0f}"
+        ),
     )
 
 

@@ -133,7 +133,9 @@ def _rejected(response: httpx.Response) -> ProblemError:
         upstream = response.json()
     except ValueError:
         upstream = {"body": response.text[:500]}
-    detail = f"The opportunity service refused the opportunity ({response.status_code}): {upstream.get('detail', '')}".strip()
+    detail = (
+        f"The opportunity service refused the opportunity ({response.status_code}): {upstream.get('detail', '')}"
+    ).strip()
     if response.status_code in RELAYED:
         error = ProblemError(detail, code="opportunity_rejected", service="opportunity", upstream_problem=upstream)
         error.status, error.title = response.status_code, "Opportunity Rejected"

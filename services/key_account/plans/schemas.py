@@ -184,7 +184,9 @@ class ObjectiveCreate(_Forbid):
             "examples": [
                 {
                     "title": "Replace the incumbent storage at the Hangzhou and Ningbo hubs",
-                    "description": "The OceanStor contract expires in April 2027: be the obvious successor before the tender.",
+                    "description": (
+                        "The OceanStor contract expires in April 2027: be the obvious successor before the tender."
+                    ),
                 }
             ]
         }
@@ -203,7 +205,9 @@ class ObjectiveRead(BaseModel):
                     "id": _OBJECTIVE,
                     "plan_id": _PLAN,
                     "title": "Replace the incumbent storage at the Hangzhou and Ningbo hubs",
-                    "description": "The OceanStor contract expires in April 2027: be the obvious successor before the tender.",
+                    "description": (
+                        "The OceanStor contract expires in April 2027: be the obvious successor before the tender."
+                    ),
                     "version": 1,
                 }
             ]
@@ -276,7 +280,9 @@ class ReviewCreate(_Forbid):
             "examples": [
                 {
                     "reviewed_on": "2026-11-24",
-                    "notes": "Quarterly review with the regional director: whitespace map still missing the cold-chain unit.",
+                    "notes": (
+                        "Quarterly review with the regional director: whitespace map still missing the cold-chain unit."
+                    ),
                 }
             ]
         }
@@ -325,7 +331,9 @@ class ReviewRead(BaseModel):
                     "plan_id": _PLAN,
                     "reviewed_on": "2026-11-24",
                     "reviewer_id": "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f",
-                    "notes": "Quarterly review with the regional director: whitespace map still missing the cold-chain unit.",
+                    "notes": (
+                        "Quarterly review with the regional director: whitespace map still missing the cold-chain unit."
+                    ),
                     "completeness_score": 80,
                     "completeness_status": "substantial",
                     "missing": [
@@ -402,7 +410,9 @@ class SessionCreate(_Forbid):
                     "held_on": "2026-11-18",
                     "topic": "Smart warehouse pilot: scope and success criteria",
                     "attendee_contact_ids": [_CIO, _IT_DIRECTOR],
-                    "outcome": "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria.",
+                    "outcome": (
+                        "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria."
+                    ),
                 }
             ]
         }
@@ -425,7 +435,9 @@ class SessionRead(BaseModel):
                     "held_on": "2026-11-18",
                     "topic": "Smart warehouse pilot: scope and success criteria",
                     "attendee_contact_ids": [_CIO, _IT_DIRECTOR],
-                    "outcome": "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria.",
+                    "outcome": (
+                        "Pilot agreed for the Hangzhou hub in Q1 2027; the IT director drafts the success criteria."
+                    ),
                 }
             ]
         },
@@ -559,7 +571,9 @@ class ItemCreate(_Forbid):
             "examples": [
                 {
                     "title": "Edge gateways for cold-chain temperature monitoring",
-                    "description": "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter.",
+                    "description": (
+                        "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter."
+                    ),
                     "whitespace_cell_id": _CELL,
                     "amount": {"amount": "650000.00", "currency": "CNY"},
                     "expected_close_date": "2027-06-30",
@@ -610,7 +624,9 @@ class ItemRead(BaseModel):
                     "account_id": _ACCOUNT,
                     "whitespace_cell_id": _CELL,
                     "title": "Edge gateways for cold-chain temperature monitoring",
-                    "description": "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter.",
+                    "description": (
+                        "Temperatures are still logged by hand at 40 cold-chain sites; customs audits are stricter."
+                    ),
                     "status": "promoted",
                     "amount": {"amount": "720000.00", "currency": "CNY"},
                     "expected_close_date": "2027-05-31",
