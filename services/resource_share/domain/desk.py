@@ -153,13 +153,13 @@ def fairness(rows: Sequence[tuple[str | None, bool, float | None]]) -> list[Stag
         if not items and stage == "unknown":
             continue
         waits = sorted(w for _, w in items if w is not None)
-        done = sum(1 for d, _ in items if d)
+        fulfilled = sum(1 for d, _ in items if d)
         out.append(
             StageFairness(
                 stage=stage,
                 requests=len(items),
-                fulfilled=done,
-                fulfilment_rate=round(done / len(items), 4) if items else None,
+                fulfilled=fulfilled,
+                fulfilment_rate=round(fulfilled / len(items), 4) if items else None,
                 median_wait_hours=round(statistics.median(waits), 2) if waits else None,
                 p90_wait_hours=round(_quantile(waits, 0.9), 2) if waits else None,
             )
