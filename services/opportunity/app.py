@@ -22,7 +22,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return create_service_app(
         service=SCHEMA,
         title="Sanlun TAS+ opportunities",
-        description="Opportunities from lead to contract, the TAS plan, the solution catalogue and the assignment node.",
+        description=(
+            "Opportunities from lead to contract, the TAS plan, the solution catalogue and the assignment node."
+        ),
         settings=settings or Settings(),
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,

@@ -71,8 +71,9 @@ async def coverage(peers: Peers, account_ids: list[uuid.UUID], limits: CoverageL
 
     results = await gather_limited(asked, one, concurrency=limits.concurrency)
     failed = sum(r is None for r in results)
-    members = {str(a): r[0] for a, r in zip(asked, results) if r and r[0]}
-    tiers = {str(a): r[1] for a, r in zip(asked, results) if r and r[1]}
+    # gather_limited answers once per account asked, in order: strict zip pairs them
+    members = {str(a): r[0] for a, r in zip(asked, results, strict=True) if r and r[0]}
+    tiers = {str(a): r[1] for a, r in zip(asked, results, strict=True) if r and r[1]}
     source = "unavailable" if failed == len(asked) else "partial" if failed or skipped else "live"
     note = None
     if source != "live":

@@ -259,8 +259,10 @@ async def get_proposal(
     proposal = await session.get(Proposal, proposal_id, with_for_update=lock)
     if (
         proposal is None
-        or (proposal.created_by != principal.subject
-        and not can_see(principal, owner_id=None, org_unit_path=proposal.organization_path))
+        or (
+            proposal.created_by != principal.subject
+            and not can_see(principal, owner_id=None, org_unit_path=proposal.organization_path)
+        )
         or not principal.has(*ASSIGNING_ROLES)
     ):
         raise NotFound(f"Proposal {proposal_id} was not found.")

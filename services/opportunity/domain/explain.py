@@ -14,8 +14,10 @@ def reasons(
     stages_note: str | None,
 ) -> list[str]:
     out = [
-        f"win probability {scores.win_probability[i, j]:.2f} from {int(scores.closed_deals[j])} closed deals "
-        "of their own (smoothed towards the organisation's rate)",
+        (
+            f"win probability {scores.win_probability[i, j]:.2f} from {int(scores.closed_deals[j])} closed deals "
+            "of their own (smoothed towards the organisation's rate)"
+        ),
         f"expected won value {scores.win_probability[i, j] * scores.value[i]:,.2f}",
     ]
     if scores.continuity[i, j]:

@@ -64,12 +64,17 @@ class PlanSections(Strict):
         json_schema_extra={
             "examples": [
                 {
-                    "profile": "Regional logistics leader (12 hubs in Zhejiang and Jiangsu); storage at the Hangzhou hub is 85% full.",
+                    "profile": (
+                        "Regional logistics leader (12 hubs in Zhejiang and "
+                        "Jiangsu); storage at the Hangzhou hub is 85% full."
+                    ),
                     "business_issues": [
                         "Peak-season throughput at the Hangzhou hub",
                         "Storage contract ends April 2027",
                     ],
-                    "solution_value": "GTX Pro arrays cut order-picking latency by 40% and consolidate three storage systems.",
+                    "solution_value": (
+                        "GTX Pro arrays cut order-picking latency by 40% and consolidate three storage systems."
+                    ),
                     "assessment": {
                         "is_there_an_opportunity": "yes",
                         "can_we_compete": "yes",
@@ -94,7 +99,9 @@ class PlanSections(Strict):
                             "coverage": "weak",
                         },
                     ],
-                    "relationship_strategy": "Win the CIO through the IT director; a reference visit to a Jiangsu hub in December.",
+                    "relationship_strategy": (
+                        "Win the CIO through the IT director; a reference visit to a Jiangsu hub in December."
+                    ),
                     "decision_criteria": ["Total cost over 5 years", "On-site service within 4 hours"],
                     "customer_milestones": [
                         {"name": "Proof of concept at the Hangzhou hub", "due": "2027-01-15"},

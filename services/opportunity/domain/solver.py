@@ -57,7 +57,7 @@ def spread_candidates(utility: np.ndarray, free: np.ndarray, k: int) -> np.ndarr
     slot_rep = np.repeat(rep_order, room[rep_order])
     deal_rank = np.empty(n, dtype=np.int64)
     deal_rank[np.argsort(-finite.max(axis=1), kind="stable")] = np.arange(n)
-    step = max(1, int(round(slot_rep.size / max(rep_order.size, 1))))
+    step = max(1, round(slot_rep.size / max(rep_order.size, 1)))
     offsets = np.arange(-(k // 2), k - k // 2) * step
     positions = np.clip(deal_rank[:, None] + offsets[None, :], 0, slot_rep.size - 1)
     window = slot_rep[positions]

@@ -202,7 +202,10 @@ class StageChangeRequest(BaseModel):
                 {
                     "stage": "negotiation",
                     "force": True,
-                    "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan.",
+                    "reason": (
+                        "The customer's CIO confirmed the budget in writing; "
+                        "the decision maker will be added to the plan."
+                    ),
                 },
             ]
         },
@@ -226,7 +229,10 @@ class StageChangeRead(BaseModel):
                     "changed_at": "2026-11-26T09:05:44Z",
                     "changed_by": _MANAGER,
                     "forced": True,
-                    "reason": "The customer's CIO confirmed the budget in writing; the decision maker will be added to the plan.",
+                    "reason": (
+                        "The customer's CIO confirmed the budget in writing; "
+                        "the decision maker will be added to the plan."
+                    ),
                     "unmet": [{"stage": "proposal", "requirement": "decision_maker"}],
                 }
             ]

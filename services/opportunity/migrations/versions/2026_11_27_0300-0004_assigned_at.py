@@ -26,7 +26,7 @@ def upgrade() -> None:
              WHERE d.opportunity_id = o.id AND d.employee_id = o.owner_id),
             o.created_at)
         WHERE o.owner_id IS NOT NULL
-    """)
+    """)  # noqa: S608 - the only interpolation is SCHEMA, this module's constant schema name; no input reaches it
     op.create_index(
         "ix_opportunities_owner_id_assigned_at_id", "opportunities", ["owner_id", "assigned_at", "id"], schema=SCHEMA
     )
