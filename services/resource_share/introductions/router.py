@@ -92,7 +92,8 @@ async def list_introduction_paths(
     )
     window = ranked[offset : offset + page.limit]
     more = len(ranked) > offset + page.limit
-    assert principal.employee_id is not None
+    if principal.employee_id is None:  # find_paths has already refused a caller who is not an employee
+        raise RuntimeError("introduction paths were ranked for a caller without an employee id")
     return PathPage(
         items=[service.present_path(p, offset + i + 1, principal.employee_id) for i, p in enumerate(window)],
         next_cursor=codec.encode(query_fp, [offset + page.limit]) if more else None,

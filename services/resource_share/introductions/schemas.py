@@ -71,7 +71,9 @@ class Step(BaseModel):
     kind: Annotated[
         Literal["ask", "relationship", "colleague"],
         Field(
-            description="`ask`: you ask a colleague; `relationship`: a shared tie; `colleague`: same account as the target."
+            description=(
+                "`ask`: you ask a colleague; `relationship`: a shared tie; `colleague`: same account as the target."
+            )
         ),
     ]
     source: Node

@@ -45,10 +45,7 @@ async def find_paths(
 ) -> list[paths.Path]:
     me = _requester(principal)
     edges = await repository.subgraph(session, requester_id=me, contact_id=contact_id, account_id=account_id)
-    if contact_id is not None:
-        targets = {contact_id}
-    else:
-        targets = {e.contact_id for e in edges if e.account_id == account_id}
+    targets = {contact_id} if contact_id is not None else {e.contact_id for e in edges if e.account_id == account_id}
     return paths.rank_paths(
         requester_id=me,
         requester_path=principal.org_unit_path,

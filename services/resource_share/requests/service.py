@@ -105,7 +105,8 @@ async def act(
         await repository.count_use(session, request.resource_id)
         await publish(session, used_event(request))
     elif action == "rate":
-        assert rating is not None
+        if rating is None:  # the rate route always passes the rating its body validated
+            raise ValueError("the rate action needs a rating")
         request.rating, request.rating_comment, request.rated_at = rating, note, now
         await repository.add_rating(session, request.resource_id, rating)
     await session.flush()

@@ -25,7 +25,10 @@ Shared = Annotated[
     dict[SharedKey, SharedValue],
     Field(
         max_length=20,
-        description="The contact fields the owner chooses to share (e.g. `title`, `business_unit`); nothing else is ever exposed.",
+        description=(
+            "The contact fields the owner chooses to share (e.g. `title`, `business_unit`); "
+            "nothing else is ever exposed."
+        ),
     ),
 ]
 Strength = Annotated[int, Field(ge=0, le=100, description="How strong the owner's tie to the contact is (0-100).")]

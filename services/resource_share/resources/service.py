@@ -78,8 +78,14 @@ def present(resource: Resource, principal: Principal) -> ResourceRead:
     read = ResourceRead.model_validate(resource)
     if resource.type != ResourceType.RELATIONSHIP:
         return read
-    assert resource.contact_id and resource.strength is not None and resource.disclosure
-    assert resource.consent_given_on and resource.consent_expires_on
+    if (
+        resource.contact_id is None
+        or resource.strength is None
+        or resource.disclosure is None
+        or resource.consent_given_on is None
+        or resource.consent_expires_on is None
+    ):  # the relationship fields' check constraint and the create schema require them all
+        raise RuntimeError(f"relationship {resource.id} lacks its contact, strength, disclosure or consent dates")
     read.relationship = RelationshipRead(
         contact_id=resource.contact_id,
         account_id=resource.account_id,

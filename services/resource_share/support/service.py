@@ -192,7 +192,8 @@ async def assign(
         )
     if float(member[0].free_hours) < float(support_request.hours_needed):
         raise Conflict(
-            f"The assignee has {member[0].free_hours} h free this week; the request needs {support_request.hours_needed} h.",
+            f"The assignee has {member[0].free_hours} h free this week; "
+            f"the request needs {support_request.hours_needed} h.",
             code="no_capacity",
         )
     support_request.status, support_request.assignee_id, support_request.assigned_at = "assigned", assignee_id, utcnow()
@@ -212,7 +213,8 @@ async def fulfil(*, session: AsyncSession, principal: Principal, support_request
     ):
         raise Forbidden("Only the assignee or the requester's manager may mark the request fulfilled.")
     support_request.status, support_request.fulfilled_at = "fulfilled", utcnow()
-    assert support_request.assigned_at is not None
+    if support_request.assigned_at is None:  # assign() sets it with the status this request has
+        raise RuntimeError(f"assigned support request {support_request.id} has no assigned_at")
     waited = (support_request.assigned_at - support_request.created_at).total_seconds() / 3600
     await publish(
         session,
