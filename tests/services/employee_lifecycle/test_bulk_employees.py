@@ -52,7 +52,8 @@ async def test_bulk_upsert_reports_each_row_and_is_idempotent(service_client, co
         (
             await connection.execute(
                 sa.text(
-                    "SELECT type FROM employee_lifecycle.outbox WHERE subscriber = 'opportunity' AND subject = :s ORDER BY id"
+                    "SELECT type FROM employee_lifecycle.outbox"
+                    " WHERE subscriber = 'opportunity' AND subject = :s ORDER BY id"
                 ),
                 {"s": body["results"][0]["id"]},
             )

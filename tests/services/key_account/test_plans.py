@@ -136,10 +136,8 @@ async def test_incubation_workflow_and_metrics(service_client, connection):
     self_promote = await client.patch(url, json={"status": "promoted"}, headers=ADMIN)
     assert self_promote.status_code == 422
     assert (await client.patch(url, json={"status": "validated"}, headers=ADMIN)).json()["validated_at"]
-    not_yet = await client.post(
-        f"/api/v1/account-plans/{plan['id']}/incubation-items/{(await client.post(items, json={'title': 'x'}, headers=ADMIN)).json()['id']}/promote",
-        headers=ADMIN,
-    )
+    unqualified = (await client.post(items, json={"title": "x"}, headers=ADMIN)).json()
+    not_yet = await client.post(f"{items}/{unqualified['id']}/promote", headers=ADMIN)
     assert not_yet.status_code == 409 and not_yet.json()["code"] == "not_qualified"
     dropped = (await client.post(items, json={"title": "Dead end"}, headers=ADMIN)).json()
     await client.patch(f"{items}/{dropped['id']}", json={"status": "dropped"}, headers=ADMIN)

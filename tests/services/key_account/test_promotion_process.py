@@ -77,7 +77,8 @@ async def test_promotion_is_idempotent_with_lineage_both_ways(service_client, co
     # Our commit lost after the opportunity was made: the retry replays the same opportunity.
     await connection.execute(
         sa.text(
-            "UPDATE key_account.incubation_items SET status = 'qualified', opportunity_id = NULL, promoted_at = NULL WHERE id = :id"
+            "UPDATE key_account.incubation_items"
+            " SET status = 'qualified', opportunity_id = NULL, promoted_at = NULL WHERE id = :id"
         ),
         {"id": item["id"]},
     )

@@ -25,7 +25,8 @@ async def outbox(connection, subject: str) -> list[tuple[str, dict]]:
     rows = (
         await connection.execute(
             sa.text(
-                "SELECT DISTINCT ON (event_id) event_id, type, data, id FROM opportunity.outbox WHERE subject = :s ORDER BY event_id, id"
+                "SELECT DISTINCT ON (event_id) event_id, type, data, id FROM opportunity.outbox"
+                " WHERE subject = :s ORDER BY event_id, id"
             ),
             {"s": subject},
         )

@@ -46,7 +46,7 @@ async def test_recommendation_uses_recent_wins_in_similar_accounts(service_clien
     for _ in range(5):
         await closed("won", "Generic", "retail")
     await closed("won", "Retail POS", "banking", closed_on="2020-01-01")  # outside the window
-    me, headers = rep()
+    _, headers = rep()
     opp = (
         await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking", size_band="large"), headers=headers)
     ).json()
@@ -119,7 +119,7 @@ async def test_bulk_upsert_reports_each_row_and_updates_by_external_id(service_c
 
 async def test_team_members_see_it_and_filters_origin_amount_sort(service_client):
     client = await service_client("opportunity")
-    me, headers = rep()
+    _, headers = rep()
     helper, helper_headers = rep()
     a = (
         await client.post(
@@ -274,7 +274,7 @@ async def test_batch_recommendations_agree_with_one_at_a_time_and_hide_what_you_
             ),
             headers=ADMIN,
         )
-    me, headers = rep()
+    _, headers = rep()
     mine = [
         (await client.post(OPPORTUNITIES, json=new_opportunity(industry=i, size_band="large"), headers=headers)).json()[
             "id"

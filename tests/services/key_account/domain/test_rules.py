@@ -39,18 +39,18 @@ def test_relationship_gap():
 
 
 def facts(**kw) -> PlanFacts:
-    base = dict(
-        has_goal=False,
-        has_value_proposition=False,
-        critical_success_factors=0,
-        objectives=0,
-        objectives_without_actions=0,
-        relationship_targets=0,
-        guiding_team_members=0,
-        whitespace_cells=0,
-        competitor_facts=0,
-        incubation_items=0,
-    )
+    base = {
+        "has_goal": False,
+        "has_value_proposition": False,
+        "critical_success_factors": 0,
+        "objectives": 0,
+        "objectives_without_actions": 0,
+        "relationship_targets": 0,
+        "guiding_team_members": 0,
+        "whitespace_cells": 0,
+        "competitor_facts": 0,
+        "incubation_items": 0,
+    }
     return PlanFacts(**{**base, **kw})
 
 
