@@ -43,7 +43,7 @@ async def open_load(session: AsyncSession, employee_ids: Sequence[uuid.UUID]) ->
         .where(Opportunity.owner_id.in_(list(employee_ids)), Opportunity.stage.in_(OPEN))
         .group_by(Opportunity.owner_id)
     )
-    return dict((await session.execute(stmt)).tuples().all())
+    return dict((await session.execute(stmt)).all())
 
 
 async def history(session: AsyncSession, employee_ids: Sequence[uuid.UUID]) -> History:
