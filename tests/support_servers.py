@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import socket
 from typing import Any
 
@@ -24,6 +25,14 @@ def free_port() -> int:
 _CLOSED: list[socket.socket] = []
 _CLOSED_POOL = 8
 _next_closed = 0
+
+
+def _release_closed_ports() -> None:
+    while _CLOSED:
+        _CLOSED.pop().close()
+
+
+atexit.register(_release_closed_ports)
 
 
 def _closed_ports() -> list[int]:
