@@ -189,6 +189,26 @@ def drop_retention_indexes(op: Any, schema: str) -> None:
     op.drop_index("ix_outbox_delivered_at", "outbox", schema=schema)
 
 
+def add_outbox_retry_horizon(op: Any, schema: str) -> None:
+    """Outbox retries over a horizon instead of an attempt count: when a row
+    first failed (the horizon runs from there), and the index behind the
+    per-subscriber backlog gauges, parking past the horizon and bulk replay
+    (a service's third kernel migration)."""
+    op.add_column("outbox", sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True), schema=schema)
+    op.create_index(
+        "ix_outbox_waiting",
+        "outbox",
+        ["subscriber", "status", "created_at"],
+        schema=schema,
+        postgresql_where=sa.text("status IN ('pending', 'parked')"),
+    )
+
+
+def drop_outbox_retry_horizon(op: Any, schema: str) -> None:
+    op.drop_index("ix_outbox_waiting", "outbox", schema=schema)
+    op.drop_column("outbox", "first_failed_at", schema=schema)
+
+
 def drop_kernel_tables(op: Any, schema: str) -> None:
     """Undo `create_kernel_tables` (a service's first downgrade)."""
     for name in ("inbox", "outbox", "idempotency_keys"):

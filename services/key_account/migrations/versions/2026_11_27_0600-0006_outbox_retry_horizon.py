@@ -7,8 +7,9 @@ Revises: ka_0005
 Create Date: 2026-11-27 06:00:00
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from sanlun.kernel.migrations import add_outbox_retry_horizon, drop_outbox_retry_horizon
 
 revision = "ka_0006"
 down_revision = "ka_0005"
@@ -19,16 +20,8 @@ SCHEMA = "key_account"
 
 
 def upgrade() -> None:
-    op.add_column("outbox", sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True), schema=SCHEMA)
-    op.create_index(
-        "ix_outbox_waiting",
-        "outbox",
-        ["subscriber", "status", "created_at"],
-        schema=SCHEMA,
-        postgresql_where=sa.text("status IN ('pending', 'parked')"),
-    )
+    add_outbox_retry_horizon(op, SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_waiting", "outbox", schema=SCHEMA)
-    op.drop_column("outbox", "first_failed_at", schema=SCHEMA)
+    drop_outbox_retry_horizon(op, SCHEMA)
