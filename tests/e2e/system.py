@@ -84,10 +84,16 @@ def _offset(name: str) -> int:
     return next(s.port for s in SERVICES if s.name == name) - GATEWAY_PORT
 
 
-def start_sanlun_up(database_url: str, base_port: int, *args: str) -> RunningSystem:
+def start_sanlun_up(
+    database_url: str | None, base_port: int, *args: str, env: dict[str, str] | None = None
+) -> RunningSystem:
+    """`sanlun up` on `database_url` (or with `env` as its whole environment)."""
+    if env is None:
+        assert database_url is not None, "give a database URL or the whole environment"
+        env = sanlun_env(database_url)
     process = subprocess.Popen(
         [*sanlun_command(), "up", "--base-port", str(base_port), *args],
-        env=sanlun_env(database_url),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -24,8 +24,8 @@ from tests.e2e.system import (
     PROCESSES,
     RunningSystem,
     free_base_port,
-    sanlun_command,
     sanlun_env,
+    start_sanlun_up,
     stop,
     wait_until_up,
 )
@@ -37,24 +37,7 @@ REP = auth(employee=uuid.uuid4(), org_unit="/group/east/team-1", roles=("rep",))
 
 
 def start(env: dict[str, str], base_port: int, *args: str) -> RunningSystem:
-    process = subprocess.Popen(
-        [*sanlun_command(), "up", "--base-port", str(base_port), "--restart-delay", "0.2", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-    )
-    system = RunningSystem(process, base_port)
-
-    def collect() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            system.lines.append(line.rstrip("\n"))
-
-    system.reader = threading.Thread(target=collect, daemon=True)
-    system.reader.start()
-    return system
+    return start_sanlun_up(None, base_port, "--restart-delay", "0.2", *args, env=env)
 
 
 @pytest.fixture
