@@ -111,6 +111,20 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413)
 
 
+class StartTrackingSend:
+    """An ASGI `send` that remembers whether the response head went out: a
+    middleware that turns an exception into an answer may only do so before."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 class BodyLimitMiddleware:
     """Refuse request bodies over `max_bytes` with a 413 problem: at once when
     Content-Length says so, or as soon as a streamed (chunked) body passes the
@@ -149,18 +163,11 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge()
             return message
 
-        started = False
-
-        async def send_tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = StartTrackingSend(send)
         try:
-            await self.app(scope, limited_receive, send_tracking)
+            await self.app(scope, limited_receive, tracked)
         except BodyTooLarge:
-            if started:
+            if tracked.started:
                 raise
             await _too_large(scope, send, self.max_bytes)
 
