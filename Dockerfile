@@ -12,7 +12,10 @@ COPY sanlun ./sanlun
 COPY services ./services
 COPY gateway ./gateway
 # A regular (not editable) install: migrations and templates ship as package data.
-RUN pip install . && rm -rf /src
+RUN pip install . && rm -rf /src \
+    # uvicorn's --log-config (docker-compose.yml): its own lines as JSON, like the app's
+    && mkdir -p /etc/sanlun \
+    && python -c "import shutil, sanlun.kernel.logging as l; shutil.copy(l.UVICORN_LOG_CONFIG, '/etc/sanlun/')"
 
 # Run from an empty folder so imports resolve to the installed package only.
 RUN useradd --system --uid 10001 --home-dir /srv/sanlun --create-home sanlun

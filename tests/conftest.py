@@ -24,6 +24,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from sanlun.kernel.clock import Clock
 from sanlun.kernel.db import Database
 from sanlun.kernel.migrations import upgrade
 from sanlun.topology import BY_NAME, SCHEMA_OWNERS
@@ -98,13 +99,14 @@ async def service_client(
 ) -> AsyncIterator[ClientFactory]:
     """`await service_client("employee_lifecycle")`: an httpx client talking to
     that service in-process (ASGITransport), its sessions joined to the test's
-    rolled-back transaction. Its peers are at closed ports unless a test passes
+    rolled-back transaction; `clock=Clock()` hands it a business clock the
+    test moves (sanlun.kernel.clock). Its peers are at closed ports unless a test passes
     their URLs (`opportunity_url=...`)."""
     from contextlib import AsyncExitStack
 
     async with AsyncExitStack() as stack:
 
-        async def make(name: str, **settings_overrides: object) -> httpx.AsyncClient:
+        async def make(name: str, clock: Clock | None = None, **settings_overrides: object) -> httpx.AsyncClient:
             spec = BY_NAME[name]
             # The dispatcher would not see rows of the rolled-back test transaction;
             # event delivery is tested on committed data in tests/kernel/test_events.py.
@@ -112,7 +114,7 @@ async def service_client(
             settings = service_settings(name, database_url=database_url, **overrides)
             db = Database(settings.async_database_url, application_name=name, engine=engine)
             db.bind_to(connection)
-            app = spec.create_app(settings, database=db)
+            app = spec.create_app(settings, database=db, clock=clock)
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
             await stack.enter_async_context(client)

@@ -17,6 +17,7 @@ import uuid
 import pytest
 import yaml
 
+from sanlun.kernel.logging import UVICORN_LOG_CONFIG
 from sanlun.topology import GATEWAY_PORT, SCHEMA_OWNERS, SERVICES
 from tests.support import ROOT, admin_url_for_tests, create_database, drop_database, with_database
 
@@ -48,6 +49,10 @@ def test_process_runs_its_factory_on_its_port(process):
     assert command[:3] == ["uvicorn", "--factory", factory]
     assert command[command.index("--host") + 1] == "0.0.0.0"
     assert command[command.index("--port") + 1] == str(port)
+    # uvicorn's own lines as JSON too: the config the image copies out of the package
+    log_config = command[command.index("--log-config") + 1]
+    assert log_config == "/etc/sanlun/" + UVICORN_LOG_CONFIG.name
+    assert "/etc/sanlun/" in (ROOT / "Dockerfile").read_text()
 
 
 @pytest.mark.parametrize("process", PROCESSES)

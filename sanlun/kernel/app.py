@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from sanlun.kernel.auth import TokenVerifier
+from sanlun.kernel.clock import CLOCK_KEY, Clock, clock_router, install_clock
 from sanlun.kernel.context import BodyLimitMiddleware, RequestContextMiddleware, outbound_headers
 from sanlun.kernel.db import Database
 from sanlun.kernel.errors import install_problem_handlers
@@ -138,6 +139,7 @@ def create_service_app(
     event_handlers: Mapping[str, EventHandler] | None = None,
     background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
     database: Database | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """Build a service: lifespan-owned engine, HTTP client and event
     dispatcher, problem+json errors, request context, health/metrics, the
@@ -177,6 +179,7 @@ def create_service_app(
             event_hooks={"request": [_propagate_request_id]},
         )
         app.state.db.session_info[EVENTS_KEY] = events
+        app.state.db.session_info[CLOCK_KEY] = app.state.clock
         app.state.token_verifier = TokenVerifier(settings, app.state.http)
         dispatcher = None
         if settings.dispatcher_enabled:
@@ -221,6 +224,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.service = service
+    install_clock(app, clock)
     # Bearer of this service's /internal calls (events, sanlun.kernel.peers).
     app.state.service_token = _cached_service_token(settings.service_secret.get_secret_value(), service)
     app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value().encode())
@@ -239,6 +243,7 @@ def create_service_app(
     app.include_router(internal_events_router(metadata.tables[f"{schema}.inbox"], event_handlers or {}))
     app.include_router(ops_router(outbox, service))
     app.include_router(retention_router(service, retention))
+    app.include_router(clock_router())
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: openapi_with_problems(app)  # type: ignore[method-assign]

@@ -54,6 +54,9 @@ class ProcessSettings(BaseSettings):
     service_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET + "-service")
     # Largest request body a process accepts (bytes); larger answers 413.
     max_body_bytes: int = 1_048_576
+    # Lets an operator move the business clock with PUT /ops/clock (tests and
+    # demos that simulate days; refused in production). See sanlun.kernel.clock.
+    clock_adjustable: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -80,6 +83,8 @@ class ProcessSettings(BaseSettings):
             )
         if self.environment == "production" and self.service_secret.get_secret_value().startswith(PLACEHOLDER_SECRET):
             raise ValueError("SANLUN_SERVICE_SECRET is the development placeholder; set a real one in production")
+        if self.environment == "production" and self.clock_adjustable:
+            raise ValueError("SANLUN_CLOCK_ADJUSTABLE is for tests and demos; it cannot be set in production")
         if self.jwt_algorithm == "RS256" and not self.jwks_url:
             raise ValueError("SANLUN_JWKS_URL is required when SANLUN_JWT_ALGORITHM=RS256")
         return self

@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
+from sanlun.kernel.clock import Clock
 from sanlun.kernel.db import Database
 from services.employee_lifecycle import employees, models, org_units, policies, quotas, schedule  # noqa: F401
 from services.employee_lifecycle.db import SCHEMA, Base
@@ -16,7 +17,9 @@ from services.employee_lifecycle.stages.router import router as stages_router
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or Settings()
     return create_service_app(
         service=SCHEMA,
@@ -30,4 +33,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         event_handlers=EVENT_HANDLERS,
         background=[lambda app: schedule.scheduled(app, settings.stage_schedule_seconds)],
         database=database,
+        clock=clock,
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
+from sanlun.kernel.clock import Clock
 from sanlun.kernel.db import Database
 from services.key_account.accounts.router import router as accounts_router
 from services.key_account.accounts.tier_router import router as tier_router
@@ -21,7 +22,9 @@ from services.key_account.worklist.router import router as worklist_router
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     return create_service_app(
         service="key_account",
         title="Sanlun key accounts (ESP+)",
@@ -45,4 +48,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         ],
         event_handlers=EVENT_HANDLERS,
         database=database,
+        clock=clock,
     )

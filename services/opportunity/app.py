@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
+from sanlun.kernel.clock import Clock
 from sanlun.kernel.db import Database
 from services.opportunity import opportunities, policies, sales_people, solutions
 from services.opportunity.assignment.router import router as assignment_router
@@ -18,7 +19,9 @@ from services.opportunity.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     return create_service_app(
         service=SCHEMA,
         title="Sanlun TAS+ opportunities",
@@ -42,4 +45,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         ],
         event_handlers=sales_people.EVENT_HANDLERS,
         database=database,
+        clock=clock,
     )

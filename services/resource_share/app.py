@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from sanlun.kernel.app import create_service_app
+from sanlun.kernel.clock import Clock
 from sanlun.kernel.db import Database
 from services.resource_share import influence, introductions, people, requests, resources, support
 from services.resource_share.db import Base
@@ -13,7 +14,9 @@ from services.resource_share.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     return create_service_app(
         service="resource_share",
         title="Sanlun resource sharing",
@@ -28,4 +31,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         routers=[influence.router, resources.router, requests.router, introductions.router, support.router],
         event_handlers={**people.EVENT_HANDLERS, **influence.EVENT_HANDLERS},
         database=database,
+        clock=clock,
     )
