@@ -95,8 +95,8 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     ),
     # the assignment node keeps a local view of the sales people and their stages
     "opportunity": ("employee.*",),
-    # coverage continuity and incubation lineage
-    "key_account": ("opportunity.created", "opportunity.stage_changed", "opportunity.won", "opportunity.lost"),
+    # coverage continuity, incubation lineage and implicit sharing (owners and teams of deals)
+    "key_account": ("opportunity.*",),
     # the support desk tilts by stage; influence counts wins resources contributed to
     "resource_share": ("employee.*", "opportunity.won"),
 }
