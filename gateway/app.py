@@ -40,6 +40,7 @@ from gateway.upstreams import RouteTable
 from gateway.workspace.router import router as workspace_router
 from sanlun.kernel.app import operation_id
 from sanlun.kernel.auth import TokenVerifier
+from sanlun.kernel.clock import Clock, clock_router, install_clock
 from sanlun.kernel.context import BodyLimitMiddleware, RequestContextMiddleware
 from sanlun.kernel.db import Database
 from sanlun.kernel.errors import CatchAllMiddleware, install_problem_handlers
@@ -75,7 +76,9 @@ CORS_EXPOSED = [
 ]
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or Settings()
     # The engine connects lazily: building the app (e.g. for its OpenAPI) needs no database.
     db = database or Database(
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.rate_limiter = limiter
     app.state.cursor_codec = CursorCodec(settings.jwt_secret.get_secret_value().encode())
     app.state.idempotency_table = Base.metadata.tables[f"{SCHEMA}.idempotency_keys"]
+    install_clock(app, clock)  # the workspace's "due within N days" (sanlun.kernel.clock)
     install_problem_handlers(app)
     app.add_middleware(
         ProxyMiddleware,
@@ -199,5 +203,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(workspace_router)
     # An operator's route, like the services' /ops: not part of the public API's spec.
     app.include_router(retention_router(SERVICE, retention), include_in_schema=False)
+    app.include_router(clock_router(), include_in_schema=False)
     install_docs(app)
     return app

@@ -18,7 +18,7 @@ from gateway.workspace import sections as s
 from gateway.workspace.schemas import Workspace
 from gateway.workspace.upstream import NotFoundUpstream, ServiceCalls, Unavailable
 from sanlun.kernel.auth import CurrentPrincipal, Principal
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import request_clock
 from sanlun.kernel.errors import Forbidden, Unauthorized, problem_responses
 
 router = APIRouter(prefix="/api/v1/me", tags=["workspace"], responses=problem_responses(Unauthorized))
@@ -28,13 +28,15 @@ Builder = Callable[["Context"], Awaitable[dict[str, Section]]]
 
 
 class Context:
-    def __init__(self, calls: ServiceCalls, principal: Principal, employee_id: str, items: int, due_days: int):
+    def __init__(
+        self, calls: ServiceCalls, principal: Principal, employee_id: str, items: int, due_days: int, today: dt.date
+    ):
         self.calls = calls
         self.principal = principal
         self.me = employee_id
         self.items = items
         self.due_days = due_days
-        self.today = dt.date.today()
+        self.today = today
 
 
 @router.get(
@@ -54,7 +56,15 @@ async def get_workspace(request: Request, principal: CurrentPrincipal) -> dict[s
     app = request.app
     settings = app.state.settings
     calls = ServiceCalls(app.state.proxy.session, settings, app.state.breakers, _authorization(request))
-    ctx = Context(calls, principal, str(principal.employee_id), settings.workspace_items, settings.workspace_due_days)
+    clock = request_clock(request)
+    ctx = Context(
+        calls,
+        principal,
+        str(principal.employee_id),
+        settings.workspace_items,
+        settings.workspace_due_days,
+        clock.today(),
+    )
     try:
         stage = s.stage_view(await calls.get("employee_lifecycle", f"/api/v1/employees/{ctx.me}/stage"))
     except NotFoundUpstream:
@@ -65,7 +75,7 @@ async def get_workspace(request: Request, principal: CurrentPrincipal) -> dict[s
     built = await BUILDERS[used](ctx)
     return {
         "employee_id": principal.employee_id,
-        "generated_at": utcnow(),
+        "generated_at": clock.now(),
         "stage": stage,
         "stage_used": used,
         "sections": {name: built[name] for name in s.SECTIONS[used]},

@@ -287,3 +287,17 @@ async def test_an_open_breaker_makes_a_section_unavailable_at_once(start_gateway
     first = (await gw.get("/api/v1/me/workspace", headers=headers)).json()["sections"]["new_opportunities"]
     second = (await gw.get("/api/v1/me/workspace", headers=headers)).json()["sections"]["new_opportunities"]
     assert (first["reason"], second["reason"]) == ("unreachable", "circuit_open")
+
+
+async def test_due_dates_follow_the_gateways_business_clock(start_gateway, fake):
+    """A simulated day moves "due within 14 days" too (sanlun.kernel.clock)."""
+    gw = await start_gateway(clock_adjustable=True, **dict.fromkeys(ALL, fake.url))
+    me, headers = employee(fake, "L2_COMFORTABLE")
+    ops = auth(org_unit="/group", roles=("ops",))
+    moved = await gw.put("/ops/clock", json={"now": "2030-01-01T08:00:00Z"}, headers=ops)
+    assert moved.status_code == 200, moved.text
+    response = await gw.get("/api/v1/me/workspace", headers={**headers, "X-Request-ID": "ws-clock"})
+    assert response.status_code == 200
+    actions = next(c for c in fake.calls if c["request_id"] == "ws-clock" and c["path"] == "/api/v1/plan-actions")
+    assert "due_by=2030-01-15" in actions["query"]
+    assert response.json()["generated_at"].startswith("2030-01-01")
