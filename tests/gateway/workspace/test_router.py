@@ -292,7 +292,7 @@ async def test_an_open_breaker_makes_a_section_unavailable_at_once(start_gateway
 async def test_due_dates_follow_the_gateways_business_clock(start_gateway, fake):
     """A simulated day moves "due within 14 days" too (sanlun.kernel.clock)."""
     gw = await start_gateway(clock_adjustable=True, **dict.fromkeys(ALL, fake.url))
-    me, headers = employee(fake, "L2_COMFORTABLE")
+    _, headers = employee(fake, "L2_COMFORTABLE")
     ops = auth(org_unit="/group", roles=("ops",))
     moved = await gw.put("/ops/clock", json={"now": "2030-01-01T08:00:00Z"}, headers=ops)
     assert moved.status_code == 200, moved.text
