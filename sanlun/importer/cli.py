@@ -2,17 +2,20 @@
 
 sanlun import                                 # the sample set with the built-in mapping
 sanlun import --data DIR --mapping my.yaml    # another export
+sanlun import --shift-dates-to today          # historical data, moved so its last date is yesterday
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import sys
 from pathlib import Path
 
 from sanlun.importer.client import ApiClient, ApiError
+from sanlun.importer.dates import parse_target
 from sanlun.importer.mapping import MappingError, RowError, load_mapping
 from sanlun.importer.progress import Progress
 
@@ -56,6 +59,13 @@ def importer_token(root_unit: str = "/") -> str:
     )
 
 
+def _shift_target(value: str) -> dt.date:
+    try:
+        return parse_target(value)
+    except MappingError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--shift-dates-to {value!r}: ")) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="folder with the CSV files (default: the sample set)")
     parser.add_argument("--mapping", default="maven-crm", help="mapping YAML file or built-in name (default maven-crm)")
@@ -72,6 +82,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="STAGE",
         help="import deals in this stage without an owner, for the assignment node (repeatable)",
+    )
+    parser.add_argument(
+        "--shift-dates-to",
+        metavar="today|YYYY-MM-DD",
+        type=_shift_target,
+        default=None,
+        help=(
+            "move every date of the data set (engagement, close, hire/entry dates, ...) by one offset in whole days "
+            "so its last date becomes the day before this one (yesterday for `today`, in UTC like the services' "
+            "clock); dates keep their order and distance. The offset is printed in the report. A re-run or a "
+            "resume keeps the offset the records were first imported with (read back from the target), so no "
+            "date moves twice"
+        ),
+    )
+    parser.add_argument(
+        "--keep-weekdays",
+        action="store_true",
+        help=(
+            "with --shift-dates-to: move by whole weeks, so every date keeps its weekday "
+            "(the last date lands up to 6 days before yesterday)"
+        ),
     )
     parser.add_argument("--report-json", metavar="PATH", help="also write the full per-row report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -100,6 +131,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                 target=args.url,
                 leave_unassigned=frozenset(args.leave_unassigned),
                 batch_size=args.batch_size,
+                shift_dates_to=args.shift_dates_to,
+                keep_weekdays=args.keep_weekdays,
             )
             with contextlib.suppress(ApiError, OSError, KeyboardInterrupt):
                 importer.run()

@@ -1,7 +1,11 @@
 """The import run: plan from the files, compare with what the API holds, send
 what is new or different in batches, and report every row.
 
-Order: org units, employees (managers by external id), accounts (parents by
+First the data clock (`--shift-dates-to`): the offset every date moves by,
+computed from the data on a first import and read back from the records already
+stored on a re-run or a resume, so dates never move twice.
+
+Then, in order: org units, employees (managers by external id), accounts (parents by
 external id), solutions, opportunities, then the lifecycle facts of the
 imported opportunities. Each batch is one transaction on the server, so an
 interrupted run leaves whole batches; the next run compares again and sends
@@ -10,12 +14,15 @@ only what is still missing or different.
 
 from __future__ import annotations
 
+import collections
+import datetime as dt
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from sanlun.importer import diff
 from sanlun.importer.client import ApiClient, ApiError
+from sanlun.importer.dates import DateShift, as_date, bounds, check_range, date_fields, offset_to
 from sanlun.importer.mapping import Mapping, MappingError
 from sanlun.importer.plan import Note, Plan, Planned, build_plan
 from sanlun.importer.progress import Progress
@@ -53,10 +60,15 @@ class Importer:
         leave_unassigned: frozenset[str] = frozenset(),
         batch_size: int = BATCH,
         after_batch: Callable[[str, int], None] | None = None,
+        shift_dates_to: dt.date | None = None,
+        keep_weekdays: bool = False,
     ) -> None:
         self.mapping, self.client, self.progress = mapping, client, progress
-        self.plan: Plan = build_plan(mapping, read_tables(mapping, data_dir))
+        self.tables = read_tables(mapping, data_dir)
+        # The plan as the files say; `dates()` builds it again with the offset, if there is one.
+        self.plan: Plan = build_plan(mapping, self.tables)
         self.report = Report(mapping.name, target, client.run_id, self.plan)
+        self.shift_dates_to, self.keep_weekdays = shift_dates_to, keep_weekdays
         self.leave_unassigned = leave_unassigned
         self.batch_size = batch_size
         self.after_batch = after_batch or (lambda entity, n: None)
@@ -64,6 +76,7 @@ class Importer:
 
     def run(self) -> Report:
         try:
+            self.dates()
             self.org_units()
             self.employees()
             self.accounts()
@@ -75,6 +88,66 @@ class Importer:
             self.report.interrupted = f"{type(exc).__name__}: {exc}"
             raise
         return self.report
+
+    # -- the data clock ------------------------------------------------------------------------------
+
+    def dates(self) -> None:
+        """Fix the offset of every date, then plan again from the moved dates.
+
+        A data set already (partly) in the target keeps the offset its records
+        were stored with, whatever `shift_dates_to` asks today: a re-run or a
+        resume must leave them where they are, and facts already back-filled
+        cannot move. Otherwise the offset makes the last date the day before
+        `shift_dates_to`."""
+        span = bounds(self.plan, self.mapping)
+        if span is None:
+            return
+        first, last = span
+        stored = self._stored_offset()
+        if stored is not None:
+            if stored == 0 and self.shift_dates_to is None:
+                return
+            shift = DateShift(stored, first, last, "stored", self.shift_dates_to)
+        elif self.shift_dates_to is not None:
+            days = offset_to(last, self.shift_dates_to, keep_weekdays=self.keep_weekdays)
+            shift = DateShift(days, first, last, "computed", self.shift_dates_to)
+        else:
+            return
+        check_range(first, last, shift.days)
+        self.report.date_shift = shift
+        if shift.days:
+            self.mapping = self.mapping.shifted(shift.days)
+            self.plan = self.report.plan = build_plan(self.mapping, self.tables)
+
+    def _stored_offset(self) -> int | None:
+        """How far the records of this data set already in the target were moved:
+        stored date minus file date, by external id; people first (imported
+        first, and few), then opportunities. None when none is stored yet."""
+        names = date_fields(self.mapping)
+        for entity, path in (("employees", "/api/v1/employees"), ("opportunities", "/api/v1/opportunities")):
+            planned = [p for p in getattr(self.plan, entity) if names & p.body.keys()]
+            if not planned:
+                continue
+            stored = {r["external_id"]: r for r in self.client.get_all(path) if r.get("external_id")}
+            deltas: collections.Counter[int] = collections.Counter()
+            for p in planned:
+                record = stored.get(p.key)
+                if record is None:
+                    continue
+                for name in names & p.body.keys():
+                    mine, theirs = as_date(p.body[name]), as_date(record.get(name))
+                    if mine is not None and theirs is not None:
+                        deltas[(theirs - mine).days] += 1
+            if deltas:
+                days, agreeing = deltas.most_common(1)[0]
+                if agreeing < deltas.total():
+                    message = (
+                        f"{deltas.total() - agreeing} stored dates differ from the file by another offset than "
+                        f"{days} days (edited since the import?); the import keeps {days} days"
+                    )
+                    self.report.server_notes.append(Note(entity, None, message))
+                return days
+        return None
 
     # -- the one bulk contract: POST /api/v1/<collection>:bulk-upsert {"items": [...]} ---------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class Field:
     scale: Decimal = Decimal(1)
     when: str | None = None
     strict: bool = False
+    # Whole days added to a `date` (the data clock, `Mapping.shifted`); 0 reads the file as it is.
+    shift_days: int = 0
 
     def evaluate(self, row: dict[str, str], notes: list[str]) -> Any:
         """The field's value for `row` (None when empty or `when` is not met);
@@ -102,9 +104,13 @@ class Field:
             return raw
         if self.type == "date":
             try:
-                return dt.date.fromisoformat(raw)
+                day = dt.date.fromisoformat(raw)
             except ValueError:
                 raise RowError(f"{self.name} {raw!r} is not a date (YYYY-MM-DD)") from None
+            try:
+                return day + dt.timedelta(days=self.shift_days)
+            except OverflowError:
+                raise RowError(f"{self.name} {raw!r} moved by {self.shift_days} days is not a date") from None
         try:
             number = Decimal(raw.replace(",", "")) * self.scale
         except InvalidOperation:
@@ -185,6 +191,24 @@ class Mapping:
     list_price_when: frozenset[str]
     source: str | None
     facts: bool
+    # Whole days every date of the data set is moved by (`shifted`); people's `earliest_in` dates too.
+    shift_days: int = 0
+
+    def shifted(self, days: int) -> Mapping:
+        """This mapping with every date it produces moved by `days` (from the file's dates, not cumulative)."""
+
+        def moved(fields: dict[str, Field]) -> dict[str, Field]:
+            return {n: replace(f, shift_days=days) if f.type == "date" else f for n, f in fields.items()}
+
+        return replace(
+            self,
+            org_levels=[moved(level) for level in self.org_levels],
+            people=[PersonSpec(moved(p.fields), p.earliest) for p in self.people],
+            account_fields=moved(self.account_fields),
+            solution_fields=moved(self.solution_fields),
+            opportunity_fields=moved(self.opportunity_fields),
+            shift_days=days,
+        )
 
     def files(self) -> list[str]:
         named = [self.org_file, self.employees_file, self.accounts_file, self.solutions_file, self.opportunities_file]

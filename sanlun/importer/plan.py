@@ -171,7 +171,8 @@ def _employees(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
                 for name, e in spec.earliest.items():
                     day = indexes[(e.file, e.column, e.match)].get((row.values.get(e.match) or "").strip())
                     if day:
-                        body[name] = dt.date.fromisoformat(day).isoformat()
+                        moved = dt.date.fromisoformat(day) + dt.timedelta(days=mapping.shift_days)
+                        body[name] = moved.isoformat()
             except (RowError, ValueError) as exc:
                 plan.reject("employees", row, None, str(exc))
                 break

@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sanlun.importer.dates import DateShift
 from sanlun.importer.plan import Note, Plan, Rejection, Source
 
 ENTITIES = ("org_units", "employees", "accounts", "solutions", "opportunities")
@@ -36,6 +37,7 @@ class Report:
     server_notes: list[Note] = field(default_factory=list)
     facts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "inserted": 0, "duplicates": 0})
     interrupted: str | None = None
+    date_shift: DateShift | None = None
 
     def record(
         self,
@@ -96,6 +98,8 @@ class Report:
 
     def text(self, *, examples: int = 3, max_rejections: int = 50) -> str:
         lines = [f"Import {self.mapping!r} into {self.target} (run {self.run_id})", ""]
+        if self.date_shift is not None:
+            lines += [f"Dates {self.date_shift.text()}", ""]
         lines.append(f"{'':16}{'created':>9}{'updated':>9}{'unchanged':>11}{'rejected':>10}")
         for entity, c in self.counts().items():
             lines.append(
@@ -151,6 +155,7 @@ class Report:
             "target": self.target,
             "run_id": self.run_id,
             "interrupted": self.interrupted,
+            "date_shift": self.date_shift.as_json() if self.date_shift else None,
             "counts": self.counts(),
             "facts": self.facts,
             "rows": self.row_accounting(),
