@@ -42,6 +42,7 @@ def create_app(
             solutions.router,
             assignment_router,
             sales_people.router,
+            opportunities.internal_router,
         ],
         event_handlers=sales_people.EVENT_HANDLERS,
         database=database,

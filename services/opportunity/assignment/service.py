@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, NotFound, Unprocessable
+from sanlun.kernel.events import publish_many
 from sanlun.kernel.peer_stages import StageInfo, Stages
 from sanlun.kernel.peer_stages import fetch as fetch_stages
 from sanlun.kernel.peers import Peers
@@ -33,6 +34,7 @@ from services.opportunity.domain.scoring import L1, Deal, Rep, Scores, score
 from services.opportunity.domain.solver import UNASSIGNED, solve
 from services.opportunity.domain.stages import OPEN_STAGES
 from services.opportunity.opportunities import events
+from services.opportunity.opportunities import repository as opportunity_rows
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.policies.service import policy_for
 from services.opportunity.sales_people import repository as people
@@ -335,8 +337,10 @@ async def commit(*, session: AsyncSession, principal: Principal, proposal_id: uu
         committed.append(deal)
     await session.flush()
     await repository.add_decisions(session, decisions)
-    for deal in committed:
-        await events.emit(session, deal, "assigned", previous_owner_id=None)
+    teams = await opportunity_rows.teams(session, [d.id for d in committed])
+    await publish_many(
+        session, [events.event(d, "assigned", team=teams[d.id], previous_owner_id=None) for d in committed]
+    )
     proposal.status, proposal.committed_at = "committed", utcnow()
     proposal.commit_result = {"committed": len(committed), "skipped": skipped}
     await session.flush()

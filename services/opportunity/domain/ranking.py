@@ -4,6 +4,12 @@ Evidence per solution: wins in similar accounts (same industry and size band)
 and in the industry over the window, its smoothed win rate in the industry,
 how its tags match the deal, and its popularity overall (which carries a new
 industry or an L1 rep who needs "what sells").
+
+The win rate falls back honestly: the solution's rate in the deal's industry,
+smoothed towards its organisation-wide rate, which is smoothed towards the
+neutral prior 0.5. `level` names the most specific level that had closed
+deals (`industry`, `organisation` or `prior`) and `basis` how many closed deals
+the rate rests on, so an explanation can say where the number comes from.
 """
 
 import math
@@ -30,14 +36,53 @@ class Ranked:
     score: float
     win_rate: float
     tag_match: float
+    level: str = "prior"
+    basis: int = 0
+
+
+INDUSTRY, ORGANISATION, PRIOR = "industry", "organisation", "prior"
 
 
 WEIGHTS = {"similar": 1.0, "industry": 0.6, "popularity": 0.3, "win_rate": 1.0, "tags": 0.8}
 
 
 def win_rate(c: Candidate) -> float:
-    overall = (c.wins_all + 1) / (c.wins_all + c.losses_all + 2)
+    overall = organisation_rate(c)
     return (c.wins_industry + 2 * overall) / (c.wins_industry + c.losses_industry + 2)
+
+
+def organisation_rate(c: Candidate) -> float:
+    return (c.wins_all + 1) / (c.wins_all + c.losses_all + 2)
+
+
+def evidence_level(c: Candidate, *, industry: str | None) -> tuple[str, int]:
+    """The most specific level with closed deals, and how many it has."""
+    if industry is not None and c.wins_industry + c.losses_industry:
+        return INDUSTRY, c.wins_industry + c.losses_industry
+    if c.wins_all + c.losses_all:
+        return ORGANISATION, c.wins_all + c.losses_all
+    return PRIOR, 0
+
+
+def explain(r: Ranked, *, industry: str | None, since: str) -> list[str]:
+    """Plain words for one ranked solution: where its win rate comes from and what else moved it."""
+    c = r.candidate
+    out: list[str] = []
+    if r.level == INDUSTRY:
+        out.append(
+            f"win rate {r.win_rate:.2f} in {industry}: {c.wins_industry} won of {r.basis} closed deal(s) since "
+            f"{since}, smoothed towards its organisation-wide rate {organisation_rate(c):.2f}"
+        )
+    elif r.level == ORGANISATION:
+        where = f"no closed deal in {industry} since {since}; " if industry else "industry unknown; "
+        out.append(f"{where}win rate {r.win_rate:.2f} organisation-wide: {c.wins_all} won of {r.basis} closed deal(s)")
+    else:
+        out.append(f"no closed deal with this solution since {since}: neutral prior {r.win_rate:.2f}, no evidence")
+    if c.wins_similar:
+        out.append(f"{c.wins_similar} win(s) in accounts of the same industry and size band")
+    if r.tag_match:
+        out.append("tagged for the deal's industry and size band" if r.tag_match == 1 else "tagged for the deal")
+    return out
 
 
 def tag_match(c: Candidate, *, industry: str | None, size_band: str | None) -> float:
@@ -57,6 +102,8 @@ def rank(candidates: list[Candidate], *, industry: str | None, size_band: str | 
             + WEIGHTS["win_rate"] * rate
             + WEIGHTS["tags"] * tags
         )
-        out.append(Ranked(c, round(score, 6), round(rate, 4), tags))
-    out.sort(key=lambda r: (-r.score, r.candidate.name))
+        level, basis = evidence_level(c, industry=industry)
+        out.append(Ranked(c, round(score, 6), round(rate, 4), tags, level, basis))
+    # Equal scores: the one with more evidence first, then by name.
+    out.sort(key=lambda r: (-r.score, -r.basis, r.candidate.name))
     return out[:k]

@@ -1,19 +1,38 @@
-"""The `opportunity.*` events, with exactly the data docs/contracts.md fixes."""
+"""The `opportunity.*` events, with exactly the data docs/contracts.md fixes.
 
+Every event carries the deal's whole current `team` (`[{employee_id, role}]`),
+so a consumer that follows owners and team members (the key account service's
+implicit sharing) needs no other call. Callers pass the team they loaded:
+`team_of` for one deal, `repository.teams` once for a batch.
+"""
+
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.events import Event, publish
-from services.opportunity.opportunities.models import Opportunity
+from services.opportunity.opportunities import repository
+from services.opportunity.opportunities.models import Opportunity, TeamMember
 
 
 def _s(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def team_data(team: Sequence[TeamMember]) -> list[dict[str, str]]:
+    return [{"employee_id": str(m.employee_id), "role": m.role} for m in sorted(team, key=lambda m: str(m.employee_id))]
+
+
 def data(
-    o: Opportunity, *, previous_owner_id: object = None, previous_stage: str | None = None, kind: str
+    o: Opportunity,
+    *,
+    team: Sequence[TeamMember],
+    previous_owner_id: object = None,
+    previous_stage: str | None = None,
+    previous_account_id: object = None,
+    previous_team: Sequence[TeamMember] | None = None,
+    kind: str,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "opportunity_id": str(o.id),
@@ -28,6 +47,7 @@ def data(
         "expected_close_date": _s(o.expected_close_date),
         "origin_type": o.origin_type,
         "origin_id": o.origin_id,
+        "team": team_data(team),
         "version": o.version,
     }
     if kind == "assigned":
@@ -36,12 +56,24 @@ def data(
         out["previous_stage"] = previous_stage
     if kind in ("won", "lost"):
         out["closed_on"] = _s(o.closed_on)
+    if kind == "updated":
+        out["previous_account_id"] = _s(previous_account_id)
+    if kind == "team_changed":
+        out["previous_team"] = team_data(previous_team or [])
     return out
 
 
-def event(o: Opportunity, kind: str, **kw: Any) -> Event:
-    return Event(type=f"opportunity.{kind}", subject=str(o.id), data=data(o, kind=kind, **kw))
+def event(o: Opportunity, kind: str, *, team: Sequence[TeamMember], **kw: Any) -> Event:
+    return Event(type=f"opportunity.{kind}", subject=str(o.id), data=data(o, kind=kind, team=team, **kw))
+
+
+async def team_of(session: AsyncSession, o: Opportunity) -> list[TeamMember]:
+    return (await repository.teams(session, [o.id]))[o.id]
 
 
 async def emit(session: AsyncSession, o: Opportunity, kind: str, **kw: Any) -> None:
-    await publish(session, event(o, kind, **kw))
+    """Publish one event about `o`, with its team as stored now (unless `team=` is given)."""
+    team = kw.pop("team", None)
+    if team is None:
+        team = await team_of(session, o)
+    await publish(session, event(o, kind, team=team, **kw))

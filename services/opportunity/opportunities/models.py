@@ -5,8 +5,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, composite, mapped_column
+from sqlalchemy.orm import Mapped, composite, mapped_column, object_session
 
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.db import RecordMixin, utcnow
 from sanlun.kernel.types import MoneyValue
 from services.opportunity.db import Base
@@ -43,6 +44,8 @@ class Opportunity(RecordMixin, Base):
         sa.Index("ix_opportunities_owner_id_stage", "owner_id", "stage"),
         # "What did I get lately": the workspace's newly assigned deals, newest first.
         sa.Index("ix_opportunities_owner_id_assigned_at_id", "owner_id", "assigned_at", "id"),
+        # Deals closed in a period (`closed_from`/`closed_to`, the pipeline's close months).
+        sa.Index("ix_opportunities_closed_on_id", "closed_on", "id"),
     )
 
     external_id: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
@@ -78,7 +81,10 @@ def _owner_changed(target: Opportunity, value: uuid.UUID | None, old: object, _i
     override) sets `owner_id` on the object, so `assigned_at` follows it here
     rather than in each of them."""
     if value != old:
-        target.assigned_at = utcnow() if value is not None else None
+        # Business time when the deal is in a session (create and import set it again once added).
+        session = object_session(target)
+        now = session_clock(session).now() if session is not None else utcnow()  # type: ignore[arg-type]
+        target.assigned_at = now if value is not None else None
 
 
 class TeamMember(Base):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
@@ -66,6 +67,8 @@ def list_statement(
     org_unit: str | None = None,
     close_from: dt.date | None = None,
     close_to: dt.date | None = None,
+    closed_from: dt.date | None = None,
+    closed_to: dt.date | None = None,
     amount_min: Decimal | None = None,
     amount_max: Decimal | None = None,
     solution_id: uuid.UUID | None = None,
@@ -96,6 +99,10 @@ def list_statement(
         stmt = stmt.where(Opportunity.expected_close_date >= close_from)
     if close_to is not None:
         stmt = stmt.where(Opportunity.expected_close_date <= close_to)
+    if closed_from is not None:
+        stmt = stmt.where(Opportunity.closed_on >= closed_from)
+    if closed_to is not None:
+        stmt = stmt.where(Opportunity.closed_on <= closed_to)
     if amount_min is not None:
         stmt = stmt.where(Opportunity.amount_value >= amount_min)
     if amount_max is not None:
@@ -162,6 +169,16 @@ async def replace_team(
         )
 
 
+async def replace_teams(session: AsyncSession, teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]]) -> None:
+    """`replace_team` for a whole batch: one DELETE and one INSERT."""
+    if not teams:
+        return
+    await session.execute(sa.delete(TeamMember).where(TeamMember.opportunity_id.in_(list(teams))))
+    rows = [{"opportunity_id": o, "employee_id": e, "role": r} for o, members in teams.items() for e, r in members]
+    if rows:
+        await session.execute(sa.insert(TeamMember), rows)
+
+
 async def unknown_solutions(session: AsyncSession, solution_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
     wanted = set(solution_ids)
     if not wanted:
@@ -177,3 +194,33 @@ async def add_stage_changes(session: AsyncSession, rows: Sequence[dict[str, Any]
 
 def history_statement(opportunity_id: uuid.UUID) -> sa.Select[Any]:
     return sa.select(StageChange).where(StageChange.opportunity_id == opportunity_id)
+
+
+async def participants(session: AsyncSession, *, after: uuid.UUID | None, limit: int) -> list[sa.Row[Any]]:
+    """Opportunities with an account, by id after `after`: id, account, owner,
+    team member ids and version, in one query (the team aggregated in SQL)."""
+    team_ids = (
+        sa.select(
+            sa.func.coalesce(
+                sa.func.array_agg(aggregate_order_by(TeamMember.employee_id, TeamMember.employee_id)),
+                sa.cast(sa.literal("{}"), ARRAY(sa.Uuid)),
+            )
+        )
+        .where(TeamMember.opportunity_id == Opportunity.id)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.select(
+            Opportunity.id,
+            Opportunity.account_id,
+            Opportunity.owner_id,
+            team_ids.label("team_ids"),
+            Opportunity.version,
+        )
+        .where(Opportunity.account_id.is_not(None))
+        .order_by(Opportunity.id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(Opportunity.id > after)
+    return list((await session.execute(stmt)).all())

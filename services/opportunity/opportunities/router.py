@@ -4,9 +4,11 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.bulk import BulkReport, deprecated_alias
+from sanlun.kernel.clock import check_as_of
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -18,6 +20,7 @@ from sanlun.kernel.errors import (
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
+from sanlun.kernel.event_routes import ServicePrincipal
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.domain.stages import Stage
@@ -81,8 +84,23 @@ async def list_opportunities(
     ] = None,
     account_id: Annotated[uuid.UUID | None, Query(description="Only this account's opportunities.")] = None,
     org_unit: Annotated[str | None, Query(max_length=500, description="Only this org unit and below.")] = None,
-    close_from: Annotated[dt.date | None, Query(description="Expected close on or after this date.")] = None,
-    close_to: Annotated[dt.date | None, Query(description="Expected close on or before this date.")] = None,
+    close_from: Annotated[
+        dt.date | None,
+        Query(description="Expected close date (`expected_close_date`) on or after this date; open or closed deals."),
+    ] = None,
+    close_to: Annotated[
+        dt.date | None, Query(description="Expected close date (`expected_close_date`) on or before this date.")
+    ] = None,
+    closed_from: Annotated[
+        dt.date | None,
+        Query(
+            description=(
+                "Closed (won, lost or abandoned) on or after this date (`closed_on`); open deals have no close "
+                "date and never match. `closed_from=2017-01-01&closed_to=2017-03-31&stage=won`: won in Q1 2017."
+            )
+        ),
+    ] = None,
+    closed_to: Annotated[dt.date | None, Query(description="Closed on or before this date (`closed_on`).")] = None,
     amount_min: Annotated[Decimal | None, Query(ge=0, description="Amount at least this (any currency).")] = None,
     amount_max: Annotated[Decimal | None, Query(ge=0, description="Amount at most this (any currency).")] = None,
     solution_id: Annotated[uuid.UUID | None, Query(description="Only those with this solution.")] = None,
@@ -104,7 +122,14 @@ async def list_opportunities(
         ),
     ] = "created_at",
 ) -> Page[OpportunityRead]:
-    for low, high, name in ((close_from, close_to, "close_to"), (amount_min, amount_max, "amount_max")):
+    for value, name in ((close_from, "close_from"), (close_to, "close_to"), (closed_from, "closed_from")):
+        check_as_of(value, name)
+    check_as_of(closed_to, "closed_to")
+    for low, high, name in (
+        (close_from, close_to, "close_to"),
+        (closed_from, closed_to, "closed_to"),
+        (amount_min, amount_max, "amount_max"),
+    ):
         if low is not None and high is not None and low > high:
             raise Unprocessable(
                 f"{name} is below its lower bound.",
@@ -120,6 +145,8 @@ async def list_opportunities(
         org_unit=org_unit,
         close_from=close_from,
         close_to=close_to,
+        closed_from=closed_from,
+        closed_to=closed_to,
         amount_min=amount_min,
         amount_max=amount_max,
         solution_id=solution_id,
@@ -250,3 +277,50 @@ async def list_stage_history(
         session, request, repository.history_statement(opportunity_id), order_by=(StageChange.id,), params=page
     )
     return Page[StageChangeRead](items=[StageChangeRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+# -- for other services ---------------------------------------------------------
+
+internal_router = APIRouter(
+    prefix="/internal/opportunities", tags=["internal"], route_class=TransactionalRoute, include_in_schema=False
+)
+
+
+class Participant(BaseModel):
+    opportunity_id: uuid.UUID
+    account_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    team_ids: list[uuid.UUID] = Field(description="Team members besides the owner.")
+    version: int
+
+
+class Participants(BaseModel):
+    items: list[Participant]
+    next_after: uuid.UUID | None = Field(description="Pass as `after` for the next page; null after the last.")
+
+
+@internal_router.get("/participants", summary="Who takes part in each deal with an account (service tokens only)")
+async def list_participants(
+    session: DbSession,
+    _: ServicePrincipal,
+    after: Annotated[uuid.UUID | None, Query(description="Opportunities with an id after this one.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Participants:
+    """The owner and team of every opportunity that has an account, ordered by
+    opportunity id: what a consumer of `opportunity.*` events needs to rebuild
+    its view from scratch (the key account service's implicit sharing). Page
+    with `after=<next_after>` until `next_after` is null."""
+    rows = await repository.participants(session, after=after, limit=limit)
+    return Participants(
+        items=[
+            Participant(
+                opportunity_id=r.id,
+                account_id=r.account_id,
+                owner_id=r.owner_id,
+                team_ids=r.team_ids,
+                version=r.version,
+            )
+            for r in rows
+        ],
+        next_after=rows[-1].id if len(rows) == limit else None,
+    )

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
@@ -118,6 +119,9 @@ async def create(*, session: AsyncSession, principal: Principal, data: Opportuni
             errors=[{"loc": ["body", "external_id"], "msg": "already in use"}],
         )
     await _check_solutions(session, opportunity.solution_ids, ["body"])
+    if opportunity.owner_id is not None:
+        # Business time: the clock's, like every date the service decides by.
+        opportunity.assigned_at = session_clock(session).now()
     session.add(opportunity)
     await session.flush()
     await repository.replace_team(session, opportunity.id, [(m.employee_id, m.role) for m in data.team])
@@ -126,6 +130,10 @@ async def create(*, session: AsyncSession, principal: Principal, data: Opportuni
     await apply_outcomes(session, [opportunity.id], sign=1)
     await events.emit(session, opportunity, "created")
     return opportunity
+
+
+def _team_key(members: Any) -> list[tuple[str, str]]:
+    return sorted((str(e), str(r)) for e, r in members)
 
 
 def _history(
@@ -159,18 +167,30 @@ async def update(
     closed = opportunity.stage in OUTCOMES
     if closed:
         await apply_outcomes(session, [opportunity.id], sign=-1)
-    previous_owner = opportunity.owner_id
+    previous_owner, previous_account = opportunity.owner_id, opportunity.account_id
+    previous_team = await events.team_of(session, opportunity)
     for field, value in changes.items():
         setattr(opportunity, field, value)
     if "amount" in data.model_fields_set:
         opportunity.amount = data.amount.value() if data.amount else None
+    team = previous_team
     if data.team is not None:
-        await repository.replace_team(session, opportunity.id, [(m.employee_id, m.role) for m in data.team])
+        wanted = [(m.employee_id, m.role) for m in data.team]
+        if _team_key(wanted) != _team_key((m.employee_id, m.role) for m in previous_team):
+            await repository.replace_team(session, opportunity.id, wanted)
+            team = await events.team_of(session, opportunity)
+            # The row itself may be unchanged: touching it moves its version
+            # (and ETag), so consumers order team facts like every other fact.
+            opportunity.updated_at = utcnow()
     await session.flush()
     if closed:
         await apply_outcomes(session, [opportunity.id], sign=1)
     if opportunity.owner_id != previous_owner:
-        await events.emit(session, opportunity, "assigned", previous_owner_id=previous_owner)
+        await events.emit(session, opportunity, "assigned", previous_owner_id=previous_owner, team=team)
+    if opportunity.account_id != previous_account:
+        await events.emit(session, opportunity, "updated", previous_account_id=previous_account, team=team)
+    if team is not previous_team:
+        await events.emit(session, opportunity, "team_changed", previous_team=previous_team, team=team)
     if data.stage is not None and data.stage.value != opportunity.stage:
         opportunity = await change_stage(
             session=session, principal=principal, opportunity=opportunity, request=StageChangeRequest(stage=data.stage)
@@ -198,7 +218,7 @@ async def change_stage(
         raise Conflict(problem, code="illegal_stage_transition", errors=[{"loc": ["body", "stage"], "msg": problem}])
     closed_on = request.closed_on or opportunity.closed_on
     if target == Stage.ABANDONED and closed_on is None:
-        closed_on = utcnow().date()
+        closed_on = session_clock(session).today()
     # Closing facts are never forced: a win without date and amount cannot be counted.
     hard = _closing_problems(target, closed_on=closed_on, has_amount=opportunity.amount is not None, loc=["body"])
     unmet: list[gates.Unmet] = []
@@ -250,9 +270,10 @@ async def change_stage(
             )
         ],
     )
-    await events.emit(session, opportunity, "stage_changed", previous_stage=current.value)
+    team = await events.team_of(session, opportunity)
+    await events.emit(session, opportunity, "stage_changed", previous_stage=current.value, team=team)
     if target.value in OUTCOMES:
-        await events.emit(session, opportunity, target.value, previous_stage=current.value)
+        await events.emit(session, opportunity, target.value, previous_stage=current.value, team=team)
     return opportunity
 
 
@@ -304,11 +325,19 @@ async def _bulk_upsert(
             updates.append((row, current, data, current.stage))
     closed_before = [o.id for _, o, _, stage in updates if stage in OUTCOMES]
     await apply_outcomes(session, closed_before, sign=-1)
+    now = session_clock(session).now()
+    for _, o, _ in creates:
+        if o.owner_id is not None:
+            o.assigned_at = now
     session.add_all([o for _, o, _ in creates])
     stored_teams = await repository.teams(session, [o.id for _, o, _, _ in updates])
     changed: set[uuid.UUID] = set()
-    new_teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    new_teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {
+        o.id: [(m.employee_id, m.role) for m in data.team] for _, o, data in creates if data.team
+    }
+    before: dict[uuid.UUID, tuple[uuid.UUID | None, uuid.UUID | None]] = {}
     for _, o, data, _ in updates:
+        before[o.id] = (o.owner_id, o.account_id)
         fields = data.model_dump(
             exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids", "external_id"}
         )
@@ -322,38 +351,50 @@ async def _bulk_upsert(
             o.org_unit_path = data.org_unit_path
         if "team" in data.model_fields_set:
             team = [(m.employee_id, m.role) for m in data.team]
-            if sorted(team, key=str) != sorted(((m.employee_id, m.role) for m in stored_teams[o.id]), key=str):
+            if _team_key(team) != _team_key((m.employee_id, m.role) for m in stored_teams[o.id]):
                 new_teams[o.id] = team
         # Setting a value equal to the stored one is no change to SQLAlchemy:
         # such a row is neither written (no version bump) nor reported updated.
         if session.is_modified(o) or o.id in new_teams:
             changed.add(o.id)
+            if not session.is_modified(o):
+                # A new team alone still moves the version (and ETag) its events carry.
+                o.updated_at = utcnow()
     await session.flush()
     history = [_history(o.id, None, o.stage, principal, reason="import") for _, o, _ in creates]
     history += [
-        _history(o.id, before, o.stage, principal, reason="import") for _, o, _, before in updates if o.stage != before
+        _history(o.id, stage, o.stage, principal, reason="import") for _, o, _, stage in updates if o.stage != stage
     ]
     await repository.add_stage_changes(session, history)
-    for _, o, data in creates:
-        if data.team:
-            await repository.replace_team(session, o.id, [(m.employee_id, m.role) for m in data.team])
-    for opportunity_id, team in new_teams.items():
-        await repository.replace_team(session, opportunity_id, team)
+    await repository.replace_teams(session, new_teams)
     await apply_outcomes(
         session,
         [o.id for _, o, _ in creates if o.stage in OUTCOMES] + [o.id for _, o, _, _ in updates if o.stage in OUTCOMES],
         sign=1,
     )
+    # Every event carries the deal's whole team: read once for the batch.
+    teams = await repository.teams(
+        session, [o.id for _, o, _ in creates] + [o.id for _, o, _, _ in updates if o.id in changed]
+    )
     # One INSERT and one NOTIFY for the whole batch's events, in row order.
     batch_events = []
     for row, o, _ in creates:
-        batch_events.append(events.event(o, "created"))
+        batch_events.append(events.event(o, "created", team=teams[o.id]))
         results.append(row.created(o.id))
-    for row, o, _, before in updates:
-        if o.stage != before:
-            batch_events.append(events.event(o, "stage_changed", previous_stage=before))
-            if o.stage in OUTCOMES:
-                batch_events.append(events.event(o, o.stage, previous_stage=before))
+    for row, o, _, stage in updates:
+        if o.id in changed:
+            team = teams[o.id]
+            owner, account = before[o.id]
+            if o.owner_id != owner:
+                batch_events.append(events.event(o, "assigned", team=team, previous_owner_id=owner))
+            if o.account_id != account:
+                batch_events.append(events.event(o, "updated", team=team, previous_account_id=account))
+            if o.id in new_teams:
+                batch_events.append(events.event(o, "team_changed", team=team, previous_team=stored_teams[o.id]))
+            if o.stage != stage:
+                batch_events.append(events.event(o, "stage_changed", team=team, previous_stage=stage))
+                if o.stage in OUTCOMES:
+                    batch_events.append(events.event(o, o.stage, team=team, previous_stage=stage))
         results.append(row.updated(o.id) if o.id in changed else row.unchanged(o.id))
     await publish_many(session, batch_events)
     return results

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.clock import ClockDep, check_as_of
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.routing import TransactionalRoute
@@ -25,10 +26,19 @@ router = APIRouter(
 
 class Bucket(BaseModel):
     stage: Stage | None = None
-    month: dt.date | None = Field(None, description="First day of the expected close month.")
+    month: dt.date | None = Field(
+        None,
+        description=(
+            "First day of the close month: the expected close date of an open deal, the date a won or lost deal "
+            "closed (`closed_on`)."
+        ),
+    )
     count: int
     amount: Money | None = Field(description="Sum of amounts in this currency (null for deals without one).")
     weighted_amount: Money | None = Field(description="Sum of amount × win probability (the stage default when unset).")
+    open_count: int | None = Field(None, description="Month buckets: open deals expected to close in the month.")
+    won_count: int | None = Field(None, description="Month buckets: deals won in the month.")
+    lost_count: int | None = Field(None, description="Month buckets: deals lost in the month.")
 
 
 class Pipeline(BaseModel):
@@ -59,16 +69,31 @@ class Pipeline(BaseModel):
                     ],
                     "by_close_month": [
                         {
+                            "month": "2026-11-01",
+                            "count": 3,
+                            "amount": {"amount": "560000.00", "currency": "CNY"},
+                            "weighted_amount": {"amount": "380000.00", "currency": "CNY"},
+                            "open_count": 0,
+                            "won_count": 2,
+                            "lost_count": 1,
+                        },
+                        {
                             "month": "2026-12-01",
                             "count": 7,
                             "amount": {"amount": "1260000.00", "currency": "CNY"},
                             "weighted_amount": {"amount": "684000.00", "currency": "CNY"},
+                            "open_count": 7,
+                            "won_count": 0,
+                            "lost_count": 0,
                         },
                         {
                             "month": "2027-01-01",
                             "count": 4,
                             "amount": {"amount": "980000.00", "currency": "CNY"},
                             "weighted_amount": {"amount": "392000.00", "currency": "CNY"},
+                            "open_count": 4,
+                            "won_count": 0,
+                            "lost_count": 0,
                         },
                     ],
                 }
@@ -94,12 +119,26 @@ def _money(amount: Decimal | None, currency: str | None) -> Money | None:
 async def get_pipeline(
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
     scope: Annotated[
         Literal["me", "team", "organization"], Query(description="Whose deals (within what you may see).")
     ] = "me",
-    months: Annotated[int, Query(ge=1, le=36, description="Close months from this month on in the forecast.")] = 12,
+    months: Annotated[
+        int, Query(ge=1, le=36, description="Close months from `as_of`'s month on (that month included).")
+    ] = 12,
+    months_back: Annotated[
+        int, Query(ge=0, le=36, description="Close months before `as_of`'s month (deals won or lost then).")
+    ] = 12,
+    as_of: Annotated[dt.date | None, Query(description="The month the forecast turns on (default today).")] = None,
 ) -> Pipeline:
-    by_stage, by_month = await repository.pipeline(session, principal, scope=scope, months=months)
+    """`by_close_month` places an open deal by its expected close date and a
+    won or lost one by the date it closed, so past months show what was won
+    and the coming ones what is expected (`weighted_amount`: won amounts plus
+    open amounts × win probability)."""
+    day = check_as_of(as_of) or clock.today()
+    by_stage, by_month = await repository.pipeline(
+        session, principal, scope=scope, months=months, months_back=months_back, as_of=day
+    )
     return Pipeline(
         scope=scope,
         by_stage=[
@@ -117,6 +156,9 @@ async def get_pipeline(
                 count=r.n,
                 amount=_money(r.amount, r.currency),
                 weighted_amount=_money(r.weighted, r.currency),
+                open_count=r.open_n,
+                won_count=r.won_n,
+                lost_count=r.lost_n,
             )
             for r in by_month
         ],

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.recommendations.models import solution_outcomes as so
 from services.opportunity.solutions.models import Solution
 
@@ -52,23 +53,47 @@ async def rebuild(session: AsyncSession) -> None:
 async def outcome_counts(
     session: AsyncSession, *, industry: str | None, size_band: str | None, since: dt.date, until: dt.date
 ) -> list[Any]:
+    """Wins and losses per solution closed from `since` to `until` (both
+    included): whole months from the roll-up, and `until`'s own month from the
+    deals themselves, so nothing closed after `until` counts."""
     ind, band = industry or "", size_band or ""
-    similar = sa.and_(so.c.industry == ind, so.c.size_band == band) if industry else sa.false()
-    same_industry = so.c.industry == ind if industry else sa.false()
-    stmt = (
+    first = until.replace(day=1)
+    sid = sa.func.unnest(Opportunity.solution_ids).table_valued("sid").render_derived()
+    this_month = (
         sa.select(
-            so.c.solution_id,
-            sa.func.coalesce(sa.func.sum(so.c.wins).filter(similar), 0).label("wins_similar"),
-            sa.func.coalesce(sa.func.sum(so.c.losses).filter(similar), 0).label("losses_similar"),
-            sa.func.coalesce(sa.func.sum(so.c.wins).filter(same_industry), 0).label("wins_industry"),
-            sa.func.coalesce(sa.func.sum(so.c.losses).filter(same_industry), 0).label("losses_industry"),
-            sa.func.sum(so.c.wins).label("wins_all"),
-            sa.func.sum(so.c.losses).label("losses_all"),
-            sa.func.max(so.c.month).filter(sa.and_(same_industry, so.c.wins > 0)).label("last_win_month"),
+            sa.func.coalesce(Opportunity.industry, "").label("industry"),
+            sa.func.coalesce(Opportunity.size_band, "").label("size_band"),
+            sa.literal(first).label("month"),
+            sid.c.sid.label("solution_id"),
+            sa.case((Opportunity.stage == "won", 1), else_=0).label("wins"),
+            sa.case((Opportunity.stage == "lost", 1), else_=0).label("losses"),
         )
-        .where(so.c.month >= since, so.c.month <= until)
-        .group_by(so.c.solution_id)
+        .select_from(Opportunity)
+        .join(sid, sa.true())
+        .where(
+            Opportunity.stage.in_(["won", "lost"]),
+            Opportunity.closed_on >= max(first, since),
+            Opportunity.closed_on <= until,
+        )
     )
+    rows = sa.union_all(
+        sa.select(so.c.industry, so.c.size_band, so.c.month, so.c.solution_id, so.c.wins, so.c.losses).where(
+            so.c.month >= since, so.c.month < first
+        ),
+        this_month,
+    ).subquery()
+    similar = sa.and_(rows.c.industry == ind, rows.c.size_band == band) if industry else sa.false()
+    same_industry = rows.c.industry == ind if industry else sa.false()
+    stmt = sa.select(
+        rows.c.solution_id,
+        sa.func.coalesce(sa.func.sum(rows.c.wins).filter(similar), 0).label("wins_similar"),
+        sa.func.coalesce(sa.func.sum(rows.c.losses).filter(similar), 0).label("losses_similar"),
+        sa.func.coalesce(sa.func.sum(rows.c.wins).filter(same_industry), 0).label("wins_industry"),
+        sa.func.coalesce(sa.func.sum(rows.c.losses).filter(same_industry), 0).label("losses_industry"),
+        sa.func.sum(rows.c.wins).label("wins_all"),
+        sa.func.sum(rows.c.losses).label("losses_all"),
+        sa.func.max(rows.c.month).filter(sa.and_(same_industry, rows.c.wins > 0)).label("last_win_month"),
+    ).group_by(rows.c.solution_id)
     return list((await session.execute(stmt)).all())
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.clock import check_as_of
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import NotFound, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.peers import PeersDep
@@ -27,7 +28,7 @@ router = APIRouter(tags=["recommendations"], route_class=TransactionalRoute, res
     "/api/v1/opportunities/{opportunity_id}/recommended-solutions",
     summary="Top solutions for this opportunity, with evidence",
     response_model=Recommendations,
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def recommend_solutions(
     opportunity_id: OpportunityId,
@@ -35,12 +36,21 @@ async def recommend_solutions(
     principal: CurrentPrincipal,
     peers: PeersDep,
     k: Annotated[int, Query(ge=1, le=20, description="How many solutions.")] = 3,
-    as_of: Annotated[dt.date | None, Query(description="Evaluate as of this date (default today).")] = None,
+    as_of: Annotated[
+        dt.date | None,
+        Query(
+            description=(
+                "Evaluate as of this date: the evidence window ends here (default: the business clock's today); "
+                "1900-01-01 to 2199-12-31."
+            )
+        ),
+    ] = None,
     window_months: Annotated[int, Query(ge=1, le=60, description="History window in months.")] = 12,
     include_resources: Annotated[
         bool, Query(description="For an L1 owner, also fetch reference cases and experts from resource sharing.")
     ] = True,
 ) -> Recommendations:
+    check_as_of(as_of)
     o = await opportunities.get(session=session, principal=principal, opportunity_id=opportunity_id)
     (result,) = await service.recommend(session, [o], k=k, as_of=as_of, window_months=window_months)
     if result.owner_stage == "L1_SUBSISTENCE" and include_resources:
@@ -61,6 +71,7 @@ async def recommend_solutions_batch(
     """One call for a page of deals: the catalogue and the roll-up are read once
     per industry and size band rather than once per deal. Ids you may not see
     are listed in `not_found`, exactly like unknown ones."""
+    check_as_of(data.as_of, loc="body")
     wanted = list(dict.fromkeys(data.opportunity_ids))
     found = {o.id: o for o in await opportunity_rows.visible_by_ids(session, principal, wanted)}
     ordered = [found[i] for i in wanted if i in found]

@@ -1,6 +1,6 @@
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,10 +17,21 @@ _EXAMPLE: dict[str, Any] = {
                 "wins_industry": 31,
                 "losses_industry": 9,
                 "wins_overall": 140,
+                "losses_overall": 52,
                 "win_rate": 0.7681,
+                "win_rate_level": "industry",
+                "win_rate_deals": 40,
                 "tag_match": 1.0,
                 "last_win_month": "2026-10-01",
             },
+            "explanation": [
+                (
+                    "win rate 0.77 in logistics: 31 won of 40 closed deal(s) since 2025-12-01, smoothed towards its "
+                    "organisation-wide rate 0.73"
+                ),
+                "12 win(s) in accounts of the same industry and size band",
+                "tagged for the deal's industry and size band",
+            ],
         }
     ],
     "owner_stage": "L1_SUBSISTENCE",
@@ -32,7 +43,21 @@ class Evidence(BaseModel):
     wins_industry: int
     losses_industry: int
     wins_overall: int
-    win_rate: float = Field(description="Smoothed win rate in the industry (overall rate as the prior).")
+    losses_overall: int = Field(0, description="Losses in the window, organisation-wide.")
+    win_rate: float = Field(
+        description=(
+            "Smoothed win rate: in the industry, towards the organisation-wide rate, towards the neutral prior 0.5."
+        )
+    )
+    win_rate_level: Literal["industry", "organisation", "prior"] = Field(
+        "prior",
+        description=(
+            "Where the win rate's evidence comes from: the deal's industry; the whole organisation when the industry "
+            "has no closed deal with it in the window (or the deal has no industry); the neutral prior when nothing "
+            "closed with it at all."
+        ),
+    )
+    win_rate_deals: int = Field(0, description="How many closed (won or lost) deals of that level the rate rests on.")
     tag_match: float = Field(description="0, 0.5 or 1: the solution is tagged for the industry and/or size band.")
     last_win_month: dt.date | None
 
@@ -42,6 +67,7 @@ class Recommendation(BaseModel):
     name: str
     score: float
     evidence: Evidence
+    explanation: list[str] = Field(default_factory=list, description="The evidence in plain words.")
 
 
 class Recommendations(BaseModel):
@@ -71,7 +97,9 @@ class BatchRecommendationRequest(BaseModel):
         list[uuid.UUID], Field(min_length=1, max_length=50, description="Up to 50 opportunities.")
     ]
     k: Annotated[int, Field(ge=1, le=20, description="How many solutions per opportunity.")] = 3
-    as_of: dt.date | None = Field(None, description="Evaluate as of this date (default today).")
+    as_of: dt.date | None = Field(
+        None, description="Evaluate as of this date (default: the business clock's today), 1900-01-01 to 2199-12-31."
+    )
     window_months: Annotated[int, Field(ge=1, le=60, description="History window in months.")] = 12
 
 

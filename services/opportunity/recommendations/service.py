@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.peers import PEER_ERRORS, Peers, failure_reason, ok_json
 from services.opportunity.domain import ranking
 from services.opportunity.opportunities.models import Opportunity
@@ -18,16 +19,20 @@ from services.opportunity.sales_people import repository as people
 from services.opportunity.solutions.models import Solution
 
 
-def window(as_of: dt.date | None, window_months: int) -> tuple[dt.date, dt.date]:
-    until = as_of or dt.date.today()
-    since = (until.replace(day=1) - dt.timedelta(days=31 * (window_months - 1))).replace(day=1)
+def window(as_of: dt.date, window_months: int) -> tuple[dt.date, dt.date]:
+    """`window_months` calendar months up to `as_of` (its own month included, up to that day)."""
+    until = as_of
+    index = until.year * 12 + until.month - 1 - (window_months - 1)
+    since = dt.date(index // 12, index % 12 + 1, 1)
     return since, until
 
 
 async def recommend(
     session: AsyncSession, opportunities: Sequence[Opportunity], *, k: int, as_of: dt.date | None, window_months: int
 ) -> list[Recommendations]:
-    since, until = window(as_of, window_months)
+    """Evidence from `window_months` months up to `as_of` (default: the
+    business clock's today, so a shifted or simulated clock finds its history)."""
+    since, until = window(as_of or session_clock(session).today(), window_months)
     solutions = await repository.active_solutions(session)
     counts: dict[tuple[str | None, str | None], dict[uuid.UUID, Any]] = {}
     for key in dict.fromkeys((o.industry, o.size_band) for o in opportunities):
@@ -39,7 +44,7 @@ async def recommend(
         Recommendations(
             opportunity_id=o.id,
             window={"since": since, "until": until},
-            items=_ranked(o, solutions, counts[(o.industry, o.size_band)], k),
+            items=_ranked(o, solutions, counts[(o.industry, o.size_band)], k, since=since),
             owner_stage=stages.get(o.owner_id) if o.owner_id else None,
         )
         for o in opportunities
@@ -47,7 +52,7 @@ async def recommend(
 
 
 def _ranked(
-    o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUID, Any], k: int
+    o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUID, Any], k: int, *, since: dt.date
 ) -> list[Recommendation]:
     attached = set(o.solution_ids or [])
     candidates, last_win = [], {}
@@ -86,10 +91,14 @@ def _ranked(
                 wins_industry=r.candidate.wins_industry,
                 losses_industry=r.candidate.losses_industry,
                 wins_overall=r.candidate.wins_all,
+                losses_overall=r.candidate.losses_all,
                 win_rate=r.win_rate,
+                win_rate_level=r.level,
+                win_rate_deals=r.basis,
                 tag_match=r.tag_match,
                 last_win_month=last_win.get(r.candidate.solution_id),
             ),
+            explanation=ranking.explain(r, industry=o.industry, since=since.isoformat()),
         )
         for r in ranking.rank(candidates, industry=o.industry, size_band=o.size_band, k=k)
     ]

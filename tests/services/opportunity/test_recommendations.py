@@ -191,6 +191,9 @@ async def test_pipeline_by_stage_and_month_for_me_and_team(service_client):
             "count": 2,
             "amount": {"amount": "1500.00", "currency": "CNY"},
             "weighted_amount": {"amount": "350.00", "currency": "CNY"},
+            "open_count": 2,
+            "won_count": 0,
+            "lost_count": 0,
         }
     ]
     team = (await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "team"}, headers=MANAGER_EAST)).json()
