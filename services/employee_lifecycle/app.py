@@ -29,7 +29,15 @@ def create_app(
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
         # Static paths (`stages:batch-get`, `facts:backfill`) before `/{employee_id}`.
-        routers=[stages_router, signals_router, employees.router, org_units.router, quotas.router, policies.router],
+        routers=[
+            schedule.router,
+            stages_router,
+            signals_router,
+            employees.router,
+            org_units.router,
+            quotas.router,
+            policies.router,
+        ],
         event_handlers=EVENT_HANDLERS,
         background=[lambda app: schedule.scheduled(app, settings.stage_schedule_seconds)],
         database=database,

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.employee_lifecycle.domain.catalog import L1, L2, L3, RANK, SIGNALS
+from services.employee_lifecycle.domain.lifecycle import DEFAULT_CONFIRM_AFTER_DAYS, DEFAULT_DISTINCT_DAYS, Dwell
 
 OPS = (">=", ">", "<=", "<")
-DEFAULT_HYSTERESIS = 2
+DEFAULT_HYSTERESIS = DEFAULT_DISTINCT_DAYS
+MAX_CONFIRM_AFTER_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +63,15 @@ class NeedThresholds:
 class Policy:
     rules: tuple[Rule, ...]
     currency: str = "CNY"
-    hysteresis: int = DEFAULT_HYSTERESIS
+    hysteresis: int = DEFAULT_HYSTERESIS  # scheduled days on which a new stage must be computed
     version: int = 0
     organization_path: str = "/"
     needs: NeedThresholds = NeedThresholds()
+    confirm_after_days: int = DEFAULT_CONFIRM_AFTER_DAYS  # how long a new stage must hold
+
+    @property
+    def dwell(self) -> Dwell:
+        return Dwell(days=self.confirm_after_days, distinct_days=self.hysteresis)
 
     def rules_for(self, stage: str) -> list[Rule]:
         return [r for r in self.rules if r.stage == stage]
@@ -84,6 +91,8 @@ def parse_policy(doc: dict[str, Any], *, version: int = 0, organization_path: st
         version=version,
         organization_path=organization_path,
         needs=NeedThresholds.from_doc(doc.get("needs")),
+        # Versions stored before confirmation by time confirm after the default dwell.
+        confirm_after_days=int(doc.get("confirm_after_days", DEFAULT_CONFIRM_AFTER_DAYS)),
     )
 
 
@@ -148,6 +157,14 @@ def validate_policy(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Problems of a policy document, each `{"loc": [...], "msg": ...}` naming the rule."""
     errors: list[dict[str, Any]] = []
     rules_doc = doc.get("rules") or []
+    confirm_after = doc.get("confirm_after_days", DEFAULT_CONFIRM_AFTER_DAYS)
+    if not isinstance(confirm_after, int) or not 0 <= confirm_after <= MAX_CONFIRM_AFTER_DAYS:
+        errors.append(
+            {
+                "loc": ["body", "confirm_after_days"],
+                "msg": f"confirm_after_days must be a whole number of days from 0 to {MAX_CONFIRM_AFTER_DAYS}",
+            }
+        )
 
     def err(loc: list[Any], msg: str) -> None:
         errors.append({"loc": ["body", "rules", *loc], "msg": msg})
@@ -217,6 +234,7 @@ DEFAULT_POLICY_DOCUMENT: dict[str, Any] = {
     "name": "Sanlun default",
     "currency": "CNY",
     "hysteresis": DEFAULT_HYSTERESIS,
+    "confirm_after_days": DEFAULT_CONFIRM_AFTER_DAYS,
     "rules": [
         {
             "id": "l3_quota_mastery",

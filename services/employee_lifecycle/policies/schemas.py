@@ -49,6 +49,7 @@ _WRITE: dict[str, Any] = {
     "name": "East China 2027",
     "currency": "CNY",
     "hysteresis": 2,
+    "confirm_after_days": 14,
     "rules": _RULES,
     "needs": {
         "few_wins_12m": 4,
@@ -122,7 +123,20 @@ class PolicyWrite(BaseModel):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
         "CNY", description="Revenue and pipeline value count deals in this currency."
     )
-    hysteresis: int = Field(2, ge=1, le=12, description="Consecutive agreeing evaluations before a stage changes.")
+    hysteresis: int = Field(
+        2,
+        ge=1,
+        le=12,
+        description="At least this many scheduled evaluations, on distinct days, must compute a new stage "
+        "before it is confirmed.",
+    )
+    confirm_after_days: int = Field(
+        14,
+        ge=0,
+        le=365,
+        description="A new stage is confirmed only after it has held this many days across scheduled "
+        "evaluations; until then it is provisional.",
+    )
     rules: Annotated[list[RuleWrite], Field(min_length=2, max_length=50)]
     needs: NeedsWrite = Field(default_factory=NeedsWrite, description="Omitted: the shipped thresholds.")
 
@@ -148,6 +162,7 @@ class PolicyRead(BaseModel):
     name: str
     currency: str
     hysteresis: int
+    confirm_after_days: int
     rules: list[dict[str, Any]]
     needs: dict[str, float] = Field(description="The thresholds behind the needs an evaluation names.")
     created_by: str | None

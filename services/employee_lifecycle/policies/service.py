@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, normalise_path, require_roles
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
+from services.employee_lifecycle.domain.lifecycle import DEFAULT_CONFIRM_AFTER_DAYS
 from services.employee_lifecycle.domain.policy import (
     DEFAULT_POLICY,
     DEFAULT_POLICY_DOCUMENT,
@@ -32,6 +33,7 @@ def read(policy: StagePolicy | None) -> PolicyRead:
             name=doc["name"],
             currency=doc["currency"],
             hysteresis=doc["hysteresis"],
+            confirm_after_days=doc.get("confirm_after_days", DEFAULT_CONFIRM_AFTER_DAYS),
             rules=doc["rules"],
             needs=_needs(doc),
             created_by=None,
@@ -45,6 +47,7 @@ def read(policy: StagePolicy | None) -> PolicyRead:
         name=policy.name,
         currency=doc["currency"],
         hysteresis=doc["hysteresis"],
+        confirm_after_days=doc.get("confirm_after_days", DEFAULT_CONFIRM_AFTER_DAYS),
         rules=doc["rules"],
         needs=_needs(doc),
         created_by=policy.created_by,

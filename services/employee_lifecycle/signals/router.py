@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.clock import check_as_of
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.routing import TransactionalRoute
@@ -36,14 +37,18 @@ async def backfill_facts(data: BackfillWrite, session: DbSession, principal: Cur
     "/{employee_id}/signals",
     summary="An employee's signals as of a day",
     response_model=SignalsRead,
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def get_signals(
     employee_id: Annotated[uuid.UUID, Path(description="The employee's id.")],
     session: DbSession,
     principal: CurrentPrincipal,
-    as_of: Annotated[dt.date | None, Query(description="The day (default today); history works.")] = None,
+    as_of: Annotated[
+        dt.date | None,
+        Query(description="The day (default today, by the service's clock); history works. 1900-01-01 to 2199-12-31."),
+    ] = None,
 ) -> SignalsRead:
+    check_as_of(as_of, "as_of")
     as_of, currency, signals = await service.signals_of(
         session=session, principal=principal, employee_id=employee_id, as_of=as_of
     )

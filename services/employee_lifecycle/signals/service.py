@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, require_roles
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import NotFound, Unprocessable
 from services.employee_lifecycle.employees import repository as employees_repository
 from services.employee_lifecycle.policies.service import policies_for
@@ -53,7 +53,7 @@ async def signals_of(
     employee = await employees_repository.get_visible(session, principal, employee_id)
     if employee is None:
         raise NotFound(f"Employee {employee_id} was not found.")
-    as_of = as_of or utcnow().date()
+    as_of = as_of or session_clock(session).today()
     currency = (await policies_for(session, {employee.org_unit_path}))[employee.org_unit_path].currency
     signals = await repository.signals_for(session, [employee_id], as_of=as_of, currency=currency)
     return as_of, currency, signals[employee_id]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.event_routes import CloudEvent
 from services.employee_lifecycle.signals import service
 from services.employee_lifecycle.stages import repository as stages_repository
@@ -27,7 +27,9 @@ async def _reevaluate(session: AsyncSession, employee_ids: Sequence[uuid.UUID]) 
     rows = await stages_repository.employees_for_evaluation(
         session, visible=stages_service._visible(SYSTEM), ids=employee_ids
     )
-    await stages_service.evaluate_rows(session=session, employees=rows, as_of=utcnow().date(), record=True)
+    # Event-triggered: refreshes the explanation and the provisional stage; only the scheduled round confirms.
+    today = session_clock(session).today()
+    await stages_service.evaluate_rows(session=session, employees=rows, as_of=today, record=True, scheduled=False)
 
 
 async def on_opportunity(*, session: AsyncSession, event: CloudEvent) -> None:

@@ -11,8 +11,9 @@ from services.employee_lifecycle.db import Base
 
 
 class EmployeeStage(Base):
-    """The stage state of one employee: the evaluated stage after hysteresis,
-    the pending candidate, any override, and the last evaluation's explanation."""
+    """The stage state of one employee: the confirmed stage, the candidate
+    holding for its dwell (scheduled days only), the provisional stage of the
+    latest evaluation, any override, and the last evaluation's explanation."""
 
     __tablename__ = "employee_stages"
     __table_args__ = (
@@ -29,7 +30,11 @@ class EmployeeStage(Base):
     stage: Mapped[str] = mapped_column(sa.String(20))
     stage_since: Mapped[dt.date] = mapped_column(sa.Date)
     candidate_stage: Mapped[str | None] = mapped_column(sa.String(20))
-    candidate_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    candidate_since: Mapped[dt.date | None] = mapped_column(sa.Date)  # the first scheduled day of the dwell
+    candidate_days: Mapped[int] = mapped_column(sa.Integer, default=0)  # distinct scheduled days counted
+    last_counted_on: Mapped[dt.date | None] = mapped_column(sa.Date)  # the last scheduled day counted
+    provisional_stage: Mapped[str | None] = mapped_column(sa.String(20))
+    provisional_since: Mapped[dt.date | None] = mapped_column(sa.Date)
     override_stage: Mapped[str | None] = mapped_column(sa.String(20))
     override_since: Mapped[dt.date | None] = mapped_column(sa.Date)
     override_expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -43,7 +48,8 @@ class EmployeeStage(Base):
 
 
 class StageHistory(Base):
-    """Every change of the effective stage, with why."""
+    """Every change of the stage, with why: confirmed and provisional changes
+    of the evaluated stage, overrides set, removed and expired."""
 
     __tablename__ = "stage_history"
     __table_args__ = (sa.Index("ix_stage_history_employee_id_id", "employee_id", "id"),)
@@ -54,6 +60,8 @@ class StageHistory(Base):
     previous_stage: Mapped[str | None] = mapped_column(sa.String(20))
     since: Mapped[dt.date] = mapped_column(sa.Date)
     reason: Mapped[str] = mapped_column(sa.String(20))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    as_of: Mapped[dt.date] = mapped_column(sa.Date)
     policy_version: Mapped[int] = mapped_column(sa.Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
     recorded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -17,7 +17,11 @@ STATE_COLUMNS = (
     "stage",
     "stage_since",
     "candidate_stage",
-    "candidate_count",
+    "candidate_since",
+    "candidate_days",
+    "last_counted_on",
+    "provisional_stage",
+    "provisional_since",
     "override_stage",
     "override_since",
     "override_expires_at",
@@ -85,8 +89,11 @@ async def add_history(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
         await session.execute(sa.insert(StageHistory), list(rows))
 
 
-def history_statement(employee_id: uuid.UUID) -> sa.Select[Any]:
-    return sa.select(StageHistory).where(StageHistory.employee_id == employee_id)
+def history_statement(employee_id: uuid.UUID, kinds: Sequence[str] | None = None) -> sa.Select[Any]:
+    stmt = sa.select(StageHistory).where(StageHistory.employee_id == employee_id)
+    if kinds:
+        stmt = stmt.where(StageHistory.kind.in_(list(kinds)))
+    return stmt
 
 
 async def expired_overrides(session: AsyncSession, *, now: Any, limit: int = 5000) -> list[Any]:

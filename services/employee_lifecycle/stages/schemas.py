@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sanlun.kernel.types import OrgUnitPath
 from services.employee_lifecycle.domain.catalog import StageCode
 
+HistoryKind = Literal["confirmed", "provisional", "override", "override_expired"]
 Need = Literal["lacks_deals", "lacks_solution_knowledge", "lacks_support", "wants_influence"]
 SignalName = Annotated[str, StringConstraints(min_length=1, max_length=60)]
 
@@ -76,17 +77,28 @@ _GAP_TO_L2 = {
     "en": "Criteria for comfortable are met.",
     "zh": "已满足小康的条件。",
 }
-_PENDING = {"stage": "L2_COMFORTABLE", "agreeing_evaluations": 1, "required": 2}
-# A rep whose signals reach L2 for the first time: the stage moves once a
-# second evaluation agrees (hysteresis 2).
+_PENDING = {
+    "stage": "L2_COMFORTABLE",
+    "since": "2026-11-20",
+    "days_held": 6,
+    "days_counted": 7,
+    "days_required": 2,
+    "confirm_after_days": 14,
+    "confirm_on": "2026-12-04",
+}
+_PROVISIONAL = {"stage": "L2_COMFORTABLE", "since": "2026-11-20", "reasons": _REASONS}
+# A rep whose signals reach L2: provisional until the scheduled rounds have
+# seen it hold for 14 days (confirm_after_days), then confirmed.
 EVALUATION: dict[str, Any] = {
     "employee_id": _EMPLOYEE,
     "as_of": "2026-11-26",
     "recorded": True,
+    "scheduled": True,
     "stage": "L1_SUBSISTENCE",
     "stage_since": "2025-05-01",
     "computed_stage": "L2_COMFORTABLE",
     "changed": False,
+    "provisional": _PROVISIONAL,
     "pending": _PENDING,
     "policy": {"organization_path": "/", "version": 0},
     "rules": _RULES,
@@ -148,9 +160,29 @@ class OverrideRead(BaseModel):
 
 
 class PendingRead(BaseModel):
+    """The candidate the scheduled rounds are watching: confirmed once it has
+    held `confirm_after_days` and been computed on `days_required` distinct days."""
+
+    stage: StageCode = Field(
+        description="What the scheduled round would confirm: the stage closest to the confirmed one "
+        "computed during the dwell (one step at a time)."
+    )
+    since: dt.date = Field(description="The first scheduled day that computed it.")
+    days_held: int = Field(description="Days from `since` to the last scheduled day that counted.")
+    days_counted: int = Field(description="Distinct scheduled days that computed it.")
+    days_required: int = Field(description="Distinct scheduled days needed (the policy's `hysteresis`).")
+    confirm_after_days: int = Field(description="The policy's minimum dwell.")
+    confirm_on: dt.date = Field(
+        description="The earliest day a scheduled round may confirm it, if it still holds then."
+    )
+
+
+class ProvisionalRead(BaseModel):
+    """What the latest evaluation computed, where it differs from the confirmed stage."""
+
     stage: StageCode
-    agreeing_evaluations: int
-    required: int
+    since: dt.date = Field(description="The first evaluation (as_of) that computed it in a row.")
+    reasons: Words | None = Field(description="Why the latest evaluation computed it.")
 
 
 class EvaluationRead(BaseModel):
@@ -161,14 +193,20 @@ class EvaluationRead(BaseModel):
     employee_id: uuid.UUID
     as_of: dt.date
     recorded: bool = Field(description="false for a preview (`record: false`): nothing was stored.")
+    scheduled: bool = Field(
+        False, description="true for the scheduled round, the only evaluation that moves a dwell and confirms."
+    )
     stage: StageCode = Field(
-        description="The effective stage (after hysteresis and any override) when recorded; "
+        description="The effective stage (confirmed, or an override in force) when recorded; "
         "the computed stage in a preview."
     )
     stage_since: dt.date | None
     computed_stage: StageCode
-    changed: bool
-    pending: PendingRead | None = Field(description="A different stage waiting for agreeing evaluations.")
+    changed: bool = Field(description="The effective stage changed (and `employee.stage_changed` was published).")
+    provisional: ProvisionalRead | None = Field(
+        None, description="The computed stage where it differs from the confirmed one (recorded evaluations)."
+    )
+    pending: PendingRead | None = Field(description="A different stage holding for its dwell.")
     policy: PolicyRef
     rules: list[RuleResultRead]
     signals: dict[str, float | None]
@@ -189,6 +227,7 @@ class StageRead(BaseModel):
                     "stage_since": "2026-11-20",
                     "evaluated_stage": "L1_SUBSISTENCE",
                     "evaluated_since": "2025-05-01",
+                    "provisional": _PROVISIONAL,
                     "pending": _PENDING,
                     "override": {
                         "stage": "L2_COMFORTABLE",
@@ -211,6 +250,8 @@ class StageRead(BaseModel):
                         "reasons": _REASONS,
                         "gap": _GAP_TO_L2,
                         "hysteresis": 2,
+                        "confirm_after_days": 14,
+                        "scheduled": True,
                     },
                 }
             ]
@@ -218,11 +259,14 @@ class StageRead(BaseModel):
     )
 
     employee_id: uuid.UUID
-    stage: StageCode
+    stage: StageCode = Field(description="The effective stage: the confirmed one, or an override in force.")
     stage_since: dt.date
-    evaluated_stage: StageCode
+    evaluated_stage: StageCode = Field(description="The confirmed stage of the evaluations.")
     evaluated_since: dt.date
-    pending: PendingRead | None
+    provisional: ProvisionalRead | None = Field(
+        description="What the latest evaluation computed, where it differs from the confirmed stage."
+    )
+    pending: PendingRead | None = Field(description="The candidate holding for its dwell, and when it may confirm.")
     override: OverrideRead | None
     needs: list[Need]
     policy_version: int
@@ -241,8 +285,16 @@ class EvaluateOne(BaseModel):
         },
     )
 
-    as_of: dt.date | None = Field(None, description="Evaluate the signals as they were on this day (default today).")
-    record: bool = Field(True, description="false: a preview that stores nothing (e.g. a past `as_of`).")
+    as_of: dt.date | None = Field(
+        None,
+        description="Evaluate the signals as they were on this day (default today, by the service's clock); "
+        "1900-01-01 to 2199-12-31.",
+    )
+    record: bool = Field(
+        True,
+        description="false: a preview that stores nothing (e.g. a past `as_of`). true: stores the explanation "
+        "and the provisional stage; only the scheduled round (`POST /ops/stages/round`) confirms a change.",
+    )
 
 
 class EvaluateMany(EvaluateOne):
@@ -270,6 +322,7 @@ class EvaluateManyResult(BaseModel):
                 {
                     "evaluated": 1,
                     "changed": 0,
+                    "provisional": 1,
                     "not_found": ["3c9a1f2e-7d4b-4a6c-8e5f-2b1d0c9e8f7a"],
                     "items": [EVALUATION],
                 }
@@ -278,7 +331,8 @@ class EvaluateManyResult(BaseModel):
     )
 
     evaluated: int
-    changed: int
+    changed: int = Field(description="Effective stages that changed (first evaluations, expired overrides).")
+    provisional: int = Field(0, description="Provisional stages that moved.")
     not_found: list[uuid.UUID]
     items: list[EvaluationRead] = Field(
         description="Each evaluation; omitted (empty) for a whole org unit unless `employee_ids` was given."
@@ -315,6 +369,9 @@ class HistoryRead(BaseModel):
                     "previous_stage": "L1_SUBSISTENCE",
                     "since": "2026-11-20",
                     "reason": "override",
+                    "kind": "override",
+                    "as_of": "2026-11-20",
+                    "reasons": None,
                     "policy_version": 0,
                     "detail": {
                         "reason_text": "Took over the Sunrise Logistics key account from Chen Jie.",
@@ -328,12 +385,33 @@ class HistoryRead(BaseModel):
                     "previous_stage": "L2_COMFORTABLE",
                     "since": "2025-05-01",
                     "reason": "evaluation",
+                    "kind": "confirmed",
+                    "as_of": "2025-05-01",
+                    "reasons": {"en": "No rule of L2 or L3 is met.", "zh": "未满足小康或富裕的任何规则。"},
                     "policy_version": 0,
                     "detail": {
                         "as_of": "2025-05-01",
                         "reasons": {"en": "No rule of L2 or L3 is met.", "zh": "未满足小康或富裕的任何规则。"},
+                        "scheduled": True,
                     },
                     "recorded_at": "2025-05-01T01:00:02Z",
+                },
+                {
+                    "id": 4101,
+                    "stage": "L1_SUBSISTENCE",
+                    "previous_stage": "L2_COMFORTABLE",
+                    "since": "2025-04-17",
+                    "reason": "evaluation",
+                    "kind": "provisional",
+                    "as_of": "2025-04-17",
+                    "reasons": {"en": "No rule of L2 or L3 is met.", "zh": "未满足小康或富裕的任何规则。"},
+                    "policy_version": 0,
+                    "detail": {
+                        "as_of": "2025-04-17",
+                        "reasons": {"en": "No rule of L2 or L3 is met.", "zh": "未满足小康或富裕的任何规则。"},
+                        "scheduled": False,
+                    },
+                    "recorded_at": "2025-04-17T09:41:27Z",
                 },
             ]
         },
@@ -344,6 +422,13 @@ class HistoryRead(BaseModel):
     previous_stage: StageCode | None
     since: dt.date
     reason: Literal["evaluation", "override", "override_expired"]
+    kind: HistoryKind = Field(
+        description="`confirmed`: the evaluated stage changed (published as `employee.stage_changed` unless an "
+        "override hides it); `provisional`: what evaluations compute moved, nothing published; `override`, "
+        "`override_expired`: a manager's override set, removed or ended."
+    )
+    as_of: dt.date = Field(description="The business day of the evaluation or action.")
+    reasons: Words | None = Field(None, description="Why the evaluation computed the stage (evaluations only).")
     policy_version: int
     detail: dict[str, Any]
     recorded_at: dt.datetime

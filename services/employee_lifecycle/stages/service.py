@@ -13,11 +13,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, path_within, require_roles
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish_many
 from services.employee_lifecycle.domain import engine, lifecycle
-from services.employee_lifecycle.domain.lifecycle import Change, StageState
+from services.employee_lifecycle.domain.lifecycle import (
+    CONFIRMED,
+    EVALUATION,
+    KIND_OF_REASON,
+    PROVISIONAL,
+    Change,
+    StageState,
+    Step,
+)
 from services.employee_lifecycle.domain.policy import Policy
 from services.employee_lifecycle.employees import repository as employees_repository
 from services.employee_lifecycle.employees.models import Employee
@@ -36,7 +44,11 @@ def state_from_row(row: Any | None) -> StageState:
         stage=row.stage,
         since=row.stage_since,
         candidate=row.candidate_stage,
-        candidate_count=row.candidate_count,
+        candidate_since=row.candidate_since,
+        candidate_days=row.candidate_days,
+        last_counted_on=row.last_counted_on,
+        provisional=row.provisional_stage,
+        provisional_since=row.provisional_since,
         override_stage=row.override_stage,
         override_since=row.override_since,
         override_expires_at=row.override_expires_at,
@@ -82,8 +94,14 @@ class Outcome:
     needs: list[str]
     gap: engine.Gap | None
     state: StageState | None
-    change: Change | None
+    step: Step | None
     recorded: bool
+    scheduled: bool
+
+    @property
+    def change(self) -> Change | None:
+        """The effective stage moved (published as `employee.stage_changed`)."""
+        return self.step.change if self.step is not None else None
 
     def explanation(self) -> dict[str, Any]:
         en, zh = engine.reasons(self.evaluation)
@@ -98,6 +116,8 @@ class Outcome:
             "reasons": {"en": en, "zh": zh},
             "gap": gap_dict(self.gap),
             "hysteresis": self.policy.hysteresis,
+            "confirm_after_days": self.policy.confirm_after_days,
+            "scheduled": self.scheduled,
         }
 
 
@@ -121,26 +141,47 @@ def stage_changed_event(
     )
 
 
-def _history_row(employee_id: uuid.UUID, change: Change, policy_version: int, detail: dict[str, Any]) -> dict[str, Any]:
+def _history_row(
+    session: AsyncSession,
+    employee_id: uuid.UUID,
+    change: Change,
+    policy_version: int,
+    detail: dict[str, Any],
+    *,
+    as_of: dt.date | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    clock = session_clock(session)
     return {
         "employee_id": employee_id,
         "stage": change.stage,
         "previous_stage": change.previous,
         "since": change.since,
         "reason": change.reason,
+        "kind": kind or KIND_OF_REASON[change.reason],
+        "as_of": as_of or clock.today(),
         "policy_version": policy_version,
         "detail": detail,
-        "recorded_at": utcnow(),
+        # The business time: in a simulation the history reads as the simulated days.
+        "recorded_at": clock.now(),
     }
 
 
 async def evaluate_rows(
-    *, session: AsyncSession, employees: Sequence[Any], as_of: dt.date, record: bool, now: dt.datetime | None = None
+    *,
+    session: AsyncSession,
+    employees: Sequence[Any],
+    as_of: dt.date,
+    record: bool,
+    scheduled: bool = False,
+    now: dt.datetime | None = None,
 ) -> list[Outcome]:
     """Evaluate `employees` (rows with id, org_unit_path, capacity): signals
     in one statement per policy currency, rules in memory, and - when
-    `record` - the state, history and events written in bulk."""
-    now = now or utcnow()
+    `record` - the state, history and events written in bulk. Only a
+    `scheduled` evaluation (the daily round) moves a dwell and confirms;
+    others refresh the explanation and the provisional stage."""
+    now = now or session_clock(session).now()
     if not employees:
         return []
     policies = await policies_for(session, {e.org_unit_path for e in employees})
@@ -156,14 +197,15 @@ async def evaluate_rows(
     for e in employees:
         policy = policies[e.org_unit_path]
         evaluation = engine.evaluate(policy, signals[e.id])
+        step: Step | None = None
         if not record:
-            stage, since, new_state, change = evaluation.stage, None, None, None
+            stage, since = evaluation.stage, None
         else:
             prior = states.get(e.id)
-            new_state, change = lifecycle.advance(
-                state_from_row(prior), evaluation.stage, on=as_of, required=policy.hysteresis, now=now
+            step = lifecycle.advance(
+                state_from_row(prior), evaluation.stage, on=as_of, scheduled=scheduled, dwell=policy.dwell, now=now
             )
-            stage, since = new_state.effective(now)  # type: ignore[assignment]
+            stage, since = step.state.effective(now)  # type: ignore[assignment]
         needs = engine.needs(stage, evaluation.signals, policy.needs)
         outcome = Outcome(
             e.id,
@@ -174,13 +216,15 @@ async def evaluate_rows(
             policy,
             needs,
             engine.gap(policy, evaluation, stage),
-            new_state,
-            change,
+            step.state if step is not None else None,
+            step,
             record,
+            scheduled,
         )
         outcomes.append(outcome)
-        if not record or new_state is None:
+        if step is None:
             continue
+        new_state = step.state
         prior = states.get(e.id)
         state_rows.append(
             {
@@ -188,7 +232,11 @@ async def evaluate_rows(
                 "stage": new_state.stage,
                 "stage_since": new_state.since,
                 "candidate_stage": new_state.candidate,
-                "candidate_count": new_state.candidate_count,
+                "candidate_since": new_state.candidate_since,
+                "candidate_days": new_state.candidate_days,
+                "last_counted_on": new_state.last_counted_on,
+                "provisional_stage": new_state.provisional,
+                "provisional_since": new_state.provisional_since,
                 "override_stage": new_state.override_stage,
                 "override_since": new_state.override_since,
                 "override_expires_at": new_state.override_expires_at,
@@ -201,21 +249,28 @@ async def evaluate_rows(
                 "explanation": outcome.explanation(),
             }
         )
-        if change is not None:
-            en, zh = engine.reasons(evaluation)
+        if step.change is None and step.confirmed is None and step.provisional is None:
+            continue
+        en, zh = engine.reasons(evaluation)
+        detail = {
+            "as_of": as_of.isoformat(),
+            "decided_by": evaluation.decided_by,
+            "reasons": {"en": en, "zh": zh},
+            "scheduled": scheduled,
+        }
+        if step.change is not None:
+            history_rows.append(_history_row(session, e.id, step.change, policy.version, detail, as_of=as_of))
+            events.append(stage_changed_event(e.id, e.org_unit_path, e.capacity, step.change, needs, policy.version))
+        if step.confirmed is not None and (step.change is None or step.change.reason != EVALUATION):
+            # Confirmed while an override hides it (or as the override ended): kept, not published.
+            hidden = {**detail, "hidden_by_override": step.change is None}
             history_rows.append(
-                _history_row(
-                    e.id,
-                    change,
-                    policy.version,
-                    {
-                        "as_of": as_of.isoformat(),
-                        "decided_by": evaluation.decided_by,
-                        "reasons": {"en": en, "zh": zh},
-                    },
-                )
+                _history_row(session, e.id, step.confirmed, policy.version, hidden, as_of=as_of, kind=CONFIRMED)
             )
-            events.append(stage_changed_event(e.id, e.org_unit_path, e.capacity, change, needs, policy.version))
+        if step.provisional is not None:
+            history_rows.append(
+                _history_row(session, e.id, step.provisional, policy.version, detail, as_of=as_of, kind=PROVISIONAL)
+            )
     if record:
         await repository.save_states(session, state_rows)
         await repository.add_history(session, history_rows)
@@ -236,7 +291,8 @@ async def evaluate_one(
         raise NotFound(f"Employee {employee_id} was not found (or is inactive).")
     if record and principal.employee_id != employee_id:
         require_roles(principal, "manager", *ADMIN_ROLES)
-    return (await evaluate_rows(session=session, employees=rows, as_of=as_of or utcnow().date(), record=record))[0]
+    as_of = as_of or session_clock(session).today()
+    return (await evaluate_rows(session=session, employees=rows, as_of=as_of, record=record))[0]
 
 
 async def evaluate_many(
@@ -257,7 +313,8 @@ async def evaluate_many(
     )
     found = {r.id for r in rows}
     missing = [i for i in dict.fromkeys(employee_ids or []) if i not in found]
-    outcomes = await evaluate_rows(session=session, employees=rows, as_of=as_of or utcnow().date(), record=record)
+    as_of = as_of or session_clock(session).today()
+    outcomes = await evaluate_rows(session=session, employees=rows, as_of=as_of, record=record)
     return outcomes, missing
 
 
@@ -298,7 +355,7 @@ async def set_override(
     reason: str,
     expires_at: dt.datetime,
 ) -> Any:
-    now = utcnow()
+    now = session_clock(session).now()
     if expires_at <= now:
         raise Unprocessable(
             "The override must expire in the future.",
@@ -318,7 +375,7 @@ async def set_override(
 
 
 async def remove_override(*, session: AsyncSession, principal: Principal, employee_id: uuid.UUID) -> None:
-    now = utcnow()
+    now = session_clock(session).now()
     employee, row = await _override_target(session, principal, employee_id)
     if row.override_stage is None:
         raise NotFound(f"Employee {employee_id} has no override.")
@@ -343,7 +400,7 @@ async def _apply_override(
 ) -> None:
     await repository.update_state(session, employee.id, values)
     if change is not None:
-        await repository.add_history(session, [_history_row(employee.id, change, row.policy_version, detail)])
+        await repository.add_history(session, [_history_row(session, employee.id, change, row.policy_version, detail)])
         await publish_many(
             session,
             [
@@ -357,14 +414,16 @@ async def _apply_override(
 async def lift_expired_overrides(*, session: AsyncSession, now: dt.datetime | None = None) -> int:
     """Lift overrides whose expiry has passed; publish the change where the
     effective stage moves. Run on a schedule and before evaluations."""
-    now = now or utcnow()
+    now = now or session_clock(session).now()
     rows = await repository.expired_overrides(session, now=now)
     history, events = [], []
     for row in rows:
         _, change = lifecycle.lift_expired(state_from_row(row), now=now)
         if change is not None:
             history.append(
-                _history_row(row.employee_id, change, row.policy_version, {"expired_at": str(row.override_expires_at)})
+                _history_row(
+                    session, row.employee_id, change, row.policy_version, {"expired_at": str(row.override_expires_at)}
+                )
             )
             events.append(
                 stage_changed_event(
@@ -391,7 +450,7 @@ class StageSnapshot:
 async def batch_get(
     *, session: AsyncSession, principal: Principal, employee_ids: Sequence[uuid.UUID]
 ) -> tuple[list[StageSnapshot], list[uuid.UUID]]:
-    now = utcnow()
+    now = session_clock(session).now()
     rows = await repository.batch_read(session, employee_ids, _visible(principal))
     load = await signals_repository.open_load(session, [r.id for r in rows], as_of=now.date())
     items = []

@@ -107,32 +107,57 @@ async def test_win_rate_and_quota_attainment(service_client):
     assert round(s["quota_attainment_4q"], 4) == round(1800 / 2100, 4) and s["quarters_at_quota"] == 1
 
 
-async def test_hysteresis_promotion_and_demotion_through_the_api(service_client, connection):
+async def test_recorded_manual_evaluations_are_provisional_and_never_confirm(service_client, connection):
+    """Only the scheduled round confirms (tests/.../test_confirmation.py); an evaluate call
+    records the explanation and a provisional stage, in the history, without an event."""
     client = await service_client("employee_lifecycle")
     emp = await new_employee(client, entered_sales_on="2015-01-01")
     await backfill(client, repeat_business(emp["id"], accounts=3, year=2017))
     first = await evaluate(client, emp["id"], "2017-12-31")
-    assert first["stage"] == "L2_COMFORTABLE"
-    # in 2019 the wins are outside both windows: the computed stage is L1
-    once = await evaluate(client, emp["id"], "2019-06-30")
-    assert once["computed_stage"] == "L1_SUBSISTENCE" and once["stage"] == "L2_COMFORTABLE"
-    assert once["changed"] is False and once["pending"] == {
-        "stage": "L1_SUBSISTENCE",
-        "agreeing_evaluations": 1,
-        "required": 2,
-    }
-    twice = await evaluate(client, emp["id"], "2019-07-01")
-    assert twice["stage"] == "L1_SUBSISTENCE" and twice["changed"] is True and twice["stage_since"] == "2019-07-01"
+    assert first["stage"] == "L2_COMFORTABLE" and first["changed"] is True and first["scheduled"] is False
+    # in 2019 the wins are outside both windows: the computed stage is L1, however often it is asked
+    for as_of in ("2019-06-30", "2019-07-01", "2019-07-02", "2019-07-02"):
+        again = await evaluate(client, emp["id"], as_of)
+        assert again["computed_stage"] == "L1_SUBSISTENCE" and again["stage"] == "L2_COMFORTABLE"
+        assert again["changed"] is False and again["pending"] is None
+        assert again["provisional"]["stage"] == "L1_SUBSISTENCE" and again["provisional"]["since"] == "2019-06-30"
+    state = (await client.get(f"/api/v1/employees/{emp['id']}/stage", headers=ADMIN)).json()
+    assert state["stage"] == "L2_COMFORTABLE" and state["pending"] is None
+    assert state["provisional"]["stage"] == "L1_SUBSISTENCE"
+    assert state["provisional"]["reasons"]["en"].startswith("No rule")
     events = await stage_events(connection, emp["id"])
-    assert [(e["previous_stage"], e["stage"]) for e in events] == [
-        (None, "L2_COMFORTABLE"),
-        ("L2_COMFORTABLE", "L1_SUBSISTENCE"),
-    ]
+    assert [(e["previous_stage"], e["stage"]) for e in events] == [(None, "L2_COMFORTABLE")]
     history = (await client.get(f"/api/v1/employees/{emp['id']}/stage/history", headers=ADMIN)).json()
-    assert [(h["stage"], h["reason"]) for h in history["items"]] == [
-        ("L1_SUBSISTENCE", "evaluation"),
-        ("L2_COMFORTABLE", "evaluation"),
+    assert [(h["kind"], h["stage"], h["previous_stage"], h["as_of"]) for h in history["items"]] == [
+        ("provisional", "L1_SUBSISTENCE", "L2_COMFORTABLE", "2019-06-30"),
+        ("confirmed", "L2_COMFORTABLE", None, "2017-12-31"),
     ]
+    assert history["items"][0]["reasons"]["en"].startswith("No rule")
+    confirmed = (
+        await client.get(f"/api/v1/employees/{emp['id']}/stage/history", params={"kind": "confirmed"}, headers=ADMIN)
+    ).json()
+    assert [h["stage"] for h in confirmed["items"]] == ["L2_COMFORTABLE"]
+
+
+async def test_as_of_out_of_range_is_a_422_naming_the_field(service_client):
+    client = await service_client("employee_lifecycle")
+    emp = await new_employee(client)
+    for bad in ("0001-01-01", "9999-12-31"):
+        r = await client.get(f"/api/v1/employees/{emp['id']}/signals", params={"as_of": bad}, headers=ADMIN)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["errors"][0]["loc"] == ["query", "as_of"]
+        for path, body in (
+            (f"/api/v1/employees/{emp['id']}/stage:evaluate", {"as_of": bad}),
+            ("/api/v1/employees/stages:evaluate", {"as_of": bad, "employee_ids": [emp["id"]]}),
+            ("/api/v1/employees/stages:evaluate", {"as_of": bad, "org_unit": "/group"}),
+        ):
+            r = await client.post(path, json=body, headers=ADMIN)
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["errors"][0]["loc"] == ["body", "as_of"]
+    edge = await client.get(f"/api/v1/employees/{emp['id']}/signals", params={"as_of": "1900-01-01"}, headers=ADMIN)
+    assert edge.status_code == 200
+    edge = await evaluate(client, emp["id"], "2199-12-31", record=False)
+    assert edge["stage"] == "L1_SUBSISTENCE"
 
 
 async def test_override_with_reason_then_expiry(service_client, connection):
