@@ -66,42 +66,49 @@ async def breakdown(session: AsyncSession, employee_id: uuid.UUID) -> Any:
 _ORG = "split_part({0}, '/', 2) || '/' || split_part({0}, '/', 3)"
 _REQUESTER_ORG = _ORG.format("requester_org_unit_path")
 _OWNER_ORG = _ORG.format("owner_org_unit_path")
+# What a reader sees (domain.workflow.effective_status): undecided past its expiry is `expired`.
+_EFFECTIVE_STATUS = "CASE WHEN status = 'requested' AND expires_at <= :now THEN 'expired' ELSE status END"
 # One round trip for every figure (four grouped reads, each on its
-# (owner|connector|assignee, status) index), returned as JSON.
+# (owner|connector|assignee, status) index), returned as JSON. The window runs
+# on business times (`requested_at`, `fulfilled_at`: the clock's, not the records').
 _DEMAND_SQL = f"""
 WITH requests AS (
-    SELECT status,
-           count(*) FILTER (WHERE created_at >= :since) AS in_window,
-           count(*) FILTER (WHERE created_at >= :since
+    SELECT {_EFFECTIVE_STATUS} AS status,
+           count(*) FILTER (WHERE requested_at >= :since) AS in_window,
+           count(*) FILTER (WHERE requested_at >= :since
                             AND {_REQUESTER_ORG} <> {_OWNER_ORG}) AS other_org,
            count(*) AS total
     FROM resource_share.resource_requests
-    WHERE owner_id = :employee_id AND (created_at >= :since OR status = 'requested')
-    GROUP BY status
+    WHERE owner_id = :employee_id AND (requested_at >= :since OR status = 'requested')
+    GROUP BY 1
 ), introductions AS (
-    SELECT status, count(*) FILTER (WHERE created_at >= :since) AS in_window, count(*) AS total
+    SELECT {_EFFECTIVE_STATUS} AS status,
+           count(*) FILTER (WHERE requested_at >= :since) AS in_window,
+           count(*) AS total
     FROM resource_share.introductions
-    WHERE connector_id = :employee_id AND (created_at >= :since OR status = 'requested')
-    GROUP BY status
+    WHERE connector_id = :employee_id AND (requested_at >= :since OR status = 'requested')
+    GROUP BY 1
 )
 SELECT
     (SELECT coalesce(json_agg(requests), '[]') FROM requests) AS requests,
     (SELECT coalesce(json_agg(introductions), '[]') FROM introductions) AS introductions,
     (SELECT count(DISTINCT {_REQUESTER_ORG}) FROM resource_share.resource_requests
-     WHERE owner_id = :employee_id AND created_at >= :since) AS organizations,
+     WHERE owner_id = :employee_id AND requested_at >= :since) AS organizations,
     (SELECT count(*) FROM resource_share.support_requests
      WHERE assignee_id = :employee_id AND status = 'assigned') AS assigned_open,
     (SELECT count(*) FROM resource_share.support_requests
-     WHERE assignee_id = :employee_id AND status = 'fulfilled' AND updated_at >= :since) AS fulfilled
-"""  # noqa: S608 - interpolates only the organisation expressions above, built from constant column names
+     WHERE assignee_id = :employee_id AND status = 'fulfilled' AND fulfilled_at >= :since) AS fulfilled
+"""  # noqa: S608 - interpolates only the constant expressions above, built from constant column names
 _DEMAND = sa.text(_DEMAND_SQL).bindparams(
-    sa.bindparam("employee_id", type_=sa.Uuid), sa.bindparam("since", type_=sa.DateTime(timezone=True))
+    sa.bindparam("employee_id", type_=sa.Uuid),
+    sa.bindparam("since", type_=sa.DateTime(timezone=True)),
+    sa.bindparam("now", type_=sa.DateTime(timezone=True)),
 )
 
 
-async def demand(session: AsyncSession, employee_id: uuid.UUID, since: Any) -> dict[str, Any]:
-    """What others ask of the employee, in one statement."""
-    row = (await session.execute(_DEMAND, {"employee_id": employee_id, "since": since})).one()
+async def demand(session: AsyncSession, employee_id: uuid.UUID, *, since: Any, now: Any) -> dict[str, Any]:
+    """What others ask of the employee since `since`, as it stands at `now` (the business clock), in one statement."""
+    row = (await session.execute(_DEMAND, {"employee_id": employee_id, "since": since, "now": now})).one()
     requests, introductions = row.requests, row.introductions
     return {
         "resource_requests": {

@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Forbidden, NotFound
 from sanlun.kernel.event_routes import CloudEvent
 from sanlun.kernel.peers import Peers
@@ -87,8 +87,9 @@ async def demand_of(
     """Not shown on a public profile: what is asked of someone is for them and their line."""
     if not await _in_line(session, principal, peers, employee_id, await repository.get_profile(session, employee_id)):
         raise NotFound(f"No demand figures for {employee_id} that you may see.")
-    since = utcnow() - dt.timedelta(days=window_days)
-    figures = await repository.demand(session, employee_id, since)
+    now = session_clock(session).now()
+    since = now - dt.timedelta(days=window_days)
+    figures = await repository.demand(session, employee_id, since=since, now=now)
     return Demand(employee_id=employee_id, since=since, window_days=window_days, **figures)
 
 
@@ -114,7 +115,7 @@ async def put_profile(
         profile = Profile(employee_id=employee_id, org_unit_path=principal.org_unit_path)
         session.add(profile)
     if data.public and not profile.public:
-        profile.published_at = utcnow()
+        profile.published_at = session_clock(session).now()
     profile.public, profile.headline, profile.expertise_areas = data.public, data.headline, data.expertise_areas
     profile.org_unit_path = principal.org_unit_path
     await session.flush()

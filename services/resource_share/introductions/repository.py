@@ -1,5 +1,6 @@
 """All queries of introductions, including the subgraph a path query needs."""
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -23,13 +24,14 @@ _COLUMNS = (
 )
 
 
-def _live() -> sa.ColumnElement[bool]:
-    return sa.and_(Resource.type == "relationship", Resource.consent_expires_on >= sa.func.current_date())
+def _live(today: dt.date) -> sa.ColumnElement[bool]:
+    """A relationship whose consent still holds on `today` (the business clock's day)."""
+    return sa.and_(Resource.type == "relationship", Resource.consent_expires_on >= today)
 
 
-def _graph() -> sa.ColumnElement[bool]:
+def _graph(today: dt.date) -> sa.ColumnElement[bool]:
     # Spelled as the partial indexes' predicate so the planner uses them.
-    return sa.and_(_live(), Resource.scope.in_(GRAPH_SCOPES))
+    return sa.and_(_live(today), Resource.scope.in_(GRAPH_SCOPES))
 
 
 async def subgraph(
@@ -38,6 +40,7 @@ async def subgraph(
     requester_id: uuid.UUID,
     contact_id: uuid.UUID | None,
     account_id: uuid.UUID | None,
+    today: dt.date,
 ) -> list[Relationship]:
     """Every edge a path of at most three hops to the target can use, in one
     statement: shared relationships to the target (or its account), the
@@ -45,16 +48,16 @@ async def subgraph(
     requester's contacts to the people who know the target."""
     if contact_id is not None:
         # Two index scans joined by UNION: an OR across both columns would scan the table.
-        accounts = sa.select(Resource.account_id).where(_graph(), Resource.contact_id == contact_id)
+        accounts = sa.select(Resource.account_id).where(_graph(today), Resource.contact_id == contact_id)
         target = sa.union(
-            sa.select(*_COLUMNS).where(_graph(), Resource.contact_id == contact_id),
-            sa.select(*_COLUMNS).where(_graph(), Resource.account_id.in_(accounts.scalar_subquery())),
+            sa.select(*_COLUMNS).where(_graph(today), Resource.contact_id == contact_id),
+            sa.select(*_COLUMNS).where(_graph(today), Resource.account_id.in_(accounts.scalar_subquery())),
         ).cte("target_edges")
     else:
-        target = sa.select(*_COLUMNS).where(_graph(), Resource.account_id == account_id).cte("target_edges")
-    own = sa.select(*_COLUMNS).where(_live(), Resource.owner_id == requester_id).cte("own_edges")
+        target = sa.select(*_COLUMNS).where(_graph(today), Resource.account_id == account_id).cte("target_edges")
+    own = sa.select(*_COLUMNS).where(_live(today), Resource.owner_id == requester_id).cte("own_edges")
     mutual = sa.select(*_COLUMNS).where(
-        _graph(),
+        _graph(today),
         Resource.contact_id.in_(sa.select(own.c.contact_id)),
         Resource.owner_id.in_(sa.select(target.c.owner_id)),
         Resource.owner_id != requester_id,
@@ -87,13 +90,18 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
     )
 
 
-def list_statement(principal: Principal, *, role: str | None, status: str | None) -> sa.Select[Any]:
+def list_statement(principal: Principal, *, role: str | None, status: str | None, now: dt.datetime) -> sa.Select[Any]:
+    """`expired` and `requested` are told apart at `now`, the business clock's time."""
     stmt = sa.select(Introduction).where(visible(principal))
     if role == "requester":
         stmt = stmt.where(Introduction.requester_id == principal.employee_id)
     elif role == "connector":
         stmt = stmt.where(Introduction.connector_id == principal.employee_id)
-    if status:
+    if status == "expired":
+        stmt = stmt.where(Introduction.status == "requested", Introduction.expires_at <= now)
+    elif status == "requested":
+        stmt = stmt.where(Introduction.status == "requested", Introduction.expires_at > now)
+    elif status:
         stmt = stmt.where(Introduction.status == status)
     return stmt
 

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal
+from sanlun.kernel.clock import Clock, ClockDep
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -114,6 +115,7 @@ async def create_introduction(
     session: DbSession,
     principal: CurrentPrincipal,
     peers: PeersDep,
+    clock: ClockDep,
 ) -> IntroductionRead:
     """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
     await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
@@ -126,7 +128,7 @@ async def create_introduction(
     )
     response.headers["Location"] = f"/api/v1/introductions/{created.id}"
     set_etag(response, created.version)
-    return service.present(created, principal)
+    return service.present(created, principal, now=clock.now())
 
 
 @router.get(
@@ -136,21 +138,23 @@ async def list_introductions(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
     page: Pagination,
     role: Annotated[
         Literal["requester", "connector"] | None,
         Query(description="`requester`: ones you asked for; `connector`: ones waiting on you."),
     ] = None,
     status: Annotated[
-        Literal["requested", "accepted", "declined", "introduced", "failed"] | None,
-        Query(description="Only this status."),
+        Literal["requested", "accepted", "declined", "introduced", "failed", "expired"] | None,
+        Query(description="Only this status (`expired`: still undecided after `expires_at`)."),
     ] = None,
 ) -> Page[IntroductionRead]:
-    stmt = repository.list_statement(principal, role=role, status=status)
+    now = clock.now()
+    stmt = repository.list_statement(principal, role=role, status=status, now=now)
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(Introduction.created_at, Introduction.id), params=page
     )
-    return Page[IntroductionRead](items=[service.present(r, principal) for r in rows], next_cursor=next_cursor)
+    return Page[IntroductionRead](items=[service.present(r, principal, now=now) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -160,11 +164,15 @@ async def list_introductions(
     responses=problem_responses(NotFound),
 )
 async def get_introduction(
-    introduction_id: IntroductionId, response: Response, session: DbSession, principal: CurrentPrincipal
+    introduction_id: IntroductionId,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> IntroductionRead:
     found = await service.get(session=session, principal=principal, introduction_id=introduction_id)
     set_etag(response, found.version)
-    return service.present(found, principal)
+    return service.present(found, principal, now=clock.now())
 
 
 async def _act(
@@ -172,6 +180,7 @@ async def _act(
     response: Response,
     session: DbSession,
     principal: Principal,
+    clock: Clock,
     introduction_id: uuid.UUID,
     action: str,
     note: str,
@@ -180,7 +189,7 @@ async def _act(
     check_if_match(request, found.version)
     found = await service.act(session=session, principal=principal, introduction=found, action=action, note=note)
     set_etag(response, found.version)
-    return service.present(found, principal)
+    return service.present(found, principal, now=clock.now())
 
 
 @router.post(
@@ -196,8 +205,9 @@ async def accept_introduction(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> IntroductionRead:
-    return await _act(request, response, session, principal, introduction_id, "accept", data.note)
+    return await _act(request, response, session, principal, clock, introduction_id, "accept", data.note)
 
 
 @router.post(
@@ -213,8 +223,9 @@ async def decline_introduction(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> IntroductionRead:
-    return await _act(request, response, session, principal, introduction_id, "decline", data.note)
+    return await _act(request, response, session, principal, clock, introduction_id, "decline", data.note)
 
 
 @router.post(
@@ -230,8 +241,9 @@ async def complete_introduction(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> IntroductionRead:
-    return await _act(request, response, session, principal, introduction_id, "introduce", data.note)
+    return await _act(request, response, session, principal, clock, introduction_id, "introduce", data.note)
 
 
 @router.post(
@@ -247,5 +259,6 @@ async def fail_introduction(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> IntroductionRead:
-    return await _act(request, response, session, principal, introduction_id, "fail", data.note)
+    return await _act(request, response, session, principal, clock, introduction_id, "fail", data.note)

@@ -163,6 +163,7 @@ class IntroductionRead(BaseModel):
                     "hops": 2,
                     "opportunity_id": _OPPORTUNITY,
                     "message": _MESSAGE,
+                    "requested_at": "2026-11-24T02:00:00Z",
                     "status": "introduced",
                     "allowed_actions": [],
                     "expires_at": "2026-12-08T02:00:00Z",
@@ -188,7 +189,11 @@ class IntroductionRead(BaseModel):
     hops: int
     opportunity_id: uuid.UUID | None
     message: str
-    status: Literal["requested", "accepted", "declined", "introduced", "failed", "expired"]
+    requested_at: Annotated[dt.datetime, Field(description="When it was asked, on the business clock.")]
+    status: Annotated[
+        Literal["requested", "accepted", "declined", "introduced", "failed", "expired"],
+        Field(description="`expired` when still undecided after `expires_at` (on the business clock)."),
+    ]
     allowed_actions: list[str]
     expires_at: dt.datetime
     decided_at: dt.datetime | None

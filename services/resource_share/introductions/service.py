@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
 from services.resource_share.access import may_decide
@@ -44,7 +44,13 @@ async def find_paths(
     limit: int,
 ) -> list[paths.Path]:
     me = _requester(principal)
-    edges = await repository.subgraph(session, requester_id=me, contact_id=contact_id, account_id=account_id)
+    edges = await repository.subgraph(
+        session,
+        requester_id=me,
+        contact_id=contact_id,
+        account_id=account_id,
+        today=session_clock(session).today(),
+    )
     targets = {contact_id} if contact_id is not None else {e.contact_id for e in edges if e.account_id == account_id}
     return paths.rank_paths(
         requester_id=me,
@@ -121,6 +127,7 @@ async def create(
             errors=[{"loc": ["body", "relationship_ids"], "msg": "is not a current path to the target"}],
         )
     connector = path.connector
+    now = session_clock(session).now()
     introduction = Introduction(
         requester_id=principal.employee_id,
         requester_org_unit_path=principal.org_unit_path,
@@ -140,7 +147,8 @@ async def create(
         opportunity_id=data.opportunity_id,
         message=data.message,
         status="requested",
-        expires_at=utcnow() + dt.timedelta(days=expiry_days),
+        requested_at=now,
+        expires_at=now + dt.timedelta(days=expiry_days),
         note="",
     )
     session.add(introduction)
@@ -164,7 +172,7 @@ async def act(
         principal, owner_id=introduction.connector_id, owner_org_unit_path=introduction.connector_org_unit_path
     ):
         raise Forbidden(f"Only the connector or their manager may {action} this introduction.")
-    now = utcnow()
+    now = session_clock(session).now()
     try:
         introduction.status = workflow.next_status(
             workflow.INTRODUCTION_TRANSITIONS,
@@ -209,8 +217,9 @@ def completed_event(introduction: Introduction) -> Event:
     )
 
 
-def present(introduction: Introduction, principal: Principal) -> IntroductionRead:
-    status = workflow.effective_status(introduction.status, introduction.expires_at, utcnow())
+def present(introduction: Introduction, principal: Principal, *, now: dt.datetime) -> IntroductionRead:
+    """The introduction as `principal` sees it at `now` (the business clock)."""
+    status = workflow.effective_status(introduction.status, introduction.expires_at, now)
     connector_side = can_see(
         principal, owner_id=introduction.connector_id, org_unit_path=introduction.connector_org_unit_path
     )
@@ -235,6 +244,7 @@ def present(introduction: Introduction, principal: Principal) -> IntroductionRea
         hops=introduction.hops,
         opportunity_id=introduction.opportunity_id,
         message=introduction.message,
+        requested_at=introduction.requested_at,
         status=status,  # type: ignore[arg-type]
         allowed_actions=workflow.allowed_actions(workflow.INTRODUCTION_TRANSITIONS, status),
         expires_at=introduction.expires_at,

@@ -49,6 +49,8 @@ class ResourceRequest(RecordMixin, Base):
     opportunity_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     message: Mapped[str] = mapped_column(sa.Text, default="")
     status: Mapped[str] = mapped_column(sa.String(20), default="requested")
+    # When it was asked on the business clock (sanlun.kernel.clock); `created_at` stays the record's real time.
+    requested_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     due_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     decided_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)

@@ -1,5 +1,6 @@
 """All queries of resource requests."""
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -7,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, visibility_clause
-from sanlun.kernel.db import utcnow
 from services.resource_share.requests.models import ResourceRequest
 from services.resource_share.resources.models import Resource
 
@@ -33,7 +33,9 @@ def list_statement(
     status: str | None,
     resource_id: uuid.UUID | None,
     opportunity_id: uuid.UUID | None,
+    now: dt.datetime,
 ) -> sa.Select[Any]:
+    """`expired` and `requested` are told apart at `now`, the business clock's time."""
     stmt = sa.select(ResourceRequest).where(visible(principal))
     me = principal.employee_id
     if role == "requester":
@@ -41,9 +43,9 @@ def list_statement(
     elif role == "owner":
         stmt = stmt.where(ResourceRequest.owner_id == me)
     if status == "expired":
-        stmt = stmt.where(ResourceRequest.status == "requested", ResourceRequest.expires_at <= utcnow())
+        stmt = stmt.where(ResourceRequest.status == "requested", ResourceRequest.expires_at <= now)
     elif status == "requested":
-        stmt = stmt.where(ResourceRequest.status == "requested", ResourceRequest.expires_at > utcnow())
+        stmt = stmt.where(ResourceRequest.status == "requested", ResourceRequest.expires_at > now)
     elif status:
         stmt = stmt.where(ResourceRequest.status == status)
     if resource_id is not None:

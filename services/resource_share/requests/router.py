@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal
+from sanlun.kernel.clock import Clock, ClockDep
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -49,6 +50,7 @@ async def list_resource_requests(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
     page: Pagination,
     role: Annotated[
         Literal["requester", "owner"] | None,
@@ -58,13 +60,14 @@ async def list_resource_requests(
     resource_id: Annotated[uuid.UUID | None, Query(description="Only requests for this resource.")] = None,
     opportunity_id: Annotated[uuid.UUID | None, Query(description="Only requests for this opportunity.")] = None,
 ) -> Page[RequestRead]:
+    now = clock.now()
     stmt = repository.list_statement(
-        principal, role=role, status=status, resource_id=resource_id, opportunity_id=opportunity_id
+        principal, role=role, status=status, resource_id=resource_id, opportunity_id=opportunity_id, now=now
     )
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(ResourceRequest.created_at, ResourceRequest.id), params=page
     )
-    return Page[RequestRead](items=[service.present(r, principal) for r in rows], next_cursor=next_cursor)
+    return Page[RequestRead](items=[service.present(r, principal, now=now) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -81,6 +84,7 @@ async def create_resource_request(
     session: DbSession,
     principal: CurrentPrincipal,
     peers: PeersDep,
+    clock: ClockDep,
 ) -> RequestRead:
     """An `opportunity_id` must be one you may see (the opportunity service is asked, with your token)."""
     await lookups.check_opportunity(peers, data.opportunity_id, ["body", "opportunity_id"])
@@ -94,7 +98,7 @@ async def create_resource_request(
     )
     response.headers["Location"] = f"/api/v1/resource-requests/{created.id}"
     set_etag(response, created.version)
-    return service.present(created, principal)
+    return service.present(created, principal, now=clock.now())
 
 
 @router.get(
@@ -104,11 +108,11 @@ async def create_resource_request(
     responses=problem_responses(NotFound),
 )
 async def get_resource_request(
-    request_id: RequestId, response: Response, session: DbSession, principal: CurrentPrincipal
+    request_id: RequestId, response: Response, session: DbSession, principal: CurrentPrincipal, clock: ClockDep
 ) -> RequestRead:
     found = await service.get(session=session, principal=principal, request_id=request_id)
     set_etag(response, found.version)
-    return service.present(found, principal)
+    return service.present(found, principal, now=clock.now())
 
 
 async def _act(
@@ -116,6 +120,7 @@ async def _act(
     response: Response,
     session: DbSession,
     principal: Principal,
+    clock: Clock,
     request_id: uuid.UUID,
     action: str,
     **kwargs: object,
@@ -124,7 +129,7 @@ async def _act(
     check_if_match(request, found.version)
     found = await service.act(session=session, principal=principal, request=found, action=action, **kwargs)  # type: ignore[arg-type]
     set_etag(response, found.version)
-    return service.present(found, principal)
+    return service.present(found, principal, now=clock.now())
 
 
 @router.post(
@@ -140,8 +145,9 @@ async def approve_resource_request(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> RequestRead:
-    return await _act(request, response, session, principal, request_id, "approve", note=data.note)
+    return await _act(request, response, session, principal, clock, request_id, "approve", note=data.note)
 
 
 @router.post(
@@ -157,8 +163,9 @@ async def decline_resource_request(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> RequestRead:
-    return await _act(request, response, session, principal, request_id, "decline", note=data.note)
+    return await _act(request, response, session, principal, clock, request_id, "decline", note=data.note)
 
 
 @router.post(
@@ -174,8 +181,11 @@ async def fulfil_resource_request(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> RequestRead:
-    return await _act(request, response, session, principal, request_id, "fulfil", note=data.note, outcome=data.outcome)
+    return await _act(
+        request, response, session, principal, clock, request_id, "fulfil", note=data.note, outcome=data.outcome
+    )
 
 
 @router.post(
@@ -191,8 +201,11 @@ async def rate_resource_request(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> RequestRead:
-    return await _act(request, response, session, principal, request_id, "rate", note=data.comment, rating=data.rating)
+    return await _act(
+        request, response, session, principal, clock, request_id, "rate", note=data.comment, rating=data.rating
+    )
 
 
 @router.post(
@@ -209,6 +222,7 @@ async def record_resource_request_outcome(
     session: DbSession,
     principal: CurrentPrincipal,
     peers: PeersDep,
+    clock: ClockDep,
 ) -> RequestRead:
     found = await service.get(session=session, principal=principal, request_id=request_id, lock=True)
     check_if_match(request, found.version)
@@ -217,4 +231,4 @@ async def record_resource_request_outcome(
         session=session, principal=principal, request=found, outcome=data.outcome, opportunity_id=data.opportunity_id
     )
     set_etag(response, found.version)
-    return service.present(found, principal)
+    return service.present(found, principal, now=clock.now())

@@ -105,6 +105,7 @@ class RequestRead(BaseModel):
                     "requester_org_unit_path": "/group/east/team-3",
                     "opportunity_id": _OPPORTUNITY,
                     "message": _MESSAGE,
+                    "requested_at": "2026-11-02T02:00:00Z",
                     "status": "rated",
                     "allowed_actions": [],
                     "due_at": "2026-11-04T02:00:00Z",
@@ -137,7 +138,10 @@ class RequestRead(BaseModel):
     requester_org_unit_path: str
     opportunity_id: uuid.UUID | None
     message: str
-    status: Annotated[Status, Field(description="`expired` when still undecided after `expires_at`.")]
+    requested_at: Annotated[dt.datetime, Field(description="When it was asked, on the business clock.")]
+    status: Annotated[
+        Status, Field(description="`expired` when still undecided after `expires_at` (on the business clock).")
+    ]
     allowed_actions: list[str]
     due_at: Annotated[dt.datetime, Field(description="The SLA: the owner should decide by then.")]
     overdue: bool

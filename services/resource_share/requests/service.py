@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import check_as_of, session_clock
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
 from services.resource_share.access import may_decide
@@ -40,8 +40,13 @@ async def create(
             "You own this resource; there is nothing to request.",
             errors=[{"loc": ["body", "resource_id"], "msg": "is your own resource"}],
         )
-    now = utcnow()
-    expires_at = data.needed_by or now + dt.timedelta(days=expiry_days)
+    now = session_clock(session).now()
+    needed_by = data.needed_by
+    if needed_by is not None:
+        check_as_of(needed_by.date(), "needed_by", loc="body")
+        if needed_by.tzinfo is None:  # a time without an offset is taken as UTC, like every stored time
+            needed_by = needed_by.replace(tzinfo=dt.UTC)
+    expires_at = needed_by or now + dt.timedelta(days=expiry_days)
     if expires_at <= now:
         raise Unprocessable(
             "needed_by is already past.", errors=[{"loc": ["body", "needed_by"], "msg": "is in the past"}]
@@ -57,6 +62,7 @@ async def create(
         opportunity_id=data.opportunity_id,
         message=data.message,
         status="requested",
+        requested_at=now,
         due_at=min(now + dt.timedelta(hours=sla_hours), expires_at),
         expires_at=expires_at,
         decision_note="",
@@ -84,7 +90,7 @@ async def act(
         raise Forbidden(f"Only the owner of the resource or their manager may {action} this request.")
     if action in workflow.REQUESTER_ACTIONS and principal.employee_id != request.requester_id:
         raise Forbidden(f"Only the requester may {action} this request.")
-    now = utcnow()
+    now = session_clock(session).now()
     try:
         request.status = workflow.next_status(
             workflow.REQUEST_TRANSITIONS, status=request.status, action=action, expires_at=request.expires_at, now=now
@@ -156,8 +162,9 @@ def used_event(request: ResourceRequest) -> Event:
     )
 
 
-def present(request: ResourceRequest, principal: Principal) -> RequestRead:
-    now = utcnow()
+def present(request: ResourceRequest, principal: Principal, *, now: dt.datetime) -> RequestRead:
+    """The request as `principal` sees it at `now` (the business clock): past
+    its expiry an undecided request reads `expired`, past its due time `overdue`."""
     status = workflow.effective_status(request.status, request.expires_at, now)
     owner_side = can_see(principal, owner_id=request.owner_id, org_unit_path=request.owner_org_unit_path)
     hidden = request.resource_type == ResourceType.RELATIONSHIP and not owner_side
@@ -177,6 +184,7 @@ def present(request: ResourceRequest, principal: Principal) -> RequestRead:
         requester_org_unit_path=request.requester_org_unit_path,
         opportunity_id=request.opportunity_id,
         message=request.message,
+        requested_at=request.requested_at,
         status=status,  # type: ignore[arg-type]
         allowed_actions=workflow.allowed_actions(workflow.REQUEST_TRANSITIONS, status),
         due_at=request.due_at,

@@ -1,5 +1,6 @@
 """All queries of the resources area."""
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -15,18 +16,17 @@ def editable(principal: Principal) -> sa.ColumnElement[bool]:
     return visibility_clause(principal, owner_column=Resource.owner_id, org_unit_column=Resource.org_unit_path)
 
 
-def consent_live() -> sa.ColumnElement[bool]:
-    """A relationship whose contact's consent has expired is hidden (but from its owner)."""
-    return sa.or_(Resource.type != "relationship", Resource.consent_expires_on >= sa.func.current_date())
+def consent_live(today: dt.date) -> sa.ColumnElement[bool]:
+    """A relationship whose contact's consent has expired before `today` (the
+    business clock's day) is hidden (but from its owner)."""
+    return sa.or_(Resource.type != "relationship", Resource.consent_expires_on >= today)
 
 
-def visible(principal: Principal) -> sa.ColumnElement[bool]:
+def visible(principal: Principal, today: dt.date) -> sa.ColumnElement[bool]:
     """`editable` widened by each resource's scope; expired consents hidden from all but the owner."""
     owner = principal.employee_id
-    return sa.and_(
-        _in_scope(principal),
-        sa.or_(consent_live(), Resource.owner_id == owner) if owner is not None else consent_live(),
-    )
+    live = consent_live(today)
+    return sa.and_(_in_scope(principal), sa.or_(live, Resource.owner_id == owner) if owner is not None else live)
 
 
 def _in_scope(principal: Principal) -> sa.ColumnElement[bool]:
@@ -46,6 +46,7 @@ def _in_scope(principal: Principal) -> sa.ColumnElement[bool]:
 def list_statement(
     principal: Principal,
     *,
+    today: dt.date,
     type: str | None = None,
     industry: str | None = None,
     solution: str | None = None,
@@ -53,7 +54,7 @@ def list_statement(
     owner_id: uuid.UUID | None = None,
     q: str | None = None,
 ) -> sa.Select[Any]:
-    stmt = sa.select(Resource).where(visible(principal))
+    stmt = sa.select(Resource).where(visible(principal, today))
     if type:
         stmt = stmt.where(Resource.type == type)
     if industry:
@@ -77,6 +78,8 @@ def _discloses(principal: Principal, levels: tuple[str, ...]) -> sa.ColumnElemen
     return sa.or_(Resource.type != "relationship", Resource.disclosure.in_(levels), editable(principal))
 
 
-async def get_visible(session: AsyncSession, principal: Principal, resource_id: uuid.UUID) -> Resource | None:
-    stmt = sa.select(Resource).where(Resource.id == resource_id, visible(principal))
+async def get_visible(
+    session: AsyncSession, principal: Principal, resource_id: uuid.UUID, *, today: dt.date
+) -> Resource | None:
+    stmt = sa.select(Resource).where(Resource.id == resource_id, visible(principal, today))
     return (await session.execute(stmt)).scalar_one_or_none()

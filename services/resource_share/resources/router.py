@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.clock import ClockDep
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Forbidden,
@@ -36,6 +37,7 @@ async def list_resources(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
     page: Pagination,
     type: Annotated[ResourceType | None, Query(description="Only resources of this type.")] = None,
     industry: Annotated[
@@ -52,11 +54,19 @@ async def list_resources(
         str | None, Query(min_length=1, max_length=200, description="Words to find in the title or summary.")
     ] = None,
 ) -> Page[ResourceRead]:
+    today = clock.today()
     stmt = repository.list_statement(
-        principal, type=type, industry=industry, solution=solution, organization=organization, owner_id=owner_id, q=q
+        principal,
+        today=today,
+        type=type,
+        industry=industry,
+        solution=solution,
+        organization=organization,
+        owner_id=owner_id,
+        q=q,
     )
     rows, next_cursor = await paginate(session, request, stmt, order_by=(Resource.created_at, Resource.id), params=page)
-    return Page[ResourceRead](items=[service.present(r, principal) for r in rows], next_cursor=next_cursor)
+    return Page[ResourceRead](items=[service.present(r, principal, today=today) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -67,12 +77,12 @@ async def list_resources(
     responses=problem_responses(Forbidden, Unprocessable),
 )
 async def create_resource(
-    data: ResourceCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+    data: ResourceCreate, response: Response, session: DbSession, principal: CurrentPrincipal, clock: ClockDep
 ) -> ResourceRead:
     resource = await service.create(session=session, principal=principal, data=data)
     response.headers["Location"] = f"/api/v1/resources/{resource.id}"
     set_etag(response, resource.version)
-    return service.present(resource, principal)
+    return service.present(resource, principal, today=clock.today())
 
 
 @router.get(
@@ -82,11 +92,11 @@ async def create_resource(
     responses=problem_responses(NotFound),
 )
 async def get_resource(
-    resource_id: ResourceId, response: Response, session: DbSession, principal: CurrentPrincipal
+    resource_id: ResourceId, response: Response, session: DbSession, principal: CurrentPrincipal, clock: ClockDep
 ) -> ResourceRead:
     resource = await service.get(session=session, principal=principal, resource_id=resource_id)
     set_etag(response, resource.version)
-    return service.present(resource, principal)
+    return service.present(resource, principal, today=clock.today())
 
 
 @router.patch(
@@ -102,9 +112,10 @@ async def update_resource(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    clock: ClockDep,
 ) -> ResourceRead:
     resource = await service.get(session=session, principal=principal, resource_id=resource_id)
     check_if_match(request, resource.version)
     resource = await service.update(session=session, principal=principal, resource=resource, data=data)
     set_etag(response, resource.version)
-    return service.present(resource, principal)
+    return service.present(resource, principal, today=clock.today())

@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from services.resource_share.domain.paths import organization_of
 from services.resource_share.resources import repository
@@ -14,7 +15,7 @@ from services.resource_share.resources.schemas import RelationshipRead, Resource
 
 
 async def get(*, session: AsyncSession, principal: Principal, resource_id: uuid.UUID) -> Resource:
-    resource = await repository.get_visible(session, principal, resource_id)
+    resource = await repository.get_visible(session, principal, resource_id, today=session_clock(session).today())
     if resource is None:
         raise NotFound(f"Resource {resource_id} was not found.")
     return resource
@@ -26,6 +27,9 @@ async def create(*, session: AsyncSession, principal: Principal, data: ResourceC
         raise Forbidden("Only an employee can share a resource: the token's subject is not an employee id.")
     fields = data.model_dump(exclude={"relationship"})
     if data.relationship is not None:
+        # Checked here, not in the schema: "past" is judged on the business clock's day.
+        if data.relationship.consent_expires_on < session_clock(session).today():
+            raise _invalid(["body", "relationship", "consent_expires_on"], "is already past: record a live consent")
         fields.update(data.relationship.model_dump())
     resource = Resource(
         **fields,
@@ -38,6 +42,16 @@ async def create(*, session: AsyncSession, principal: Principal, data: ResourceC
     session.add(resource)
     await session.flush()
     return resource
+
+
+def _invalid(loc: list[str], msg: str) -> Unprocessable:
+    """A 422 shaped as the request validation's own, naming the field."""
+    field = ".".join(loc)
+    return Unprocessable(
+        f"The request is invalid: {field}: {msg}",
+        code="validation_error",
+        errors=[{"loc": loc, "msg": msg, "type": "value_error"}],
+    )
 
 
 async def update(*, session: AsyncSession, principal: Principal, resource: Resource, data: ResourceUpdate) -> Resource:
@@ -72,9 +86,10 @@ async def update(*, session: AsyncSession, principal: Principal, resource: Resou
     return resource
 
 
-def present(resource: Resource, principal: Principal) -> ResourceRead:
-    """A resource as this caller may see it: a relationship's owner is shown
-    only as far as they disclose themself (fully to themself, their managers and admins)."""
+def present(resource: Resource, principal: Principal, *, today: dt.date) -> ResourceRead:
+    """A resource as this caller may see it on `today` (the business clock's
+    day): a relationship's owner is shown only as far as they disclose themself
+    (fully to themself, their managers and admins)."""
     read = ResourceRead.model_validate(resource)
     if resource.type != ResourceType.RELATIONSHIP:
         return read
@@ -94,7 +109,7 @@ def present(resource: Resource, principal: Principal) -> ResourceRead:
         shared=resource.shared or {},
         consent_given_on=resource.consent_given_on,
         consent_expires_on=resource.consent_expires_on,
-        consent_expired=resource.consent_expires_on < dt.date.today(),
+        consent_expired=resource.consent_expires_on < today,
     )
     if can_see(principal, owner_id=resource.owner_id, org_unit_path=resource.org_unit_path):
         return read

@@ -51,11 +51,11 @@ class SupportRequest(RecordMixin, Base):
         sa.CheckConstraint("hours_needed > 0", name="hours_needed"),
         sa.CheckConstraint("(deal_amount IS NULL) = (deal_currency IS NULL)", name="deal_value"),
         sa.Index("ix_support_requests_created_at_id", "created_at", "id"),
-        sa.Index("ix_support_requests_open", "created_at", postgresql_where=sa.text("status = 'open'")),
+        sa.Index("ix_support_requests_open", "requested_at", postgresql_where=sa.text("status = 'open'")),
         sa.Index("ix_support_requests_requester_id", "requester_id"),
         sa.Index("ix_support_requests_assignee_id_status", "assignee_id", "status"),
         sa.Index("ix_support_requests_opportunity_id", "opportunity_id"),
-        sa.Index("ix_support_requests_stage_created_at", "requester_stage", "created_at"),
+        sa.Index("ix_support_requests_stage_requested_at", "requester_stage", "requested_at"),
         sa.Index(
             "ix_support_requests_requester_org_unit_path",
             "requester_org_unit_path",
@@ -76,6 +76,9 @@ class SupportRequest(RecordMixin, Base):
     hours_needed: Mapped[Decimal] = mapped_column(sa.Numeric(6, 1))
     due_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    # When it was asked on the business clock (sanlun.kernel.clock): ageing and
+    # waits run from here; `created_at` stays the record's real time.
+    requested_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     # The requester's stage when they asked (fairness is judged per stage at request time).
     requester_stage: Mapped[str | None] = mapped_column(sa.String(20))
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)

@@ -52,7 +52,7 @@ async def open_window(session: AsyncSession, principal: Principal, *, limit: int
     stmt = (
         sa.select(SupportRequest)
         .where(SupportRequest.status == "open", visible(principal))
-        .order_by(SupportRequest.created_at, SupportRequest.id)
+        .order_by(SupportRequest.requested_at, SupportRequest.id)
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
@@ -67,23 +67,27 @@ async def get_visible(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def _load_this_week() -> sa.ColumnElement[Any]:
-    # Hours held by work still assigned, or taken on since Monday (ISO week, UTC).
+def week_start(now: dt.datetime) -> dt.datetime:
+    """Monday 00:00 UTC of the (ISO) week `now` falls in."""
+    utc = now.astimezone(dt.UTC)
+    return dt.datetime.combine(utc.date() - dt.timedelta(days=utc.weekday()), dt.time(), tzinfo=dt.UTC)
+
+
+def _load_this_week(now: dt.datetime) -> sa.ColumnElement[Any]:
+    # Hours held by work still assigned, or taken on since Monday (ISO week, UTC) of `now`'s week.
     return sa.func.coalesce(
         sa.func.sum(SupportRequest.hours_needed).filter(
-            sa.or_(
-                SupportRequest.status == "assigned",
-                SupportRequest.assigned_at >= sa.func.date_trunc("week", sa.func.now()),
-            )
+            sa.or_(SupportRequest.status == "assigned", SupportRequest.assigned_at >= week_start(now))
         ),
         0,
     )
 
 
-async def candidates(session: AsyncSession, *, employee_id: uuid.UUID | None = None) -> list[Any]:
-    """Active pool members with their free hours this week, in one grouped statement."""
+async def candidates(session: AsyncSession, *, now: dt.datetime, employee_id: uuid.UUID | None = None) -> list[Any]:
+    """Active pool members with their free hours in the week of `now` (the
+    business clock), in one grouped statement."""
     load = (
-        sa.select(SupportRequest.assignee_id.label("employee_id"), _load_this_week().label("held"))
+        sa.select(SupportRequest.assignee_id.label("employee_id"), _load_this_week(now).label("held"))
         .where(SupportRequest.assignee_id.is_not(None), SupportRequest.status.in_(("assigned", "fulfilled")))
         .group_by(SupportRequest.assignee_id)
         .subquery()
@@ -125,7 +129,7 @@ async def fairness_by_stage(
     session: AsyncSession, principal: Principal, *, since: dt.date, until: dt.date
 ) -> list[Any]:
     """Per stage at request time: requests, fulfilled, median and p90 hours from request to assignment."""
-    waited = sa.extract("epoch", SupportRequest.assigned_at - SupportRequest.created_at) / 3600.0
+    waited = sa.extract("epoch", SupportRequest.assigned_at - SupportRequest.requested_at) / 3600.0
     stmt = (
         sa.select(
             SupportRequest.requester_stage.label("stage"),
@@ -140,8 +144,8 @@ async def fairness_by_stage(
                 owner_column=SupportRequest.requester_id,
                 org_unit_column=SupportRequest.requester_org_unit_path,
             ),
-            SupportRequest.created_at >= since,
-            SupportRequest.created_at < until + dt.timedelta(days=1),
+            SupportRequest.requested_at >= since,
+            SupportRequest.requested_at < until + dt.timedelta(days=1),
             SupportRequest.status != "cancelled",
         )
         .group_by(SupportRequest.requester_stage)

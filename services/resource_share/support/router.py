@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
-from sanlun.kernel.db import DbSession, utcnow
+from sanlun.kernel.clock import ClockDep, check_as_of
+from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
     Forbidden,
@@ -101,12 +102,18 @@ async def put_support_pool_member(
     responses=problem_responses(InvalidCursor),
 )
 async def list_support_queue(
-    request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination, peers: PeersDep
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    page: Pagination,
+    peers: PeersDep,
+    clock: ClockDep,
 ) -> QueuePage:
-    # Ageing moves priorities every second; the cursor pins the instant so pages stay consistent.
+    # Ageing moves priorities every second (of the business clock); the cursor
+    # pins the instant so pages stay consistent.
     codec: CursorCodec = request.app.state.cursor_codec
     query_fp = fingerprint(request)
-    now, offset = utcnow(), 0
+    now, offset = clock.now(), 0
     if page.cursor:
         decoded = codec.decode(query_fp, page.cursor)
         if len(decoded) != 2 or not isinstance(decoded[0], dt.datetime) or not isinstance(decoded[1], int):
@@ -150,10 +157,17 @@ async def list_support_queue(
 async def get_support_fairness(
     session: DbSession,
     principal: CurrentPrincipal,
-    since: Annotated[dt.date | None, Query(description="First day (default: 30 days ago).")] = None,
-    until: Annotated[dt.date | None, Query(description="Last day (default: today).")] = None,
+    clock: ClockDep,
+    since: Annotated[
+        dt.date | None, Query(description="First day, 1900-01-01 to 2199-12-31 (default: 30 days before `until`).")
+    ] = None,
+    until: Annotated[
+        dt.date | None, Query(description="Last day, 1900-01-01 to 2199-12-31 (default: today on the business clock).")
+    ] = None,
 ) -> Fairness:
-    until = until or dt.date.today()
+    check_as_of(since, "since")
+    check_as_of(until, "until")
+    until = until or clock.today()
     since = since or until - dt.timedelta(days=30)
     if since > until:
         raise Unprocessable("since is after until.", errors=[{"loc": ["query", "since"], "msg": "is after until"}])

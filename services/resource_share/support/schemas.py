@@ -40,6 +40,7 @@ _OPEN: dict[str, Any] = {
     **_READ,
     "status": "open",
     "assignee_id": None,
+    "requested_at": "2026-11-27T02:30:00Z",
     "assigned_at": None,
     "fulfilled_at": None,
     "created_at": "2026-11-27T02:30:00Z",
@@ -163,6 +164,7 @@ class SupportRequestRead(BaseModel):
                     **_READ,
                     "status": "fulfilled",
                     "assignee_id": _ENGINEER,
+                    "requested_at": "2026-11-02T02:30:00Z",
                     "assigned_at": "2026-11-02T08:00:00Z",
                     "fulfilled_at": "2026-11-20T10:00:00Z",
                     "created_at": "2026-11-02T02:30:00Z",
@@ -185,11 +187,14 @@ class SupportRequestRead(BaseModel):
     deal_value: MoneyRead | None
     hours_needed: float
     due_date: dt.date | None
+    requested_at: Annotated[
+        dt.datetime, Field(description="When it was asked, on the business clock; ageing and waits run from here.")
+    ]
     status: Literal["open", "assigned", "fulfilled", "cancelled"]
     requester_stage: Stage | None
     assignee_id: uuid.UUID | None
-    assigned_at: dt.datetime | None
-    fulfilled_at: dt.datetime | None
+    assigned_at: Annotated[dt.datetime | None, Field(description="When it was assigned, on the business clock.")]
+    fulfilled_at: Annotated[dt.datetime | None, Field(description="When it was fulfilled, on the business clock.")]
     won: bool
     created_at: dt.datetime
     updated_at: dt.datetime

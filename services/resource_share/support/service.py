@@ -7,7 +7,7 @@ from collections.abc import Collection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
-from sanlun.kernel.db import utcnow
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
 from sanlun.kernel.peer_stages import StageInfo, Stages
@@ -106,6 +106,7 @@ async def create(
         hours_needed=data.hours_needed,
         due_date=data.due_date,
         status="open",
+        requested_at=session_clock(session).now(),
         requester_stage=stages.stage(me),
         won=False,
     )
@@ -139,15 +140,15 @@ async def queue(
     for r in open_requests:
         stage = stages.stage(r.requester_id) or r.requester_stage
         p = desk.priority(
-            urgency=r.urgency, deal_amount=r.deal_amount, stage=stage, created_at=r.created_at, now=now, config=config
+            urgency=r.urgency, deal_amount=r.deal_amount, stage=stage, created_at=r.requested_at, now=now, config=config
         )
         ranked.append((p, stage, r))
-    ranked.sort(key=lambda t: (-t[0].score, t[2].created_at, str(t[2].id)))
+    ranked.sort(key=lambda t: (-t[0].score, t[2].requested_at, str(t[2].id)))
     return ranked, stages
 
 
 async def matches(*, session: AsyncSession, support_request: SupportRequest) -> list[desk.Match]:
-    rows = await repository.candidates(session)
+    rows = await repository.candidates(session, now=session_clock(session).now())
     return desk.match(
         skills=support_request.skills,
         industry=support_request.industry,
@@ -184,7 +185,8 @@ async def assign(
         raise Unprocessable(
             "Nobody supports their own request.", errors=[{"loc": ["body", "assignee_id"], "msg": "is the requester"}]
         )
-    member = await repository.candidates(session, employee_id=assignee_id)
+    now = session_clock(session).now()
+    member = await repository.candidates(session, now=now, employee_id=assignee_id)
     if not member:
         raise Unprocessable(
             "The assignee is not an active member of the support pool.",
@@ -196,7 +198,7 @@ async def assign(
             f"the request needs {support_request.hours_needed} h.",
             code="no_capacity",
         )
-    support_request.status, support_request.assignee_id, support_request.assigned_at = "assigned", assignee_id, utcnow()
+    support_request.status, support_request.assignee_id, support_request.assigned_at = "assigned", assignee_id, now
     await session.flush()
     return support_request
 
@@ -212,10 +214,10 @@ async def fulfil(*, session: AsyncSession, principal: Principal, support_request
         principal.has("manager") and within(principal.org_unit_path, support_request.requester_org_unit_path)
     ):
         raise Forbidden("Only the assignee or the requester's manager may mark the request fulfilled.")
-    support_request.status, support_request.fulfilled_at = "fulfilled", utcnow()
+    support_request.status, support_request.fulfilled_at = "fulfilled", session_clock(session).now()
     if support_request.assigned_at is None:  # assign() sets it with the status this request has
         raise RuntimeError(f"assigned support request {support_request.id} has no assigned_at")
-    waited = (support_request.assigned_at - support_request.created_at).total_seconds() / 3600
+    waited = (support_request.assigned_at - support_request.requested_at).total_seconds() / 3600
     await publish(
         session,
         Event(
@@ -293,6 +295,7 @@ def present(r: SupportRequest) -> SupportRequestRead:
         else None,
         hours_needed=float(r.hours_needed),
         due_date=r.due_date,
+        requested_at=r.requested_at,
         status=r.status,  # type: ignore[arg-type]
         requester_stage=r.requester_stage,  # type: ignore[arg-type]
         assignee_id=r.assignee_id,

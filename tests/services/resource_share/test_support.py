@@ -64,9 +64,11 @@ async def ask(client, person: Person, **extra: object) -> dict:
 
 
 async def age(connection, request_id: str, hours: int) -> None:
+    """Backdate when it was asked (ageing and waits run from `requested_at`, the business time)."""
     await connection.execute(
         sa.text(
-            "UPDATE resource_share.support_requests SET created_at = now() - make_interval(hours => :h) WHERE id = :id"
+            "UPDATE resource_share.support_requests SET requested_at = now() - make_interval(hours => :h)"
+            " WHERE id = :id"
         ),
         {"h": hours, "id": uuid.UUID(request_id)},
     )
