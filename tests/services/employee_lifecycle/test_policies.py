@@ -1,5 +1,8 @@
 """Stage policies: versions per organisation, validation as problem+json naming the rule."""
 
+import datetime as dt
+
+from sanlun.kernel.clock import Clock
 from tests.services.employee_lifecycle.helpers import ADMIN, backfill, evaluate, new_employee, repeat_business
 from tests.support import auth
 
@@ -112,3 +115,27 @@ async def test_need_thresholds_are_part_of_the_policy(service_client):
     assert "lacks_deals" in (await evaluate(client, twin["id"], "2017-12-31"))["needs"]
     bad = await client.post("/api/v1/stage-policies", headers=south, json=policy(needs={"low_win_rate": 1.5}))
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "needs", "low_win_rate"]
+
+
+async def test_confirm_after_days_is_part_of_the_policy(service_client):
+    clock = Clock()
+    clock.set(dt.datetime(2017, 12, 31, 8, tzinfo=dt.UTC))
+    client = await service_client("employee_lifecycle", clock=clock)
+    default = await client.get("/api/v1/stage-policies/effective", params={"org_unit": "/group/east"}, headers=ADMIN)
+    assert default.json()["confirm_after_days"] == 14 and default.json()["hysteresis"] == 2
+    for bad in (-1, 366):
+        r = await client.post("/api/v1/stage-policies", json=policy(confirm_after_days=bad), headers=EAST_ADMIN)
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "confirm_after_days"]
+    quick = await client.post("/api/v1/stage-policies", json=policy(confirm_after_days=0), headers=EAST_ADMIN)
+    assert quick.status_code == 201 and quick.json()["confirm_after_days"] == 0
+    emp = await new_employee(client, "/group/east/team-1")
+    first = await evaluate(client, emp["id"], "2017-12-31")
+    assert first["stage"] == "L1_SUBSISTENCE"
+    await backfill(client, repeat_business(emp["id"], accounts=3))
+    # hysteresis 1 and no dwell: the next scheduled day confirms; a manual evaluation still does not
+    manual = await evaluate(client, emp["id"], "2017-12-31")
+    assert manual["stage"] == "L1_SUBSISTENCE" and manual["provisional"]["stage"] == "L3_AFFLUENT"
+    r = await client.post("/ops/stages/round", headers=ADMIN)
+    assert r.json()["confirmed"] == 1
+    state = (await client.get(f"/api/v1/employees/{emp['id']}/stage", headers=ADMIN)).json()
+    assert state["stage"] == "L3_AFFLUENT" and state["provisional"] is None and state["pending"] is None

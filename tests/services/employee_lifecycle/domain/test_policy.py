@@ -1,6 +1,6 @@
 """Policy validation: unknown signals, impossible thresholds, overlapping rules."""
 
-from services.employee_lifecycle.domain.policy import DEFAULT_POLICY_DOCUMENT, validate_policy
+from services.employee_lifecycle.domain.policy import DEFAULT_POLICY_DOCUMENT, parse_policy, validate_policy
 
 
 def doc(*rules):
@@ -70,3 +70,18 @@ def test_l1_takes_no_rules_and_each_upper_stage_needs_one():
 def test_condition_that_always_holds_is_refused():
     errors = validate_policy(doc(rule("l2_zero", "L2_COMFORTABLE", ("wins_12m", ">=", 0)), L3R))
     assert errors[0]["msg"] == "rule l2_zero: wins_12m >= 0 always holds"
+
+
+def test_confirm_after_days_lies_between_0_and_365():
+    for bad in (-1, 366, 1.5):
+        errors = validate_policy({**DEFAULT_POLICY_DOCUMENT, "confirm_after_days": bad})
+        assert errors == [
+            {
+                "loc": ["body", "confirm_after_days"],
+                "msg": "confirm_after_days must be a whole number of days from 0 to 365",
+            }
+        ]
+    assert validate_policy({**DEFAULT_POLICY_DOCUMENT, "confirm_after_days": 0}) == []
+    assert parse_policy({**DEFAULT_POLICY_DOCUMENT, "confirm_after_days": 30}).dwell.days == 30
+    old = {k: v for k, v in DEFAULT_POLICY_DOCUMENT.items() if k != "confirm_after_days"}
+    assert parse_policy(old).confirm_after_days == 14  # versions stored before the setting
