@@ -97,3 +97,66 @@ class Account(RecordMixin, Base):
 # Serves the `name_prefix` search: the prefix range *and* its alphabetical
 # order come from one index walk, which stops after a page.
 sa.Index("ix_accounts_name_key_id", Account.name_key, Account.id)
+
+
+# -- implicit sharing: who works the deals on an account ---------------------------
+#
+# Kept from `opportunity.*` events (and `POST /ops/account-shares/resync`): the
+# owner and the team members of an opportunity may read its account and the
+# account's contacts, read-only. Opportunities live in the opportunity service:
+# plain references, no foreign key; an account id may name an account not
+# imported here yet (the share applies once it is).
+
+SHARE_SOURCES = ("owner", "team")
+# The opportunity service's closed stages: a deal in none of them is open.
+CLOSED_STAGES = ("won", "lost", "abandoned")
+
+
+class SharedOpportunity(Base):
+    """The last known facts of one opportunity, with the `version` they came
+    with: an event older than `version` changes nothing."""
+
+    __tablename__ = "shared_opportunities"
+    __table_args__ = (
+        sa.Index("ix_shared_opportunities_account_id_owner_id", "account_id", "owner_id"),
+        # Managers (and org admins) see the accounts of the deals owned under their org unit.
+        sa.Index(
+            "ix_shared_opportunities_org_unit_path",
+            "org_unit_path",
+            postgresql_ops={"org_unit_path": "text_pattern_ops"},
+        ),
+    )
+
+    opportunity_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    # The opportunity's org unit (null when only a resync, which does not carry it, saw the deal).
+    org_unit_path: Mapped[str | None] = mapped_column(sa.String(500))
+    stage: Mapped[str | None] = mapped_column(sa.String(32))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    # A deleted opportunity keeps this row (without shares) so a late event cannot bring it back.
+    deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class AccountShare(Base):
+    """One employee's read access to an account through one opportunity: as its
+    owner, or as a member of its team (with the team role)."""
+
+    __tablename__ = "account_shares"
+    __table_args__ = (
+        sa.CheckConstraint(f"source IN ({', '.join(repr(s) for s in SHARE_SOURCES)})", name="source_known"),
+        # The visibility subquery: "the accounts shared with me" is an index-only scan.
+        sa.Index("ix_account_shares_employee_id_account_id", "employee_id", "account_id"),
+        sa.Index("ix_account_shares_account_id", "account_id"),
+    )
+
+    opportunity_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey(f"{SCHEMA}.shared_opportunities.opportunity_id", ondelete="CASCADE"), primary_key=True
+    )
+    employee_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    role: Mapped[str | None] = mapped_column(sa.String(64))
+    # Denormalised from the opportunity so the visibility subquery needs no join.
+    account_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    since: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

@@ -4,12 +4,12 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
-from services.key_account.accounts.models import Account
+from services.key_account.accounts.models import Account, AccountShare, SharedOpportunity
 from services.key_account.coverage.models import CoverageMember
 from services.key_account.domain.importing import UPSERT_FIELDS
 
@@ -36,8 +36,9 @@ def own_account_ids(employee_id: uuid.UUID) -> sa.Select[Any]:
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
-    """Owner, current coverage members and the managers above them, admins of the
-    owning organisation, group admins."""
+    """Explicit access, which also lets the caller change the account: owner,
+    current coverage members and the managers above them, admins of the owning
+    organisation, group admins. Implicit sharing (`readable`) only adds reads."""
     if sees_only_own(principal):
         return Account.id.in_(own_account_ids(principal.employee_id))  # type: ignore[arg-type]
     member = None
@@ -56,6 +57,74 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
         )
         clause = sa.or_(clause, Account.id.in_(covered_below))
     return clause
+
+
+def shared_account_ids(employee_id: uuid.UUID) -> sa.Select[Any]:
+    """Accounts of the opportunities an employee owns or is on the team of
+    (an index-only scan of `ix_account_shares_employee_id_account_id`)."""
+    return sa.select(AccountShare.account_id).where(AccountShare.employee_id == employee_id)
+
+
+def shared(principal: Principal) -> sa.ColumnElement[bool]:
+    """Implicit sharing, read-only: the accounts of the deals the caller owns or
+    is on the team of, and, as the org tree has it for the deals themselves,
+    for a manager the accounts of the deals owned under their org unit (for an
+    org admin or integrator: their organisation)."""
+    if principal.has("group_admin"):
+        return sa.true()
+    clauses: list[sa.ColumnElement[bool]] = []
+    if principal.employee_id is not None:
+        clauses.append(Account.id.in_(shared_account_ids(principal.employee_id)))
+    prefix = None
+    if principal.has("org_admin", "integrator"):
+        prefix = principal.organization_path
+    elif principal.has("manager"):
+        prefix = principal.org_unit_path
+    if prefix is not None:
+        clauses.append(
+            Account.id.in_(
+                sa.select(SharedOpportunity.account_id).where(path_within(SharedOpportunity.org_unit_path, prefix))
+            )
+        )
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def readable(principal: Principal) -> sa.ColumnElement[bool]:
+    """What the caller may read: explicit access or implicit sharing."""
+    if principal.has("group_admin"):
+        return sa.true()
+    if sees_only_own(principal):
+        employee_id = principal.employee_id
+        ids = sa.union(
+            sa.select(Account.id).where(Account.owner_id == employee_id),
+            sa.select(CoverageMember.account_id).where(CoverageMember.employee_id == employee_id, current_coverage()),
+            shared_account_ids(employee_id),  # type: ignore[arg-type]
+        )
+        return Account.id.in_(ids.subquery().select())
+    return sa.or_(visible(principal), shared(principal))
+
+
+async def access_of(session: AsyncSession, principal: Principal, accounts: list[Account]) -> dict[uuid.UUID, str]:
+    """Why the caller sees each of these (readable) accounts: `owner`,
+    `coverage` (on its current team), `org` (their role over its org unit or
+    above its team) or `deal` (read-only, through a deal). One indexed query
+    for a page."""
+    me = principal.employee_id
+    found: dict[uuid.UUID, str] = {a.id: "owner" for a in accounts if me is not None and a.owner_id == me}
+    rest = [a.id for a in accounts if a.id not in found]
+    if not rest:
+        return found
+    covered: sa.ColumnElement[bool] = sa.false()
+    if me is not None:
+        covered = sa.exists().where(
+            CoverageMember.account_id == Account.id, CoverageMember.employee_id == me, current_coverage()
+        )
+    stmt = sa.select(Account.id, covered.label("covered"), visible(principal).label("explicit")).where(
+        Account.id.in_(rest)
+    )
+    for row in await session.execute(stmt):
+        found[row.id] = "coverage" if row.covered else "org" if row.explicit else "deal"
+    return found
 
 
 def name_starts_with(prefix: str) -> sa.ColumnElement[bool]:
@@ -84,7 +153,7 @@ def list_statement(
     org_unit: str | None = None,
     tier: str | None = None,
 ) -> sa.Select[Any]:
-    stmt = sa.select(Account).where(visible(principal))
+    stmt = sa.select(Account).where(readable(principal))
     if name_prefix:
         stmt = stmt.where(name_starts_with(name_prefix))
     if industry:
@@ -101,6 +170,16 @@ def list_statement(
 async def get_visible(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account | None:
     stmt = sa.select(Account).where(Account.id == account_id, visible(principal))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_readable(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account | None:
+    stmt = sa.select(Account).where(Account.id == account_id, readable(principal))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def is_readable(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> bool:
+    stmt = sa.select(sa.literal(True)).where(Account.id == account_id, readable(principal))
+    return (await session.execute(stmt)).first() is not None
 
 
 async def is_visible(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> bool:
@@ -210,3 +289,147 @@ async def tiers_of(session: AsyncSession, account_ids: list[uuid.UUID]) -> dict[
         Account.id.in_(account_ids)
     )
     return {row.id: row for row in await session.execute(stmt)}
+
+
+# -- implicit sharing: the facts of opportunities and the shares they give ---------
+
+
+async def store_opportunities(session: AsyncSession, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    """Upsert the facts of these opportunities (one row each) where they are not
+    older than what is stored and the opportunity was not deleted; returns the
+    ids written. A fact a row leaves null (`org_unit_path`, `stage`: a resync
+    does not carry them) keeps its stored value."""
+    if not rows:
+        return []
+    table = SharedOpportunity.__table__
+    stmt = insert(table).values(rows)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.opportunity_id],
+        set_={
+            "account_id": excluded.account_id,
+            "owner_id": excluded.owner_id,
+            "org_unit_path": sa.func.coalesce(excluded.org_unit_path, table.c.org_unit_path),
+            "stage": sa.func.coalesce(excluded.stage, table.c.stage),
+            "version": excluded.version,
+            "updated_at": sa.func.clock_timestamp(),
+        },
+        where=sa.and_(table.c.version <= excluded.version, sa.not_(table.c.deleted)),
+    ).returning(table.c.opportunity_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+def _ids(ids: list[uuid.UUID]) -> sa.BindParameter[Any]:
+    return sa.bindparam(None, ids, type_=ARRAY(sa.Uuid))
+
+
+async def sync_owner_shares(session: AsyncSession, opportunity_ids: list[uuid.UUID]) -> None:
+    """Make the `owner` shares of these opportunities follow their stored owner
+    (the one who stays keeps `since`)."""
+    if not opportunity_ids:
+        return
+    table, opp = AccountShare.__table__, SharedOpportunity.__table__
+    await session.execute(
+        sa.delete(table).where(
+            table.c.opportunity_id == sa.any_(_ids(opportunity_ids)),
+            table.c.source == "owner",
+            opp.c.opportunity_id == table.c.opportunity_id,
+            table.c.employee_id.is_distinct_from(opp.c.owner_id),
+        )
+    )
+    owners = sa.select(opp.c.opportunity_id, opp.c.owner_id, sa.literal("owner"), opp.c.account_id).where(
+        opp.c.opportunity_id == sa.any_(_ids(opportunity_ids)), opp.c.owner_id.is_not(None)
+    )
+    await session.execute(
+        insert(table)
+        .from_select(["opportunity_id", "employee_id", "source", "account_id"], owners)
+        .on_conflict_do_nothing()
+    )
+
+
+async def sync_team_shares(session: AsyncSession, teams: dict[uuid.UUID, list[tuple[uuid.UUID, str | None]]]) -> None:
+    """The `team` shares of each opportunity in `teams` become exactly its list
+    of (employee, role); who stays keeps `since`, a null role keeps the stored one."""
+    if not teams:
+        return
+    table = AccountShare.__table__
+    wanted = [(o, e) for o, members in teams.items() for e, _ in members]
+    stale = sa.and_(table.c.opportunity_id == sa.any_(_ids(list(teams))), table.c.source == "team")
+    if wanted:
+        keep = sa.values(sa.column("o", sa.Uuid), sa.column("e", sa.Uuid), name="keep").data(wanted)
+        stale = sa.and_(
+            stale,
+            ~sa.exists().where(keep.c.o == table.c.opportunity_id, keep.c.e == table.c.employee_id),
+        )
+    await session.execute(sa.delete(table).where(stale))
+    rows = [
+        {"opportunity_id": o, "employee_id": e, "source": "team", "role": role}
+        for o, members in teams.items()
+        for e, role in members
+    ]
+    if rows:
+        stmt = insert(table).values(rows)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c.opportunity_id, table.c.employee_id, table.c.source],
+                set_={"role": sa.func.coalesce(stmt.excluded.role, table.c.role)},
+                where=stmt.excluded.role.is_not(None) & table.c.role.is_distinct_from(stmt.excluded.role),
+            )
+        )
+
+
+async def sync_share_accounts(session: AsyncSession, opportunity_ids: list[uuid.UUID]) -> None:
+    """Every share of these opportunities names its opportunity's stored account."""
+    if not opportunity_ids:
+        return
+    table, opp = AccountShare.__table__, SharedOpportunity.__table__
+    await session.execute(
+        sa.update(table)
+        .where(
+            table.c.opportunity_id == sa.any_(_ids(opportunity_ids)),
+            opp.c.opportunity_id == table.c.opportunity_id,
+            table.c.account_id.is_distinct_from(opp.c.account_id),
+        )
+        .values(account_id=opp.c.account_id)
+    )
+
+
+async def forget_opportunity(session: AsyncSession, opportunity_id: uuid.UUID, version: int) -> None:
+    """A deleted opportunity: no shares, and a tombstone no later event revives."""
+    table = SharedOpportunity.__table__
+    stmt = insert(table).values(opportunity_id=opportunity_id, version=version, deleted=True)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.opportunity_id],
+            set_={
+                "deleted": True,
+                "account_id": None,
+                "owner_id": None,
+                "version": sa.func.greatest(table.c.version, stmt.excluded.version),
+                "updated_at": sa.func.clock_timestamp(),
+            },
+        )
+    )
+    await session.execute(sa.delete(AccountShare).where(AccountShare.opportunity_id == opportunity_id))
+
+
+async def forget_unlisted(session: AsyncSession, listed: list[uuid.UUID], before: Any) -> int:
+    """After a resync: drop what the opportunity service no longer lists (and
+    no event has touched since `before`); their shares go with them."""
+    table = SharedOpportunity.__table__
+    stmt = (
+        sa.delete(table)
+        .where(
+            sa.not_(table.c.deleted),
+            table.c.updated_at < before,
+            sa.not_(table.c.opportunity_id == sa.any_(_ids(listed))),
+        )
+        .returning(table.c.opportunity_id)
+    )
+    return len((await session.execute(stmt)).all())
+
+
+async def share_counts(session: AsyncSession) -> tuple[int, int]:
+    opportunities = sa.select(sa.func.count()).select_from(SharedOpportunity).where(sa.not_(SharedOpportunity.deleted))
+    shares = sa.select(sa.func.count()).select_from(AccountShare)
+    return int((await session.execute(opportunities)).scalar_one()), int((await session.execute(shares)).scalar_one())

@@ -37,7 +37,11 @@ router = APIRouter(
 AccountId = Annotated[uuid.UUID, Path(description="The account's id.")]
 
 
-@router.get("", summary="List the accounts you may see", response_model=Page[AccountRead])
+@router.get(
+    "",
+    summary="List the accounts you may see (including, read-only, the accounts of the deals you work on)",
+    response_model=Page[AccountRead],
+)
 async def list_accounts(
     request: Request,
     session: DbSession,
@@ -65,7 +69,11 @@ async def list_accounts(
     )
     order = repository.list_order(name_prefix=name_prefix)
     rows, next_cursor = await paginate(session, request, stmt, order_by=order, params=page)
-    return Page[AccountRead](items=[AccountRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    access = await service.access(session=session, principal=principal, accounts=list(rows))
+    return Page[AccountRead](
+        items=[AccountRead.model_validate(r).model_copy(update={"access": access.get(r.id)}) for r in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @router.post(
@@ -93,9 +101,12 @@ async def create_account(
 async def get_account(
     account_id: AccountId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> AccountRead:
-    account = await service.get(session=session, principal=principal, account_id=account_id)
+    """Also readable by the owner and team members of an opportunity on the account
+    (`access: "deal"`), and the managers above that deal, who may not change it."""
+    account = await service.read(session=session, principal=principal, account_id=account_id)
+    access = await service.access(session=session, principal=principal, accounts=[account])
     set_etag(response, account.version)
-    return AccountRead.model_validate(account)
+    return AccountRead.model_validate(account).model_copy(update={"access": access.get(account.id)})
 
 
 @router.patch(

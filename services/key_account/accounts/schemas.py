@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -44,7 +44,10 @@ EXAMPLE: dict[str, Any] = {
     "created_at": "2026-02-10T03:00:00Z",
     "updated_at": "2026-11-25T02:00:00Z",
     "version": 7,
+    "access": "deal",
 }
+
+Access = Literal["owner", "coverage", "org", "deal"]
 
 
 class AccountCreate(BaseModel):
@@ -111,6 +114,31 @@ class AccountRead(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+    access: Access | None = Field(
+        None,
+        description="Why you see the account (on reads): `owner`; `coverage` (you are on its current team); "
+        "`org` (your role over its org unit or above its team); `deal` (read-only: through an opportunity you, "
+        "or someone under you, own or are on the team of; the account and its contacts, no changes).",
+    )
+
+
+class ShareResync(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"pages": 3, "listed": 1204, "applied": 1190, "removed": 4, "opportunities": 1204, "shares": 2377}
+            ]
+        }
+    )
+
+    pages: int = Field(description="Pages read from the opportunity service.")
+    listed: int = Field(description="Opportunities it listed.")
+    applied: int = Field(
+        description="Of those, how many were written (the others were older than what events had brought)."
+    )
+    removed: int = Field(description="Opportunities known here that it no longer lists, dropped with their shares.")
+    opportunities: int = Field(description="Opportunities known here after the resync.")
+    shares: int = Field(description="Shares (employee, opportunity, owner or team) after the resync.")
 
 
 class AccountImport(BaseModel):

@@ -82,10 +82,33 @@ def _revenue_columns(money: Money | None) -> dict[str, Any]:
 
 
 async def get(*, session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account:
+    """The account, for a change or for the account team's own views (plans,
+    coverage members, tiers). A caller who reads it only through a deal they
+    work on gets 403 `deal_access_read_only` (they know it exists); anyone
+    else who may not see it, 404."""
     account = await repository.get_visible(session, principal, account_id)
+    if account is None:
+        if await repository.is_readable(session, principal, account_id):
+            raise Forbidden(
+                "You see this account through a deal you work on: that lets you read the account and its "
+                "contacts, not change them. Ask its owner or a manager to add you to its coverage.",
+                code="deal_access_read_only",
+            )
+        raise NotFound(f"Account {account_id} was not found.")
+    return account
+
+
+async def read(*, session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account:
+    """The account for a read of it or of its contacts: explicit access, or
+    implicit sharing through a deal the caller (or someone under them) works on."""
+    account = await repository.get_readable(session, principal, account_id)
     if account is None:
         raise NotFound(f"Account {account_id} was not found.")
     return account
+
+
+async def access(*, session: AsyncSession, principal: Principal, accounts: list[Account]) -> dict[uuid.UUID, str]:
+    return await repository.access_of(session, principal, accounts)
 
 
 async def create(*, session: AsyncSession, principal: Principal, data: AccountCreate) -> Account:

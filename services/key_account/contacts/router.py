@@ -5,7 +5,15 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import Conflict, NotFound, PreconditionFailed, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+)
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
@@ -43,7 +51,7 @@ async def list_contacts(
     page: Pagination,
     buying_role: Annotated[str | None, Query(max_length=32, description="Only contacts with this buying role.")] = None,
 ) -> Page[ContactRead]:
-    await accounts.get(session=session, principal=principal, account_id=account_id)
+    await accounts.read(session=session, principal=principal, account_id=account_id)
     stmt = repository.contacts_statement(account_id, buying_role=buying_role)
     rows, next_cursor = await paginate(session, request, stmt, order_by=(Contact.created_at, Contact.id), params=page)
     return Page[ContactRead](items=[ContactRead.model_validate(r) for r in rows], next_cursor=next_cursor)
@@ -54,7 +62,7 @@ async def list_contacts(
     summary="Add a contact to an account",
     status_code=status.HTTP_201_CREATED,
     response_model=ContactRead,
-    responses=problem_responses(Unprocessable),
+    responses=problem_responses(Forbidden, Unprocessable),
 )
 async def create_contact(
     account_id: AccountId, data: ContactCreate, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -70,7 +78,7 @@ async def create_contact(
 async def get_contact(
     account_id: AccountId, contact_id: ContactId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> ContactRead:
-    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    account = await accounts.read(session=session, principal=principal, account_id=account_id)
     contact = await service.get(session=session, account=account, contact_id=contact_id)
     set_etag(response, contact.version)
     return ContactRead.model_validate(contact)
@@ -80,7 +88,7 @@ async def get_contact(
     "/contacts/{contact_id}",
     summary="Change a contact",
     response_model=ContactRead,
-    responses=problem_responses(PreconditionFailed, Unprocessable),
+    responses=problem_responses(Forbidden, PreconditionFailed, Unprocessable),
 )
 async def update_contact(
     account_id: AccountId,
@@ -105,7 +113,7 @@ async def update_contact(
 async def list_relationships(
     account_id: AccountId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[RelationshipRead]:
-    await accounts.get(session=session, principal=principal, account_id=account_id)
+    await accounts.read(session=session, principal=principal, account_id=account_id)
     stmt = repository.relationships_statement(account_id)
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(Relationship.created_at, Relationship.id), params=page
@@ -117,7 +125,7 @@ async def list_relationships(
     "/relationships",
     summary="Record (create or replace) an employee's relationship to a contact",
     response_model=RelationshipRead,
-    responses=problem_responses(Unprocessable),
+    responses=problem_responses(Forbidden, Unprocessable),
 )
 async def record_relationship(
     account_id: AccountId, data: RelationshipWrite, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -134,7 +142,7 @@ async def record_relationship(
 async def list_influence_lines(
     account_id: AccountId, request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
 ) -> Page[InfluenceRead]:
-    await accounts.get(session=session, principal=principal, account_id=account_id)
+    await accounts.read(session=session, principal=principal, account_id=account_id)
     stmt = repository.influence_lines_statement(account_id)
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(InfluenceLine.created_at, InfluenceLine.id), params=page
@@ -147,7 +155,7 @@ async def list_influence_lines(
     summary="Record that one contact influences another",
     status_code=status.HTTP_201_CREATED,
     response_model=InfluenceRead,
-    responses=problem_responses(Conflict, Unprocessable),
+    responses=problem_responses(Forbidden, Conflict, Unprocessable),
 )
 async def create_influence_line(
     account_id: AccountId, data: InfluenceWrite, response: Response, session: DbSession, principal: CurrentPrincipal
@@ -167,5 +175,5 @@ async def create_influence_line(
 async def get_relationship_map(
     account_id: AccountId, session: DbSession, principal: CurrentPrincipal
 ) -> RelationshipMap:
-    account = await accounts.get(session=session, principal=principal, account_id=account_id)
+    account = await accounts.read(session=session, principal=principal, account_id=account_id)
     return RelationshipMap.model_validate(await service.relationship_map(session=session, account=account))

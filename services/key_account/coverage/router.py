@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.clock import ClockDep, check_as_of
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -26,6 +27,7 @@ from services.key_account.coverage.schemas import (
     MemberCreate,
     MemberRead,
     MemberUpdate,
+    SuggestedMember,
     ViolationRead,
 )
 from services.key_account.domain.coverage import violations
@@ -47,9 +49,12 @@ MemberId = Annotated[uuid.UUID, Path(description="The coverage member's id.")]
     response_model=Page[AccountViolations],
 )
 async def list_coverage_violations(
-    request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination
+    request: Request, session: DbSession, principal: CurrentPrincipal, page: Pagination, clock: ClockDep
 ) -> Page[AccountViolations]:
-    stmt = repository.violations_statement(principal)
+    """Each with `suggested_members`: the owners of deals on the account who are
+    not on its team (most deals first), the people most likely to cover it."""
+    day = clock.today()
+    stmt = repository.violations_statement(principal, day)
     rows, next_cursor = await paginate(
         session,
         request,
@@ -58,6 +63,7 @@ async def list_coverage_violations(
         params=page,
         scalars=False,
     )
+    suggestions = await repository.deal_owners(session, [r.id for r in rows], day)
     items = []
     for r in rows:
         roles = ["account_owner"] * r.owners + ["solution_consultant"] * r.solution_members
@@ -70,6 +76,10 @@ async def list_coverage_violations(
                 owners=r.owners,
                 solution_members=r.solution_members,
                 violations=[ViolationRead(**v.as_dict()) for v in violations(r.tier, roles)],
+                suggested_members=[
+                    SuggestedMember(employee_id=s.owner_id, deals=s.deals, open_deals=s.open_deals)
+                    for s in suggestions.get(r.id, [])
+                ],
             )
         )
     return Page[AccountViolations](items=items, next_cursor=next_cursor)
@@ -79,16 +89,21 @@ async def list_coverage_violations(
     "/{account_id}/coverage",
     summary="An account's team on a day, and what it lacks for its tier",
     response_model=CoverageRead,
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, Unprocessable),
 )
 async def get_account_coverage(
     account_id: AccountId,
     session: DbSession,
     principal: CurrentPrincipal,
-    as_of: Annotated[dt.date | None, Query(description="Day the team is read for; omitted: today.")] = None,
+    clock: ClockDep,
+    as_of: Annotated[
+        dt.date | None, Query(description="Day the team is read for (1900-01-01 to 2199-12-31); omitted: today.")
+    ] = None,
 ) -> CoverageRead:
-    account = await accounts.get(session=session, principal=principal, account_id=account_id)
-    day = as_of or service.today()
+    """Readable by whoever reads the account, also through a deal on it (implicit sharing)."""
+    check_as_of(as_of)
+    account = await accounts.read(session=session, principal=principal, account_id=account_id)
+    day = as_of or clock.today()
     members, found = await service.team(session=session, account=account, on=day)
     return CoverageRead(
         account_id=account.id,

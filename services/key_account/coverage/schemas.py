@@ -122,6 +122,12 @@ class CoverageRead(BaseModel):
     violations: list[ViolationRead] = Field(description="What the team lacks for the account's tier.")
 
 
+class SuggestedMember(BaseModel):
+    employee_id: uuid.UUID
+    deals: int = Field(description="Deals on the account this employee owns.")
+    open_deals: int = Field(description="Of those, the ones known to be open.")
+
+
 class AccountViolations(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -136,6 +142,9 @@ class AccountViolations(BaseModel):
                     "violations": [
                         {"code": "no_account_owner", "message": "a key account needs one account owner; it has none"}
                     ],
+                    "suggested_members": [
+                        {"employee_id": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "deals": 4, "open_deals": 1}
+                    ],
                 }
             ]
         }
@@ -148,3 +157,8 @@ class AccountViolations(BaseModel):
     owners: int
     solution_members: int
     violations: list[ViolationRead]
+    suggested_members: list[SuggestedMember] = Field(
+        default_factory=list,
+        description="Owners of deals on the account who are not on its team, most deals first: "
+        "who could cover it (coverage stays explicit: add them as members).",
+    )

@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
 from services.key_account.accounts.models import Account
@@ -17,8 +18,9 @@ from services.key_account.domain.coverage import Violation, violations
 MANAGING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def today(session: AsyncSession) -> dt.date:
+    """Business today: the application's clock (sanlun.kernel.clock)."""
+    return session_clock(session).today()
 
 
 def check_may_change(principal: Principal, account: Account) -> None:
@@ -33,13 +35,13 @@ def check_may_change(principal: Principal, account: Account) -> None:
 async def team(
     *, session: AsyncSession, account: Account, on: dt.date | None = None
 ) -> tuple[list[CoverageMember], list[Violation]]:
-    members = await repository.members_on(session, account.id, on or today())
+    members = await repository.members_on(session, account.id, on or today(session))
     return members, violations(account.tier, [m.role for m in members])
 
 
 async def _changed(session: AsyncSession, account: Account) -> None:
     version = await repository.bump_coverage_version(session, account.id)
-    members = await repository.members_on(session, account.id, today())
+    members = await repository.members_on(session, account.id, today(session))
     await publish(
         session,
         Event(
@@ -72,7 +74,7 @@ async def add_member(
         id=uuid.uuid4(),
         account_id=account.id,
         **data.model_dump(exclude={"valid_from"}),
-        valid_from=data.valid_from or today(),
+        valid_from=data.valid_from or today(session),
     )
     session.add(member)
     await session.flush()
