@@ -6,6 +6,7 @@ never the other way round."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
@@ -32,8 +33,15 @@ async def _reevaluate(session: AsyncSession, employee_ids: Sequence[uuid.UUID]) 
     await stages_service.evaluate_rows(session=session, employees=rows, as_of=today, record=True, scheduled=False)
 
 
+def _day(session: AsyncSession, event: CloudEvent) -> dt.date:
+    """The business day of a fact an event reports: the day it happened, but
+    never after this service's today (a publisher stamping real time while the
+    clock is set back would otherwise date facts no evaluation ever sees)."""
+    return min(event.time.date(), session_clock(session).today())
+
+
 async def on_opportunity(*, session: AsyncSession, event: CloudEvent) -> None:
-    touched = await service.record_opportunity_event(session, event.id, event.type, event.time.date(), event.data)
+    touched = await service.record_opportunity_event(session, event.id, event.type, _day(session, event), event.data)
     if event.type in ("opportunity.won", "opportunity.lost"):
         await _reevaluate(session, touched)
 
@@ -43,11 +51,11 @@ async def on_coverage_changed(*, session: AsyncSession, event: CloudEvent) -> No
 
 
 async def on_resource_used(*, session: AsyncSession, event: CloudEvent) -> None:
-    await service.record_resource_used(session, event.id, event.time.date(), event.data)
+    await service.record_resource_used(session, event.id, _day(session, event), event.data)
 
 
 async def on_introduction_completed(*, session: AsyncSession, event: CloudEvent) -> None:
-    await service.record_introduction(session, event.id, event.time.date(), event.data)
+    await service.record_introduction(session, event.id, _day(session, event), event.data)
 
 
 EVENT_HANDLERS = {

@@ -3,6 +3,7 @@
 import datetime as dt
 import uuid
 
+from sanlun.kernel.clock import Clock
 from sanlun.kernel.event_routes import mint_service_token
 from tests.services.employee_lifecycle.helpers import ADMIN, new_employee
 from tests.support import TEST_SERVICE_SECRET
@@ -180,3 +181,17 @@ def test_a_deal_created_already_closed_is_not_open_work():
     data = {"opportunity_id": str(uuid.uuid4()), "owner_id": owner, "stage": "qualified", "version": 1}
     [fact] = opportunity_facts(uuid.uuid4(), "opportunity.created", _dt.date(2026, 11, 27), data)
     assert fact["kind"] == "opportunity_open" and fact["occurred_on"] == _dt.date(2026, 11, 27)
+
+
+async def test_events_are_facts_of_the_business_day_on_a_clock_set_back(service_client):
+    """A demo may run on the sample's own dates: an event stamped with real time is a fact of the
+    service's today, not of a day no evaluation reaches."""
+    clock = Clock()
+    clock.set(dt.datetime(2017, 6, 30, 9, tzinfo=dt.UTC))
+    client = await service_client("employee_lifecycle", clock=clock)
+    a = await new_employee(client)
+    await deliver(client, opportunity("opportunity.created", a["id"], str(uuid.uuid4())))
+    signals = (await client.get(f"/api/v1/employees/{a['id']}/signals", headers=ADMIN)).json()
+    assert signals["as_of"] == "2017-06-30" and signals["signals"]["open_pipeline_count"] == 1
+    batch = await client.post("/api/v1/employees/stages:batch-get", json={"employee_ids": [a["id"]]}, headers=ADMIN)
+    assert batch.json()["items"][0]["open_load"] == 1
