@@ -47,11 +47,12 @@ async def _coverage_limits(request: Request) -> CoverageLimits:
 CoverageLimitsDep = Annotated[CoverageLimits, Depends(_coverage_limits)]
 
 
-async def coverage(peers: Peers, account_ids: list[uuid.UUID], limits: CoverageLimits) -> Coverage:
+async def coverage(peers: Peers, account_ids: list[uuid.UUID], limits: CoverageLimits, *, today: dt.date) -> Coverage:
+    """Current members as of `today` (the business clock's)."""
     if not account_ids:
         return Coverage({}, "none")
     asked, skipped = account_ids[: limits.max_accounts], max(0, len(account_ids) - limits.max_accounts)
-    today = dt.date.today().isoformat()
+    day = today.isoformat()
 
     async def one(account_id: uuid.UUID) -> tuple[set[str], str | None] | None:
         try:
@@ -63,7 +64,7 @@ async def coverage(peers: Peers, account_ids: list[uuid.UUID], limits: CoverageL
             current = {
                 str(m["employee_id"])
                 for m in members
-                if (m.get("valid_from") or "") <= today and (m.get("valid_to") is None or m["valid_to"] >= today)
+                if (m.get("valid_from") or "") <= day and (m.get("valid_to") is None or m["valid_to"] >= day)
             }
         except (*PEER_ERRORS, ValueError, KeyError, TypeError):
             return None

@@ -164,7 +164,12 @@ class ProposalItem(BaseModel):
     proposed_owner_id: uuid.UUID
     score: float
     components: Components
-    runner_up: Candidate | None
+    runner_up: Candidate | None = Field(
+        description=(
+            "The best other candidate by score before the caps (so possibly someone without room); when they "
+            "scored higher, the explanation's last line says why they lost (no room, cap reached, L1 protection)."
+        )
+    )
     explanation: list[str]
 
 
@@ -187,7 +192,12 @@ class ProposalRead(BaseModel):
                     "summary": {
                         "deals": 2,
                         "reps": 6,
+                        "excluded_no_capacity": 1,
                         "assigned": 2,
+                        "unassigned": 0,
+                        "room": 23,
+                        "people_receiving": 2,
+                        "per_person": {"min": 1, "median": 1.0, "max": 1},
                         "expected_won_value": 412175.5,
                         "starters": 1,
                         "l1_starter_target": 1,
@@ -209,7 +219,17 @@ class ProposalRead(BaseModel):
     stages_as_of: dt.datetime | None
     notes: list[str]
     coverage: dict[str, Any]
-    summary: dict[str, Any]
+    summary: dict[str, Any] = Field(
+        description=(
+            "`deals`; `reps`: salespeople in the pool (people with capacity 0, managers for example, are left out "
+            "and counted in `excluded_no_capacity`); `room`: how many new deals the pool can take from this "
+            "proposal, the sum of each rep's cap (capacity minus open load, at least 0; at most "
+            "`unproven_max_per_proposal` of the policy for a rep with no closed deal yet); `assigned`, `unassigned` "
+            "(deals beyond the room stay unassigned, with the reason); `people_receiving` and `per_person` "
+            "(min, median, max new deals per person who received any); `expected_won_value`; the L1 protected share "
+            "(`starters`, `l1_starter_target`, `l1_starters_given`)."
+        )
+    )
     items: list[ProposalItem]
     unassigned: list[Unplaced]
     created_at: dt.datetime

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
@@ -30,7 +31,7 @@ from services.opportunity.assignment.schemas import (
 )
 from services.opportunity.domain import explain
 from services.opportunity.domain.policy import AssignmentPolicy
-from services.opportunity.domain.scoring import L1, Deal, Rep, Scores, score
+from services.opportunity.domain.scoring import L1, Deal, Rep, Scores, caps, score
 from services.opportunity.domain.solver import UNASSIGNED, solve
 from services.opportunity.domain.stages import OPEN_STAGES
 from services.opportunity.opportunities import events
@@ -47,6 +48,8 @@ MAX_DEALS = 10_000
 @dataclass(slots=True)
 class Context:
     reps: list[Rep]
+    names: dict[str, str]
+    excluded_no_capacity: int
     units: dict[str, str]
     stages: Stages
     coverage: accounts_coverage.Coverage
@@ -89,17 +92,33 @@ async def _context(
             f"{len(stages.not_found)} pool member(s) unknown to the lifecycle service or hidden from you: left out"
         )
     load = await repository.open_load(session, [p.employee_id for p in found])
-    reps = [
+    known = [
         Rep(str(p.employee_id), info.stage, info.capacity, load.get(p.employee_id, 0))
         for p in found
         if (info := stages.by_employee.get(p.employee_id)) is not None
     ]
+    # People who carry no deals (capacity 0: managers, for example) are not salespeople for the pool.
+    reps = [r for r in known if r.capacity > 0]
+    if len(reps) < len(known):
+        notes.append(
+            f"{len(known) - len(reps)} pool member(s) with no capacity (managers, for example) left out: "
+            f"{len(reps)} salespeople in the pool"
+        )
     accounts = list(dict.fromkeys(d.account_id for d in deals if d.account_id))
-    coverage = await accounts_coverage.coverage(peers, accounts, limits)
+    coverage = await accounts_coverage.coverage(peers, accounts, limits, today=session_clock(session).today())
     if coverage.note:
         notes.append(coverage.note)
     policy = (await policy_for(session, principal.org_unit_path)).assignment
-    return Context(reps, {str(p.employee_id): p.org_unit_path for p in found}, stages, coverage, policy, notes)
+    return Context(
+        reps,
+        {str(p.employee_id): p.name or str(p.employee_id) for p in found},
+        len(known) - len(reps),
+        {str(p.employee_id): p.org_unit_path for p in found},
+        stages,
+        coverage,
+        policy,
+        notes,
+    )
 
 
 STRATEGIC_TIERS = frozenset({"strategic"})
@@ -119,7 +138,8 @@ def _deal(o: Opportunity, tiers: dict[str, str] | None = None) -> Deal:
     )
 
 
-def _components(s: Scores, i: int, j: int, rep: Rep, *, protected: bool) -> Components:
+def _components(s: Scores, i: int, j: int, rep: Rep, *, protected: bool, raw: bool = False) -> Components:
+    """`raw`: the utility before the caps (a runner-up may have had no room)."""
     return Components(
         win_probability=round(float(s.win_probability[i, j]), 4),
         deal_value=round(float(s.value[i]), 2),
@@ -130,7 +150,7 @@ def _components(s: Scores, i: int, j: int, rep: Rep, *, protected: bool) -> Comp
         stage_multiplier=float(s.stage_multiplier[i, j]),
         starter=bool(s.starter[i]),
         protected_l1_share=protected,
-        utility=round(float(s.utility[i, j]), 4),
+        utility=round(float((s.raw_utility if raw else s.utility)[i, j]), 4),
     )
 
 
@@ -160,7 +180,11 @@ async def propose(
     ]
     ctx = await _context(peers, limits, session, principal, data.pool, deals)
     items: list[ProposalItem] = []
-    summary: dict[str, Any] = {"deals": len(deals), "reps": len(ctx.reps)}
+    summary: dict[str, Any] = {
+        "deals": len(deals),
+        "reps": len(ctx.reps),
+        "excluded_no_capacity": ctx.excluded_no_capacity,
+    }
     if deals and ctx.reps:
         s = score(
             [_deal(d, ctx.coverage.tiers) for d in deals],
@@ -169,31 +193,55 @@ async def propose(
             ctx.policy,
             coverage=ctx.coverage.members,
         )
-        free = np.array([r.free for r in ctx.reps])
+        cap = caps(ctx.reps, s.closed_deals, ctx.policy)
         is_l1 = np.array([r.stage == L1 for r in ctx.reps])
         sol = solve(
             s.utility,
-            free,
+            cap,
             is_l1=is_l1,
             starter=s.starter,
             l1_share=ctx.policy.l1_starter_share,
             k=ctx.policy.candidates_per_opportunity,
+            raw=s.raw_utility,
+        )
+        placed = sol.owner != UNASSIGNED
+        given = np.bincount(sol.owner[placed], minlength=len(ctx.reps))
+        room = int(cap.sum())
+        beyond = (
+            f"beyond the pool's room: {room} new deal(s) fit the pool (each rep's cap: capacity minus open load, "
+            f"at most {ctx.policy.unproven_max_per_proposal} for a rep with no closed deal) for {len(deals)} deal(s); "
+            "left unassigned for another round or pool"
         )
         for i, d in enumerate(deals):
             j = int(sol.owner[i])
             if j == UNASSIGNED:
-                unplaced.append(Unplaced(opportunity_id=d.id, reason="no rep in the pool has free capacity for it"))
+                reason = beyond if room < len(deals) else "no rep in the pool with room could take it"
+                unplaced.append(Unplaced(opportunity_id=d.id, reason=reason))
                 continue
             rep, r2 = ctx.reps[j], int(sol.runner_up[i])
-            runner = (
-                None
-                if r2 == UNASSIGNED
-                else Candidate(
+            runner, lost = None, None
+            if r2 != UNASSIGNED:
+                runner = Candidate(
                     employee_id=uuid.UUID(ctx.reps[r2].employee_id),
-                    score=round(float(s.utility[i, r2]), 4),
-                    components=_components(s, i, r2, ctx.reps[r2], protected=False),
+                    score=round(float(s.raw_utility[i, r2]), 4),
+                    components=_components(s, i, r2, ctx.reps[r2], protected=False, raw=True),
                 )
-            )
+                other = ctx.reps[r2]
+                lost = explain.runner_up_lost(
+                    explain.RunnerUp(
+                        name=ctx.names.get(other.employee_id, other.employee_id),
+                        score=float(s.raw_utility[i, r2]),
+                        stage=other.stage,
+                        capacity=other.capacity,
+                        open_load=other.open_load,
+                        cap=int(cap[r2]),
+                        given=int(given[r2]),
+                        closed_deals=int(s.closed_deals[r2]),
+                    ),
+                    owner_score=float(s.utility[i, j]),
+                    protected=bool(sol.protected[i]),
+                    unproven_max=ctx.policy.unproven_max_per_proposal,
+                )
             items.append(
                 ProposalItem(
                     opportunity_id=d.id,
@@ -201,20 +249,31 @@ async def propose(
                     score=round(float(s.utility[i, j]), 4),
                     components=_components(s, i, j, rep, protected=bool(sol.protected[i])),
                     runner_up=runner,
-                    explanation=explain.reasons(
-                        s,
-                        i,
-                        j,
-                        stage=rep.stage,
-                        protected=bool(sol.protected[i]),
-                        coverage_note=ctx.coverage.note,
-                        stages_note=_stage_note(ctx),
-                    ),
+                    explanation=[
+                        *explain.reasons(
+                            s,
+                            i,
+                            j,
+                            stage=rep.stage,
+                            protected=bool(sol.protected[i]),
+                            coverage_note=ctx.coverage.note,
+                            stages_note=_stage_note(ctx),
+                        ),
+                        *([lost] if lost else []),
+                    ],
                 )
             )
-        placed = sol.owner != UNASSIGNED
+        receiving = given[given > 0]
         summary |= {
             "assigned": int(placed.sum()),
+            "unassigned": int((~placed).sum()),
+            "room": room,
+            "people_receiving": int(receiving.size),
+            "per_person": (
+                {"min": int(receiving.min()), "median": float(np.median(receiving)), "max": int(receiving.max())}
+                if receiving.size
+                else None
+            ),
             "expected_won_value": round(
                 float((s.win_probability[np.arange(len(deals)), np.maximum(sol.owner, 0)] * s.value)[placed].sum()), 2
             ),
@@ -224,9 +283,18 @@ async def propose(
         }
         if sol.l1_starters_given < sol.l1_starter_target:
             ctx.notes.append("L1 protected share not reached: L1 reps lack free capacity for more starters")
+        if room < len(deals):
+            ctx.notes.append(f"{len(deals) - int(placed.sum())} deal(s) left unassigned: {beyond}")
     else:
         unplaced += [Unplaced(opportunity_id=d.id, reason="the pool has no rep to assign to") for d in deals]
-        summary |= {"assigned": 0, "expected_won_value": 0.0}
+        summary |= {
+            "assigned": 0,
+            "unassigned": len(deals),
+            "room": 0,
+            "people_receiving": 0,
+            "per_person": None,
+            "expected_won_value": 0.0,
+        }
     proposal = Proposal(
         id=uuid.uuid4(),
         created_by=principal.subject,

@@ -73,6 +73,9 @@ class AssignmentPolicy(BaseModel):
     # How much an L3 rep's utility shrinks on a deal that is neither large nor strategic.
     l3_small_deal_penalty: Annotated[float, Field(ge=0, le=1)] = 0.5
     candidates_per_opportunity: Annotated[int, Field(ge=1, le=100)] = 10
+    # A rep with no closed deal of their own has no record to back a big share:
+    # at most this many new deals from one proposal (on top of the capacity cap).
+    unproven_max_per_proposal: Annotated[int, Field(ge=0, le=1000)] = 10
 
 
 DEFAULT_CHECKLIST = [
@@ -141,6 +144,7 @@ _POLICY_EXAMPLE: dict[str, Any] = {
         "large_min_amount": "200000",
         "l3_small_deal_penalty": 0.5,
         "candidates_per_opportunity": 10,
+        "unproven_max_per_proposal": 10,
     },
 }
 

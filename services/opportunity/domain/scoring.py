@@ -11,6 +11,12 @@ attribute estimates it has.
 Utility = win probability × deal value × (1 + continuity weight × on the
 account's coverage team) × (1 − load weight × open load / capacity) × stage
 rule (L3 reps shrink on deals that are neither large nor strategic).
+
+Each rep's cap for one proposal (`caps`): their room, max(0, capacity − open
+load), and for a rep with no closed deal of their own at most
+`unproven_max_per_proposal` on top. A rep whose cap is 0 cannot take a deal
+(utility −inf); `raw_utility` keeps what they would have scored, so an
+explanation can say that the higher scorer lost for want of room.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class History:
 class Scores:
     win_probability: np.ndarray  # deals × reps
     utility: np.ndarray  # deals × reps, -inf where a rep cannot take the deal
+    raw_utility: np.ndarray  # deals × reps, before the caps
     value: np.ndarray  # deals: the amount used (median for deals without one)
     continuity: np.ndarray  # deals × reps, 0/1
     load_ratio: np.ndarray  # reps
@@ -184,12 +191,21 @@ def score(
         * (1.0 - policy.load_weight * load_ratio[None, :]).astype(np.float32)
         * stage_mult
     )
-    free = np.array([r.free for r in reps])
-    utility[:, free <= 0] = -np.inf
+    raw = utility.copy()
+    utility[:, caps(reps, closed, policy) <= 0] = -np.inf
     deal_p = win_p.mean(axis=1) if win_p.shape[1] else np.zeros(len(deals))
     starter = (
         np.array([d.amount is None or d.amount < float(policy.starter_max_amount) for d in deals], dtype=bool)
         & (deal_p >= policy.starter_min_win_probability)
         & ~large
     )
-    return Scores(win_p, utility, value, continuity, load_ratio, stage_mult, closed, starter, large)
+    return Scores(win_p, utility, raw, value, continuity, load_ratio, stage_mult, closed, starter, large)
+
+
+def caps(reps: Sequence[Rep], closed_deals: np.ndarray, policy: AssignmentPolicy) -> np.ndarray:
+    """How many new deals each rep may get from one proposal: their room,
+    max(0, capacity − open load); for a rep with no closed deal yet, at most
+    `unproven_max_per_proposal` of it."""
+    room = np.array([r.free for r in reps], dtype=np.int64)
+    unproven = np.asarray(closed_deals) == 0
+    return np.where(unproven, np.minimum(room, policy.unproven_max_per_proposal), room)

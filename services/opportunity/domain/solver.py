@@ -127,7 +127,10 @@ def solve(
     starter: np.ndarray,
     l1_share: float,
     k: int,
+    raw: np.ndarray | None = None,
 ) -> Solution:
+    """`free` is each rep's cap for this batch; `raw` (the utility before the
+    caps) picks the runner-up, so a higher scorer without room is named."""
     n, _ = utility.shape
     free = free.astype(np.int64).copy()
     owner = np.full(n, UNASSIGNED, dtype=np.int64)
@@ -160,7 +163,9 @@ def solve(
             sub = np.where(room[None, :] > 0, utility[left], -np.inf)
             owner[left] = match(sub, spread_candidates(sub, room, k), room)
     given = int((starter & (owner != UNASSIGNED) & is_l1[np.maximum(owner, 0)]).sum())
-    return Solution(owner, runner_up(utility, owner, k), protected, int(starter_rows.size), target, given)
+    return Solution(
+        owner, runner_up(utility if raw is None else raw, owner, k), protected, int(starter_rows.size), target, given
+    )
 
 
 def runner_up(utility: np.ndarray, owner: np.ndarray, k: int) -> np.ndarray:

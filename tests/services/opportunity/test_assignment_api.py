@@ -271,3 +271,49 @@ async def test_commit_skips_deals_whose_rep_filled_up_since_the_proposal(service
     assert [s["reason"] for s in result["skipped"]] == ["the proposed rep has reached capacity since the proposal"]
     load = (await client.get(OPPORTUNITIES, params={"owner_id": only, "limit": 200}, headers=MANAGER)).json()["items"]
     assert len(load) == 2  # capacity 2, never 3
+
+
+async def test_a_proposal_a_manager_can_defend_pool_caps_leftovers_spread_and_the_runner_up(service_client):
+    """A manager (capacity 0) is no salesperson; a rep without a closed deal
+    gets at most 10 of a big batch; a full rep gets nothing but is named as the
+    higher scorer who had no room; what the pool cannot hold stays unassigned."""
+    client = await service_client("opportunity", **DOWN)
+    unit = "/group/east/team-1"
+    await add_person(client, stage="L2_COMFORTABLE", capacity=0)  # a manager
+    unproven = await add_person(client, stage="L1_SUBSISTENCE", capacity=80)
+    full = await add_person(client, stage="L2_COMFORTABLE", capacity=5)
+    loser = await add_person(client, stage="L2_COMFORTABLE", capacity=3)
+
+    async def owned(owner: str, n: int, **extra) -> None:
+        for _ in range(n):
+            body = new_opportunity(owner_id=owner, org_unit_path=unit, **extra)
+            assert (await client.post(OPPORTUNITIES, json=body, headers=MANAGER)).status_code == 201
+
+    await owned(full, 5, stage="won", closed_on="2026-10-01")
+    await owned(full, 5)  # open: 5 of 5
+    await owned(loser, 10, stage="lost", closed_on="2026-10-01")
+    deals = await unassigned(client, 20)
+
+    r = await client.post(
+        PROPOSALS, json={"opportunity_ids": deals, "pool": {"org_unit": "/group/east"}}, headers=MANAGER
+    )
+    assert r.status_code == 201, r.text
+    p = r.json()
+    summary = p["summary"]
+    assert (summary["reps"], summary["excluded_no_capacity"]) == (3, 1)
+    assert any("with no capacity" in n and "3 salespeople" in n for n in p["notes"])
+    owners = [i["proposed_owner_id"] for i in p["items"]]
+    assert owners.count(unproven) == 10 and owners.count(loser) == 3 and full not in owners
+    assert (summary["assigned"], summary["unassigned"], summary["room"]) == (13, 7, 13)
+    assert summary["people_receiving"] == 2
+    assert summary["per_person"] == {"min": 3, "median": 6.5, "max": 10}
+    assert len(p["unassigned"]) == 7
+    assert all(u["reason"].startswith("beyond the pool's room: 13 new deal(s)") for u in p["unassigned"])
+
+    item = next(i for i in p["items"] if i["proposed_owner_id"] == unproven)
+    assert item["runner_up"]["employee_id"] == full
+    assert item["runner_up"]["score"] > item["score"]
+    assert any(
+        e.startswith("Rep L2_COMFORTABLE scored") and e.endswith("but had no room: 5 of 5 open deals")
+        for e in item["explanation"]
+    ), item["explanation"]

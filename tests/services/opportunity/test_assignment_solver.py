@@ -81,3 +81,41 @@ def test_continuity_and_load_move_the_utility():
     assert s.continuity[0].tolist() == [0.0, 1.0]
     # b: ×1.5 for continuity, ×0.75 for half load.
     assert abs(s.utility[0, 1] / s.utility[0, 0] - 1.5 * 0.75) < 1e-5
+
+
+def test_caps_are_room_and_a_ramp_for_reps_without_a_closed_deal():
+    from services.opportunity.domain.scoring import caps
+
+    reps = [Rep("new", L1, 80, 9), Rep("veteran", L2, 80, 9), Rep("full", L2, 12, 12), Rep("over", L2, 5, 7)]
+    closed = np.array([0, 40, 30, 0])
+    assert caps(reps, closed, AssignmentPolicy()).tolist() == [10, 71, 0, 0]
+    assert caps(reps, closed, AssignmentPolicy(unproven_max_per_proposal=0)).tolist() == [0, 71, 0, 0]
+    # A rep without a cap scores (raw) but cannot be chosen.
+    s = score([Deal("d", 1000.0)], reps, History(overall={"veteran": (20, 40), "full": (25, 30)}), AssignmentPolicy())
+    assert np.isneginf(s.utility[0, 2]) and np.isfinite(s.raw_utility[0, 2])
+
+
+def test_the_runner_up_is_the_best_raw_scorer_and_the_explanation_says_why_they_lost():
+    from services.opportunity.domain.explain import RunnerUp, runner_up_lost
+
+    raw = np.array([[0.81, 0.5]], dtype=np.float32)
+    utility = np.array([[-np.inf, 0.5]], dtype=np.float32)
+    sol = solve(utility, np.array([0, 3]), is_l1=np.zeros(2, bool), starter=np.zeros(1, bool), l1_share=0, k=2, raw=raw)
+    assert sol.owner.tolist() == [1] and sol.runner_up.tolist() == [0]
+
+    def why(**kw: object) -> str | None:
+        base = {
+            "name": "Li Wei", "score": 0.81, "stage": L2, "capacity": 12, "open_load": 3, "cap": 9, "given": 2,
+            "closed_deals": 40,
+        }  # fmt: skip
+        return runner_up_lost(RunnerUp(**{**base, **kw}), owner_score=0.5, protected=False, unproven_max=10)
+
+    assert why(open_load=12, cap=0) == "Li Wei scored 0.81 (vs 0.50) but had no room: 12 of 12 open deals"
+    assert why(score=0.4) is None
+    assert "lost on the L1 protection" in (
+        runner_up_lost(RunnerUp("Li Wei", 0.81, L2, 12, 3, 9, 2, 40), owner_score=0.5, protected=True, unproven_max=10)
+        or ""
+    )
+    assert "their room went to deals where they add more: 9 of 9" in (why(given=9) or "")
+    ramp = why(capacity=80, open_load=0, cap=10, given=10, closed_deals=0) or ""
+    assert "no closed deal yet, so at most 10 new deals per proposal" in ramp

@@ -316,3 +316,75 @@ async def test_batch_recommendations_agree_with_one_at_a_time_and_hide_what_you_
     assert too_many.headers["content-type"] == "application/problem+json"
     empty = await client.post(url, json={"opportunity_ids": []}, headers=headers)
     assert empty.status_code == 422
+
+
+async def test_recommendations_honour_as_of_and_the_clock_and_say_where_the_evidence_comes_from(service_client):
+    """Historical data (2017): as of the clock's today nothing is in the window
+    and every solution rests on the neutral prior; as of the history's end, or
+    with the clock moved there, the evidence appears, level by level."""
+    import datetime as dt
+
+    from sanlun.kernel.clock import Clock
+
+    clock = Clock()
+    client = await service_client("opportunity", clock=clock)
+    sols = {}
+    for name in ("Alpha", "Beta", "Gamma"):
+        r = await client.post("/api/v1/solutions", json={"name": f"{name} {uuid.uuid4().hex[:6]}"}, headers=ADMIN)
+        sols[name] = r.json()["id"]
+
+    async def closed(stage: str, solution: str, industry: str, closed_on: str) -> None:
+        r = await client.post(
+            OPPORTUNITIES,
+            json=new_opportunity(
+                stage=stage,
+                closed_on=closed_on,
+                solution_ids=[sols[solution]],
+                industry=industry,
+                org_unit_path="/group/east/team-1",
+                owner_id=str(uuid.uuid4()),
+            ),
+            headers=ADMIN,
+        )
+        assert r.status_code == 201, r.text
+
+    # Alpha: evidence in banking itself. Beta: only in retail (organisation-wide). Gamma: nothing.
+    for stage in ("won", "won", "won", "lost"):
+        await closed(stage, "Alpha", "banking", "2017-03-10")
+    for stage in ("won", "won", "lost"):
+        await closed(stage, "Beta", "retail", "2017-02-01")
+    # Closed after the as_of below, in the same month: must not count.
+    await closed("won", "Gamma", "banking", "2017-03-25")
+    _, headers = rep()
+    opp = (await client.post(OPPORTUNITIES, json=new_opportunity(industry="banking"), headers=headers)).json()
+    url = f"{OPPORTUNITIES}/{opp['id']}/recommended-solutions"
+
+    today = (await client.get(url, headers=headers)).json()
+    assert today["window"]["until"] == clock.today().isoformat()
+    assert all(i["evidence"]["win_rate_level"] == "prior" for i in today["items"])
+    assert all(i["evidence"]["win_rate"] == 0.5 for i in today["items"])
+    assert "neutral prior" in today["items"][0]["explanation"][0]
+
+    then = (await client.get(url, params={"as_of": "2017-03-20", "k": 3}, headers=headers)).json()
+    by_name = {i["name"].split()[0]: i for i in then["items"]}
+    assert then["window"] == {"since": "2016-04-01", "until": "2017-03-20"}
+    assert [i["name"].split()[0] for i in then["items"]] == ["Alpha", "Beta", "Gamma"]
+    alpha, beta, gamma = by_name["Alpha"], by_name["Beta"], by_name["Gamma"]
+    assert (alpha["evidence"]["win_rate_level"], alpha["evidence"]["win_rate_deals"]) == ("industry", 4)
+    assert alpha["explanation"][0].startswith("win rate 0.") and "3 won of 4 closed deal(s)" in alpha["explanation"][0]
+    assert (beta["evidence"]["win_rate_level"], beta["evidence"]["win_rate_deals"]) == ("organisation", 3)
+    assert "no closed deal in banking" in beta["explanation"][0] and "2 won of 3" in beta["explanation"][0]
+    assert beta["evidence"]["win_rate"] == round(3 / 5, 4)
+    assert (gamma["evidence"]["win_rate_level"], gamma["evidence"]["wins_overall"]) == ("prior", 0)
+
+    # The clock moved to the history's end: the default as_of follows it, the batch too.
+    clock.set(dt.datetime(2017, 3, 31, 12, tzinfo=dt.UTC))
+    moved = (await client.get(url, headers=headers)).json()
+    assert moved["window"]["until"] == "2017-03-31"
+    assert {i["name"].split()[0]: i["evidence"]["win_rate_level"] for i in moved["items"]}["Gamma"] == "industry"
+    batch = (
+        await client.post(
+            f"{OPPORTUNITIES}/recommended-solutions:batch-get", json={"opportunity_ids": [opp["id"]]}, headers=headers
+        )
+    ).json()
+    assert batch["items"][0]["items"] == moved["items"]
