@@ -1,5 +1,6 @@
 """All queries of the accounts area."""
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -9,43 +10,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
+from sanlun.kernel.clock import session_clock
 from services.key_account.accounts.models import Account, AccountShare, SharedOpportunity
 from services.key_account.coverage.models import CoverageMember
 from services.key_account.domain.importing import UPSERT_FIELDS
 
 
-def current_coverage() -> sa.ColumnElement[bool]:
-    today = sa.func.current_date()
+def current_coverage(day: dt.date | None = None) -> sa.ColumnElement[bool]:
+    """Coverage valid on `day`: business today (the clock's, passed in by whoever
+    has the session or the request); the database's date only when none is given."""
+    today: Any = day if day is not None else sa.func.current_date()
     return sa.and_(
         CoverageMember.valid_from <= today,
         sa.or_(CoverageMember.valid_to.is_(None), CoverageMember.valid_to >= today),
     )
 
 
-def own_account_ids(employee_id: uuid.UUID) -> sa.Select[Any]:
+def own_account_ids(employee_id: uuid.UUID, day: dt.date | None = None) -> sa.Select[Any]:
     """Accounts an employee owns or currently covers, as one UNION (see
     sanlun.kernel.auth.sees_only_own)."""
     return (
         sa.union(
             sa.select(Account.id).where(Account.owner_id == employee_id),
-            sa.select(CoverageMember.account_id).where(CoverageMember.employee_id == employee_id, current_coverage()),
+            sa.select(CoverageMember.account_id).where(
+                CoverageMember.employee_id == employee_id, current_coverage(day)
+            ),
         )
         .subquery()
         .select()
     )
 
 
-def visible(principal: Principal) -> sa.ColumnElement[bool]:
+def visible(principal: Principal, day: dt.date | None = None) -> sa.ColumnElement[bool]:
     """Explicit access, which also lets the caller change the account: owner,
     current coverage members and the managers above them, admins of the owning
     organisation, group admins. Implicit sharing (`readable`) only adds reads."""
     if sees_only_own(principal):
-        return Account.id.in_(own_account_ids(principal.employee_id))  # type: ignore[arg-type]
+        return Account.id.in_(own_account_ids(principal.employee_id, day))  # type: ignore[arg-type]
     member = None
     if principal.employee_id is not None:
         member = Account.id.in_(
             sa.select(CoverageMember.account_id).where(
-                CoverageMember.employee_id == principal.employee_id, current_coverage()
+                CoverageMember.employee_id == principal.employee_id, current_coverage(day)
             )
         )
     clause = visibility_clause(
@@ -53,7 +59,7 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
     )
     if principal.has("manager") and not principal.has("group_admin"):
         covered_below = sa.select(CoverageMember.account_id).where(
-            path_within(CoverageMember.org_unit_path, principal.org_unit_path), current_coverage()
+            path_within(CoverageMember.org_unit_path, principal.org_unit_path), current_coverage(day)
         )
         clause = sa.or_(clause, Account.id.in_(covered_below))
     return clause
@@ -89,7 +95,7 @@ def shared(principal: Principal) -> sa.ColumnElement[bool]:
     return sa.or_(*clauses) if clauses else sa.false()
 
 
-def readable(principal: Principal) -> sa.ColumnElement[bool]:
+def readable(principal: Principal, day: dt.date | None = None) -> sa.ColumnElement[bool]:
     """What the caller may read: explicit access or implicit sharing."""
     if principal.has("group_admin"):
         return sa.true()
@@ -97,11 +103,13 @@ def readable(principal: Principal) -> sa.ColumnElement[bool]:
         employee_id = principal.employee_id
         ids = sa.union(
             sa.select(Account.id).where(Account.owner_id == employee_id),
-            sa.select(CoverageMember.account_id).where(CoverageMember.employee_id == employee_id, current_coverage()),
+            sa.select(CoverageMember.account_id).where(
+                CoverageMember.employee_id == employee_id, current_coverage(day)
+            ),
             shared_account_ids(employee_id),  # type: ignore[arg-type]
         )
         return Account.id.in_(ids.subquery().select())
-    return sa.or_(visible(principal), shared(principal))
+    return sa.or_(visible(principal, day), shared(principal))
 
 
 async def access_of(session: AsyncSession, principal: Principal, accounts: list[Account]) -> dict[uuid.UUID, str]:
@@ -114,12 +122,13 @@ async def access_of(session: AsyncSession, principal: Principal, accounts: list[
     rest = [a.id for a in accounts if a.id not in found]
     if not rest:
         return found
+    day = session_clock(session).today()
     covered: sa.ColumnElement[bool] = sa.false()
     if me is not None:
         covered = sa.exists().where(
-            CoverageMember.account_id == Account.id, CoverageMember.employee_id == me, current_coverage()
+            CoverageMember.account_id == Account.id, CoverageMember.employee_id == me, current_coverage(day)
         )
-    stmt = sa.select(Account.id, covered.label("covered"), visible(principal).label("explicit")).where(
+    stmt = sa.select(Account.id, covered.label("covered"), visible(principal, day).label("explicit")).where(
         Account.id.in_(rest)
     )
     for row in await session.execute(stmt):
@@ -152,8 +161,9 @@ def list_statement(
     parent_id: uuid.UUID | None = None,
     org_unit: str | None = None,
     tier: str | None = None,
+    day: dt.date | None = None,
 ) -> sa.Select[Any]:
-    stmt = sa.select(Account).where(readable(principal))
+    stmt = sa.select(Account).where(readable(principal, day))
     if name_prefix:
         stmt = stmt.where(name_starts_with(name_prefix))
     if industry:
@@ -168,22 +178,26 @@ def list_statement(
 
 
 async def get_visible(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account | None:
-    stmt = sa.select(Account).where(Account.id == account_id, visible(principal))
+    stmt = sa.select(Account).where(Account.id == account_id, visible(principal, session_clock(session).today()))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def get_readable(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account | None:
-    stmt = sa.select(Account).where(Account.id == account_id, readable(principal))
+    stmt = sa.select(Account).where(Account.id == account_id, readable(principal, session_clock(session).today()))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def is_readable(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> bool:
-    stmt = sa.select(sa.literal(True)).where(Account.id == account_id, readable(principal))
+    stmt = sa.select(sa.literal(True)).where(
+        Account.id == account_id, readable(principal, session_clock(session).today())
+    )
     return (await session.execute(stmt)).first() is not None
 
 
 async def is_visible(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> bool:
-    stmt = sa.select(sa.literal(True)).where(Account.id == account_id, visible(principal))
+    stmt = sa.select(sa.literal(True)).where(
+        Account.id == account_id, visible(principal, session_clock(session).today())
+    )
     return (await session.execute(stmt)).first() is not None
 
 
@@ -214,9 +228,10 @@ async def by_external_ids(session: AsyncSession, principal: Principal, external_
     """Existing accounts for these external ids, with whether the caller may see each."""
     if not external_ids:
         return []
-    stmt = sa.select(Account.id, Account.external_id, Account.org_unit_path, visible(principal).label("visible")).where(
-        Account.external_id.in_(external_ids)
-    )
+    day = session_clock(session).today()
+    stmt = sa.select(
+        Account.id, Account.external_id, Account.org_unit_path, visible(principal, day).label("visible")
+    ).where(Account.external_id.in_(external_ids))
     return list(await session.execute(stmt))
 
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.bulk import deprecated_alias
+from sanlun.kernel.clock import ClockDep
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -47,6 +48,7 @@ async def list_accounts(
     session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
+    clock: ClockDep,
     name_prefix: Annotated[
         str | None,
         Query(
@@ -65,7 +67,13 @@ async def list_accounts(
     ] = None,
 ) -> Page[AccountRead]:
     stmt = repository.list_statement(
-        principal, name_prefix=name_prefix, industry=industry, parent_id=parent_id, org_unit=org_unit, tier=tier
+        principal,
+        name_prefix=name_prefix,
+        industry=industry,
+        parent_id=parent_id,
+        org_unit=org_unit,
+        tier=tier,
+        day=clock.today(),
     )
     order = repository.list_order(name_prefix=name_prefix)
     rows, next_cursor = await paginate(session, request, stmt, order_by=order, params=page)

@@ -62,7 +62,7 @@ def violations_statement(principal: Principal, day: dt.date) -> sa.Select[Any]:
     solution = _count(SOLUTION_ROLES, day).label("solution_members")
     inner = (
         sa.select(Account.id, Account.name, Account.tier, Account.org_unit_path, Account.created_at, owners, solution)
-        .where(Account.tier.in_(RULED_TIERS), visible(principal))
+        .where(Account.tier.in_(RULED_TIERS), visible(principal, day))
         .subquery()
     )
     return sa.select(inner).where(sa.or_(inner.c.owners != 1, inner.c.solution_members == 0))

@@ -1,5 +1,6 @@
 """All queries of account plans, their core tasks and incubation."""
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -8,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal
+from sanlun.kernel.clock import session_clock
 from services.key_account.accounts.models import Account
 from services.key_account.accounts.repository import visible
 from services.key_account.contacts.models import Contact
@@ -24,14 +26,17 @@ from services.key_account.plans.models import (
 )
 
 
-def visible_plans(principal: Principal) -> sa.Select[Any]:
-    """A plan is visible to whoever sees its account."""
-    return sa.select(AccountPlan).join(Account, Account.id == AccountPlan.account_id).where(visible(principal))
+def visible_plans(principal: Principal, day: dt.date | None = None) -> sa.Select[Any]:
+    """A plan is visible to whoever sees its account explicitly (coverage on `day`,
+    business today; implicit sharing through deals does not reach plans)."""
+    return sa.select(AccountPlan).join(Account, Account.id == AccountPlan.account_id).where(visible(principal, day))
 
 
-def plans_statement(principal: Principal, *, account_id: uuid.UUID | None = None) -> sa.Select[Any]:
+def plans_statement(
+    principal: Principal, *, account_id: uuid.UUID | None = None, day: dt.date | None = None
+) -> sa.Select[Any]:
     """The plans a list shows: the visible ones, of one account when `account_id` is given."""
-    stmt = visible_plans(principal)
+    stmt = visible_plans(principal, day)
     if account_id is not None:
         stmt = stmt.where(AccountPlan.account_id == account_id)
     return stmt
@@ -55,7 +60,7 @@ async def get_visible(
     stmt = (
         sa.select(AccountPlan, Account)
         .join(Account, Account.id == AccountPlan.account_id)
-        .where(AccountPlan.id == plan_id, visible(principal))
+        .where(AccountPlan.id == plan_id, visible(principal, session_clock(session).today()))
     )
     row = (await session.execute(stmt)).first()
     return (row[0], row[1]) if row else None

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.clock import ClockDep
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Conflict, NotFound, PreconditionFailed, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.etag import check_if_match, set_etag
@@ -65,9 +66,10 @@ async def list_account_plans(
     session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
+    clock: ClockDep,
     account_id: Annotated[uuid.UUID | None, Query(description="Only this account's plans.")] = None,
 ) -> Page[PlanRead]:
-    stmt = repository.plans_statement(principal, account_id=account_id)
+    stmt = repository.plans_statement(principal, account_id=account_id, day=clock.today())
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(AccountPlan.created_at, AccountPlan.id), params=page
     )

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Conflict, NotFound, Unprocessable
 from services.key_account.accounts import service as accounts
 from services.key_account.accounts.models import Account
@@ -132,7 +133,7 @@ async def review(*, session: AsyncSession, principal: Principal, plan: AccountPl
     result = await plan_completeness(session=session, plan=plan)
     row = PlanReview(
         plan_id=plan.id,
-        reviewed_on=data.reviewed_on or dt.datetime.now(dt.UTC).date(),
+        reviewed_on=data.reviewed_on or session_clock(session).today(),
         reviewer_id=principal.employee_id,
         notes=data.notes,
         completeness_score=result["score"],

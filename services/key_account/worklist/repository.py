@@ -28,12 +28,14 @@ DUE_KEY = sa.func.coalesce(PlanAction.due_on, sa.literal_column("DATE 'infinity'
 @dataclass(frozen=True, slots=True)
 class Scope:
     """The filters every work list takes: whose work (`owner_ids`, or nobody's
-    when `unowned`), which account, and plans not ended by `current_on`."""
+    when `unowned`), which account, and plans not ended by `current_on`;
+    `today` (business today) decides whose coverage is current."""
 
     owner_ids: Sequence[uuid.UUID] = ()
     unowned: bool = False
     account_id: uuid.UUID | None = None
     current_on: dt.date | None = None
+    today: dt.date | None = None
 
     def owners(self, column: Any) -> sa.ColumnElement[bool] | None:
         """`column` in the list, or null when `unowned`; None when neither is asked."""
@@ -46,7 +48,7 @@ class Scope:
 
     def plans(self, principal: Principal) -> list[Any]:
         """Plans the principal may see (through their account), narrowed."""
-        where: list[Any] = [visible(principal)]
+        where: list[Any] = [visible(principal, self.today)]
         if self.account_id is not None:
             where.append(AccountPlan.account_id == self.account_id)
         if self.current_on is not None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.clock import ClockDep
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Unauthorized, problem_responses
 from sanlun.kernel.pagination import Page, Pagination, paginate
@@ -22,6 +23,7 @@ router = APIRouter(tags=["work-lists"], route_class=TransactionalRoute, response
 
 
 async def scope(
+    clock: ClockDep,
     owner_ids: Annotated[
         list[uuid.UUID],
         Query(alias="owner_id", max_length=50, description="Owned by one of these employees (repeat the parameter)."),
@@ -33,7 +35,8 @@ async def scope(
     ] = False,
 ) -> repository.Scope:
     """The filters the three lists share, as one dependency."""
-    return repository.Scope(owner_ids, unowned, account_id, dt.date.today() if current_plans_only else None)
+    today = clock.today()
+    return repository.Scope(owner_ids, unowned, account_id, today if current_plans_only else None, today)
 
 
 WorkScope = Annotated[repository.Scope, Depends(scope)]
@@ -50,6 +53,7 @@ async def list_work_actions(
     principal: CurrentPrincipal,
     page: Pagination,
     where: WorkScope,
+    clock: ClockDep,
     status: Annotated[
         list[ActionStatus], Query(max_length=4, description="In one of these statuses (repeat the parameter).")
     ] = [],  # noqa: B006
@@ -60,7 +64,7 @@ async def list_work_actions(
 ) -> Page[WorkAction]:
     """Actions without a due date come after every dated one. `overdue` is
     judged against today, for open and in-progress actions."""
-    today = dt.date.today()
+    today = clock.today()
     stmt, order = repository.actions(principal, where, statuses=status, due_by=due_by)
     rows, cursor = await paginate(session, request, stmt, order_by=order, params=page, scalars=False)
     items = [

@@ -339,3 +339,16 @@ async def test_resync_fails_cleanly_when_the_opportunity_service_is_down(service
     response = await client.post("/ops/account-shares/resync", headers=OPS)
     assert response.status_code == 502, response.text
     assert response.json()["service"] == "opportunity"
+
+
+async def test_coverage_visibility_follows_the_business_clock(service_client):
+    clock = Clock()
+    client = await service_client("key_account", clock=clock)
+    account = await new_account(client, org_unit_path="/group/north/team-9")
+    alice = uuid.uuid4()
+    clock.advance(dt.timedelta(days=60))
+    await new_member(client, account["id"], "overlay", employee=alice)  # valid from business today, 60 days ahead
+    got = await client.get(f"/api/v1/accounts/{account['id']}", headers=rep(alice))
+    assert got.status_code == 200 and got.json()["access"] == "coverage"
+    clock.advance(dt.timedelta(days=-61))
+    assert not await sees(client, rep(alice), account["id"])
