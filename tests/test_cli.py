@@ -128,3 +128,59 @@ def test_migrate_honours_a_per_service_database_url():
     finally:
         for name in (shared, own):
             asyncio.run(drop_database(admin_url, name))
+
+
+# -- sanlun import --shift-dates-to and the demo's words -------------------------------------------
+
+
+def test_import_help_documents_the_data_clock():
+    result = sanlun("import", "--help")
+    assert result.returncode == 0, result.stderr
+    help_text = " ".join(result.stdout.split())
+    assert "--shift-dates-to today|YYYY-MM-DD" in help_text
+    assert "so no date moves twice" in help_text and "--keep-weekdays" in help_text
+
+
+def test_import_refuses_a_shift_target_that_is_not_a_date():
+    result = sanlun("import", "--shift-dates-to", "next-week", "--url", "http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert "give `today` or a date YYYY-MM-DD" in result.stderr
+
+
+def test_the_demo_speaks_in_stages_and_money_a_sales_manager_reads():
+    from sanlun.demo import money, proposal_spread, spread, stage_words
+
+    assert stage_words("L1_SUBSISTENCE") == "温饱 Subsistence"
+    assert stage_words("L2_COMFORTABLE") == "小康 Comfortable"
+    assert stage_words("L3_AFFLUENT") == "富裕 Affluent"
+    assert stage_words(None) == "no stage yet"
+    assert money({"amount": "1234567.40", "currency": "USD"}) == "USD 1,234,567"
+    assert money(430068.0, "USD") == "USD 430,068"
+    assert money(None, "USD") == "-"
+    assert spread({"a": 71, "b": 1, "c": 14, "d": 0}) == (3, 1, 14.0, 71)
+    assert spread({}) == (0, 0, 0.0, 0)
+    items = [{"proposed_owner_id": rep} for rep in ("a", "a", "b", "c", "c", "c")]
+    assert proposal_spread({"summary": {}, "items": items}) == (3, 1, 2.0, 3)
+    # the proposal's own summary wins when it reports recipients and spread
+    reported = {"recipients": 30, "spread": {"min": 10, "median": 16, "max": 20}}
+    assert proposal_spread({"summary": reported, "items": items}) == (30, 10, 16.0, 20)
+
+
+def test_the_demo_explains_why_employees_are_not_all_salespeople():
+    from sanlun.demo import headcount
+
+    people = [
+        {"id": "m1", "name": "Mo Chen", "capacity": 0, "manager_id": None},
+        {"id": "m2", "name": "Sam Lee", "capacity": 10, "manager_id": None},
+        {"id": "a1", "name": "Ada Lin", "capacity": 80, "manager_id": "m1"},
+        {"id": "a2", "name": "Bo Wu", "capacity": 80, "manager_id": "m1"},
+        {"id": "a3", "name": "Cy Ho", "capacity": 80, "manager_id": "m2"},
+        {"id": "x1", "name": "Di Ma", "capacity": 0, "manager_id": "m2"},
+    ]
+    staff = headcount(people, {"a1": 3, "m2": 2, "a3": 1})
+    text = staff.text()
+    assert text[0].startswith("6 employees in the data set, 4 salespeople")
+    assert "1 are managers who lead a team and carry no deals (capacity 0): Mo Chen" in text
+    assert "1 others have capacity 0: Di Ma" in text
+    assert "1 managers also sell (capacity > 0): Sam Lee" in text
+    assert any(line.startswith("1 of the 4 salespeople own no deal") and line.endswith("Bo Wu") for line in text)
