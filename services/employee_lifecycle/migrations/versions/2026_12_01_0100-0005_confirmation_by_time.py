@@ -36,8 +36,8 @@ def upgrade() -> None:
         op.add_column("employee_stages", sa.Column(name, type_, nullable=True), schema=SCHEMA)
     # SCHEMA is this module's constant: nothing from outside reaches the SQL.
     op.execute(
-        f"UPDATE {SCHEMA}.employee_stages SET candidate_days = 1, candidate_since = last_as_of "  # noqa: S608
-        "WHERE candidate_stage IS NOT NULL"
+        f"UPDATE {SCHEMA}.employee_stages SET candidate_days = 1, candidate_since = last_as_of, "  # noqa: S608
+        "last_counted_on = last_as_of WHERE candidate_stage IS NOT NULL"
     )
     op.execute(f"UPDATE {SCHEMA}.employee_stages SET candidate_days = 0 WHERE candidate_stage IS NULL")  # noqa: S608
     op.execute(
