@@ -169,9 +169,11 @@ def spread(per_person: dict[str, int]) -> tuple[int, int, float, int]:
 def proposal_spread(proposal: dict[str, Any]) -> tuple[int, int, float, int]:
     """The proposal's own recipients and spread when it reports them, else counted from its decisions."""
     summary = proposal.get("summary") or {}
-    reported = summary.get("spread")
-    recipients = summary.get("recipients")
+    reported = summary.get("per_person")
+    recipients = summary.get("people_receiving")
     if isinstance(reported, dict) and isinstance(recipients, int) and {"min", "median", "max"} <= reported.keys():
+        if not recipients:
+            return 0, 0, 0.0, 0
         return recipients, int(reported["min"]), float(reported["median"]), int(reported["max"])
     return spread(collections.Counter(str(i["proposed_owner_id"]) for i in proposal.get("items") or []))
 
@@ -375,12 +377,17 @@ def tour(api: ApiClient, importer: Importer, gateway: str) -> None:
         f"== 5. One assignment round: the {summary.get('deals', 0):,} unassigned open leads "
         "(Prospecting, never engaged)"
     )
+    room = f" (room for {summary['room']:,} new deals in the pool)" if summary.get("room") is not None else ""
     say(
-        f"   proposed {summary.get('assigned', 0):,} of {summary.get('deals', 0):,}; "
-        f"{recipients} of the {pool} people in the pool receive deals, "
+        f"   proposed {summary.get('assigned', 0):,} of {summary.get('deals', 0):,}{room}; "
+        f"{recipients} of the {pool} salespeople in the pool receive deals, "
         f"{fewest} to {most} each (median {_number(median)})"
     )
-    if pool > len(salespeople):
+    if summary.get("excluded_no_capacity"):
+        left_out = summary["excluded_no_capacity"]
+        who = f": {_names(staff.no_capacity)}" if left_out == len(staff.no_capacity) else ""
+        say(f"   left out of the pool: {left_out} people with capacity 0{who}")
+    elif pool > len(salespeople):
         pooled = list(api.get_all("/api/v1/assignments/sales-people", {"org_unit": ORG_UNIT}))
         idle = [p for p in pooled if p["capacity"] <= 0 and p.get("active", True)]
         if idle:
@@ -457,7 +464,7 @@ def pipeline(api: ApiClient, as_of: str | None, currency: str) -> None:
         parts.append(f"weighted {money(b.get('weighted_amount'), currency)}")
         say(f"   {str(b['month'])[:7]}  " + "; ".join(parts))
     if any(b.get("open_count") is not None for b in months) and open_total > open_dated:
-        say(f"   {open_total - open_dated:,} open deals have no expected close date in these months, so they are in none")
+        say(f"   {open_total - open_dated:,} open deals have no expected close date in these months: in no month above")
 
 
 def _examples(items: list[dict[str, Any]], stage_of: dict[str, str]) -> list[dict[str, Any]]:

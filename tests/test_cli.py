@@ -162,7 +162,7 @@ def test_the_demo_speaks_in_stages_and_money_a_sales_manager_reads():
     items = [{"proposed_owner_id": rep} for rep in ("a", "a", "b", "c", "c", "c")]
     assert proposal_spread({"summary": {}, "items": items}) == (3, 1, 2.0, 3)
     # the proposal's own summary wins when it reports recipients and spread
-    reported = {"recipients": 30, "spread": {"min": 10, "median": 16, "max": 20}}
+    reported = {"people_receiving": 30, "per_person": {"min": 10, "median": 16, "max": 20}}
     assert proposal_spread({"summary": reported, "items": items}) == (30, 10, 16.0, 20)
 
 

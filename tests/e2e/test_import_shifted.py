@@ -112,6 +112,6 @@ def test_shifted_import_ends_yesterday_keeps_every_distance_and_a_rerun_moves_no
     without = len({t["sales_agent"] for t in teams} - {p["sales_agent"] for p in pipeline})
     if without:
         assert f"{without} of the {agents_n} salespeople own no deal in the data" in out
-    assert re.search(r"\d+ of the \d+ people in the pool receive deals, \d+ to \d+ each \(median [\d.]+\)", out)
+    assert re.search(r"\d+ of the \d+ salespeople in the pool receive deals, \d+ to \d+ each \(median [\d.]+\)", out)
     assert "now ends yesterday" in out
     assert "wins in similar accounts" in out
