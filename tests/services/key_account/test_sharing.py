@@ -352,3 +352,62 @@ async def test_coverage_visibility_follows_the_business_clock(service_client):
     assert got.status_code == 200 and got.json()["access"] == "coverage"
     clock.advance(dt.timedelta(days=-61))
     assert not await sees(client, rep(alice), account["id"])
+
+
+async def test_the_opportunity_services_own_events_drive_sharing(service_client, connection):
+    """The payloads the opportunity service really publishes (read from its
+    outbox, as the dispatcher would send them) keep the shares."""
+    opportunities = await service_client("opportunity", clock=Clock())
+    client, account = await setup(service_client)
+    alice, bob, carol = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    created = await opportunities.post(
+        "/api/v1/opportunities",
+        json={
+            "name": "Cold chain",
+            "account_id": account["id"],
+            "owner_id": str(alice),
+            "org_unit_path": "/group/east/team-1",
+            "team": [{"employee_id": str(carol), "role": "presales"}],
+        },
+        headers=ADMIN,
+    )
+    assert created.status_code == 201, created.text
+    deal = created.json()
+    changed = await opportunities.patch(
+        f"/api/v1/opportunities/{deal['id']}",
+        json={"owner_id": str(bob), "team": []},
+        headers={**ADMIN, "If-Match": created.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+
+    rows = (
+        await connection.execute(
+            sa.text(
+                "SELECT event_id, type, source, subject, time, data FROM opportunity.outbox "
+                "WHERE subscriber = 'key_account' AND subject = :s ORDER BY id"
+            ),
+            {"s": deal["id"]},
+        )
+    ).all()
+    assert {r.type for r in rows} >= {"opportunity.created", "opportunity.assigned", "opportunity.team_changed"}
+    first, rest = rows[0], rows[1:]
+
+    async def send(row) -> None:
+        event = {
+            "id": str(row.event_id),
+            "type": row.type,
+            "source": row.source,
+            "subject": row.subject,
+            "time": row.time.isoformat(),
+            "data": row.data,
+        }
+        response = await client.post("/internal/events", json=event, headers=SERVICE)
+        assert response.json()["results"][0]["status"] == "processed", response.text
+
+    await send(first)
+    assert await sees(client, rep(alice), account["id"]) and await sees(client, rep(carol), account["id"])
+    for row in rest:
+        await send(row)
+    assert not await sees(client, rep(alice), account["id"])
+    assert not await sees(client, rep(carol), account["id"])
+    assert await sees(client, rep(bob), account["id"])
