@@ -40,6 +40,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel.clock import session_clock
 from sanlun.kernel.db import Database, rows_affected, utcnow
 
 log = structlog.get_logger("sanlun.events")
@@ -88,7 +89,10 @@ class Event:
     subject: str
     data: Mapping[str, Any]
     id: uuid.UUID = field(default_factory=uuid.uuid4)
-    time: dt.datetime = field(default_factory=utcnow)
+    # When it happened in business time; None = now by the publishing
+    # session's clock (sanlun.kernel.clock), so a simulated day's facts carry
+    # that day.
+    time: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +188,14 @@ async def publish_many(session: AsyncSession, events: Sequence[Event], *, chunk:
     if ctx is None:
         raise RuntimeError("session has no events context; was it opened by a Sanlun service?")
     now = utcnow()
+    happened = session_clock(session).now()
     rows = [
         {
             "event_id": event.id,
             "type": event.type,
             "source": ctx.source,
             "subject": event.subject,
-            "time": event.time,
+            "time": event.time or happened,
             "data": dict(event.data),
             "subscriber": name,
             "status": PENDING,
