@@ -198,25 +198,40 @@ def history_statement(opportunity_id: uuid.UUID) -> sa.Select[Any]:
 
 async def participants(session: AsyncSession, *, after: uuid.UUID | None, limit: int) -> list[sa.Row[Any]]:
     """Opportunities with an account, by id after `after`: id, account, owner,
-    team member ids and version, in one query (the team aggregated in SQL)."""
-    team_ids = (
+    org unit, stage, the team (ids, and members with roles) and version, in
+    one query (the team aggregated in SQL)."""
+    team = (
         sa.select(
             sa.func.coalesce(
                 sa.func.array_agg(aggregate_order_by(TeamMember.employee_id, TeamMember.employee_id)),
                 sa.cast(sa.literal("{}"), ARRAY(sa.Uuid)),
-            )
+            ).label("ids"),
+            sa.func.coalesce(
+                sa.func.json_agg(
+                    aggregate_order_by(
+                        sa.func.json_build_object("employee_id", TeamMember.employee_id, "role", TeamMember.role),
+                        TeamMember.employee_id,
+                    )
+                ),
+                sa.literal_column("'[]'::json"),
+            ).label("members"),
         )
         .where(TeamMember.opportunity_id == Opportunity.id)
-        .scalar_subquery()
+        .lateral("team")
     )
     stmt = (
         sa.select(
             Opportunity.id,
             Opportunity.account_id,
             Opportunity.owner_id,
-            team_ids.label("team_ids"),
+            Opportunity.org_unit_path,
+            Opportunity.stage,
+            team.c.ids.label("team_ids"),
+            team.c.members.label("team"),
             Opportunity.version,
         )
+        .select_from(Opportunity)
+        .join(team, sa.true())
         .where(Opportunity.account_id.is_not(None))
         .order_by(Opportunity.id)
         .limit(limit)

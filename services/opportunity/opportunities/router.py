@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
@@ -290,7 +290,10 @@ class Participant(BaseModel):
     opportunity_id: uuid.UUID
     account_id: uuid.UUID
     owner_id: uuid.UUID | None
+    org_unit_path: str
+    stage: str
     team_ids: list[uuid.UUID] = Field(description="Team members besides the owner.")
+    team: list[dict[str, Any]] = Field(description="The same members with their roles, as in `opportunity.*` events.")
     version: int
 
 
@@ -317,7 +320,10 @@ async def list_participants(
                 opportunity_id=r.id,
                 account_id=r.account_id,
                 owner_id=r.owner_id,
+                org_unit_path=r.org_unit_path,
+                stage=r.stage,
                 team_ids=r.team_ids,
+                team=r.team,
                 version=r.version,
             )
             for r in rows

@@ -225,10 +225,14 @@ async def test_participants_lists_deals_with_an_account_to_services_only(service
         "opportunity_id": with_account[0]["id"],
         "account_id": with_account[0]["account_id"],
         "owner_id": with_account[0]["owner_id"],
+        "org_unit_path": with_account[0]["org_unit_path"],
+        "stage": with_account[0]["stage"],
         "team_ids": [helper],
+        "team": [{"employee_id": helper, "role": "presales"}],
         "version": with_account[0]["version"],
     }
-    assert by_id[unassigned["id"]]["owner_id"] is None and by_id[unassigned["id"]]["team_ids"] == []
+    assert by_id[unassigned["id"]]["owner_id"] is None
+    assert by_id[unassigned["id"]]["team_ids"] == [] and by_id[unassigned["id"]]["team"] == []
 
     assert (await client.get(PARTICIPANTS, headers=ADMIN)).status_code in (401, 403)
     assert (await client.get(PARTICIPANTS)).status_code == 401
