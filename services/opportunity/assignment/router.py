@@ -5,7 +5,16 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    problem_responses,
+)
 from sanlun.kernel.etag import set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.peers import PeersDep
@@ -56,6 +65,8 @@ async def propose_assignment(
     limits: CoverageLimitsDep,
 ) -> ProposalRead:
     """Each item carries its score components, the runner-up and the reasons.
+    Pool members named by id that you may not see (or that do not exist) answer
+    422 `unknown_reference`, the same for both.
     `stages_source` says whether stages came from the lifecycle service
     (`live`) or from the last stages seen in its events (`cached`, with
     `stages_as_of`)."""
@@ -153,7 +164,7 @@ async def suggest_owners(
     "/assignment",
     summary="Manager override: give the opportunity to someone, with a reason",
     response_model=OpportunityRead,
-    responses=problem_responses(Forbidden, Conflict, Unprocessable),
+    responses=problem_responses(Forbidden, Conflict, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def override_assignment(
     opportunity_id: OpportunityId,
@@ -161,10 +172,16 @@ async def override_assignment(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> OpportunityRead:
+    """`employee_id` must be someone you may see: one who does not exist and one
+    you may not see both answer 422 `unknown_reference` with the same error.
+    502/504 when the employee lifecycle service cannot say: nothing changes."""
     opportunity = await opportunities.get(
         session=session, principal=principal, opportunity_id=opportunity_id, for_update=True
     )
-    opportunity = await service.override(session=session, principal=principal, opportunity=opportunity, data=data)
+    opportunity = await service.override(
+        session=session, principal=principal, peers=peers, opportunity=opportunity, data=data
+    )
     set_etag(response, opportunity.version)
     return await _one(session, opportunity)

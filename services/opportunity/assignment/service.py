@@ -34,7 +34,7 @@ from services.opportunity.domain.policy import AssignmentPolicy
 from services.opportunity.domain.scoring import L1, Deal, Rep, Scores, caps, score
 from services.opportunity.domain.solver import UNASSIGNED, solve
 from services.opportunity.domain.stages import OPEN_STAGES
-from services.opportunity.opportunities import events
+from services.opportunity.opportunities import events, references
 from services.opportunity.opportunities import repository as opportunity_rows
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.policies.service import policy_for
@@ -55,23 +55,31 @@ class Context:
     coverage: accounts_coverage.Coverage
     policy: AssignmentPolicy
     notes: list[str]
+    # Pool members named by id that the local view does not show the caller.
+    hidden_locally: set[uuid.UUID]
 
 
-async def _pool_people(session: AsyncSession, principal: Principal, pool: Pool) -> list[SalesPerson]:
+async def _pool_people(
+    session: AsyncSession, principal: Principal, pool: Pool
+) -> tuple[list[SalesPerson], set[uuid.UUID]]:
+    """The pool, and the ids it names that the local view does not show the
+    caller. Those are still asked about live (the view may lag behind), as
+    placeholders the lifecycle service's answer decides about."""
     if pool.org_unit:
-        return await people.in_unit(session, principal, pool.org_unit, limit=5000)
-    known = {p.employee_id: p for p in await people.by_ids(session, list(pool.employee_ids or []))}
-    return [
+        return await people.in_unit(session, principal, pool.org_unit, limit=5000), set()
+    known = {p.employee_id: p for p in await people.visible_by_ids(session, principal, list(pool.employee_ids or []))}
+    found = [
         known.get(e) or SalesPerson(employee_id=e, name="", org_unit_path="", capacity=0, active=True, source_version=0)
         for e in pool.employee_ids or []
     ]
+    return found, {e for e in pool.employee_ids or [] if e not in known}
 
 
-async def _stages(peers: Peers, found: list[SalesPerson]) -> Stages:
+async def _stages(peers: Peers, found: list[SalesPerson], cached: list[SalesPerson]) -> Stages:
     async def local(ids: list[uuid.UUID]) -> tuple[dict[uuid.UUID, StageInfo], dt.datetime | None]:
         # The pool's rows, already read, carry the stage and capacity last seen in events.
-        seen = [p.stage_seen_at for p in found if p.stage_seen_at]
-        return {p.employee_id: StageInfo(p.stage, p.capacity) for p in found}, min(seen) if seen else None
+        seen = [p.stage_seen_at for p in cached if p.stage_seen_at]
+        return {p.employee_id: StageInfo(p.stage, p.capacity) for p in cached}, min(seen) if seen else None
 
     return await fetch_stages(peers, [p.employee_id for p in found], local=local)
 
@@ -84,8 +92,10 @@ async def _context(
     pool: Pool,
     deals: list[Opportunity],
 ) -> Context:
-    found = await _pool_people(session, principal, pool)
-    stages = await _stages(peers, found)
+    found, hidden_locally = await _pool_people(session, principal, pool)
+    # Placeholders carry nothing a cached answer could trust.
+    cached = [p for p in found if p.employee_id not in hidden_locally]
+    stages = await _stages(peers, found, cached)
     notes = [stages.note] if stages.note else []
     if stages.not_found:
         notes.append(
@@ -118,7 +128,25 @@ async def _context(
         coverage,
         policy,
         notes,
+        hidden_locally,
     )
+
+
+def _check_pool(pool: Pool, ctx: Context) -> None:
+    """Pool members named by id are references like any other: one the caller
+    may not see and one that does not exist get the same 422. Live, the
+    lifecycle service says (with the caller's token); cached, the local view
+    (kept from its events) filtered by the caller's visibility."""
+    if pool.employee_ids is None:
+        return
+    hidden = set(ctx.stages.not_found) if ctx.stages.source == "live" else ctx.hidden_locally
+    unseen = [
+        references.Ref("employee", e, ("body", "pool", "employee_ids", i))
+        for i, e in enumerate(pool.employee_ids)
+        if e in hidden
+    ]
+    if unseen:
+        raise references.problem(unseen)
 
 
 STRATEGIC_TIERS = frozenset({"strategic"})
@@ -179,6 +207,7 @@ async def propose(
         for i in sorted(set(data.opportunity_ids or []) - {d.id for d in deals}, key=str)
     ]
     ctx = await _context(peers, limits, session, principal, data.pool, deals)
+    _check_pool(data.pool, ctx)
     items: list[ProposalItem] = []
     summary: dict[str, Any] = {
         "deals": len(deals),
@@ -448,8 +477,11 @@ async def suggest(
 
 
 async def override(
-    *, session: AsyncSession, principal: Principal, opportunity: Opportunity, data: OverrideRequest
+    *, session: AsyncSession, principal: Principal, peers: Peers, opportunity: Opportunity, data: OverrideRequest
 ) -> Opportunity:
+    """The new owner must be someone the caller may see (the lifecycle service
+    says, with the caller's token): a ghost id and another organisation's rep
+    get the same 422; nothing is stored when it cannot answer (502/504)."""
     require_roles(principal, *ASSIGNING_ROLES)
     if opportunity.stage not in {s.value for s in OPEN_STAGES}:
         raise Conflict("A closed opportunity is not reassigned.", code="opportunity_closed")
@@ -457,6 +489,9 @@ async def override(
         raise Unprocessable(
             "They already own it.", errors=[{"loc": ["body", "employee_id"], "msg": "already the owner"}]
         )
+    refs = references.Refs()
+    refs.employee(data.employee_id, ["body", "employee_id"])
+    await references.check(session=session, principal=principal, peers=peers, refs=refs)
     person = (await people.by_ids(session, [data.employee_id]) or [None])[0]
     unit = data.org_unit_path or (
         person.org_unit_path if person and person.org_unit_path else opportunity.org_unit_path

@@ -17,11 +17,14 @@ from sanlun.kernel.errors import (
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.event_routes import ServicePrincipal
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.domain.stages import Stage
 from services.opportunity.opportunities import repository, service
@@ -169,12 +172,19 @@ async def list_opportunities(
     summary="Create an opportunity",
     status_code=status.HTTP_201_CREATED,
     response_model=OpportunityRead,
-    responses=problem_responses(Forbidden, Conflict, Unprocessable),
+    responses=problem_responses(Forbidden, Conflict, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_opportunity(
-    data: OpportunityCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+    data: OpportunityCreate, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
 ) -> OpportunityRead:
-    opportunity = await service.create(session=session, principal=principal, data=data)
+    """Every record the body names (owner, account, team members, solutions) must
+    be one you may see: one that does not exist and one you may not see both
+    answer 422 `unknown_reference` with the same error. Created beyond `lead`,
+    the deal passes the gates of every stage up to `stage` (409
+    `stage_gate_unmet`, as `POST .../stage`); a manager may send `force: true`
+    with a `reason`. 502/504 when the employee lifecycle or key account service
+    cannot check a reference: nothing is stored."""
+    opportunity = await service.create(session=session, principal=principal, peers=peers, data=data)
     response.headers["Location"] = f"/api/v1/opportunities/{opportunity.id}"
     set_etag(response, opportunity.version)
     return await _one(session, opportunity)
@@ -184,14 +194,19 @@ async def create_opportunity(
     ":bulk-upsert",
     summary="Create or update many opportunities by external id, with a report per row",
     response_model=BulkReport,
-    responses=problem_responses(Unprocessable),
+    responses=problem_responses(Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def bulk_upsert_opportunities(
-    data: OpportunityBulkUpsert, session: DbSession, principal: CurrentPrincipal
+    data: OpportunityBulkUpsert, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
 ) -> BulkReport:
     """The kernel's bulk contract (`sanlun.kernel.bulk`); `dry_run` reports
-    what would happen and writes nothing."""
-    return await service.bulk_upsert(session=session, principal=principal, request=data)
+    what would happen and writes nothing. A row naming a record you may not see
+    (or none that exists) fails with `code: unknown_reference`, checked once per
+    batch. Rows of org admins, group admins and integrators are history (closed
+    deals with their close dates) and pass no stage gate; a rep's or a manager's
+    rows pass the gates as a create or a move would (`code: stage_gate_unmet`).
+    502/504 when a service that checks references cannot answer: nothing is stored."""
+    return await service.bulk_upsert(session=session, principal=principal, peers=peers, request=data)
 
 
 # Until the next release: the URL this endpoint had before the one bulk contract.
@@ -216,7 +231,9 @@ async def get_opportunity(
     "/{opportunity_id}",
     summary="Change an opportunity",
     response_model=OpportunityRead,
-    responses=problem_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
+    responses=problem_responses(
+        NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable, UpstreamUnavailable, UpstreamTimeout
+    ),
 )
 async def update_opportunity(
     opportunity_id: OpportunityId,
@@ -225,12 +242,17 @@ async def update_opportunity(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> OpportunityRead:
+    """Records the change brings in (a new owner, account, team members,
+    solutions) are checked as on create: 422 `unknown_reference`."""
     opportunity = await service.get(
         session=session, principal=principal, opportunity_id=opportunity_id, for_update=True
     )
     check_if_match(request, opportunity.version)
-    opportunity = await service.update(session=session, principal=principal, opportunity=opportunity, data=data)
+    opportunity = await service.update(
+        session=session, principal=principal, peers=peers, opportunity=opportunity, data=data
+    )
     set_etag(response, opportunity.version)
     return await _one(session, opportunity)
 

@@ -85,28 +85,10 @@ class Origin(BaseModel):
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class OpportunityCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Sunrise Logistics - Hangzhou hub storage refresh",
-                    "account_id": _ACCOUNT,
-                    "amount": {"amount": "380000.00", "currency": "CNY"},
-                    "expected_close_date": "2027-03-31",
-                    "source": "customer_referral",
-                    "compelling_event": _COMPELLING_EVENT,
-                    "stage": "qualified",
-                    "win_probability": "0.3",
-                    "industry": "logistics",
-                    "size_band": "large",
-                    "solution_ids": [_SOLUTION],
-                    "team": [{"employee_id": _PRESALES, "role": "presales"}],
-                }
-            ]
-        },
-    )
+class OpportunityFields(BaseModel):
+    """What a new opportunity says, whether created one by one or imported."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: Name
     account_id: uuid.UUID | None = Field(None, description="The account in the key account service.")
@@ -127,6 +109,48 @@ class OpportunityCreate(BaseModel):
     team: Team = []
     origin: Origin | None = None
     closed_on: dt.date | None = Field(None, description="Close date; required when created won or lost.")
+
+
+class OpportunityCreate(OpportunityFields):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Sunrise Logistics - Hangzhou hub storage refresh",
+                    "account_id": _ACCOUNT,
+                    "amount": {"amount": "380000.00", "currency": "CNY"},
+                    "expected_close_date": "2027-03-31",
+                    "source": "customer_referral",
+                    "compelling_event": _COMPELLING_EVENT,
+                    "stage": "lead",
+                    "win_probability": "0.3",
+                    "industry": "logistics",
+                    "size_band": "large",
+                    "solution_ids": [_SOLUTION],
+                    "team": [{"employee_id": _PRESALES, "role": "presales"}],
+                },
+                {
+                    "name": "Ningbo Port Group - edge servers (signed before the CRM went live)",
+                    "account_id": _ACCOUNT,
+                    "amount": {"amount": "265000.00", "currency": "CNY"},
+                    "stage": "won",
+                    "closed_on": "2026-10-30",
+                    "force": True,
+                    "reason": "Signed in October before the deal was entered; the contract is on file.",
+                },
+            ]
+        },
+    )
+
+    force: bool = Field(
+        False,
+        description=(
+            "Managers: create it at `stage` despite unmet gate requirements (needs a reason), as for "
+            "`POST .../stage`. A deal created beyond `lead` passes the same gates as moving a new lead there."
+        ),
+    )
+    reason: Annotated[str | None, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)] = None
 
 
 class OpportunityUpdate(BaseModel):
@@ -249,7 +273,7 @@ class StageChangeRead(BaseModel):
     unmet: list[dict] | None
 
 
-class OpportunityImport(OpportunityCreate):
+class OpportunityImport(OpportunityFields):
     """One row of a bulk upsert: an opportunity as for create, keyed by its `external_id`."""
 
     model_config = ConfigDict(

@@ -12,24 +12,30 @@ from sanlun.kernel.clock import session_clock
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
+from sanlun.kernel.peers import Peers
 from services.opportunity.domain import gates
 from services.opportunity.domain.stages import (
+    CLOSED_STAGES,
     OUTCOME_STAGES,
     Stage,
     is_forward,
     stages_passed,
     transition_problem,
 )
-from services.opportunity.opportunities import events, repository
+from services.opportunity.opportunities import events, references, repository
 from services.opportunity.opportunities.models import Opportunity
+from services.opportunity.opportunities.references import Refs
 from services.opportunity.opportunities.schemas import (
     OpportunityBulkUpsert,
     OpportunityCreate,
+    OpportunityFields,
     OpportunityImport,
     OpportunityUpdate,
     StageChangeRequest,
 )
+from services.opportunity.plans import repository as plan_rows
 from services.opportunity.plans import service as plans
+from services.opportunity.plans.models import TasPlan
 from services.opportunity.policies.service import policy_for
 from services.opportunity.recommendations.repository import apply_outcomes
 
@@ -37,6 +43,10 @@ from services.opportunity.recommendations.repository import apply_outcomes
 PLACING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
 # Roles that may force a stage gate or reopen a closed deal.
 FORCING_ROLES = ("manager", "org_admin", "group_admin")
+# Roles whose bulk upserts record deals as they stand in the system they come
+# from (closed ones with their close dates): history, not moves, so no stage
+# gate applies. Anyone else's rows pass the gates as a create or a move would.
+HISTORY_ROLES = ("org_admin", "group_admin", "integrator")
 NOT_NULL = frozenset({"name", "org_unit_path", "stage", "solution_ids", "team"})
 OUTCOMES = {s.value for s in OUTCOME_STAGES}
 
@@ -63,13 +73,11 @@ def _check_placement(principal: Principal, *, owner_id: uuid.UUID | None, org_un
         )
 
 
-async def _check_solutions(session: AsyncSession, solution_ids: list[uuid.UUID], loc: list[Any]) -> None:
-    unknown = await repository.unknown_solutions(session, solution_ids)
-    if unknown:
-        raise Unprocessable(
-            f"Unknown solutions: {', '.join(map(str, unknown))}.",
-            errors=[{"loc": [*loc, "solution_ids"], "msg": f"unknown solution {u}"} for u in unknown],
-        )
+def _team_refs(refs: Refs, team: Any, loc: list[Any], *, known: set[uuid.UUID] = frozenset()) -> None:  # type: ignore[assignment]
+    """Team members to check; `known` ones are on the deal already and stay unchecked."""
+    for i, member in enumerate(team):
+        if member.employee_id not in known:
+            refs.employee(member.employee_id, [*loc, "team", i, "employee_id"])
 
 
 def _closing_problems(stage: Stage, *, closed_on: dt.date | None, has_amount: bool, loc: list[Any]) -> list[dict]:
@@ -90,14 +98,16 @@ async def get(
     return opportunity
 
 
-def _new(principal: Principal, data: OpportunityCreate) -> Opportunity:
+def _new(principal: Principal, data: OpportunityFields) -> Opportunity:
     # Omitted owner means "mine"; an explicit null means "unassigned".
     owner_id = data.owner_id if "owner_id" in data.model_fields_set else principal.employee_id
     org_unit_path = data.org_unit_path or principal.org_unit_path
     _check_placement(principal, owner_id=owner_id, org_unit_path=org_unit_path)
     return Opportunity(
         id=uuid.uuid4(),
-        **data.model_dump(exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids"}),
+        **data.model_dump(
+            exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids", "force", "reason"}
+        ),
         solution_ids=list(dict.fromkeys(data.solution_ids)),
         amount=data.amount.value() if data.amount else None,
         owner_id=owner_id,
@@ -107,7 +117,10 @@ def _new(principal: Principal, data: OpportunityCreate) -> Opportunity:
     )
 
 
-async def create(*, session: AsyncSession, principal: Principal, data: OpportunityCreate) -> Opportunity:
+async def create(*, session: AsyncSession, principal: Principal, peers: Peers, data: OpportunityCreate) -> Opportunity:
+    """A deal created beyond `lead` passes the gates of every stage it skips,
+    exactly as a new lead moved there would (`force` and `reason` as for moves)."""
+    _check_force(principal, force=data.force, reason=data.reason)
     opportunity = _new(principal, data)
     if errors := _closing_problems(
         data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=["body"]
@@ -118,14 +131,42 @@ async def create(*, session: AsyncSession, principal: Principal, data: Opportuni
             f"An opportunity with external id {data.external_id} already exists.",
             errors=[{"loc": ["body", "external_id"], "msg": "already in use"}],
         )
-    await _check_solutions(session, opportunity.solution_ids, ["body"])
+    refs = Refs()
+    refs.employee(opportunity.owner_id, ["body", "owner_id"])
+    refs.account(opportunity.account_id, ["body", "account_id"])
+    _team_refs(refs, data.team, ["body"])
+    refs.solutions(opportunity.solution_ids, ["body", "solution_ids"])
+    await references.check(session=session, principal=principal, peers=peers, refs=refs)
+    unmet = await _unmet_gates(
+        session,
+        opportunity,
+        TasPlan(opportunity_id=opportunity.id, sections={}),
+        current=Stage.LEAD,
+        target=data.stage,
+        closed_on=data.closed_on,
+    )
+    if unmet and not data.force:
+        raise _gate_conflict(data.stage, [], unmet)
     if opportunity.owner_id is not None:
         # Business time: the clock's, like every date the service decides by.
         opportunity.assigned_at = session_clock(session).now()
     session.add(opportunity)
     await session.flush()
     await repository.replace_team(session, opportunity.id, [(m.employee_id, m.role) for m in data.team])
-    await repository.add_stage_changes(session, [_history(opportunity.id, None, data.stage.value, principal)])
+    await repository.add_stage_changes(
+        session,
+        [
+            _history(
+                opportunity.id,
+                None,
+                data.stage.value,
+                principal,
+                forced=bool(data.force and unmet),
+                reason=data.reason,
+                unmet=[{"stage": u.stage.value, "requirement": u.requirement} for u in unmet] or None,
+            )
+        ],
+    )
     await plans.get_or_create(session, opportunity.id)
     await apply_outcomes(session, [opportunity.id], sign=1)
     await events.emit(session, opportunity, "created")
@@ -151,7 +192,7 @@ def _history(
 
 
 async def update(
-    *, session: AsyncSession, principal: Principal, opportunity: Opportunity, data: OpportunityUpdate
+    *, session: AsyncSession, principal: Principal, peers: Peers, opportunity: Opportunity, data: OpportunityUpdate
 ) -> Opportunity:
     changes = data.model_dump(exclude_unset=True, exclude={"amount", "team", "stage"})
     for field in NOT_NULL.intersection(data.model_fields_set):
@@ -161,14 +202,23 @@ async def update(
     org_unit_path = changes.get("org_unit_path", opportunity.org_unit_path)
     if owner_id != opportunity.owner_id or org_unit_path != opportunity.org_unit_path:
         _check_placement(principal, owner_id=owner_id, org_unit_path=org_unit_path)
+    previous_team = await events.team_of(session, opportunity)
+    # Only what the change brings in is checked: records already on the deal stay as they are.
+    refs = Refs()
+    if owner_id != opportunity.owner_id:
+        refs.employee(owner_id, ["body", "owner_id"])
+    if "account_id" in changes and changes["account_id"] != opportunity.account_id:
+        refs.account(changes["account_id"], ["body", "account_id"])
+    if data.team is not None:
+        _team_refs(refs, data.team, ["body"], known={m.employee_id for m in previous_team})
     if "solution_ids" in changes:
         changes["solution_ids"] = list(dict.fromkeys(changes["solution_ids"]))
-        await _check_solutions(session, changes["solution_ids"], ["body"])
+        refs.solutions(changes["solution_ids"], ["body", "solution_ids"])
+    await references.check(session=session, principal=principal, peers=peers, refs=refs)
     closed = opportunity.stage in OUTCOMES
     if closed:
         await apply_outcomes(session, [opportunity.id], sign=-1)
     previous_owner, previous_account = opportunity.owner_id, opportunity.account_id
-    previous_team = await events.team_of(session, opportunity)
     for field, value in changes.items():
         setattr(opportunity, field, value)
     if "amount" in data.model_fields_set:
@@ -198,21 +248,83 @@ async def update(
     return opportunity
 
 
+def _check_force(principal: Principal, *, force: bool, reason: str | None) -> None:
+    if not force:
+        return
+    if not principal.has(*FORCING_ROLES):
+        raise Forbidden(
+            "Only a manager may force a stage move.", errors=[{"loc": ["body", "force"], "msg": "managers only"}]
+        )
+    if not reason:
+        raise Unprocessable(
+            "Forcing a stage move needs a reason.",
+            errors=[{"loc": ["body", "reason"], "msg": "required when forcing"}],
+        )
+
+
+def _passed(current: Stage, target: Stage) -> list[Stage]:
+    """The stages whose gates a move (or a create, from `lead`) passes; none for a move back."""
+    if is_forward(current, target):
+        return stages_passed(current, target)
+    return [target] if target in OUTCOME_STAGES else []
+
+
+async def _unmet_gates(
+    session: AsyncSession,
+    opportunity: Opportunity,
+    plan_row: TasPlan,
+    *,
+    current: Stage,
+    target: Stage,
+    closed_on: dt.date | None,
+    policies: dict[str, Any] | None = None,
+) -> list[gates.Unmet]:
+    """The gate requirements a move from `current` to `target` leaves unmet
+    (closing facts apart: those are never forced, see `_closing_problems`).
+    `policies` caches the policy per org unit over a batch."""
+    passed = _passed(current, target)
+    if not passed:
+        return []
+    cache = policies if policies is not None else {}
+    if opportunity.org_unit_path not in cache:
+        cache[opportunity.org_unit_path] = await policy_for(session, opportunity.org_unit_path)
+    policy = cache[opportunity.org_unit_path]
+    plan = plans.assess(plan_row, opportunity, policy)
+    facts = gates.Facts(
+        account_id=opportunity.account_id,
+        amount=opportunity.amount.amount if opportunity.amount else None,
+        expected_close_date=opportunity.expected_close_date,
+        closed_on=closed_on,
+        compelling_event=opportunity.compelling_event,
+        solution_count=len(opportunity.solution_ids or []),
+        plan=plan.sections,
+        plan_completeness=plan.completeness,
+    )
+    return [u for u in gates.unmet(passed, facts, policy.stage_gates) if u.requirement not in ("closed_on", "amount")]
+
+
+def _gate_errors(unmet: list[gates.Unmet]) -> list[dict[str, Any]]:
+    return [
+        {"loc": ["gate", u.stage.value, u.field], "msg": u.message, "requirement": u.requirement, **u.details}
+        for u in unmet
+    ]
+
+
+def _gate_conflict(target: Stage, hard: list[dict[str, Any]], unmet: list[gates.Unmet]) -> Conflict:
+    errors = hard + _gate_errors(unmet)
+    return Conflict(
+        f"Moving to {target.value} needs {len(errors)} more thing(s); a manager may force it with a reason.",
+        code="stage_gate_unmet",
+        errors=errors,
+    )
+
+
 async def change_stage(
     *, session: AsyncSession, principal: Principal, opportunity: Opportunity, request: StageChangeRequest
 ) -> Opportunity:
     current, target = Stage(opportunity.stage), request.stage
     forcing = request.force
-    if forcing:
-        if not principal.has(*FORCING_ROLES):
-            raise Forbidden(
-                "Only a manager may force a stage move.", errors=[{"loc": ["body", "force"], "msg": "managers only"}]
-            )
-        if not request.reason:
-            raise Unprocessable(
-                "Forcing a stage move needs a reason.",
-                errors=[{"loc": ["body", "reason"], "msg": "required when forcing"}],
-            )
+    _check_force(principal, force=forcing, reason=request.reason)
     problem = transition_problem(current, target)
     if problem and not (forcing and current != target):
         raise Conflict(problem, code="illegal_stage_transition", errors=[{"loc": ["body", "stage"], "msg": problem}])
@@ -223,32 +335,10 @@ async def change_stage(
     hard = _closing_problems(target, closed_on=closed_on, has_amount=opportunity.amount is not None, loc=["body"])
     unmet: list[gates.Unmet] = []
     if is_forward(current, target) or target in OUTCOME_STAGES:
-        policy = await policy_for(session, opportunity.org_unit_path)
-        plan = plans.assess(await plans.get_or_create(session, opportunity.id), opportunity, policy)
-        facts = gates.Facts(
-            account_id=opportunity.account_id,
-            amount=opportunity.amount.amount if opportunity.amount else None,
-            expected_close_date=opportunity.expected_close_date,
-            closed_on=closed_on,
-            compelling_event=opportunity.compelling_event,
-            solution_count=len(opportunity.solution_ids or []),
-            plan=plan.sections,
-            plan_completeness=plan.completeness,
-        )
-        passed = stages_passed(current, target) if is_forward(current, target) else [target]
-        unmet = [
-            u for u in gates.unmet(passed, facts, policy.stage_gates) if u.requirement not in ("closed_on", "amount")
-        ]
+        plan_row = await plans.get_or_create(session, opportunity.id)
+        unmet = await _unmet_gates(session, opportunity, plan_row, current=current, target=target, closed_on=closed_on)
     if hard or (unmet and not forcing):
-        errors = hard + [
-            {"loc": ["gate", u.stage.value, u.field], "msg": u.message, "requirement": u.requirement, **u.details}
-            for u in unmet
-        ]
-        raise Conflict(
-            f"Moving to {target.value} needs {len(errors)} more thing(s); a manager may force it with a reason.",
-            code="stage_gate_unmet",
-            errors=errors,
-        )
+        raise _gate_conflict(target, hard, unmet)
     if current.value in OUTCOMES:
         await apply_outcomes(session, [opportunity.id], sign=-1)
     opportunity.stage = target.value
@@ -277,36 +367,109 @@ async def change_stage(
     return opportunity
 
 
-async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: OpportunityBulkUpsert) -> BulkReport:
+async def bulk_upsert(
+    *, session: AsyncSession, principal: Principal, peers: Peers, request: OpportunityBulkUpsert
+) -> BulkReport:
     """Create or update by `external_id` (the kernel's bulk contract): a bad
-    row is reported and skipped, the others go through in the same transaction."""
+    row is reported and skipped, the others go through in the same transaction.
+
+    Every record a row names is checked in one go for the whole batch (one
+    call per peer, see `references`); a row naming one the caller may not see
+    fails with the same error as one naming nothing that exists. Stages: an
+    org admin's, a group admin's or an integrator's rows are history (a deal
+    recorded won or lost with its close date, as the source system had it) and
+    pass no gate; a rep's or a manager's rows pass the gates a create or a
+    move to that stage would (no force in bulk: a manager forces one deal at a
+    time, with a reason)."""
     return await run_bulk_upsert(
         session=session,
         request=request,
         row_model=OpportunityImport,
-        upsert=lambda rows: _bulk_upsert(session, principal, rows),
+        upsert=lambda rows: _bulk_upsert(session, principal, peers, rows),
     )
 
 
+def _row_refs(
+    refs: Refs, row: BulkRow[OpportunityImport], fresh: Opportunity, current: Opportunity | None, known_team: set[Any]
+) -> None:
+    """A row's references; on an update, only those it brings in."""
+    data, loc = row.data, row.loc()
+    owner_id = fresh.owner_id if current is None or "owner_id" in data.model_fields_set else current.owner_id
+    if current is None or owner_id != current.owner_id:
+        refs.employee(owner_id, [*loc, "owner_id"])
+    if current is None or data.account_id != current.account_id:
+        refs.account(data.account_id, [*loc, "account_id"])
+    if current is None or "team" in data.model_fields_set:
+        _team_refs(refs, data.team, loc, known=known_team)
+    refs.solutions(list(dict.fromkeys(data.solution_ids)), [*loc, "solution_ids"])
+
+
+async def _bulk_gate_problems(
+    session: AsyncSession,
+    checks: list[tuple[BulkRow[OpportunityImport], Opportunity, Opportunity | None]],
+) -> dict[int, list[dict[str, Any]]]:
+    """Per row index, what its stage asks that the deal does not have (as errors
+    of the row): an illegal move out of a closed stage, or unmet gates."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    moving = []
+    for row, fresh, current in checks:
+        stage = Stage(current.stage) if current else Stage.LEAD
+        if current is not None and stage in CLOSED_STAGES:
+            if stage != row.data.stage:
+                problem = transition_problem(stage, row.data.stage)
+                out[row.index] = [{"loc": row.loc("stage"), "msg": problem, "code": "illegal_stage_transition"}]
+        elif _passed(stage, row.data.stage):
+            moving.append((row, fresh, current))
+    if not moving:
+        return out
+    stored = await plan_rows.by_opportunity_ids(session, [c.id for _, _, c in moving if c is not None])
+    policies: dict[str, Any] = {}
+    for row, fresh, current in moving:
+        base = current or fresh
+        # The deal as the row would leave it, with its stored plan (a new deal has none yet).
+        facts_of = Opportunity(
+            id=base.id,
+            org_unit_path=fresh.org_unit_path if current is None or row.data.org_unit_path else current.org_unit_path,
+            stage=row.data.stage.value,
+            account_id=row.data.account_id,
+            amount=row.data.amount.value() if row.data.amount else None,
+            expected_close_date=row.data.expected_close_date,
+            compelling_event=row.data.compelling_event,
+            solution_ids=list(row.data.solution_ids),
+        )
+        plan_row = stored.get(base.id) or TasPlan(opportunity_id=base.id, sections={})
+        unmet = await _unmet_gates(
+            session,
+            facts_of,
+            plan_row,
+            current=Stage(current.stage) if current else Stage.LEAD,
+            target=row.data.stage,
+            closed_on=row.data.closed_on,
+            policies=policies,
+        )
+        if unmet:
+            out[row.index] = [
+                {"loc": row.loc("stage"), "msg": f"{u.stage.value}: {u.message}", "code": "stage_gate_unmet"}
+                for u in unmet
+            ]
+    return out
+
+
 async def _bulk_upsert(
-    session: AsyncSession, principal: Principal, rows: list[BulkRow[OpportunityImport]]
+    session: AsyncSession, principal: Principal, peers: Peers, rows: list[BulkRow[OpportunityImport]]
 ) -> list[BulkRowResult]:
     results: list[BulkRowResult] = []
     parsed = [(row, row.data) for row in rows]
     existing = await repository.by_external_ids(session, [row.external_id for row in rows])
-    all_solutions = {s for _, d in parsed for s in d.solution_ids}
-    unknown = set(await repository.unknown_solutions(session, all_solutions))
-    known_solutions = all_solutions - unknown
+    stored_members = await repository.teams(session, [o.id for o in existing.values()])
     creates: list[tuple[BulkRow[OpportunityImport], Opportunity, OpportunityImport]] = []
     updates: list[tuple[BulkRow[OpportunityImport], Opportunity, OpportunityImport, str]] = []
+    problems_of: dict[int, list[dict[str, Any]]] = {}
+    checks: list[tuple[BulkRow[OpportunityImport], Opportunity, Opportunity | None]] = []
+    refs = Refs()
     for row, data in parsed:
         ext, loc = row.external_id, row.loc()
-        problems = [
-            {"loc": [*loc, "solution_ids"], "msg": f"unknown solution {s}"}
-            for s in data.solution_ids
-            if s not in known_solutions
-        ]
-        problems += _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=loc)
+        problems = _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=loc)
         current = existing.get(ext)
         if current is not None and not can_see(
             principal, owner_id=current.owner_id, org_unit_path=current.org_unit_path
@@ -317,12 +480,29 @@ async def _bulk_upsert(
         except Forbidden as exc:
             problems += [{**e, "loc": [*loc, *e["loc"][1:]]} for e in exc.errors or []]
         if problems:
-            results.append(row.result("failed", errors=problems))
+            problems_of[row.index] = problems
+            continue
+        known = {m.employee_id for m in stored_members.get(current.id, [])} if current is not None else set()
+        _row_refs(refs, row, fresh, current, known)
+        checks.append((row, fresh, current))
+    # One check of every record the batch names (one call per peer), then the gates.
+    for ref in await references.unseen(session=session, principal=principal, peers=peers, refs=refs):
+        problems_of.setdefault(int(ref.loc[2]), []).append({**ref.error(), "code": references.CODE})
+    if not principal.has(*HISTORY_ROLES):
+        ok = [c for c in checks if c[0].index not in problems_of]
+        for index, errors in (await _bulk_gate_problems(session, ok)).items():
+            problems_of.setdefault(index, []).extend(errors)
+    for row, fresh, current in checks:
+        data = row.data
+        if row.index in problems_of:
             continue
         if current is None:
             creates.append((row, fresh, data))
         else:
             updates.append((row, current, data, current.stage))
+    for row, _ in parsed:
+        if row.index in problems_of:
+            results.append(row.result("failed", errors=problems_of[row.index]))
     closed_before = [o.id for _, o, _, stage in updates if stage in OUTCOMES]
     await apply_outcomes(session, closed_before, sign=-1)
     now = session_clock(session).now()
@@ -330,7 +510,7 @@ async def _bulk_upsert(
         if o.owner_id is not None:
             o.assigned_at = now
     session.add_all([o for _, o, _ in creates])
-    stored_teams = await repository.teams(session, [o.id for _, o, _, _ in updates])
+    stored_teams = {o.id: stored_members[o.id] for _, o, _, _ in updates}
     changed: set[uuid.UUID] = set()
     new_teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {
         o.id: [(m.employee_id, m.role) for m in data.team] for _, o, data in creates if data.team

@@ -2,8 +2,17 @@ from fastapi import APIRouter, Request, Response
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import NotFound, PreconditionFailed, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.errors import (
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    problem_responses,
+)
 from sanlun.kernel.etag import check_if_match, set_etag
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.domain.plan import PlanSections
 from services.opportunity.opportunities import service as opportunities
@@ -47,7 +56,7 @@ async def get_plan(
     "",
     summary="Replace the TAS plan's sections (re-scored at once)",
     response_model=PlanRead,
-    responses=problem_responses(PreconditionFailed, Unprocessable),
+    responses=problem_responses(PreconditionFailed, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def put_plan(
     opportunity_id: OpportunityId,
@@ -56,10 +65,19 @@ async def put_plan(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> PlanRead:
+    """Key players must be contacts of the opportunity's account and action
+    owners employees, each one you may see (the key account and employee
+    lifecycle services say, with your token): one that does not exist and one
+    you may not see both answer 422 `unknown_reference`. Those already in the
+    plan are not checked again."""
     opportunity = await opportunities.get(session=session, principal=principal, opportunity_id=opportunity_id)
     plan = await service.get_or_create(session, opportunity.id)
     check_if_match(request, plan.version)
+    await service.check_references(
+        session=session, principal=principal, peers=peers, opportunity=opportunity, plan=plan, sections=sections
+    )
     plan = await service.replace(session=session, plan=plan, sections=sections)
     set_etag(response, plan.version)
     return _read(service.assess(plan, opportunity, await policy_for(session, opportunity.org_unit_path)))

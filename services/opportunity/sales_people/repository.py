@@ -62,6 +62,12 @@ async def by_ids(session: AsyncSession, employee_ids: list[Any]) -> list[SalesPe
     )
 
 
+async def visible_by_ids(session: AsyncSession, principal: Principal, employee_ids: list[Any]) -> list[SalesPerson]:
+    """Those of `employee_ids` the view holds and the caller may see."""
+    stmt = list_statement(principal, org_unit=None, active=None).where(SalesPerson.employee_id.in_(employee_ids))
+    return list((await session.execute(stmt)).scalars())
+
+
 async def in_unit(session: AsyncSession, principal: Principal, org_unit: str, *, limit: int) -> list[SalesPerson]:
     stmt = list_statement(principal, org_unit=org_unit, active=True).order_by(SalesPerson.employee_id).limit(limit)
     return list((await session.execute(stmt)).scalars())

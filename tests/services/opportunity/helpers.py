@@ -9,6 +9,8 @@ from tests.support import auth
 OPPORTUNITIES = "/api/v1/opportunities"
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 MANAGER = auth(org_unit="/group/east", roles=("manager",))
+# A deal created beyond lead passes the gates; a manager or admin records one as it happened.
+FORCED = {"force": True, "reason": "recorded as it happened"}
 
 
 def new_opportunity(**extra: object) -> dict:

@@ -2,13 +2,17 @@ import json
 import uuid
 
 import httpx
+import pytest
 
 from sanlun.kernel.event_routes import mint_service_token
-from tests.services.opportunity.helpers import ADMIN, MANAGER, OPPORTUNITIES, new_opportunity, outbox, rep
+from tests.services.opportunity.helpers import ADMIN, FORCED, MANAGER, OPPORTUNITIES, new_opportunity, outbox, rep
 from tests.support import TEST_SERVICE_SECRET, auth
 
+pytestmark = pytest.mark.usefixtures("any_id_exists")
+
 SERVICE = {"Authorization": f"Bearer {mint_service_token(TEST_SERVICE_SECRET, 'employee_lifecycle')}"}
-DOWN = {"employee_lifecycle_url": "http://127.0.0.1:9", "key_account_url": "http://127.0.0.1:9"}
+# Both peers failing (tests.services.opportunity.conftest): stages and coverage come from the cache.
+DOWN = {"employee_lifecycle", "key_account"}
 PROPOSALS = "/api/v1/assignments/proposals"
 
 
@@ -86,11 +90,12 @@ async def test_stage_event_keeps_the_last_stage_in_the_view(service_client):
     assert me["name"] == "Rep L1_SUBSISTENCE"
 
 
-async def test_propose_with_lifecycle_down_uses_cached_stages_and_commits_once(service_client, connection):
-    client = await service_client("opportunity", **DOWN)
+async def test_propose_with_lifecycle_down_uses_cached_stages_and_commits_once(service_client, connection, directory):
+    client = await service_client("opportunity")
     small = await add_person(client, stage="L1_SUBSISTENCE", capacity=2)
     big = await add_person(client, stage="L2_COMFORTABLE", capacity=3)
     deals = await unassigned(client, 6, account_id=str(uuid.uuid4()))
+    directory.failing = DOWN
     r = await client.post(
         PROPOSALS, json={"opportunity_ids": deals, "pool": {"org_unit": "/group/east"}}, headers=MANAGER
     )
@@ -222,11 +227,12 @@ async def test_a_deal_of_a_strategic_account_is_kept_for_l3_like_a_large_one(ser
     assert not any("neither large nor strategic" in e for e in by_deal[strategic_deal]["explanation"])
 
 
-async def test_suggestions_override_and_roles(service_client, connection):
-    client = await service_client("opportunity", **DOWN)
+async def test_suggestions_override_and_roles(service_client, connection, directory):
+    client = await service_client("opportunity")
     a = await add_person(client, stage="L1_SUBSISTENCE", capacity=5)
     b = await add_person(client, stage="L2_COMFORTABLE", capacity=5)
     (deal,) = await unassigned(client, 1)
+    directory.failing = DOWN
     s = await client.get(
         f"{OPPORTUNITIES}/{deal}/assignment-suggestions", params={"org_unit": "/group/east"}, headers=MANAGER
     )
@@ -239,6 +245,12 @@ async def test_suggestions_override_and_roles(service_client, connection):
             PROPOSALS, json={"unassigned_in": "/group/east", "pool": {"org_unit": "/group/east"}}, headers=rep_headers
         )
     ).status_code == 403
+    # The new owner is checked live: with the lifecycle service failing nothing changes.
+    down = await client.post(
+        f"{OPPORTUNITIES}/{deal}/assignment", json={"employee_id": a, "reason": "knows the CIO"}, headers=MANAGER
+    )
+    assert down.status_code == 502 and down.json()["service"] == "employee_lifecycle"
+    directory.failing = set()
     no_reason = await client.post(f"{OPPORTUNITIES}/{deal}/assignment", json={"employee_id": a}, headers=MANAGER)
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["loc"] == ["body", "reason"]
     done = await client.post(
@@ -252,15 +264,17 @@ async def test_suggestions_override_and_roles(service_client, connection):
     assert (await outbox(connection, deal))[-1][0] == "opportunity.assigned"
 
 
-async def test_commit_skips_deals_whose_rep_filled_up_since_the_proposal(service_client):
-    client = await service_client("opportunity", **DOWN)
+async def test_commit_skips_deals_whose_rep_filled_up_since_the_proposal(service_client, directory):
+    client = await service_client("opportunity")
     only = await add_person(client, stage="L2_COMFORTABLE", capacity=2)
     deals = await unassigned(client, 2)
+    directory.failing = DOWN
     first = (
         await client.post(PROPOSALS, json={"opportunity_ids": deals, "pool": {"employee_ids": [only]}}, headers=MANAGER)
     ).json()
     assert len(first["items"]) == 2
     # Meanwhile the rep is given another deal directly: one slot is left.
+    directory.failing = set()
     other = (await unassigned(client, 1))[0]
     r = await client.post(
         f"{OPPORTUNITIES}/{other}/assignment", json={"employee_id": only, "reason": "asked for it"}, headers=MANAGER
@@ -273,11 +287,11 @@ async def test_commit_skips_deals_whose_rep_filled_up_since_the_proposal(service
     assert len(load) == 2  # capacity 2, never 3
 
 
-async def test_a_proposal_a_manager_can_defend_pool_caps_leftovers_spread_and_the_runner_up(service_client):
+async def test_a_proposal_a_manager_can_defend_pool_caps_leftovers_spread_and_the_runner_up(service_client, directory):
     """A manager (capacity 0) is no salesperson; a rep without a closed deal
     gets at most 10 of a big batch; a full rep gets nothing but is named as the
     higher scorer who had no room; what the pool cannot hold stays unassigned."""
-    client = await service_client("opportunity", **DOWN)
+    client = await service_client("opportunity")
     unit = "/group/east/team-1"
     await add_person(client, stage="L2_COMFORTABLE", capacity=0)  # a manager
     unproven = await add_person(client, stage="L1_SUBSISTENCE", capacity=80)
@@ -286,13 +300,14 @@ async def test_a_proposal_a_manager_can_defend_pool_caps_leftovers_spread_and_th
 
     async def owned(owner: str, n: int, **extra) -> None:
         for _ in range(n):
-            body = new_opportunity(owner_id=owner, org_unit_path=unit, **extra)
+            body = new_opportunity(owner_id=owner, org_unit_path=unit, **FORCED, **extra)
             assert (await client.post(OPPORTUNITIES, json=body, headers=MANAGER)).status_code == 201
 
     await owned(full, 5, stage="won", closed_on="2026-10-01")
     await owned(full, 5)  # open: 5 of 5
     await owned(loser, 10, stage="lost", closed_on="2026-10-01")
     deals = await unassigned(client, 20)
+    directory.failing = DOWN
 
     r = await client.post(
         PROPOSALS, json={"opportunity_ids": deals, "pool": {"org_unit": "/group/east"}}, headers=MANAGER

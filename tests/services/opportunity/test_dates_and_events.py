@@ -9,8 +9,10 @@ import pytest
 
 from sanlun.kernel.clock import Clock
 from sanlun.kernel.event_routes import mint_service_token
-from tests.services.opportunity.helpers import ADMIN, OPPORTUNITIES, new_opportunity, outbox, rep
-from tests.support import TEST_SERVICE_SECRET
+from tests.services.opportunity.helpers import ADMIN, FORCED, MANAGER, OPPORTUNITIES, new_opportunity, outbox, rep
+from tests.support import TEST_SERVICE_SECRET, auth
+
+pytestmark = pytest.mark.usefixtures("any_id_exists")
 
 SERVICE = {"Authorization": f"Bearer {mint_service_token(TEST_SERVICE_SECRET, 'key_account')}"}
 PARTICIPANTS = "/internal/opportunities/participants"
@@ -18,7 +20,7 @@ UNIT = "/group/east/team-1"
 
 
 async def create(client, headers=ADMIN, **extra) -> dict:
-    body = new_opportunity(**{"org_unit_path": UNIT, "owner_id": str(uuid.uuid4()), **extra})
+    body = new_opportunity(**{"org_unit_path": UNIT, "owner_id": str(uuid.uuid4()), **FORCED, **extra})
     r = await client.post(OPPORTUNITIES, json=body, headers=headers)
     assert r.status_code == 201, r.text
     return r.json()
@@ -75,8 +77,9 @@ async def test_pipeline_months_place_open_deals_by_expected_and_closed_ones_by_c
     clock = Clock()
     clock.set(dt.datetime(2017, 6, 15, 9, tzinfo=dt.UTC))
     client = await service_client("opportunity", clock=clock)
-    owner, headers = rep(UNIT)
+    owner, _ = rep(UNIT)
     mine = {"owner_id": str(owner), "org_unit_path": UNIT}
+    headers = MANAGER  # records the rep's history (a rep's own create passes the gates)
     for body in (
         # Won in March, expected for January: counts in March.
         new_opportunity(stage="won", closed_on="2017-03-10", expected_close_date="2017-01-20", **mine),
@@ -88,7 +91,8 @@ async def test_pipeline_months_place_open_deals_by_expected_and_closed_ones_by_c
         # Won long before the window.
         new_opportunity(stage="won", closed_on="2014-01-01", **mine),
     ):
-        assert (await client.post(OPPORTUNITIES, json=body, headers=headers)).status_code == 201
+        assert (await client.post(OPPORTUNITIES, json={**body, **FORCED}, headers=headers)).status_code == 201
+    headers = auth(employee=owner, org_unit=UNIT, roles=("rep",))
     r = await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "me"}, headers=headers)
     assert r.status_code == 200, r.text
     months = {b["month"]: b for b in r.json()["by_close_month"]}

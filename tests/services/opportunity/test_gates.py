@@ -1,6 +1,10 @@
 import uuid
 
+import pytest
+
 from tests.services.opportunity.helpers import MANAGER, OPPORTUNITIES, full_plan, new_opportunity, outbox, rep
+
+pytestmark = pytest.mark.usefixtures("any_id_exists")
 
 
 async def make_solution(client) -> str:

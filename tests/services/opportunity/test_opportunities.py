@@ -1,6 +1,11 @@
 import uuid
 
+import pytest
+
+from tests.services.opportunity.helpers import FORCED, MANAGER
 from tests.support import auth
+
+pytestmark = pytest.mark.usefixtures("any_id_exists")
 
 OPPORTUNITIES = "/api/v1/opportunities"
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
@@ -138,9 +143,15 @@ async def test_filters(service_client):
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
-    # Created at a stage (as an import would); moves later go through the gates.
-    march = await make(account_id=account, expected_close_date="2026-03-15", stage="proposal")
-    april = await make(expected_close_date="2026-04-20", stage="qualified")
+    async def made_for_me(**extra: object) -> str:
+        # Created at a stage past lead: the gates apply, so a manager forces them for the rep.
+        body = new_opportunity(owner_id=str(me), org_unit_path="/group/east/team-1", **FORCED, **extra)
+        response = await client.post(OPPORTUNITIES, json=body, headers=MANAGER)
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    march = await made_for_me(account_id=account, expected_close_date="2026-03-15", stage="proposal")
+    april = await made_for_me(expected_close_date="2026-04-20", stage="qualified")
     may = await make(account_id=account, expected_close_date="2026-05-02")
     unassigned = (
         await client.post(

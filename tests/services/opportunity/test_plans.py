@@ -1,8 +1,14 @@
+import uuid
+
+import pytest
+
 from services.opportunity.domain import checklist
 from services.opportunity.domain.plan import PlanSections
 from services.opportunity.domain.policy import DEFAULT_CHECKLIST, ChecklistItem
 from services.opportunity.domain.stages import Stage
-from tests.services.opportunity.helpers import OPPORTUNITIES, full_plan, new_opportunity, rep
+from tests.services.opportunity.helpers import FORCED, MANAGER, OPPORTUNITIES, full_plan, new_opportunity, rep
+
+pytestmark = pytest.mark.usefixtures("any_id_exists")
 
 
 def test_warnings_of_an_empty_plan_after_qualified():
@@ -27,8 +33,11 @@ def test_completeness_is_weighted_and_counts_assessment_per_question():
 
 async def test_plan_api_scores_and_warns(service_client):
     client = await service_client("opportunity")
-    _, headers = rep()
-    opp = (await client.post(OPPORTUNITIES, json=new_opportunity(stage="qualified"), headers=headers)).json()
+    me, headers = rep()
+    body = new_opportunity(
+        stage="qualified", owner_id=str(me), org_unit_path="/group/east/team-1", account_id=str(uuid.uuid4()), **FORCED
+    )
+    opp = (await client.post(OPPORTUNITIES, json=body, headers=MANAGER)).json()
     empty = await client.get(f"{OPPORTUNITIES}/{opp['id']}/plan", headers=headers)
     assert empty.status_code == 200 and empty.json()["completeness"] == 0.0
     assert {w["code"] for w in empty.json()["warnings"]} == {

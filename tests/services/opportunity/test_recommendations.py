@@ -1,8 +1,12 @@
 import uuid
 
+import pytest
+
 from services.opportunity.domain.ranking import Candidate, rank
-from tests.services.opportunity.helpers import ADMIN, OPPORTUNITIES, new_opportunity, rep
+from tests.services.opportunity.helpers import ADMIN, FORCED, MANAGER, OPPORTUNITIES, new_opportunity, rep
 from tests.support_servers import closed_url
+
+pytestmark = pytest.mark.usefixtures("any_id_exists")
 
 
 def test_ranking_prefers_similar_wins_then_tags_then_popularity():
@@ -35,6 +39,7 @@ async def test_recommendation_uses_recent_wins_in_similar_accounts(service_clien
                 size_band="large",
                 org_unit_path="/group/east/team-1",
                 owner_id=str(uuid.uuid4()),
+                **FORCED,
             ),
             headers=ADMIN,
         )
@@ -156,7 +161,7 @@ async def test_team_members_see_it_and_filters_origin_amount_sort(service_client
 
 async def test_pipeline_by_stage_and_month_for_me_and_team(service_client):
     client = await service_client("opportunity")
-    _, headers = rep()
+    me, headers = rep()
     import datetime as dt
 
     month = (dt.date.today().replace(day=1) + dt.timedelta(days=40)).replace(day=10)
@@ -172,8 +177,11 @@ async def test_pipeline_by_stage_and_month_for_me_and_team(service_client):
             win_probability="0.5",
             stage="proposal",
             expected_close_date=month.isoformat(),
+            owner_id=str(me),
+            org_unit_path="/group/east/team-1",
+            **FORCED,
         ),
-        headers=headers,
+        headers=MANAGER,  # created at proposal: a manager forces the gates for the rep
     )
     _, other = rep()
     await client.post(OPPORTUNITIES, json=new_opportunity(), headers=other)
@@ -274,6 +282,7 @@ async def test_batch_recommendations_agree_with_one_at_a_time_and_hide_what_you_
                 industry=industry,
                 org_unit_path="/group/east/team-1",
                 owner_id=str(uuid.uuid4()),
+                **FORCED,
             ),
             headers=ADMIN,
         )
@@ -343,6 +352,7 @@ async def test_recommendations_honour_as_of_and_the_clock_and_say_where_the_evid
                 industry=industry,
                 org_unit_path="/group/east/team-1",
                 owner_id=str(uuid.uuid4()),
+                **FORCED,
             ),
             headers=ADMIN,
         )
