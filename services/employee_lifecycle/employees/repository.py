@@ -1,6 +1,7 @@
 """All queries of the employees area."""
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, path_within, visibility_clause
 from services.employee_lifecycle.employees.models import Employee
+from services.employee_lifecycle.org_units.models import OrgUnit
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
@@ -34,8 +36,31 @@ async def get_visible(session: AsyncSession, principal: Principal, employee_id: 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def exists(session: AsyncSession, employee_id: uuid.UUID) -> bool:
-    return (await session.execute(sa.select(sa.literal(True)).where(Employee.id == employee_id))).first() is not None
+async def visible_path(session: AsyncSession, principal: Principal, employee_id: uuid.UUID) -> str | None:
+    """The org unit of an employee the caller may see; None when there is no such
+    employee *or* the caller may not see them (one answer for both)."""
+    stmt = sa.select(Employee.org_unit_path).where(Employee.id == employee_id, visible(principal))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def existing_unit_paths(session: AsyncSession, paths: Iterable[str]) -> set[str]:
+    """The paths among `paths` that name an org unit (employees live only in existing units)."""
+    wanted = list(set(paths))
+    if not wanted:
+        return set()
+    return set((await session.execute(sa.select(OrgUnit.path).where(OrgUnit.path.in_(wanted)))).scalars())
+
+
+async def manager_chains(session: AsyncSession, start: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """id -> stored manager id of `start` and of everyone above them, in one
+    recursive statement (UNION stops on a cycle already stored)."""
+    ids = list(set(start))
+    if not ids:
+        return {}
+    chain = sa.select(Employee.id, Employee.manager_id).where(Employee.id.in_(ids)).cte("chain", recursive=True)
+    above = sa.select(Employee.id, Employee.manager_id).join(chain, Employee.id == chain.c.manager_id)
+    chain = chain.union(above)
+    return {r.id: r.manager_id for r in await session.execute(sa.select(chain.c.id, chain.c.manager_id))}
 
 
 async def email_taken(session: AsyncSession, email: str, *, excluding: uuid.UUID | None = None) -> bool:
@@ -63,6 +88,17 @@ async def by_emails(session: AsyncSession, emails: list[str]) -> dict[str, str |
     """email -> external id of its current holder."""
     stmt = sa.select(Employee.email, Employee.external_id).where(Employee.email.in_(emails))
     return {r.email: r.external_id for r in (await session.execute(stmt))}
+
+
+async def by_external_ids(session: AsyncSession, external_ids: Iterable[str]) -> dict[str, Any]:
+    """external id -> (id, org_unit_path, manager_id) of the stored employees."""
+    wanted = list(set(external_ids))
+    if not wanted:
+        return {}
+    stmt = sa.select(Employee.external_id, Employee.id, Employee.org_unit_path, Employee.manager_id).where(
+        Employee.external_id.in_(wanted)
+    )
+    return {r.external_id: r for r in await session.execute(stmt)}
 
 
 async def ids_by_external_ids(session: AsyncSession, external_ids: list[str]) -> dict[str, uuid.UUID]:

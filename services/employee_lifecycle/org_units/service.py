@@ -8,7 +8,11 @@ from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish, publish_many
-from services.employee_lifecycle.employees.service import employee_event
+from services.employee_lifecycle.employees.service import (
+    UNKNOWN_REFERENCE,
+    UNKNOWN_REFERENCE_DETAIL,
+    employee_event,
+)
 from services.employee_lifecycle.org_units import repository
 from services.employee_lifecycle.org_units.models import OrgUnit
 from services.employee_lifecycle.org_units.schemas import (
@@ -33,21 +37,29 @@ async def get(*, session: AsyncSession, principal: Principal, unit_id: uuid.UUID
     return unit
 
 
-async def _parent(session: AsyncSession, parent_id: uuid.UUID | None) -> OrgUnit | None:
+async def _parent(
+    session: AsyncSession, principal: Principal, parent_id: uuid.UUID | None, *, current: uuid.UUID | None = None
+) -> OrgUnit | None:
+    """The parent a body names: a unit the caller may see. One that does not
+    exist and one they may not see get the same 422 (issue 16). The unit's
+    current parent, named again, is not asked about."""
     if parent_id is None:
         return None
-    parent = await repository.get(session, parent_id)
+    if parent_id == current:
+        return await repository.get(session, parent_id)
+    parent = await repository.get_visible(session, principal, parent_id)
     if parent is None:
         raise Unprocessable(
-            "The parent unit does not exist.",
-            errors=[{"loc": ["body", "parent_id"], "msg": "no org unit with this id"}],
+            UNKNOWN_REFERENCE_DETAIL,
+            code=UNKNOWN_REFERENCE,
+            errors=[{"loc": ["body", "parent_id"], "msg": "no org unit with this id that you may see"}],
         )
     return parent
 
 
 async def create(*, session: AsyncSession, principal: Principal, data: OrgUnitCreate) -> OrgUnit:
     require_roles(principal, *ADMIN_ROLES)
-    parent = await _parent(session, data.parent_id)
+    parent = await _parent(session, principal, data.parent_id)
     path = f"{parent.path if parent else ''}/{data.slug}"
     _check_scope(principal, path)
     if await repository.path_taken(session, path):
@@ -67,11 +79,7 @@ async def update(*, session: AsyncSession, principal: Principal, unit: OrgUnit, 
     moving = "parent_id" in changes or ("slug" in changes and changes["slug"] is not None)
     if not moving:
         return unit
-    parent = (
-        await _parent(session, changes["parent_id"])
-        if "parent_id" in changes
-        else await _parent(session, unit.parent_id)
-    )
+    parent = await _parent(session, principal, changes.get("parent_id", unit.parent_id), current=unit.parent_id)
     slug = changes.get("slug") or unit.slug
     old, new = unit.path, f"{parent.path if parent else ''}/{slug}"
     if new == old:
@@ -123,7 +131,16 @@ async def _upsert(
     known = await repository.by_external_ids(
         session, [r.external_id for r in rows] + [r.data.parent_external_id for r in rows if r.data.parent_external_id]
     )
+    # Units the caller may not see are unknown to them (issue 16): as a parent
+    # "no such unit", as a row's own key taken by someone else's unit.
+    hidden = {x for x, u in known.items() if not _visible(principal, u)}
+    for x in hidden:
+        del known[x]
     pending = {r.index: r for r in rows}
+    for i, row in list(pending.items()):
+        if row.external_id in hidden:
+            reports[i] = row.failed("external_id", "already used by another unit")
+            del pending[i]
     while pending:
         progressed = False
         for i, row in list(pending.items()):
@@ -141,6 +158,11 @@ async def _upsert(
                 reports[i] = row.failed("parent_external_id", "parents form a cycle")
             break
     return list(reports.values())
+
+
+def _visible(principal: Principal, unit: OrgUnit) -> bool:
+    # As `repository.visible`: one's own unit, and the units in one's reach.
+    return unit.path == principal.org_unit_path or can_see(principal, owner_id=None, org_unit_path=unit.path)
 
 
 async def _upsert_one(

@@ -12,6 +12,7 @@ from sanlun.kernel.auth import Principal, require_roles
 from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import NotFound, Unprocessable
 from services.employee_lifecycle.employees import repository as employees_repository
+from services.employee_lifecycle.employees.service import UNKNOWN_REFERENCE, UNKNOWN_REFERENCE_DETAIL
 from services.employee_lifecycle.policies.service import policies_for
 from services.employee_lifecycle.signals import repository
 from services.employee_lifecycle.signals.models import (
@@ -37,7 +38,8 @@ async def backfill(*, session: AsyncSession, principal: Principal, data: Backfil
         if f.employee_id not in known
     ]
     if errors:
-        raise Unprocessable(f"{len(errors)} facts name unknown employees.", errors=errors[:50])
+        # Unknown and invisible alike (issue 16): the same answer, nothing stored.
+        raise Unprocessable(UNKNOWN_REFERENCE_DETAIL, code=UNKNOWN_REFERENCE, errors=errors[:50])
     rows = []
     for f in data.facts:
         row = f.model_dump(exclude={"amount"})

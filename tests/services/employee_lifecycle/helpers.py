@@ -8,7 +8,31 @@ from tests.support import auth
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 
 
+async def ensure_unit(client, path: str) -> dict:
+    """The org unit at `path`, made (with every unit above it) when missing:
+    employees live only in existing units."""
+    parts = [p for p in path.split("/") if p]
+    unit: dict | None = None
+    for depth in range(1, len(parts) + 1):
+        here = "/" + "/".join(parts[:depth])
+        listed = await client.get("/api/v1/org-units", params={"within": here, "limit": 100}, headers=ADMIN)
+        assert listed.status_code == 200, listed.text
+        found = next((u for u in listed.json()["items"] if u["path"] == here), None)
+        if found is None:
+            r = await client.post(
+                "/api/v1/org-units",
+                json={"slug": parts[depth - 1], "name": parts[depth - 1], "parent_id": unit["id"] if unit else None},
+                headers=ADMIN,
+            )
+            assert r.status_code == 201, r.text
+            found = r.json()
+        unit = found
+    assert unit is not None
+    return unit
+
+
 async def new_employee(client, org_unit: str = "/group/east/team-1", **extra) -> dict:
+    await ensure_unit(client, org_unit)
     body = {"name": "Ada Lin", "email": f"ada-{uuid.uuid4().hex[:8]}@example.com", "org_unit_path": org_unit, **extra}
     r = await client.post("/api/v1/employees", json=body, headers=ADMIN)
     assert r.status_code == 201, r.text

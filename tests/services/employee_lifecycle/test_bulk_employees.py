@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from tests.services.employee_lifecycle.helpers import ADMIN
+from tests.services.employee_lifecycle.helpers import ADMIN, ensure_unit
 
 
 def row(ext: str, **extra) -> dict:
@@ -17,6 +17,7 @@ def row(ext: str, **extra) -> dict:
 
 async def test_bulk_upsert_reports_each_row_and_is_idempotent(service_client, connection):
     client = await service_client("employee_lifecycle")
+    await ensure_unit(client, "/group/central")
     items = [
         row("agent-1", manager_external_id="mgr"),
         row("mgr", skills=["GTX"]),
@@ -67,6 +68,7 @@ async def test_bulk_upsert_reports_each_row_and_is_idempotent(service_client, co
 async def test_a_batch_where_nobody_names_a_manager_is_imported(service_client):
     """Every manager_id of the set-based update is null: it must still be typed uuid."""
     client = await service_client("employee_lifecycle")
+    await ensure_unit(client, "/group/central")
     r = await client.post(
         "/api/v1/employees:bulk-upsert", json={"items": [row("solo-1"), row("solo-2")]}, headers=ADMIN
     )

@@ -1,8 +1,7 @@
 import uuid
 
+from tests.services.employee_lifecycle.helpers import ADMIN, ensure_unit
 from tests.support import auth
-
-ADMIN = auth(org_unit="/group", roles=("group_admin",))
 
 
 def new_employee(org_unit: str = "/group/east/team-1", **extra: object) -> dict:
@@ -11,6 +10,8 @@ def new_employee(org_unit: str = "/group/east/team-1", **extra: object) -> dict:
 
 async def test_create_get_update_list(service_client):
     client = await service_client("employee_lifecycle")
+    for unit in ("/group/east/team-1", "/group/eastern", "/group/west"):
+        await ensure_unit(client, unit)
     created = await client.post("/api/v1/employees", json=new_employee(capacity=12), headers=ADMIN)
     assert created.status_code == 201, created.text
     body = created.json()
@@ -28,6 +29,8 @@ async def test_create_get_update_list(service_client):
 
 async def test_rep_sees_only_themself(service_client):
     client = await service_client("employee_lifecycle")
+    for unit in ("/group/east/team-1", "/group/eastern", "/group/west"):
+        await ensure_unit(client, unit)
     a = (await client.post("/api/v1/employees", json=new_employee(), headers=ADMIN)).json()
     b = (await client.post("/api/v1/employees", json=new_employee(), headers=ADMIN)).json()
     rep_a = auth(employee=a["id"], org_unit="/group/east/team-1", roles=("rep",))
@@ -41,6 +44,8 @@ async def test_rep_sees_only_themself(service_client):
 
 async def test_manager_sees_subtree_only(service_client):
     client = await service_client("employee_lifecycle")
+    for unit in ("/group/east/team-1", "/group/eastern", "/group/west"):
+        await ensure_unit(client, unit)
     inside = (await client.post("/api/v1/employees", json=new_employee("/group/east/team-1"), headers=ADMIN)).json()
     sibling = (await client.post("/api/v1/employees", json=new_employee("/group/eastern"), headers=ADMIN)).json()
     manager = auth(org_unit="/group/east", roles=("manager",))
@@ -51,19 +56,29 @@ async def test_manager_sees_subtree_only(service_client):
 
 async def test_rep_cannot_create(service_client):
     client = await service_client("employee_lifecycle")
+    for unit in ("/group/east/team-1", "/group/eastern", "/group/west"):
+        await ensure_unit(client, unit)
     response = await client.post("/api/v1/employees", json=new_employee(), headers=auth(roles=("rep",)))
     assert response.status_code == 403
 
 
 async def test_org_admin_cannot_place_outside_organisation(service_client):
     client = await service_client("employee_lifecycle")
+    for unit in ("/group/east/team-1", "/group/eastern", "/group/west"):
+        await ensure_unit(client, unit)
     west_admin = auth(org_unit="/group/west", roles=("org_admin",))
     response = await client.post("/api/v1/employees", json=new_employee("/group/east/team-1"), headers=west_admin)
-    assert response.status_code == 403
+    # Another organisation's unit is unknown to the west admin: the 422 of a unit that does not exist.
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"loc": ["body", "org_unit_path"], "msg": "no org unit at this path that you may see"}
+    ]
 
 
 async def test_duplicate_email_conflicts_with_field(service_client):
     client = await service_client("employee_lifecycle")
+    for unit in ("/group/east/team-1", "/group/eastern", "/group/west"):
+        await ensure_unit(client, unit)
     data = new_employee()
     assert (await client.post("/api/v1/employees", json=data, headers=ADMIN)).status_code == 201
     again = await client.post("/api/v1/employees", json={**data, "name": "Other"}, headers=ADMIN)
@@ -73,6 +88,8 @@ async def test_duplicate_email_conflicts_with_field(service_client):
 
 async def test_unknown_manager_is_named(service_client):
     client = await service_client("employee_lifecycle")
+    for unit in ("/group/east/team-1", "/group/eastern", "/group/west"):
+        await ensure_unit(client, unit)
     response = await client.post("/api/v1/employees", json=new_employee(manager_id=str(uuid.uuid4())), headers=ADMIN)
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["body", "manager_id"]
