@@ -28,7 +28,7 @@ async def list_stage_policies(
     page: Pagination,
     organization_path: Annotated[str | None, Query(max_length=500, description="Only this organisation's.")] = None,
 ) -> Page[PolicyRead]:
-    stmt = repository.policies_statement(organization_path, visible_to=service.readable_organizations(principal))
+    stmt = repository.policies_statement(organization_path, visible=service.visible(principal))
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(StagePolicy.created_at, StagePolicy.id), params=page
     )
@@ -58,13 +58,19 @@ async def get_default_stage_policy(_: CurrentPrincipal) -> PolicyRead:
     return service.read(None)
 
 
-@router.get("/effective", summary="The policy that applies to an org unit", response_model=PolicyRead)
+@router.get(
+    "/effective",
+    summary="The policy that applies to an org unit",
+    response_model=PolicyRead,
+    responses=problem_responses(NotFound),
+)
 async def get_effective_stage_policy(
     session: DbSession,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     org_unit: Annotated[str, Query(max_length=500, description="Org unit path, e.g. `/group/east/team-3`.")],
 ) -> PolicyRead:
-    return service.read(await service.effective(session=session, org_unit_path=org_unit))
+    """404 for a unit of an organisation whose policies you may not read, as for its policy by id."""
+    return service.read(await service.effective(session=session, principal=principal, org_unit_path=org_unit))
 
 
 @router.get(

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sanlun.kernel.auth import Principal, normalise_path, require_roles
-from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
+from sanlun.kernel.auth import Principal, can_see, normalise_path, require_roles
+from sanlun.kernel.errors import NotFound, Unprocessable
 from services.employee_lifecycle.domain.lifecycle import DEFAULT_CONFIRM_AFTER_DAYS
 from services.employee_lifecycle.domain.policy import (
     DEFAULT_POLICY,
@@ -69,8 +69,17 @@ async def create(*, session: AsyncSession, principal: Principal, data: PolicyWri
             "A policy belongs to an organisation (`/group/east`) or the group (`/group`).",
             errors=[{"loc": ["body", "organization_path"], "msg": "one or two path segments"}],
         )
-    if not principal.has("group_admin") and org != principal.organization_path:
-        raise Forbidden("You may publish policies only for your own organisation.")
+    # The organisation is a reference like any other (issue 16): one that does
+    # not exist and one the caller may not see get the same 422. An org admin
+    # sees their organisation; the group's own policy is a group admin's.
+    if not (principal.has("group_admin") or org == principal.organization_path) or not (
+        await repository.organisation_unit_visible(session, principal, org)
+    ):
+        raise Unprocessable(
+            "The request names records that do not exist or that you may not see.",
+            code="unknown_reference",
+            errors=[{"loc": ["body", "organization_path"], "msg": "no organisation at this path that you may see"}],
+        )
     document = data.model_dump(exclude={"organization_path", "name"})
     errors = validate_policy(document)
     if errors:
@@ -89,25 +98,33 @@ async def create(*, session: AsyncSession, principal: Principal, data: PolicyWri
     return policy
 
 
-def readable_organizations(principal: Principal) -> list[str] | None:
-    """A caller reads the policies that can apply to them: their own
-    organisation's and the group's. Group admins read all (None)."""
-    if principal.has("group_admin"):
-        return None
-    return organization_candidates(normalise_path(principal.org_unit_path))
+def visible(principal: Principal) -> Any:
+    """The policies the caller may read, as a condition for lists."""
+    return repository.readable(principal, organization_candidates(normalise_path(principal.org_unit_path)))
+
+
+def may_read(principal: Principal, organization_path: str) -> bool:
+    """`visible` for one organisation: a policy that can apply to the caller
+    (their organisation's, the group's), or one of an organisation in their
+    reach; a group admin reads all. The same rule for a policy by id and for
+    the effective policy of a unit, so neither tells what the other hides."""
+    own = organization_candidates(normalise_path(principal.org_unit_path))
+    return organization_path in own or can_see(principal, owner_id=None, org_unit_path=organization_path)
 
 
 async def get(*, session: AsyncSession, principal: Principal, policy_id: uuid.UUID) -> StagePolicy:
     policy = await repository.get_policy(session, policy_id)
-    readable = readable_organizations(principal)
-    if policy is None or (readable is not None and policy.organization_path not in readable):
+    if policy is None or not may_read(principal, policy.organization_path):
         raise NotFound(f"Stage policy {policy_id} was not found.")
     return policy
 
 
-async def effective(*, session: AsyncSession, org_unit_path: str) -> StagePolicy | None:
-    """The policy that applies to a unit: its organisation's latest, else the group's, else None (default)."""
+async def effective(*, session: AsyncSession, principal: Principal, org_unit_path: str) -> StagePolicy | None:
+    """The policy that applies to a unit: its organisation's latest, else the group's, else None (default).
+    A unit of an organisation the caller may not read answers 404, as its policy by id does (issue 16)."""
     candidates = organization_candidates(normalise_path(org_unit_path))
+    if candidates and not may_read(principal, candidates[0]):
+        raise NotFound(f"No stage policy for org unit {normalise_path(org_unit_path)} was found.")
     stored = await repository.latest_policies(session, candidates)
     return next((stored[c] for c in candidates if c in stored), None)
 

@@ -3,7 +3,14 @@
 import datetime as dt
 
 from sanlun.kernel.clock import Clock
-from tests.services.employee_lifecycle.helpers import ADMIN, backfill, evaluate, new_employee, repeat_business
+from tests.services.employee_lifecycle.helpers import (
+    ADMIN,
+    backfill,
+    ensure_unit,
+    evaluate,
+    new_employee,
+    repeat_business,
+)
 from tests.support import auth
 
 EAST_ADMIN = auth(org_unit="/group/east", roles=("org_admin",))
@@ -59,6 +66,7 @@ async def test_versions_apply_to_their_organisation_only(service_client):
 
 async def test_unknown_signal_is_named(service_client):
     client = await service_client("employee_lifecycle")
+    await ensure_unit(client, "/group/east")
     body = policy()
     body["rules"][0]["conditions"][0]["signal"] = "golf_handicap"
     r = await client.post("/api/v1/stage-policies", json=body, headers=EAST_ADMIN)
@@ -71,6 +79,7 @@ async def test_unknown_signal_is_named(service_client):
 
 async def test_impossible_threshold_and_overlap_are_named(service_client):
     client = await service_client("employee_lifecycle")
+    await ensure_unit(client, "/group/east")
     body = policy()
     body["rules"][1]["conditions"] = [{"signal": "win_rate_12m", "op": ">", "value": 1}]
     r = await client.post("/api/v1/stage-policies", json=body, headers=EAST_ADMIN)
@@ -84,10 +93,15 @@ async def test_impossible_threshold_and_overlap_are_named(service_client):
 
 async def test_only_admins_of_that_organisation_publish(service_client):
     client = await service_client("employee_lifecycle")
+    await ensure_unit(client, "/group/west")
     manager = auth(org_unit="/group/east", roles=("manager",))
     assert (await client.post("/api/v1/stage-policies", json=policy(), headers=manager)).status_code == 403
     west = policy(organization_path="/group/west")
-    assert (await client.post("/api/v1/stage-policies", json=west, headers=EAST_ADMIN)).status_code == 403
+    # Another organisation is a reference the east admin may not see: the 422 of one that does not exist.
+    refused = await client.post("/api/v1/stage-policies", json=west, headers=EAST_ADMIN)
+    assert refused.status_code == 422 and refused.json()["errors"] == [
+        {"loc": ["body", "organization_path"], "msg": "no organisation at this path that you may see"}
+    ]
     assert (await client.post("/api/v1/stage-policies", json=west, headers=ADMIN)).status_code == 201
 
 
@@ -121,6 +135,7 @@ async def test_confirm_after_days_is_part_of_the_policy(service_client):
     clock = Clock()
     clock.set(dt.datetime(2017, 12, 31, 8, tzinfo=dt.UTC))
     client = await service_client("employee_lifecycle", clock=clock)
+    await ensure_unit(client, "/group/east")
     default = await client.get("/api/v1/stage-policies/effective", params={"org_unit": "/group/east"}, headers=ADMIN)
     assert default.json()["confirm_after_days"] == 14 and default.json()["hysteresis"] == 2
     for bad in (-1, 366):
