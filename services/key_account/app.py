@@ -1,6 +1,5 @@
 """ESP+ key account service (port 8003, schema `key_account`)."""
 
-from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,7 +9,7 @@ from sanlun.kernel.app import create_service_app
 from sanlun.kernel.clock import Clock
 from sanlun.kernel.db import Database
 from sanlun.kernel.event_routes import CloudEvent
-from sanlun.kernel.events import EventHandler
+from sanlun.kernel.events import Batched, EventHandler
 from services.key_account.accounts import sharing
 from services.key_account.accounts.router import router as accounts_router
 from services.key_account.accounts.sharing_router import router as sharing_router
@@ -28,26 +27,21 @@ from services.key_account.worklist.router import router as worklist_router
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _in_turn(handlers: list[EventHandler]) -> EventHandler:
-    async def handle(*, session: AsyncSession, event: CloudEvent) -> None:
-        for handler in handlers:
-            await handler(session=session, event=event)
-
-    return handle
-
-
-def combine(*tables: Mapping[str, EventHandler]) -> dict[str, EventHandler]:
-    """One handler per event type, running each table's handler for it in turn
-    (in the one transaction the event and its inbox row commit in)."""
-    by_type: dict[str, list[EventHandler]] = {}
-    for table in tables:
-        for event_type, handler in table.items():
-            by_type.setdefault(event_type, []).append(handler)
-    return {t: hs[0] if len(hs) == 1 else _in_turn(hs) for t, hs in by_type.items()}
+async def _opportunity_events(*, session: AsyncSession, events: list[CloudEvent]) -> None:
+    """Implicit sharing follows every opportunity event (set-based over the
+    run), incubation lineage the ones that carry a stage (one by one, cheap)."""
+    await sharing.on_opportunity_events(session=session, events=events)
+    for event in events:
+        lineage = LINEAGE_HANDLERS.get(event.type)
+        if lineage is not None:
+            await lineage(session=session, event=event)
 
 
-# Implicit sharing follows every opportunity event; incubation lineage the ones that carry a stage.
-EVENT_HANDLERS = combine(sharing.EVENT_HANDLERS, LINEAGE_HANDLERS)
+OPPORTUNITY_EVENTS = Batched(_opportunity_events)
+EVENT_HANDLERS: dict[str, EventHandler | Batched] = {
+    **dict.fromkeys(sharing.SHARED_EVENT_TYPES, OPPORTUNITY_EVENTS),
+    "opportunity.deleted": sharing.on_opportunity_deleted,
+}
 
 
 def create_app(

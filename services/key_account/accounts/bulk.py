@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.bulk import BulkRow, run_bulk_upsert
-from services.key_account.accounts import repository
+from sanlun.kernel.peers import Peers
+from services.key_account.accounts import references, repository
 from services.key_account.accounts.schemas import (
     AccountBulkReport,
     AccountBulkUpsert,
@@ -31,19 +32,33 @@ from services.key_account.segmentation import service as segmentation
 IMPORTING_ROLES = ("manager", "org_admin", "group_admin", "integrator")
 
 
-async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: AccountBulkUpsert) -> AccountBulkReport:
+async def bulk_upsert(
+    *, session: AsyncSession, principal: Principal, peers: Peers, request: AccountBulkUpsert
+) -> AccountBulkReport:
     require_roles(principal, *IMPORTING_ROLES)
     # No row model: `check_row` checks and normalises each row itself, with stable codes.
     return await run_bulk_upsert(
         session=session,
         request=request,
         report=AccountBulkReport,
-        upsert=lambda rows: _upsert(session, principal, rows),
+        upsert=lambda rows: _upsert(session, principal, peers, rows),
     )
 
 
+async def _check_owners(principal: Principal, peers: Peers, outcomes: list[RowOutcome]) -> None:
+    """Fail the rows whose `owner_id` is no employee the caller may see: one call for the batch."""
+    refs = references.Refs()
+    for out in outcomes:
+        if out.ok:
+            refs.employee(out.values.get("owner_id"), [out.index])
+    unseen = {r.loc[0] for r in await refs.unseen(principal=principal, peers=peers)}
+    for out in outcomes:
+        if out.index in unseen:
+            out.error("owner_id", references.MESSAGES["employee"], references.CODE)
+
+
 async def _upsert(
-    session: AsyncSession, principal: Principal, rows: list[BulkRow[dict[str, Any]]]
+    session: AsyncSession, principal: Principal, peers: Peers, rows: list[BulkRow[dict[str, Any]]]
 ) -> list[AccountRowResult]:
     outcomes = [check_row(row.index, row.data) for row in rows]
     keys = {o.values["external_id"] for o in outcomes if "external_id" in o.values}
@@ -52,6 +67,7 @@ async def _upsert(
     for out in outcomes:
         if out.ok:
             _check_placement(principal, out, existing.get(out.values["external_id"]))
+    await _check_owners(principal, peers, outcomes)
     # A parent the caller may not see is as unknown to them as one that does not exist.
     known = {ext for ext, r in existing.items() if r.visible}
     resolve_parents(outcomes, known, await repository.ancestry_of(session, sorted(parents & known)))

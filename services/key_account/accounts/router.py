@@ -14,10 +14,13 @@ from sanlun.kernel.errors import (
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import bulk, repository, service
 from services.key_account.accounts.schemas import (
@@ -89,12 +92,15 @@ async def list_accounts(
     summary="Create an account",
     status_code=status.HTTP_201_CREATED,
     response_model=AccountRead,
-    responses=problem_responses(Forbidden, Conflict, Unprocessable),
+    responses=problem_responses(Forbidden, Conflict, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_account(
-    data: AccountCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+    data: AccountCreate, response: Response, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
 ) -> AccountRead:
-    account = await service.create(session=session, principal=principal, data=data)
+    """`owner_id` and `parent_id` must name an employee and an account you may see: an unknown id and one
+    you may not see both answer 422 `unknown_reference` (the employee lifecycle service is asked, with your
+    token; 502/504 when it cannot answer, and nothing is stored)."""
+    account = await service.create(session=session, principal=principal, peers=peers, data=data)
     response.headers["Location"] = f"/api/v1/accounts/{account.id}"
     set_etag(response, account.version)
     return AccountRead.model_validate(account)
@@ -121,7 +127,9 @@ async def get_account(
     "/{account_id}",
     summary="Change an account",
     response_model=AccountRead,
-    responses=problem_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable),
+    responses=problem_responses(
+        NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable, UpstreamUnavailable, UpstreamTimeout
+    ),
 )
 async def update_account(
     account_id: AccountId,
@@ -130,10 +138,12 @@ async def update_account(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> AccountRead:
+    """A new `owner_id` or `parent_id` is checked as on create (422 `unknown_reference`)."""
     account = await service.get(session=session, principal=principal, account_id=account_id)
     check_if_match(request, account.version)
-    account = await service.update(session=session, principal=principal, account=account, data=data)
+    account = await service.update(session=session, principal=principal, peers=peers, account=account, data=data)
     set_etag(response, account.version)
     return AccountRead.model_validate(account)
 
@@ -142,15 +152,18 @@ async def update_account(
     ":bulk-upsert",
     summary="Create or update many accounts by external id, with a report per row",
     response_model=AccountBulkReport,
-    responses=problem_responses(Forbidden, Unprocessable),
+    responses=problem_responses(Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def bulk_upsert_accounts(
-    data: AccountBulkUpsert, session: DbSession, principal: CurrentPrincipal
+    data: AccountBulkUpsert, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
 ) -> AccountBulkReport:
     """The kernel's bulk contract (`sanlun.kernel.bulk`). Rows that fail (bad
-    values, duplicates in the batch, unknown parents, cycles) are reported and
-    not written; the others are written, tiered and reported."""
-    return await bulk.bulk_upsert(session=session, principal=principal, request=data)
+    values, duplicates in the batch, unknown parents, cycles, an `owner_id` that is
+    no employee you may see: `unknown_reference`) are reported and not written;
+    the others are written, tiered and reported. The owners of a batch are
+    checked with one call to the employee lifecycle service; when it cannot
+    answer, the whole batch fails with 502/504 and nothing is written."""
+    return await bulk.bulk_upsert(session=session, principal=principal, peers=peers, request=data)
 
 
 # Until the next release: the URL this endpoint had before the one bulk contract.

@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
-from services.key_account.accounts import repository
+from sanlun.kernel.peers import Peers
+from services.key_account.accounts import references, repository
 from services.key_account.accounts.models import Account
 from services.key_account.accounts.schemas import AccountCreate, AccountUpdate, Money
 from services.key_account.segmentation import service as segmentation
@@ -51,10 +52,8 @@ async def _check_parent(
             errors=[{"loc": ["body", "parent_id"], "msg": "an account cannot be its own parent"}],
         )
     if not await repository.is_visible(session, principal, parent_id):
-        raise Unprocessable(
-            "The parent account does not exist.",
-            errors=[{"loc": ["body", "parent_id"], "msg": "no account with this id"}],
-        )
+        # Unknown and not yours to see answer alike (references.problem).
+        raise references.problem([references.Ref("account", parent_id, ("body", "parent_id"))])
     if account_id is None:
         return  # a new account has no descendants, so it cannot close a cycle
     await repository.lock_hierarchy(session)
@@ -111,13 +110,21 @@ async def access(*, session: AsyncSession, principal: Principal, accounts: list[
     return await repository.access_of(session, principal, accounts)
 
 
-async def create(*, session: AsyncSession, principal: Principal, data: AccountCreate) -> Account:
+async def _check_owner(principal: Principal, peers: Peers, owner_id: uuid.UUID | None) -> None:
+    """The owner is an employee the caller may see (themself always)."""
+    refs = references.Refs()
+    refs.employee(owner_id, ["body", "owner_id"])
+    await refs.check(principal=principal, peers=peers)
+
+
+async def create(*, session: AsyncSession, principal: Principal, peers: Peers, data: AccountCreate) -> Account:
     require_roles(principal, "rep", *MANAGING_ROLES)
     owner_id = data.owner_id if "owner_id" in data.model_fields_set else principal.employee_id
     org_unit_path = data.org_unit_path or principal.org_unit_path
     _check_placement(principal, owner_id=owner_id, org_unit_path=org_unit_path)
-    await _check_external_id(session, data.external_id, None)
     await _check_parent(session, principal, parent_id=data.parent_id, account_id=None)
+    await _check_owner(principal, peers, owner_id)
+    await _check_external_id(session, data.external_id, None)
     fields = data.model_dump(exclude={"annual_revenue", "owner_id", "org_unit_path"})
     account = Account(
         id=uuid.uuid4(),
@@ -131,7 +138,9 @@ async def create(*, session: AsyncSession, principal: Principal, data: AccountCr
     return await segmentation.evaluate(session=session, account=account)
 
 
-async def update(*, session: AsyncSession, principal: Principal, account: Account, data: AccountUpdate) -> Account:
+async def update(
+    *, session: AsyncSession, principal: Principal, peers: Peers, account: Account, data: AccountUpdate
+) -> Account:
     require_roles(principal, "rep", *MANAGING_ROLES)
     changes = data.model_dump(exclude_unset=True, exclude={"annual_revenue"})
     for field, value in changes.items():
@@ -147,6 +156,8 @@ async def update(*, session: AsyncSession, principal: Principal, account: Accoun
         await _check_external_id(session, changes["external_id"], account.id)
     if "parent_id" in changes and changes["parent_id"] != account.parent_id:
         await _check_parent(session, principal, parent_id=changes["parent_id"], account_id=account.id)
+    if changes.get("owner_id") is not None and changes["owner_id"] != account.owner_id:
+        await _check_owner(principal, peers, changes["owner_id"])
     if "annual_revenue" in data.model_fields_set:
         changes.update(_revenue_columns(data.annual_revenue))
     for field, value in changes.items():

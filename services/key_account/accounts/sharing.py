@@ -149,13 +149,22 @@ async def apply(session: AsyncSession, deals: list[Deal]) -> list[uuid.UUID]:
     return written
 
 
+async def on_opportunity_events(*, session: AsyncSession, events: list[CloudEvent]) -> None:
+    """A run of `opportunity.*` events in one `apply` (the newest version of
+    each opportunity wins, so their order inside the run does not matter)."""
+    deals = []
+    for event in events:
+        deal = deal_from_event(event)
+        if deal is None:
+            log.warning("share_event_unreadable", event_id=str(event.id), type=event.type)
+        else:
+            deals.append(deal)
+    if deals and not await apply(session, deals):
+        log.info("share_events_stale", events=len(deals))
+
+
 async def on_opportunity_event(*, session: AsyncSession, event: CloudEvent) -> None:
-    deal = deal_from_event(event)
-    if deal is None:
-        log.warning("share_event_unreadable", event_id=str(event.id), type=event.type)
-        return
-    if not await apply(session, [deal]):
-        log.info("share_event_stale", event_id=str(event.id), opportunity_id=str(deal.opportunity_id))
+    await on_opportunity_events(session=session, events=[event])
 
 
 async def on_opportunity_deleted(*, session: AsyncSession, event: CloudEvent) -> None:
@@ -166,11 +175,11 @@ async def on_opportunity_deleted(*, session: AsyncSession, event: CloudEvent) ->
 
 # Every `opportunity.*` event the opportunity service publishes (key_account subscribes to
 # `opportunity.*`); a type not listed here is recorded in the inbox and ignored.
+SHARED_EVENT_TYPES = tuple(
+    f"opportunity.{kind}" for kind in ("created", "assigned", "updated", "team_changed", "stage_changed", "won", "lost")
+)
 EVENT_HANDLERS = {
-    **{
-        f"opportunity.{kind}": on_opportunity_event
-        for kind in ("created", "assigned", "updated", "team_changed", "stage_changed", "won", "lost")
-    },
+    **dict.fromkeys(SHARED_EVENT_TYPES, on_opportunity_event),
     "opportunity.deleted": on_opportunity_deleted,
 }
 

@@ -57,6 +57,12 @@ async def count_of_account(session: AsyncSession, account_id: uuid.UUID, ids: se
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def of_account(session: AsyncSession, account_id: uuid.UUID, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Of `ids`, the contacts of this account."""
+    stmt = sa.select(Contact.id).where(Contact.account_id == account_id, Contact.id.in_(ids))
+    return set((await session.execute(stmt)).scalars())
+
+
 async def in_reporting_chain(session: AsyncSession, *, contact_id: uuid.UUID, start_id: uuid.UUID) -> bool:
     chain = sa.select(Contact.id, Contact.reports_to_id).where(Contact.id == start_id).cte("chain", recursive=True)
     boss = aliased(Contact)

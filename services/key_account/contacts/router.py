@@ -12,10 +12,13 @@ from sanlun.kernel.errors import (
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import service as accounts
 from services.key_account.contacts import repository, service
@@ -125,13 +128,23 @@ async def list_relationships(
     "/relationships",
     summary="Record (create or replace) an employee's relationship to a contact",
     response_model=RelationshipRead,
-    responses=problem_responses(Forbidden, Unprocessable),
+    responses=problem_responses(Forbidden, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def record_relationship(
-    account_id: AccountId, data: RelationshipWrite, response: Response, session: DbSession, principal: CurrentPrincipal
+    account_id: AccountId,
+    data: RelationshipWrite,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> RelationshipRead:
+    """`employee_id` must be an employee you may see (the employee lifecycle service is asked, with your
+    token) and `contact_id` a contact of this account: otherwise 422 `unknown_reference`, the same for an
+    id that does not exist and one you may not see."""
     account = await accounts.get(session=session, principal=principal, account_id=account_id)
-    relationship = await service.record_relationship(session=session, account=account, data=data)
+    relationship = await service.record_relationship(
+        session=session, principal=principal, peers=peers, account=account, data=data
+    )
     set_etag(response, relationship.version)
     return RelationshipRead.model_validate(relationship)
 

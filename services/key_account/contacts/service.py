@@ -5,7 +5,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel.auth import Principal
 from sanlun.kernel.errors import NotFound, Unprocessable
+from sanlun.kernel.peers import Peers
+from services.key_account.accounts import references
 from services.key_account.accounts.models import Account
 from services.key_account.contacts import repository
 from services.key_account.contacts.models import Contact, InfluenceLine, Relationship
@@ -57,11 +60,17 @@ async def update(*, session: AsyncSession, account: Account, contact: Contact, d
     return contact
 
 
-async def record_relationship(*, session: AsyncSession, account: Account, data: RelationshipWrite) -> Relationship:
+async def record_relationship(
+    *, session: AsyncSession, principal: Principal, peers: Peers, account: Account, data: RelationshipWrite
+) -> Relationship:
     """Create or replace an employee's relationship to a contact, and re-score the account
-    (the relationship level is one of its segmentation factors)."""
-    if not await repository.count_of_account(session, account.id, {data.contact_id}):
-        raise _unknown_contact("contact_id")
+    (the relationship level is one of its segmentation factors). The employee is one the
+    caller may see (asked of the employee lifecycle service with the caller's token)."""
+    refs = references.Refs()
+    found = bool(await repository.count_of_account(session, account.id, {data.contact_id}))
+    refs.local("contact", data.contact_id, ["body", "contact_id"], seen=found)
+    refs.employee(data.employee_id, ["body", "employee_id"])
+    await refs.check(principal=principal, peers=peers)
     relationship_id = await repository.upsert_relationship(session, {"account_id": account.id, **data.model_dump()})
     await segmentation.evaluate(session=session, account=account)
     return await repository.get_relationship(session, relationship_id)

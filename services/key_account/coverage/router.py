@@ -14,10 +14,13 @@ from sanlun.kernel.errors import (
     PreconditionFailed,
     Unauthorized,
     Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.accounts import service as accounts
 from services.key_account.coverage import repository, service
@@ -120,13 +123,20 @@ async def get_account_coverage(
     summary="Add a member to an account's team",
     status_code=status.HTTP_201_CREATED,
     response_model=MemberRead,
-    responses=problem_responses(NotFound, Forbidden, Conflict, Unprocessable),
+    responses=problem_responses(NotFound, Forbidden, Conflict, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def add_coverage_member(
-    account_id: AccountId, data: MemberCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+    account_id: AccountId,
+    data: MemberCreate,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> MemberRead:
+    """`employee_id` must be an employee you may see (the employee lifecycle service is asked, with your
+    token): an unknown id and one you may not see both answer 422 `unknown_reference`."""
     account = await accounts.get(session=session, principal=principal, account_id=account_id)
-    member = await service.add_member(session=session, principal=principal, account=account, data=data)
+    member = await service.add_member(session=session, principal=principal, peers=peers, account=account, data=data)
     response.headers["Location"] = f"/api/v1/accounts/{account_id}/coverage/members/{member.id}"
     set_etag(response, member.version)
     return MemberRead.model_validate(member)

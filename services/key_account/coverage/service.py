@@ -9,6 +9,8 @@ from sanlun.kernel.auth import Principal, can_see
 from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
+from sanlun.kernel.peers import Peers
+from services.key_account.accounts import references
 from services.key_account.accounts.models import Account
 from services.key_account.coverage import repository
 from services.key_account.coverage.models import CoverageMember
@@ -67,9 +69,12 @@ async def _changed(session: AsyncSession, account: Account) -> None:
 
 
 async def add_member(
-    *, session: AsyncSession, principal: Principal, account: Account, data: MemberCreate
+    *, session: AsyncSession, principal: Principal, peers: Peers, account: Account, data: MemberCreate
 ) -> CoverageMember:
     check_may_change(principal, account)
+    refs = references.Refs()
+    refs.employee(data.employee_id, ["body", "employee_id"])
+    await refs.check(principal=principal, peers=peers)
     member = CoverageMember(
         id=uuid.uuid4(),
         account_id=account.id,

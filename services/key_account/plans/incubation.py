@@ -14,6 +14,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel.auth import Principal
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, NotFound, ProblemError, Unprocessable, UpstreamUnavailable
 from sanlun.kernel.peers import Peers
@@ -21,13 +22,16 @@ from services.key_account.domain.plans import incubation_summary, transition_err
 from services.key_account.plans import repository
 from services.key_account.plans.models import AccountPlan, IncubationItem, WhitespaceCell
 from services.key_account.plans.schemas import ItemCreate, ItemUpdate
+from services.key_account.plans.service import check_employees
 
 STAMPS = {"validated": "validated_at", "qualified": "qualified_at", "dropped": "dropped_at"}
 # Upstream answers that say the caller may not do this: relayed with their status.
 RELAYED = frozenset({403, 404, 409})
 
 
-async def create(*, session: AsyncSession, plan: AccountPlan, data: ItemCreate) -> IncubationItem:
+async def create(
+    *, session: AsyncSession, principal: Principal, peers: Peers, plan: AccountPlan, data: ItemCreate
+) -> IncubationItem:
     if data.whitespace_cell_id and not await repository.belongs(
         session, WhitespaceCell, plan.id, data.whitespace_cell_id
     ):
@@ -35,6 +39,7 @@ async def create(*, session: AsyncSession, plan: AccountPlan, data: ItemCreate) 
             "The whitespace cell is not in this plan.",
             errors=[{"loc": ["body", "whitespace_cell_id"], "msg": "no cell with this id in this plan"}],
         )
+    await check_employees(principal=principal, peers=peers, employees=[(data.owner_id, ["body", "owner_id"])])
     item = IncubationItem(
         plan_id=plan.id,
         account_id=plan.account_id,
@@ -55,13 +60,17 @@ async def get(*, session: AsyncSession, plan: AccountPlan, item_id: uuid.UUID) -
     return item
 
 
-async def update(*, session: AsyncSession, item: IncubationItem, data: ItemUpdate) -> IncubationItem:
+async def update(
+    *, session: AsyncSession, principal: Principal, peers: Peers, item: IncubationItem, data: ItemUpdate
+) -> IncubationItem:
     changes = data.model_dump(exclude_unset=True, exclude={"amount"})
     for field in ("title", "status"):
         if field in changes and changes[field] is None:
             raise Unprocessable(f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null"}])
     if item.status == "promoted":
         raise Conflict("A promoted item is history: change the opportunity instead.", code="item_promoted")
+    if changes.get("owner_id") is not None and changes["owner_id"] != item.owner_id:
+        await check_employees(principal=principal, peers=peers, employees=[(changes["owner_id"], ["body", "owner_id"])])
     new_status = changes.get("status")
     if new_status is not None:
         problem = transition_error(item.status, new_status)

@@ -60,13 +60,19 @@ async def list_incubation_items(
     summary="Add an incubation item (an idea)",
     status_code=status.HTTP_201_CREATED,
     response_model=ItemRead,
-    responses=problem_responses(NotFound, Unprocessable),
+    responses=problem_responses(NotFound, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def create_incubation_item(
-    plan_id: PlanId, data: ItemCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+    plan_id: PlanId,
+    data: ItemCreate,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> ItemRead:
+    """`owner_id` must be an employee you may see (422 `unknown_reference` otherwise)."""
     plan, _ = await plans.get(session=session, principal=principal, plan_id=plan_id)
-    item = await incubation.create(session=session, plan=plan, data=data)
+    item = await incubation.create(session=session, principal=principal, peers=peers, plan=plan, data=data)
     response.headers["Location"] = f"/api/v1/account-plans/{plan_id}/incubation-items/{item.id}"
     set_etag(response, item.version)
     return ItemRead.model_validate(item)
@@ -91,7 +97,9 @@ async def get_incubation_item(
     ITEMS + "/{item_id}",
     summary="Change an item or move it idea → validated → qualified (or dropped)",
     response_model=ItemRead,
-    responses=problem_responses(NotFound, Conflict, PreconditionFailed, Unprocessable),
+    responses=problem_responses(
+        NotFound, Conflict, PreconditionFailed, Unprocessable, UpstreamUnavailable, UpstreamTimeout
+    ),
 )
 async def update_incubation_item(
     plan_id: PlanId,
@@ -101,11 +109,13 @@ async def update_incubation_item(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> ItemRead:
+    """A new `owner_id` must be an employee you may see (422 `unknown_reference` otherwise)."""
     plan, _ = await plans.get(session=session, principal=principal, plan_id=plan_id)
     item = await incubation.get(session=session, plan=plan, item_id=item_id)
     check_if_match(request, item.version)
-    item = await incubation.update(session=session, item=item, data=data)
+    item = await incubation.update(session=session, principal=principal, peers=peers, item=item, data=data)
     set_etag(response, item.version)
     return ItemRead.model_validate(item)
 

@@ -6,9 +6,19 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.clock import ClockDep
 from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import Conflict, NotFound, PreconditionFailed, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.errors import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    problem_responses,
+)
 from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.plans import repository, service
 from services.key_account.plans.models import (
@@ -53,6 +63,9 @@ router = APIRouter(
 
 PlanId = Annotated[uuid.UUID, Path(description="The account plan's id.")]
 NOT_FOUND = problem_responses(NotFound)
+# Writes naming employees: 422 `unknown_reference` for one you may not see (or that does not exist),
+# 502/504 when the employee lifecycle service cannot say.
+NAMING_EMPLOYEES = problem_responses(NotFound, Unprocessable, UpstreamUnavailable, UpstreamTimeout)
 
 
 async def _children(request: Request, session: DbSession, model, plan_id: uuid.UUID, page) -> tuple[list, str | None]:
@@ -177,13 +190,19 @@ async def list_plan_actions(
     summary="Add an action (to an objective, or a counter-action to a contract)",
     status_code=status.HTTP_201_CREATED,
     response_model=ActionRead,
-    responses=problem_responses(NotFound, Unprocessable),
+    responses=NAMING_EMPLOYEES,
 )
 async def create_plan_action(
-    plan_id: PlanId, data: ActionCreate, response: Response, session: DbSession, principal: CurrentPrincipal
+    plan_id: PlanId,
+    data: ActionCreate,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> ActionRead:
+    """`owner_id` must be an employee you may see (422 `unknown_reference` otherwise)."""
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
-    action = await service.add_action(session=session, plan=plan, data=data)
+    action = await service.add_action(session=session, principal=principal, peers=peers, plan=plan, data=data)
     response.headers["Location"] = f"/api/v1/account-plans/{plan_id}/actions/{action.id}"
     set_etag(response, action.version)
     return ActionRead.model_validate(action)
@@ -193,7 +212,7 @@ async def create_plan_action(
     "/{plan_id}/actions/{action_id}",
     summary="Change an action (status, owner, due date)",
     response_model=ActionRead,
-    responses=problem_responses(NotFound, PreconditionFailed, Unprocessable),
+    responses=problem_responses(NotFound, PreconditionFailed, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def update_plan_action(
     plan_id: PlanId,
@@ -203,11 +222,13 @@ async def update_plan_action(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> ActionRead:
+    """A new `owner_id` must be an employee you may see (422 `unknown_reference` otherwise)."""
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
     action = await service.get_child(session=session, model=PlanAction, plan=plan, row_id=action_id)
     check_if_match(request, action.version)
-    action = await service.update_action(session=session, action=action, data=data)
+    action = await service.update_action(session=session, principal=principal, peers=peers, action=action, data=data)
     set_etag(response, action.version)
     return ActionRead.model_validate(action)
 
@@ -256,13 +277,15 @@ async def list_relationship_targets(
     "/{plan_id}/relationship-targets",
     summary="Set the target relationship level for a contact",
     response_model=list[TargetRead],
-    responses=problem_responses(NotFound, Unprocessable),
+    responses=NAMING_EMPLOYEES,
 )
 async def set_relationship_target(
-    plan_id: PlanId, data: TargetWrite, session: DbSession, principal: CurrentPrincipal
+    plan_id: PlanId, data: TargetWrite, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
 ) -> list[TargetRead]:
+    """`contact_id` must be a contact of the plan's account and `owner_id` an employee you may see
+    (422 `unknown_reference` otherwise)."""
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
-    await service.set_target(session=session, plan=plan, data=data)
+    await service.set_target(session=session, principal=principal, peers=peers, plan=plan, data=data)
     return [TargetRead.model_validate(t) for t in await service.targets(session=session, plan=plan)]
 
 
@@ -270,7 +293,7 @@ async def set_relationship_target(
     "/{plan_id}/solution-guiding-team",
     summary="Set the solution-guiding team and its target initiatives",
     response_model=PlanRead,
-    responses=problem_responses(NotFound, PreconditionFailed),
+    responses=problem_responses(NotFound, PreconditionFailed, Unprocessable, UpstreamUnavailable, UpstreamTimeout),
 )
 async def set_solution_guiding_team(
     plan_id: PlanId,
@@ -279,10 +302,13 @@ async def set_solution_guiding_team(
     response: Response,
     session: DbSession,
     principal: CurrentPrincipal,
+    peers: PeersDep,
 ) -> PlanRead:
+    """Every member must be an employee you may see (422 `unknown_reference` naming each one that is not,
+    asked of the employee lifecycle service in one call)."""
     plan, _ = await service.get(session=session, principal=principal, plan_id=plan_id)
     check_if_match(request, plan.version)
-    plan = await service.set_guiding_team(session=session, plan=plan, data=data)
+    plan = await service.set_guiding_team(session=session, principal=principal, peers=peers, plan=plan, data=data)
     set_etag(response, plan.version)
     return PlanRead.model_validate(plan)
 

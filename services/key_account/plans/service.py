@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal
 from sanlun.kernel.clock import session_clock
 from sanlun.kernel.errors import Conflict, NotFound, Unprocessable
+from sanlun.kernel.peers import Peers
+from services.key_account.accounts import references
 from services.key_account.accounts import service as accounts
 from services.key_account.accounts.models import Account
 from services.key_account.contacts import repository as contacts
@@ -52,7 +54,8 @@ async def create(*, session: AsyncSession, principal: Principal, data: PlanCreat
     try:
         await accounts.get(session=session, principal=principal, account_id=data.account_id)
     except NotFound:
-        raise _field_error("account_id", "no account with this id") from None
+        # Unknown and not yours to see answer alike.
+        raise references.problem([references.Ref("account", data.account_id, ("body", "account_id"))]) from None
     if await repository.period_taken(session, data.account_id, data.period):
         raise Conflict(
             f"The account already has a plan for {data.period}.",
@@ -77,7 +80,24 @@ async def update(*, session: AsyncSession, plan: AccountPlan, data: PlanUpdate) 
     return plan
 
 
-async def set_guiding_team(*, session: AsyncSession, plan: AccountPlan, data: GuidingTeamWrite) -> AccountPlan:
+async def check_employees(
+    *, principal: Principal, peers: Peers, employees: list[tuple[uuid.UUID | None, list[str | int]]]
+) -> None:
+    """422 `unknown_reference` unless every employee named (id, loc) is one the caller may see: one call."""
+    refs = references.Refs()
+    for employee_id, loc in employees:
+        refs.employee(employee_id, loc)
+    await refs.check(principal=principal, peers=peers)
+
+
+async def set_guiding_team(
+    *, session: AsyncSession, principal: Principal, peers: Peers, plan: AccountPlan, data: GuidingTeamWrite
+) -> AccountPlan:
+    await check_employees(
+        principal=principal,
+        peers=peers,
+        employees=[(m.employee_id, ["body", "members", i, "employee_id"]) for i, m in enumerate(data.members)],
+    )
     plan.guiding_team_members = [{"employee_id": str(m.employee_id), "role": m.role} for m in data.members]
     plan.guiding_team_initiatives = list(data.target_initiatives)
     await session.flush()
@@ -93,24 +113,31 @@ async def add_objective(
     return objective
 
 
-async def add_action(*, session: AsyncSession, plan: AccountPlan, data: ActionCreate) -> PlanAction:
+async def add_action(
+    *, session: AsyncSession, principal: Principal, peers: Peers, plan: AccountPlan, data: ActionCreate
+) -> PlanAction:
     if data.objective_id and not await repository.belongs(session, PlanObjective, plan.id, data.objective_id):
         raise _field_error("objective_id", "no objective with this id in this plan")
     if data.incumbent_contract_id and not await repository.belongs(
         session, IncumbentContract, plan.id, data.incumbent_contract_id
     ):
         raise _field_error("incumbent_contract_id", "no incumbent contract with this id in this plan")
+    await check_employees(principal=principal, peers=peers, employees=[(data.owner_id, ["body", "owner_id"])])
     action = PlanAction(plan_id=plan.id, **data.model_dump())
     session.add(action)
     await session.flush()
     return action
 
 
-async def update_action(*, session: AsyncSession, action: PlanAction, data: ActionUpdate) -> PlanAction:
+async def update_action(
+    *, session: AsyncSession, principal: Principal, peers: Peers, action: PlanAction, data: ActionUpdate
+) -> PlanAction:
     changes = data.model_dump(exclude_unset=True)
     for field in ("title", "status"):
         if field in changes and changes[field] is None:
             raise _field_error(field, "cannot be null")
+    if changes.get("owner_id") is not None and changes["owner_id"] != action.owner_id:
+        await check_employees(principal=principal, peers=peers, employees=[(changes["owner_id"], ["body", "owner_id"])])
     for field, value in changes.items():
         setattr(action, field, value)
     await session.flush()
@@ -145,9 +172,14 @@ async def review(*, session: AsyncSession, principal: Principal, plan: AccountPl
     return row
 
 
-async def set_target(*, session: AsyncSession, plan: AccountPlan, data: TargetWrite) -> None:
-    if not await contacts.count_of_account(session, plan.account_id, {data.contact_id}):
-        raise _field_error("contact_id", "no contact with this id on the plan's account")
+async def set_target(
+    *, session: AsyncSession, principal: Principal, peers: Peers, plan: AccountPlan, data: TargetWrite
+) -> None:
+    refs = references.Refs()
+    found = bool(await contacts.count_of_account(session, plan.account_id, {data.contact_id}))
+    refs.local("contact", data.contact_id, ["body", "contact_id"], seen=found)
+    refs.employee(data.owner_id, ["body", "owner_id"])
+    await refs.check(principal=principal, peers=peers)
     await repository.upsert_target(session, {"plan_id": plan.id, **data.model_dump()})
 
 
@@ -170,7 +202,12 @@ async def targets(*, session: AsyncSession, plan: AccountPlan) -> list[dict[str,
 async def add_session(*, session: AsyncSession, plan: AccountPlan, data: SessionCreate) -> GuidingSession:
     ids = set(data.attendee_contact_ids)
     if ids and await contacts.count_of_account(session, plan.account_id, ids) != len(ids):
-        raise _field_error("attendee_contact_ids", "every attendee must be a contact of the plan's account")
+        found = await contacts.of_account(session, plan.account_id, ids)
+        raise references.problem(
+            references.Ref("contact", c, ("body", "attendee_contact_ids", i))
+            for i, c in enumerate(data.attendee_contact_ids)
+            if c not in found
+        )
     row = GuidingSession(
         plan_id=plan.id,
         held_on=data.held_on,

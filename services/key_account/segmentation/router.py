@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import Forbidden, Unauthorized, Unprocessable, problem_responses
+from sanlun.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.routing import TransactionalRoute
 from services.key_account.domain.segmentation import Policy
 from services.key_account.segmentation import service
@@ -24,16 +24,22 @@ def _read(policy: Policy, org_path: str | None) -> PolicyRead:
 
 
 @router.get(
-    "/segmentation-policy", summary="The segmentation policy in force for an org unit", response_model=PolicyRead
+    "/segmentation-policy",
+    summary="The segmentation policy in force for an org unit",
+    response_model=PolicyRead,
+    responses=problem_responses(NotFound),
 )
 async def get_segmentation_policy(
     session: DbSession,
     principal: CurrentPrincipal,
-    org_unit: Annotated[str | None, Query(max_length=500, description="Org unit; omitted: yours.")] = None,
+    org_unit: Annotated[
+        str | None, Query(max_length=500, description="Org unit of your organisation; omitted: yours.")
+    ] = None,
 ) -> PolicyRead:
-    policy, stored_at = await service.effective_policy(
-        session=session, org_unit_path=org_unit or principal.org_unit_path
-    )
+    """Readable inside the organisation only (group admins: everywhere): an org unit of another
+    organisation answers 404, as one that does not exist."""
+    path = service.check_may_read(principal, org_unit or principal.org_unit_path)
+    policy, stored_at = await service.effective_policy(session=session, org_unit_path=path)
     return _read(policy, stored_at)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, normalise_path, require_roles
 from sanlun.kernel.db import utcnow
-from sanlun.kernel.errors import Forbidden, Unprocessable
+from sanlun.kernel.errors import Forbidden, NotFound, Unprocessable
 from services.key_account.accounts.models import Account
 from services.key_account.domain.segmentation import DEFAULT_POLICY, Inputs, Policy, segment, validate_policy
 from services.key_account.segmentation import repository
@@ -33,6 +33,17 @@ def _inputs(row: Any, best: tuple[int, str] | None) -> Inputs:
         relationship_strength=best[0] if best else None,
         relationship_level=best[1] if best else None,
     )
+
+
+def check_may_read(principal: Principal, org_unit_path: str) -> str:
+    """An organisation's policy is read inside that organisation (and by group admins, or by anyone whose
+    organisation is the whole group): elsewhere 404, the same as an org unit that does not exist.
+    Returns the org unit normalised."""
+    path = normalise_path(org_unit_path)
+    org = principal.organization_path
+    if principal.has("group_admin") or org == "/" or path == org or path.startswith(org + "/"):
+        return path
+    raise NotFound(f"No segmentation policy was found for org unit {path}.")
 
 
 async def effective_policy(*, session: AsyncSession, org_unit_path: str) -> tuple[Policy, str | None]:
