@@ -24,6 +24,7 @@ from sanlun.kernel.errors import install_problem_handlers
 from sanlun.kernel.event_routes import internal_events_router, mint_service_token, ops_router
 from sanlun.kernel.events import (
     EVENTS_KEY,
+    Batched,
     EventHandler,
     EventsContext,
     OutboxDispatcher,
@@ -136,7 +137,7 @@ def create_service_app(
     metadata: sa.MetaData,
     migrations_dir: Path,
     routers: Sequence[APIRouter],
-    event_handlers: Mapping[str, EventHandler] | None = None,
+    event_handlers: Mapping[str, EventHandler | Batched] | None = None,
     background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
     database: Database | None = None,
     clock: Clock | None = None,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
 from sanlun.kernel.db import DbSession, rows_affected, utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, problem_responses
-from sanlun.kernel.events import DELIVERED, PARKED, PENDING, EventHandler
+from sanlun.kernel.events import DELIVERED, PARKED, PENDING, Batched, EventHandler
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 
@@ -76,23 +76,59 @@ class EventReceipt(BaseModel):
     results: list[EventResult]
 
 
-def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler]) -> APIRouter:
+def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler | Batched]) -> APIRouter:
     router = APIRouter(tags=["internal"], route_class=TransactionalRoute, include_in_schema=False)
 
-    async def consume(session: AsyncSession, event: CloudEvent) -> EventResult:
-        first_time = await session.execute(
-            insert(inbox)
-            .values(event_id=event.id, type=event.type, source=event.source, received_at=utcnow())
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+    async def first_seen(session: AsyncSession, events: list[CloudEvent]) -> set[uuid.UUID]:
+        """Insert the inbox rows of `events` in one statement; the ids not seen before."""
+        rows = [
+            {"event_id": e.id, "type": e.type, "source": e.source, "received_at": utcnow()}
+            for e in {e.id: e for e in events}.values()
+        ]
+        inserted = await session.execute(
+            insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
         )
-        if first_time.first() is None:
+        return set(inserted.scalars())
+
+    async def consume(session: AsyncSession, event: CloudEvent) -> EventResult:
+        if not await first_seen(session, [event]):
             return EventResult(id=event.id, status="duplicate")
         handler = handlers.get(event.type)
         if handler is None:
             return EventResult(id=event.id, status="ignored")
-        await handler(session=session, event=event)
+        if isinstance(handler, Batched):
+            await handler.handle(session=session, events=[event])
+        else:
+            await handler(session=session, event=event)
         return EventResult(id=event.id, status="processed")
+
+    async def one(session: AsyncSession, event: CloudEvent) -> EventResult:
+        try:
+            async with session.begin_nested():
+                return await consume(session, event)
+        except Exception as exc:  # noqa: BLE001 - reported per event; the sender retries it
+            log.warning("event_failed", event_id=str(event.id), type=event.type, error=repr(exc))
+            return EventResult(id=event.id, status="failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def run(session: AsyncSession, handler: Batched, events: list[CloudEvent]) -> list[EventResult]:
+        """A run of events for one batched handler: one inbox statement, one call."""
+        try:
+            async with session.begin_nested():
+                new = await first_seen(session, events)
+                fresh, results = [], []
+                for e in events:
+                    if e.id in new:
+                        new.discard(e.id)  # a repeat of an id inside the run is a duplicate
+                        fresh.append(e)
+                        results.append(EventResult(id=e.id, status="processed"))
+                    else:
+                        results.append(EventResult(id=e.id, status="duplicate"))
+                if fresh:
+                    await handler.handle(session=session, events=fresh)
+                return results
+        except Exception as exc:  # noqa: BLE001 - retried one by one below to find the culprit
+            log.info("event_run_retried_alone", events=len(events), error=repr(exc))
+            return [await one(session, e) for e in events]
 
     @router.post("/internal/events", summary="Receive events from another service", response_model=EventReceipt)
     async def receive_events(
@@ -100,15 +136,22 @@ def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler]
     ) -> EventReceipt:
         """One event (structured mode) or a batch. Each event's effect commits
         with its inbox row or neither does: a failing event is rolled back to
-        its savepoint and reported `failed`, so the sender retries only it."""
-        results = []
-        for event in events if isinstance(events, list) else [events]:
-            try:
-                async with session.begin_nested():
-                    results.append(await consume(session, event))
-            except Exception as exc:  # noqa: BLE001 - reported per event; the sender retries it
-                log.warning("event_failed", event_id=str(event.id), type=event.type, error=repr(exc))
-                results.append(EventResult(id=event.id, status="failed", error=f"{type(exc).__name__}: {exc}"[:300]))
+        its savepoint and reported `failed`, so the sender retries only it.
+        Consecutive events of a `Batched` handler are applied together."""
+        batch = events if isinstance(events, list) else [events]
+        results: list[EventResult] = []
+        i = 0
+        while i < len(batch):
+            handler = handlers.get(batch[i].type)
+            if not isinstance(handler, Batched):
+                results.append(await one(session, batch[i]))
+                i += 1
+                continue
+            j = i + 1
+            while j < len(batch) and handlers.get(batch[j].type) == handler:  # the same handle
+                j += 1
+            results += await run(session, handler, batch[i:j])
+            i = j
         return EventReceipt(results=results)
 
     return router

@@ -689,3 +689,16 @@ async def _discard(conn: Any) -> None:
 
 
 EventHandler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Batched:
+    """A handler that takes a run of events at once: `await handle(session=,
+    events=[...])`. The consumer hands it every consecutive event of a
+    delivered batch that maps to it (so the order across handlers holds),
+    records their inbox rows in one statement and applies them in one
+    savepoint, instead of one savepoint and a few statements per event. If
+    the run fails as a whole, each event is retried alone, so only the event
+    that really fails is reported `failed` (and redelivered)."""
+
+    handle: Callable[..., Awaitable[None]]

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal
 from sanlun.kernel.clock import session_clock
 from sanlun.kernel.event_routes import CloudEvent
+from sanlun.kernel.events import Batched, EventHandler
+from services.employee_lifecycle.signals import repository as signals_repository
 from services.employee_lifecycle.signals import service
 from services.employee_lifecycle.stages import repository as stages_repository
 from services.employee_lifecycle.stages import service as stages_service
@@ -40,10 +43,22 @@ def _day(session: AsyncSession, event: CloudEvent) -> dt.date:
     return min(event.time.date(), session_clock(session).today())
 
 
-async def on_opportunity(*, session: AsyncSession, event: CloudEvent) -> None:
-    touched = await service.record_opportunity_event(session, event.id, event.type, _day(session, event), event.data)
-    if event.type in ("opportunity.won", "opportunity.lost"):
-        await _reevaluate(session, touched)
+async def on_opportunities(*, session: AsyncSession, events: list[CloudEvent]) -> None:
+    """A run of `opportunity.*` events: their facts in one statement, then one
+    evaluation of everyone a win or a loss was about (provisional: only the
+    scheduled round confirms)."""
+    facts: list[dict[str, Any]] = []
+    decisive: set[uuid.UUID] = set()
+    for event in events:
+        these = service.opportunity_facts(event.id, event.type, _day(session, event), event.data)
+        facts += these
+        if event.type in ("opportunity.won", "opportunity.lost"):
+            decisive.update(f["employee_id"] for f in these)
+    await signals_repository.insert_facts(session, facts)
+    await _reevaluate(session, sorted(decisive))
+
+
+OPPORTUNITY_EVENTS = Batched(on_opportunities)
 
 
 async def on_coverage_changed(*, session: AsyncSession, event: CloudEvent) -> None:
@@ -58,12 +73,12 @@ async def on_introduction_completed(*, session: AsyncSession, event: CloudEvent)
     await service.record_introduction(session, event.id, _day(session, event), event.data)
 
 
-EVENT_HANDLERS = {
-    "opportunity.created": on_opportunity,
-    "opportunity.assigned": on_opportunity,
-    "opportunity.stage_changed": on_opportunity,
-    "opportunity.won": on_opportunity,
-    "opportunity.lost": on_opportunity,
+EVENT_HANDLERS: dict[str, EventHandler | Batched] = {
+    "opportunity.created": OPPORTUNITY_EVENTS,
+    "opportunity.assigned": OPPORTUNITY_EVENTS,
+    "opportunity.stage_changed": OPPORTUNITY_EVENTS,
+    "opportunity.won": OPPORTUNITY_EVENTS,
+    "opportunity.lost": OPPORTUNITY_EVENTS,
     "account.coverage_changed": on_coverage_changed,
     "resource.used": on_resource_used,
     "introduction.completed": on_introduction_completed,
