@@ -2,7 +2,15 @@
 names: is this opportunity one the caller may see, where does this employee
 work. Each call goes through the kernel's `Peers` with the caller's token (the
 peer applies the caller's visibility) and fails closed: a peer that cannot
-answer is a 502/504 naming it, never a silent yes."""
+answer is a 502/504 naming it, never a silent yes.
+
+A reference the caller may not see and one that does not exist answer alike
+(issue 16), a 422 `unknown_reference` with the same message at the same `loc`:
+
+    {"status": 422, "code": "unknown_reference",
+     "detail": "The request names records that do not exist or that you may not see.",
+     "errors": [{"loc": ["body", "opportunity_id"], "msg": "no opportunity with this id that you may see"}]}
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,19 @@ from sanlun.kernel.errors import Unprocessable, UpstreamUnavailable
 from sanlun.kernel.peers import PEER_ERRORS, Peers
 from services.resource_share.people import repository as people
 
+CODE = "unknown_reference"
+DETAIL = "The request names records that do not exist or that you may not see."
+MESSAGES = {
+    "opportunity": "no opportunity with this id that you may see",
+    "resource": "no resource with this id that you may see",
+    "pool_member": "no support pool member with this id that you may see",
+}
+
+
+def unknown(kind: str, loc: list[Any]) -> Unprocessable:
+    """The one answer for a reference not found, whether it does not exist or is hidden."""
+    return Unprocessable(DETAIL, code=CODE, errors=[{"loc": loc, "msg": MESSAGES[kind]}])
+
 
 async def check_opportunity(peers: Peers, opportunity_id: uuid.UUID | None, loc: list[Any]) -> None:
     """422 naming the field unless the caller may see the opportunity."""
@@ -24,10 +45,7 @@ async def check_opportunity(peers: Peers, opportunity_id: uuid.UUID | None, loc:
     if response.status_code == 200:
         return
     if response.status_code in (403, 404):
-        raise Unprocessable(
-            "The opportunity is not one you may see.",
-            errors=[{"loc": loc, "msg": "no opportunity you may see has this id"}],
-        )
+        raise unknown("opportunity", loc)
     raise UpstreamUnavailable(
         f"The opportunity service answered {response.status_code}.",
         service="opportunity",

@@ -9,6 +9,7 @@ from sanlun.kernel.auth import Principal, can_see
 from sanlun.kernel.clock import check_as_of, session_clock
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
+from services.resource_share import lookups
 from services.resource_share.access import may_decide
 from services.resource_share.domain import workflow
 from services.resource_share.domain.paths import organization_of
@@ -34,7 +35,11 @@ async def create(
     me = principal.employee_id
     if me is None:
         raise Forbidden("Only an employee can request a resource: the token's subject is not an employee id.")
-    resource = await resources.get(session=session, principal=principal, resource_id=data.resource_id)
+    try:
+        resource = await resources.get(session=session, principal=principal, resource_id=data.resource_id)
+    except NotFound:
+        # A body's reference: 422, the same for a resource that does not exist and one you may not see.
+        raise lookups.unknown("resource", ["body", "resource_id"]) from None
     if resource.owner_id == me:
         raise Unprocessable(
             "You own this resource; there is nothing to request.",

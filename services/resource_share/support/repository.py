@@ -17,7 +17,8 @@ def _is_pool_member(principal: Principal) -> sa.ColumnElement[bool]:
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
-    """Requester and the managers above them, the assignee, and pool members for open requests (to pick them up)."""
+    """Requester and the managers above them, the assignee, and pool members for the open requests of their
+    organisation (to pick them up: a desk serves its own organisation)."""
     clauses = [
         visibility_clause(
             principal, owner_column=SupportRequest.requester_id, org_unit_column=SupportRequest.requester_org_unit_path
@@ -25,7 +26,13 @@ def visible(principal: Principal) -> sa.ColumnElement[bool]:
     ]
     if principal.employee_id is not None:
         clauses.append(SupportRequest.assignee_id == principal.employee_id)
-        clauses.append(sa.and_(SupportRequest.status == "open", _is_pool_member(principal)))
+        clauses.append(
+            sa.and_(
+                SupportRequest.status == "open",
+                path_within(SupportRequest.requester_org_unit_path, principal.organization_path),
+                _is_pool_member(principal),
+            )
+        )
     return sa.or_(*clauses)
 
 
@@ -83,9 +90,23 @@ def _load_this_week(now: dt.datetime) -> sa.ColumnElement[Any]:
     )
 
 
-async def candidates(session: AsyncSession, *, now: dt.datetime, employee_id: uuid.UUID | None = None) -> list[Any]:
-    """Active pool members with their free hours in the week of `now` (the
-    business clock), in one grouped statement."""
+def in_organisation(organisation: str) -> sa.ColumnElement[bool]:
+    """Pool members of this organisation (`/`: the whole group)."""
+    return path_within(SupportPerson.org_unit_path, organisation)
+
+
+def pool_visible(principal: Principal) -> sa.ColumnElement[bool]:
+    """The pool (people, units, skills, hours) is seen inside its organisation; group admins see it all."""
+    if principal.has("group_admin"):
+        return sa.true()
+    return in_organisation(principal.organization_path)
+
+
+async def candidates(
+    session: AsyncSession, *, now: dt.datetime, organisation: str, employee_id: uuid.UUID | None = None
+) -> list[Any]:
+    """Active pool members of `organisation` with their free hours in the week
+    of `now` (the business clock), in one grouped statement."""
     load = (
         sa.select(SupportRequest.assignee_id.label("employee_id"), _load_this_week(now).label("held"))
         .where(SupportRequest.assignee_id.is_not(None), SupportRequest.status.in_(("assigned", "fulfilled")))
@@ -100,7 +121,7 @@ async def candidates(session: AsyncSession, *, now: dt.datetime, employee_id: uu
             (SupportPerson.weekly_capacity_hours - sa.func.coalesce(load.c.held, 0)).label("free_hours"),
         )
         .outerjoin(load, load.c.employee_id == SupportPerson.employee_id)
-        .where(SupportPerson.active.is_(True))
+        .where(SupportPerson.active.is_(True), in_organisation(organisation))
     )
     if employee_id is not None:
         stmt = stmt.where(SupportPerson.employee_id == employee_id)
@@ -116,8 +137,8 @@ async def upsert_member(session: AsyncSession, values: dict[str, Any]) -> Suppor
     return (await session.execute(stmt)).scalar_one()
 
 
-def pool_statement(*, skill: str | None, industry: str | None) -> sa.Select[Any]:
-    stmt = sa.select(SupportPerson).where(SupportPerson.active.is_(True))
+def pool_statement(principal: Principal, *, skill: str | None, industry: str | None) -> sa.Select[Any]:
+    stmt = sa.select(SupportPerson).where(SupportPerson.active.is_(True), pool_visible(principal))
     if skill:
         stmt = stmt.where(SupportPerson.skills.contains([skill]))
     if industry:

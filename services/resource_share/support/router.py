@@ -58,7 +58,7 @@ SupportRequestId = Annotated[uuid.UUID, Path(description="The support request's 
 ACTION_PROBLEMS = problem_responses(NotFound, Forbidden, Conflict, PreconditionFailed, Unprocessable)
 
 
-@router.get("/pool", summary="List the support pool", response_model=Page[PoolMemberRead])
+@router.get("/pool", summary="List your organisation's support pool", response_model=Page[PoolMemberRead])
 async def list_support_pool(
     request: Request,
     session: DbSession,
@@ -67,7 +67,8 @@ async def list_support_pool(
     skill: Annotated[str | None, Query(min_length=1, max_length=100, description="Has this skill.")] = None,
     industry: Annotated[str | None, Query(min_length=1, max_length=100, description="Knows this industry.")] = None,
 ) -> Page[PoolMemberRead]:
-    stmt = repository.pool_statement(skill=skill, industry=industry)
+    """Members of your organisation only (group admins: the whole group)."""
+    stmt = repository.pool_statement(principal, skill=skill, industry=industry)
     rows, next_cursor = await paginate(
         session, request, stmt, order_by=(SupportPerson.created_at, SupportPerson.employee_id), params=page
     )

@@ -17,6 +17,7 @@ from sanlun.kernel.settings import ServiceSettings
 from services.resource_share import lookups
 from services.resource_share.access import within
 from services.resource_share.domain import desk
+from services.resource_share.domain.paths import organization_of
 from services.resource_share.people import repository as people
 from services.resource_share.support import repository
 from services.resource_share.support.models import SupportPerson, SupportRequest
@@ -147,8 +148,15 @@ async def queue(
     return ranked, stages
 
 
+def organisation(support_request: SupportRequest) -> str:
+    """The desk of the requester's organisation serves a request: its pool, and no other."""
+    return organization_of(support_request.requester_org_unit_path) or "/"
+
+
 async def matches(*, session: AsyncSession, support_request: SupportRequest) -> list[desk.Match]:
-    rows = await repository.candidates(session, now=session_clock(session).now())
+    rows = await repository.candidates(
+        session, now=session_clock(session).now(), organisation=organisation(support_request)
+    )
     return desk.match(
         skills=support_request.skills,
         industry=support_request.industry,
@@ -186,12 +194,12 @@ async def assign(
             "Nobody supports their own request.", errors=[{"loc": ["body", "assignee_id"], "msg": "is the requester"}]
         )
     now = session_clock(session).now()
-    member = await repository.candidates(session, now=now, employee_id=assignee_id)
+    member = await repository.candidates(
+        session, now=now, organisation=organisation(support_request), employee_id=assignee_id
+    )
     if not member:
-        raise Unprocessable(
-            "The assignee is not an active member of the support pool.",
-            errors=[{"loc": ["body", "assignee_id"], "msg": "is not in the support pool"}],
-        )
+        # Not in the pool of the request's organisation: unknown, another organisation's or inactive, alike.
+        raise lookups.unknown("pool_member", ["body", "assignee_id"])
     if float(member[0].free_hours) < float(support_request.hours_needed):
         raise Conflict(
             f"The assignee has {member[0].free_hours} h free this week; "

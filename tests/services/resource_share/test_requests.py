@@ -168,7 +168,18 @@ async def test_cannot_request_your_own_or_an_invisible_resource(service_client):
     hidden = await client.post(
         "/api/v1/resource-requests", json={"resource_id": private["id"]}, headers=REQUESTER.headers
     )
-    assert hidden.status_code == 404
+    # A body's reference: the same 422 as for a resource that does not exist (issue 16).
+    unknown = await client.post(
+        "/api/v1/resource-requests", json={"resource_id": str(uuid.uuid4())}, headers=REQUESTER.headers
+    )
+    assert hidden.status_code == unknown.status_code == 422
+    assert hidden.json()["code"] == "unknown_reference"
+    assert hidden.json()["errors"] == [
+        {"loc": ["body", "resource_id"], "msg": "no resource with this id that you may see"}
+    ]
+    assert {k: v for k, v in hidden.json().items() if k != "instance"} == {
+        k: v for k, v in unknown.json().items() if k != "instance"
+    }
 
 
 async def test_a_won_opportunity_marks_the_requests_that_served_it(service_client):

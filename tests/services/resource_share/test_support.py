@@ -10,7 +10,7 @@ from tests.support_servers import closed_url
 L1 = Person("/group/east/team-1")
 L2 = Person("/group/east/team-1")
 ENGINEER = Person("/group/east/presales")
-CONSULTANT = Person("/group/west/presales")
+CONSULTANT = Person("/group/east/consulting")  # the desk serves its own organisation (issue 16)
 MANAGER = Person("/group/east", roles=("manager",))
 STAGES = {L1.id: "L1_SUBSISTENCE", L2.id: "L2_COMFORTABLE"}
 
