@@ -16,14 +16,46 @@ from tests.support_servers import UvicornThread, closed_url, free_port
 pytestmark = pytest.mark.e2e
 
 
+async def _account(request):
+    return JSONResponse({"id": request.path_params["account_id"]})
+
+
+async def _stages(request):
+    ids = (await request.json())["employee_ids"]
+    return JSONResponse({"items": [{"employee_id": i, "capacity": 0, "open_load": 0} for i in ids], "not_found": []})
+
+
 @pytest.fixture(scope="module")
-def opportunity_service(committed_database_url, tmp_path_factory):
+async def references_stand_in():
+    """What the opportunity service asks about the references of a new deal (issue 16): the account
+    lives in this test's rolled-back transaction, out of a real key account service's sight, so a
+    stand-in says every account and employee exists and may be seen."""
+    server = UvicornThread(
+        Starlette(
+            routes=[
+                Route("/api/v1/accounts/{account_id}", _account),
+                Route("/api/v1/employees/stages:batch-get", _stages, methods=["POST"]),
+            ]
+        ),
+        free_port(),
+    )
+    await server.start()
+    yield server.url
+    await server.stop()
+
+
+@pytest.fixture(scope="module")
+def opportunity_service(committed_database_url, tmp_path_factory, references_stand_in):
     process = ServiceProcess(
         "opportunity",
         free_port(),
         database_url=committed_database_url,
         log_dir=tmp_path_factory.mktemp("logs"),
-        env={"SANLUN_DISPATCHER_ENABLED": "false"},
+        env={
+            "SANLUN_DISPATCHER_ENABLED": "false",
+            "SANLUN_KEY_ACCOUNT_URL": references_stand_in,
+            "SANLUN_EMPLOYEE_LIFECYCLE_URL": references_stand_in,
+        },
     )
     process.start()
     yield process
