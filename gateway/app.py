@@ -5,9 +5,10 @@ proxied request never pays for routing, dependencies or a Request object; the
 gateway's own routes (API keys, the workspace, health, metrics, retention, the
 merged OpenAPI and its docs) are ordinary FastAPI routes behind it.
 
-Middleware, outermost first: request context (id, access log, metrics) →
-CORS (preflights answered before authentication) → body size limit → proxy
-(authentication, rate limit, routing).
+Middleware, outermost first: request context (id, security headers, access
+log, metrics) → CORS (preflights answered before authentication) → body size
+limit → proxy (failed-authentication limit per address, authentication, rate
+limit, routing).
 
 `/openapi.json` is the spec `sanlun openapi export` wrote into the package
 (never built at run time); `/docs` and `/redoc` load their assets from the
@@ -27,6 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from gateway import health
 from gateway.api_keys.router import router as api_keys_router
+from gateway.auth_failures import AuthFailures, ClientAddress
 from gateway.credentials import ApiKeys, EdgeAuth
 from gateway.db import SCHEMA, Base
 from gateway.docs import install_docs
@@ -107,6 +109,11 @@ def create_app(
             lease_max=settings.rate_limit_lease_max,
             lease_ttl=settings.rate_limit_lease_ttl_seconds,
         )
+    auth_failures = None
+    if settings.auth_failure_limit > 0:
+        auth_failures = AuthFailures(
+            limit=settings.auth_failure_limit, window_seconds=settings.auth_failure_window_seconds
+        )
     head = head_revision(MIGRATIONS_DIR, SCHEMA)
 
     retention = [
@@ -165,6 +172,8 @@ def create_app(
         routes=RouteTable.from_settings(settings),
         auth=EdgeAuth(verifier, api_keys, default_limit),
         limiter=limiter,
+        auth_failures=auth_failures,
+        client_address=ClientAddress(settings.trusted_proxies),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -181,7 +190,7 @@ def create_app(
     # kept-alive connection, inside the request context so it is logged.
     app.add_middleware(CatchAllMiddleware)
     # Outermost, so proxied requests get the request id, access log and metrics too.
-    app.add_middleware(RequestContextMiddleware, service=SERVICE)
+    app.add_middleware(RequestContextMiddleware, service=SERVICE, hsts_max_age_seconds=settings.hsts_max_age_seconds)
 
     async def proxy_ready(request: Request) -> dict[str, Any]:
         return {"ok": proxy.is_open}
@@ -196,7 +205,11 @@ def create_app(
         return {"ok": True, "states": breakers.states()}
 
     app.include_router(
-        health_router(SERVICE, {"proxy": proxy_ready, "database": database_ready, "breakers": breakers_ready})
+        health_router(
+            SERVICE,
+            {"proxy": proxy_ready, "database": database_ready, "breakers": breakers_ready},
+            summary=False,  # gateway.health's /health covers every service
+        )
     )
     app.include_router(health.router)
     app.include_router(api_keys_router)

@@ -1,8 +1,12 @@
 """`GET /health`: every service's readiness as the gateway sees it.
 
 The services are probed concurrently, each within `health_timeout_seconds`,
-so one hanging service costs the caller that long at most, not the sum. Each
-service also shows the state of the gateway's circuit breaker for it.
+so one hanging service costs the caller that long at most, not the sum.
+
+An anonymous caller learns only up or down: `{"status": "ok"}` (200) or
+`{"status": "unavailable"}` (503). An ops credential (`ops` or `group_admin`)
+also gets each service with its internal URL, status, latency and the state
+of the gateway's circuit breaker for it (`sanlun.kernel.health`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sanlun.kernel.context import outbound_headers
+from sanlun.kernel.health import is_operator
 from sanlun.topology import SERVICES
 
 
@@ -34,8 +39,10 @@ class ServiceHealth(BaseModel):
 
 
 class SystemHealth(BaseModel):
-    status: Literal["ready", "not_ready"] = Field(description="`ready` only when every service is ready.")
-    services: list[ServiceHealth]
+    status: Literal["ok", "unavailable"] = Field(description="`ok` only when every service is ready.")
+    services: list[ServiceHealth] | None = Field(
+        default=None, description="Each service behind the gateway: only for an ops credential (`ops`, `group_admin`)."
+    )
 
 
 router = APIRouter(tags=["operations"])
@@ -43,11 +50,13 @@ router = APIRouter(tags=["operations"])
 
 @router.get(
     "/health",
-    summary="Readiness of every service behind the gateway",
+    summary="Readiness of every service behind the gateway (the details for an ops credential)",
     response_model=SystemHealth,
+    response_model_exclude_none=True,
     responses={503: {"description": "At least one service is not ready", "model": SystemHealth}},
 )
 async def system_health(request: Request) -> JSONResponse:
+    operator = await is_operator(request)
     settings = request.app.state.settings
     session: aiohttp.ClientSession = request.app.state.proxy.session
     timeout = aiohttp.ClientTimeout(total=settings.health_timeout_seconds)
@@ -65,8 +74,8 @@ async def system_health(request: Request) -> JSONResponse:
         )
     )
     ready = all(s.status == "ready" for s in services)
-    body = SystemHealth(status="ready" if ready else "not_ready", services=list(services))
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    body = SystemHealth(status="ok" if ready else "unavailable", services=list(services) if operator else None)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if ready else 503)
 
 
 async def probe(

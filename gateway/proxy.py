@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
+from gateway.auth_failures import AuthFailures, ClientAddress
 from gateway.credentials import Caller, EdgeAuth
 from gateway.errors import (
     ContentTooLarge,
@@ -58,6 +59,7 @@ from gateway.resilience import (
 )
 from gateway.settings import Settings
 from gateway.upstreams import PUBLIC_BASE, RouteTable, Upstream
+from sanlun.kernel.context import SECURITY_HEADER_NAMES
 from sanlun.kernel.errors import (
     PROBLEM_JSON,
     BadRequest,
@@ -89,8 +91,9 @@ REQUEST_DROPPED = HOP_BY_HOP | {
     b"x-forwarded-host",
     b"x-api-key",
 }
-# The gateway's server and RequestContextMiddleware add their own.
-RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+# The gateway's server and RequestContextMiddleware add their own (the
+# security headers too: the edge's policy, e.g. HSTS, is the gateway's).
+RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"x-request-id"} | SECURITY_HEADER_NAMES
 # Safe to send twice (RFC 9110 idempotent methods); a POST is when it carries
 # an Idempotency-Key, since the service then replays instead of acting again.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -306,25 +309,51 @@ class Proxy:
 
 class ProxyMiddleware:
     def __init__(
-        self, app: ASGIApp, *, proxy: Proxy, routes: RouteTable, auth: EdgeAuth, limiter: RateLimiter | None
+        self,
+        app: ASGIApp,
+        *,
+        proxy: Proxy,
+        routes: RouteTable,
+        auth: EdgeAuth,
+        limiter: RateLimiter | None,
+        auth_failures: AuthFailures | None = None,
+        client_address: ClientAddress | None = None,
     ) -> None:
         self.app = app
         self.proxy = proxy
         self.routes = routes
         self.auth = auth
         self.limiter = limiter
+        self.auth_failures = auth_failures
+        self.client_address = client_address or ClientAddress(())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(PUBLIC_BASE):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        failures = self.auth_failures
+        if not path.startswith(PUBLIC_BASE):
+            if failures is not None and _has_authorization(scope["headers"]):
+                # The gateway's own routes that read a credential (/health's
+                # details, /metrics) count their refusals too.
+                await self._own_route(scope, receive, send, failures)
+                return
             await self.app(scope, receive, send)
             return
         upstream = self.routes.match(path)
         if upstream is not None:
             scope["route"] = upstream
+        if failures is not None and failures.active:
+            wait = failures.retry_after(self.client_address(scope))
+            if wait is not None:
+                await send_problem(scope, send, failures.refusal(wait))
+                return
         try:
             caller = await self.auth.authenticate(scope["headers"])
         except ProblemError as exc:
+            if failures is not None and exc.status == 401:
+                failures.failed(self.client_address(scope))
             await send_problem(scope, send, exc)
             return
         # Where RequestContextMiddleware (access log), `authenticate` and the
@@ -348,6 +377,24 @@ class ProxyMiddleware:
             await self.app(scope, receive, send)
             return
         await self.proxy.forward(scope, receive, send, upstream)
+
+    async def _own_route(self, scope: Scope, receive: Receive, send: Send, failures: AuthFailures) -> None:
+        address = self.client_address(scope)
+        wait = failures.retry_after(address)
+        if wait is not None:
+            await send_problem(scope, send, failures.refusal(wait))
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                failures.failed(address)
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+def _has_authorization(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name in (b"authorization", b"x-api-key") for name, _ in headers)
 
 
 def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

@@ -1,6 +1,7 @@
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway.auth_failures import parse_networks
 from sanlun.kernel.settings import ServiceSettings
 
 
@@ -67,6 +68,21 @@ class Settings(ServiceSettings):
     api_key_cache_seconds: float = 10.0
     api_key_token_ttl_seconds: int = 300
 
+    # Failed authentication per client address (gateway.auth_failures): after
+    # `auth_failure_limit` refused credentials (bad or expired tokens, bad API
+    # keys) within `auth_failure_window_seconds`, that address gets 429 with
+    # `Retry-After` until the window ends, whatever it sends. Counted in each
+    # replica's memory: N replicas allow up to N times the limit. 0 turns it off.
+    auth_failure_limit: int = 20
+    auth_failure_window_seconds: float = 60.0
+    # Proxies (IP addresses or CIDR networks) whose `X-Forwarded-For` names the
+    # client; from anyone else the header is ignored and the peer address counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    # `Strict-Transport-Security: max-age=N` on every answer when > 0: set it
+    # when the gateway is reached over HTTPS only (0: no HSTS).
+    hsts_max_age_seconds: int = 0
+
     # Browser frontends allowed to call the API (exact origins); empty: no CORS.
     cors_origins: list[str] = Field(default_factory=list)
     cors_max_age_seconds: int = 600
@@ -77,3 +93,9 @@ class Settings(ServiceSettings):
     workspace_items: int = 5
     # Plan actions due within this many days count as due.
     workspace_due_days: int = 14
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # ValueError names the entry that is neither
+        return value

@@ -1,9 +1,17 @@
-"""Request context: `X-Request-ID`, one access log line and Prometheus metrics.
+"""Request context: `X-Request-ID`, security headers, one access log line and
+Prometheus metrics.
 
 A pure ASGI middleware (no BaseHTTPMiddleware): it is on every request's path,
 so it stays cheap. The request id is taken from the caller when it is sane,
 made otherwise, echoed in the response and kept in a context var for logs and
 for outbound calls (`outbound_headers`).
+
+Outermost in every process, it puts the security headers (`SECURITY_HEADERS`,
+precomputed) on every answer, errors included: `nosniff`, no referrer, no
+framing, `Cache-Control: no-store` unless the route set its own, and
+`Strict-Transport-Security` when the process is given a max age (the gateway,
+`SANLUN_GATEWAY_HSTS_MAX_AGE_SECONDS`). The gateway drops a service's copies
+of them from a proxied answer and sets its own (`gateway.proxy`).
 """
 
 from __future__ import annotations
@@ -20,6 +28,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sanlun.kernel.logging import principal_var, request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
+# On every answer of every process (RequestContextMiddleware).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+HSTS_HEADER = b"strict-transport-security"
+# Answers carry callers' data: no cache keeps them, unless the route says otherwise.
+CACHE_CONTROL = b"cache-control"
+NO_STORE = (CACHE_CONTROL, b"no-store")
+# What a proxy in front of a process replaces with its own copy.
+SECURITY_HEADER_NAMES = frozenset({name for name, _ in SECURITY_HEADERS} | {HSTS_HEADER})
+
+
+def security_headers(hsts_max_age_seconds: int = 0) -> tuple[tuple[bytes, bytes], ...]:
+    """The fixed security headers, with HSTS when a max age is given."""
+    if hsts_max_age_seconds > 0:
+        return (*SECURITY_HEADERS, (HSTS_HEADER, f"max-age={hsts_max_age_seconds}".encode()))
+    return SECURITY_HEADERS
+
+
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 REQUESTS = Counter("sanlun_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"])
@@ -50,10 +79,13 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, service: str, access_log_enabled: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, *, service: str, access_log_enabled: bool = True, hsts_max_age_seconds: int = 0
+    ) -> None:
         self.app = app
         self.service = service
         self.access_log_enabled = access_log_enabled
+        self.headers = security_headers(hsts_max_age_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,12 +105,19 @@ class RequestContextMiddleware:
         status = 500
         started = time.perf_counter()
         rid_bytes = rid.encode()
+        fixed = self.headers
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid_bytes)]
+                headers = [*message.get("headers", ()), *fixed, (b"x-request-id", rid_bytes)]
+                for name, _ in headers:
+                    if name == CACHE_CONTROL:
+                        break
+                else:
+                    headers.append(NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         try:

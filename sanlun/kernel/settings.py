@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "sanlun-development-secret-change-me"  # noqa: S105 - refused outside development
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/sanlun"
+# A scrape token is a long-lived secret: long enough that guessing it is hopeless.
+METRICS_TOKEN_MIN_LENGTH = 32
 
 
 def asyncpg_url(url: str) -> str:
@@ -57,6 +59,9 @@ class ProcessSettings(BaseSettings):
     # Lets an operator move the business clock with PUT /ops/clock (tests and
     # demos that simulate days; refused in production). See sanlun.kernel.clock.
     clock_adjustable: bool = False
+    # A bearer token Prometheus may scrape `/metrics` with (besides an ops
+    # JWT); unset: only an ops or group_admin JWT reads the metrics.
+    metrics_token: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -69,6 +74,12 @@ class ProcessSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         shared = EnvSettingsSource(settings_cls, env_prefix="SANLUN_")
         return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `SANLUN_METRICS_TOKEN=` (compose passes it through empty) means no token.
+        return None if value in ("", None) else value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> ProcessSettings:
@@ -85,6 +96,8 @@ class ProcessSettings(BaseSettings):
             raise ValueError("SANLUN_SERVICE_SECRET is the development placeholder; set a real one in production")
         if self.environment == "production" and self.clock_adjustable:
             raise ValueError("SANLUN_CLOCK_ADJUSTABLE is for tests and demos; it cannot be set in production")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < METRICS_TOKEN_MIN_LENGTH:
+            raise ValueError(f"SANLUN_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters")
         if self.jwt_algorithm == "RS256" and not self.jwks_url:
             raise ValueError("SANLUN_JWKS_URL is required when SANLUN_JWT_ALGORITHM=RS256")
         return self

@@ -71,7 +71,7 @@ def test_a_killed_service_comes_back_and_loses_no_acknowledged_write(system: Run
 
     with httpx.Client(base_url=system.url("gateway"), timeout=10) as client:
         _every_acknowledged_write_is_there(client, rep, outcomes)
-        breakers = client.get("/health").json()
+        breakers = client.get("/health", headers=auth(org_unit="/group", roles=("ops",))).json()
     assert _breaker_states(breakers) == {"closed"}, breakers
 
 

@@ -86,7 +86,7 @@ def opportunity_id(gateway: httpx.Client) -> str:
 
 
 def test_gateway_health_lists_four_ready_services(gateway):
-    body = gateway.get("/health").json()
+    body = gateway.get("/health", headers=ADMIN).json()  # the details need ops or group_admin
     services = {s["name"]: s for s in body["services"]}
     assert set(services) == {s.name for s in SERVICES}
     assert all(s["status"] == "ready" for s in services.values()), body

@@ -159,6 +159,10 @@ async def start_gateway(gateway_database_url: str) -> AsyncIterator[GatewayFacto
         urls = {f"{name}_url": url for name in SERVICE_NAMES if (url := overrides.pop(name, None))}
         settings = make_settings(Settings, **{"database_url": gateway_database_url, **urls, **overrides})
         server = UvicornThread(create_app(settings), free_port())
+        # As `sanlun up` and compose run it: no banner, and the client's
+        # address is the peer's (X-Forwarded-For only from trusted_proxies).
+        server.server.config.server_header = False
+        server.server.config.proxy_headers = False
         await server.start()
         servers.append(server)
         client = httpx.AsyncClient(base_url=server.url, timeout=10)

@@ -16,8 +16,14 @@ from tests.e2e.system import RunningSystem, free_base_port, start_sanlun_up, sto
 from tests.gateway.conftest import migrate_gateway
 from tests.support import auth
 
-# Fuzzing and the matrix send hundreds of requests per principal in seconds.
-SYSTEM_ENV = {"SANLUN_GATEWAY_RATE_LIMIT_PER_SECOND": "100000", "SANLUN_GATEWAY_RATE_LIMIT_BURST": "100000"}
+# Fuzzing and the matrix send hundreds of requests per principal in seconds,
+# and the matrix hundreds of refused credentials from this one address (the
+# failed-authentication limit itself: tests/gateway/test_edge_security.py).
+SYSTEM_ENV = {
+    "SANLUN_GATEWAY_RATE_LIMIT_PER_SECOND": "100000",
+    "SANLUN_GATEWAY_RATE_LIMIT_BURST": "100000",
+    "SANLUN_GATEWAY_AUTH_FAILURE_LIMIT": "100000",
+}
 
 
 @contextmanager

@@ -162,7 +162,7 @@ async def raw() -> AsyncIterator[Callable[..., Awaitable[RawUpstream]]]:
 
 
 async def breaker_states(gw: httpx.AsyncClient) -> dict[str, str]:
-    health = (await gw.get("/health")).json()
+    health = (await gw.get("/health", headers=ADMIN)).json()
     return {s["name"]: s["breaker"] for s in health["services"]}
 
 

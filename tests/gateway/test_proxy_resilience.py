@@ -75,7 +75,7 @@ async def test_a_dead_service_opens_its_breaker_and_then_answers_fast(start_gate
     assert 25 <= int(refused.headers["retry-after"]) <= 30
     # Other services are not affected.
     assert (await gw.get("/api/v1/accounts", headers=ADMIN)).status_code == 200
-    ready = (await gw.get("/health/ready")).json()
+    ready = (await gw.get("/health/ready", headers=ADMIN)).json()
     assert ready["checks"]["breakers"]["states"]["opportunity"] == "open"
 
 

@@ -83,7 +83,7 @@ async def test_unreachable_database_answers_503_everywhere():
         ]
         for response in responses:
             assert_unavailable(response, retry_after="7")
-        ready = await client.get("/health/ready")
+        ready = await client.get("/health/ready", headers=ADMIN)
         assert ready.status_code == 503 and ready.json()["checks"]["database"]["ok"] is False
         assert (await client.get("/health/live")).status_code == 200
         # What does not need the database still answers as before.

@@ -32,3 +32,16 @@ def test_rs256_needs_jwks_url():
 def test_asyncpg_url():
     assert asyncpg_url("postgresql://u@h:5432/d") == "postgresql+asyncpg://u@h:5432/d"
     assert asyncpg_url("postgres://u@/d?host=/tmp/s") == "postgresql+asyncpg://u@/d?host=/tmp/s"
+
+
+def test_the_metrics_token_is_long_or_unset(monkeypatch):
+    from sanlun.kernel.settings import METRICS_TOKEN_MIN_LENGTH, ServiceSettings
+
+    assert ServiceSettings().metrics_token is None
+    monkeypatch.setenv("SANLUN_METRICS_TOKEN", "")  # compose passes an unset one through empty
+    assert ServiceSettings().metrics_token is None
+    monkeypatch.setenv("SANLUN_METRICS_TOKEN", "x" * METRICS_TOKEN_MIN_LENGTH)
+    assert ServiceSettings().metrics_token.get_secret_value() == "x" * METRICS_TOKEN_MIN_LENGTH
+    monkeypatch.setenv("SANLUN_METRICS_TOKEN", "short")
+    with pytest.raises(ValidationError, match="SANLUN_METRICS_TOKEN"):
+        ServiceSettings()
