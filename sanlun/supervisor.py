@@ -382,6 +382,11 @@ class Supervisor:
             # "auto" would log a failing lifespan and serve anyway
             "--lifespan",
             "on",
+            # No `Server: uvicorn` banner on the answers (issue 16).
+            "--no-server-header",
+            # The peer is the client: the gateway reads X-Forwarded-For itself,
+            # from SANLUN_GATEWAY_TRUSTED_PROXIES only (gateway.auth_failures).
+            "--no-proxy-headers",
             # uvicorn finishes the requests in flight, then cancels what is left
             # in time for its lifespan shutdown, before the supervisor's SIGKILL.
             "--timeout-graceful-shutdown",

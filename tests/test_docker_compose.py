@@ -53,6 +53,9 @@ def test_process_runs_its_factory_on_its_port(process):
     log_config = command[command.index("--log-config") + 1]
     assert log_config == "/etc/sanlun/" + UVICORN_LOG_CONFIG.name
     assert "/etc/sanlun/" in (ROOT / "Dockerfile").read_text()
+    # No `Server: uvicorn` banner; X-Forwarded-For only from the gateway's trusted proxies.
+    assert "--no-server-header" in command
+    assert "--no-proxy-headers" in command
 
 
 @pytest.mark.parametrize("process", PROCESSES)
@@ -101,6 +104,22 @@ def test_gateway_waits_for_the_four_services_and_alone_is_published():
     assert gateway["ports"] == [f"{GATEWAY_PORT}:{GATEWAY_PORT}"]
     published = [name for name, svc in COMPOSE["services"].items() if "ports" in svc]
     assert published == ["gateway"]
+
+
+@pytest.mark.parametrize("name", sorted(set(COMPOSE["services"]) - {"gateway"}))
+def test_the_services_and_postgres_are_reachable_on_the_compose_network_only(name):
+    """A service reached directly skips the gateway's rate limits and its
+    failed-authentication limit (issue 16): nothing but the gateway is published."""
+    service = COMPOSE["services"][name]
+    assert "ports" not in service
+    assert service.get("network_mode") is None  # `host` would expose every port it listens on
+    assert "networks" not in service  # the default network only, which publishes nothing by itself
+
+
+def test_the_metrics_scrape_token_is_passed_through_and_documented():
+    for process in PROCESSES:
+        assert compose_service(process)["environment"]["SANLUN_METRICS_TOKEN"] == "${SANLUN_METRICS_TOKEN:-}"
+    assert re.search(r"^SANLUN_METRICS_TOKEN=$", (ROOT / "deploy" / "compose.env.example").read_text(), re.MULTILINE)
 
 
 def test_migrate_runs_once_with_each_services_own_role():

@@ -34,6 +34,7 @@ from tests.support import auth
 pytestmark = pytest.mark.e2e
 
 REP = auth(employee=uuid.uuid4(), org_unit="/group/east/team-1", roles=("rep",))
+OPS = auth(org_unit="/group", roles=("ops",))
 
 
 def start(env: dict[str, str], base_port: int, *args: str) -> RunningSystem:
@@ -89,7 +90,7 @@ def test_a_killed_service_comes_back_and_the_others_keep_serving(system):
     )
     # The others were not touched, and the whole system answers again.
     assert all(alive(pid) for name, pid in before.items() if name != "opportunity")
-    health = httpx.get(system.url("gateway") + "/health", timeout=10).json()
+    health = httpx.get(system.url("gateway") + "/health", headers=OPS, timeout=10).json()
     assert {s["name"]: s["status"] for s in health["services"]}["opportunity"] == "ready", health
     assert httpx.get(system.url("gateway") + "/api/v1/opportunities", headers=REP, timeout=10).status_code == 200
     print(f"opportunity ready again {back_after:.2f}s after kill -9")
@@ -110,6 +111,33 @@ def test_a_killed_service_comes_back_and_the_others_keep_serving(system):
     children += [pid for name, pid in before.items() if name not in ("opportunity", "gateway")]
     system.process.kill()
     assert wait_gone(children, timeout=15) == [], system.output()[-3000:]
+
+
+def test_the_processes_show_no_banner_and_send_the_security_headers(system):
+    """Real uvicorn processes as `sanlun up` starts them (issue 16)."""
+    for name in ("gateway", "opportunity"):
+        base = system.url(name)
+        answers = [
+            httpx.get(base + "/health/live", timeout=10),
+            httpx.get(base + "/health/ready", timeout=10),
+            httpx.get(base + "/api/v1/opportunities", timeout=10),  # 401
+            httpx.get(base + "/nowhere", timeout=10),  # 404
+            httpx.get(base + "/api/v1/opportunities", headers=REP, timeout=10),  # proxied, or served
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 401, 404, 200]
+        for answer in answers:
+            assert "server" not in answer.headers, (name, answer.headers)
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["x-frame-options"] == "DENY"
+            assert answer.headers["referrer-policy"] == "no-referrer"
+            assert answer.headers["cache-control"] == "no-store"
+        # Probes answer without credentials, without internals.
+        assert answers[1].json()["checks"] == {}
+        assert httpx.get(base + "/health", timeout=10).json() == {"status": "ok"}
+        assert httpx.get(base + "/metrics", timeout=10).status_code == 401
+        assert httpx.get(base + "/metrics", headers=OPS, timeout=10).status_code == 200
+    detailed = httpx.get(system.url("gateway") + "/health", headers=OPS, timeout=10).json()
+    assert {s["status"] for s in detailed["services"]} == {"ready"}
 
 
 def test_sigterm_stops_the_gateway_first_and_a_request_in_flight_completes(system):
