@@ -6,7 +6,7 @@ import importlib
 import os
 import uuid
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -138,3 +138,88 @@ def expression_indexes(metadata: sa.MetaData) -> set[str]:
 
 def _expression_index(obj: object) -> bool:
     return isinstance(obj, sa.Index) and any(not isinstance(e, sa.Column) for e in obj.expressions)
+
+
+# Org units. Employees live only in units that exist (issue 16), so a test
+# that places one makes its unit first: `ensure_org_unit` (an async client)
+# or `ensure_org_unit_sync` (a sync one), against a service or the gateway.
+
+
+def _unit_admin(path: str) -> dict[str, str]:
+    root = "/" + next(p for p in path.split("/") if p)
+    return auth(org_unit=root, roles=("group_admin",))
+
+
+def _unit_levels(path: str) -> list[tuple[str, str]]:
+    """(path, slug) of `path` and of every unit above it, the root first."""
+    parts = [p for p in path.split("/") if p]
+    assert parts, f"not an org unit path: {path!r}"
+    return [("/" + "/".join(parts[: i + 1]), parts[i]) for i in range(len(parts))]
+
+
+def _unit_query(here: str, parent: dict | None, cursor: str | None) -> dict[str, object]:
+    # Below a known parent, `parent_id` narrows the listing to the unit itself.
+    params: dict[str, object] = {"within": here, "limit": 100}
+    if parent is not None:
+        params["parent_id"] = parent["id"]
+    if cursor:
+        params["cursor"] = cursor
+    return params
+
+
+def _unit_in(page: Any, here: str) -> tuple[dict | None, str | None]:
+    body = page.json()
+    found = next((u for u in body["items"] if u["path"] == here), None)
+    return found, body.get("next_cursor")
+
+
+def _unit_body(slug: str, parent: dict | None) -> dict[str, object]:
+    return {"slug": slug, "name": slug, "parent_id": parent["id"] if parent else None}
+
+
+async def ensure_org_unit(client, path: str, *, headers: dict[str, str] | None = None, _again: bool = True) -> dict:
+    """The org unit at `path`, made (with every unit above it) when missing;
+    `headers` default to a group admin of the path's root. Safe when several
+    callers make the same unit at once."""
+    headers = headers or _unit_admin(path)
+    unit: dict | None = None
+    for here, slug in _unit_levels(path):
+        found, cursor = None, None
+        while True:
+            r = await client.get("/api/v1/org-units", params=_unit_query(here, unit, cursor), headers=headers)
+            assert r.status_code == 200, r.text
+            found, cursor = _unit_in(r, here)
+            if found is not None or not cursor:
+                break
+        if found is None:
+            r = await client.post("/api/v1/org-units", json=_unit_body(slug, unit), headers=headers)
+            if r.status_code == 409 and _again:  # made meanwhile by another caller
+                return await ensure_org_unit(client, path, headers=headers, _again=False)
+            assert r.status_code == 201, r.text
+            found = r.json()
+        unit = found
+    assert unit is not None
+    return unit
+
+
+def ensure_org_unit_sync(client, path: str, *, headers: dict[str, str] | None = None, _again: bool = True) -> dict:
+    """`ensure_org_unit` with a sync client (`httpx.Client`)."""
+    headers = headers or _unit_admin(path)
+    unit: dict | None = None
+    for here, slug in _unit_levels(path):
+        found, cursor = None, None
+        while True:
+            r = client.get("/api/v1/org-units", params=_unit_query(here, unit, cursor), headers=headers)
+            assert r.status_code == 200, r.text
+            found, cursor = _unit_in(r, here)
+            if found is not None or not cursor:
+                break
+        if found is None:
+            r = client.post("/api/v1/org-units", json=_unit_body(slug, unit), headers=headers)
+            if r.status_code == 409 and _again:  # made meanwhile by another caller
+                return ensure_org_unit_sync(client, path, headers=headers, _again=False)
+            assert r.status_code == 201, r.text
+            found = r.json()
+        unit = found
+    assert unit is not None
+    return unit

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.support import auth
+from tests.support import auth, ensure_org_unit
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 
@@ -28,6 +28,7 @@ class Endpoint:
     good: Any  # external_id, name -> a valid row
     bad: dict[str, Any]  # a row the row model refuses
     alias: str | None = None
+    units: tuple[str, ...] = ()  # org units the rows are placed in, made first (issue 16)
 
 
 def _opportunity(ext: str, name: str) -> dict[str, Any]:
@@ -61,6 +62,7 @@ ENDPOINTS = [
         "employee_lifecycle.employees",
         _employee,
         {"name": "Bad", "email": "not an email", "org_unit_path": "/group/east"},
+        units=("/group/east",),
     ),
     Endpoint(
         "employee_lifecycle",
@@ -80,6 +82,13 @@ ENDPOINTS = [
 ]
 
 
+async def _client(service_client, e: Endpoint):
+    client = await service_client(e.service)
+    for unit in e.units:
+        await ensure_org_unit(client, unit)
+    return client
+
+
 def _key(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -95,7 +104,7 @@ async def _count(connection, e: Endpoint, keys: list[str]) -> tuple[int, int]:
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=lambda e: e.path.rsplit("/", 1)[1])
 async def test_created_updated_unchanged_failed(service_client, e: Endpoint):
-    client = await service_client(e.service)
+    client = await _client(service_client, e)
     stays, changes, new, bad = _key("stays"), _key("changes"), _key("new"), _key("bad")
     first = await client.post(
         e.path, json={"items": [e.good(stays, "Stays"), e.good(changes, "Before")]}, headers=ADMIN
@@ -141,7 +150,7 @@ async def test_created_updated_unchanged_failed(service_client, e: Endpoint):
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=lambda e: e.path.rsplit("/", 1)[1])
 async def test_dry_run_reports_and_writes_nothing(service_client, connection, e: Endpoint):
-    client = await service_client(e.service)
+    client = await _client(service_client, e)
     stored, new = _key("stored"), _key("dry")
     made = (await client.post(e.path, json={"items": [e.good(stored, "Stored")]}, headers=ADMIN)).json()
     before = await _count(connection, e, [stored, new])
@@ -161,7 +170,7 @@ async def test_dry_run_reports_and_writes_nothing(service_client, connection, e:
 
 @pytest.mark.parametrize("e", [e for e in ENDPOINTS if e.alias], ids=lambda e: e.alias.rsplit("/", 2)[1])
 async def test_old_url_answers_as_a_deprecated_alias(service_client, e: Endpoint):
-    client = await service_client(e.service)
+    client = await _client(service_client, e)
     ext = _key("alias")
     headers = {**ADMIN, "Idempotency-Key": ext}
     response = await client.post(e.alias, json={"items": [e.good(ext, "Alias")]}, headers=headers)
@@ -182,7 +191,7 @@ async def test_old_url_answers_as_a_deprecated_alias(service_client, e: Endpoint
 
 @pytest.mark.parametrize("e", ENDPOINTS, ids=lambda e: e.path.rsplit("/", 1)[1])
 async def test_idempotency_key_replays_the_report(service_client, connection, e: Endpoint):
-    client = await service_client(e.service)
+    client = await _client(service_client, e)
     ext = _key("idem")
     headers = {**ADMIN, "Idempotency-Key": ext}
     body = {"items": [e.good(ext, "Once")]}

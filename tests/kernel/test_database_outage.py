@@ -26,7 +26,7 @@ from sanlun.kernel.errors import is_database_unavailable
 from sanlun.kernel.routing import TransactionalRoute
 from services.employee_lifecycle.app import create_app
 from services.employee_lifecycle.settings import Settings
-from tests.support import auth, make_settings
+from tests.support import auth, ensure_org_unit, make_settings
 from tests.support_servers import free_port
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
@@ -190,6 +190,7 @@ async def test_pool_recovers_after_backends_are_terminated(own_pool_app, committ
     # Every next request succeeds: each dead pooled connection is replaced at checkout.
     statuses = [(await client.get("/api/v1/employees", headers=ADMIN)).status_code for _ in range(10)]
     assert statuses == [200] * 10
+    await ensure_org_unit(client, "/group/outage")  # employees live only in existing units (issue 16)
     created = await client.post("/api/v1/employees", json=new_employee(), headers=ADMIN)
     assert created.status_code == 201, created.text
 
@@ -261,6 +262,7 @@ async def test_service_rides_out_a_database_restart(committed_database_url):
     try:
         async with serve(app) as client:
             assert (await client.get("/api/v1/employees", headers=ADMIN)).status_code == 200
+            await ensure_org_unit(client, "/group/outage")  # employees live only in existing units (issue 16)
 
             await relay.shut()  # the database goes away: pooled connections die, new ones are refused
             during = [

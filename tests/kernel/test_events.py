@@ -9,7 +9,7 @@ import httpx
 import sqlalchemy as sa
 
 from sanlun.kernel.event_routes import mint_service_token
-from tests.support import TEST_SERVICE_SECRET, auth, make_settings
+from tests.support import TEST_SERVICE_SECRET, auth, ensure_org_unit, make_settings
 from tests.support_servers import RecordingSubscriber, UvicornThread, free_port
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
@@ -43,6 +43,7 @@ async def publisher(committed_database_url: str, subscriber_url: str, **override
 
 
 async def create_employee(client) -> str:
+    await ensure_org_unit(client, "/group/ev")  # employees live only in existing units (issue 16)
     r = await client.post(
         "/api/v1/employees",
         json={"name": "Ev", "email": f"ev-{uuid.uuid4().hex[:8]}@example.com", "org_unit_path": "/group/ev"},
@@ -181,6 +182,7 @@ async def test_two_dispatchers_deliver_each_event_once(committed_database_url):
 async def test_failed_request_publishes_nothing(service_client, connection):
     client = await service_client("employee_lifecycle", subscriptions={"opportunity": ["employee.*"]})
     body = {"name": "A", "email": f"dup-{uuid.uuid4().hex[:6]}@example.com", "org_unit_path": "/group/x"}
+    await ensure_org_unit(client, "/group/x")
     ok = await client.post("/api/v1/employees", json=body, headers=ADMIN)
     dup = await client.post("/api/v1/employees", json=body, headers=ADMIN)
     assert ok.status_code == 201 and dup.status_code == 409

@@ -6,7 +6,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support import auth
+from tests.support import auth, ensure_org_unit_sync
 from tests.support_processes import ServiceProcess
 from tests.support_servers import free_port
 
@@ -52,6 +52,7 @@ def test_nothing_is_lost_when_consumer_is_down_and_publisher_is_killed(committed
         publisher.start()
         created: list[str] = []
         with httpx.Client(base_url=publisher.url, headers=ADMIN, timeout=5) as client:
+            ensure_org_unit_sync(client, "/group/proc")  # employees live only in existing units (issue 16)
             for i in range(5):
                 r = client.post(
                     "/api/v1/employees",

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from sanlun.kernel.routing import canonical_body
-from tests.support import auth, make_settings
+from tests.support import auth, ensure_org_unit, make_settings
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 
@@ -17,8 +17,15 @@ def new_employee() -> dict:
     return {"name": "Idem", "email": f"idem-{uuid.uuid4().hex[:8]}@example.com", "org_unit_path": "/group/idem"}
 
 
-async def test_same_key_same_body_replays(service_client):
+async def idem_client(service_client):
+    """The service, with the unit `new_employee` places employees in (issue 16)."""
     client = await service_client("employee_lifecycle")
+    await ensure_org_unit(client, "/group/idem")
+    return client
+
+
+async def test_same_key_same_body_replays(service_client):
+    client = await idem_client(service_client)
     body, headers = new_employee(), {**ADMIN, "Idempotency-Key": uuid.uuid4().hex}
     first = await client.post("/api/v1/employees", json=body, headers=headers)
     second = await client.post("/api/v1/employees", json=body, headers=headers)
@@ -31,7 +38,7 @@ async def test_same_key_same_body_replays(service_client):
 
 
 async def test_same_key_other_body_is_422(service_client):
-    client = await service_client("employee_lifecycle")
+    client = await idem_client(service_client)
     headers = {**ADMIN, "Idempotency-Key": uuid.uuid4().hex}
     assert (await client.post("/api/v1/employees", json=new_employee(), headers=headers)).status_code == 201
     again = await client.post("/api/v1/employees", json=new_employee(), headers=headers)
@@ -42,7 +49,7 @@ async def test_same_key_other_body_is_422(service_client):
 async def test_same_json_reformatted_replays(service_client):
     """A retry that re-encodes the same JSON (other key order, whitespace,
     escapes) is the same request."""
-    client = await service_client("employee_lifecycle")
+    client = await idem_client(service_client)
     body = {**new_employee(), "name": "Idem Café", "skills": ["b", "a"]}
     headers = {**ADMIN, "Idempotency-Key": uuid.uuid4().hex, "content-type": "application/json"}
     compact = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
@@ -56,7 +63,7 @@ async def test_same_json_reformatted_replays(service_client):
 
 
 async def test_same_key_reformatted_with_other_values_is_422(service_client):
-    client = await service_client("employee_lifecycle")
+    client = await idem_client(service_client)
     body = new_employee()
     headers = {**ADMIN, "Idempotency-Key": uuid.uuid4().hex, "content-type": "application/json"}
     assert (
@@ -84,7 +91,7 @@ async def test_same_key_reformatted_with_other_values_is_422(service_client):
 async def test_key_stored_with_a_raw_body_fingerprint_still_replays(service_client, connection):
     """Rows stored before fingerprints were canonical hashed the bytes as sent;
     the same bytes still replay until such keys expire."""
-    client = await service_client("employee_lifecycle")
+    client = await idem_client(service_client)
     key = uuid.uuid4().hex
     raw = b'{ "name": "Idem",  "email": "idem-legacy@example.com", "org_unit_path": "/group/idem" }'
     headers = {**ADMIN, "Idempotency-Key": key, "content-type": "application/json"}
@@ -109,7 +116,7 @@ def test_canonical_body():
 
 
 async def test_failed_request_releases_the_key(service_client):
-    client = await service_client("employee_lifecycle")
+    client = await idem_client(service_client)
     headers = {**ADMIN, "Idempotency-Key": uuid.uuid4().hex}
     bad = {**new_employee(), "manager_id": str(uuid.uuid4())}
     assert (await client.post("/api/v1/employees", json=bad, headers=headers)).status_code == 422
@@ -119,7 +126,7 @@ async def test_failed_request_releases_the_key(service_client):
 
 
 async def test_keys_are_per_principal(service_client):
-    client = await service_client("employee_lifecycle")
+    client = await idem_client(service_client)
     key = uuid.uuid4().hex
     a = auth(org_unit="/group", roles=("group_admin",))
     b = auth(org_unit="/group", roles=("group_admin",))
@@ -140,6 +147,7 @@ async def committed_client(committed_database_url):
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://el") as client,
     ):
+        await ensure_org_unit(client, "/group/idem")
         yield client
 
 

@@ -1,11 +1,12 @@
 import uuid
 
-from tests.support import auth
+from tests.support import auth, ensure_org_unit
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 
 
 async def create_many(client, n: int, unit: str) -> set[str]:
+    await ensure_org_unit(client, unit)  # employees live only in existing units (issue 16)
     ids = set()
     for i in range(n):
         r = await client.post(

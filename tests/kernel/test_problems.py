@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import auth
+from tests.support import auth, ensure_org_unit
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 PROBLEM = "application/problem+json"
@@ -113,6 +113,7 @@ async def test_missing_and_bad_tokens(service_client):
 
 async def test_if_match_mismatch_is_412(service_client):
     client = await service_client("employee_lifecycle")
+    await ensure_org_unit(client, "/group/x")  # employees live only in existing units (issue 16)
     created = await client.post(
         "/api/v1/employees", json={"name": "A", "email": "etag@example.com", "org_unit_path": "/group/x"}, headers=ADMIN
     )
