@@ -6,7 +6,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from tests.support import auth
+from tests.support import auth, ensure_org_unit
 
 ADMIN = auth(org_unit="/group", roles=("group_admin",))
 PROBLEM = "application/problem+json"
@@ -16,8 +16,11 @@ def new_employee(org_unit: str, **extra: object) -> dict:
     return {"name": "Gao Wen", "email": f"gw+{uuid.uuid4().hex[:8]}@example.com", "org_unit_path": org_unit, **extra}
 
 
-def new_org_unit() -> str:
-    return f"/group/gw-{uuid.uuid4().hex[:8]}"
+async def new_org_unit(gw) -> str:
+    """A fresh org unit, made: employees live only in existing units (issue 16)."""
+    path = f"/group/gw-{uuid.uuid4().hex[:8]}"
+    await ensure_org_unit(gw, path)
+    return path
 
 
 def assert_problem(response, status: int) -> dict:
@@ -52,7 +55,7 @@ async def raw_get(base_url: str, target: str, headers: dict[str, str]) -> str:
 
 async def test_create_read_update_through_the_gateway(start_gateway, employee_service):
     gw = await start_gateway(employee_lifecycle=employee_service)
-    created = await gw.post("/api/v1/employees", json=new_employee(new_org_unit(), capacity=7), headers=ADMIN)
+    created = await gw.post("/api/v1/employees", json=new_employee(await new_org_unit(gw), capacity=7), headers=ADMIN)
     assert created.status_code == 201, created.text
     body = created.json()
     assert created.headers["location"] == f"/api/v1/employees/{body['id']}"
@@ -73,14 +76,14 @@ async def test_create_read_update_through_the_gateway(start_gateway, employee_se
 
 async def test_visibility_answers_404_through_the_gateway(start_gateway, employee_service):
     gw = await start_gateway(employee_lifecycle=employee_service)
-    created = (await gw.post("/api/v1/employees", json=new_employee(new_org_unit()), headers=ADMIN)).json()
+    created = (await gw.post("/api/v1/employees", json=new_employee(await new_org_unit(gw)), headers=ADMIN)).json()
     other_rep = auth(org_unit="/group/east/team-1", roles=("rep",))
     assert_problem(await gw.get(f"/api/v1/employees/{created['id']}", headers=other_rep), 404)
 
 
 async def test_query_string_reaches_the_service(start_gateway, employee_service):
     gw = await start_gateway(employee_lifecycle=employee_service)
-    org_unit = new_org_unit()
+    org_unit = await new_org_unit(gw)
     wanted = (await gw.post("/api/v1/employees", json=new_employee(org_unit), headers=ADMIN)).json()
     await gw.post("/api/v1/employees", json=new_employee(org_unit), headers=ADMIN)
     # `+` and `@` arrive percent-encoded and must reach the service unchanged.
