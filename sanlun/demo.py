@@ -509,9 +509,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             say(f"Sanlun is up at {gateway}; database: {system.database()}")
         say()
         with ApiClient(gateway, importer_token()) as api:
-            # The policy first: the import's events already evaluate people, and a person's first evaluation
-            # sets their stage.
-            ensure_policy(api)
             importer = Importer(
                 mapping=load_mapping("maven-crm"),
                 data_dir=args.data or sample_data_dir(),
@@ -522,6 +519,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 shift_dates_to=utc_today(),
             )
             importer.run()
+            # The policy once its organisation exists (the import makes it). The import evaluates nobody
+            # (deals arrive created, history as back-filled facts), so the tour's evaluation is everyone's
+            # first under this policy, and a first evaluation sets the stage.
+            ensure_policy(api)
             say()
             tour(api, importer, gateway)
         if system and not args.exit:
