@@ -154,6 +154,18 @@ def call(method: str, url: str, authorization: str, body: dict | None = None) ->
     return json.loads(raw) if raw else {}
 
 
+def ensure_org_unit(base: str, authorization: str, path: str) -> None:
+    """The org unit at `path`, and every unit above it, made when missing at
+    `base` (the employee lifecycle service or a gateway): employees live only
+    in existing units (issue 16)."""
+    import httpx
+
+    from tests.support import ensure_org_unit_sync
+
+    with httpx.Client(base_url=base, timeout=30) as client:
+        ensure_org_unit_sync(client, path, headers={"Authorization": authorization})
+
+
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     import psutil
 

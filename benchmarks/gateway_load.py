@@ -27,7 +27,7 @@ import statistics
 import sys
 import uuid
 
-from gateway_common import call, cpu_seconds, new_id, run_load, system, token
+from gateway_common import call, cpu_seconds, ensure_org_unit, new_id, run_load, system, token
 
 REPS = 16
 GATEWAYS = {
@@ -77,6 +77,7 @@ def seed(services: dict[str, str]) -> list[dict]:
     reps = []
     for i in range(REPS):
         team = f"/group/bench-{i % 4}"
+        ensure_org_unit(services["employee_lifecycle"], admin, team)
         employee = call(
             "POST",
             services["employee_lifecycle"] + "/api/v1/employees",

@@ -146,6 +146,9 @@ def wait_ready(url: str, timeout: float = 30) -> None:
 
 
 def seed_employee(service_url: str, authorization: str) -> str:
+    from gateway_common import ensure_org_unit
+
+    ensure_org_unit(service_url, authorization, "/group/bench")
     body = json.dumps(
         {
             "name": "Bench Mark",

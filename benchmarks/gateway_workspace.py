@@ -21,7 +21,7 @@ import sys
 import urllib.error
 import uuid
 
-from gateway_common import call, cpu_seconds, new_id, run_load, system, token
+from gateway_common import call, cpu_seconds, ensure_org_unit, new_id, run_load, system, token
 
 STAGES = ("L1_SUBSISTENCE", "L2_COMFORTABLE", "L3_AFFLUENT")
 
@@ -85,6 +85,7 @@ def seed(gw: str) -> dict[str, str]:
                     "industries": ["retail"],
                 },
             )
+    ensure_org_unit(gw, admin, team)
     reps = {}
     for stage in STAGES:
         employee = call(
