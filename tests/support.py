@@ -173,14 +173,26 @@ def _unit_in(page: Any, here: str) -> tuple[dict | None, str | None]:
     return found, body.get("next_cursor")
 
 
-def _unit_body(slug: str, parent: dict | None) -> dict[str, object]:
-    return {"slug": slug, "name": slug, "parent_id": parent["id"] if parent else None}
+def _unit_body(here: str, slug: str, parent: dict | None, external_prefix: str | None) -> dict[str, object]:
+    body: dict[str, object] = {"slug": slug, "name": slug, "parent_id": parent["id"] if parent else None}
+    if external_prefix is not None:
+        body["external_id"] = f"{external_prefix}{here.replace('/', '-')}"
+    return body
 
 
-async def ensure_org_unit(client, path: str, *, headers: dict[str, str] | None = None, _again: bool = True) -> dict:
+async def ensure_org_unit(
+    client,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    external_prefix: str | None = None,
+    _again: bool = True,
+) -> dict:
     """The org unit at `path`, made (with every unit above it) when missing;
-    `headers` default to a group admin of the path's root. Safe when several
-    callers make the same unit at once."""
+    `headers` default to a group admin of the path's root. A unit made gets
+    the external id `<external_prefix>-group-east` (for `/group/east`) when
+    `external_prefix` is given, none otherwise. Safe when several callers make
+    the same unit at once."""
     headers = headers or _unit_admin(path)
     unit: dict | None = None
     for here, slug in _unit_levels(path):
@@ -192,9 +204,13 @@ async def ensure_org_unit(client, path: str, *, headers: dict[str, str] | None =
             if found is not None or not cursor:
                 break
         if found is None:
-            r = await client.post("/api/v1/org-units", json=_unit_body(slug, unit), headers=headers)
+            r = await client.post(
+                "/api/v1/org-units", json=_unit_body(here, slug, unit, external_prefix), headers=headers
+            )
             if r.status_code == 409 and _again:  # made meanwhile by another caller
-                return await ensure_org_unit(client, path, headers=headers, _again=False)
+                return await ensure_org_unit(
+                    client, path, headers=headers, external_prefix=external_prefix, _again=False
+                )
             assert r.status_code == 201, r.text
             found = r.json()
         unit = found
@@ -202,7 +218,14 @@ async def ensure_org_unit(client, path: str, *, headers: dict[str, str] | None =
     return unit
 
 
-def ensure_org_unit_sync(client, path: str, *, headers: dict[str, str] | None = None, _again: bool = True) -> dict:
+def ensure_org_unit_sync(
+    client,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    external_prefix: str | None = None,
+    _again: bool = True,
+) -> dict:
     """`ensure_org_unit` with a sync client (`httpx.Client`)."""
     headers = headers or _unit_admin(path)
     unit: dict | None = None
@@ -215,9 +238,11 @@ def ensure_org_unit_sync(client, path: str, *, headers: dict[str, str] | None = 
             if found is not None or not cursor:
                 break
         if found is None:
-            r = client.post("/api/v1/org-units", json=_unit_body(slug, unit), headers=headers)
+            r = client.post("/api/v1/org-units", json=_unit_body(here, slug, unit, external_prefix), headers=headers)
             if r.status_code == 409 and _again:  # made meanwhile by another caller
-                return ensure_org_unit_sync(client, path, headers=headers, _again=False)
+                return ensure_org_unit_sync(
+                    client, path, headers=headers, external_prefix=external_prefix, _again=False
+                )
             assert r.status_code == 201, r.text
             found = r.json()
         unit = found

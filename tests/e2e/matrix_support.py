@@ -23,6 +23,7 @@ creating in the rep's team from outside it is `REACH`, a table of its own.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import uuid
 from collections.abc import Callable
@@ -201,6 +202,7 @@ def add_records(gateway: httpx.Client, cast: Cast) -> dict[str, str]:
         )
     )
     # The support desk's one pool member, with hours for every assignment of a run.
+    _org_unit(gateway, group, f"{cast.org}/desk")  # employees live only in existing units (issue 16)
     ids["desk_member_id"] = _created(
         gateway.post(
             "/api/v1/employees",
@@ -326,15 +328,15 @@ class Matrix:
         return item
 
     # -- employees ------------------------------------------------------------------------
-    def employee(self) -> str:
-        """A fresh rep of the rep's team (the matrix's rep_of_record calls as them)."""
+    def employee(self, unit: str | None = None) -> str:
+        """A fresh rep of the rep's team (the matrix's rep_of_record calls as them), or of `unit`."""
         return self.call(
             "POST",
             "/api/v1/employees",
             {
                 "name": unique("Matrix rep"),
                 "email": f"{uuid.uuid4().hex}@example.com",
-                "org_unit_path": self.cast.team,
+                "org_unit_path": unit or self.cast.team,
             },
             "group_admin",
         )["id"]
@@ -422,7 +424,12 @@ def _fresh_opportunity(body: Any) -> Setup:
 
 
 def _proposal(m: Matrix, role: str) -> tuple[dict, Any]:
-    return {}, {"opportunity_ids": [m.ids["unassigned_opportunity_id"]], "pool": {"employee_ids": [m.cast.rep_id]}}
+    # The pool is someone the caller may see (an unseen employee is an unknown reference, issue 16):
+    # the rep, or for the assigners who may not see the rep a fresh hire of their own unit. The rep's
+    # deal, which those may not see either, is then listed as not placed, not refused.
+    elsewhere = role in ("manager_elsewhere", "other_org_admin")
+    pool = m.employee(own_unit(m.cast, role)) if elsewhere else m.cast.rep_id
+    return {}, {"opportunity_ids": [m.ids["unassigned_opportunity_id"]], "pool": {"employee_ids": [pool]}}
 
 
 def _commit(m: Matrix, role: str) -> tuple[dict, Any]:
@@ -549,22 +556,34 @@ def _tier_override(m: Matrix, role: str) -> tuple[dict, Any]:
     return {"account_id": m.account()}, {"tier": "key", "reason": "matrix override"}
 
 
+_DAYS_AHEAD = itertools.count(1)
+
+
+def _rep_joins_later(m: Matrix) -> dict[str, Any]:
+    """The rep on the account's team again, from a day no other cell uses: a real employee every
+    role that reaches the account may see (issue 16 refuses unknown ones), and the account's
+    audience stays as it is."""
+    starts = TODAY + dt.timedelta(days=next(_DAYS_AHEAD))
+    return {"employee_id": m.cast.rep_id, "org_unit_path": m.cast.team, "role": "overlay", "valid_from": str(starts)}
+
+
 def _coverage_member(m: Matrix, role: str) -> tuple[dict, Any]:
-    # Someone new of the rep's team: the account's audience stays as it is.
-    return {}, {"employee_id": str(uuid.uuid4()), "org_unit_path": m.cast.team, "role": "overlay"}
+    return {}, _rep_joins_later(m)
 
 
 def _remove_coverage_member(m: Matrix, role: str) -> tuple[dict, Any]:
-    member = m.call(
-        "POST",
-        f"/api/v1/accounts/{m.ids['account_id']}/coverage/members",
-        {"employee_id": str(uuid.uuid4()), "org_unit_path": m.cast.team, "role": "overlay"},
-    )
+    member = m.call("POST", f"/api/v1/accounts/{m.ids['account_id']}/coverage/members", _rep_joins_later(m))
     return {"member_id": member["id"]}, None
 
 
 def _relationship(m: Matrix, role: str) -> tuple[dict, Any]:
-    return {}, {"contact_id": m.ids["contact_id"], "employee_id": str(uuid.uuid4()), "level": "vendor", "strength": 10}
+    # The rep's own relationship, replaced each time: an employee every role that reaches the account may see.
+    return {}, {"contact_id": m.ids["contact_id"], "employee_id": m.cast.rep_id, "level": "vendor", "strength": 10}
+
+
+def _reassign(m: Matrix, role: str) -> tuple[dict, Any]:
+    # A fresh deal of the rep's, given to a fresh rep of the rep's team (a real employee, not the owner).
+    return {"opportunity_id": m.opportunity()}, {"employee_id": m.employee(), "reason": "matrix override"}
 
 
 def _influence_line(m: Matrix, role: str) -> tuple[dict, Any]:
@@ -680,9 +699,7 @@ WRITES: dict[str, Setup] = {
     "PUT /api/v1/opportunities/{opportunity_id}/plan": _fresh_opportunity(
         {"profile": "Matrix plan", "business_issues": ["growth"]}
     ),
-    "POST /api/v1/opportunities/{opportunity_id}/assignment": _fresh_opportunity(
-        lambda: {"employee_id": str(uuid.uuid4()), "reason": "matrix override"}
-    ),
+    "POST /api/v1/opportunities/{opportunity_id}/assignment": _reassign,
     "POST /api/v1/opportunities/recommended-solutions:batch-get": _body(
         lambda m: {"opportunity_ids": [m.ids["opportunity_id"]]}
     ),

@@ -20,8 +20,9 @@ singleton, a delete) gets its own fresh record, made inside the cell, so the
 cells do not depend on each other or on their order. Creates are scoped to
 the caller's own unit (`own_unit`); creating in the rep's team from outside
 it is a table of its own (`REACH`). A record named in a *body* that the caller
-may not see is as unknown as one that does not exist: 422 (404 where the
-service looks it up as the target, e.g. the resource of a resource request).
+may not see is as unknown as one that does not exist: 422 (issue 16: the
+resource of a resource request too, and a unit or organisation path of another
+organisation named by its admin).
 
 Some routes answer 200 to everyone and filter inside the answer (batch reads,
 bulk imports); `OBSERVE` turns such an answer into what the caller got: 404
@@ -197,7 +198,8 @@ EXPECTED: dict[str, dict] = {
     "GET /api/v1/stage-policies": ALL,
     "POST /api/v1/stage-policies": ADMINS_CREATE,  # the group admin's for the rep's organisation
     "GET /api/v1/stage-policies/default": ALL,
-    "GET /api/v1/stage-policies/effective": ALL,
+    # For the rep's team: another organisation's policies are not its admin's to read (issue 16).
+    "GET /api/v1/stage-policies/effective": {**ALL, "other_org_admin": 404},
     "GET /api/v1/stage-policies/{policy_id}": {
         **ALL,
         "other_org_admin": 404,
@@ -223,7 +225,7 @@ EXPECTED: dict[str, dict] = {
     "GET /api/v1/accounts/{account_id}/contacts/{contact_id}": SEES,
     "PATCH /api/v1/accounts/{account_id}/contacts/{contact_id}": SEES,
     "GET /api/v1/accounts/{account_id}/relationships": SEES,
-    "PUT /api/v1/accounts/{account_id}/relationships": SEES,  # a new employee's relationship each
+    "PUT /api/v1/accounts/{account_id}/relationships": SEES,  # the rep's relationship, replaced each time
     "GET /api/v1/accounts/{account_id}/influence-lines": SEES,
     "POST /api/v1/accounts/{account_id}/influence-lines": visible(201),  # between two fresh contacts
     "GET /api/v1/accounts/{account_id}/relationship-map": SEES,
@@ -274,8 +276,9 @@ EXPECTED: dict[str, dict] = {
     "GET /api/v1/resources/{resource_id}": SEES,
     "PATCH /api/v1/resources/{resource_id}": SEES,
     "GET /api/v1/resource-requests": ALL,
-    # For an organisation-wide resource of another rep of the rep's organisation.
-    "POST /api/v1/resource-requests": {**EMPLOYEES_CREATE, "other_org_admin": 404},
+    # For an organisation-wide resource of another rep of the rep's organisation; one the caller
+    # may not see is an unknown reference in the body (issue 16).
+    "POST /api/v1/resource-requests": {**EMPLOYEES_CREATE, "other_org_admin": 422},
     "GET /api/v1/resource-requests/{request_id}": SEES,
     # A fresh request for the rep's resource (by another rep of the organisation).
     "POST /api/v1/resource-requests/{request_id}/approve": DECIDES,
@@ -482,12 +485,13 @@ REACH: dict[str, dict[str, Any]] = {
         "manager_elsewhere": REFUSED,
         "other_org_admin": REFUSED,
     },
-    "POST /api/v1/employees": {"org_admin": 201, "other_org_admin": 403},
+    # A unit or organisation of another organisation is no unit its admin may see (issue 16): 422.
+    "POST /api/v1/employees": {"org_admin": 201, "other_org_admin": 422},
     "POST /api/v1/employees:bulk-upsert": {"org_admin": 200, "other_org_admin": REFUSED},
-    "POST /api/v1/org-units": {"org_admin": 201, "other_org_admin": 403},
+    "POST /api/v1/org-units": {"org_admin": 201, "other_org_admin": 422},
     "POST /api/v1/org-units:bulk-upsert": {"org_admin": 200, "other_org_admin": REFUSED},
     "POST /api/v1/api-keys": {"org_admin": 201, "other_org_admin": 403},
-    "POST /api/v1/stage-policies": {"org_admin": 201, "other_org_admin": 403},
+    "POST /api/v1/stage-policies": {"org_admin": 201, "other_org_admin": 422},
     "PUT /api/v1/accounts/segmentation-policy": {"org_admin": 200, "other_org_admin": 403},
     # About the rep's deal: one the caller may not see is unknown to them.
     "POST /api/v1/support-requests": {

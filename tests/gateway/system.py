@@ -14,7 +14,7 @@ import httpx
 
 from tests.e2e.system import RunningSystem, free_base_port, start_sanlun_up, stop, wait_until_up
 from tests.gateway.conftest import migrate_gateway
-from tests.support import auth
+from tests.support import auth, ensure_org_unit_sync
 
 # Fuzzing and the matrix send hundreds of requests per principal in seconds,
 # and the matrix hundreds of refused credentials from this one address (the
@@ -65,6 +65,10 @@ def new_cast(gateway: httpx.Client) -> Cast:
     org, other_org = f"/group/org{tag}", f"/group/far{tag}"
     team, other_team = f"{org}/team-1", f"{org}/team-2"
     group_admin = auth(org_unit="/group", roles=("group_admin",))
+    # Every unit of the cast exists: employees live only in existing units (issue 16).
+    # External ids as the matrix's `_org_unit` gives them (tests/e2e/matrix_support.py).
+    for unit in (team, other_team, other_org):
+        ensure_org_unit_sync(gateway, unit, headers=group_admin, external_prefix="matrix")
     employee = gateway.post(
         "/api/v1/employees",
         headers=group_admin,
