@@ -29,7 +29,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from tests.e2e.system import RunningSystem
-from tests.support import auth
+from tests.support import auth, ensure_org_unit_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -181,6 +181,7 @@ def example_cast(system: RunningSystem) -> tuple[dict[str, dict[str, str]], dict
     team = f"{EXAMPLE_ORG}/team-1"
     group_admin = auth(org_unit=EXAMPLE_ORG, roles=("group_admin",))
     with httpx.Client(base_url=system.url("gateway"), timeout=15) as gateway:
+        ensure_org_unit_sync(gateway, team)  # employees live only in existing units (issue 16)
         rep_id = _created(
             gateway.post(
                 "/api/v1/employees",

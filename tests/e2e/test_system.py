@@ -23,7 +23,7 @@ from tests.e2e.system import (
     stop,
     wait_until_up,
 )
-from tests.support import auth
+from tests.support import auth, ensure_org_unit_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +75,7 @@ def system(committed_database_url: str) -> Iterator[RunningSystem]:
 @pytest.fixture(scope="module")
 def gateway(system: RunningSystem) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=system.url("gateway"), timeout=10) as client:
+        ensure_org_unit_sync(client, new_employee()["org_unit_path"])  # employees live only in existing units
         yield client
 
 

@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support import auth
+from tests.support import auth, ensure_org_unit_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,7 @@ class Rep:
     def __init__(self, gateway: httpx.Client) -> None:
         tag = uuid.uuid4().hex[:6]
         self.org, self.team = f"/group/ws{tag}", f"/group/ws{tag}/team-1"
+        ensure_org_unit_sync(gateway, self.team, headers=GROUP_ADMIN)  # employees live only in existing units
         made = gateway.post(
             "/api/v1/employees",
             headers=GROUP_ADMIN,
@@ -78,6 +79,9 @@ def test_l1_shows_newly_assigned_deals_with_their_recommended_solutions(gateway)
             json={
                 "name": "Won before",
                 "stage": "won",
+                # History entered after the fact: created won past the stage gates (issue 16).
+                "force": True,
+                "reason": "Won before the rep's time; entered for the history.",
                 "closed_on": day(-20),
                 "industry": industry,
                 "solution_ids": [solution["id"]],
