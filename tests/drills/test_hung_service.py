@@ -18,7 +18,7 @@ import pytest
 from tests.drills.support import kill, load, new_tag, percentile, report, statuses, success_rate, wait_until
 from tests.e2e.system import RunningSystem
 from tests.gateway.system import running_system
-from tests.support import auth
+from tests.support import auth, ensure_org_unit_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +46,7 @@ def test_a_hung_service_does_not_slow_calls_to_the_others(system: RunningSystem)
     rep = auth(employee=uuid.uuid4(), org_unit=f"/group/hung{tag}/team-1", roles=("rep",))
     gateway = system.url("gateway")
     with httpx.Client(base_url=gateway, timeout=10) as client:
+        ensure_org_unit_sync(client, f"/group/hung{tag}/team-1")  # employees live only in existing units (issue 16)
         created = client.post(
             "/api/v1/employees",
             headers=admin,
