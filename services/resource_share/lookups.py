@@ -21,10 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.errors import Unprocessable, UpstreamUnavailable
 from sanlun.kernel.peers import PEER_ERRORS, Peers
+from sanlun.kernel.references import unknown_reference
 from services.resource_share.people import repository as people
 
-CODE = "unknown_reference"
-DETAIL = "The request names records that do not exist or that you may not see."
 MESSAGES = {
     "opportunity": "no opportunity with this id that you may see",
     "resource": "no resource with this id that you may see",
@@ -34,7 +33,7 @@ MESSAGES = {
 
 def unknown(kind: str, loc: list[Any]) -> Unprocessable:
     """The one answer for a reference not found, whether it does not exist or is hidden."""
-    return Unprocessable(DETAIL, code=CODE, errors=[{"loc": loc, "msg": MESSAGES[kind]}])
+    return unknown_reference([{"loc": loc, "msg": MESSAGES[kind]}])
 
 
 async def check_opportunity(peers: Peers, opportunity_id: uuid.UUID | None, loc: list[Any]) -> None:

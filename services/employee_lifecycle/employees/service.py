@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel import references
 from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.errors import Conflict, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish
@@ -35,9 +36,8 @@ def employee_event(event_type: str, employee: Employee) -> Event:
 
 # Issue 16: a reference in a body that does not exist and one the caller may
 # not see get the same 422 (same code, detail, message and loc), so a body is
-# no oracle for other organisations' records.
-UNKNOWN_REFERENCE = "unknown_reference"
-UNKNOWN_REFERENCE_DETAIL = "The request names records that do not exist or that you may not see."
+# no oracle for other organisations' records (sanlun.kernel.references).
+UNKNOWN_REFERENCE, UNKNOWN_REFERENCE_DETAIL = references.CODE, references.DETAIL
 NO_SUCH_EMPLOYEE = "no employee with this id that you may see"
 NO_SUCH_EMPLOYEE_EXTERNAL = "no employee with this external id that you may see"
 NO_SUCH_UNIT = "no org unit at this path that you may see"
@@ -47,9 +47,7 @@ CROSS_ORGANISATION_MSG = "in another organisation: only a group admin may set a 
 
 
 def unknown_reference(*locs: list[str | int], msg: str) -> Unprocessable:
-    return Unprocessable(
-        UNKNOWN_REFERENCE_DETAIL, code=UNKNOWN_REFERENCE, errors=[{"loc": loc, "msg": msg} for loc in locs]
-    )
+    return references.unknown_reference({"loc": loc, "msg": msg} for loc in locs)
 
 
 def organisation_of(path: str) -> str:

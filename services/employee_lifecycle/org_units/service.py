@@ -8,11 +8,7 @@ from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish, publish_many
-from services.employee_lifecycle.employees.service import (
-    UNKNOWN_REFERENCE,
-    UNKNOWN_REFERENCE_DETAIL,
-    employee_event,
-)
+from services.employee_lifecycle.employees.service import employee_event, unknown_reference
 from services.employee_lifecycle.org_units import repository
 from services.employee_lifecycle.org_units.models import OrgUnit
 from services.employee_lifecycle.org_units.schemas import (
@@ -49,11 +45,7 @@ async def _parent(
         return await repository.get(session, parent_id)
     parent = await repository.get_visible(session, principal, parent_id)
     if parent is None:
-        raise Unprocessable(
-            UNKNOWN_REFERENCE_DETAIL,
-            code=UNKNOWN_REFERENCE,
-            errors=[{"loc": ["body", "parent_id"], "msg": "no org unit with this id that you may see"}],
-        )
+        raise unknown_reference(["body", "parent_id"], msg="no org unit with this id that you may see")
     return parent
 
 

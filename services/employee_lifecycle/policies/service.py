@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, normalise_path, require_roles
 from sanlun.kernel.errors import NotFound, Unprocessable
+from sanlun.kernel.references import unknown_reference
 from services.employee_lifecycle.domain.lifecycle import DEFAULT_CONFIRM_AFTER_DAYS
 from services.employee_lifecycle.domain.policy import (
     DEFAULT_POLICY,
@@ -75,10 +76,8 @@ async def create(*, session: AsyncSession, principal: Principal, data: PolicyWri
     if not (principal.has("group_admin") or org == principal.organization_path) or not (
         await repository.organisation_unit_visible(session, principal, org)
     ):
-        raise Unprocessable(
-            "The request names records that do not exist or that you may not see.",
-            code="unknown_reference",
-            errors=[{"loc": ["body", "organization_path"], "msg": "no organisation at this path that you may see"}],
+        raise unknown_reference(
+            [{"loc": ["body", "organization_path"], "msg": "no organisation at this path that you may see"}]
         )
     document = data.model_dump(exclude={"organization_path", "name"})
     errors = validate_policy(document)

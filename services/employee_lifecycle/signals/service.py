@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, require_roles
 from sanlun.kernel.clock import session_clock
-from sanlun.kernel.errors import NotFound, Unprocessable
+from sanlun.kernel.errors import NotFound
+from sanlun.kernel.references import unknown_reference
 from services.employee_lifecycle.employees import repository as employees_repository
-from services.employee_lifecycle.employees.service import UNKNOWN_REFERENCE, UNKNOWN_REFERENCE_DETAIL
 from services.employee_lifecycle.policies.service import policies_for
 from services.employee_lifecycle.signals import repository
 from services.employee_lifecycle.signals.models import (
@@ -39,7 +39,7 @@ async def backfill(*, session: AsyncSession, principal: Principal, data: Backfil
     ]
     if errors:
         # Unknown and invisible alike (issue 16): the same answer, nothing stored.
-        raise Unprocessable(UNKNOWN_REFERENCE_DETAIL, code=UNKNOWN_REFERENCE, errors=errors[:50])
+        raise unknown_reference(errors[:50])
     rows = []
     for f in data.facts:
         row = f.model_dump(exclude={"amount"})

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal, can_see, require_roles
 from sanlun.kernel.bulk import BulkRow, run_bulk_upsert
 from sanlun.kernel.peers import Peers
+from sanlun.kernel.references import CODE as UNKNOWN_REFERENCE
 from services.key_account.accounts import references, repository
 from services.key_account.accounts.schemas import (
     AccountBulkReport,
@@ -54,7 +55,7 @@ async def _check_owners(principal: Principal, peers: Peers, outcomes: list[RowOu
     unseen = {r.loc[0] for r in await refs.unseen(principal=principal, peers=peers)}
     for out in outcomes:
         if out.index in unseen:
-            out.error("owner_id", references.MESSAGES["employee"], references.CODE)
+            out.error("owner_id", references.MESSAGES["employee"], UNKNOWN_REFERENCE)
 
 
 async def _upsert(

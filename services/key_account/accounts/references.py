@@ -37,13 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sanlun.kernel.auth import Principal
-from sanlun.kernel.errors import Unprocessable, UpstreamUnavailable
+from sanlun.kernel.errors import Unprocessable
 from sanlun.kernel.peers import Peers
-
-EMPLOYEES_SERVICE = "employee_lifecycle"
-EMPLOYEES_PATH = "/api/v1/employees/stages:batch-get"
-CODE = "unknown_reference"
-DETAIL = "The request names records that do not exist or that you may not see."
+from sanlun.kernel.references import hidden_employees, unknown_reference
 
 MESSAGES = {
     "employee": "no employee with this id that you may see",
@@ -93,19 +89,4 @@ class Refs:
 
 def problem(unseen: Iterable[Ref]) -> Unprocessable:
     """The one answer for references not found, whether they do not exist or are hidden."""
-    return Unprocessable(DETAIL, code=CODE, errors=[r.error() for r in unseen])
-
-
-async def hidden_employees(peers: Peers, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Of `ids`, those the lifecycle service does not show the caller (unknown or not theirs to see)."""
-    if not ids:
-        return set()
-    answers = await peers.post_batches(EMPLOYEES_SERVICE, EMPLOYEES_PATH, list(ids), field="employee_ids")
-    try:
-        shown = {uuid.UUID(str(item["employee_id"])) for answer in answers for item in answer["items"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UpstreamUnavailable(
-            "The employee lifecycle service answered in an unexpected shape.", service=EMPLOYEES_SERVICE
-        ) from exc
-    # Only the ids it showed count as seen: one neither shown nor in `not_found` is not trusted.
-    return set(ids) - shown
+    return unknown_reference(r.error() for r in unseen)

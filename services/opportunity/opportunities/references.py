@@ -39,15 +39,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal
-from sanlun.kernel.errors import Unprocessable, UpstreamUnavailable
+from sanlun.kernel.errors import Unprocessable
 from sanlun.kernel.peers import Peers, gather_limited, ok_json
+from sanlun.kernel.references import hidden_employees, unknown_reference
 from services.opportunity.opportunities import repository
 
-EMPLOYEES_SERVICE = "employee_lifecycle"
-EMPLOYEES_PATH = "/api/v1/employees/stages:batch-get"
 ACCOUNTS_SERVICE = "key_account"
 PEER_CONCURRENCY = 8
-CODE = "unknown_reference"
 
 MESSAGES = {
     "employee": "no employee with this id that you may see",
@@ -94,11 +92,7 @@ class Refs:
 
 def problem(unseen: list[Ref]) -> Unprocessable:
     """The one answer for references not found, whether they do not exist or are hidden."""
-    return Unprocessable(
-        "The request names records that do not exist or that you may not see.",
-        code=CODE,
-        errors=[r.error() for r in unseen],
-    )
+    return unknown_reference(r.error() for r in unseen)
 
 
 async def unseen(*, session: AsyncSession, principal: Principal, peers: Peers, refs: Refs) -> list[Ref]:
@@ -114,14 +108,14 @@ async def unseen(*, session: AsyncSession, principal: Principal, peers: Peers, r
     solutions = list(dict.fromkeys(r.id for r in refs.items if r.kind == "solution"))
     # The database first (one session, one statement at a time), then both peers at once.
     unknown_solutions = set(await repository.unknown_solutions(session, solutions))
-    hidden_employees, hidden_accounts, hidden_contacts = await asyncio.gather(
-        _hidden_employees(peers, employees), _hidden_accounts(peers, accounts), _hidden_contacts(peers, contacts)
+    hidden_people, hidden_accounts, hidden_contacts = await asyncio.gather(
+        hidden_employees(peers, employees), _hidden_accounts(peers, accounts), _hidden_contacts(peers, contacts)
     )
 
     def seen(r: Ref) -> bool:
         match r.kind:
             case "employee":
-                return r.id == own or r.id not in hidden_employees
+                return r.id == own or r.id not in hidden_people
             case "account":
                 return r.id not in hidden_accounts
             case "contact":
@@ -137,20 +131,6 @@ async def check(*, session: AsyncSession, principal: Principal, peers: Peers, re
     """422 `unknown_reference` naming every reference the caller may not see."""
     if missing := await unseen(session=session, principal=principal, peers=peers, refs=refs):
         raise problem(missing)
-
-
-async def _hidden_employees(peers: Peers, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    if not ids:
-        return set()
-    answers = await peers.post_batches(EMPLOYEES_SERVICE, EMPLOYEES_PATH, ids, field="employee_ids")
-    try:
-        found = {uuid.UUID(str(item["employee_id"])) for answer in answers for item in answer["items"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UpstreamUnavailable(
-            "The employee lifecycle service answered in an unexpected shape.", service=EMPLOYEES_SERVICE
-        ) from exc
-    # Only ids it showed count as seen: an id neither shown nor listed in `not_found` is not trusted.
-    return set(ids) - found
 
 
 async def _visible(peers: Peers, path: str) -> bool:

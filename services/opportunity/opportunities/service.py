@@ -13,6 +13,7 @@ from sanlun.kernel.db import utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
 from sanlun.kernel.peers import Peers
+from sanlun.kernel.references import CODE as UNKNOWN_REFERENCE
 from services.opportunity.domain import gates
 from services.opportunity.domain.stages import (
     CLOSED_STAGES,
@@ -487,7 +488,7 @@ async def _bulk_upsert(
         checks.append((row, fresh, current))
     # One check of every record the batch names (one call per peer), then the gates.
     for ref in await references.unseen(session=session, principal=principal, peers=peers, refs=refs):
-        problems_of.setdefault(int(ref.loc[2]), []).append({**ref.error(), "code": references.CODE})
+        problems_of.setdefault(int(ref.loc[2]), []).append({**ref.error(), "code": UNKNOWN_REFERENCE})
     if not principal.has(*HISTORY_ROLES):
         ok = [c for c in checks if c[0].index not in problems_of]
         for index, errors in (await _bulk_gate_problems(session, ok)).items():
