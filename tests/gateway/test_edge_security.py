@@ -25,7 +25,7 @@ def assert_secure(response, cache_control: str = "no-store") -> None:
 
 async def test_every_kind_of_answer_carries_the_security_headers(start_gateway, employee_service, silent):
     gw = await start_gateway(
-        employee_lifecycle=employee_service, key_account=silent.url, proxy_read_timeout_get_seconds=0.3
+        employee_lifecycle=employee_service, key_account=silent.url, proxy_read_timeout_get_seconds=1.0
     )
     answers = {
         # proxied from a service that sets the same headers itself: once each
