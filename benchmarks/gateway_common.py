@@ -50,12 +50,21 @@ class Processes:
     services: dict[str, str] = field(default_factory=dict)  # name -> url
     gateways: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
+    logs: Path | None = None  # each process's output, removed on exit
 
 
 @contextmanager
-def system(database_url: str, gateways: dict[str, dict[str, str]]) -> Iterator[Processes]:
+def system(
+    database_url: str,
+    gateways: dict[str, dict[str, str]],
+    *,
+    env: dict[str, str] | None = None,
+    as_sanlun_up: bool = False,
+) -> Iterator[Processes]:
     """Migrate every schema, start the four services and the named gateways
-    (each with its own extra environment), stop them all on exit."""
+    (each with its own extra environment), stop them all on exit. `env` is
+    added to every process's environment; `as_sanlun_up` starts each one with
+    the command line `sanlun up` gives it (`sanlun_up_argv`)."""
     from gateway.app import MIGRATIONS_DIR
     from sanlun.kernel.migrations import upgrade
     from sanlun.topology import SERVICES
@@ -65,7 +74,7 @@ def system(database_url: str, gateways: dict[str, dict[str, str]]) -> Iterator[P
     upgrade(MIGRATIONS_DIR, "gateway", database_url)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ports = {spec.name: free_port() for spec in SERVICES}
-    env = {
+    base_env = {
         **os.environ,
         "SANLUN_DATABASE_URL": database_url,
         "SANLUN_ENVIRONMENT": "test",
@@ -74,18 +83,27 @@ def system(database_url: str, gateways: dict[str, dict[str, str]]) -> Iterator[P
         "SANLUN_SERVICE_SECRET": SERVICE_SECRET,
         "SANLUN_DISPATCHER_ENABLED": "false",
         **{f"SANLUN_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
+        **(env or {}),
     }
     logs = Path(tempfile.mkdtemp(prefix="sanlun-bench-"))
     children: list[subprocess.Popen[bytes]] = []
-    out = Processes()
+    out = Processes(logs=logs)
     try:
         for spec in SERVICES:
-            children.append(_start(spec.app_factory, ports[spec.name], env, logs / f"{spec.name}.log"))
+            named = spec.name if as_sanlun_up else None
+            children.append(
+                _start(spec.app_factory, ports[spec.name], base_env, logs / f"{spec.name}.log", sanlun_up_name=named)
+            )
             out.services[spec.name] = f"http://127.0.0.1:{ports[spec.name]}"
             out.pids[spec.name] = children[-1].pid
         for name, extra in gateways.items():
             port = free_port()
-            children.append(_start("gateway.app:create_app", port, {**env, **extra}, logs / f"{name}.log"))
+            named = name if as_sanlun_up else None
+            children.append(
+                _start(
+                    "gateway.app:create_app", port, {**base_env, **extra}, logs / f"{name}.log", sanlun_up_name=named
+                )
+            )
             out.gateways[name] = f"http://127.0.0.1:{port}"
             out.pids[name] = children[-1].pid
         for url in [*out.services.values(), *out.gateways.values()]:
@@ -102,21 +120,40 @@ def system(database_url: str, gateways: dict[str, dict[str, str]]) -> Iterator[P
         shutil.rmtree(logs, ignore_errors=True)
 
 
-def _start(factory: str, port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def sanlun_up_argv(name: str, factory: str, port: int) -> list[str]:
+    """The command line `sanlun up` starts process `name` with (its uvicorn
+    flags: loop, HTTP parser, lifespan, headers, log config), asked of the
+    supervisor itself so a benchmark follows it. The child watches this
+    process as its supervisor: it gets SIGTERM when this process dies."""
+    from sanlun.supervisor import ProcessSpec, Supervisor
+
+    return Supervisor([], host="127.0.0.1", env={}).command(ProcessSpec(name, factory, port))
+
+
+def _start(
+    factory: str, port: int, env: dict[str, str], log_path: Path, *, sanlun_up_name: str | None = None
+) -> subprocess.Popen[bytes]:
+    """uvicorn serving `factory` on `port`; with `sanlun_up_name`, started as
+    `sanlun up` starts that process (`sanlun_up_argv`)."""
+    argv = (
+        sanlun_up_argv(sanlun_up_name, factory, port)
+        if sanlun_up_name
+        else [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
+    )
     with log_path.open("wb") as log:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                factory,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
+            argv,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -167,13 +204,15 @@ def ensure_org_unit(base: str, authorization: str, path: str) -> None:
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    import psutil
+    """User + system CPU seconds of each process so far (Linux /proc)."""
+    return {name: process_cpu_seconds(pid) for name, pid in pids.items()}
 
-    out = {}
-    for name, pid in pids.items():
-        times = psutil.Process(pid).cpu_times()
-        out[name] = float(times.user + times.system)
-    return out
+
+def process_cpu_seconds(pid: int) -> float:
+    # /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks;
+    # the command name (field 2, in parentheses) may itself hold spaces.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_load(plan: list[dict], concurrency: int) -> dict:
