@@ -10,8 +10,8 @@ class Settings(ServiceSettings):
 
     port: int = 8000
     # The gateway's own schema holds API keys and rate-limit buckets: a small pool.
-    db_pool_size: int = 5
-    db_max_overflow: int = 5
+    db_pool_size: int = 10
+    db_max_overflow: int = 0
     # Calls to the services (the proxy path). Each service has its own
     # connection pool and bulkhead, so one hung service cannot slow the calls
     # to the others.

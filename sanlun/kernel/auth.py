@@ -234,6 +234,55 @@ def path_within(column: Any, prefix: str) -> ColumnElement[bool]:
     return or_(column == prefix, column.like(escaped + "/%", escape="\\"))
 
 
+@dataclass(frozen=True, slots=True)
+class VisibilityShape:
+    """What a principal's visibility depends on, without who they are: every
+    rep has the same shape, so a statement built for one shape serves them
+    all with the employee id as a bound parameter (`EMPLOYEE_PARAM`)."""
+
+    everything: bool = False
+    employee: bool = False  # owns or is a member: `owner = :employee OR member`
+    within: str | None = None  # an org unit seen whole (manager, org admin)
+
+
+EMPLOYEE_PARAM = "principal_employee_id"
+
+
+def visibility_shape(principal: Principal) -> VisibilityShape:
+    if principal.has("group_admin"):
+        return VisibilityShape(everything=True)
+    within = None
+    if principal.has("org_admin", "integrator"):
+        within = principal.organization_path
+    elif principal.has("manager"):
+        within = principal.org_unit_path
+    return VisibilityShape(employee=principal.employee_id is not None, within=within)
+
+
+def shaped_visibility(
+    shape: VisibilityShape,
+    *,
+    employee: Any,
+    owner_column: Any,
+    org_unit_column: Any,
+    member_clause: ColumnElement[bool] | None = None,
+) -> ColumnElement[bool]:
+    """`visibility_clause` for a shape: `employee` is the employee id or a
+    bound parameter standing for it."""
+    if shape.everything:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if shape.employee:
+        clauses.append(owner_column == employee)
+        if member_clause is not None:
+            clauses.append(member_clause)
+    if shape.within is not None:
+        clauses.append(path_within(org_unit_column, shape.within))
+    if not clauses:
+        return false()
+    return or_(*clauses)
+
+
 def visibility_clause(
     principal: Principal,
     *,
@@ -247,21 +296,13 @@ def visibility_clause(
     owned under their org unit; an org admin (and an integrator) their
     organisation; a group admin everything.
     """
-    if principal.has("group_admin"):
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    employee_id = principal.employee_id
-    if employee_id is not None:
-        clauses.append(owner_column == employee_id)
-        if member_clause is not None:
-            clauses.append(member_clause)
-    if principal.has("org_admin", "integrator"):
-        clauses.append(path_within(org_unit_column, principal.organization_path))
-    elif principal.has("manager"):
-        clauses.append(path_within(org_unit_column, principal.org_unit_path))
-    if not clauses:
-        return false()
-    return or_(*clauses)
+    return shaped_visibility(
+        visibility_shape(principal),
+        employee=principal.employee_id,
+        owner_column=owner_column,
+        org_unit_column=org_unit_column,
+        member_clause=member_clause,
+    )
 
 
 WIDENING_ROLES = ("manager", "org_admin", "integrator", "group_admin")

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, cast
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import CursorResult, DateTime, Integer, MetaData, Result, Uuid, event, func
 from sqlalchemy.exc import DisconnectionError
@@ -89,12 +90,14 @@ class Database:
             event.listen(engine.sync_engine, "checkout", _replace_closed_connection)
         self.engine = engine
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._bound: AsyncConnection | None = None
         # Set by the app factory: lets `sanlun.kernel.events.publish` find the outbox.
         self.session_info: dict[str, object] = {}
 
     def bind_to(self, connection: AsyncConnection) -> None:
         """Tests: run every session inside `connection`'s outer transaction,
         so a test's writes roll back when it ends."""
+        self._bound = connection
         self._sessions = async_sessionmaker(
             connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
         )
@@ -103,6 +106,20 @@ class Database:
         session = self._sessions()
         session.info.update(self.session_info)
         return session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for a read-only request, outside any transaction
+        (no BEGIN or COMMIT round trips): run `sanlun.kernel.reads.Prebuilt`
+        statements on it. Tests that `bind_to` a connection read through it,
+        and see their own uncommitted rows."""
+        if self._bound is not None:
+            raw = await self._bound.get_raw_connection()
+            yield cast(asyncpg.Connection, raw.driver_connection)
+            return
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            yield cast(asyncpg.Connection, raw.driver_connection)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -16,6 +16,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -60,6 +61,8 @@ def _jsonable(value: Any) -> Any:
         return {"d": value.isoformat()}
     if isinstance(value, uuid.UUID):
         return {"u": str(value)}
+    if isinstance(value, Decimal):
+        return {"n": str(value)}
     return value
 
 
@@ -71,6 +74,8 @@ def _from_jsonable(value: Any) -> Any:
             return dt.date.fromisoformat(value["d"])
         if "u" in value:
             return uuid.UUID(value["u"])
+        if "n" in value:
+            return Decimal(value["n"])
     return value
 
 

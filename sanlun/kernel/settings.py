@@ -38,8 +38,12 @@ class ProcessSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     database_url: str = DEFAULT_DATABASE_URL
+    # A fixed pool: under more concurrent requests than connections they wait
+    # for one. Overflow connections are closed when returned, so a sustained
+    # load above the pool size opened (TLS attempt, type introspection) and
+    # closed a connection per request.
     db_pool_size: int = 10
-    db_max_overflow: int = 10
+    db_max_overflow: int = 0
     # Seconds a new database connection may take before the request answers 503.
     db_connect_timeout_seconds: float = 5.0
     # A round trip on every pool checkout; without it a connection the server

@@ -13,6 +13,7 @@ from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
     Forbidden,
+    InvalidCursor,
     NotFound,
     PreconditionFailed,
     Unauthorized,
@@ -21,13 +22,14 @@ from sanlun.kernel.errors import (
     UpstreamUnavailable,
     problem_responses,
 )
-from sanlun.kernel.etag import check_if_match, set_etag
+from sanlun.kernel.etag import check_if_match, etag_of, set_etag
 from sanlun.kernel.event_routes import ServicePrincipal
-from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.pagination import CursorCodec, Page, Pagination, fingerprint, paginate
 from sanlun.kernel.peers import PeersDep
+from sanlun.kernel.reads import json_response
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.domain.stages import Stage
-from services.opportunity.opportunities import repository, service
+from services.opportunity.opportunities import reads, repository, service
 from services.opportunity.opportunities.models import Opportunity, StageChange
 from services.opportunity.opportunities.schemas import (
     OpportunityBulkUpsert,
@@ -76,7 +78,6 @@ async def _one(session: DbSession, opportunity: Opportunity) -> OpportunityRead:
 )
 async def list_opportunities(
     request: Request,
-    session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
     owner_id: Annotated[uuid.UUID | None, Query(description="Only this owner's opportunities.")] = None,
@@ -124,7 +125,7 @@ async def list_opportunities(
             )
         ),
     ] = "created_at",
-) -> Page[OpportunityRead]:
+) -> Response:
     for value, name in ((close_from, "close_from"), (close_to, "close_to"), (closed_from, "closed_from")):
         check_as_of(value, name)
     check_as_of(closed_to, "closed_to")
@@ -138,33 +139,50 @@ async def list_opportunities(
                 f"{name} is below its lower bound.",
                 errors=[{"loc": ["query", name], "msg": "must not be below the lower bound"}],
             )
-    stmt = repository.list_statement(
-        principal,
-        owner_id=owner_id,
-        team_member_id=team_member_id,
-        unassigned=unassigned,
-        stages=stage or (),
-        account_id=account_id,
-        org_unit=org_unit,
-        close_from=close_from,
-        close_to=close_to,
-        closed_from=closed_from,
-        closed_to=closed_to,
-        amount_min=amount_min,
-        amount_max=amount_max,
-        solution_id=solution_id,
-        industry=industry,
-        origin_type=origin_type,
-        origin_id=origin_id,
-        assigned_since=assigned_since,
-        sort=sort.lstrip("-"),
-    )
-    column = repository.SORTS[sort.lstrip("-")]
-    rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(column, Opportunity.id), params=page, descending=sort.startswith("-")
-    )
-    teams = await repository.teams(session, [r.id for r in rows])
-    return Page[OpportunityRead](items=[read_model(r, teams[r.id]) for r in rows], next_cursor=next_cursor)
+    filters = {
+        name: value
+        for name, value in (
+            ("owner_id", owner_id),
+            ("team_member_id", team_member_id),
+            ("stages", [s.value for s in stage] if stage else None),
+            ("account_id", account_id),
+            ("close_from", close_from),
+            ("close_to", close_to),
+            ("closed_from", closed_from),
+            ("closed_to", closed_to),
+            ("amount_min", amount_min),
+            ("amount_max", amount_max),
+            ("solution_id", solution_id),
+            ("industry", industry or None),
+            ("origin_type", origin_type or None),
+            ("origin_id", origin_id or None),
+            ("assigned_since", assigned_since),
+        )
+        if value is not None
+    }
+    key = sort.lstrip("-")
+    codec: CursorCodec = request.app.state.cursor_codec
+    query = fingerprint(request)
+    after = codec.decode(query, page.cursor) if page.cursor else None
+    if after is not None and len(after) != 2:
+        raise InvalidCursor("The cursor belongs to another query; start again without it.")
+    async with request.app.state.db.read() as conn:
+        items = await reads.list_page(
+            conn,
+            principal,
+            filters=filters,
+            unassigned=unassigned,
+            org_unit=org_unit or None,
+            sort=key,
+            descending=sort.startswith("-"),
+            after=after,
+            limit=page.limit + 1,
+        )
+    next_cursor = None
+    if len(items) > page.limit:
+        items = items[: page.limit]
+        next_cursor = codec.encode(query, reads.sort_key(items[-1], key))
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.post(
@@ -219,12 +237,12 @@ deprecated_alias(router, alias="/bulk-upsert", of=":bulk-upsert")
     response_model=OpportunityRead,
     responses=problem_responses(NotFound),
 )
-async def get_opportunity(
-    opportunity_id: OpportunityId, response: Response, session: DbSession, principal: CurrentPrincipal
-) -> OpportunityRead:
-    opportunity = await service.get(session=session, principal=principal, opportunity_id=opportunity_id)
-    set_etag(response, opportunity.version)
-    return await _one(session, opportunity)
+async def get_opportunity(opportunity_id: OpportunityId, request: Request, principal: CurrentPrincipal) -> Response:
+    async with request.app.state.db.read() as conn:
+        opportunity = await reads.get_visible(conn, principal, opportunity_id)
+    if opportunity is None:
+        raise NotFound(f"Opportunity {opportunity_id} was not found.")
+    return json_response(opportunity, headers={"ETag": etag_of(opportunity["version"])})
 
 
 @router.patch(
