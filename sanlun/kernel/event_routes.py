@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
@@ -78,80 +78,133 @@ class EventReceipt(BaseModel):
 
 def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler | Batched]) -> APIRouter:
     router = APIRouter(tags=["internal"], route_class=TransactionalRoute, include_in_schema=False)
+    # One statement for any number of events (arrays, not a VALUES row per
+    # event): built once, compiled once, and its RETURNING names the new ones.
+    received = (
+        sa.func.unnest(
+            sa.bindparam("ids", type_=ARRAY(sa.Uuid)),
+            sa.bindparam("types", type_=ARRAY(sa.String)),
+            sa.bindparam("sources", type_=ARRAY(sa.String)),
+        )
+        .table_valued("event_id", "type", "source")
+        .render_derived()
+    )
+    record = (
+        insert(inbox)
+        .from_select(
+            ["event_id", "type", "source", "received_at"],
+            sa.select(
+                received.c.event_id,
+                received.c.type,
+                received.c.source,
+                sa.bindparam("received_at", type_=sa.DateTime(timezone=True)),
+            ),
+        )
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
 
     async def first_seen(session: AsyncSession, events: list[CloudEvent]) -> set[uuid.UUID]:
         """Insert the inbox rows of `events` in one statement; the ids not seen before."""
-        rows = [
-            {"event_id": e.id, "type": e.type, "source": e.source, "received_at": utcnow()}
-            for e in {e.id: e for e in events}.values()
-        ]
-        inserted = await session.execute(
-            insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
-        )
-        return set(inserted.scalars())
+        unique = list({e.id: e for e in events}.values())
+        params = {
+            "ids": [e.id for e in unique],
+            "types": [e.type for e in unique],
+            "sources": [e.source for e in unique],
+            "received_at": utcnow(),
+        }
+        return set((await session.execute(record, params)).scalars())
 
-    async def consume(session: AsyncSession, event: CloudEvent) -> EventResult:
-        if not await first_seen(session, [event]):
-            return EventResult(id=event.id, status="duplicate")
-        handler = handlers.get(event.type)
-        if handler is None:
-            return EventResult(id=event.id, status="ignored")
+    Handler = EventHandler | Batched | None
+    Run = tuple[Handler, list[CloudEvent]]
+
+    def runs(batch: list[CloudEvent]) -> list[Run]:
+        """The batch in order, cut into runs: consecutive events of one
+        `Batched` handler, or of no handler; an event of a one-by-one handler
+        alone."""
+        cut: list[Run] = []
+        for event in batch:
+            handler = handlers.get(event.type)
+            if cut and (handler is None or isinstance(handler, Batched)) and cut[-1][0] == handler:
+                cut[-1][1].append(event)  # the same handle, or none
+            else:
+                cut.append((handler, [event]))
+        return cut
+
+    async def apply(session: AsyncSession, handler: Handler, events: list[CloudEvent]) -> list[EventResult]:
+        """One run: its inbox rows in one statement, then its handler on the
+        events not seen before."""
+        new = await first_seen(session, events)
+        done = "ignored" if handler is None else "processed"
+        fresh, results = [], []
+        for e in events:
+            if e.id in new:
+                new.discard(e.id)  # a repeat of an id inside the run is a duplicate
+                fresh.append(e)
+                results.append(EventResult(id=e.id, status=done))
+            else:
+                results.append(EventResult(id=e.id, status="duplicate"))
+        if not fresh or handler is None:
+            return results
         if isinstance(handler, Batched):
-            await handler.handle(session=session, events=[event])
+            await handler.handle(session=session, events=fresh)
         else:
-            await handler(session=session, event=event)
-        return EventResult(id=event.id, status="processed")
+            await handler(session=session, event=fresh[0])
+        return results
 
-    async def one(session: AsyncSession, event: CloudEvent) -> EventResult:
-        try:
-            async with session.begin_nested():
-                return await consume(session, event)
-        except Exception as exc:  # noqa: BLE001 - reported per event; the sender retries it
-            log.warning("event_failed", event_id=str(event.id), type=event.type, error=repr(exc))
-            return EventResult(id=event.id, status="failed", error=f"{type(exc).__name__}: {exc}"[:300])
+    async def in_savepoint(session: AsyncSession, handler: Handler, events: list[CloudEvent]) -> list[EventResult]:
+        async with session.begin_nested():
+            return await apply(session, handler, events)
 
-    async def run(session: AsyncSession, handler: Batched, events: list[CloudEvent]) -> list[EventResult]:
-        """A run of events for one batched handler: one inbox statement, one call."""
-        try:
-            async with session.begin_nested():
-                new = await first_seen(session, events)
-                fresh, results = [], []
-                for e in events:
-                    if e.id in new:
-                        new.discard(e.id)  # a repeat of an id inside the run is a duplicate
-                        fresh.append(e)
-                        results.append(EventResult(id=e.id, status="processed"))
-                    else:
-                        results.append(EventResult(id=e.id, status="duplicate"))
-                if fresh:
-                    await handler.handle(session=session, events=fresh)
-                return results
-        except Exception as exc:  # noqa: BLE001 - retried one by one below to find the culprit
-            log.info("event_run_retried_alone", events=len(events), error=repr(exc))
-            return [await one(session, e) for e in events]
+    async def one_by_one(session: AsyncSession, handler: Handler, events: list[CloudEvent]) -> list[EventResult]:
+        """Each event in a savepoint of its own: only the event that really
+        fails is reported `failed` (and leaves no inbox row: its redelivery
+        is new)."""
+        results: list[EventResult] = []
+        for event in events:
+            try:
+                results += await in_savepoint(session, handler, [event])
+            except Exception as exc:  # noqa: BLE001 - reported per event; the sender retries it
+                log.warning("event_failed", event_id=str(event.id), type=event.type, error=repr(exc))
+                results.append(EventResult(id=event.id, status="failed", error=f"{type(exc).__name__}: {exc}"[:300]))
+        return results
+
+    async def guarded(session: AsyncSession, handler: Handler, events: list[CloudEvent]) -> list[EventResult]:
+        """A run in a savepoint; if it fails, its events one by one."""
+        if len(events) > 1:
+            try:
+                return await in_savepoint(session, handler, events)
+            except Exception as exc:  # noqa: BLE001 - one by one below finds the culprit
+                log.info("event_run_retried_alone", events=len(events), error=repr(exc))
+        return await one_by_one(session, handler, events)
 
     @router.post("/internal/events", summary="Receive events from another service", response_model=EventReceipt)
     async def receive_events(
         events: CloudEvent | list[CloudEvent], session: DbSession, _: ServicePrincipal
     ) -> EventReceipt:
-        """One event (structured mode) or a batch. Each event's effect commits
-        with its inbox row or neither does: a failing event is rolled back to
-        its savepoint and reported `failed`, so the sender retries only it.
-        Consecutive events of a `Batched` handler are applied together."""
-        batch = events if isinstance(events, list) else [events]
+        """One event (structured mode) or a batch, applied in order. Each
+        event's effect commits with its inbox row or neither does.
+        Consecutive events of a `Batched` handler are applied together (one
+        inbox statement, one call), and so are consecutive events nobody
+        handles (recorded, `ignored`). The batch is first applied straight in
+        the request's transaction, without a savepoint; if an event fails,
+        that is rolled back and the batch applied again with a savepoint per
+        run (and per event in the run that failed), so a failing event is
+        reported `failed` and the sender retries only it."""
+        batch = runs(events if isinstance(events, list) else [events])
         results: list[EventResult] = []
-        i = 0
-        while i < len(batch):
-            handler = handlers.get(batch[i].type)
-            if not isinstance(handler, Batched):
-                results.append(await one(session, batch[i]))
-                i += 1
-                continue
-            j = i + 1
-            while j < len(batch) and handlers.get(batch[j].type) == handler:  # the same handle
-                j += 1
-            results += await run(session, handler, batch[i:j])
-            i = j
+        failed = 0
+        try:
+            for failed, (handler, run) in enumerate(batch):  # noqa: B007 - `failed` names the run that raised
+                results += await apply(session, handler, run)
+            return EventReceipt(results=results)
+        except Exception as exc:  # noqa: BLE001 - applied again below, in savepoints
+            log.info("event_batch_retried_in_savepoints", events=sum(len(r) for _, r in batch), error=repr(exc))
+            await session.rollback()
+        results = []
+        for i, (handler, run) in enumerate(batch):
+            # The run that failed goes one by one at once; the others may still go whole.
+            results += await (one_by_one if i == failed else guarded)(session, handler, run)
         return EventReceipt(results=results)
 
     return router

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pydantic_core
 import sqlalchemy as sa
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.clock import session_clock
@@ -73,6 +74,11 @@ STOP_GRACE_SECONDS = 1.0
 # the database refuses connections.
 RELISTEN_MIN_SECONDS = 0.2
 RELISTEN_MAX_SECONDS = 10.0
+# A claim locks at most this many windows of due rows while looking for rows
+# whose subject has no earlier pending row (see OutboxDispatcher._claim).
+CLAIM_WINDOWS = 4
+STRINGS = ARRAY(sa.String)
+BIGINTS = ARRAY(sa.BigInteger)
 DELIVERY_LATENCY = Histogram(
     "sanlun_events_delivery_latency_seconds",
     "From publish (commit) to successful delivery",
@@ -283,6 +289,8 @@ class OutboxDispatcher:
         retry_horizon_seconds: float = 86_400.0,
         max_attempts: int = 8,
         batch_size: int = 50,
+        max_batch_size: int = 500,
+        lanes: int = 2,
         poll_seconds: float = 1.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 10.0,
@@ -299,6 +307,10 @@ class OutboxDispatcher:
         self.retry_horizon = dt.timedelta(seconds=retry_horizon_seconds)
         self.max_attempts = max_attempts
         self.batch_size = batch_size
+        self.max_batch_size = max(batch_size, max_batch_size)
+        self.lanes = max(1, lanes)
+        self._batch = batch_size  # the next claim's size: grows while a backlog drains
+        self._draining = False  # the last round delivered a whole batch
         self.poll_seconds = poll_seconds
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -429,7 +441,7 @@ class OutboxDispatcher:
                 log.warning("outbox_listen_check_failed", error=repr(exc))
             try:
                 await self._analyze_if_grown()
-                handled = await self.dispatch_once()
+                handled, again = await self._round()
                 self._retry_delay = 0.0
             except Exception as exc:  # noqa: BLE001 - the loop must survive a database restart
                 log.warning("outbox_dispatch_failed", error=repr(exc))
@@ -442,10 +454,22 @@ class OutboxDispatcher:
                 except Exception as exc:  # noqa: BLE001 - a stale gauge must not stop delivery
                     log.warning("outbox_gauge_failed", error=repr(exc))
                 last_gauge = time.monotonic()
-            if handled:
-                continue
+            if handled and (again or not self.listening):
+                continue  # else a NOTIFY that came meanwhile ends the wait at once
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._wait_seconds())
+
+    async def _round(self) -> tuple[int, bool]:
+        """One round; while a backlog drains (the last round delivered a whole
+        batch), `lanes` rounds at once, so one lane's claim and bookkeeping
+        overlap the other's wait for the subscriber. Lanes never share a row
+        (SKIP LOCKED), and a row waits while an earlier one of its subject is
+        pending in another lane, as with replicas."""
+        if self.lanes == 1 or not self._draining:
+            return await self._dispatch()
+        async with asyncio.TaskGroup() as group:
+            rounds = [group.create_task(self._dispatch()) for _ in range(self.lanes)]
+        return sum(r.result()[0] for r in rounds), any(r.result()[1] for r in rounds)
 
     def _wait_seconds(self) -> float:
         """The poll, shortened to the next probe due and, while not listening,
@@ -476,43 +500,34 @@ class OutboxDispatcher:
 
     # -- one round -------------------------------------------------------
     async def dispatch_once(self) -> int:
-        """Claim a batch of deliverable rows, deliver them, record outcomes.
-        Returns the number of rows handled."""
-        t = self.ctx.outbox
-        earlier = t.alias("earlier")
+        """Claim a batch of deliverable rows, deliver them (one request per
+        subscriber, all subscribers at once), record the outcomes. Returns the
+        number of rows handled. After a round that delivered a whole batch
+        the next one claims twice as many, up to `max_batch_size`: a backlog
+        drains in large batches while a quiet outbox goes row by row."""
+        return (await self._dispatch())[0]
+
+    async def _dispatch(self) -> tuple[int, bool]:
+        """`dispatch_once`, and whether rows may be due at once (see `_claim`)."""
         now = self.now()
         waiting = [name for name, h in self.health.items() if h.probe_at is not None and h.probe_at > now]
-        deliverable = (
-            sa.select(t)
-            .where(
-                t.c.status == PENDING,
-                t.c.next_attempt_at <= now,
-                ~sa.exists().where(
-                    earlier.c.subscriber == t.c.subscriber,
-                    earlier.c.subject == t.c.subject,
-                    earlier.c.status == PENDING,
-                    earlier.c.id < t.c.id,
-                ),
-            )
-            .order_by(t.c.id)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True, of=t)
-        )
-        if waiting:  # failing subscribers wait for their next probe
-            deliverable = deliverable.where(t.c.subscriber.not_in(waiting))
+        limit = self._batch
         async with self.db.transaction() as session:
-            rows = (await session.execute(deliverable)).all()
+            rows, again = await self._claim(session, now, waiting, limit)
             if not rows:
-                return 0
+                self._batch, self._draining = self.batch_size, False
+                return 0, False
             by_subscriber: dict[str, list[Any]] = {}
             for row in rows:
                 by_subscriber.setdefault(row.subscriber, []).append(row)
             names = list(by_subscriber)
             results = await asyncio.gather(*(self._deliver(name, by_subscriber[name]) for name in names))
             now = self.now()
+            whole = len(rows) >= limit
             for name, (outcomes, subscriber_error) in zip(names, results, strict=True):
                 batch = by_subscriber[name]
                 if subscriber_error is not None:
+                    whole = False
                     await self._subscriber_failed(session, name, batch, subscriber_error, now)
                     continue
                 delivered = [row for row in batch if outcomes[row.id] is None]
@@ -522,7 +537,74 @@ class OutboxDispatcher:
                     if (error := outcomes[row.id]) is not None:
                         await self._record_failure(session, row, error, now)
                 await self._subscriber_answered(session, name, now)
-        return len(rows)
+        self._draining = whole
+        self._batch = min(self.max_batch_size, limit * 2) if whole else self.batch_size
+        return len(rows), again
+
+    async def _claim(
+        self, session: AsyncSession, now: dt.datetime, waiting: list[str], limit: int
+    ) -> tuple[list[Any], bool]:
+        """Lock up to `limit` due rows in id order (SKIP LOCKED: never a row
+        another round or replica is sending) and keep those that are the
+        earliest pending row of their (subscriber, subject): a later event of
+        a subject waits while an earlier one is pending anywhere, in flight
+        elsewhere or backing off. One statement locks, one grouped statement
+        finds the earliest pending id of the locked rows' subjects; both are
+        a scan of the locked prefix whatever the planner's statistics say
+        (a per-row anti-join planned on a near-empty table's statistics took
+        23 s for 50 rows over a 5,000-row burst). Locked rows that must wait
+        stay pending and are released with the round. When most of a window
+        waits (a subject with a long run of events), the next window skips
+        the subjects already seen, up to `CLAIM_WINDOWS` windows, so the
+        other subjects still go. Also returns whether rows may be due at once
+        (a full window, or rows held back behind one delivered now)."""
+        t = self.ctx.outbox
+        claimed: list[Any] = []
+        seen: set[str] = set()
+        after, again = 0, False
+        for _ in range(CLAIM_WINDOWS):
+            due = (
+                sa.select(t)
+                .where(t.c.status == PENDING, t.c.next_attempt_at <= now, t.c.id > after)
+                .order_by(t.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            if waiting:  # failing subscribers wait for their next probe
+                due = due.where(t.c.subscriber.not_in(waiting))
+            if seen:  # their later rows would wait behind the ones locked already
+                due = due.where(t.c.subject != sa.all_(sa.bindparam("seen", sorted(seen), type_=STRINGS)))
+            locked = (await session.execute(due)).all()
+            if not locked:
+                break
+            earliest = await self._earliest_pending(session, locked)
+            heads = [row for row in locked if earliest[(row.subscriber, row.subject)] == row.id]
+            again = again or len(locked) >= limit or len(heads) < len(locked)
+            claimed += heads
+            if len(locked) < limit or len(claimed) * 2 >= limit:
+                break
+            seen.update(row.subject for row in locked)
+            after = locked[-1].id
+        return claimed[:limit], again
+
+    async def _earliest_pending(self, session: AsyncSession, rows: Sequence[Any]) -> dict[tuple[str, str], int]:
+        """The smallest pending outbox id of each (subscriber, subject) of `rows`."""
+        t = self.ctx.outbox
+        stmt = (
+            sa.select(t.c.subscriber, t.c.subject, sa.func.min(t.c.id))
+            .where(
+                t.c.status == PENDING,
+                t.c.id <= rows[-1].id,
+                t.c.subscriber == sa.any_(sa.bindparam("subscribers", type_=STRINGS)),
+                t.c.subject == sa.any_(sa.bindparam("subjects", type_=STRINGS)),
+            )
+            .group_by(t.c.subscriber, t.c.subject)
+        )
+        params = {
+            "subscribers": sorted({row.subscriber for row in rows}),
+            "subjects": sorted({row.subject for row in rows}),
+        }
+        return {(r[0], r[1]): r[2] for r in (await session.execute(stmt, params)).all()}
 
     async def _deliver(self, subscriber: str, rows: list[Any]) -> tuple[dict[int, str | None], str | None]:
         """POST the rows to one subscriber as a CloudEvents batch (one
@@ -535,7 +617,7 @@ class OutboxDispatcher:
         try:
             response = await self.http.post(
                 url.rstrip("/") + "/internal/events",
-                json=[cloudevent(row) for row in rows],
+                content=pydantic_core.to_json([cloudevent(row) for row in rows]),
                 headers={
                     "Authorization": f"Bearer {self.service_token()}",
                     "Content-Type": "application/cloudevents-batch+json",
@@ -560,13 +642,17 @@ class OutboxDispatcher:
         t = self.ctx.outbox
         await session.execute(
             sa.update(t)
-            .where(t.c.id.in_([row.id for row in rows]))
-            .values(status=DELIVERED, delivered_at=sa.func.clock_timestamp(), last_error=None)
+            .where(t.c.id == sa.any_(sa.bindparam("ids", type_=BIGINTS)))
+            .values(status=DELIVERED, delivered_at=sa.func.clock_timestamp(), last_error=None),
+            {"ids": [row.id for row in rows]},
         )
-        for row in rows:
-            labels = (self.ctx.source, row.subscriber)
-            DELIVERED_TOTAL.labels(*labels).inc()
-            DELIVERY_LATENCY.labels(*labels).observe(max(0.0, (now - row.created_at).total_seconds()))
+        for subscriber in {row.subscriber for row in rows}:
+            labels = (self.ctx.source, subscriber)
+            latency = DELIVERY_LATENCY.labels(*labels)
+            these = [row for row in rows if row.subscriber == subscriber]
+            DELIVERED_TOTAL.labels(*labels).inc(len(these))
+            for row in these:
+                latency.observe(max(0.0, (now - row.created_at).total_seconds()))
 
     async def _record_failure(self, session: AsyncSession, row: Any, error: str, now: dt.datetime) -> None:
         """One event refused while its subscriber answers: it backs off on

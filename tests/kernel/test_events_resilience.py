@@ -10,7 +10,9 @@ import asyncio
 import datetime as dt
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -499,43 +501,114 @@ class RefusingSubscriber(RecordingSubscriber):
         return JSONResponse({"results": results})
 
 
+@asynccontextmanager
+async def sink(db: Database, subscriber: RecordingSubscriber, **options: Any) -> AsyncIterator[OutboxDispatcher]:
+    """`subscriber` on a free port, and a dispatcher of the isolated outbox
+    delivering to it (`options` as OutboxDispatcher takes them)."""
+    server = UvicornThread(subscriber.app, free_port())
+    await server.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            yield OutboxDispatcher(
+                db=db,
+                context=db.session_info[EVENTS_KEY],
+                http=http,
+                resolve_url=lambda _: server.url,
+                service_token=lambda: "t",
+                **options,
+            )
+    finally:
+        await server.stop()
+
+
 async def test_an_event_the_subscriber_refuses_parks_after_max_attempts_and_frees_its_subject(isolated_outbox):
     """A refused event is not an outage: it parks after `max_attempts`
     refusals (not after the day-long horizon), and the later events of its
     subject then go."""
     db, table = isolated_outbox
     subscriber = RefusingSubscriber()
-    server = UvicornThread(subscriber.app, free_port())
-    await server.start()
-    try:
-        async with httpx.AsyncClient() as http:
-            dispatcher = OutboxDispatcher(
-                db=db,
-                context=db.session_info[EVENTS_KEY],
-                http=http,
-                resolve_url=lambda _: server.url,
-                service_token=lambda: "t",
-                max_attempts=3,
-                backoff_base=0.01,
-                backoff_cap=0.05,
-                timeout_seconds=2.0,
-            )
-            async with db.transaction() as session:
-                await publish_many(
-                    session,
-                    [
-                        Event(type="thing.happened", subject="s", data={"n": 1, "poison": True}),
-                        Event(type="thing.happened", subject="s", data={"n": 2}),
-                    ],
-                )
-            for _ in range(50):
-                await dispatcher.dispatch_once()
-                if [e["data"]["n"] for e in subscriber.received] == [2]:
-                    break
-                await asyncio.sleep(0.03)
+    options = {"max_attempts": 3, "backoff_base": 0.01, "backoff_cap": 0.05, "timeout_seconds": 2.0}
+    async with sink(db, subscriber, **options) as dispatcher:
         async with db.transaction() as session:
-            rows = (await session.execute(sa.select(table.c.status, table.c.attempts).order_by(table.c.id))).all()
-        assert [(r.status, r.attempts) for r in rows] == [(PARKED, 3), ("delivered", 0)]
-        assert [e["data"]["n"] for e in subscriber.received] == [2]
-    finally:
-        await server.stop()
+            await publish_many(
+                session,
+                [
+                    Event(type="thing.happened", subject="s", data={"n": 1, "poison": True}),
+                    Event(type="thing.happened", subject="s", data={"n": 2}),
+                ],
+            )
+        for _ in range(50):
+            await dispatcher.dispatch_once()
+            if [e["data"]["n"] for e in subscriber.received] == [2]:
+                break
+            await asyncio.sleep(0.03)
+    async with db.transaction() as session:
+        rows = (await session.execute(sa.select(table.c.status, table.c.attempts).order_by(table.c.id))).all()
+    assert [(r.status, r.attempts) for r in rows] == [(PARKED, 3), ("delivered", 0)]
+    assert [e["data"]["n"] for e in subscriber.received] == [2]
+
+
+async def test_batches_grow_while_a_backlog_drains_and_shrink_after(isolated_outbox):
+    """A quiet outbox goes in small batches; a backlog in batches that double
+    after each whole one, up to the maximum; a failing subscriber is probed
+    with the small batch again."""
+    db, _ = isolated_outbox
+    recorder = CountingSubscriber()
+    options = {"batch_size": 5, "max_batch_size": 20, "backoff_base": 0.2, "backoff_cap": 0.2}
+    async with sink(db, recorder, **options) as dispatcher:
+        async with db.transaction() as session:
+            await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(70)])
+        assert [await dispatcher.dispatch_once() for _ in range(6)] == [5, 10, 20, 20, 15, 0]
+        assert recorder.requests == 5 and len(recorder.received) == 70
+
+        recorder.mode = "fail"
+        async with db.transaction() as session:
+            await publish_many(session, [Event(type="thing.happened", subject=f"t{i}", data={}) for i in range(30)])
+        assert await dispatcher.dispatch_once() == 5  # the first batch is small
+        assert await dispatcher.dispatch_once() == 0  # probed later
+        await asyncio.sleep(0.25)
+        assert await dispatcher.dispatch_once() == 5  # the probe: a small batch, not a doubled one
+        recorder.mode = "ok"
+        await asyncio.sleep(0.25)
+        # The next probe succeeds and releases the rest, which goes in growing batches.
+        assert [await dispatcher.dispatch_once() for _ in range(4)] == [5, 10, 15, 0]
+
+
+async def test_lanes_keep_each_subject_in_order_and_a_long_run_does_not_hold_back_the_others(isolated_outbox):
+    """A backlog of 1,200 events: one subject with 300 in a row first, then
+    100 subjects interleaved with 9 events each. The dispatcher runs its own
+    loop (two lanes, batches growing to 100): every event arrives once, each
+    subject's in order, and the interleaved subjects do not wait for the long
+    run to drain (a claim skips the subjects whose rows must wait)."""
+    db, table = isolated_outbox
+    recorder = RecordingSubscriber()
+    events = [Event(type="thing.happened", subject="long", data={"n": n}) for n in range(300)]
+    events += [Event(type="thing.happened", subject=f"s{i}", data={"n": n}) for n in range(9) for i in range(100)]
+    options = {"batch_size": 10, "max_batch_size": 100, "lanes": 2, "poll_seconds": 0.05}
+    async with sink(db, recorder, **options) as dispatcher:
+        async with db.transaction() as session:
+            await publish_many(session, events)
+        await dispatcher.start()
+        try:
+
+            async def drained() -> bool:
+                return len(recorder.received) >= len(events)
+
+            await wait_for(drained, timeout=60)
+            await asyncio.sleep(0.3)  # nothing more may come
+        finally:
+            await dispatcher.stop()
+    received = recorder.received
+    assert len(received) == len({e["id"] for e in received}) == len(events)
+    by_subject: dict[str, list[int]] = {}
+    for e in received:
+        by_subject.setdefault(e["subject"], []).append(e["data"]["n"])
+    assert by_subject["long"] == list(range(300))
+    assert all(by_subject[f"s{i}"] == list(range(9)) for i in range(100))
+    # The other subjects were all through while the long run was still going.
+    last_other = max(i for i, e in enumerate(received) if e["subject"] != "long")
+    last_long = max(i for i, e in enumerate(received) if e["subject"] == "long")
+    assert last_other < last_long, (last_other, last_long)
+    async with db.transaction() as session:
+        statuses = (await session.execute(sa.select(table.c.status, sa.func.count()).group_by(table.c.status))).all()
+    assert dict(statuses) == {"delivered": len(events)}

@@ -4,13 +4,24 @@ over an import's 17,600-row backlog took a minute (a scan per row)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
 import sqlalchemy as sa
 
-from sanlun.kernel.db import Database
-from sanlun.kernel.events import ANALYZE_AFTER_ROWS, EventsContext, OutboxDispatcher, Subscriptions
+from sanlun.kernel.db import Database, make_metadata, utcnow
+from sanlun.kernel.events import (
+    ANALYZE_AFTER_ROWS,
+    EVENTS_KEY,
+    Event,
+    EventsContext,
+    OutboxDispatcher,
+    Subscriptions,
+    outbox_table,
+    publish_many,
+)
+from sanlun.kernel.settings import asyncpg_url
 from services.employee_lifecycle.db import Base
 
 OUTBOX = Base.metadata.tables["employee_lifecycle.outbox"]
@@ -60,3 +71,40 @@ async def test_a_burst_of_published_rows_gets_fresh_statistics(committed_databas
                     sa.text("DELETE FROM employee_lifecycle.outbox WHERE subject LIKE :p"), {"p": tag + "%"}
                 )
             await db.dispose()
+
+
+async def test_a_claim_over_a_burst_is_quick_on_the_statistics_of_an_empty_table(committed_database_url):
+    """The claim does not depend on fresh statistics: on those of an empty
+    outbox (analyzed, then 5,000 rows published by another process, which
+    the dispatcher's counter never sees) it takes milliseconds. The per-row
+    anti-join it replaced took 23 s for its first 50 rows here."""
+    schema = f"evstat_{uuid.uuid4().hex[:8]}"
+    metadata = make_metadata(schema)
+    table = outbox_table(metadata)
+    db = Database(asyncpg_url(committed_database_url), application_name="t", pool_size=2)
+    ctx = EventsContext(source="t", outbox=table, subscriptions=Subscriptions({"sink": ["thing.*"]}), channel="c")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(sa.text(f"ANALYZE {schema}.outbox"))
+        db.session_info[EVENTS_KEY] = ctx
+        async with db.transaction() as session:
+            # 4,000 subjects with one event, 200 with five: some rows wait behind their subject's first.
+            events = [Event(type="thing.happened", subject=f"s{n % 4200}", data={"n": n}) for n in range(5000)]
+            await publish_many(session, events)
+        ctx.published = 0  # as if published elsewhere: no ANALYZE
+        async with httpx.AsyncClient() as http, db.transaction() as session:
+            dispatcher = OutboxDispatcher(
+                db=db, context=ctx, http=http, resolve_url=lambda _: None, service_token=lambda: "t"
+            )
+            started = time.monotonic()
+            rows, _ = await dispatcher._claim(session, utcnow(), [], 500)
+            took = time.monotonic() - started
+        print(f"claim of 500 over 5,000 rows on an empty table's statistics: {took * 1000:.0f} ms")
+        assert len(rows) == 500 and took < 2.0
+        assert len({r.subject for r in rows}) == 500
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        await db.dispose()
