@@ -1,47 +1,58 @@
-"""Keeps the sales-people view from `employee.created` / `employee.updated`."""
+"""Keeps the sales-people view from `employee.created` / `employee.updated`
+and `employee.stage_changed`."""
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.db import utcnow
 from sanlun.kernel.event_routes import CloudEvent
+from sanlun.kernel.events import Batched
 from services.opportunity.sales_people import repository
 
 
-async def on_employee_changed(*, session: AsyncSession, event: CloudEvent) -> None:
+def _employee(event: CloudEvent) -> dict[str, Any]:
     data = event.data
-    await repository.upsert(
-        session,
-        {
-            "employee_id": uuid.UUID(data["id"]),
-            "name": data["name"],
-            "org_unit_path": data["org_unit_path"],
-            "capacity": int(data["capacity"]),
-            "active": bool(data["active"]),
-            "source_version": int(data["version"]),
-            "updated_at": utcnow(),
-        },
-    )
+    return {
+        "employee_id": uuid.UUID(data["id"]),
+        "name": data["name"],
+        "org_unit_path": data["org_unit_path"],
+        "capacity": int(data["capacity"]),
+        "active": bool(data["active"]),
+        "source_version": int(data["version"]),
+        "updated_at": utcnow(),
+    }
 
 
-async def on_stage_changed(*, session: AsyncSession, event: CloudEvent) -> None:
+def _stage(event: CloudEvent) -> dict[str, Any]:
     data = event.data
-    values = {
+    return {
         "employee_id": uuid.UUID(data["employee_id"]),
         "org_unit_path": data["org_unit_path"],
         "stage": data["stage"],
         "stage_since": dt.date.fromisoformat(data["since"]) if data.get("since") else None,
         "stage_seen_at": event.time,
+        "capacity": int(data["capacity"]) if data.get("capacity") is not None else None,
     }
-    if data.get("capacity") is not None:
-        values["capacity"] = int(data["capacity"])
-    await repository.record_stage(session, values)
 
 
-EVENT_HANDLERS = {
-    "employee.stage_changed": on_stage_changed,
-    "employee.created": on_employee_changed,
-    "employee.updated": on_employee_changed,
-}
+async def on_employee_events(*, session: AsyncSession, events: list[CloudEvent]) -> None:
+    """A run of `employee.*` events, applied in their order: each stretch of
+    employee records, then of stages, in one statement."""
+    start = 0
+    while start < len(events):
+        stages = events[start].type == "employee.stage_changed"
+        end = start + 1
+        while end < len(events) and (events[end].type == "employee.stage_changed") == stages:
+            end += 1
+        if stages:
+            await repository.record_stages(session, [_stage(e) for e in events[start:end]])
+        else:
+            await repository.upsert_employees(session, [_employee(e) for e in events[start:end]])
+        start = end
+
+
+EMPLOYEE_EVENTS = Batched(on_employee_events)
+EVENT_HANDLERS = dict.fromkeys(("employee.created", "employee.updated", "employee.stage_changed"), EMPLOYEE_EVENTS)

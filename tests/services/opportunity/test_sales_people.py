@@ -75,3 +75,47 @@ async def test_a_failing_event_in_a_batch_fails_alone(service_client):
     bad["data"]["name"] = "Fixed"
     again = await client.post("/internal/events", json=[bad], headers=SERVICE)
     assert again.json()["results"][0]["status"] == "processed"
+
+
+def stage_event(employee_id: str, *, stage: str, seen: str, capacity: int | None = None) -> dict:
+    data: dict = {"employee_id": employee_id, "org_unit_path": "/group/east/t1", "stage": stage, "since": "2026-03-01"}
+    if capacity is not None:
+        data["capacity"] = capacity
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": "employee.stage_changed",
+        "source": "employee_lifecycle",
+        "subject": employee_id,
+        "time": seen,
+        "data": data,
+    }
+
+
+async def test_one_batch_applies_its_events_in_order_as_one_by_one_would(service_client):
+    """The employee events of a batch are applied set-based (one statement per
+    stretch of records or stages) with the same outcome as one by one: the
+    same employee twice in a statement, a stale version, a stage before the
+    employee, an older stage after a newer one."""
+    client = await service_client("opportunity")
+    e, f = str(uuid.uuid4()), str(uuid.uuid4())
+    batch = [
+        employee_event(e, version=1, capacity=10, event_type="employee.created"),
+        stage_event(e, stage="L2_GROWTH", seen="2026-11-27T01:00:00Z", capacity=12),
+        employee_event(e, version=3, capacity=30),
+        employee_event(e, version=2, capacity=20),  # stale: loses
+        stage_event(f, stage="L1_SUBSISTENCE", seen="2026-11-27T01:00:00Z"),  # before F exists: a placeholder
+        stage_event(e, stage="L1_SUBSISTENCE", seen="2026-11-27T00:00:00Z", capacity=99),  # older: loses
+        employee_event(f, version=1, capacity=5, event_type="employee.created"),
+    ]
+    r = await client.post("/internal/events", json=batch, headers=SERVICE)
+    assert r.status_code == 200
+    assert [x["status"] for x in r.json()["results"]] == ["processed"] * len(batch)
+    admin = auth(org_unit="/group", roles=("group_admin",))
+    page = await client.get("/api/v1/assignments/sales-people", params={"limit": 200}, headers=admin)
+    people = {p["employee_id"]: p for p in page.json()["items"]}
+    assert (people[e]["capacity"], people[e]["source_version"], people[e]["stage"]) == (30, 3, "L2_GROWTH")
+    assert (people[f]["capacity"], people[f]["source_version"], people[f]["name"]) == (5, 1, "Lin")
+    assert people[f]["stage"] == "L1_SUBSISTENCE"
+    again = await client.post("/internal/events", json=batch, headers=SERVICE)
+    assert [x["status"] for x in again.json()["results"]] == ["duplicate"] * len(batch)
