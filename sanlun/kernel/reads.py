@@ -56,6 +56,8 @@ class Prebuilt:
     def __init__(self, statement: sa.ClauseElement) -> None:
         compiled = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
         self.sql = str(compiled)
+        if "__[POSTCOMPILE_" in self.sql:
+            raise ValueError("a prebuilt statement cannot expand `IN (...)`: write `column = ANY(:array)`")
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         # Values go to asyncpg as they are (no SQLAlchemy bind processing): use
         # types asyncpg encodes itself (UUID, str, int, Decimal, date, lists).

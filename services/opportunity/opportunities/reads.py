@@ -81,7 +81,13 @@ def _by_id(shape: VisibilityShape) -> sa.Select[Any]:
     return _with_team(sa.select(OPP).where(OPP.c.id == sa.bindparam("id", type_=sa.Uuid), _visible(shape, one=True)))
 
 
+def _by_ids(shape: VisibilityShape) -> sa.Select[Any]:
+    ids = sa.bindparam("ids", type_=ARRAY(sa.Uuid))
+    return _with_team(sa.select(OPP).where(OPP.c.id == sa.any_(ids), _visible(shape, one=True)))
+
+
 BY_ID = PrebuiltCache(_by_id)
+BY_IDS = PrebuiltCache(_by_ids)
 
 
 def _params(principal: Principal) -> dict[str, Any]:
@@ -93,6 +99,16 @@ async def get_visible(
 ) -> dict[str, Any] | None:
     row = await BY_ID(visibility_shape(principal)).fetchrow(conn, {**_params(principal), "id": opportunity_id})
     return None if row is None else read_row(row)
+
+
+async def visible_by_ids(
+    conn: asyncpg.Connection, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Those of `ids` the principal may see, by id (read rows)."""
+    if not ids:
+        return {}
+    rows = await BY_IDS(visibility_shape(principal)).fetch(conn, {**_params(principal), "ids": list(ids)})
+    return {row["id"]: read_row(row) for row in rows}
 
 
 # name -> (column, operator): the list's filters with a bound parameter each.

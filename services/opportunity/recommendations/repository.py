@@ -5,11 +5,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sanlun.kernel.reads import Prebuilt
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.recommendations.models import solution_outcomes as so
+from services.opportunity.sales_people.models import SalesPerson
 from services.opportunity.solutions.models import Solution
 
 _APPLY = sa.text("""
@@ -50,20 +54,19 @@ async def rebuild(session: AsyncSession) -> None:
     await session.execute(_REBUILD)
 
 
-async def outcome_counts(
-    session: AsyncSession, *, industry: str | None, size_band: str | None, since: dt.date, until: dt.date
-) -> list[Any]:
-    """Wins and losses per solution closed from `since` to `until` (both
-    included): whole months from the roll-up, and `until`'s own month from the
-    deals themselves, so nothing closed after `until` counts."""
-    ind, band = industry or "", size_band or ""
-    first = until.replace(day=1)
+def _outcome_counts() -> sa.Select[Any]:
+    """Wins and losses per solution closed from `:since` to `:until` (both
+    included), for each (industry, size band) of `:industries`/`:bands`: whole
+    months from the roll-up, and `until`'s own month (from `:first`, or from
+    `:since` when later) from the deals themselves, so nothing closed after
+    `until` counts. A key without an industry counts only overall figures."""
+    first = sa.bindparam("first", type_=sa.Date)
     sid = sa.func.unnest(Opportunity.solution_ids).table_valued("sid").render_derived()
     this_month = (
         sa.select(
             sa.func.coalesce(Opportunity.industry, "").label("industry"),
             sa.func.coalesce(Opportunity.size_band, "").label("size_band"),
-            sa.literal(first).label("month"),
+            sa.cast(first, sa.Date).label("month"),
             sid.c.sid.label("solution_id"),
             sa.case((Opportunity.stage == "won", 1), else_=0).label("wins"),
             sa.case((Opportunity.stage == "lost", 1), else_=0).label("losses"),
@@ -71,31 +74,86 @@ async def outcome_counts(
         .select_from(Opportunity)
         .join(sid, sa.true())
         .where(
-            Opportunity.stage.in_(["won", "lost"]),
-            Opportunity.closed_on >= max(first, since),
-            Opportunity.closed_on <= until,
+            sa.or_(Opportunity.stage == "won", Opportunity.stage == "lost"),
+            Opportunity.closed_on >= sa.bindparam("this_month_from", type_=sa.Date),
+            Opportunity.closed_on <= sa.bindparam("until", type_=sa.Date),
         )
     )
     rows = sa.union_all(
         sa.select(so.c.industry, so.c.size_band, so.c.month, so.c.solution_id, so.c.wins, so.c.losses).where(
-            so.c.month >= since, so.c.month < first
+            so.c.month >= sa.bindparam("since", type_=sa.Date), so.c.month < first
         ),
         this_month,
-    ).subquery()
-    similar = sa.and_(rows.c.industry == ind, rows.c.size_band == band) if industry else sa.false()
-    same_industry = rows.c.industry == ind if industry else sa.false()
-    stmt = sa.select(
-        rows.c.solution_id,
-        sa.func.coalesce(sa.func.sum(rows.c.wins).filter(similar), 0).label("wins_similar"),
-        sa.func.coalesce(sa.func.sum(rows.c.losses).filter(similar), 0).label("losses_similar"),
-        sa.func.coalesce(sa.func.sum(rows.c.wins).filter(same_industry), 0).label("wins_industry"),
-        sa.func.coalesce(sa.func.sum(rows.c.losses).filter(same_industry), 0).label("losses_industry"),
-        sa.func.sum(rows.c.wins).label("wins_all"),
-        sa.func.sum(rows.c.losses).label("losses_all"),
-        sa.func.max(rows.c.month).filter(sa.and_(same_industry, rows.c.wins > 0)).label("last_win_month"),
-    ).group_by(rows.c.solution_id)
-    return list((await session.execute(stmt)).all())
+    ).subquery("r")
+    keys = (
+        sa.func.unnest(
+            sa.bindparam("industries", type_=ARRAY(sa.String)), sa.bindparam("bands", type_=ARRAY(sa.String))
+        )
+        .table_valued("industry", "size_band")
+        .render_derived(name="k")
+    )
+    similar = sa.and_(rows.c.industry == keys.c.industry, rows.c.size_band == keys.c.size_band)
+    same_industry = rows.c.industry == keys.c.industry
+    return (
+        sa.select(
+            keys.c.industry.label("key_industry"),
+            keys.c.size_band.label("key_size_band"),
+            rows.c.solution_id,
+            sa.func.coalesce(sa.func.sum(rows.c.wins).filter(similar), 0).label("wins_similar"),
+            sa.func.coalesce(sa.func.sum(rows.c.losses).filter(similar), 0).label("losses_similar"),
+            sa.func.coalesce(sa.func.sum(rows.c.wins).filter(same_industry), 0).label("wins_industry"),
+            sa.func.coalesce(sa.func.sum(rows.c.losses).filter(same_industry), 0).label("losses_industry"),
+            sa.func.sum(rows.c.wins).label("wins_all"),
+            sa.func.sum(rows.c.losses).label("losses_all"),
+            sa.func.max(rows.c.month).filter(sa.and_(same_industry, rows.c.wins > 0)).label("last_win_month"),
+        )
+        .select_from(keys.join(rows, sa.true()))
+        .group_by(keys.c.industry, keys.c.size_band, rows.c.solution_id)
+    )
 
 
-async def active_solutions(session: AsyncSession) -> list[Solution]:
-    return list((await session.execute(sa.select(Solution).where(Solution.active.is_(True)))).scalars())
+OUTCOME_COUNTS = Prebuilt(_outcome_counts())
+ACTIVE_SOLUTIONS = Prebuilt(
+    sa.select(Solution.id, Solution.name, Solution.industries, Solution.size_bands).where(Solution.active.is_(True))
+)
+OWNER_STAGES = Prebuilt(
+    sa.select(SalesPerson.employee_id, SalesPerson.stage).where(
+        SalesPerson.employee_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Uuid)))
+    )
+)
+
+
+async def outcome_counts(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str | None, str | None]], *, since: dt.date, until: dt.date
+) -> dict[tuple[str | None, str | None], dict[uuid.UUID, asyncpg.Record]]:
+    """`_outcome_counts` for every (industry, size band) in `keys`, in one statement."""
+    out: dict[tuple[str | None, str | None], dict[uuid.UUID, asyncpg.Record]] = {key: {} for key in keys}
+    if not keys:
+        return out
+    first = until.replace(day=1)
+    # As the ranking sees them: no industry (None or "") counts only overall.
+    sql_keys = list(dict.fromkeys((industry or None, band or "") for industry, band in keys))
+    params = {
+        "industries": [industry for industry, _ in sql_keys],
+        "bands": [band for _, band in sql_keys],
+        "first": first,
+        "this_month_from": max(first, since),
+        "since": since,
+        "until": until,
+    }
+    found: dict[tuple[str | None, str], dict[uuid.UUID, asyncpg.Record]] = {key: {} for key in sql_keys}
+    for row in await OUTCOME_COUNTS.fetch(conn, params):
+        found[(row["key_industry"], row["key_size_band"])][row["solution_id"]] = row
+    for industry, band in keys:
+        out[(industry, band)] = found[(industry or None, band or "")]
+    return out
+
+
+async def active_solutions(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await ACTIVE_SOLUTIONS.fetch(conn, {})
+
+
+async def owner_stages(conn: asyncpg.Connection, employee_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    if not employee_ids:
+        return {}
+    return {r["employee_id"]: r["stage"] for r in await OWNER_STAGES.fetch(conn, {"ids": list(employee_ids)})}

@@ -3,16 +3,14 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from sanlun.kernel.auth import CurrentPrincipal
-from sanlun.kernel.clock import check_as_of
-from sanlun.kernel.db import DbSession
+from sanlun.kernel.clock import check_as_of, request_clock
 from sanlun.kernel.errors import NotFound, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
-from services.opportunity.opportunities import repository as opportunity_rows
-from services.opportunity.opportunities import service as opportunities
+from services.opportunity.opportunities import reads
 from services.opportunity.opportunities.router import OpportunityId
 from services.opportunity.recommendations import service
 from services.opportunity.recommendations.schemas import (
@@ -32,7 +30,7 @@ router = APIRouter(tags=["recommendations"], route_class=TransactionalRoute, res
 )
 async def recommend_solutions(
     opportunity_id: OpportunityId,
-    session: DbSession,
+    request: Request,
     principal: CurrentPrincipal,
     peers: PeersDep,
     k: Annotated[int, Query(ge=1, le=20, description="How many solutions.")] = 3,
@@ -51,11 +49,15 @@ async def recommend_solutions(
     ] = True,
 ) -> Recommendations:
     check_as_of(as_of)
-    o = await opportunities.get(session=session, principal=principal, opportunity_id=opportunity_id)
-    (result,) = await service.recommend(session, [o], k=k, as_of=as_of, window_months=window_months)
+    async with request.app.state.db.read() as conn:
+        o = await reads.get_visible(conn, principal, opportunity_id)
+        if o is None:
+            raise NotFound(f"Opportunity {opportunity_id} was not found.")
+        day = as_of or request_clock(request).today()
+        (result,) = await service.recommend(conn, [o], k=k, as_of=day, window_months=window_months)
     if result.owner_stage == "L1_SUBSISTENCE" and include_resources:
         top = str(result.items[0].solution_id) if result.items else None
-        result.resources = await service.resources(peers, industry=o.industry, solution_id=top)
+        result.resources = await service.resources(peers, industry=o["industry"], solution_id=top)
     return result
 
 
@@ -66,14 +68,16 @@ async def recommend_solutions(
     responses=problem_responses(Unprocessable),
 )
 async def recommend_solutions_batch(
-    data: BatchRecommendationRequest, session: DbSession, principal: CurrentPrincipal
+    data: BatchRecommendationRequest, request: Request, principal: CurrentPrincipal
 ) -> BatchRecommendations:
     """One call for a page of deals: the catalogue and the roll-up are read once
     per industry and size band rather than once per deal. Ids you may not see
     are listed in `not_found`, exactly like unknown ones."""
     check_as_of(data.as_of, loc="body")
     wanted = list(dict.fromkeys(data.opportunity_ids))
-    found = {o.id: o for o in await opportunity_rows.visible_by_ids(session, principal, wanted)}
-    ordered = [found[i] for i in wanted if i in found]
-    items = await service.recommend(session, ordered, k=data.k, as_of=data.as_of, window_months=data.window_months)
+    async with request.app.state.db.read() as conn:
+        found = await reads.visible_by_ids(conn, principal, wanted)
+        ordered = [found[i] for i in wanted if i in found]
+        day = data.as_of or request_clock(request).today()
+        items = await service.recommend(conn, ordered, k=data.k, as_of=day, window_months=data.window_months)
     return BatchRecommendations(items=items, not_found=[i for i in wanted if i not in found])

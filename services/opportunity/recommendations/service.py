@@ -4,19 +4,15 @@ once per (industry, size band) and the catalogue once per call."""
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
-from sanlun.kernel.clock import session_clock
 from sanlun.kernel.peers import PEER_ERRORS, Peers, failure_reason, ok_json
 from services.opportunity.domain import ranking
-from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.recommendations import repository
 from services.opportunity.recommendations.schemas import Evidence, Recommendation, Recommendations
-from services.opportunity.sales_people import repository as people
-from services.opportunity.solutions.models import Solution
 
 
 def window(as_of: dt.date, window_months: int) -> tuple[dt.date, dt.date]:
@@ -28,55 +24,67 @@ def window(as_of: dt.date, window_months: int) -> tuple[dt.date, dt.date]:
 
 
 async def recommend(
-    session: AsyncSession, opportunities: Sequence[Opportunity], *, k: int, as_of: dt.date | None, window_months: int
+    conn: asyncpg.Connection,
+    opportunities: Sequence[Mapping[str, Any]],
+    *,
+    k: int,
+    as_of: dt.date,
+    window_months: int,
 ) -> list[Recommendations]:
-    """Evidence from `window_months` months up to `as_of` (default: the
-    business clock's today, so a shifted or simulated clock finds its history)."""
-    since, until = window(as_of or session_clock(session).today(), window_months)
-    solutions = await repository.active_solutions(session)
-    counts: dict[tuple[str | None, str | None], dict[uuid.UUID, Any]] = {}
-    for key in dict.fromkeys((o.industry, o.size_band) for o in opportunities):
-        rows = await repository.outcome_counts(session, industry=key[0], size_band=key[1], since=since, until=until)
-        counts[key] = {r.solution_id: r for r in rows}
-    owners = [o.owner_id for o in opportunities if o.owner_id]
-    stages = {p.employee_id: p.stage for p in await people.by_ids(session, owners)} if owners else {}
+    """Evidence from `window_months` months up to `as_of` (the caller's
+    default is the business clock's today, so a shifted or simulated clock
+    finds its history). `opportunities` are read rows
+    (`opportunities.reads.read_row`); four statements whatever their number."""
+    since, until = window(as_of, window_months)
+    solutions = await repository.active_solutions(conn)
+    counts = await repository.outcome_counts(
+        conn, list(dict.fromkeys((o["industry"], o["size_band"]) for o in opportunities)), since=since, until=until
+    )
+    stages = await repository.owner_stages(
+        conn, list(dict.fromkeys(o["owner_id"] for o in opportunities if o["owner_id"]))
+    )
     return [
         Recommendations(
-            opportunity_id=o.id,
+            opportunity_id=o["id"],
             window={"since": since, "until": until},
-            items=_ranked(o, solutions, counts[(o.industry, o.size_band)], k, since=since),
-            owner_stage=stages.get(o.owner_id) if o.owner_id else None,
+            items=_ranked(o, solutions, counts[(o["industry"], o["size_band"])], k, since=since),
+            owner_stage=stages.get(o["owner_id"]) if o["owner_id"] else None,
         )
         for o in opportunities
     ]
 
 
 def _ranked(
-    o: Opportunity, solutions: Sequence[Solution], counts: dict[uuid.UUID, Any], k: int, *, since: dt.date
+    o: Mapping[str, Any],
+    solutions: Sequence[Mapping[str, Any]],
+    counts: Mapping[uuid.UUID, Any],
+    k: int,
+    *,
+    since: dt.date,
 ) -> list[Recommendation]:
-    attached = set(o.solution_ids or [])
+    attached = set(o["solution_ids"] or [])
     candidates, last_win = [], {}
     for s in solutions:
-        if s.id in attached:
+        if s["id"] in attached:
             continue
-        c = counts.get(s.id)
-        last_win[str(s.id)] = c.last_win_month if c else None
+        c = counts.get(s["id"])
+        last_win[str(s["id"])] = c["last_win_month"] if c else None
         candidates.append(
             ranking.Candidate(
-                solution_id=str(s.id),
-                name=s.name,
-                industries=tuple(s.industries),
-                size_bands=tuple(s.size_bands),
+                solution_id=str(s["id"]),
+                name=s["name"],
+                industries=tuple(s["industries"] or ()),
+                size_bands=tuple(s["size_bands"] or ()),
                 **(
                     {}
                     if c is None
                     else {
-                        "wins_similar": int(c.wins_similar),
-                        "losses_similar": int(c.losses_similar),
-                        "wins_industry": int(c.wins_industry),
-                        "losses_industry": int(c.losses_industry),
-                        "wins_all": int(c.wins_all),
-                        "losses_all": int(c.losses_all),
+                        "wins_similar": int(c["wins_similar"]),
+                        "losses_similar": int(c["losses_similar"]),
+                        "wins_industry": int(c["wins_industry"]),
+                        "losses_industry": int(c["losses_industry"]),
+                        "wins_all": int(c["wins_all"]),
+                        "losses_all": int(c["losses_all"]),
                     }
                 ),
             )
@@ -98,9 +106,9 @@ def _ranked(
                 tag_match=r.tag_match,
                 last_win_month=last_win.get(r.candidate.solution_id),
             ),
-            explanation=ranking.explain(r, industry=o.industry, since=since.isoformat()),
+            explanation=ranking.explain(r, industry=o["industry"], since=since.isoformat()),
         )
-        for r in ranking.rank(candidates, industry=o.industry, size_band=o.size_band, k=k)
+        for r in ranking.rank(candidates, industry=o["industry"], size_band=o["size_band"], k=k)
     ]
 
 
