@@ -34,6 +34,12 @@ no key twice in a batch, the row model), the dry run and the report; the
 service passes a function that upserts the rows that passed, set-based, and
 returns one `BulkRowResult` per row (`BulkRow.created(...)` and friends).
 
+A batch runs with Python's cyclic garbage collector paused (`gc_paused`): a
+1,000-row batch allocates hundreds of thousands of objects, which would start
+several full collections of the whole process heap (100 ms and more each) for
+garbage that reference counting frees anyway; what cycles it leaves are
+collected after the batch.
+
 `deprecated_alias` answers an old URL with the same handler, marked
 deprecated in OpenAPI and answered with `Deprecation: true` and
 `Link: <successor>; rel="successor-version"` (RFC 9745, RFC 8594).
@@ -41,8 +47,10 @@ deprecated in OpenAPI and answered with `Deprecation: true` and
 
 from __future__ import annotations
 
+import gc
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
@@ -229,6 +237,29 @@ class BulkRow(Generic[RowT]):
 Upsert = Callable[[list[BulkRow[Any]]], Awaitable[Iterable[BulkRowResult]]]
 
 
+class _Pause:
+    """How many batches of this process (one event loop) are running, and whether the
+    collector was enabled before the first of them paused it."""
+
+    depth = 0
+    resume = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector until the last batch running in this process ends."""
+    if _Pause.depth == 0:
+        _Pause.resume = gc.isenabled()
+        gc.disable()
+    _Pause.depth += 1
+    try:
+        yield
+    finally:
+        _Pause.depth -= 1
+        if _Pause.depth == 0 and _Pause.resume:
+            gc.enable()
+
+
 async def run_bulk_upsert(
     *,
     session: AsyncSession,
@@ -240,6 +271,20 @@ async def run_bulk_upsert(
     """Check the envelope of every row (and its `row_model`, if given; else the
     service checks `data`, the row as sent), upsert the rows that passed with
     `upsert`, roll it back on a dry run, and report every row in input order."""
+    with gc_paused():
+        return await _run_bulk_upsert(
+            session=session, request=request, upsert=upsert, row_model=row_model, report=report
+        )
+
+
+async def _run_bulk_upsert(
+    *,
+    session: AsyncSession,
+    request: BulkUpsertRequest[Any],
+    upsert: Upsert,
+    row_model: type[BaseModel] | None,
+    report: type[BulkUpsertReport[Any]],
+) -> Any:
     (result_type,) = get_args(report.model_fields["results"].annotation)
     failed: list[BulkRowResult] = []
     rows: list[BulkRow[Any]] = []

@@ -3,7 +3,9 @@
 Every event carries the deal's whole current `team` (`[{employee_id, role}]`),
 so a consumer that follows owners and team members (the key account service's
 implicit sharing) needs no other call. Callers pass the team they loaded:
-`team_of` for one deal, `repository.teams` once for a batch.
+`team_of` for one deal, `repository.teams` once for a batch. A bulk upsert
+passes the deal as its statement wrote it (no ORM object) and members as
+`(employee_id, role)` pairs: anything with these attributes will do.
 """
 
 from collections.abc import Sequence

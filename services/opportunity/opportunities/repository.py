@@ -1,14 +1,16 @@
 """All queries of the opportunities area."""
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
 from services.opportunity.domain.stages import Stage
@@ -139,9 +141,133 @@ async def external_id_taken(session: AsyncSession, external_id: str) -> bool:
     return (await session.execute(stmt)).first() is not None
 
 
-async def by_external_ids(session: AsyncSession, external_ids: Iterable[str]) -> dict[str, Opportunity]:
-    stmt = sa.select(Opportunity).where(Opportunity.external_id.in_(list(external_ids)))
-    return {o.external_id: o for o in (await session.execute(stmt)).scalars() if o.external_id}
+# -- bulk writes: one statement per batch, each column an array (`unnest`) -------------------------
+
+_DEALS = Opportunity.__table__.fullname  # type: ignore[attr-defined]
+_TEAMS = TeamMember.__table__.fullname  # type: ignore[attr-defined]
+_HISTORY = StageChange.__table__.fullname  # type: ignore[attr-defined]
+
+# What a bulk row writes, in this order (`solution_ids` travels as array literals: unnest cannot
+# take an array of arrays of different lengths).
+BULK_COLUMNS = (
+    "id",
+    "external_id",
+    "name",
+    "account_id",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "owner_id",
+    "assigned_at",
+    "org_unit_path",
+    "source",
+    "compelling_event",
+    "stage",
+    "win_probability",
+    "industry",
+    "size_band",
+    "solution_ids",
+    "closed_on",
+    "origin_type",
+    "origin_id",
+    "updated_at",
+    "version",
+)
+_ARRAY_TYPES = {
+    "id": "uuid[]",
+    "account_id": "uuid[]",
+    "owner_id": "uuid[]",
+    "amount": "numeric[]",
+    "expected_close_date": "date[]",
+    "closed_on": "date[]",
+    "assigned_at": "timestamptz[]",
+    "updated_at": "timestamptz[]",
+    "win_probability": "numeric[]",
+    "version": "int[]",
+}
+_UNNEST = "unnest({}) AS v({})".format(
+    ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES.get(c, 'text[]')})" for c in BULK_COLUMNS), ", ".join(BULK_COLUMNS)
+)
+_VALUES = ", ".join("CAST(v.solution_ids AS uuid[])" if c == "solution_ids" else f"v.{c}" for c in BULK_COLUMNS)
+_SETS = ", ".join(
+    "solution_ids = CAST(v.solution_ids AS uuid[])" if c == "solution_ids" else f"{c} = v.{c}"
+    for c in BULK_COLUMNS
+    if c not in ("id", "external_id", "origin_type", "origin_id", "version")
+)
+# Every statement below is put together from this module's constant table and column names; values are bound.
+_STORED = sa.text(f"SELECT {', '.join(BULK_COLUMNS)} FROM {_DEALS} WHERE external_id = ANY(:keys)")  # noqa: S608
+_INSERT = sa.text(
+    f"INSERT INTO {_DEALS} ({', '.join(BULK_COLUMNS)}, created_at) "  # noqa: S608
+    f"SELECT {_VALUES}, v.updated_at FROM {_UNNEST}"
+)
+# At the version each row was read with: a row changed since is not written (and not returned).
+_UPDATE = sa.text(
+    f"UPDATE {_DEALS} AS o SET {_SETS}, version = o.version + 1 FROM {_UNNEST} "  # noqa: S608
+    "WHERE o.id = v.id AND o.version = v.version RETURNING o.id"
+)
+_TEAMS_OF = sa.text(
+    f"SELECT opportunity_id, employee_id, role FROM {_TEAMS} WHERE opportunity_id = ANY(:ids) "  # noqa: S608
+    "ORDER BY opportunity_id, employee_id"
+)
+_DELETE_TEAMS = sa.text(f"DELETE FROM {_TEAMS} WHERE opportunity_id = ANY(:ids)")  # noqa: S608
+_INSERT_TEAMS = sa.text(
+    f"INSERT INTO {_TEAMS} (opportunity_id, employee_id, role) "  # noqa: S608
+    "SELECT * FROM unnest(CAST(:deals AS uuid[]), CAST(:people AS uuid[]), CAST(:roles AS text[]))"
+)
+_INSERT_HISTORY = sa.text(
+    f"INSERT INTO {_HISTORY} (opportunity_id, from_stage, to_stage, changed_at, changed_by, forced, reason, unmet) "  # noqa: S608
+    "SELECT d, f, t, at, b, x, r, CAST(u AS jsonb) FROM unnest(CAST(:deals AS uuid[]), CAST(:froms AS text[]), "
+    "CAST(:tos AS text[]), CAST(:ats AS timestamptz[]), CAST(:bys AS text[]), CAST(:forced AS boolean[]), "
+    "CAST(:reasons AS text[]), CAST(:unmet AS text[])) AS h(d, f, t, at, b, x, r, u)"
+)
+
+
+def uuid_array(ids: Iterable[uuid.UUID]) -> str:
+    """A uuid[] literal (what `solution_ids` travels as)."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+async def by_external_ids(session: AsyncSession, external_ids: Iterable[str]) -> dict[str, sa.Row[Any]]:
+    """The stored deals of a bulk batch by external id: their `BULK_COLUMNS`, as plain rows (no ORM state)."""
+    rows = (await session.execute(_STORED, {"keys": list(external_ids)})).all()
+    return {r[1]: r for r in rows}
+
+
+class Member(NamedTuple):
+    employee_id: uuid.UUID
+    role: str
+
+
+async def team_pairs(session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Member]]:
+    """The teams of a batch of deals by deal, in one statement."""
+    out: dict[uuid.UUID, list[Member]] = {i: [] for i in opportunity_ids}
+    if opportunity_ids:
+        for deal, employee_id, role in (await session.execute(_TEAMS_OF, {"ids": list(opportunity_ids)})).all():
+            out[deal].append(Member(employee_id, role))
+    return out
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+    """`BULK_COLUMNS` rows as one array per column (`solution_ids` as uuid[] literals)."""
+    columns = dict(zip(BULK_COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
+    columns["solution_ids"] = [uuid_array(ids) for ids in columns["solution_ids"]]
+    return columns
+
+
+async def insert_many(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
+    """New deals (each its `BULK_COLUMNS` values, `version` 1) in one INSERT."""
+    if rows:
+        await session.execute(_INSERT, _columns(rows))
+
+
+async def update_many(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
+    """Stored deals rewritten in one UPDATE, each only if still at the `version` it was read
+    with (which it moves on by one); any other raises `StaleDataError` (412), as the ORM would."""
+    if not rows:
+        return
+    written = (await session.execute(_UPDATE, _columns(rows))).all()
+    if len(written) != len(rows):
+        raise StaleDataError(f"{len(rows) - len(written)} of {len(rows)} opportunities changed meanwhile")
 
 
 async def teams(session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[TeamMember]]:
@@ -173,10 +299,11 @@ async def replace_teams(session: AsyncSession, teams: dict[uuid.UUID, list[tuple
     """`replace_team` for a whole batch: one DELETE and one INSERT."""
     if not teams:
         return
-    await session.execute(sa.delete(TeamMember).where(TeamMember.opportunity_id.in_(list(teams))))
-    rows = [{"opportunity_id": o, "employee_id": e, "role": r} for o, members in teams.items() for e, r in members]
-    if rows:
-        await session.execute(sa.insert(TeamMember), rows)
+    await session.execute(_DELETE_TEAMS, {"ids": list(teams)})
+    pairs = [(o, e, r) for o, members in teams.items() for e, r in members]
+    if pairs:
+        deals, people, roles = (list(c) for c in zip(*pairs, strict=True))
+        await session.execute(_INSERT_TEAMS, {"deals": deals, "people": people, "roles": roles})
 
 
 async def unknown_solutions(session: AsyncSession, solution_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
@@ -188,8 +315,23 @@ async def unknown_solutions(session: AsyncSession, solution_ids: Iterable[uuid.U
 
 
 async def add_stage_changes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Stage history rows (`opportunity_id`, `from_stage`, `to_stage`, `changed_at`, `changed_by`,
+    and optionally `forced`, `reason`, `unmet`) in one INSERT."""
     if rows:
-        await session.execute(sa.insert(StageChange), list(rows))
+        unmet = [r.get("unmet") for r in rows]
+        await session.execute(
+            _INSERT_HISTORY,
+            {
+                "deals": [r["opportunity_id"] for r in rows],
+                "froms": [r["from_stage"] for r in rows],
+                "tos": [r["to_stage"] for r in rows],
+                "ats": [r["changed_at"] for r in rows],
+                "bys": [r["changed_by"] for r in rows],
+                "forced": [bool(r.get("forced", False)) for r in rows],
+                "reasons": [r.get("reason") for r in rows],
+                "unmet": [None if u is None else json.dumps(u) for u in unmet],
+            },
+        )
 
 
 def history_statement(opportunity_id: uuid.UUID) -> sa.Select[Any]:

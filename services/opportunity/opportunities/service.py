@@ -2,6 +2,8 @@
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +16,7 @@ from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import publish_many
 from sanlun.kernel.peers import Peers
 from sanlun.kernel.references import CODE as UNKNOWN_REFERENCE
+from sanlun.kernel.types import MoneyValue
 from services.opportunity.domain import gates
 from services.opportunity.domain.stages import (
     CLOSED_STAGES,
@@ -391,11 +394,12 @@ async def bulk_upsert(
 
 
 def _row_refs(
-    refs: Refs, row: BulkRow[OpportunityImport], fresh: Opportunity, current: Opportunity | None, known_team: set[Any]
+    refs: Refs, row: BulkRow[OpportunityImport], owner_id: uuid.UUID | None, current: Any, known_team: set[Any]
 ) -> None:
-    """A row's references; on an update, only those it brings in."""
+    """A row's references; on an update, only those it brings in. `owner_id` is
+    the owner the row names (or the caller, when it names none)."""
     data, loc = row.data, row.loc()
-    owner_id = fresh.owner_id if current is None or "owner_id" in data.model_fields_set else current.owner_id
+    owner_id = owner_id if current is None or "owner_id" in data.model_fields_set else current.owner_id
     if current is None or owner_id != current.owner_id:
         refs.employee(owner_id, [*loc, "owner_id"])
     if current is None or data.account_id != current.account_id:
@@ -405,32 +409,165 @@ def _row_refs(
     refs.solutions(list(dict.fromkeys(data.solution_ids)), [*loc, "solution_ids"])
 
 
-async def _bulk_gate_problems(
-    session: AsyncSession,
-    checks: list[tuple[BulkRow[OpportunityImport], Opportunity, Opportunity | None]],
-) -> dict[int, list[dict[str, Any]]]:
+@dataclass(slots=True)
+class _Check:
+    """A bulk row that passed its own checks, waiting for the batch's references and gates."""
+
+    row: BulkRow[OpportunityImport]
+    id: uuid.UUID  # the stored deal's, or the one a create will get
+    owner_id: uuid.UUID | None  # as for a create: the row's, else the caller
+    org_unit_path: str  # as for a create: the row's, else the caller's
+    current: "_Deal | None"  # the stored deal, None for a create
+
+
+@dataclass(slots=True)
+class _Deal:
+    """A deal as a bulk row leaves it: the columns its statement writes, in
+    `repository.BULK_COLUMNS` order (so a stored row unpacks into one), and
+    what its events say (`events.data`). Equal to the stored deal when the row
+    changes nothing."""
+
+    id: uuid.UUID
+    external_id: str
+    name: str
+    account_id: uuid.UUID | None
+    amount_value: Decimal | None
+    currency: str | None
+    expected_close_date: dt.date | None
+    owner_id: uuid.UUID | None
+    assigned_at: dt.datetime | None
+    org_unit_path: str
+    source: str | None
+    compelling_event: str | None
+    stage: str
+    win_probability: Decimal | None
+    industry: str | None
+    size_band: str | None
+    solution_ids: list[uuid.UUID]
+    closed_on: dt.date | None
+    origin_type: str | None
+    origin_id: str | None
+    updated_at: dt.datetime
+    version: int
+
+    @property
+    def amount(self) -> MoneyValue | None:
+        if self.amount_value is None or self.currency is None:
+            return None
+        return MoneyValue(self.amount_value, self.currency)
+
+    def values(self) -> tuple[Any, ...]:
+        """The `repository.BULK_COLUMNS` of the deal."""
+        return (
+            self.id,
+            self.external_id,
+            self.name,
+            self.account_id,
+            self.amount_value,
+            self.currency,
+            self.expected_close_date,
+            self.owner_id,
+            self.assigned_at,
+            self.org_unit_path,
+            self.source,
+            self.compelling_event,
+            self.stage,
+            self.win_probability,
+            self.industry,
+            self.size_band,
+            self.solution_ids,
+            self.closed_on,
+            self.origin_type,
+            self.origin_id,
+            self.updated_at,
+            self.version,
+        )
+
+
+def _row_fields(data: OpportunityImport) -> tuple[Any, ...]:
+    """What a bulk row sets on a new and a stored deal alike, in `_Deal` order from
+    `name` to `closed_on`, with owner, assignment time and org unit left out (an
+    update keeps the stored owner, org unit and origin unless the row names them)."""
+    amount = data.amount
+    return (
+        data.name,
+        data.account_id,
+        amount.amount if amount else None,
+        amount.currency if amount else None,
+        data.expected_close_date,
+        data.source,
+        data.compelling_event,
+        data.stage.value,
+        data.win_probability,
+        data.industry,
+        data.size_band,
+        list(dict.fromkeys(data.solution_ids)),
+        data.closed_on,
+    )
+
+
+def _deal(
+    id: uuid.UUID,
+    external_id: str,
+    fields: tuple[Any, ...],
+    *,
+    owner_id: uuid.UUID | None,
+    assigned_at: dt.datetime | None,
+    org_unit_path: str,
+    origin: tuple[str | None, str | None],
+    updated_at: dt.datetime,
+    version: int,
+) -> _Deal:
+    name, account, amount, currency, close, source, event, stage, chance, industry, band, solutions, closed = fields
+    return _Deal(
+        id,
+        external_id,
+        name,
+        account,
+        amount,
+        currency,
+        close,
+        owner_id,
+        assigned_at,
+        org_unit_path,
+        source,
+        event,
+        stage,
+        chance,
+        industry,
+        band,
+        solutions,
+        closed,
+        *origin,
+        updated_at,
+        version,
+    )
+
+
+async def _bulk_gate_problems(session: AsyncSession, checks: list[_Check]) -> dict[int, list[dict[str, Any]]]:
     """Per row index, what its stage asks that the deal does not have (as errors
     of the row): an illegal move out of a closed stage, or unmet gates."""
     out: dict[int, list[dict[str, Any]]] = {}
     moving = []
-    for row, fresh, current in checks:
-        stage = Stage(current.stage) if current else Stage.LEAD
+    for check in checks:
+        row, current = check.row, check.current
+        stage = Stage(current.stage) if current is not None else Stage.LEAD
         if current is not None and stage in CLOSED_STAGES:
             if stage != row.data.stage:
                 problem = transition_problem(stage, row.data.stage)
                 out[row.index] = [{"loc": row.loc("stage"), "msg": problem, "code": "illegal_stage_transition"}]
         elif _passed(stage, row.data.stage):
-            moving.append((row, fresh, current))
+            moving.append(check)
     if not moving:
         return out
-    stored = await plan_rows.by_opportunity_ids(session, [c.id for _, _, c in moving if c is not None])
+    stored = await plan_rows.by_opportunity_ids(session, [c.id for c in moving if c.current is not None])
     policies: dict[str, Any] = {}
-    for row, fresh, current in moving:
-        base = current or fresh
+    for check in moving:
+        row, current = check.row, check.current
         # The deal as the row would leave it, with its stored plan (a new deal has none yet).
         facts_of = Opportunity(
-            id=base.id,
-            org_unit_path=fresh.org_unit_path if current is None or row.data.org_unit_path else current.org_unit_path,
+            id=check.id,
+            org_unit_path=check.org_unit_path if current is None or row.data.org_unit_path else current.org_unit_path,
             stage=row.data.stage.value,
             account_id=row.data.account_id,
             amount=row.data.amount.value() if row.data.amount else None,
@@ -438,12 +575,12 @@ async def _bulk_gate_problems(
             compelling_event=row.data.compelling_event,
             solution_ids=list(row.data.solution_ids),
         )
-        plan_row = stored.get(base.id) or TasPlan(opportunity_id=base.id, sections={})
+        plan_row = stored.get(check.id) or TasPlan(opportunity_id=check.id, sections={})
         unmet = await _unmet_gates(
             session,
             facts_of,
             plan_row,
-            current=Stage(current.stage) if current else Stage.LEAD,
+            current=Stage(current.stage) if current is not None else Stage.LEAD,
             target=row.data.stage,
             closed_on=row.data.closed_on,
             policies=policies,
@@ -456,126 +593,151 @@ async def _bulk_gate_problems(
     return out
 
 
-async def _bulk_upsert(
-    session: AsyncSession, principal: Principal, peers: Peers, rows: list[BulkRow[OpportunityImport]]
-) -> list[BulkRowResult]:
-    results: list[BulkRowResult] = []
-    parsed = [(row, row.data) for row in rows]
-    existing = await repository.by_external_ids(session, [row.external_id for row in rows])
-    stored_members = await repository.teams(session, [o.id for o in existing.values()])
-    creates: list[tuple[BulkRow[OpportunityImport], Opportunity, OpportunityImport]] = []
-    updates: list[tuple[BulkRow[OpportunityImport], Opportunity, OpportunityImport, str]] = []
+async def _bulk_checks(
+    session: AsyncSession,
+    principal: Principal,
+    peers: Peers,
+    rows: list[BulkRow[OpportunityImport]],
+    stored: dict[str, "_Deal"],
+    stored_teams: dict[uuid.UUID, list[repository.Member]],
+) -> tuple[list[_Check], dict[int, list[dict[str, Any]]]]:
+    """Every row's own checks, then one check of every record the batch names
+    (one call per peer), then the gates: the rows to write and the problems of the others."""
     problems_of: dict[int, list[dict[str, Any]]] = {}
-    checks: list[tuple[BulkRow[OpportunityImport], Opportunity, Opportunity | None]] = []
+    checks: list[_Check] = []
     refs = Refs()
-    for row, data in parsed:
-        ext, loc = row.external_id, row.loc()
+    for row in rows:
+        data, loc = row.data, row.loc()
         problems = _closing_problems(data.stage, closed_on=data.closed_on, has_amount=data.amount is not None, loc=loc)
-        current = existing.get(ext)
+        current = stored.get(row.external_id)
         if current is not None and not can_see(
             principal, owner_id=current.owner_id, org_unit_path=current.org_unit_path
         ):
             problems.append({"loc": [*loc, "external_id"], "msg": "already used by an opportunity you cannot see"})
+        # Placed as a create would be (omitted owner: the caller; explicit null: unassigned).
+        owner_id = data.owner_id if "owner_id" in data.model_fields_set else principal.employee_id
+        org_unit_path = data.org_unit_path or principal.org_unit_path
         try:
-            fresh = _new(principal, data)
+            _check_placement(principal, owner_id=owner_id, org_unit_path=org_unit_path)
         except Forbidden as exc:
             problems += [{**e, "loc": [*loc, *e["loc"][1:]]} for e in exc.errors or []]
         if problems:
             problems_of[row.index] = problems
             continue
-        known = {m.employee_id for m in stored_members.get(current.id, [])} if current is not None else set()
-        _row_refs(refs, row, fresh, current, known)
-        checks.append((row, fresh, current))
-    # One check of every record the batch names (one call per peer), then the gates.
+        known = {m.employee_id for m in stored_teams[current.id]} if current is not None else set()
+        _row_refs(refs, row, owner_id, current, known)
+        deal_id = current.id if current is not None else uuid.uuid4()
+        checks.append(_Check(row, deal_id, owner_id, org_unit_path, current))
     for ref in await references.unseen(session=session, principal=principal, peers=peers, refs=refs):
         problems_of.setdefault(int(ref.loc[2]), []).append({**ref.error(), "code": UNKNOWN_REFERENCE})
     if not principal.has(*HISTORY_ROLES):
-        ok = [c for c in checks if c[0].index not in problems_of]
+        ok = [c for c in checks if c.row.index not in problems_of]
         for index, errors in (await _bulk_gate_problems(session, ok)).items():
             problems_of.setdefault(index, []).extend(errors)
-    for row, fresh, current in checks:
-        data = row.data
-        if row.index in problems_of:
-            continue
-        if current is None:
-            creates.append((row, fresh, data))
-        else:
-            updates.append((row, current, data, current.stage))
-    for row, _ in parsed:
-        if row.index in problems_of:
-            results.append(row.result("failed", errors=problems_of[row.index]))
-    closed_before = [o.id for _, o, _, stage in updates if stage in OUTCOMES]
-    await apply_outcomes(session, closed_before, sign=-1)
-    now = session_clock(session).now()
-    for _, o, _ in creates:
-        if o.owner_id is not None:
-            o.assigned_at = now
-    session.add_all([o for _, o, _ in creates])
-    stored_teams = {o.id: stored_members[o.id] for _, o, _, _ in updates}
-    changed: set[uuid.UUID] = set()
-    new_teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {
-        o.id: [(m.employee_id, m.role) for m in data.team] for _, o, data in creates if data.team
+    return [c for c in checks if c.row.index not in problems_of], problems_of
+
+
+async def _bulk_upsert(
+    session: AsyncSession, principal: Principal, peers: Peers, rows: list[BulkRow[OpportunityImport]]
+) -> list[BulkRowResult]:
+    """Set-based: one read of the stored deals and one of their teams, one
+    INSERT for the new deals and one UPDATE (at the versions read) for the
+    changed ones, one statement each for the stage history, the teams and the
+    outbox. A row that changes nothing is not written and has no event."""
+    stored = {
+        k: _Deal(*r) for k, r in (await repository.by_external_ids(session, [r.external_id for r in rows])).items()
     }
-    before: dict[uuid.UUID, tuple[uuid.UUID | None, uuid.UUID | None]] = {}
-    for _, o, data, _ in updates:
-        before[o.id] = (o.owner_id, o.account_id)
-        fields = data.model_dump(
-            exclude={"amount", "owner_id", "org_unit_path", "team", "origin", "solution_ids", "external_id"}
+    stored_teams = await repository.team_pairs(session, [s.id for s in stored.values()])
+    checks, problems_of = await _bulk_checks(session, principal, peers, rows, stored, stored_teams)
+    results: list[BulkRowResult] = [
+        row.result("failed", errors=problems_of[row.index]) for row in rows if row.index in problems_of
+    ]
+    now = session_clock(session).now()  # business time: when a deal changed hands
+    creates: list[tuple[BulkRow[OpportunityImport], _Deal]] = []
+    updates: list[tuple[BulkRow[OpportunityImport], _Deal, _Deal]] = []  # (row, stored, after)
+    new_teams: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for check in checks:
+        row, data = check.row, check.row.data
+        fields = _row_fields(data)
+        if check.current is None:
+            deal = _deal(
+                check.id,
+                row.external_id,
+                fields,
+                owner_id=check.owner_id,
+                assigned_at=now if check.owner_id is not None else None,
+                org_unit_path=check.org_unit_path,
+                origin=(data.origin.type, data.origin.id) if data.origin else (None, None),
+                updated_at=utcnow(),
+                version=1,
+            )
+            creates.append((row, deal))
+            if data.team:
+                new_teams[deal.id] = [(m.employee_id, m.role) for m in data.team]
+            continue
+        before = check.current
+        owner_id, assigned_at = before.owner_id, before.assigned_at
+        if "owner_id" in data.model_fields_set and data.owner_id != owner_id:
+            owner_id, assigned_at = data.owner_id, now if data.owner_id is not None else None
+        after = _deal(
+            before.id,
+            before.external_id,
+            fields,
+            owner_id=owner_id,
+            assigned_at=assigned_at,
+            org_unit_path=data.org_unit_path or before.org_unit_path,
+            origin=(before.origin_type, before.origin_id),
+            updated_at=before.updated_at,
+            version=before.version,
         )
-        for field, value in fields.items():
-            setattr(o, field, value)
-        o.solution_ids = list(dict.fromkeys(data.solution_ids))
-        o.amount = data.amount.value() if data.amount else None
-        if "owner_id" in data.model_fields_set:
-            o.owner_id = data.owner_id
-        if data.org_unit_path:
-            o.org_unit_path = data.org_unit_path
         if "team" in data.model_fields_set:
             team = [(m.employee_id, m.role) for m in data.team]
-            if _team_key(team) != _team_key((m.employee_id, m.role) for m in stored_teams[o.id]):
-                new_teams[o.id] = team
-        # Setting a value equal to the stored one is no change to SQLAlchemy:
-        # such a row is neither written (no version bump) nor reported updated.
-        if session.is_modified(o) or o.id in new_teams:
-            changed.add(o.id)
-            if not session.is_modified(o):
-                # A new team alone still moves the version (and ETag) its events carry.
-                o.updated_at = utcnow()
-    await session.flush()
-    history = [_history(o.id, None, o.stage, principal, reason="import") for _, o, _ in creates]
+            if _team_key(team) != _team_key(stored_teams[before.id]):
+                new_teams[before.id] = team
+        if after == before and before.id not in new_teams:
+            # Nothing to write: the record keeps its version (and ETag), and says nothing.
+            results.append(row.unchanged(before.id))
+            continue
+        # A new team alone still moves the version (and ETag) its events carry.
+        after.updated_at = utcnow()
+        updates.append((row, before, after))
+
+    await apply_outcomes(session, [b.id for _, b, _ in updates if b.stage in OUTCOMES], sign=-1)
+    await repository.insert_many(session, [d.values() for _, d in creates])
+    await repository.update_many(session, [a.values() for _, _, a in updates])
+    for _, _, a in updates:
+        a.version += 1
+    history = [_history(d.id, None, d.stage, principal, reason="import") for _, d in creates]
     history += [
-        _history(o.id, stage, o.stage, principal, reason="import") for _, o, _, stage in updates if o.stage != stage
+        _history(a.id, b.stage, a.stage, principal, reason="import") for _, b, a in updates if a.stage != b.stage
     ]
     await repository.add_stage_changes(session, history)
     await repository.replace_teams(session, new_teams)
     await apply_outcomes(
         session,
-        [o.id for _, o, _ in creates if o.stage in OUTCOMES] + [o.id for _, o, _, _ in updates if o.stage in OUTCOMES],
+        [d.id for _, d in creates if d.stage in OUTCOMES] + [a.id for _, _, a in updates if a.stage in OUTCOMES],
         sign=1,
     )
-    # Every event carries the deal's whole team: read once for the batch.
-    teams = await repository.teams(
-        session, [o.id for _, o, _ in creates] + [o.id for _, o, _, _ in updates if o.id in changed]
-    )
-    # One INSERT and one NOTIFY for the whole batch's events, in row order.
+    # Every event carries the deal's whole team, as the batch leaves it; one INSERT
+    # and one NOTIFY for the whole batch's events, in row order.
     batch_events = []
-    for row, o, _ in creates:
-        batch_events.append(events.event(o, "created", team=teams[o.id]))
-        results.append(row.created(o.id))
-    for row, o, _, stage in updates:
-        if o.id in changed:
-            team = teams[o.id]
-            owner, account = before[o.id]
-            if o.owner_id != owner:
-                batch_events.append(events.event(o, "assigned", team=team, previous_owner_id=owner))
-            if o.account_id != account:
-                batch_events.append(events.event(o, "updated", team=team, previous_account_id=account))
-            if o.id in new_teams:
-                batch_events.append(events.event(o, "team_changed", team=team, previous_team=stored_teams[o.id]))
-            if o.stage != stage:
-                batch_events.append(events.event(o, "stage_changed", team=team, previous_stage=stage))
-                if o.stage in OUTCOMES:
-                    batch_events.append(events.event(o, o.stage, team=team, previous_stage=stage))
-        results.append(row.updated(o.id) if o.id in changed else row.unchanged(o.id))
+    for row, d in creates:
+        team = [repository.Member(*m) for m in new_teams.get(d.id, [])]
+        batch_events.append(events.event(d, "created", team=team))
+        results.append(row.created(d.id))
+    for row, b, a in updates:
+        previous_team = stored_teams[a.id]
+        team = [repository.Member(*m) for m in new_teams[a.id]] if a.id in new_teams else previous_team
+        if a.owner_id != b.owner_id:
+            batch_events.append(events.event(a, "assigned", team=team, previous_owner_id=b.owner_id))
+        if a.account_id != b.account_id:
+            batch_events.append(events.event(a, "updated", team=team, previous_account_id=b.account_id))
+        if a.id in new_teams:
+            batch_events.append(events.event(a, "team_changed", team=team, previous_team=previous_team))
+        if a.stage != b.stage:
+            batch_events.append(events.event(a, "stage_changed", team=team, previous_stage=b.stage))
+            if a.stage in OUTCOMES:
+                batch_events.append(events.event(a, a.stage, team=team, previous_stage=b.stage))
+        results.append(row.updated(a.id))
     await publish_many(session, batch_events)
     return results
