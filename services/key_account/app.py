@@ -11,6 +11,7 @@ from sanlun.kernel.db import Database
 from sanlun.kernel.event_routes import CloudEvent
 from sanlun.kernel.events import Batched, EventHandler
 from services.key_account.accounts import sharing
+from services.key_account.accounts.batch_router import router as accounts_batch_router
 from services.key_account.accounts.router import router as accounts_router
 from services.key_account.accounts.sharing_router import router as sharing_router
 from services.key_account.accounts.tier_router import router as tier_router
@@ -62,6 +63,7 @@ def create_app(
             segmentation_router,
             coverage_router,
             accounts_router,
+            accounts_batch_router,
             tier_router,
             contacts_router,
             plans_router,

@@ -348,3 +348,21 @@ class AccountBulkReport(BulkUpsertReport[AccountRowResult]):
             ]
         }
     )
+
+
+class AccountBatchGet(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"account_ids": [EXAMPLE["id"], "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"]}]},
+    )
+
+    account_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)]
+
+
+class AccountBatchGetResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [EXAMPLE], "not_found": ["4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"]}]}
+    )
+
+    items: list[AccountRead] = Field(description="The accounts you may read, in the order asked.")
+    not_found: list[uuid.UUID] = Field(description="Ids that do not exist or that you may not read.")

@@ -106,6 +106,16 @@ async def read(*, session: AsyncSession, principal: Principal, account_id: uuid.
     return account
 
 
+async def read_many(
+    *, session: AsyncSession, principal: Principal, account_ids: list[uuid.UUID]
+) -> tuple[list[Account], list[uuid.UUID]]:
+    """`read` for many ids: the accounts the caller may read, in the order asked,
+    and the ids that do not exist or that they may not read (alike, issue 16)."""
+    found = {a.id: a for a in await repository.readable_many(session, principal, account_ids)}
+    asked = list(dict.fromkeys(account_ids))
+    return [found[i] for i in asked if i in found], [i for i in asked if i not in found]
+
+
 async def access(*, session: AsyncSession, principal: Principal, accounts: list[Account]) -> dict[uuid.UUID, str]:
     return await repository.access_of(session, principal, accounts)
 

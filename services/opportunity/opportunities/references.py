@@ -16,11 +16,13 @@ Who says what the caller may see:
   people (kept from events) is not asked: it lags behind the lifecycle service
   (an import names employees created a moment before) and would make a second
   rule of visibility;
-- **accounts** and their **contacts** (a plan's key players): the key account
-  service, `GET /api/v1/accounts/{id}` (and `.../contacts/{id}`) with the
-  caller's token, so its implicit sharing applies too; one call per distinct
-  id, at most `PEER_CONCURRENCY` at once, each within the peer client's
-  timeout (it has no batch read of accounts yet);
+- **accounts**: the key account service, `POST /api/v1/accounts:batch-get`
+  with the caller's token, so its implicit sharing applies too; one call per
+  1000 ids (a key account service without that route, 404 or 405, is asked
+  `GET /api/v1/accounts/{id}` per id, as before it had one);
+- their **contacts** (a plan's key players): `GET /api/v1/accounts/{id}/contacts/{id}`,
+  one call per distinct id, at most `PEER_CONCURRENCY` at once, each within
+  the peer client's timeout;
 - **solutions**: this service's catalogue, which everyone may see (one query).
 
 When a peer cannot answer, nothing is stored: the request fails with the peer
@@ -39,12 +41,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal
-from sanlun.kernel.errors import Unprocessable
+from sanlun.kernel.errors import Unprocessable, UpstreamUnavailable
 from sanlun.kernel.peers import Peers, gather_limited, ok_json
 from sanlun.kernel.references import hidden_employees, unknown_reference
 from services.opportunity.opportunities import repository
 
 ACCOUNTS_SERVICE = "key_account"
+ACCOUNTS_BATCH_PATH = "/api/v1/accounts:batch-get"
 PEER_CONCURRENCY = 8
 
 MESSAGES = {
@@ -142,8 +145,26 @@ async def _visible(peers: Peers, path: str) -> bool:
 
 
 async def _hidden_accounts(peers: Peers, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    shown = await gather_limited(ids, lambda a: _visible(peers, f"/api/v1/accounts/{a}"), concurrency=PEER_CONCURRENCY)
-    return {a for a, ok in zip(ids, shown, strict=True) if not ok}
+    if not ids:
+        return set()
+    try:
+        answers = await peers.post_batches(ACCOUNTS_SERVICE, ACCOUNTS_BATCH_PATH, ids, field="account_ids")
+    except UpstreamUnavailable as exc:
+        if exc.extensions.get("upstream_status") not in (404, 405):
+            raise
+        # A key account service older than its batch read: one read per id.
+        shown = await gather_limited(
+            ids, lambda a: _visible(peers, f"/api/v1/accounts/{a}"), concurrency=PEER_CONCURRENCY
+        )
+        return {a for a, ok in zip(ids, shown, strict=True) if not ok}
+    try:
+        seen = {uuid.UUID(str(item["id"])) for answer in answers for item in answer["items"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UpstreamUnavailable(
+            "The key account service answered in an unexpected shape.", service=ACCOUNTS_SERVICE
+        ) from exc
+    # Only the ids it showed count as seen.
+    return set(ids) - seen
 
 
 async def _hidden_contacts(

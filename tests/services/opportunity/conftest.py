@@ -6,7 +6,8 @@ opportunity service makes with the caller's token, applying the visibility rule
 of docs/architecture.md to that token, as the real services do:
 
 - `POST /api/v1/employees/stages:batch-get` (an employee is "owned" by themself);
-- `GET /api/v1/accounts/{id}` and `GET /api/v1/accounts/{id}/contacts/{id}`.
+- `POST /api/v1/accounts:batch-get`, `GET /api/v1/accounts/{id}` and
+  `GET /api/v1/accounts/{id}/contacts/{id}`.
 
 Every opportunity client `service_client` makes here is served by the test's
 `directory` at the URLs that app has for those two services (unless the test
@@ -51,6 +52,8 @@ class Directory:
     failing: set[str] = field(default_factory=set)
     # Every id not added exists and everyone may see it (for tests about something else).
     open_world: bool = False
+    # A key account service from before `accounts:batch-get` (that route answers 404).
+    without_account_batch: bool = False
 
     def employee(self, unit: str = UNIT) -> str:
         employee_id = uuid.uuid4()
@@ -99,6 +102,19 @@ class Directory:
         ]
         return JSONResponse({"items": items, "not_found": [str(i) for i in ids if i not in shown]})
 
+    async def _accounts(self, request: Request) -> JSONResponse:
+        self.calls.append((request.method, request.url.path))
+        if self.without_account_batch:
+            return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
+        if "key_account" in self.failing:
+            return JSONResponse({"title": "down"}, status_code=503)
+        principal = self._principal(request)
+        ids = list(dict.fromkeys(uuid.UUID(i) for i in (await request.json())["account_ids"]))
+        shown = [i for i in ids if self._sees_account(principal, i)]
+        return JSONResponse(
+            {"items": [{"id": str(i)} for i in shown], "not_found": [str(i) for i in ids if i not in shown]}
+        )
+
     async def _account(self, request: Request) -> JSONResponse:
         self.calls.append((request.method, request.url.path))
         if "key_account" in self.failing:
@@ -125,6 +141,7 @@ class Directory:
         return Starlette(
             routes=[
                 Route("/api/v1/employees/stages:batch-get", self._stages, methods=["POST"]),
+                Route("/api/v1/accounts:batch-get", self._accounts, methods=["POST"]),
                 Route("/api/v1/accounts/{account_id}", self._account, methods=["GET"]),
                 Route("/api/v1/accounts/{account_id}/contacts/{contact_id}", self._account, methods=["GET"]),
                 Route("/{path:path}", self._other, methods=["GET", "POST"]),

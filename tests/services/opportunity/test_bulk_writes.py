@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.opportunity.opportunities import repository
 from tests.services.opportunity.helpers import ADMIN, OPPORTUNITIES, outbox
+from tests.support import auth
 
 pytestmark = pytest.mark.usefixtures("any_id_exists")
 
@@ -137,3 +138,22 @@ async def test_an_update_of_a_row_changed_since_it_was_read_is_refused(service_c
         values[repository.BULK_COLUMNS.index("version")] = 7  # not the stored version
         with pytest.raises(StaleDataError):
             await repository.update_many(session, [values])
+
+
+async def test_accounts_are_checked_in_one_batch_read_or_one_read_each_from_an_older_key_account_service(
+    service_client, directory
+):
+    directory.open_world = False
+    seen, hidden = directory.account(), directory.account(unit="/group/west/team-9", owner=str(uuid.uuid4()))
+    directory.employees[uuid.UUID(OWNER)] = UNIT
+    client = await service_client("opportunity")
+    org_admin = auth(org_unit="/group/east", roles=("org_admin",))
+    for older in (False, True):
+        directory.without_account_batch, directory.calls[:] = older, []
+        items = [row(f"a-{older}-{i}", account_id=account) for i, account in enumerate((seen, hidden, seen))]
+        report = (await client.post(BULK, json={"items": items}, headers=org_admin)).json()
+        assert [r["status"] for r in report["results"]] == ["created", "failed", "created"], report
+        assert report["results"][1]["errors"][0]["code"] == "unknown_reference"
+        account_calls = sorted(path for _, path in directory.calls if "/accounts" in path)
+        each = sorted(f"/api/v1/accounts/{a}" for a in (seen, hidden)) if older else []
+        assert account_calls == sorted(["/api/v1/accounts:batch-get", *each])
