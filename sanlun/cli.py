@@ -34,6 +34,8 @@ from sanlun.supervisor import (
 from sanlun.topology import GATEWAY_PORT, SCHEMA_OWNERS, SERVICES, ServiceSpec
 
 EMBEDDED_DATABASE = "sanlun"
+# `sanlun up --workers N`: uvicorn workers per process.
+WORKERS_ENV = "SANLUN_WORKERS"
 GATEWAY_FACTORY = "gateway.app:create_app"
 
 
@@ -107,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=GRACE_SECONDS,
         help="on Ctrl-C/SIGTERM, how long each process may take to finish its requests in flight "
         f"before it is killed (default {GRACE_SECONDS:g})",
+    )
+    up.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="uvicorn worker processes for the gateway and for each service, for a machine with more cores "
+        f"(default 1, env {WORKERS_ENV})",
     )
     up.set_defaults(run=cmd_up)
 
@@ -243,6 +252,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise CommandError(f"--base-port {args.base_port} leaves no room for {len(specs)} ports")
     try:
         policy = restart_policy(args)
+        workers = up_workers(args)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     try:
@@ -257,7 +267,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     env = dict(os.environ, SANLUN_DATABASE_URL=shared_url, PYTHONUNBUFFERED="1")
     for spec in specs:
         env[f"SANLUN_{spec.name.upper()}_URL"] = base_url(args.host, spec.port)
-    supervisor = Supervisor(specs, host=args.host, env=env, grace_seconds=args.stop_grace, restart=policy)
+    supervisor = Supervisor(
+        specs, host=args.host, env=env, grace_seconds=args.stop_grace, restart=policy, workers=workers
+    )
 
     def announce() -> None:
         lines = ["", "Sanlun is up:"]
@@ -265,6 +277,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"  {child.spec.name:<20} {base_url(args.host, child.spec.port):<26} pid {child.pid}"
             for child in supervisor.children
         )
+        if workers > 1:
+            lines.append(f"Each process above runs {workers} uvicorn workers (its pid is their parent's).")
         gateway = base_url(args.host, args.base_port)
         lines += [
             f"API docs: {gateway}/docs   health: {gateway}/health",
@@ -296,6 +310,29 @@ def restart_policy(args: argparse.Namespace) -> RestartPolicy:
         "max_failures": args.max_restarts,
     }
     return dataclasses.replace(policy, **{k: v for k, v in flags.items() if v is not None})
+
+
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers (1 or more)")
+    return n
+
+
+def up_workers(args: argparse.Namespace) -> int:
+    """`--workers` wins over SANLUN_WORKERS, which wins over 1."""
+    if args.workers is not None:
+        return int(args.workers)
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        return _workers(raw)
+    except argparse.ArgumentTypeError:
+        raise ValueError(f"{WORKERS_ENV}={raw!r} is not a number of workers (1 or more)") from None
 
 
 # --- token -----------------------------------------------------------------

@@ -39,6 +39,9 @@ from sanlun.kernel.logging import UVICORN_LOG_CONFIG
 
 TAIL_LINES = 40
 GRACE_SECONDS = 10.0
+# `sanlun up --workers N`: how long uvicorn's parent waits for a worker's answer
+# before it takes the worker for hung and replaces it.
+WORKER_HEALTHCHECK_SECONDS = 20
 SUPERVISOR_NAME = "supervisor"
 # argv[1] of a child: `python -m sanlun.supervisor child <supervisor pid> <uvicorn args...>`
 CHILD_MARKER = "child"
@@ -341,8 +344,12 @@ class Supervisor:
         grace_seconds: float = GRACE_SECONDS,
         restart: RestartPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
         self.specs = list(specs)
+        self.workers = workers
         self.host = host
         self.env = dict(env)
         self.out = out
@@ -395,7 +402,19 @@ class Supervisor:
             # each naming the process like the app's lines (sanlun/kernel/logging.py)
             "--log-config",
             str(UVICORN_LOG_CONFIG),
+            *self._worker_args(),
         ]
+
+    def _worker_args(self) -> list[str]:
+        """Several workers: uvicorn's own parent process binds the port, starts
+        them, restarts one that dies and stops them all on SIGTERM; all of them
+        stay in the child's process group (see `_schedule_restart`). It takes a
+        worker that does not answer its ping in time for hung and replaces it: a
+        starting worker imports the whole app first, which takes longer than
+        uvicorn's 5 s on a busy machine, so it gets `WORKER_HEALTHCHECK_SECONDS`."""
+        if self.workers == 1:
+            return []
+        return ["--workers", str(self.workers), "--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_SECONDS)]
 
     def _spawn(self, spec: ProcessSpec) -> subprocess.Popen[str]:
         # Always called from the main thread: PR_SET_PDEATHSIG fires when the
@@ -487,6 +506,9 @@ class Supervisor:
         return None
 
     def _schedule_restart(self, child: Child) -> bool:
+        # uvicorn's workers outlive a parent that was killed outright, still holding the
+        # port its replacement must bind: they go with it (its process group).
+        child.signal_group(signal.SIGKILL)
         if child.reader:
             child.reader.join(timeout=0.5)  # its last lines first
         now = self.clock()
