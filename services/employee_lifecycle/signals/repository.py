@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.employee_lifecycle.signals.models import COVERAGE, Fact
+from services.employee_lifecycle.signals.models import CLOSED, COVERAGE, LOST, OPEN, RELEASED, WON, Fact
 
 # One statement for any number of employees. Windows: 12 months for wins,
 # revenue and influence; 24 months of won business for stable accounts and
@@ -201,30 +201,66 @@ async def open_load(
     return {r.employee_id: int(r.open_load) for r in rows}
 
 
+def open_load_of(employee_id: sa.ColumnElement[Any], as_of: sa.ColumnElement[Any]) -> sa.ScalarSelect[int]:
+    """`OPEN_LOAD_SQL` for the one employee `employee_id` (a column of the
+    enclosing statement) as a correlated subquery of its select list, so a
+    statement reads the load of the rows it returns only. No `IN (...)`: the
+    kinds are one array parameter, so the statement compiles once
+    (`sanlun.kernel.reads.Prebuilt`)."""
+    facts = Fact.__table__
+    kinds = sa.bindparam("opportunity_kinds", [OPEN, RELEASED, WON, LOST, CLOSED], type_=ARRAY(sa.String))
+    latest = (
+        sa.select(facts.c.kind)
+        .where(facts.c.employee_id == employee_id, facts.c.occurred_on <= as_of, facts.c.kind == sa.any_(kinds))
+        .ext(distinct_on(facts.c.opportunity_ref))
+        # The employee is the enclosing statement's (a derived table may name an outer query's row).
+        .correlate_except(facts)
+        .order_by(facts.c.opportunity_ref, facts.c.occurred_on.desc(), facts.c.id.desc())
+        .subquery("latest")
+    )
+    return sa.select(sa.func.count()).select_from(latest).where(latest.c.kind == OPEN).scalar_subquery()
+
+
+_FACT_COLUMNS = {
+    "external_id": "text[]",
+    "kind": "text[]",
+    "employee_id": "uuid[]",
+    "occurred_on": "date[]",
+    "ends_on": "date[]",
+    "opportunity_ref": "text[]",
+    "account_ref": "text[]",
+    "amount": "numeric[]",
+    "currency": "text[]",
+    "solution_refs": "text[]",  # each row's array as an array literal (unnest takes no ragged arrays)
+    "cross_org": "boolean[]",
+    "outcome": "text[]",
+    "source_version": "int[]",
+}
+_FACT_VALUES = ", ".join(
+    "CAST(f.solution_refs AS varchar[])" if c == "solution_refs" else f"f.{c}" for c in _FACT_COLUMNS
+)
+_FACT_ARRAYS = ", ".join(f"CAST(:{c} AS {t})" for c, t in _FACT_COLUMNS.items())
+_INSERT_FACTS = sa.text(
+    f"INSERT INTO {Fact.__table__.fullname} ({', '.join(_FACT_COLUMNS)}) SELECT {_FACT_VALUES} "  # type: ignore[attr-defined]  # noqa: S608 - constant names; values are bound
+    f"FROM unnest({_FACT_ARRAYS}) AS f({', '.join(_FACT_COLUMNS)}) ON CONFLICT (external_id) DO NOTHING RETURNING 1"
+)
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """A text[] literal: every element quoted, backslashes and quotes escaped."""
+    quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 async def insert_facts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Idempotent by `external_id`: a fact seen before is skipped. Returns how many were new."""
+    """Idempotent by `external_id`: a fact seen before is skipped. Returns how
+    many were new. One INSERT for any number of rows (each column an array)."""
     if not rows:
         return 0
-    columns = (
-        "external_id",
-        "kind",
-        "employee_id",
-        "occurred_on",
-        "ends_on",
-        "opportunity_ref",
-        "account_ref",
-        "amount",
-        "currency",
-        "solution_refs",
-        "cross_org",
-        "outcome",
-        "source_version",
-    )
-    defaults = {"solution_refs": [], "cross_org": False}
-    full = [{c: r.get(c, defaults.get(c)) for c in columns} for r in rows]
-    stmt = insert(Fact).on_conflict_do_nothing(index_elements=[Fact.external_id]).returning(Fact.id)
-    result = await session.execute(stmt, full)
-    return len(result.all())
+    columns: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in _FACT_COLUMNS}
+    columns["solution_refs"] = [_text_array(r.get("solution_refs") or []) for r in rows]
+    columns["cross_org"] = [bool(r.get("cross_org", False)) for r in rows]
+    return len((await session.execute(_INSERT_FACTS, columns)).all())
 
 
 async def coverage_version(session: AsyncSession, account_ref: str) -> int | None:

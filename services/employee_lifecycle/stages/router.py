@@ -1,20 +1,20 @@
 import datetime as dt
 import uuid
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal, require_roles
-from sanlun.kernel.clock import Clock, ClockDep, check_as_of
+from sanlun.kernel.clock import Clock, ClockDep, check_as_of, request_clock
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.reads import json_response
 from sanlun.kernel.routing import TransactionalRoute
 from services.employee_lifecycle.domain.lifecycle import DEFAULT_CONFIRM_AFTER_DAYS, StageState
 from services.employee_lifecycle.domain.policy import DEFAULT_HYSTERESIS
 from services.employee_lifecycle.employees import repository as employees_repository
-from services.employee_lifecycle.stages import repository, service
+from services.employee_lifecycle.stages import reads, repository, service
 from services.employee_lifecycle.stages.models import StageHistory
 from services.employee_lifecycle.stages.schemas import (
     BatchGet,
@@ -30,7 +30,6 @@ from services.employee_lifecycle.stages.schemas import (
     PendingRead,
     ProvisionalRead,
     StageRead,
-    StageSnapshotRead,
 )
 
 router = APIRouter(
@@ -139,11 +138,14 @@ def history_read(row: Any) -> HistoryRead:
     summary="Stage, capacity and open load of many employees in one call",
     response_model=BatchGetResult,
 )
-async def batch_get_stages(data: BatchGet, session: DbSession, principal: CurrentPrincipal) -> BatchGetResult:
+async def batch_get_stages(data: BatchGet, request: Request, principal: CurrentPrincipal) -> Response:
     """For assignment and the support desk. Filtered by your visibility: ids you
     may not see, or that do not exist, come back in `not_found`. No ranking."""
-    items, missing = await service.batch_get(session=session, principal=principal, employee_ids=data.employee_ids)
-    return BatchGetResult(items=[StageSnapshotRead(**asdict(i)) for i in items], not_found=missing)
+    # The clock by a call, not `ClockDep`: FastAPI runs that sync dependency in a worker thread.
+    now = request_clock(request).now()
+    async with request.app.state.db.read() as conn:
+        items, missing = await reads.snapshots(conn, principal, data.employee_ids, now)
+    return json_response({"items": items, "not_found": missing})
 
 
 @router.post(
@@ -197,12 +199,13 @@ async def lift_expired_overrides(session: DbSession, principal: CurrentPrincipal
     response_model=StageRead,
     responses=problem_responses(NotFound),
 )
-async def get_stage(
-    employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal, clock: ClockDep
-) -> StageRead:
+async def get_stage(employee_id: EmployeeId, request: Request, principal: CurrentPrincipal) -> Response:
     """Everyone can read their own stage; managers their subtree. Shows the confirmed stage, the
     provisional one of the latest evaluation and the candidate holding for its dwell."""
-    return stage_read(await service.get_state(session=session, principal=principal, employee_id=employee_id), clock)
+    now = request_clock(request).now()  # not `ClockDep`, as above
+    async with request.app.state.db.read() as conn:
+        answer = await reads.stage_of(conn, principal, employee_id, now)
+    return json_response(answer)
 
 
 @router.post(

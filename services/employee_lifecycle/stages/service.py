@@ -319,6 +319,8 @@ async def evaluate_many(
 
 
 async def get_state(*, session: AsyncSession, principal: Principal, employee_id: uuid.UUID) -> Any:
+    """The stage row inside a session. `GET .../stage` reads through
+    `reads.stage_of` instead (one statement, no transaction); tests check the two agree."""
     if await employees_repository.get_visible(session, principal, employee_id) is None:
         raise NotFound(f"Employee {employee_id} was not found.")
     row = await repository.state_of(session, employee_id)
@@ -450,6 +452,8 @@ class StageSnapshot:
 async def batch_get(
     *, session: AsyncSession, principal: Principal, employee_ids: Sequence[uuid.UUID]
 ) -> tuple[list[StageSnapshot], list[uuid.UUID]]:
+    """The batch read inside a session. `POST .../stages:batch-get` reads through
+    `reads.snapshots` instead (one statement, no transaction); tests check the two agree."""
     now = session_clock(session).now()
     rows = await repository.batch_read(session, employee_ids, _visible(principal))
     load = await signals_repository.open_load(session, [r.id for r in rows], as_of=now.date())
