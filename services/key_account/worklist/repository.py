@@ -1,5 +1,9 @@
 """The queries of the work lists. Each reads the plans the caller may see
-(`visible` on their account) joined to one child table: one statement per page."""
+(`visible` on their account) joined to one child table: one statement per page.
+
+The routes answer through `reads` (the same lists as prebuilt statements);
+these ORM statements state the rule plainly and are the reference
+`tests/services/key_account/test_fast_work_lists.py` holds the fast reads to."""
 
 import datetime as dt
 import uuid

@@ -1,22 +1,24 @@
 """`/api/v1/plan-actions`, `/api/v1/incubation-items`, `/api/v1/relationship-gaps`:
-the work of every plan the caller may see, filtered and paginated."""
+the work of every plan the caller may see, filtered and paginated.
+
+The workspace reads all three for every L2 caller: each page is one prebuilt
+statement (`reads`) on a pooled connection outside a transaction, answered
+with bytes serialised once (`sanlun.kernel.reads.json_response`)."""
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sanlun.kernel.auth import CurrentPrincipal
 from sanlun.kernel.clock import ClockDep
-from sanlun.kernel.db import DbSession
-from sanlun.kernel.errors import Unauthorized, problem_responses
-from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.errors import InvalidCursor, Unauthorized, problem_responses
+from sanlun.kernel.pagination import CursorCodec, Page, PageParams, Pagination, fingerprint
+from sanlun.kernel.reads import json_response
 from sanlun.kernel.routing import TransactionalRoute
-from services.key_account.contacts.repository import level_at
-from services.key_account.plans.models import IncubationItem
 from services.key_account.plans.schemas import ActionStatus, ItemRead, ItemStatus
-from services.key_account.worklist import repository
+from services.key_account.worklist import reads, repository
 from services.key_account.worklist.schemas import RelationshipGap, WorkAction
 
 router = APIRouter(tags=["work-lists"], route_class=TransactionalRoute, responses=problem_responses(Unauthorized))
@@ -42,6 +44,22 @@ async def scope(
 WorkScope = Annotated[repository.Scope, Depends(scope)]
 
 
+class _Cursor:
+    """A page's keyset cursor, as `sanlun.kernel.pagination.paginate` makes
+    it: signed, bound to the query, holding the last row's sort key."""
+
+    def __init__(self, request: Request, page: PageParams) -> None:
+        self.codec: CursorCodec = request.app.state.cursor_codec
+        self.query = fingerprint(request)
+        self.after = self.codec.decode(self.query, page.cursor) if page.cursor else None
+        if self.after is not None and len(self.after) != 2:
+            raise InvalidCursor("The cursor belongs to another query; start again without it.")
+
+    def page(self, items: list[dict[str, Any]], last: tuple[Any, ...] | None) -> Response:
+        next_cursor = None if last is None else self.codec.encode(self.query, last)
+        return json_response({"items": items, "next_cursor": next_cursor})
+
+
 @router.get(
     "/api/v1/plan-actions",
     summary="Actions across every plan you may see, earliest due first",
@@ -49,7 +67,6 @@ WorkScope = Annotated[repository.Scope, Depends(scope)]
 )
 async def list_work_actions(
     request: Request,
-    session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
     where: WorkScope,
@@ -61,22 +78,22 @@ async def list_work_actions(
         dt.date | None,
         Query(description="Due on or before this date (overdue ones included); undated actions are left out."),
     ] = None,
-) -> Page[WorkAction]:
+) -> Response:
     """Actions without a due date come after every dated one. `overdue` is
     judged against today, for open and in-progress actions."""
-    today = clock.today()
-    stmt, order = repository.actions(principal, where, statuses=status, due_by=due_by)
-    rows, cursor = await paginate(session, request, stmt, order_by=order, params=page, scalars=False)
-    items = [
-        WorkAction.model_validate(
-            {
-                **row._mapping,
-                "overdue": row.due_on is not None and row.due_on < today and row.status in ("open", "in_progress"),
-            }
+    cursor = _Cursor(request, page)
+    async with request.app.state.db.read() as conn:
+        items, last = await reads.actions(
+            conn,
+            principal,
+            where,
+            statuses=status,
+            due_by=due_by,
+            today=clock.today(),
+            after=cursor.after,
+            limit=page.limit,
         )
-        for row in rows
-    ]
-    return Page[WorkAction](items=items, next_cursor=cursor)
+    return cursor.page(items, last)
 
 
 @router.get(
@@ -86,19 +103,19 @@ async def list_work_actions(
 )
 async def list_work_incubation_items(
     request: Request,
-    session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
     where: WorkScope,
     status: Annotated[
         list[ItemStatus], Query(max_length=5, description="In one of these statuses (repeat the parameter).")
     ] = [],  # noqa: B006
-) -> Page[ItemRead]:
-    stmt = repository.incubation_items(principal, where, statuses=status)
-    rows, cursor = await paginate(
-        session, request, stmt, order_by=(IncubationItem.created_at, IncubationItem.id), params=page
-    )
-    return Page[ItemRead](items=[ItemRead.model_validate(r) for r in rows], next_cursor=cursor)
+) -> Response:
+    cursor = _Cursor(request, page)
+    async with request.app.state.db.read() as conn:
+        items, last = await reads.incubation_items(
+            conn, principal, where, statuses=status, after=cursor.after, limit=page.limit
+        )
+    return cursor.page(items, last)
 
 
 @router.get(
@@ -107,15 +124,11 @@ async def list_work_incubation_items(
     response_model=Page[RelationshipGap],
 )
 async def list_relationship_gaps(
-    request: Request,
-    session: DbSession,
-    principal: CurrentPrincipal,
-    page: Pagination,
-    where: WorkScope,
-) -> Page[RelationshipGap]:
+    request: Request, principal: CurrentPrincipal, page: Pagination, where: WorkScope
+) -> Response:
     """A target is unmet while nobody of ours holds the target level with the
     contact; `owner_id` filters on who should build the relationship."""
-    stmt, order = repository.relationship_gaps(principal, where)
-    rows, cursor = await paginate(session, request, stmt, order_by=order, params=page, descending=True, scalars=False)
-    items = [RelationshipGap.model_validate({**row._mapping, "current_level": level_at(row.best_rank)}) for row in rows]
-    return Page[RelationshipGap](items=items, next_cursor=cursor)
+    cursor = _Cursor(request, page)
+    async with request.app.state.db.read() as conn:
+        items, last = await reads.relationship_gaps(conn, principal, where, after=cursor.after, limit=page.limit)
+    return cursor.page(items, last)
