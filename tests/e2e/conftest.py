@@ -1,8 +1,9 @@
 """One running system (gateway + four services on the committed test database)
 shared by the end-to-end modules that only need the public API: each works in
 an organisation of its own, so they do not see each other's records.
-test_system.py and test_import_demo.py start their own (they stop services
-or need an empty database) by defining `system` themselves."""
+test_system.py stops its services, so it starts its own by defining `system`;
+test_import_demo.py and test_stages_over_time.py start theirs on a database of
+their own (`fresh_database_url`): their counts must be of their import alone."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ falls inside the 60 days; the suite owns its world.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import datetime as dt
 import os
@@ -35,18 +34,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-import gateway as gateway_package
 from sanlun.demo import ORG_UNIT, POLICY, ROUND_STAGE
 from sanlun.importer.client import ApiClient
 from sanlun.importer.engine import Importer
 from sanlun.importer.mapping import load_mapping
 from sanlun.importer.progress import Silent
 from sanlun.kernel.auth import mint_token
-from sanlun.kernel.migrations import upgrade
 from sanlun.topology import SERVICES
 from tests.e2e.system import PROCESSES, RunningSystem, free_base_port, sanlun_env, start_sanlun_up, stop, wait_until_up
 from tests.importer.test_plan import MAVEN
-from tests.support import TEST_SECRET, admin_url_for_tests, create_database, drop_database, with_database
+from tests.support import TEST_SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -61,17 +58,10 @@ ADMIN = {
 
 
 @pytest.fixture(scope="module")
-def system() -> Iterator[RunningSystem]:
+def system(fresh_database_url: str) -> Iterator[RunningSystem]:
     """Its own database, every clock adjustable, no automatic round: the test runs the days."""
-    admin = admin_url_for_tests()
-    name = f"sanlun_days_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(admin, name))
-    url = with_database(admin, name)
-    for spec in SERVICES:
-        upgrade(spec.migrations_dir, spec.schema, url)
-    upgrade(Path(gateway_package.__file__).resolve().parent / "migrations", "gateway", url)
     env = {
-        **sanlun_env(url),
+        **sanlun_env(fresh_database_url),
         "SANLUN_CLOCK_ADJUSTABLE": "true",
         "SANLUN_EMPLOYEE_LIFECYCLE_STAGE_SCHEDULE_SECONDS": "0",
         "SANLUN_GATEWAY_RATE_LIMIT_PER_SECOND": "100000",
@@ -83,7 +73,6 @@ def system() -> Iterator[RunningSystem]:
         yield running
     finally:
         stop(running)
-        asyncio.run(drop_database(admin, name))
 
 
 class World:
