@@ -68,12 +68,17 @@ def session_clock(session: AsyncSession) -> Clock:
     return clock if isinstance(clock, Clock) else SYSTEM_CLOCK
 
 
+async def request_clock_dependency(request: Request) -> Clock:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
+    return request_clock(request)
+
+
 def request_clock(request: Request) -> Clock:
     clock = getattr(request.app.state, "clock", None)
     return clock if isinstance(clock, Clock) else SYSTEM_CLOCK
 
 
-ClockDep = Annotated[Clock, Depends(request_clock)]
+ClockDep = Annotated[Clock, Depends(request_clock_dependency)]
 
 
 def check_as_of(value: dt.date | None, field: str = "as_of", *, loc: str = "query") -> dt.date | None:

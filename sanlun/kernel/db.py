@@ -148,10 +148,16 @@ def rows_affected(result: Result[Any]) -> int:
 
 
 async def get_session(request: Request) -> AsyncSession:
+    """The request's session, opened on first use; `TransactionalRoute`
+    commits it (or rolls it back) and closes it after the handler."""
     # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     session = getattr(request.state, "db_session", None)
-    if session is None:  # pragma: no cover - a route not using TransactionalRoute
-        raise RuntimeError("route is not a TransactionalRoute; no session was opened")
+    if session is None:
+        if not getattr(request.state, "transactional", False):  # pragma: no cover - a programming error
+            raise RuntimeError("route is not a TransactionalRoute: nothing would commit or close its session")
+        db: Database = request.app.state.db
+        session = db.session()
+        request.state.db_session = session
     return cast(AsyncSession, session)
 
 

@@ -74,18 +74,28 @@ class TransactionalRoute(APIRoute):
         async def route(request: Request) -> Response:
             if json_body and request.method in BODY_METHODS:
                 _require_json(request, await request.body())
+            request.state.transactional = True
+            key = request.headers.get("idempotency-key") if request.method == "POST" else None
+            if key is None:
+                # The session is opened by the first dependency that asks for it
+                # (`sanlun.kernel.db.get_session`): a prebuilt read never does.
+                try:
+                    response = await handler(request)
+                    session: AsyncSession | None = getattr(request.state, "db_session", None)
+                    if session is not None:
+                        if response.status_code < 400:
+                            await session.commit()
+                        else:
+                            await session.rollback()
+                    return response
+                finally:
+                    opened = getattr(request.state, "db_session", None)
+                    if opened is not None:
+                        await opened.close()
             db: Database = request.app.state.db
             async with db.session() as session:
                 request.state.db_session = session
-                key = request.headers.get("idempotency-key") if request.method == "POST" else None
-                if key is not None:
-                    return await _idempotent(request, session, key, handler)
-                response = await handler(request)
-                if response.status_code < 400:
-                    await session.commit()
-                else:
-                    await session.rollback()
-                return response
+                return await _idempotent(request, session, key, handler)
 
         return route
 
