@@ -80,6 +80,14 @@ class Directory:
             return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
         return JSONResponse({"id": request.path_params["account_id"]})
 
+    async def _accounts(self, request: Request) -> JSONResponse:
+        # The batch read of the same (open-world) accounts.
+        ids = list(dict.fromkeys((await request.json())["account_ids"]))
+        self.calls.append((request.method, request.url.path, len(ids)))
+        if not self.open_world:
+            return JSONResponse({"items": [], "not_found": ids})
+        return JSONResponse({"items": [{"id": i} for i in ids], "not_found": []})
+
     async def _other(self, request: Request) -> JSONResponse:
         self.calls.append((request.method, request.url.path, 0))
         return JSONResponse({"title": "not served by the test directory"}, status_code=503)
@@ -89,6 +97,7 @@ class Directory:
         return Starlette(
             routes=[
                 Route("/api/v1/employees/stages:batch-get", self._stages, methods=["POST"]),
+                Route("/api/v1/accounts:batch-get", self._accounts, methods=["POST"]),
                 Route("/api/v1/accounts/{account_id}", self._account, methods=["GET"]),
                 Route("/api/v1/accounts/{account_id}/contacts/{contact_id}", self._account, methods=["GET"]),
                 Route("/{path:path}", self._other, methods=["GET", "POST"]),
