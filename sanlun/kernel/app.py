@@ -187,7 +187,6 @@ def create_service_app(
             dispatcher = OutboxDispatcher(
                 db=app.state.db,
                 context=events,
-                http=app.state.http,
                 resolve_url=settings.service_url,
                 service_token=app.state.service_token,
                 retry_horizon_seconds=settings.outbox_retry_horizon_seconds,

@@ -82,6 +82,15 @@ async def service(committed_database_url: str, subscriber_url: str, **overrides)
         yield app, client
 
 
+@asynccontextmanager
+async def closing(dispatcher: OutboxDispatcher) -> AsyncIterator[OutboxDispatcher]:
+    """A dispatcher driven by hand (`dispatch_once`), its connections closed after."""
+    try:
+        yield dispatcher
+    finally:
+        await dispatcher.close()
+
+
 async def outbox_rows(committed_database_url: str, subjects: set[str]) -> list[sa.Row]:
     engine = create_async_engine(asyncpg_url(committed_database_url))
     try:
@@ -238,11 +247,10 @@ async def test_horizon_on_an_injected_clock(isolated_outbox):
     db, table = isolated_outbox
     clock: dict[str, dt.datetime] = {}
     closed = closed_url()
-    async with httpx.AsyncClient() as http:
-        dispatcher = OutboxDispatcher(
+    async with closing(
+        OutboxDispatcher(
             db=db,
             context=db.session_info[EVENTS_KEY],
-            http=http,
             batch_size=5,
             resolve_url=lambda _: closed,
             service_token=lambda: "t",
@@ -251,6 +259,7 @@ async def test_horizon_on_an_injected_clock(isolated_outbox):
             timeout_seconds=1.0,
             now=lambda: clock["now"],
         )
+    ) as dispatcher:
         async with db.transaction() as session:
             await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(12)])
         t0 = clock["now"] = utcnow()
@@ -280,20 +289,18 @@ async def test_horizon_on_an_injected_clock(isolated_outbox):
 async def test_backlog_gauges_per_subscriber(isolated_outbox):
     db, table = isolated_outbox
     clock = {"now": utcnow()}
-    async with httpx.AsyncClient() as http:
-        dispatcher = OutboxDispatcher(
-            db=db,
-            context=db.session_info[EVENTS_KEY],
-            http=http,
-            resolve_url=lambda _: None,
-            service_token=lambda: "t",
-            now=lambda: clock["now"],
-        )
-        async with db.transaction() as session:
-            await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(7)])
-            await session.execute(sa.update(table).where(table.c.subject.in_(["s0", "s1"])).values(status=PARKED))
-        clock["now"] += dt.timedelta(seconds=90)
-        await dispatcher.update_backlog_gauge()
+    dispatcher = OutboxDispatcher(
+        db=db,
+        context=db.session_info[EVENTS_KEY],
+        resolve_url=lambda _: None,
+        service_token=lambda: "t",
+        now=lambda: clock["now"],
+    )
+    async with db.transaction() as session:
+        await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(7)])
+        await session.execute(sa.update(table).where(table.c.subject.in_(["s0", "s1"])).values(status=PARKED))
+    clock["now"] += dt.timedelta(seconds=90)
+    await dispatcher.update_backlog_gauge()
     labels = {"service": "evtest", "subscriber": "sink"}
     assert REGISTRY.get_sample_value("sanlun_outbox_pending_events", labels) == 5
     assert REGISTRY.get_sample_value("sanlun_outbox_parked_events", labels) == 2
@@ -454,11 +461,10 @@ async def test_first_success_releases_what_an_earlier_process_left_backing_off(i
     server = UvicornThread(recorder.app, free_port())  # down at first
     clock: dict[str, dt.datetime] = {}
 
-    def dispatcher(http: httpx.AsyncClient) -> OutboxDispatcher:
+    def dispatcher() -> OutboxDispatcher:
         return OutboxDispatcher(
             db=db,
             context=db.session_info[EVENTS_KEY],
-            http=http,
             resolve_url=lambda _: server.url,
             service_token=lambda: "t",
             backoff_base=600.0,
@@ -466,22 +472,22 @@ async def test_first_success_releases_what_an_earlier_process_left_backing_off(i
             now=lambda: clock["now"],
         )
 
-    async with httpx.AsyncClient() as http:
+    async with db.transaction() as session:
+        await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(4)])
+    clock["now"] = utcnow()
+    async with closing(dispatcher()) as first:
+        assert await first.dispatch_once() == 4  # fails: next probe in 5 to 10 minutes
+    await server.start()
+    try:
         async with db.transaction() as session:
-            await publish_many(session, [Event(type="thing.happened", subject=f"s{i}", data={}) for i in range(4)])
+            await publish_many(session, [Event(type="thing.happened", subject="new", data={})])
         clock["now"] = utcnow()
-        assert await dispatcher(http).dispatch_once() == 4  # fails: next probe in 5 to 10 minutes
-        await server.start()
-        try:
-            async with db.transaction() as session:
-                await publish_many(session, [Event(type="thing.happened", subject="new", data={})])
-            clock["now"] = utcnow()
-            restarted = dispatcher(http)
+        async with closing(dispatcher()) as restarted:
             assert await restarted.dispatch_once() == 1  # only the new event is due; it succeeds
             assert await restarted.dispatch_once() == 4  # ...and released the others
             assert await restarted.dispatch_once() == 0
-        finally:
-            await server.stop()
+    finally:
+        await server.stop()
     assert len(recorder.received) == len({e["id"] for e in recorder.received}) == 5
 
 
@@ -508,15 +514,16 @@ async def sink(db: Database, subscriber: RecordingSubscriber, **options: Any) ->
     server = UvicornThread(subscriber.app, free_port())
     await server.start()
     try:
-        async with httpx.AsyncClient() as http:
-            yield OutboxDispatcher(
+        async with closing(
+            OutboxDispatcher(
                 db=db,
                 context=db.session_info[EVENTS_KEY],
-                http=http,
                 resolve_url=lambda _: server.url,
                 service_token=lambda: "t",
                 **options,
             )
+        ) as dispatcher:
+            yield dispatcher
     finally:
         await server.stop()
 
