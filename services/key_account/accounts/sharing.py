@@ -163,25 +163,18 @@ async def on_opportunity_events(*, session: AsyncSession, events: list[CloudEven
         log.info("share_events_stale", events=len(deals))
 
 
-async def on_opportunity_event(*, session: AsyncSession, event: CloudEvent) -> None:
-    await on_opportunity_events(session=session, events=[event])
-
-
 async def on_opportunity_deleted(*, session: AsyncSession, event: CloudEvent) -> None:
     deal = deal_from_event(event)
     if deal is not None:
         await repository.forget_opportunity(session, deal.opportunity_id, deal.version)
 
 
-# Every `opportunity.*` event the opportunity service publishes (key_account subscribes to
-# `opportunity.*`); a type not listed here is recorded in the inbox and ignored.
+# Every `opportunity.*` event the opportunity service publishes but `opportunity.deleted`
+# (key_account subscribes to `opportunity.*`): handled in runs by `on_opportunity_events`
+# (services/key_account/app.py); a type not listed there is recorded in the inbox and ignored.
 SHARED_EVENT_TYPES = tuple(
     f"opportunity.{kind}" for kind in ("created", "assigned", "updated", "team_changed", "stage_changed", "won", "lost")
 )
-EVENT_HANDLERS = {
-    **dict.fromkeys(SHARED_EVENT_TYPES, on_opportunity_event),
-    "opportunity.deleted": on_opportunity_deleted,
-}
 
 
 async def resync(*, session: AsyncSession, peers: Peers, page_size: int) -> dict[str, int]:
