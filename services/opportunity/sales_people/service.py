@@ -2,6 +2,7 @@
 and `employee.stage_changed`."""
 
 import datetime as dt
+import itertools
 import uuid
 from typing import Any
 
@@ -41,17 +42,11 @@ def _stage(event: CloudEvent) -> dict[str, Any]:
 async def on_employee_events(*, session: AsyncSession, events: list[CloudEvent]) -> None:
     """A run of `employee.*` events, applied in their order: each stretch of
     employee records, then of stages, in one statement."""
-    start = 0
-    while start < len(events):
-        stages = events[start].type == "employee.stage_changed"
-        end = start + 1
-        while end < len(events) and (events[end].type == "employee.stage_changed") == stages:
-            end += 1
+    for stages, stretch in itertools.groupby(events, key=lambda e: e.type == "employee.stage_changed"):
         if stages:
-            await repository.record_stages(session, [_stage(e) for e in events[start:end]])
+            await repository.record_stages(session, [_stage(e) for e in stretch])
         else:
-            await repository.upsert_employees(session, [_employee(e) for e in events[start:end]])
-        start = end
+            await repository.upsert_employees(session, [_employee(e) for e in stretch])
 
 
 EMPLOYEE_EVENTS = Batched(on_employee_events)
