@@ -256,40 +256,6 @@ def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
     return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not a secret
 
 
-class Wakeups:
-    """Wakes the dispatcher's lanes: a notification wakes one idle lane (the
-    others stay asleep instead of claiming nothing), and one that comes while
-    every lane is busy is kept (`missed`) for the first lane to look again."""
-
-    def __init__(self) -> None:
-        self.idle: list[asyncio.Event] = []
-        self.missed = False
-
-    def one(self) -> None:
-        for waiting in self.idle:
-            if not waiting.is_set():
-                waiting.set()
-                return
-        self.missed = True
-
-    def all(self) -> None:
-        for waiting in self.idle:
-            waiting.set()
-        self.missed = True
-
-    async def wait(self, timeout: float) -> None:
-        """Until woken or `timeout`; at once if a notification was missed."""
-        if self.missed:
-            return
-        woken = asyncio.Event()
-        self.idle.append(woken)
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), timeout=timeout)
-        finally:
-            self.idle.remove(woken)
-
-
 @dataclass(slots=True)
 class SubscriberHealth:
     """What this dispatcher knows about one subscriber. `healthy` is False
@@ -446,7 +412,8 @@ class OutboxDispatcher:
         self.listen_check_seconds = listen_check_seconds
         self.now = now
         self.health: dict[str, SubscriberHealth] = {}
-        self._wakeups = Wakeups()
+        self._wake = asyncio.Event()
+        self._extra_lanes = 0
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listen_conn: Any = None
@@ -473,7 +440,7 @@ class OutboxDispatcher:
         consumers' inbox makes that second delivery harmless. Waiting out a
         peer that is itself shutting down would hold up every deploy."""
         self._stopping.set()
-        self._wakeups.all()
+        self._wake.set()
         if self._task:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_GRACE_SECONDS)
@@ -522,13 +489,13 @@ class OutboxDispatcher:
         return True
 
     def _on_notify(self, *_: Any) -> None:
-        self._wakeups.one()
+        self._wake.set()
 
     def _on_listen_lost(self, *_: Any) -> None:
         # asyncpg calls this when the connection closes for any reason: a
         # terminated backend, a database restart, a broken network.
         self._listen_lost = True
-        self._wakeups.all()  # lane 0 listens again
+        self._wake.set()
 
     async def _drop_listen_connection(self) -> None:
         conn, self._listen_conn, self._listen_driver = self._listen_conn, None, None
@@ -559,32 +526,31 @@ class OutboxDispatcher:
 
     # -- the loop --------------------------------------------------------
     async def _run(self) -> None:
-        """`lanes` workers claim and deliver side by side: an event published
-        while one lane waits for its subscriber goes at once in another, and
-        a backlog drains through all of them. Lanes never share a row (SKIP
+        """One lane claims and delivers while the outbox is quiet: events
+        that come while it waits for a subscriber go together in its next
+        round, the fewest rounds for the CPU (a second lane woken for each
+        event doubled the rounds and, on a busy machine, the latency). While
+        a backlog drains (a round came back full, or held rows back behind
+        one it delivered) up to `lanes - 1` more lanes join, each until a
+        round of its own comes back short. Lanes never share a row (SKIP
         LOCKED), and a row waits while an earlier one of its subject is in
         flight in another lane, as with replicas."""
-        async with asyncio.TaskGroup() as lanes:
-            for lane in range(self.lanes):
-                lanes.create_task(self._lane(lane), name=f"outbox-lane-{self.ctx.source}-{lane}")
+        async with asyncio.TaskGroup() as extra:
+            await self._main_lane(extra)
 
-    async def _lane(self, lane: int) -> None:
-        """One worker; lane 0 also keeps the LISTEN connection, the planner
-        statistics and the gauges."""
+    async def _main_lane(self, extra: asyncio.TaskGroup) -> None:
         last_gauge = 0.0
         retry_delay = 0.0
         while not self._stopping.is_set():
-            # Whatever was notified so far, this round's claim sees; a NOTIFY
-            # that arrives while it runs wakes an idle lane, or this one again.
-            self._wakeups.missed = False
-            if lane == 0:
-                try:
-                    await self._ensure_listening()
-                except Exception as exc:  # noqa: BLE001 - without LISTEN the loop still polls
-                    log.warning("outbox_listen_check_failed", error=repr(exc))
+            # Clear before looking: a NOTIFY that arrives while we dispatch
+            # must wake the next wait, not be lost until the next poll.
+            self._wake.clear()
             try:
-                if lane == 0:
-                    await self._analyze_if_grown()
+                await self._ensure_listening()
+            except Exception as exc:  # noqa: BLE001 - without LISTEN the loop still polls
+                log.warning("outbox_listen_check_failed", error=repr(exc))
+            try:
+                await self._analyze_if_grown()
                 handled, again = await self._dispatch()
                 retry_delay = 0.0
             except Exception as exc:  # noqa: BLE001 - the loop must survive a database restart
@@ -592,15 +558,33 @@ class OutboxDispatcher:
                 handled, again = 0, False
                 # Soon again (the pool replaces broken connections), not a whole poll later.
                 retry_delay = min(self.poll_seconds, max(0.1, retry_delay * 2))
-            if lane == 0 and time.monotonic() - last_gauge > self.metrics_interval:
+            if time.monotonic() - last_gauge > self.metrics_interval:
                 try:
                     await self.update_backlog_gauge()
                 except Exception as exc:  # noqa: BLE001 - a stale gauge must not stop delivery
                     log.warning("outbox_gauge_failed", error=repr(exc))
                 last_gauge = time.monotonic()
-            if handled and (again or not self.listening):
+            if handled and again:
+                while self._extra_lanes < self.lanes - 1:
+                    self._extra_lanes += 1
+                    extra.create_task(self._extra_lane())
+                continue
+            if handled and not self.listening:
                 continue  # else a NOTIFY that came meanwhile ends the wait at once
-            await self._wakeups.wait(self._wait_seconds(retry_delay))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._wait_seconds(retry_delay))
+
+    async def _extra_lane(self) -> None:
+        """Rounds beside the main lane while a backlog drains."""
+        try:
+            while not self._stopping.is_set():
+                handled, again = await self._dispatch()
+                if not (handled and again):
+                    return
+        except Exception as exc:  # noqa: BLE001 - the main lane goes on; a later backlog starts another
+            log.warning("outbox_dispatch_failed", error=repr(exc))
+        finally:
+            self._extra_lanes -= 1
 
     def _wait_seconds(self, retry_delay: float = 0.0) -> float:
         """The poll (or `retry_delay` after a failed round), shortened to the
