@@ -1,10 +1,11 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from sanlun.kernel.auth import CurrentPrincipal
-from sanlun.kernel.db import DbSession
+from sanlun.kernel.clock import request_clock
+from sanlun.kernel.db import DbSession, get_session
 from sanlun.kernel.errors import (
     Forbidden,
     NotFound,
@@ -13,9 +14,10 @@ from sanlun.kernel.errors import (
     problem_responses,
 )
 from sanlun.kernel.etag import set_etag
-from sanlun.kernel.peers import PeersDep
+from sanlun.kernel.peers import Peers, PeersDep
+from sanlun.kernel.reads import json_response
 from sanlun.kernel.routing import TransactionalRoute
-from services.resource_share.influence import service
+from services.resource_share.influence import reads, service
 from services.resource_share.influence.schemas import (
     Demand,
     Influence,
@@ -39,10 +41,17 @@ EmployeeId = Annotated[uuid.UUID, Path(description="The employee's id.")]
     response_model=Influence,
     responses=problem_responses(NotFound),
 )
-async def get_influence(
-    employee_id: EmployeeId, session: DbSession, principal: CurrentPrincipal, peers: PeersDep
-) -> Influence:
-    return await service.influence_of(session=session, principal=principal, peers=peers, employee_id=employee_id)
+async def get_influence(employee_id: EmployeeId, request: Request, principal: CurrentPrincipal) -> Response:
+    if principal.employee_id == employee_id:  # yourself: one prebuilt statement outside a transaction
+        async with request.app.state.db.read() as conn:
+            return json_response(await reads.own_influence(conn, employee_id))
+    influence = await service.influence_of(
+        session=await get_session(request),
+        principal=principal,
+        peers=Peers.for_request(request),
+        employee_id=employee_id,
+    )
+    return json_response(influence)
 
 
 @router.get(
@@ -53,18 +62,26 @@ async def get_influence(
 )
 async def get_demand(
     employee_id: EmployeeId,
-    session: DbSession,
+    request: Request,
     principal: CurrentPrincipal,
-    peers: PeersDep,
     window_days: Annotated[
         int, Query(ge=1, le=3650, description="Count what was asked in the last this many days.")
     ] = 90,
-) -> Demand:
+) -> Response:
     """For the employee and their line only (not part of a public profile).
     `waiting_decision` counts everything still waiting, however old."""
-    return await service.demand_of(
-        session=session, principal=principal, peers=peers, employee_id=employee_id, window_days=window_days
+    if principal.employee_id == employee_id:  # yourself: one prebuilt statement outside a transaction
+        now = request_clock(request).now()
+        async with request.app.state.db.read() as conn:
+            return json_response(await reads.own_demand(conn, employee_id, now=now, window_days=window_days))
+    demand = await service.demand_of(
+        session=await get_session(request),
+        principal=principal,
+        peers=Peers.for_request(request),
+        employee_id=employee_id,
+        window_days=window_days,
     )
+    return json_response(demand)
 
 
 @router.get(

@@ -2,6 +2,8 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,21 +30,26 @@ from services.resource_share.support import repository as support_repository
 
 
 async def influence(*, session: AsyncSession, employee_id: uuid.UUID) -> Influence:
-    row = await repository.breakdown(session, employee_id)
+    return influence_figures(employee_id, await repository.breakdown(session, employee_id))
+
+
+def influence_figures(employee_id: uuid.UUID, row: Mapping[Any, Any]) -> Influence:
+    """The influence `repository.BREAKDOWN`'s row adds up to."""
     b = rules.Breakdown(
-        reuse_other_teams=row.reuse_other_teams,
-        reuse_other_organizations=row.reuse_other_organizations,
-        introductions_completed=row.introductions_completed,
-        wins_contributed=row.wins_contributed,
-        organizations_reached=row.organizations_reached,
+        reuse_other_teams=row["reuse_other_teams"],
+        reuse_other_organizations=row["reuse_other_organizations"],
+        introductions_completed=row["introductions_completed"],
+        wins_contributed=row["wins_contributed"],
+        organizations_reached=row["organizations_reached"],
     )
     score, points = rules.score(b)
+    rating_avg = row["rating_avg"]
     return Influence(
         employee_id=employee_id,
         score=score,
         breakdown=InfluenceBreakdown(**{k: getattr(b, k) for k in rules.POINTS}),
         points=points,
-        rating_avg=round(float(row.rating_avg), 2) if row.rating_avg is not None else None,
+        rating_avg=round(float(rating_avg), 2) if rating_avg is not None else None,
     )
 
 

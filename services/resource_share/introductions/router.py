@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal
-from sanlun.kernel.clock import Clock, ClockDep
+from sanlun.kernel.clock import Clock, ClockDep, request_clock
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -24,14 +24,13 @@ from sanlun.kernel.pagination import (
     Page,
     Pagination,
     fingerprint,
-    paginate,
 )
 from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share import lookups
+from services.resource_share.db import Keyset
 from services.resource_share.domain.paths import PathConfig
-from services.resource_share.introductions import repository, service
-from services.resource_share.introductions.models import Introduction
+from services.resource_share.introductions import reads, service
 from services.resource_share.introductions.schemas import (
     IntroductionCreate,
     IntroductionDecision,
@@ -136,9 +135,7 @@ async def create_introduction(
 )
 async def list_introductions(
     request: Request,
-    session: DbSession,
     principal: CurrentPrincipal,
-    clock: ClockDep,
     page: Pagination,
     role: Annotated[
         Literal["requester", "connector"] | None,
@@ -148,13 +145,14 @@ async def list_introductions(
         Literal["requested", "accepted", "declined", "introduced", "failed", "expired"] | None,
         Query(description="Only this status (`expired`: still undecided after `expires_at`)."),
     ] = None,
-) -> Page[IntroductionRead]:
-    now = clock.now()
-    stmt = repository.list_statement(principal, role=role, status=status, now=now)
-    rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(Introduction.created_at, Introduction.id), params=page
-    )
-    return Page[IntroductionRead](items=[service.present(r, principal, now=now) for r in rows], next_cursor=next_cursor)
+) -> Response:
+    # One prebuilt statement outside a transaction (`reads`); `repository.list_statement` is its oracle.
+    keyset = Keyset(request, page)
+    async with request.app.state.db.read() as conn:
+        items = await reads.list_page(
+            conn, principal, now=request_clock(request).now(), role=role, status=status, page=keyset.params()
+        )
+    return keyset.answer(items)
 
 
 @router.get(

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal
-from sanlun.kernel.clock import Clock, ClockDep
+from sanlun.kernel.clock import Clock, ClockDep, request_clock
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -18,12 +18,12 @@ from sanlun.kernel.errors import (
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
-from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.pagination import Page, Pagination
 from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share import lookups
-from services.resource_share.requests import repository, service
-from services.resource_share.requests.models import ResourceRequest
+from services.resource_share.db import Keyset
+from services.resource_share.requests import reads, service
 from services.resource_share.requests.schemas import (
     Decision,
     Fulfilment,
@@ -48,9 +48,7 @@ ACTION_PROBLEMS = problem_responses(NotFound, Forbidden, Conflict, PreconditionF
 @router.get("", summary="List resource requests you made, received, or manage", response_model=Page[RequestRead])
 async def list_resource_requests(
     request: Request,
-    session: DbSession,
     principal: CurrentPrincipal,
-    clock: ClockDep,
     page: Pagination,
     role: Annotated[
         Literal["requester", "owner"] | None,
@@ -59,15 +57,23 @@ async def list_resource_requests(
     status: Annotated[Status | None, Query(description="Only requests in this status.")] = None,
     resource_id: Annotated[uuid.UUID | None, Query(description="Only requests for this resource.")] = None,
     opportunity_id: Annotated[uuid.UUID | None, Query(description="Only requests for this opportunity.")] = None,
-) -> Page[RequestRead]:
-    now = clock.now()
-    stmt = repository.list_statement(
-        principal, role=role, status=status, resource_id=resource_id, opportunity_id=opportunity_id, now=now
-    )
-    rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(ResourceRequest.created_at, ResourceRequest.id), params=page
-    )
-    return Page[RequestRead](items=[service.present(r, principal, now=now) for r in rows], next_cursor=next_cursor)
+) -> Response:
+    # One prebuilt statement outside a transaction (`reads`); `repository.list_statement` is its oracle.
+    keyset = Keyset(request, page)
+    filters = {
+        name: value for name, value in (("resource_id", resource_id), ("opportunity_id", opportunity_id)) if value
+    }
+    async with request.app.state.db.read() as conn:
+        items = await reads.list_page(
+            conn,
+            principal,
+            now=request_clock(request).now(),
+            role=role,
+            status=status or None,
+            filters=filters,
+            page=keyset.params(),
+        )
+    return keyset.answer(items)
 
 
 @router.post(

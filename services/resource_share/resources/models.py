@@ -55,7 +55,8 @@ class Resource(RecordMixin, Base):
         sa.Index("ix_resources_org_unit_path", "org_unit_path", postgresql_ops={"org_unit_path": "text_pattern_ops"}),
         sa.Index("ix_resources_created_at_id", "created_at", "id"),
         sa.Index("ix_resources_owner_id", "owner_id"),
-        sa.Index("ix_resources_type", "type"),
+        # A type's resources in creation order: the list by type walks it (rs_0006).
+        sa.Index("ix_resources_type_created_at_id", "type", "created_at", "id"),
         sa.Index("ix_resources_scope", "scope"),
         sa.Index("ix_resources_industries", "industries", postgresql_using="gin"),
         sa.Index("ix_resources_solutions", "solutions", postgresql_using="gin"),

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
-from sanlun.kernel.clock import ClockDep
+from sanlun.kernel.clock import ClockDep, request_clock
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Forbidden,
@@ -15,11 +15,12 @@ from sanlun.kernel.errors import (
     problem_responses,
 )
 from sanlun.kernel.etag import check_if_match, set_etag
-from sanlun.kernel.pagination import Page, Pagination, paginate
+from sanlun.kernel.pagination import Page, Pagination
 from sanlun.kernel.routing import TransactionalRoute
 from sanlun.kernel.types import OrgUnitPath
-from services.resource_share.resources import repository, service
-from services.resource_share.resources.models import Resource, ResourceType
+from services.resource_share.db import Keyset
+from services.resource_share.resources import reads, service
+from services.resource_share.resources.models import ResourceType
 from services.resource_share.resources.schemas import ResourceCreate, ResourceRead, ResourceUpdate
 
 router = APIRouter(
@@ -35,9 +36,7 @@ ResourceId = Annotated[uuid.UUID, Path(description="The resource's id.")]
 @router.get("", summary="List and search the resources you may see", response_model=Page[ResourceRead])
 async def list_resources(
     request: Request,
-    session: DbSession,
     principal: CurrentPrincipal,
-    clock: ClockDep,
     page: Pagination,
     type: Annotated[ResourceType | None, Query(description="Only resources of this type.")] = None,
     industry: Annotated[
@@ -53,20 +52,30 @@ async def list_resources(
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Words to find in the title or summary.")
     ] = None,
-) -> Page[ResourceRead]:
-    today = clock.today()
-    stmt = repository.list_statement(
-        principal,
-        today=today,
-        type=type,
-        industry=industry,
-        solution=solution,
-        organization=organization,
-        owner_id=owner_id,
-        q=q,
-    )
-    rows, next_cursor = await paginate(session, request, stmt, order_by=(Resource.created_at, Resource.id), params=page)
-    return Page[ResourceRead](items=[service.present(r, principal, today=today) for r in rows], next_cursor=next_cursor)
+) -> Response:
+    # One prebuilt statement outside a transaction (`reads`); `repository.list_statement` is its oracle.
+    keyset = Keyset(request, page)
+    filters = {
+        name: value
+        for name, value in (
+            ("type", type.value if type else None),
+            ("industry", industry),
+            ("solution", solution),
+            ("owner_id", owner_id),
+            ("q", q),
+        )
+        if value
+    }
+    async with request.app.state.db.read() as conn:
+        items = await reads.list_page(
+            conn,
+            principal,
+            today=request_clock(request).today(),
+            filters=filters,
+            within=organization or None,
+            page=keyset.params(),
+        )
+    return keyset.answer(items)
 
 
 @router.post(

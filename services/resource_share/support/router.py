@@ -30,8 +30,9 @@ from sanlun.kernel.pagination import (
 from sanlun.kernel.peers import PeersDep
 from sanlun.kernel.routing import TransactionalRoute
 from services.resource_share import lookups
-from services.resource_share.support import repository, service
-from services.resource_share.support.models import SupportPerson, SupportRequest
+from services.resource_share.db import Keyset
+from services.resource_share.support import reads, repository, service
+from services.resource_share.support.models import SupportPerson
 from services.resource_share.support.schemas import (
     Assignment,
     CreatedSupportRequest,
@@ -179,7 +180,6 @@ async def get_support_fairness(
 @router.get("", summary="List support requests you made, hold, or manage", response_model=Page[SupportRequestRead])
 async def list_support_requests(
     request: Request,
-    session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
     status: Annotated[
@@ -187,12 +187,13 @@ async def list_support_requests(
     ] = None,
     opportunity_id: Annotated[uuid.UUID | None, Query(description="Only for this opportunity.")] = None,
     mine: Annotated[bool, Query(description="Only ones you made or are assigned.")] = False,
-) -> Page[SupportRequestRead]:
-    stmt = repository.list_statement(principal, status=status, opportunity_id=opportunity_id, mine=mine)
-    rows, next_cursor = await paginate(
-        session, request, stmt, order_by=(SupportRequest.created_at, SupportRequest.id), params=page
-    )
-    return Page[SupportRequestRead](items=[service.present(r) for r in rows], next_cursor=next_cursor)
+) -> Response:
+    # One prebuilt statement outside a transaction (`reads`); `repository.list_statement` is its oracle.
+    keyset = Keyset(request, page)
+    filters = {name: value for name, value in (("status", status), ("opportunity_id", opportunity_id)) if value}
+    async with request.app.state.db.read() as conn:
+        items = await reads.list_page(conn, principal, filters=filters, mine=mine, page=keyset.params())
+    return keyset.answer(items)
 
 
 @router.post(
