@@ -575,7 +575,9 @@ class OutboxDispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._wait_seconds(retry_delay))
 
     async def _extra_lane(self) -> None:
-        """Rounds beside the main lane while a backlog drains."""
+        """Rounds beside the main lane while a backlog drains. When it stops,
+        the main lane looks once more: a row it held back behind one in
+        flight in this lane is due now, and nobody would notify it."""
         try:
             while not self._stopping.is_set():
                 handled, again = await self._dispatch()
@@ -585,6 +587,7 @@ class OutboxDispatcher:
             log.warning("outbox_dispatch_failed", error=repr(exc))
         finally:
             self._extra_lanes -= 1
+            self._wake.set()
 
     def _wait_seconds(self, retry_delay: float = 0.0) -> float:
         """The poll (or `retry_delay` after a failed round), shortened to the
