@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import fnmatch
+import json
 import random
 import time
 import uuid
@@ -194,36 +195,38 @@ async def publish(session: AsyncSession, event: Event) -> int:
     return await publish_many(session, [event])
 
 
-async def publish_many(session: AsyncSession, events: Sequence[Event], *, chunk: int = 2000) -> int:
-    """`publish` for many events at once (evaluating an organisation can
-    change thousands of stages): one INSERT per `chunk` rows, one NOTIFY."""
+async def publish_many(session: AsyncSession, events: Sequence[Event]) -> int:
+    """`publish` for many events at once (a bulk upsert or evaluating an
+    organisation can change thousands of records): one INSERT of every outbox
+    row (each column an array), one NOTIFY."""
     ctx: EventsContext | None = session.info.get(EVENTS_KEY)
     if ctx is None:
         raise RuntimeError("session has no events context; was it opened by a Sanlun service?")
-    now = utcnow()
     happened = session_clock(session).now()
-    rows = [
-        {
-            "event_id": event.id,
-            "type": event.type,
-            "source": ctx.source,
-            "subject": event.subject,
-            "time": event.time or happened,
-            "data": dict(event.data),
-            "subscriber": name,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for event in events
-        for name in ctx.subscriptions.subscribers_of(event.type, source=ctx.source)
-    ]
+    subscribers: dict[str, list[str]] = {}
+    rows: list[tuple[Any, ...]] = []
+    for event in events:
+        names = subscribers.get(event.type)
+        if names is None:
+            names = subscribers[event.type] = ctx.subscriptions.subscribers_of(event.type, source=ctx.source)
+        if names:
+            data = json.dumps(dict(event.data))
+            rows += [(event.id, event.type, event.subject, event.time or happened, data, name) for name in names]
     if not rows:
         return 0
     ctx.published += len(rows)
-    for start in range(0, len(rows), chunk):
-        await session.execute(sa.insert(ctx.outbox), rows[start : start + chunk])
+    columns = zip(
+        ("ids", "types", "subjects", "times", "data", "names"), map(list, zip(*rows, strict=True)), strict=True
+    )
+    await session.execute(
+        sa.text(
+            f"INSERT INTO {ctx.outbox.fullname} (event_id, type, source, subject, time, data, subscriber, status, "  # noqa: S608 - the table's own name; values are bound
+            "attempts, next_attempt_at, created_at) SELECT e, t, :source, s, h, CAST(d AS jsonb), n, :status, 0, "
+            ":now, :now FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[]), CAST(:subjects AS text[]), "
+            "CAST(:times AS timestamptz[]), CAST(:data AS text[]), CAST(:names AS text[])) AS r(e, t, s, h, d, n)"
+        ),
+        {**dict(columns), "source": ctx.source, "status": PENDING, "now": utcnow()},
+    )
     await session.execute(sa.text(f"NOTIFY {ctx.channel}"))
     return len(rows)
 
