@@ -19,12 +19,22 @@ import jwt
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
-from sanlun.kernel.db import DbSession, rows_affected, utcnow
+from sanlun.kernel.db import DbSession, get_session, rows_affected, utcnow
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, problem_responses
 from sanlun.kernel.events import DELIVERED, PARKED, PENDING, Batched, EventHandler
 from sanlun.kernel.pagination import Page, Pagination, paginate
@@ -91,6 +101,20 @@ class EventResult(BaseModel):
 
 class EventReceipt(BaseModel):
     results: list[EventResult]
+
+
+RECEIVED: TypeAdapter[CloudEvent | list[CloudEvent]] = TypeAdapter(CloudEvent | list[CloudEvent])
+
+
+async def events_of(request: Request) -> CloudEvent | list[CloudEvent]:
+    """The request's event or batch, parsed and validated from its bytes."""
+    body = await request.body()
+    if not body:
+        raise RequestValidationError([{"loc": ("body",), "msg": "Field required", "type": "missing"}])
+    try:
+        return RECEIVED.validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
 
 
 def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler | Batched]) -> APIRouter:
@@ -196,9 +220,7 @@ def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler 
         return await one_by_one(session, handler, events)
 
     @router.post("/internal/events", summary="Receive events from another service", response_model=EventReceipt)
-    async def receive_events(
-        events: CloudEvent | list[CloudEvent], session: DbSession, _: ServicePrincipal
-    ) -> Response:
+    async def receive_events(request: Request) -> Response:
         """One event (structured mode) or a batch, applied in order. Each
         event's effect commits with its inbox row or neither does.
         Consecutive events of a `Batched` handler are applied together (one
@@ -207,7 +229,15 @@ def internal_events_router(inbox: sa.Table, handlers: Mapping[str, EventHandler 
         the request's transaction, without a savepoint; if an event fails,
         that is rolled back and the batch applied again with a savepoint per
         run (and per event in the run that failed), so a failing event is
-        reported `failed` and the sender retries only it."""
+        reported `failed` and the sender retries only it.
+
+        Every delivery of every event passes here, so the route does by hand
+        what FastAPI's dependencies and body parsing would (the service
+        token, pydantic-core parsing the JSON bytes, the session), at a
+        fraction of their CPU; an invalid body answers as FastAPI's would."""
+        await authenticate_service(request)
+        events = await events_of(request)
+        session = await get_session(request)
         batch = runs(events if isinstance(events, list) else [events])
         results: list[EventResult] = []
         failed = 0
