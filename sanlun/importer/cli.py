@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", default=os.environ.get("SANLUN_TOKEN"), help="bearer token (default: minted from SANLUN_JWT_SECRET)"
     )
-    parser.add_argument("--batch-size", type=int, default=500, help="rows per bulk call (default 500)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="rows per bulk call (default 1000, the most)")
     parser.add_argument(
         "--leave-unassigned",
         action="append",

@@ -16,8 +16,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pydantic_core
 
 RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+def encode(body: Any) -> bytes:
+    """A request body as JSON (UTF-8, compact), the same bytes for the same body."""
+    return pydantic_core.to_json(body)
 
 
 class ApiError(Exception):
@@ -62,8 +68,10 @@ class ApiClient:
 
     def batch_key(self, what: str, body: Any) -> str:
         """One key per batch of this run: a retry of the batch replays, a later run is a new request."""
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:24]
-        return f"sanlun-import-{self.run_id}-{what}-{digest}"
+        return self._key(what, encode(body))
+
+    def _key(self, what: str, content: bytes) -> str:
+        return f"sanlun-import-{self.run_id}-{what}-{hashlib.sha256(content).hexdigest()[:24]}"
 
     def request(
         self,
@@ -74,16 +82,22 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
+        """`content`: a JSON body already encoded (`encode`), sent as it is on every attempt."""
         safe = method == "GET" or idempotency_key is not None
         extra = dict(headers or {})
         if idempotency_key:
             extra["Idempotency-Key"] = idempotency_key
+        if json_body is not None and content is None:
+            content = encode(json_body)
+        if content is not None:
+            extra["Content-Type"] = "application/json"
         attempt = 0
         while True:
             extra["X-Request-ID"] = f"import-{self.run_id}-{uuid.uuid4().hex[:8]}"
             try:
-                response = self.http.request(method, path, json=json_body, params=params, headers=extra)
+                response = self.http.request(method, path, content=content, params=params, headers=extra)
             except httpx.TransportError:
                 if not safe or attempt >= self.retries:
                     raise
@@ -101,10 +115,11 @@ class ApiClient:
             except ValueError:
                 body = response.text[:500]
             raise ApiError(method, path, response.status_code, body)
-        return response.json() if response.content else None
+        return pydantic_core.from_json(response.content) if response.content else None
 
     def post(self, path: str, body: Any, *, what: str) -> Any:
-        return self.call("POST", path, json_body=body, idempotency_key=self.batch_key(what, body))
+        content = encode(body)  # once: the key is the digest of what is sent
+        return self.call("POST", path, content=content, idempotency_key=self._key(what, content))
 
     def get_all(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         cursor = None

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from sanlun.importer.progress import Progress
 from sanlun.importer.readers import Table, read_csv
 from sanlun.importer.report import Report
 
-BATCH = 500
+BATCH = 1000  # the most a bulk call takes (sanlun.kernel.bulk.MAX_ITEMS)
 FACTS_BATCH = 2000
 
 
@@ -43,9 +44,56 @@ def read_tables(mapping: Mapping, data_dir: Path) -> dict[str, Table]:
     return tables
 
 
-def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# What the importer sends for an opportunity (`plan._opportunity` and `Importer._resolve`): the
+# fields it compares with a stored one. A field sent but not listed here makes every stored
+# opportunity look different (sent again, and reported unchanged by the server).
+SENT_FIELDS = (
+    "external_id",
+    "name",
+    "stage",
+    "amount",
+    "closed_on",
+    "industry",
+    "size_band",
+    "source",
+    "owner_id",
+    "org_unit_path",
+    "account_id",
+    "solution_ids",
+)
+
+
+_SENT_AT = {name: i for i, name in enumerate(SENT_FIELDS)}
+_ABSENT = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored opportunity as the importer compares it: its id and its `SENT_FIELDS`,
+    canonical (`diff.canonical`), in that order (a whole record per deal of a large
+    target would not fit in memory)."""
+
+    id: str
+    values: tuple[Any, ...]
+
+    def differs(self, body: dict[str, Any]) -> bool:
+        """`diff.differences(body, stored) != []`, for a body of `SENT_FIELDS`."""
+        for name, value in body.items():
+            at = _SENT_AT.get(name)
+            if at is None or self.values[at] is _ABSENT or diff.canonical(value) != self.values[at]:
+                return True
+        return False
 
 
 class Importer:
@@ -64,9 +112,11 @@ class Importer:
         keep_weekdays: bool = False,
     ) -> None:
         self.mapping, self.client, self.progress = mapping, client, progress
-        self.tables = read_tables(mapping, data_dir)
-        # The plan as the files say; `dates()` builds it again with the offset, if there is one.
-        self.plan: Plan = build_plan(mapping, self.tables)
+        self.data_dir = data_dir
+        # The plan as the files say; `dates()` builds it again with the offset, if there is one. The
+        # files' rows are let go as they are planned (and read again for that): a large file's rows
+        # and its plan would not fit in memory together.
+        self.plan: Plan = build_plan(mapping, read_tables(mapping, data_dir), consume=True)
         self.report = Report(mapping.name, target, client.run_id, self.plan)
         self.shift_dates_to, self.keep_weekdays = shift_dates_to, keep_weekdays
         self.leave_unassigned = leave_unassigned
@@ -117,7 +167,10 @@ class Importer:
         self.report.date_shift = shift
         if shift.days:
             self.mapping = self.mapping.shifted(shift.days)
-            self.plan = self.report.plan = build_plan(self.mapping, self.tables)
+            # The unshifted plan goes first: two plans of a large file at once would not fit in memory.
+            self.plan = self.report.plan = Plan()
+            tables = read_tables(self.mapping, self.data_dir)
+            self.plan = self.report.plan = build_plan(self.mapping, tables, consume=True)
 
     def _stored_offset(self) -> int | None:
         """How far the records of this data set already in the target were moved:
@@ -125,14 +178,14 @@ class Importer:
         first, and few), then opportunities. None when none is stored yet."""
         names = date_fields(self.mapping)
         for entity, path in (("employees", "/api/v1/employees"), ("opportunities", "/api/v1/opportunities")):
-            planned = [p for p in getattr(self.plan, entity) if names & p.body.keys()]
+            planned = {p.key: p for p in getattr(self.plan, entity) if names & p.body.keys()}
             if not planned:
                 continue
-            stored = {r["external_id"]: r for r in self.client.get_all(path) if r.get("external_id")}
+            # Record by record as the pages come: a large target's records are not all held at once.
             deltas: collections.Counter[int] = collections.Counter()
-            for p in planned:
-                record = stored.get(p.key)
-                if record is None:
+            for record in self.client.get_all(path):
+                p = planned.get(record.get("external_id"))  # type: ignore[arg-type]
+                if p is None:
                     continue
                 for name in names & p.body.keys():
                     mine, theirs = as_date(p.body[name]), as_date(record.get(name))
@@ -262,11 +315,10 @@ class Importer:
 
     # -- opportunities ------------------------------------------------------------------------------
 
-    def _resolve(self, p: Planned) -> dict[str, Any] | str:
-        """The API body with ids, or the reason it cannot be sent."""
+    def _resolve(self, p: Planned, people: dict[str, Planned]) -> dict[str, Any] | str:
+        """The API body with ids, or the reason it cannot be sent (`people`: the planned employees by key)."""
         x = p.extra
         body = dict(p.body)
-        people = {e.key: e for e in self.plan.employees}
         if x["owner"]:
             owner_id = self.ids["employees"].get(x["owner"])
             if owner_id is None:
@@ -295,40 +347,55 @@ class Importer:
         if not planned:
             return
         self.progress.start("opportunities", len(planned))
-        desired: dict[str, dict[str, Any]] = {}
+        people = {e.key: e for e in self.plan.employees}
+        stored = self._stored_opportunities()
+        create: list[str] = []
+        update: list[str] = []
+        same: list[str] = []
         for key, p in planned.items():
-            body = self._resolve(p)
+            body = self._resolve(p, people)
             if isinstance(body, str):
                 self.report.record("opportunities", key, "rejected", p.sources, reason=body)
+                continue
+            if body.get("owner_id") is None and p.extra["owner"]:
+                self.plan.note(
+                    "opportunities",
+                    None,
+                    f"{p.body['stage']} deal left unassigned for the assignment node (asked with --leave-unassigned)",
+                )
+            known = stored.get(key)
+            if known is None:
+                create.append(key)
+            elif known.differs(body):
+                update.append(key)
             else:
-                desired[key] = body
-                if body.get("owner_id") is None and p.extra["owner"]:
-                    self.plan.note(
-                        "opportunities",
-                        None,
-                        f"{p.body['stage']} deal left unassigned for the "
-                        "assignment node (asked with --leave-unassigned)",
-                    )
-        stored = {o["external_id"]: o for o in self.client.get_all("/api/v1/opportunities") if o.get("external_id")}
-        create, update, same = diff.split(desired, stored)
+                same.append(key)
         for key in same:
-            self.report.record("opportunities", key, "unchanged", planned[key].sources, id=stored[key]["id"])
-            self.ids["opportunities"][key] = stored[key]["id"]
+            self.report.record("opportunities", key, "unchanged", planned[key].sources, id=stored[key].id)
+            self.ids["opportunities"][key] = stored[key].id
         self.progress.advance(len(planned) - len(create) - len(update))
+        # The bodies are made again batch by batch: all of them at once would not fit a large file in memory.
         for batch in chunks(create + update, self.batch_size):
-            self._bulk(
-                "opportunities", "opportunities", [planned[k] for k in batch], bodies=[desired[k] for k in batch]
-            )
+            sent = [planned[k] for k in batch]
+            bodies = [self._resolve(p, people) for p in sent]
+            self._bulk("opportunities", "opportunities", sent, bodies=bodies)  # type: ignore[arg-type]
         self.progress.finish(self._summary("opportunities"))
+
+    def _stored_opportunities(self) -> dict[str, Stored]:
+        """The opportunities the target holds, by external id, as the importer compares them."""
+        out = {}
+        for o in self.client.get_all("/api/v1/opportunities"):
+            if key := o.get("external_id"):
+                out[key] = Stored(o["id"], tuple(diff.canonical(o.get(f, _ABSENT)) for f in SENT_FIELDS))
+        return out
 
     # -- lifecycle facts -----------------------------------------------------------------------------
 
     def facts(self) -> None:
-        facts = []
-        for p in self.plan.opportunities:
-            fact = self._facts_of(p)
-            facts.extend(fact)
-        self.progress.start("facts", len(facts))
+        total = sum(self._fact_count(p) for p in self.plan.opportunities)
+        self.progress.start("facts", total)
+        # Made batch by batch, not all at once (two facts per deal of a large file are a lot of memory).
+        facts = (fact for p in self.plan.opportunities for fact in self._facts_of(p))
         for batch in chunks(facts, FACTS_BATCH):
             answer = self.client.post("/api/v1/employees/facts:backfill", {"facts": batch}, what="facts")
             self.report.facts["sent"] += answer["received"]
@@ -339,43 +406,48 @@ class Importer:
         f = self.report.facts
         self.progress.finish(f"{f['inserted']} inserted, {f['duplicates']} already there")
 
-    def _facts_of(self, p: Planned) -> list[dict[str, Any]]:
+    def _fact_count(self, p: Planned) -> int:
+        return len(self._fact_dates(p))
+
+    def _fact_dates(self, p: Planned) -> list[tuple[str, dt.date]]:
+        """The facts of an imported opportunity, as (outcome, day): its opening
+        (`open`) and, closed, its outcome (`won`/`lost`); none for one not
+        imported, without an owner, or left unassigned."""
         x = p.extra
-        opportunity_id = self.ids["opportunities"].get(p.key)
-        owner_id = self.ids["employees"].get(x["owner"]) if x["owner"] else None
-        if opportunity_id is None or owner_id is None or p.body["stage"] in self.leave_unassigned:
+        if p.key not in self.ids["opportunities"] or p.body["stage"] in self.leave_unassigned:
             return []
+        if not x["owner"] or x["owner"] not in self.ids["employees"]:
+            return []
+        out = []
+        if opened := x["engaged_on"] or self.plan.data_end:
+            out.append(("open", opened))
+        stage = p.body["stage"]
+        if stage in ("won", "lost") and x["closed_on"]:
+            out.append((stage, x["closed_on"]))
+        return out
+
+    def _facts_of(self, p: Planned) -> list[dict[str, Any]]:
+        dates = self._fact_dates(p)
+        if not dates:
+            return []
+        x = p.extra
         base: dict[str, Any] = {
-            "employee_id": owner_id,
-            "opportunity_ref": opportunity_id,
+            "employee_id": self.ids["employees"][x["owner"]],
+            "opportunity_ref": self.ids["opportunities"][p.key],
             "account_ref": self.ids["accounts"].get(x["account"]) if x["account"] else None,
             "solution_refs": [self.ids["solutions"][x["solution"]]] if x["solution"] in self.ids["solutions"] else [],
         }
         money = {"amount": str(x["amount"]), "currency": self.mapping.currency} if x["amount"] is not None else None
-        opened = x["engaged_on"] or self.plan.data_end
-        out = []
-        if opened:
-            out.append(
-                {
-                    **base,
-                    "external_id": f"{self.mapping.name}:{p.key}:open",
-                    "kind": "opportunity_open",
-                    "occurred_on": opened.isoformat(),
-                    "amount": money,
-                }
-            )
-        stage = p.body["stage"]
-        if stage in ("won", "lost") and x["closed_on"]:
-            out.append(
-                {
-                    **base,
-                    "external_id": f"{self.mapping.name}:{p.key}:{stage}",
-                    "kind": f"opportunity_{stage}",
-                    "occurred_on": x["closed_on"].isoformat(),
-                    "amount": money if stage == "won" else None,
-                }
-            )
-        return out
+        return [
+            {
+                **base,
+                "external_id": f"{self.mapping.name}:{p.key}:{what}",
+                "kind": f"opportunity_{what}",
+                "occurred_on": day.isoformat(),
+                "amount": None if what == "lost" else money,
+            }
+            for what, day in dates
+        ]
 
     def _summary(self, entity: str) -> str:
         c = self.report.counts()[entity]

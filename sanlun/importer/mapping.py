@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -51,21 +52,40 @@ def _filter(value: str, name: str) -> str:
 @dataclass(frozen=True)
 class Template:
     text: str
+    # The text cut at its placeholders once: literal strings and (column, filters) pairs.
+    parts: tuple[str | tuple[str, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts: list[str | tuple[str, tuple[str, ...]]] = []
+        at = 0
+        for m in PLACEHOLDER.finditer(self.text):
+            if m.start() > at:
+                parts.append(self.text[at : m.start()])
+            parts.append((m.group(1), tuple(filter(None, m.group(2).split("|")))))
+            at = m.end()
+        if at < len(self.text):
+            parts.append(self.text[at:])
+        object.__setattr__(self, "parts", tuple(parts))
 
     def columns(self) -> list[str]:
         return [m.group(1) for m in PLACEHOLDER.finditer(self.text)]
 
     def render(self, row: dict[str, str]) -> str:
-        def one(m: re.Match[str]) -> str:
-            column = m.group(1)
+        """The text with each placeholder replaced by its column's value (stripped,
+        then filtered); interned, since most values repeat over a file's rows."""
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            column, filters = part
             if column not in row:
                 raise RowError(f"column {column!r} is missing")
             value = (row[column] or "").strip()
-            for name in filter(None, m.group(2).split("|")):
+            for name in filters:
                 value = _filter(value, name)
-            return value
-
-        return PLACEHOLDER.sub(one, self.text)
+            out.append(value)
+        return sys.intern("".join(out))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ note with its file and line.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -39,7 +41,7 @@ class Note:
     count: int = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned:
     """One record to upsert, with the rows it came from."""
 
@@ -66,7 +68,8 @@ class Plan:
         self.rejections.append(Rejection(entity, Source(row.file, row.line), key, reason))
 
     def note(self, entity: str, row: Row | None, message: str) -> None:
-        self.notes.append(Note(entity, Source(row.file, row.line) if row else None, message))
+        # Interned: the same sentence is said of many rows.
+        self.notes.append(Note(entity, Source(row.file, row.line) if row else None, sys.intern(message)))
 
 
 def _values(fields: dict[str, Field], row: Row, notes: list[str]) -> dict[str, Any]:
@@ -78,7 +81,9 @@ def _add_notes(plan: Plan, entity: str, row: Row, notes: list[str]) -> None:
         plan.note(entity, row, message)
 
 
-def build_plan(mapping: Mapping, tables: dict[str, Table]) -> Plan:
+def build_plan(mapping: Mapping, tables: dict[str, Table], *, consume: bool = False) -> Plan:
+    """The plan of `tables` under `mapping`. `consume`: the opportunities file's
+    rows are taken out of its table as they are planned (its table ends empty)."""
     plan = Plan()
     for table in tables.values():
         for message, count in table.notes:
@@ -87,7 +92,7 @@ def build_plan(mapping: Mapping, tables: dict[str, Table]) -> Plan:
     _employees(plan, mapping, tables)
     _accounts(plan, mapping, tables)
     _solutions(plan, mapping, tables)
-    _opportunities(plan, mapping, tables)
+    _opportunities(plan, mapping, tables, consume=consume)
     return plan
 
 
@@ -265,21 +270,16 @@ def _solutions(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
 OUTCOMES = ("won", "lost")
 
 
-def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table], *, consume: bool) -> None:
     people = {p.key: p for p in plan.employees}
     accounts = {p.key: p for p in plan.accounts}
     rejected_accounts = {r.key for r in plan.rejections if r.entity == "accounts"}
     solutions = {p.key: p for p in plan.solutions}
     seen: dict[str, Planned] = {}
     rows = _rows(plan, "opportunities", tables, mapping.opportunities_file)
-    dates = [
-        d
-        for r in rows
-        for c in ("engaged_on", "closed_on")
-        if c in mapping.opportunity_fields and (d := _date(mapping.opportunity_fields[c], r))
-    ]
-    plan.data_end = max(dates) if dates else None
-    for row in rows:
+    date_fields = [f for c, f in mapping.opportunity_fields.items() if c in ("engaged_on", "closed_on")]
+    plan.data_end = max((d for r in rows for f in date_fields if (d := _date(f, r))), default=None)
+    for row in _drain(rows) if consume else rows:
         notes: list[str] = []
         try:
             p = _opportunity(mapping, row, notes, people, accounts, rejected_accounts, solutions)
@@ -297,6 +297,14 @@ def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> No
         seen[p.key] = p
         _add_notes(plan, "opportunities", row, notes)
     plan.opportunities = list(seen.values())
+
+
+def _drain(rows: list[Row]) -> Iterator[Row]:
+    """`rows` in order, each taken out of the list as it is handed out (so it
+    can be let go: a large file's rows and its plan would not fit in memory together)."""
+    rows.reverse()
+    while rows:
+        yield rows.pop()
 
 
 def _date(f: Field, row: Row) -> dt.date | None:
@@ -359,8 +367,8 @@ def _opportunity(
         "external_id": key,
         "name": v.get("name") or key,
         "stage": stage,
-        "amount": {"amount": str(amount), "currency": mapping.currency} if amount is not None else None,
-        "closed_on": closed_on.isoformat() if closed_on else None,
+        "amount": {"amount": sys.intern(str(amount)), "currency": mapping.currency} if amount is not None else None,
+        "closed_on": sys.intern(closed_on.isoformat()) if closed_on else None,
         "industry": acc.body.get("industry") if acc else None,
         "size_band": acc.extra.get("size_band") if acc else None,
         "source": mapping.source,

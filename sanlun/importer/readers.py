@@ -4,15 +4,47 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+
+class RowValues(Mapping[str, str]):
+    """A row's values by column: a tuple and the file's one column index (a dict
+    per row would hold a large file's rows in twice the memory)."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: tuple[str, ...]) -> None:
+        self._index, self._values = index, values
+
+    def __getitem__(self, column: str) -> str:
+        return self._values[self._index[column]]
+
+    def get(self, column: str, default: Any = None) -> Any:
+        at = self._index.get(column)
+        return default if at is None else self._values[at]
+
+    def __contains__(self, column: object) -> bool:
+        return column in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
     file: str
     line: int
-    values: dict[str, str]
+    values: Mapping[str, str]
 
 
 @dataclass
@@ -45,6 +77,7 @@ def parse_csv(name: str, data: bytes) -> Table:
     except StopIteration:
         return Table(name, [], [], notes)
     columns = [c.strip() for c in header]
+    index = {c: i for i, c in enumerate(columns)}  # a column named twice: the last one, as a dict of the row says
     table = Table(name, columns, [], notes)
     last = reader.line_num
     for record in reader:
@@ -55,7 +88,8 @@ def parse_csv(name: str, data: bytes) -> Table:
         if len(record) != len(columns):
             table.broken.append((line, f"{len(record)} values for {len(columns)} columns"))
             continue
-        table.rows.append(Row(name, line, dict(zip(columns, record, strict=True))))
+        # Interned: most values repeat over the rows (people, products, stages, dates).
+        table.rows.append(Row(name, line, RowValues(index, tuple(map(sys.intern, record)))))
     return table
 
 

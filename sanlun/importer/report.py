@@ -17,7 +17,7 @@ STATUSES = ("created", "updated", "unchanged", "rejected")
 WIDTHS = (9, 9, 11, 10)  # of the STATUSES columns in the summary table
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     entity: str
     key: str
