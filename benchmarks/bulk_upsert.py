@@ -124,6 +124,48 @@ def profiled(base: Path | None, phase: str, pid: int) -> Iterator[None]:
         print(f"profile: {out}")
 
 
+@contextmanager
+def pg_sampled(enabled: bool, url: str, database: str) -> Iterator[None]:
+    """Meanwhile, which statements this database's backends are running (pg_stat_activity
+    every 20 ms), printed as the most sampled ones: where the database's CPU goes."""
+    if not enabled:
+        yield
+        return
+    import collections
+
+    import asyncpg
+
+    seen: collections.Counter[str] = collections.Counter()
+    stop = threading.Event()
+
+    async def sample() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            while not stop.is_set():
+                rows = await conn.fetch(
+                    "SELECT query, wait_event_type FROM pg_stat_activity"
+                    " WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid()",
+                    database,
+                )
+                for r in rows:
+                    seen[f"[{r['wait_event_type'] or 'cpu'}] " + " ".join(r["query"].split())[:150]] += 1
+                await asyncio.sleep(0.02)
+        finally:
+            await conn.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(sample()), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        total = sum(seen.values()) or 1
+        print(f"postgres: {total} active-backend samples, the most frequent statements:")
+        for query, n in seen.most_common(12):
+            print(f"  {n * 100 / total:5.1f}%  {query}")
+
+
 # -- the importer in its own process ---------------------------------------------------------------
 
 
@@ -326,6 +368,7 @@ def main() -> int:
     )
     parser.add_argument("--profile-process", default="opportunity", help="which process --profile records")
     parser.add_argument("--no-dispatcher", action="store_true", help="outbox dispatchers off (no event delivery)")
+    parser.add_argument("--pg-sample", action="store_true", help="sample pg_stat_activity during each phase")
     args = parser.parse_args()
     if args.generate:
         generate(args.generate, args.big or 100_000)
@@ -338,18 +381,24 @@ def main() -> int:
         pids = {name: pid for name, (_, pid) in procs.items()}
         gateway = procs["gateway"][0]
         if not args.skip_sample:
-            with profiled(args.profile, "sample", pids[args.profile_process]):
+            with (
+                profiled(args.profile, "sample", pids[args.profile_process]),
+                pg_sampled(args.pg_sample, url, database),
+            ):
                 run_import(gateway, None, "sample set (8,800 deals)", pids, database)
             with profiled(args.profile, "sample-again", pids[args.profile_process]):
                 run_import(gateway, None, "sample set again (nothing to change)", pids, database)
         if not args.skip_bulk:
             print(f"\n== opportunity bulk upsert through the gateway, {args.batch}-row batches ==")
-            with profiled(args.profile, "bulk", pids[args.profile_process]):
+            with profiled(args.profile, "bulk", pids[args.profile_process]), pg_sampled(args.pg_sample, url, database):
                 bench_bulk(gateway, pids, database, args.rows, args.batch)
         if args.big:
             with tempfile.TemporaryDirectory(prefix="sanlun-big-") as tmp:
                 data = generate(Path(tmp), args.big)
-                with profiled(args.profile, "big", pids[args.profile_process]):
+                with (
+                    profiled(args.profile, "big", pids[args.profile_process]),
+                    pg_sampled(args.pg_sample, url, database),
+                ):
                     run_import(gateway, data, f"generated set ({args.big:,} deals)", pids, database)
     return 0
 
