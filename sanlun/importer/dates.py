@@ -119,8 +119,13 @@ def plan_dates(plan: Plan, names: frozenset[str]) -> Iterator[dt.date]:
 
 def bounds(plan: Plan, mapping: Mapping) -> tuple[dt.date, dt.date] | None:
     """The first and last date of the planned data set (None: it has no dates)."""
-    days = list(plan_dates(plan, date_fields(mapping)))
-    return (min(days), max(days)) if days else None
+    first = last = None
+    for day in plan_dates(plan, date_fields(mapping)):  # one pass, no list of every date
+        if first is None or day < first:
+            first = day
+        if last is None or day > last:
+            last = day
+    return (first, last) if first is not None and last is not None else None
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from sanlun.importer.mapping import Field, Mapping, RowError
-from sanlun.importer.readers import Row, Table
+from sanlun.importer.readers import KeyedTuple, Row, Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class Planned:
     key: str
     body: dict[str, Any]
     sources: list[Source]
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: abc.Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -276,13 +277,14 @@ def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table], *, co
     rejected_accounts = {r.key for r in plan.rejections if r.entity == "accounts"}
     solutions = {p.key: p for p in plan.solutions}
     seen: dict[str, Planned] = {}
+    money: dict[tuple[Decimal, str], dict[str, str]] = {}
     rows = _rows(plan, "opportunities", tables, mapping.opportunities_file)
     date_fields = [f for c, f in mapping.opportunity_fields.items() if c in ("engaged_on", "closed_on")]
     plan.data_end = max((d for r in rows for f in date_fields if (d := _date(f, r))), default=None)
     for row in _drain(rows) if consume else rows:
         notes: list[str] = []
         try:
-            p = _opportunity(mapping, row, notes, people, accounts, rejected_accounts, solutions)
+            p = _opportunity(mapping, row, notes, people, accounts, rejected_accounts, solutions, money)
         except RowError as exc:
             plan.reject("opportunities", row, _key(mapping, row), str(exc))
             continue
@@ -329,6 +331,7 @@ def _opportunity(
     accounts: dict[str, Planned],
     rejected_accounts: set[str | None],
     solutions: dict[str, Planned],
+    money: dict[tuple[Decimal, str], dict[str, str]],
 ) -> Planned:
     v = _values(mapping.opportunity_fields, row, notes)
     key = v.get("external_id")
@@ -367,18 +370,24 @@ def _opportunity(
         "external_id": key,
         "name": v.get("name") or key,
         "stage": stage,
-        "amount": {"amount": sys.intern(str(amount)), "currency": mapping.currency} if amount is not None else None,
+        "amount": _money(money, amount, mapping.currency) if amount is not None else None,
         "closed_on": sys.intern(closed_on.isoformat()) if closed_on else None,
         "industry": acc.body.get("industry") if acc else None,
         "size_band": acc.extra.get("size_band") if acc else None,
         "source": mapping.source,
     }
-    extra = {
-        "owner": owner,
-        "account": account,
-        "solution": solution,
-        "engaged_on": v.get("engaged_on"),
-        "closed_on": closed_on,
-        "amount": amount,
-    }
+    extra = KeyedTuple(_DEAL_EXTRA, (owner, account, solution, v.get("engaged_on"), closed_on, amount))
     return Planned(key, body, [Source(row.file, row.line)], extra)
+
+
+# What a planned opportunity carries besides its body (`Planned.extra`), one index for all.
+_DEAL_EXTRA = {name: i for i, name in enumerate(("owner", "account", "solution", "engaged_on", "closed_on", "amount"))}
+
+
+def _money(cache: dict[tuple[Decimal, str], dict[str, str]], amount: Decimal, currency: str) -> dict[str, str]:
+    """`{"amount": "1054.00", "currency": "USD"}`, one dict for all the deals of that amount (never
+    changed: bodies are copied shallow and sent)."""
+    found = cache.get((amount, currency))
+    if found is None:
+        found = cache[(amount, currency)] = {"amount": str(amount), "currency": currency}
+    return found

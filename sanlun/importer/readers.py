@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Any
 
 
-class RowValues(Mapping[str, str]):
-    """A row's values by column: a tuple and the file's one column index (a dict
-    per row would hold a large file's rows in twice the memory)."""
+class KeyedTuple(Mapping[str, Any]):
+    """A read-only mapping over a tuple and one index shared by many (a row's
+    values by the file's columns): a dict each would hold a large file's rows,
+    or records planned from them, in about twice the memory."""
 
     __slots__ = ("_index", "_values")
 
     def __init__(self, index: dict[str, int], values: tuple[str, ...]) -> None:
         self._index, self._values = index, values
 
-    def __getitem__(self, column: str) -> str:
+    def __getitem__(self, column: str) -> Any:
         return self._values[self._index[column]]
 
     def get(self, column: str, default: Any = None) -> Any:
@@ -89,7 +90,7 @@ def parse_csv(name: str, data: bytes) -> Table:
             table.broken.append((line, f"{len(record)} values for {len(columns)} columns"))
             continue
         # Interned: most values repeat over the rows (people, products, stages, dates).
-        table.rows.append(Row(name, line, RowValues(index, tuple(map(sys.intern, record)))))
+        table.rows.append(Row(name, line, KeyedTuple(index, tuple(map(sys.intern, record)))))
     return table
 
 
