@@ -22,7 +22,7 @@ from sanlun.kernel.errors import (
     UpstreamUnavailable,
     problem_responses,
 )
-from sanlun.kernel.etag import check_if_match, etag_of, set_etag
+from sanlun.kernel.etag import check_if_match, set_etag
 from sanlun.kernel.event_routes import ServicePrincipal
 from sanlun.kernel.pagination import CursorCodec, Page, Pagination, fingerprint, paginate
 from sanlun.kernel.peers import PeersDep
@@ -242,7 +242,9 @@ async def get_opportunity(opportunity_id: OpportunityId, request: Request, princ
         opportunity = await reads.get_visible(conn, principal, opportunity_id)
     if opportunity is None:
         raise NotFound(f"Opportunity {opportunity_id} was not found.")
-    return json_response(opportunity, headers={"ETag": etag_of(opportunity["version"])})
+    answer = json_response(opportunity)
+    set_etag(answer, opportunity["version"])
+    return answer
 
 
 @router.patch(
