@@ -35,7 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import CurrentPrincipal, Principal, bearer_token, mint_token, require_roles
 from sanlun.kernel.db import DbSession, get_session, rows_affected, utcnow
-from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, problem_responses
+from sanlun.kernel.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+    problem_responses,
+)
 from sanlun.kernel.events import DELIVERED, PARKED, PENDING, Batched, EventHandler
 from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.reads import json_response
@@ -108,6 +115,9 @@ RECEIVED: TypeAdapter[CloudEvent | list[CloudEvent]] = TypeAdapter(CloudEvent | 
 
 async def events_of(request: Request) -> CloudEvent | list[CloudEvent]:
     """The request's event or batch, parsed and validated from its bytes."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise UnsupportedMediaType(f"Send the events as application/cloudevents-batch+json (got {media}).")
     body = await request.body()
     if not body:
         raise RequestValidationError([{"loc": ("body",), "msg": "Field required", "type": "missing"}])

@@ -222,3 +222,15 @@ async def test_inbox_makes_redelivery_harmless_and_refuses_user_tokens(service_c
     assert (await client.post("/internal/events", json=cloud_event(), headers=forged)).status_code == 401
     bad = await client.post("/internal/events", json={**cloud_event(), "id": "nope"}, headers=service)
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"][-1] == "id"
+    batch = await client.post(
+        "/internal/events", json=[cloud_event(), {**cloud_event(), "time": "soon"}], headers=service
+    )
+    assert batch.status_code == 422 and [1, "time"] in [e["loc"][-2:] for e in batch.json()["errors"]]
+    malformed = await client.post(
+        "/internal/events", content=b"[{", headers={**service, "content-type": "application/json"}
+    )
+    assert malformed.status_code == 400 and malformed.json()["code"] == "malformed_json"
+    empty = await client.post("/internal/events", content=b"", headers={**service, "content-type": "application/json"})
+    assert empty.status_code == 422
+    text = await client.post("/internal/events", content=b"{}", headers={**service, "content-type": "text/plain"})
+    assert text.status_code == 415
