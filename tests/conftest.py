@@ -37,8 +37,22 @@ from tests.support import (
     strip_sanlun_environment,
     with_database,
 )
+from tests.support_xdist import mark_alone, order_costliest_first, turn_of
 
 strip_sanlun_environment()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_alone(items)
+    order_costliest_first(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """On xdist workers: an `alone` test runs while no other worker runs one (tests/support_xdist.py)."""
+    with turn_of(item):
+        return (yield)
+
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 

@@ -66,9 +66,16 @@ def admin_url_for_tests() -> str:
     url = os.environ.get("SANLUN_TEST_DATABASE_URL") or os.environ.get("SANLUN_DATABASE_URL")
     if url:
         return url.replace("postgresql+asyncpg://", "postgresql://")
+    import fcntl
+
     from sanlun.embedded import start_embedded_postgres
 
-    return start_embedded_postgres(ROOT / ".sanlun" / "test-pg")
+    data = ROOT / ".sanlun" / "test-pg"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers start it at once: one starts it, the others share it
+    with open(data.parent / "test-pg.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return start_embedded_postgres(data)
 
 
 def with_database(url: str, name: str) -> str:

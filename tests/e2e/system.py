@@ -24,8 +24,12 @@ def sanlun_command() -> list[str]:
 
 
 def free_base_port(start: int = 18000) -> int:
-    """A base port with it and the next four free on 127.0.0.1."""
-    for base in range(start + (os.getpid() % 50) * 10, 60000, 10):
+    """A base port with it and the next four free on 127.0.0.1. Each pytest-xdist
+    worker looks in a range of its own (`gw1` 4000 above `gw0`), so two workers
+    never pick the same free ports at once."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    offset = 4000 * (int(worker) if worker.isdigit() else 0)
+    for base in range(start + offset + (os.getpid() % 50) * 10, 60000, 10):
         if all(_bindable(base + i) for i in range(len(PROCESSES))):
             return base
     raise RuntimeError("no five free consecutive ports")
