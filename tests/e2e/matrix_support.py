@@ -726,6 +726,7 @@ WRITES: dict[str, Setup] = {
     "POST /api/v1/accounts:bulk-upsert": _body(
         lambda m: {"items": [{"external_id": unique("matrix-acc"), "name": unique("Matrix import")}]}
     ),
+    "POST /api/v1/accounts:batch-get": _body(lambda m: {"account_ids": [m.ids["account_id"]]}),
     "POST /api/v1/accounts/{account_id}/contacts": _body(lambda m: {"name": unique("Matrix contact")}),
     "PUT /api/v1/accounts/{account_id}/relationships": _relationship,
     "POST /api/v1/accounts/{account_id}/influence-lines": _influence_line,

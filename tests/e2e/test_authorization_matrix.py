@@ -218,6 +218,7 @@ EXPECTED: dict[str, dict] = {
     "GET /api/v1/accounts": ALL,
     "POST /api/v1/accounts": CREATES,  # the caller's own, in the caller's unit
     "GET /api/v1/accounts/{account_id}": SEES,
+    "POST /api/v1/accounts:batch-get": SEES,  # 404: the account came back in not_found
     "PATCH /api/v1/accounts/{account_id}": SEES,
     "POST /api/v1/accounts:bulk-upsert": everyone(200, rep_of_record=403, other_rep=403),
     "GET /api/v1/accounts/{account_id}/contacts": SEES,
@@ -349,6 +350,7 @@ OBSERVE: dict[str, Callable[[httpx.Response, dict[str, str]], Any]] = {
     "POST /api/v1/employees/stages:batch-get": _not_found("employee_id"),
     "POST /api/v1/employees/stages:evaluate": _not_found("employee_id"),
     "POST /api/v1/opportunities/recommended-solutions:batch-get": _not_found("opportunity_id"),
+    "POST /api/v1/accounts:batch-get": _not_found("account_id"),
     "POST /api/v1/opportunities:bulk-upsert": _imported,
     "POST /api/v1/accounts:bulk-upsert": _imported,
     "POST /api/v1/employees:bulk-upsert": _imported,
