@@ -616,8 +616,11 @@ class OutboxDispatcher:
             return
         self.ctx.published = 0
         t = self.ctx.outbox
+        # Not the events' JSON: the claim never filters on it, and sampling
+        # it was a quarter of the database's CPU during a large import.
+        columns = ", ".join(f'"{c.name}"' for c in t.columns if not isinstance(c.type, sa.JSON))
         async with self.db.engine.connect() as conn:
-            await conn.execute(sa.text(f'ANALYZE "{t.schema}"."{t.name}"'))
+            await conn.execute(sa.text(f'ANALYZE "{t.schema}"."{t.name}" ({columns})'))
             await conn.commit()
 
     # -- one round -------------------------------------------------------
