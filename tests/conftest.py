@@ -37,7 +37,7 @@ from tests.support import (
     strip_sanlun_environment,
     with_database,
 )
-from tests.support_xdist import mark_alone, order_costliest_first, turn_of
+from tests.support_xdist import mark_alone, order_costliest_first, remove_lock_files, turn_of
 
 strip_sanlun_environment()
 
@@ -45,6 +45,11 @@ strip_sanlun_environment()
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_alone(items)
     order_costliest_first(items)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller (or a run without workers)
+        remove_lock_files()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -58,14 +58,26 @@ def mark_alone(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.alone)
 
 
+def lock_files(run: int) -> tuple[Path, Path]:
+    """The turnstile and the lock of the run whose controller is pid `run`."""
+    base = Path(tempfile.gettempdir()) / f"sanlun-pytest-{run}"
+    return Path(f"{base}.turnstile"), Path(f"{base}.lock")
+
+
+def remove_lock_files() -> None:
+    """In the controller, once its workers are done."""
+    for path in lock_files(os.getpid()):
+        path.unlink(missing_ok=True)
+
+
 class RunLock:
     """A readers-writer lock shared by the workers of one run (flock on two files
-    named after the run); writers first once one waits."""
+    named after the run's controller, the workers' parent); writers first once one waits."""
 
-    def __init__(self, run: str) -> None:
-        base = Path(tempfile.gettempdir()) / f"sanlun-pytest-{run}"
-        self.turnstile: IO[str] = open(f"{base}.turnstile", "a+")  # noqa: SIM115 - held for the run
-        self.main: IO[str] = open(f"{base}.lock", "a+")  # noqa: SIM115 - held for the run
+    def __init__(self, run: int) -> None:
+        turnstile, main = lock_files(run)
+        self.turnstile: IO[str] = turnstile.open("a+")
+        self.main: IO[str] = main.open("a+")
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
@@ -96,9 +108,8 @@ _lock: RunLock | None = None
 def turn_of(item: pytest.Item) -> contextlib.AbstractContextManager[None]:
     """The lock `item` runs under: none outside xdist, exclusive when `alone`."""
     global _lock  # noqa: PLW0603 - one per worker process
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
         return contextlib.nullcontext()
     if _lock is None:
-        _lock = RunLock(run)
+        _lock = RunLock(os.getppid())  # the controller started every worker
     return _lock.exclusive() if item.get_closest_marker("alone") else _lock.shared()
