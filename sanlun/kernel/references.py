@@ -29,19 +29,33 @@ def unknown_reference(errors: Iterable[dict[str, Any]]) -> Unprocessable:
     return Unprocessable(DETAIL, code=CODE, errors=list(errors))
 
 
-async def hidden_employees(peers: Peers, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Of `ids`, those the lifecycle service does not show the caller (unknown
-    or not theirs to see): one batched call per 1000 ids. A peer that cannot
-    answer raises the peer client's 502/504 problem, so nothing unchecked is
-    stored."""
+async def hidden_by_batch_read(
+    peers: Peers, service: str, path: str, ids: Sequence[uuid.UUID], *, field: str, id_key: str, label: str
+) -> set[uuid.UUID]:
+    """Of `ids`, those a peer's batch read (`POST path` with `{field: [...]}`,
+    one call per 1000 ids, with the caller's token) does not show: unknown or
+    not the caller's to see. A peer that cannot answer raises the peer
+    client's 502/504 problem, so nothing unchecked is stored."""
     if not ids:
         return set()
-    answers = await peers.post_batches(EMPLOYEES_SERVICE, STAGES_PATH, list(ids), field="employee_ids")
+    answers = await peers.post_batches(service, path, list(ids), field=field)
     try:
-        shown = {uuid.UUID(str(item["employee_id"])) for answer in answers for item in answer["items"]}
+        shown = {uuid.UUID(str(item[id_key])) for answer in answers for item in answer["items"]}
     except (KeyError, TypeError, ValueError) as exc:
-        raise UpstreamUnavailable(
-            "The employee lifecycle service answered in an unexpected shape.", service=EMPLOYEES_SERVICE
-        ) from exc
+        raise UpstreamUnavailable(f"The {label} service answered in an unexpected shape.", service=service) from exc
     # Only the ids it showed count as seen: one neither shown nor in `not_found` is not trusted.
     return set(ids) - shown
+
+
+async def hidden_employees(peers: Peers, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Of `ids`, those the lifecycle service does not show the caller
+    (`hidden_by_batch_read` over its batch stage read)."""
+    return await hidden_by_batch_read(
+        peers,
+        EMPLOYEES_SERVICE,
+        STAGES_PATH,
+        ids,
+        field="employee_ids",
+        id_key="employee_id",
+        label="employee lifecycle",
+    )

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sanlun.kernel.auth import Principal
 from sanlun.kernel.errors import Unprocessable, UpstreamUnavailable
 from sanlun.kernel.peers import Peers, gather_limited, ok_json
-from sanlun.kernel.references import hidden_employees, unknown_reference
+from sanlun.kernel.references import hidden_by_batch_read, hidden_employees, unknown_reference
 from services.opportunity.opportunities import repository
 
 ACCOUNTS_SERVICE = "key_account"
@@ -148,23 +148,15 @@ async def _hidden_accounts(peers: Peers, ids: list[uuid.UUID]) -> set[uuid.UUID]
     if not ids:
         return set()
     try:
-        answers = await peers.post_batches(ACCOUNTS_SERVICE, ACCOUNTS_BATCH_PATH, ids, field="account_ids")
+        return await hidden_by_batch_read(
+            peers, ACCOUNTS_SERVICE, ACCOUNTS_BATCH_PATH, ids, field="account_ids", id_key="id", label="key account"
+        )
     except UpstreamUnavailable as exc:
         if exc.extensions.get("upstream_status") not in (404, 405):
             raise
-        # A key account service older than its batch read: one read per id.
-        shown = await gather_limited(
-            ids, lambda a: _visible(peers, f"/api/v1/accounts/{a}"), concurrency=PEER_CONCURRENCY
-        )
-        return {a for a, ok in zip(ids, shown, strict=True) if not ok}
-    try:
-        seen = {uuid.UUID(str(item["id"])) for answer in answers for item in answer["items"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UpstreamUnavailable(
-            "The key account service answered in an unexpected shape.", service=ACCOUNTS_SERVICE
-        ) from exc
-    # Only the ids it showed count as seen.
-    return set(ids) - seen
+    # A key account service older than its batch read: one read per id.
+    shown = await gather_limited(ids, lambda a: _visible(peers, f"/api/v1/accounts/{a}"), concurrency=PEER_CONCURRENCY)
+    return {a for a, ok in zip(ids, shown, strict=True) if not ok}
 
 
 async def _hidden_contacts(
