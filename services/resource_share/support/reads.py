@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from sanlun.kernel.auth import EMPLOYEE_PARAM, Principal, VisibilityShape, path_within, visibility_shape
 from sanlun.kernel.reads import PrebuiltCache
-from services.resource_share.db import EMPLOYEE, const, equal_to, is_caller, keyset_page, seen_by
+from services.resource_share.db import EMPLOYEE, const, equal_to, keyset_page, seen_by
 from services.resource_share.support.models import SupportPerson, SupportRequest
 
 SR: sa.Table = SupportRequest.__table__  # type: ignore[assignment]
@@ -51,12 +51,10 @@ def _visible(shape: ListShape) -> sa.ColumnElement[bool]:
 def _list(shape: ListShape) -> sa.Select[Any]:
     stmt = equal_to(sa.select(SR).where(_visible(shape)), SR, shape.filters)
     if shape.mine:
-        stmt = stmt.where(
-            sa.or_(
-                is_caller(SR.c.requester_id, employee=shape.employee),
-                is_caller(SR.c.assignee_id, employee=shape.employee),
-            )
-        )
+        # A caller with no employee id (an integrator) has no requests of their
+        # own: not the unassigned ones, whose null assignee `IS NULL` would match.
+        mine = sa.or_(SR.c.requester_id == EMPLOYEE, SR.c.assignee_id == EMPLOYEE) if shape.employee else sa.false()
+        stmt = stmt.where(mine)
     return keyset_page(stmt, SR, after=shape.after)
 
 

@@ -45,12 +45,11 @@ def list_statement(
     if opportunity_id is not None:
         stmt = stmt.where(SupportRequest.opportunity_id == opportunity_id)
     if mine:
-        stmt = stmt.where(
-            sa.or_(
-                SupportRequest.requester_id == principal.employee_id,
-                SupportRequest.assignee_id == principal.employee_id,
-            )
-        )
+        # No employee id, nothing of one's own: `assignee_id == None` would be
+        # `IS NULL`, every unassigned request.
+        me = principal.employee_id
+        made_or_assigned = sa.or_(SupportRequest.requester_id == me, SupportRequest.assignee_id == me)
+        stmt = stmt.where(made_or_assigned if me is not None else sa.false())
     return stmt
 
 

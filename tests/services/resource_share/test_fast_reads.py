@@ -614,3 +614,21 @@ async def test_read_rows_serialise_as_the_read_models(seeded, connection):
         body = (await client.get(route.path, params={"limit": 200}, headers=admin)).content
         page = Page[route.model].model_validate_json(body)  # type: ignore[name-defined]
         assert page.model_dump_json().encode() == body, route.path
+
+
+async def test_a_caller_without_an_employee_id_has_no_support_requests_of_their_own(seeded, connection):
+    """`?mine=true` for an integrator (no employee id) is an empty page on
+    both paths, not the unassigned requests it may see: a missing id matches
+    nobody, never a null assignee."""
+    client, _ = seeded
+    integrator = Principal("integration-bot", "/group/east", frozenset({"integrator"}))
+    headers = _headers(integrator)
+    seen = (await client.get("/api/v1/support-requests", params={"limit": 200}, headers=headers)).json()["items"]
+    assert any(r["assignee_id"] is None for r in seen)  # not vacuous: unassigned requests are in view
+    for query in ({"mine": "true"}, {"mine": "true", "status": "open"}):
+        mine = await client.get("/api/v1/support-requests", params={**query, "limit": 200}, headers=headers)
+        assert mine.status_code == 200, mine.text
+        assert mine.json() == {"items": [], "next_cursor": None}, query
+    async with AsyncSession(bind=connection) as session:
+        statement = support.list_statement(integrator, status=None, opportunity_id=None, mine=True)
+        assert (await session.execute(statement)).scalars().all() == []
