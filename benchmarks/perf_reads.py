@@ -150,6 +150,9 @@ def main() -> int:
     parser.add_argument("--rep-deals", type=int, default=60, help="opportunities the rep owns")
     parser.add_argument("--other-deals", type=int, default=3000, help="opportunities other reps own")
     parser.add_argument("--log-level", default="INFO", help="SANLUN_LOG_LEVEL of the servers (INFO: `sanlun up`)")
+    parser.add_argument(
+        "--profile", type=Path, help="directory for py-spy's collapsed stacks of the server under test in round 1"
+    )
     args = parser.parse_args()
     admin_url = os.environ.get("SANLUN_DATABASE_URL")
     if not admin_url:
@@ -301,7 +304,8 @@ def measure(wrk: str, cases: list[Case], pids: dict[str, int], database_url: str
         for i in range(args.rounds):
             for case in cases if i % 2 == 0 else reversed(cases):
                 before, pg_before = cpu_seconds(pids), postgres()
-                result = run_wrk(wrk, case, scripts[case.name], args, args.duration)
+                with profiled(args.profile if i == 0 else None, case, pids[case.server], args.duration):
+                    result = run_wrk(wrk, case, scripts[case.name], args, args.duration)
                 after, pg_after = cpu_seconds(pids), postgres()
                 n = result["requests"]
                 result["cpu_ms"] = {p: (after[p] - before[p]) / n * 1000 for p in pids}
@@ -314,6 +318,24 @@ def measure(wrk: str, cases: list[Case], pids: dict[str, int], database_url: str
                     f"{result['cpu_ms'][case.server]:.3f} ms {case.server} CPU/request"
                 )
         return results
+
+
+@contextmanager
+def profiled(directory: Path | None, case: Case, pid: int, duration: int) -> Iterator[None]:
+    """py-spy's collapsed stacks (`<case>.txt`, one line per stack with its sample count) of
+    the server under `case` while the block runs; nothing without `directory`."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / f"{case.name.replace(' ', '-')}.txt"
+    spy_exe = str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy_exe, "record", "--pid", str(pid), "--rate", "500", "--format", "raw", "--nonblocking"]
+    spy = subprocess.Popen([*argv, "--duration", str(duration), "--output", str(out)], stdout=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.wait(timeout=duration + 30)
 
 
 def check(case: Case) -> None:

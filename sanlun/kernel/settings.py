@@ -44,6 +44,8 @@ class ProcessSettings(BaseSettings):
     # closed a connection per request.
     db_pool_size: int = 10
     db_max_overflow: int = 0
+    # Connections for read-only requests (`Database.read`), besides the pool above.
+    db_read_pool_size: int = 4
     # Seconds a new database connection may take before the request answers 503.
     db_connect_timeout_seconds: float = 5.0
     # A round trip on every pool checkout; without it a connection the server
