@@ -29,8 +29,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def _opportunity_events(*, session: AsyncSession, events: list[CloudEvent]) -> None:
-    """Implicit sharing follows every opportunity event (set-based over the
-    run), incubation lineage the ones that carry a stage (one by one, cheap)."""
+    """Implicit sharing follows every opportunity event, deletions included
+    (set-based over the run), incubation lineage the ones that carry a stage
+    (one by one: a statement only for a deal made from an incubation item)."""
     await sharing.on_opportunity_events(session=session, events=events)
     for event in events:
         lineage = LINEAGE_HANDLERS.get(event.type)
@@ -39,10 +40,7 @@ async def _opportunity_events(*, session: AsyncSession, events: list[CloudEvent]
 
 
 OPPORTUNITY_EVENTS = Batched(_opportunity_events)
-EVENT_HANDLERS: dict[str, EventHandler | Batched] = {
-    **dict.fromkeys(sharing.SHARED_EVENT_TYPES, OPPORTUNITY_EVENTS),
-    "opportunity.deleted": sharing.on_opportunity_deleted,
-}
+EVENT_HANDLERS: dict[str, EventHandler | Batched] = dict.fromkeys(sharing.SHARED_EVENT_TYPES, OPPORTUNITY_EVENTS)
 
 
 def create_app(

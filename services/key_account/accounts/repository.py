@@ -318,6 +318,129 @@ async def tiers_of(session: AsyncSession, account_ids: list[uuid.UUID]) -> dict[
 # -- implicit sharing: the facts of opportunities and the shares they give ---------
 
 
+def _unnest(name: str, *columns: tuple[str, Any]) -> Any:
+    """`unnest(:name_a, :name_b, ...) AS name(a, b, ...)`: a row per index of
+    the arrays, in a statement of fixed text for any number of rows (compiled
+    and prepared once)."""
+    arrays = (sa.bindparam(f"{name}_{column}", type_=ARRAY(type_)) for column, type_ in columns)
+    return sa.func.unnest(*arrays).table_valued(*(c for c, _ in columns), name=name).render_derived()
+
+
+def _uuids(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=ARRAY(sa.Uuid))
+
+
+_OPP, _SHARE = SharedOpportunity.__table__, AccountShare.__table__
+
+# Each statement below finds its rows one id at a time (a conflict on the primary
+# key, or a LATERAL subquery the planner cannot flatten), so its plan is index
+# probes whatever the statistics say: an import fills these tables faster than
+# the statistics follow (and autovacuum may be off), and what a join on
+# `= ANY(:ids)` chose then, a scan of the whole table per batch, made the
+# upkeep quadratic in the number of deals.
+
+# The stored facts of these opportunities, their rows locked (the caller sorts the
+# ids): the shares of an opportunity change only under its row's lock.
+_KNOWN = sa.text(
+    "SELECT o.opportunity_id, o.version, o.deleted, o.account_id FROM unnest(:ids) AS i(id) "
+    "CROSS JOIN LATERAL (SELECT opportunity_id, version, deleted, account_id "
+    "FROM key_account.shared_opportunities WHERE opportunity_id = i.id FOR UPDATE) AS o"
+).bindparams(_uuids("ids"))
+
+_facts = _unnest(
+    "facts",
+    ("opportunity_id", sa.Uuid),
+    ("account_id", sa.Uuid),
+    ("owner_id", sa.Uuid),
+    ("org_unit_path", sa.String),
+    ("stage", sa.String),
+    ("version", sa.Integer),
+)
+_store = insert(_OPP).from_select(list(_facts.c.keys()), sa.select(*_facts.c))
+_STORE = _store.on_conflict_do_update(
+    index_elements=[_OPP.c.opportunity_id],
+    set_={
+        "account_id": _store.excluded.account_id,
+        "owner_id": _store.excluded.owner_id,
+        "org_unit_path": sa.func.coalesce(_store.excluded.org_unit_path, _OPP.c.org_unit_path),
+        "stage": sa.func.coalesce(_store.excluded.stage, _OPP.c.stage),
+        "version": _store.excluded.version,
+        "updated_at": sa.func.clock_timestamp(),
+    },
+    where=sa.and_(_OPP.c.version <= _store.excluded.version, sa.not_(_OPP.c.deleted)),
+).returning(_OPP.c.opportunity_id)
+
+# The shares of the opportunities `held` that `keep` does not name: their `owner`
+# shares, and their `team` shares where the team is known (`teams`).
+_DROP = sa.text(
+    "DELETE FROM key_account.account_shares WHERE ctid = ANY(ARRAY("
+    "SELECT s.ctid FROM unnest(:held) AS h(id) CROSS JOIN LATERAL (SELECT ctid, opportunity_id, employee_id, source "
+    "FROM key_account.account_shares WHERE opportunity_id = h.id OFFSET 0) AS s "
+    "WHERE (s.source = 'owner' OR s.opportunity_id = ANY(:teams)) AND NOT EXISTS ("
+    "SELECT FROM unnest(:keep_opportunity_id, :keep_employee_id, :keep_source) AS k(o, e, s) "
+    "WHERE k.o = s.opportunity_id AND k.e = s.employee_id AND k.s = s.source)))"
+).bindparams(
+    _uuids("held"),
+    _uuids("teams"),
+    _uuids("keep_opportunity_id"),
+    _uuids("keep_employee_id"),
+    sa.bindparam("keep_source", type_=ARRAY(sa.String)),
+)
+
+_grants = _unnest(
+    "grants",
+    ("opportunity_id", sa.Uuid),
+    ("employee_id", sa.Uuid),
+    ("source", sa.String),
+    ("role", sa.String),
+    ("account_id", sa.Uuid),
+)
+_grant = insert(_SHARE).from_select(list(_grants.c.keys()), sa.select(*_grants.c))
+_GRANT = _grant.on_conflict_do_update(
+    index_elements=[_SHARE.c.opportunity_id, _SHARE.c.employee_id, _SHARE.c.source],
+    set_={"role": _grant.excluded.role},
+    where=_grant.excluded.role.is_not(None) & _SHARE.c.role.is_distinct_from(_grant.excluded.role),
+)
+
+# Every share of these opportunities names the account given for it.
+_MOVE = sa.text(
+    "UPDATE key_account.account_shares AS t SET account_id = m.account_id FROM ("
+    "SELECT s.ctid AS share, h.account_id FROM unnest(:moved_opportunity_id, :moved_account_id) AS h(id, account_id) "
+    "CROSS JOIN LATERAL (SELECT ctid, account_id FROM key_account.account_shares "
+    "WHERE opportunity_id = h.id OFFSET 0) AS s WHERE s.account_id IS DISTINCT FROM h.account_id) AS m "
+    "WHERE t.ctid = m.share"
+).bindparams(_uuids("moved_opportunity_id"), _uuids("moved_account_id"))
+
+_gone = _unnest("gone", ("opportunity_id", sa.Uuid), ("version", sa.Integer))
+_forget = insert(_OPP).from_select(
+    ["opportunity_id", "version", "deleted"], sa.select(_gone.c.opportunity_id, _gone.c.version, sa.true())
+)
+_FORGET = _forget.on_conflict_do_update(
+    index_elements=[_OPP.c.opportunity_id],
+    set_={
+        "deleted": True,
+        "account_id": None,
+        "owner_id": None,
+        "version": sa.func.greatest(_OPP.c.version, _forget.excluded.version),
+        "updated_at": sa.func.clock_timestamp(),
+    },
+)
+_FORGET_SHARES = sa.text(
+    "DELETE FROM key_account.account_shares WHERE ctid = ANY(ARRAY("
+    "SELECT s.ctid FROM unnest(:gone) AS g(id) CROSS JOIN LATERAL (SELECT ctid "
+    "FROM key_account.account_shares WHERE opportunity_id = g.id OFFSET 0) AS s))"
+).bindparams(_uuids("gone"))
+
+
+async def known_opportunities(session: AsyncSession, opportunity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The stored `version`, `deleted` and `account_id` of those of these
+    opportunities this service knows, their rows locked until the commit."""
+    if not opportunity_ids:
+        return {}
+    rows = await session.execute(_KNOWN, {"ids": sorted(opportunity_ids)})
+    return {row.opportunity_id: row for row in rows}
+
+
 async def store_opportunities(session: AsyncSession, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
     """Upsert the facts of these opportunities (one row each) where they are not
     older than what is stored and the opportunity was not deleted; returns the
@@ -325,116 +448,58 @@ async def store_opportunities(session: AsyncSession, rows: list[dict[str, Any]])
     does not carry them) keeps its stored value."""
     if not rows:
         return []
-    table = SharedOpportunity.__table__
-    stmt = insert(table).values(rows)
-    excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.opportunity_id],
-        set_={
-            "account_id": excluded.account_id,
-            "owner_id": excluded.owner_id,
-            "org_unit_path": sa.func.coalesce(excluded.org_unit_path, table.c.org_unit_path),
-            "stage": sa.func.coalesce(excluded.stage, table.c.stage),
-            "version": excluded.version,
-            "updated_at": sa.func.clock_timestamp(),
-        },
-        where=sa.and_(table.c.version <= excluded.version, sa.not_(table.c.deleted)),
-    ).returning(table.c.opportunity_id)
-    return list((await session.execute(stmt)).scalars())
+    params = {f"facts_{c.name}": [row[c.name] for row in rows] for c in _facts.c}
+    return list((await session.execute(_STORE, params)).scalars())
+
+
+async def drop_shares(
+    session: AsyncSession, held: list[uuid.UUID], teams: list[uuid.UUID], keep: list[tuple[uuid.UUID, uuid.UUID, str]]
+) -> None:
+    """Delete the shares of the opportunities `held` that `keep` (opportunity,
+    employee, source) does not name: `owner` shares, and `team` shares of the
+    opportunities in `teams` (those whose team is known)."""
+    if not held:
+        return
+    params = {
+        "held": held,
+        "teams": teams,
+        "keep_opportunity_id": [k[0] for k in keep],
+        "keep_employee_id": [k[1] for k in keep],
+        "keep_source": [k[2] for k in keep],
+    }
+    await session.execute(_DROP, params)
+
+
+Grant = tuple[uuid.UUID, uuid.UUID, str, str | None, uuid.UUID | None]  # opportunity, employee, source, role, account
+
+
+async def grant_shares(session: AsyncSession, grants: list[Grant]) -> None:
+    """Insert these shares (one per key); one already there keeps its `since`
+    and takes the given role unless that is null."""
+    if not grants:
+        return
+    params = {f"grants_{c.name}": [g[i] for g in grants] for i, c in enumerate(_grants.c)}
+    await session.execute(_GRANT, params)
+
+
+async def move_shares(session: AsyncSession, accounts: dict[uuid.UUID, uuid.UUID | None]) -> None:
+    """Every share of these opportunities names the account given for it."""
+    if accounts:
+        params = {"moved_opportunity_id": list(accounts), "moved_account_id": list(accounts.values())}
+        await session.execute(_MOVE, params)
+
+
+async def forget_opportunities(session: AsyncSession, versions: dict[uuid.UUID, int]) -> None:
+    """Deleted opportunities: no shares, and a tombstone no later event revives."""
+    if not versions:
+        return
+    ids = sorted(versions)
+    await session.execute(_FORGET, {"gone_opportunity_id": ids, "gone_version": [versions[i] for i in ids]})
+    await session.execute(_FORGET_SHARES, {"gone": ids})
 
 
 def _ids(ids: list[uuid.UUID]) -> sa.BindParameter[Any]:
     return sa.bindparam(None, ids, type_=ARRAY(sa.Uuid))
-
-
-async def sync_owner_shares(session: AsyncSession, opportunity_ids: list[uuid.UUID]) -> None:
-    """Make the `owner` shares of these opportunities follow their stored owner
-    (the one who stays keeps `since`)."""
-    if not opportunity_ids:
-        return
-    table, opp = AccountShare.__table__, SharedOpportunity.__table__
-    await session.execute(
-        sa.delete(table).where(
-            table.c.opportunity_id == sa.any_(_ids(opportunity_ids)),
-            table.c.source == "owner",
-            opp.c.opportunity_id == table.c.opportunity_id,
-            table.c.employee_id.is_distinct_from(opp.c.owner_id),
-        )
-    )
-    owners = sa.select(opp.c.opportunity_id, opp.c.owner_id, sa.literal("owner"), opp.c.account_id).where(
-        opp.c.opportunity_id == sa.any_(_ids(opportunity_ids)), opp.c.owner_id.is_not(None)
-    )
-    await session.execute(
-        insert(table)
-        .from_select(["opportunity_id", "employee_id", "source", "account_id"], owners)
-        .on_conflict_do_nothing()
-    )
-
-
-async def sync_team_shares(session: AsyncSession, teams: dict[uuid.UUID, list[tuple[uuid.UUID, str | None]]]) -> None:
-    """The `team` shares of each opportunity in `teams` become exactly its list
-    of (employee, role); who stays keeps `since`, a null role keeps the stored one."""
-    if not teams:
-        return
-    table = AccountShare.__table__
-    wanted = [(o, e) for o, members in teams.items() for e, _ in members]
-    stale = sa.and_(table.c.opportunity_id == sa.any_(_ids(list(teams))), table.c.source == "team")
-    if wanted:
-        keep = sa.values(sa.column("o", sa.Uuid), sa.column("e", sa.Uuid), name="keep").data(wanted)
-        stale = sa.and_(
-            stale,
-            ~sa.exists().where(keep.c.o == table.c.opportunity_id, keep.c.e == table.c.employee_id),
-        )
-    await session.execute(sa.delete(table).where(stale))
-    rows = [
-        {"opportunity_id": o, "employee_id": e, "source": "team", "role": role}
-        for o, members in teams.items()
-        for e, role in members
-    ]
-    if rows:
-        stmt = insert(table).values(rows)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[table.c.opportunity_id, table.c.employee_id, table.c.source],
-                set_={"role": sa.func.coalesce(stmt.excluded.role, table.c.role)},
-                where=stmt.excluded.role.is_not(None) & table.c.role.is_distinct_from(stmt.excluded.role),
-            )
-        )
-
-
-async def sync_share_accounts(session: AsyncSession, opportunity_ids: list[uuid.UUID]) -> None:
-    """Every share of these opportunities names its opportunity's stored account."""
-    if not opportunity_ids:
-        return
-    table, opp = AccountShare.__table__, SharedOpportunity.__table__
-    await session.execute(
-        sa.update(table)
-        .where(
-            table.c.opportunity_id == sa.any_(_ids(opportunity_ids)),
-            opp.c.opportunity_id == table.c.opportunity_id,
-            table.c.account_id.is_distinct_from(opp.c.account_id),
-        )
-        .values(account_id=opp.c.account_id)
-    )
-
-
-async def forget_opportunity(session: AsyncSession, opportunity_id: uuid.UUID, version: int) -> None:
-    """A deleted opportunity: no shares, and a tombstone no later event revives."""
-    table = SharedOpportunity.__table__
-    stmt = insert(table).values(opportunity_id=opportunity_id, version=version, deleted=True)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.c.opportunity_id],
-            set_={
-                "deleted": True,
-                "account_id": None,
-                "owner_id": None,
-                "version": sa.func.greatest(table.c.version, stmt.excluded.version),
-                "updated_at": sa.func.clock_timestamp(),
-            },
-        )
-    )
-    await session.execute(sa.delete(AccountShare).where(AccountShare.opportunity_id == opportunity_id))
 
 
 async def forget_unlisted(session: AsyncSession, listed: list[uuid.UUID], before: Any) -> int:

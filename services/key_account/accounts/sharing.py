@@ -127,53 +127,127 @@ def deal_from_participant(item: dict[str, Any]) -> Deal | None:
     )
 
 
-async def apply(session: AsyncSession, deals: list[Deal]) -> list[uuid.UUID]:
-    """Store these facts and make the shares follow them, in a constant number
-    of statements; returns the opportunities written (not stale, not deleted)."""
-    latest: dict[uuid.UUID, Deal] = {}
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What applying the facts of one opportunity one at a time, in order,
+    leaves: the last facts (with the last `org_unit_path` and `stage` given),
+    the team as the last fact that carried one left it (None: unknown, keep
+    the stored one; a null role keeps the member's stored role), and the shares
+    that were ended on the way and come back at the end: they start anew."""
+
+    deal: Deal
+    team: dict[uuid.UUID, str | None] | None
+    restarted: frozenset[tuple[uuid.UUID, str]]
+
+
+def _runs(deals: list[Deal]) -> dict[uuid.UUID, list[Deal]]:
+    """Per opportunity, in order, the facts that applying them one at a time
+    would not skip as older than one before (so their versions never decrease)."""
+    runs: dict[uuid.UUID, list[Deal]] = {}
     for deal in deals:
-        known = latest.get(deal.opportunity_id)
-        if known is None or deal.version >= known.version:
-            latest[deal.opportunity_id] = deal
-    written = await repository.store_opportunities(session, [d.row() for d in latest.values()])
-    if not written:
+        run = runs.setdefault(deal.opportunity_id, [])
+        if not run or deal.version >= run[-1].version:
+            run.append(deal)
+    return runs
+
+
+def _outcome(run: list[Deal]) -> _Outcome:
+    last = run[-1]
+    restarted: set[tuple[uuid.UUID, str]] = set()
+    if last.owner_id is not None and any(d.owner_id != last.owner_id for d in run):
+        restarted.add((last.owner_id, "owner"))
+    teams = [d.team for d in run if d.team is not None]
+    team: dict[uuid.UUID, str | None] | None = None
+    for members in teams:
+        before = team or {}
+        team = {e: role if role is not None else before.get(e) for e, role in members}
+    if team is not None:
+        on_each = [{e for e, _ in members} for members in teams]
+        restarted |= {(e, "team") for e in team if any(e not in on for on in on_each)}
+    deal = Deal(
+        opportunity_id=last.opportunity_id,
+        version=last.version,
+        account_id=last.account_id,
+        owner_id=last.owner_id,
+        org_unit_path=next((d.org_unit_path for d in reversed(run) if d.org_unit_path is not None), None),
+        stage=next((d.stage for d in reversed(run) if d.stage is not None), None),
+    )
+    return _Outcome(deal, team, frozenset(restarted))
+
+
+async def apply(session: AsyncSession, deals: list[Deal]) -> list[uuid.UUID]:
+    """Store these facts and make the shares follow them, as applying them one
+    at a time in this order would, in a constant number of statements (three
+    when every opportunity is new); returns the opportunities written (not
+    stale, not deleted)."""
+    runs = _runs(deals)
+    if not runs:
         return []
-    await repository.sync_owner_shares(session, written)
-    teams: dict[uuid.UUID, list[tuple[uuid.UUID, str | None]]] = {}
+    known = await repository.known_opportunities(session, list(runs))
+    outcomes: dict[uuid.UUID, _Outcome] = {}
+    for opportunity_id, run in runs.items():
+        stored = known.get(opportunity_id)
+        if stored is not None and stored.deleted:
+            continue
+        # Facts older than the stored ones change nothing (the run's versions never decrease).
+        fresh = run if stored is None else [d for d in run if d.version >= stored.version]
+        if fresh:
+            outcomes[opportunity_id] = _outcome(fresh)
+    written = await repository.store_opportunities(session, [o.deal.row() for o in outcomes.values()])
+    grants: list[repository.Grant] = []
+    keep: list[tuple[uuid.UUID, uuid.UUID, str]] = []
+    held: list[uuid.UUID] = []  # written opportunities that may already have shares
+    moved: dict[uuid.UUID, uuid.UUID | None] = {}
     for opportunity_id in written:
-        team = latest[opportunity_id].team
-        if team is not None:
-            teams[opportunity_id] = list(team)
-    await repository.sync_team_shares(session, teams)
-    await repository.sync_share_accounts(session, written)
+        outcome = outcomes[opportunity_id]
+        deal = outcome.deal
+        members = [(deal.owner_id, "owner", None)] if deal.owner_id is not None else []
+        members += [(e, "team", role) for e, role in (outcome.team or {}).items()]
+        for employee_id, source, role in members:
+            grants.append((opportunity_id, employee_id, source, role, deal.account_id))
+            if (employee_id, source) not in outcome.restarted:
+                keep.append((opportunity_id, employee_id, source))
+        stored = known.get(opportunity_id)
+        if stored is not None:
+            held.append(opportunity_id)
+            if stored.account_id != deal.account_id:
+                moved[opportunity_id] = deal.account_id
+    teams = [o for o in held if outcomes[o].team is not None]
+    await repository.drop_shares(session, held, teams, [k for k in keep if k[0] in known])
+    await repository.grant_shares(session, grants)
+    await repository.move_shares(session, moved)
     return written
 
 
 async def on_opportunity_events(*, session: AsyncSession, events: list[CloudEvent]) -> None:
-    """A run of `opportunity.*` events in one `apply` (the newest version of
-    each opportunity wins, so their order inside the run does not matter)."""
-    deals = []
+    """A run of `opportunity.*` events, `opportunity.deleted` included, in a few
+    statements for the whole run: the facts of each opportunity up to its
+    deletion as `apply` takes them, then the deletions."""
+    deals: list[Deal] = []
+    deleted: dict[uuid.UUID, int] = {}
     for event in events:
         deal = deal_from_event(event)
         if deal is None:
             log.warning("share_event_unreadable", event_id=str(event.id), type=event.type)
-        else:
+        elif event.type == DELETED:
+            deleted[deal.opportunity_id] = max(deal.version, deleted.get(deal.opportunity_id, deal.version))
+        elif deal.opportunity_id not in deleted:  # what follows a deletion changes nothing
             deals.append(deal)
     if deals and not await apply(session, deals):
         log.info("share_events_stale", events=len(deals))
+    await repository.forget_opportunities(session, deleted)
 
 
-async def on_opportunity_deleted(*, session: AsyncSession, event: CloudEvent) -> None:
-    deal = deal_from_event(event)
-    if deal is not None:
-        await repository.forget_opportunity(session, deal.opportunity_id, deal.version)
-
-
-# Every `opportunity.*` event the opportunity service publishes but `opportunity.deleted`
-# (key_account subscribes to `opportunity.*`): handled in runs by `on_opportunity_events`
+DELETED = "opportunity.deleted"
+# Every `opportunity.*` event the opportunity service publishes (key_account
+# subscribes to `opportunity.*`): handled in runs by `on_opportunity_events`
 # (services/key_account/app.py); a type not listed there is recorded in the inbox and ignored.
-SHARED_EVENT_TYPES = tuple(
-    f"opportunity.{kind}" for kind in ("created", "assigned", "updated", "team_changed", "stage_changed", "won", "lost")
+SHARED_EVENT_TYPES = (
+    *(
+        f"opportunity.{kind}"
+        for kind in ("created", "assigned", "updated", "team_changed", "stage_changed", "won", "lost")
+    ),
+    DELETED,
 )
 
 

@@ -411,3 +411,136 @@ async def test_the_opportunity_services_own_events_drive_sharing(service_client,
     assert not await sees(client, rep(alice), account["id"])
     assert not await sees(client, rep(carol), account["id"])
     assert await sees(client, rep(bob), account["id"])
+
+
+# -- a run of events in one delivery ends where the same events one at a time end ---
+
+
+def event_of(kind: str, opportunity: str, version: int, **data: object) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": f"opportunity.{kind}",
+        "source": "opportunity",
+        "subject": opportunity,
+        "time": "2026-12-01T00:00:00Z",
+        "data": {"opportunity_id": opportunity, "version": version, **data},
+    }
+
+
+async def post_events(client, events: list[dict]) -> list[str]:
+    response = await client.post("/internal/events", json=events, headers=SERVICE)
+    assert response.status_code == 200, response.text
+    return [r["status"] for r in response.json()["results"]]
+
+
+async def state(connection, opportunity: str) -> tuple[tuple, list[tuple]]:
+    facts = (
+        await connection.execute(
+            sa.text(
+                "SELECT account_id, owner_id, org_unit_path, stage, version, deleted "
+                "FROM key_account.shared_opportunities WHERE opportunity_id = :o"
+            ),
+            {"o": opportunity},
+        )
+    ).one_or_none()
+    shares = await connection.execute(
+        sa.text(
+            "SELECT employee_id, source, role, account_id, since FROM key_account.account_shares "
+            "WHERE opportunity_id = :o ORDER BY source, employee_id"
+        ),
+        {"o": opportunity},
+    )
+    return (tuple(facts) if facts else ()), [tuple(r) for r in shares]
+
+
+async def batch_and_one_by_one(client, connection, prelude, events) -> tuple[tuple, list[tuple]]:
+    """`prelude` then `events` ((kind, version, data) each) for two new
+    opportunities: the prelude one at a time for both, then `events` in one
+    delivery for the first and one at a time for the second. Both end in the
+    same state, which is returned."""
+    batched, alone = str(uuid.uuid4()), str(uuid.uuid4())
+    for kind, version, data in prelude:
+        for opportunity in (batched, alone):
+            assert await post_events(client, [event_of(kind, opportunity, version, **data)]) == ["processed"]
+    run = [event_of(kind, batched, version, **data) for kind, version, data in events]
+    statuses = await post_events(client, run)
+    assert statuses == ["processed"] * len(run)
+    for kind, version, data in events:
+        assert await post_events(client, [event_of(kind, alone, version, **data)]) == ["processed"]
+    got = await state(connection, batched)
+    assert got == await state(connection, alone)
+    return got
+
+
+async def test_a_run_of_events_in_one_delivery_ends_as_one_at_a_time(service_client, connection):
+    """Created, reassigned (an event without `team`: the team stays as the
+    first event set it), the team changed, moved to another account and
+    deleted, all in one delivery: the state after each step, and at the end,
+    is the state the same events leave one at a time."""
+    client, account = await setup(service_client)
+    moved = await new_account(client, name="Moved Co", org_unit_path="/group/north/team-9")
+    alice, bob, carol, dan = (str(uuid.uuid4()) for _ in range(4))
+    common = {"account_id": account["id"], "org_unit_path": "/group/east/team-1", "stage": "lead"}
+    steps = [
+        ("created", 1, {**common, "owner_id": alice, "team": team(uuid.UUID(carol))}),
+        ("assigned", 2, {**common, "owner_id": bob, "previous_owner_id": alice}),
+        ("team_changed", 3, {**common, "owner_id": bob, "team": team(uuid.UUID(dan), role="architect")}),
+        ("updated", 4, {**common, "owner_id": bob, "account_id": moved["id"], "stage": None}),
+        ("deleted", 5, {**common, "owner_id": bob, "account_id": moved["id"]}),
+    ]
+    for n in range(2, len(steps) + 1):
+        facts, shares = await batch_and_one_by_one(client, connection, [], steps[:n])
+        assert facts[4] == n  # the version of the last step
+    # Before the deletion: bob owns it on the moved account, dan is on the team, carol and alice are off it.
+    facts, shares = await batch_and_one_by_one(client, connection, [], steps[:4])
+    assert facts[:4] == (uuid.UUID(moved["id"]), uuid.UUID(bob), "/group/east/team-1", "lead")
+    assert [s[:4] for s in shares] == [
+        (uuid.UUID(bob), "owner", None, uuid.UUID(moved["id"])),
+        (uuid.UUID(dan), "team", "architect", uuid.UUID(moved["id"])),
+    ]
+    # Deleted: a tombstone without shares; what follows the deletion in the same run changes nothing.
+    late = ("stage_changed", 6, {**common, "owner_id": bob})
+    facts, shares = await batch_and_one_by_one(client, connection, [], [*steps, late])
+    assert facts == (None, None, "/group/east/team-1", "lead", 5, True)
+    assert shares == []
+
+
+async def test_a_run_tolerates_old_repeated_and_partial_facts(service_client, connection):
+    """Out of order and repeated in one delivery: an older fact after a newer
+    one changes nothing, the same version again is applied again, a fact
+    without `org_unit_path`/`stage`/`team` keeps what an earlier one of the
+    run gave, a member who left and came back starts anew (their role too),
+    and so does an owner who handed the deal over and got it back."""
+    client, account = await setup(service_client)
+    alice, bob, carol = (uuid.uuid4() for _ in range(3))
+    acc = account["id"]
+    prelude = [("created", 1, {"owner_id": str(alice), "account_id": acc, "team": team(carol, role="presales")})]
+    events = [
+        ("assigned", 5, {"owner_id": str(bob), "account_id": acc, "team": team(bob), "stage": "proposal"}),
+        ("created", 2, {"owner_id": str(alice), "account_id": acc, "team": team(alice), "stage": "lead"}),
+        ("stage_changed", 6, {"owner_id": str(bob), "account_id": acc, "org_unit_path": "/group/east/team-2"}),
+        ("stage_changed", 6, {"owner_id": str(bob), "account_id": acc, "org_unit_path": "/group/east/team-2"}),
+        ("team_changed", 7, {"owner_id": str(alice), "account_id": acc, "team": [{"employee_id": str(carol)}]}),
+        ("assigned", 8, {"owner_id": str(bob), "account_id": acc}),
+        ("assigned", 4, {"owner_id": str(carol), "account_id": acc, "team": []}),
+    ]
+    facts, shares = await batch_and_one_by_one(client, connection, prelude, events)
+    assert facts == (uuid.UUID(acc), bob, "/group/east/team-2", "proposal", 8, False)
+    # carol left (version 5) and came back without a role: a new share, no role.
+    assert [s[:3] for s in shares] == [(bob, "owner", None), (carol, "team", None)]
+
+    # Without a team in the last fact, the run's earlier team holds; a role given keeps a member's share.
+    events = [
+        ("team_changed", 2, {"owner_id": str(alice), "account_id": acc, "team": team(carol, role="architect")}),
+        ("stage_changed", 3, {"owner_id": str(alice), "account_id": acc, "stage": "won"}),
+    ]
+    facts, shares = await batch_and_one_by_one(client, connection, prelude, events)
+    assert [s[:3] for s in shares] == [(alice, "owner", None), (carol, "team", "architect")]
+
+    # A run entirely older than what is stored changes nothing; a repeated event id is a duplicate.
+    opportunity = str(uuid.uuid4())
+    await post_events(client, [event_of("created", opportunity, 9, owner_id=str(bob), account_id=acc)])
+    before = await state(connection, opportunity)
+    stale = event_of("assigned", opportunity, 3, owner_id=str(alice), account_id=acc)
+    assert await post_events(client, [stale, stale]) == ["processed", "duplicate"]
+    assert await state(connection, opportunity) == before
