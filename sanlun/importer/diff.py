@@ -8,6 +8,7 @@ what is missing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,7 +28,9 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def differences(desired: dict[str, Any], stored: dict[str, Any], *, ignore: frozenset[str] = frozenset()) -> list[str]:
+def differences(
+    desired: Mapping[str, Any], stored: Mapping[str, Any], *, ignore: frozenset[str] = frozenset()
+) -> list[str]:
     """The fields of `desired` whose stored value differs (fields the API does not return count as different)."""
     return [
         name
@@ -37,7 +40,10 @@ def differences(desired: dict[str, Any], stored: dict[str, Any], *, ignore: froz
 
 
 def split(
-    desired: dict[str, dict[str, Any]], stored: dict[str, dict[str, Any]], *, ignore: frozenset[str] = frozenset()
+    desired: Mapping[str, Mapping[str, Any]],
+    stored: Mapping[str, Mapping[str, Any]],
+    *,
+    ignore: frozenset[str] = frozenset(),
 ) -> tuple[list[str], list[str], list[str]]:
     """Keys to create, keys to update, keys unchanged."""
     create, update, same = [], [], []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
+from collections import abc
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,6 +24,7 @@ import yaml
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_ .\-]+)((?:\|[^}|]+)*)\}")
 TYPES = ("text", "int", "decimal", "date", "money")
+TYPED_MEMO = 4096  # distinct raw texts a field keeps the typed value of (`Field.typed_memo`)
 
 
 class MappingError(Exception):
@@ -70,7 +72,7 @@ class Template:
     def columns(self) -> list[str]:
         return [m.group(1) for m in PLACEHOLDER.finditer(self.text)]
 
-    def render(self, row: dict[str, str]) -> str:
+    def render(self, row: abc.Mapping[str, str]) -> str:
         """The text with each placeholder replaced by its column's value (stripped,
         then filtered); interned, since most values repeat over a file's rows."""
         out = []
@@ -100,8 +102,11 @@ class Field:
     strict: bool = False
     # Whole days added to a `date` (the data clock, `Mapping.shifted`); 0 reads the file as it is.
     shift_days: int = 0
+    # The typed value of each raw text seen, so the rows that repeat one (a date, an amount) share one
+    # object instead of holding one each. Bounded: a column whose values never repeat stops filling it.
+    typed_memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def evaluate(self, row: dict[str, str], notes: list[str]) -> Any:
+    def evaluate(self, row: abc.Mapping[str, str], notes: list[str]) -> Any:
         """The field's value for `row` (None when empty or `when` is not met);
         appends a sentence to `notes` for each value normalised."""
         if self.when is not None and not (row.get(self.when) or "").strip():
@@ -122,6 +127,14 @@ class Field:
     def _typed(self, raw: str) -> Any:
         if self.type == "text":
             return raw
+        value = self.typed_memo.get(raw)
+        if value is None:
+            value = self._convert(raw)
+            if len(self.typed_memo) < TYPED_MEMO:
+                self.typed_memo[raw] = value
+        return value
+
+    def _convert(self, raw: str) -> Any:
         if self.type == "date":
             try:
                 day = dt.date.fromisoformat(raw)

@@ -44,10 +44,12 @@ class Note:
 
 @dataclass(slots=True)
 class Planned:
-    """One record to upsert, with the rows it came from."""
+    """One record to upsert, with the rows it came from. A deal's body is a
+    `KeyedTuple` under one index for all (`_DEAL_BODY`), not a dict of its own:
+    a large file's deals would take about twice the memory."""
 
     key: str
-    body: dict[str, Any]
+    body: abc.Mapping[str, Any]
     sources: list[Source]
     extra: abc.Mapping[str, Any] = field(default_factory=dict)
 
@@ -68,16 +70,18 @@ class Plan:
     def reject(self, entity: str, row: Row, key: str | None, reason: str) -> None:
         self.rejections.append(Rejection(entity, Source(row.file, row.line), key, reason))
 
-    def note(self, entity: str, row: Row | None, message: str) -> None:
-        # Interned: the same sentence is said of many rows.
-        self.notes.append(Note(entity, Source(row.file, row.line) if row else None, sys.intern(message)))
+    def note(self, entity: str, row: Row | Source | None, message: str) -> None:
+        # Interned: the same sentence is said of many rows. A `Source` given is kept as it is (the
+        # planned record's own, not one more per note).
+        source = Source(row.file, row.line) if isinstance(row, Row) else row
+        self.notes.append(Note(entity, source, sys.intern(message)))
 
 
 def _values(fields: dict[str, Field], row: Row, notes: list[str]) -> dict[str, Any]:
     return {name: f.evaluate(row.values, notes) for name, f in fields.items()}
 
 
-def _add_notes(plan: Plan, entity: str, row: Row, notes: list[str]) -> None:
+def _add_notes(plan: Plan, entity: str, row: Row | Source, notes: list[str]) -> None:
     for message in notes:
         plan.note(entity, row, message)
 
@@ -297,7 +301,7 @@ def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table], *, co
                 f"({plan.data_end.isoformat()}) for stage evaluation"
             )
         seen[p.key] = p
-        _add_notes(plan, "opportunities", row, notes)
+        _add_notes(plan, "opportunities", p.sources[0], notes)
     plan.opportunities = list(seen.values())
 
 
@@ -366,21 +370,29 @@ def _opportunity(
         notes.append(f"close date on an open ({stage}) deal ignored")
         closed_on = None
     acc = accounts.get(account) if account else None
-    body: dict[str, Any] = {
-        "external_id": key,
-        "name": v.get("name") or key,
-        "stage": stage,
-        "amount": _money(money, amount, mapping.currency) if amount is not None else None,
-        "closed_on": sys.intern(closed_on.isoformat()) if closed_on else None,
-        "industry": acc.body.get("industry") if acc else None,
-        "size_band": acc.extra.get("size_band") if acc else None,
-        "source": mapping.source,
-    }
+    body = KeyedTuple(
+        _DEAL_BODY,
+        (
+            key,
+            v.get("name") or key,
+            stage,
+            _money(money, amount, mapping.currency) if amount is not None else None,
+            sys.intern(closed_on.isoformat()) if closed_on else None,
+            acc.body.get("industry") if acc else None,
+            acc.extra.get("size_band") if acc else None,
+            mapping.source,
+        ),
+    )
     extra = KeyedTuple(_DEAL_EXTRA, (owner, account, solution, v.get("engaged_on"), closed_on, amount))
     return Planned(key, body, [Source(row.file, row.line)], extra)
 
 
-# What a planned opportunity carries besides its body (`Planned.extra`), one index for all.
+# A planned opportunity's body (`Planned.body`, in this order) and what it carries besides
+# (`Planned.extra`): one index for all the deals.
+_DEAL_BODY = {
+    name: i
+    for i, name in enumerate(("external_id", "name", "stage", "amount", "closed_on", "industry", "size_band", "source"))
+}
 _DEAL_EXTRA = {name: i for i, name in enumerate(("owner", "account", "solution", "engaged_on", "closed_on", "amount"))}
 
 

@@ -18,7 +18,7 @@ class KeyedTuple(Mapping[str, Any]):
 
     __slots__ = ("_index", "_values")
 
-    def __init__(self, index: dict[str, int], values: tuple[str, ...]) -> None:
+    def __init__(self, index: dict[str, int], values: tuple[Any, ...]) -> None:
         self._index, self._values = index, values
 
     def __getitem__(self, column: str) -> Any:

@@ -71,15 +71,16 @@ class Report:
 
     def row_accounting(self) -> dict[str, dict[str, int]]:
         """Per entity: rows read, rows stored (every record they feed is stored), rows rejected."""
-        fed: dict[str, set[tuple[str, int]]] = collections.defaultdict(set)
-        rejected: dict[str, set[tuple[str, int]]] = collections.defaultdict(set)
+        # Sets of the sources themselves (equal by file and line): no tuple made per row of a large file.
+        fed: dict[str, set[Source]] = collections.defaultdict(set)
+        rejected: dict[str, set[Source]] = collections.defaultdict(set)
         for o in self.outcomes:
-            rows = {(s.file, s.line) for s in o.sources if s.line}
-            fed[o.entity] |= rows
+            rows = [s for s in o.sources if s.line]
+            fed[o.entity].update(rows)
             if o.status == "rejected":
-                rejected[o.entity] |= rows
+                rejected[o.entity].update(rows)
         for r in self.plan.rejections:
-            rejected[r.entity].add((r.source.file, r.source.line))
+            rejected[r.entity].add(r.source)
         return {
             e: {"read": n, "stored": len(fed[e] - rejected[e]), "rejected": len(rejected[e])}
             for e, n in self.plan.rows_read.items()
