@@ -22,8 +22,18 @@ SELECT coalesce(o.industry, ''), coalesce(o.size_band, ''), date_trunc('month', 
        :sign * count(*) FILTER (WHERE o.stage = 'won'),
        :sign * count(*) FILTER (WHERE o.stage = 'lost'),
        :sign * coalesce(sum(o.amount) FILTER (WHERE o.stage = 'won'), 0)
-FROM opportunity.opportunities o CROSS JOIN LATERAL unnest(o.solution_ids) AS s(sid)
-WHERE o.id = ANY(:ids) AND o.stage IN ('won', 'lost') AND o.closed_on IS NOT NULL
+FROM unnest(CAST(:ids AS uuid[])) AS i(id)
+-- One primary-key probe per id, whatever the statistics say: an import fills the table faster
+-- than they follow, and on those of a small table `o.id = ANY(:ids)` was a scan of every deal
+-- per batch (16% of the database's time in a 100,000-deal import). OFFSET 0 keeps the planner
+-- from flattening the probe into a join it could plan as a scan.
+CROSS JOIN LATERAL (
+    SELECT o.industry, o.size_band, o.closed_on, o.stage, o.amount, o.solution_ids
+    FROM opportunity.opportunities o
+    WHERE o.id = i.id AND o.stage IN ('won', 'lost') AND o.closed_on IS NOT NULL
+    OFFSET 0
+) o
+CROSS JOIN LATERAL unnest(o.solution_ids) AS s(sid)
 GROUP BY 1, 2, 3, 4
 ON CONFLICT (industry, size_band, month, solution_id) DO UPDATE
 SET wins = t.wins + excluded.wins, losses = t.losses + excluded.losses, won_amount = t.won_amount + excluded.won_amount
@@ -45,7 +55,8 @@ async def apply_outcomes(session: AsyncSession, ids: Sequence[uuid.UUID], *, sig
     in the database now: call with -1 before changing a closed deal and with
     1 after flushing the change."""
     if ids:
-        await session.execute(_APPLY, {"ids": list(ids), "sign": sign})
+        # Each deal once: the statement probes per id, so a repeated one would count twice.
+        await session.execute(_APPLY, {"ids": list(dict.fromkeys(ids)), "sign": sign})
 
 
 async def rebuild(session: AsyncSession) -> None:
