@@ -40,6 +40,31 @@ several full collections of the whole process heap (100 ms and more each) for
 garbage that reference counting frees anyway; what cycles it leaves are
 collected after the batch.
 
+Re-imports (`"source": "<name>"`, 1 to 100 characters, e.g. the importer's
+mapping name `maven-crm`): without a source a row is a plain upsert, the
+last write wins (API clients syncing their own data). With one, the service
+keeps per record the row that source last sent (`import_baselines`, see
+`sanlun.kernel.baselines`) and every field sent is merged three ways, with
+base = that baseline, file = the value sent, crm = the stored value:
+
+- no stored record: the row creates it, as sent;
+- file == base: the source did not change it, not applied (the CRM's value
+  stays, whatever it is);
+- else crm == base, or crm == file: the file's value is applied;
+- else a conflict: the CRM's value is kept, the row's `warnings` get
+  `{"loc": ["body", "items", i, "<field>"], "code": "import_conflict", "msg":
+  "changed in the CRM since the last import (CRM: ..., file: ...); the CRM
+  value was kept"}` and the report's `conflicts` counts them;
+- a stored record without a baseline from this source (created in the CRM, or
+  imported before baselines existed): a field empty in the CRM takes the
+  file's value, a different one is a conflict (reported, CRM value kept).
+
+A field the row does not send keeps its stored value. The baseline stored
+afterwards is the row as sent, all its fields, for every row that did not
+fail; a dry run writes none. Values compare in their canonical JSON forms
+(decimals, dates, uuids and lists as the API returns them). The report has
+`conflicts` (0 without a source).
+
 `deprecated_alias` answers an old URL with the same handler, marked
 deprecated in OpenAPI and answered with `Deprecation: true` and
 `Link: <successor>; rel="successor-version"` (RFC 9745, RFC 8594).
@@ -61,11 +86,16 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    StringConstraints,
     ValidationError,
     model_serializer,
 )
 from pydantic_core import core_schema
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from sanlun.kernel import baselines
+from sanlun.kernel.baselines import Merge, Merged
+from sanlun.kernel.errors import Unprocessable
 
 MAX_ITEMS = 1000
 STATUSES = ("created", "updated", "unchanged", "failed")
@@ -115,6 +145,16 @@ class BulkUpsertRequest(BaseModel, Generic[RowT]):
     dry_run: bool = Field(
         False, description="Check every row and report what would happen; write nothing, publish no event."
     )
+    source: Annotated[str | None, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)] = Field(
+        None,
+        description=(
+            "The system the rows come from (e.g. `maven-crm`): a re-import, merged three ways with what this "
+            "source sent last time and what the CRM holds. A field the source did not change since is not "
+            "applied; a field changed on both sides keeps the CRM's value and is reported "
+            "(`code: import_conflict`). Omitted: a plain upsert, the last write wins."
+        ),
+        examples=["maven-crm"],
+    )
 
 
 class RowError(BaseModel):
@@ -145,7 +185,13 @@ class BulkRowResult(BaseModel):
         None, description="The record's id; none for a failed row or one a dry run would create."
     )
     errors: list[RowError] = []
-    warnings: list[RowError] = Field([], description="Values the server accepted after normalising them.")
+    warnings: list[RowError] = Field(
+        [],
+        description=(
+            "Values the server accepted after normalising them, and (with a `source`) fields it did not apply "
+            "because the CRM changed them too (`code: import_conflict`)."
+        ),
+    )
 
 
 class BulkUpsertReport(BaseModel, Generic[ResultT]):
@@ -154,6 +200,9 @@ class BulkUpsertReport(BaseModel, Generic[ResultT]):
     updated: int
     unchanged: int
     failed: int
+    conflicts: int = Field(
+        0, description="With a `source`: fields changed both in the CRM and in the file; the CRM's values were kept."
+    )
     results: list[ResultT]
 
 
@@ -267,14 +316,32 @@ async def run_bulk_upsert(
     upsert: Upsert,
     row_model: type[BaseModel] | None = None,
     report: type[BulkUpsertReport[Any]] = BulkReport,
+    merge: Merge | None = None,
 ) -> Any:
     """Check the envelope of every row (and its `row_model`, if given; else the
-    service checks `data`, the row as sent), upsert the rows that passed with
+    service checks `data`, the row as sent), merge the rows with the stored
+    records and the source's baselines if the request names a `source`
+    (`merge` says how for this collection), upsert the rows that passed with
     `upsert`, roll it back on a dry run, and report every row in input order."""
+    if request.source is not None and merge is None:
+        raise Unprocessable(
+            "This collection keeps no import baselines: send it without a source.",
+            errors=[{"loc": ["body", "source"], "msg": "not supported here"}],
+        )
     with gc_paused():
         return await _run_bulk_upsert(
-            session=session, request=request, upsert=upsert, row_model=row_model, report=report
+            session=session,
+            request=request,
+            upsert=upsert,
+            row_model=row_model,
+            report=report,
+            merge=merge if request.source is not None else None,
         )
+
+
+def _invalid(result_type: type[BulkRowResult], index: int, key: str, exc: ValidationError) -> BulkRowResult:
+    errors = [RowError(loc=["body", "items", index, *e["loc"]], msg=e["msg"], code=e["type"]) for e in exc.errors()]
+    return result_type(index=index, external_id=key, status="failed", errors=errors)
 
 
 async def _run_bulk_upsert(
@@ -284,6 +351,7 @@ async def _run_bulk_upsert(
     upsert: Upsert,
     row_model: type[BaseModel] | None,
     report: type[BulkUpsertReport[Any]],
+    merge: Merge | None,
 ) -> Any:
     (result_type,) = get_args(report.model_fields["results"].annotation)
     failed: list[BulkRowResult] = []
@@ -312,14 +380,22 @@ async def _run_bulk_upsert(
         try:
             rows.append(BulkRow(index, key, row_model.model_validate(raw)))
         except ValidationError as exc:
-            errors = [RowError(loc=[*loc, *e["loc"]], msg=e["msg"], code=e["type"]) for e in exc.errors()]
-            failed.append(result_type(index=index, external_id=key, status="failed", errors=errors))
+            failed.append(_invalid(result_type, index, key, exc))
 
     results: list[BulkRowResult] = []
+    merged: _Merging | None = None
     if rows:
         savepoint = await session.begin_nested()
         try:
-            results = list(await upsert(rows))
+            if merge is not None:
+                merged = await _Merging.run(
+                    session, merge, request.source or "", request.items, rows, row_model, result_type
+                )
+                failed += merged.failed
+                rows = merged.rows
+            results = list(await upsert(rows)) if rows else []
+            if merged is not None:
+                await merged.save(session, results)
         except BaseException:
             await savepoint.rollback()
             raise
@@ -334,9 +410,83 @@ async def _run_bulk_upsert(
         for r in results:
             if r.status == "created":
                 r.id = None  # not assigned until the row is written
+    conflicts = merged.report(results) if merged is not None else 0
     ordered = sorted([*failed, *results], key=lambda r: r.index)
     counts = {s: sum(r.status == s for r in ordered) for s in STATUSES}
-    return report(dry_run=request.dry_run, results=ordered, **counts)
+    return report(dry_run=request.dry_run, results=ordered, conflicts=conflicts, **counts)
+
+
+@dataclass
+class _Merging:
+    """A batch's three-way merge (`sanlun.kernel.baselines`): the rows as merged,
+    the rows whose merged form the row model refused, and what to write back."""
+
+    merge: Merge
+    source: str
+    rows: list[BulkRow[Any]]
+    failed: list[BulkRowResult]
+    sent: dict[str, dict[str, Any]]  # external id -> the row's fields as sent, canonical
+    base: dict[str, dict[str, Any]]  # external id -> the stored baseline
+    merged: dict[int, Merged]  # row index -> its merge, for rows that kept a field against the file
+
+    @classmethod
+    async def run(
+        cls,
+        session: AsyncSession,
+        merge: Merge,
+        source: str,
+        items: Sequence[Any],
+        rows: list[BulkRow[Any]],
+        row_model: type[BaseModel] | None,
+        result_type: type[BulkRowResult],
+    ) -> _Merging:
+        keys = [r.external_id for r in rows]
+        base = await baselines.load(session, merge.table, collection=merge.collection, source=source, external_ids=keys)
+        stored = await merge.stored(keys)
+        out = cls(merge, source, [], [], {}, base, {})
+        for row in rows:
+            sent = out.sent[row.external_id] = merge.canonical(row.data)
+            crm = stored.get(row.external_id)
+            if crm is None:
+                out.rows.append(row)  # a new record: created from the file
+                continue
+            merged = baselines.merge_row(items[row.index], sent, base.get(row.external_id), crm)
+            if merged.conflicts:
+                out.merged[row.index] = merged
+            if row_model is None:
+                out.rows.append(BulkRow(row.index, row.external_id, merged.row))
+                continue
+            try:
+                out.rows.append(BulkRow(row.index, row.external_id, row_model.model_validate(merged.row)))
+            except ValidationError as exc:
+                out.failed.append(_invalid(result_type, row.index, row.external_id, exc))
+        return out
+
+    async def save(self, session: AsyncSession, results: Iterable[BulkRowResult]) -> None:
+        """The file's rows as the new baselines, for the rows that did not fail and say something new."""
+        changed = {
+            r.external_id: self.sent[r.external_id]
+            for r in results
+            if r.status != "failed"
+            and r.external_id is not None
+            and self.base.get(r.external_id) != self.sent[r.external_id]
+        }
+        await baselines.save(
+            session, self.merge.table, collection=self.merge.collection, source=self.source, rows=changed
+        )
+
+    def report(self, results: Iterable[BulkRowResult]) -> int:
+        """Warn of each kept conflict on the rows that did not fail; how many there are."""
+        count = 0
+        for r in results:
+            merged = self.merged.get(r.index)
+            if merged is None or r.status == "failed":
+                continue
+            for name, (crm, file) in merged.conflicts.items():
+                msg = baselines.conflict_message(crm, file, no_baseline=merged.no_baseline)
+                r.warnings.append(RowError(loc=["body", "items", r.index, name], msg=msg, code=baselines.CONFLICT))
+                count += 1
+        return count
 
 
 def deprecated_alias(router: APIRouter, *, alias: str, of: str, method: str = "POST") -> None:

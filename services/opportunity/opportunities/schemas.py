@@ -323,9 +323,21 @@ class OpportunityBulkUpsert(BulkUpsertRequest[OpportunityImport]):
                         },
                     ],
                     "dry_run": False,
+                    "source": "maven-crm",
                 }
             ]
         },
+    )
+
+    reopen_reason: Annotated[str | None, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)] = (
+        Field(
+            None,
+            description=(
+                "Why closed deals (won, lost, abandoned) may be reopened by these rows: without it a row that would "
+                "move a closed deal to another stage fails (`code: illegal_stage_transition`), whoever sends it. "
+                "Managers and admins only, as for `POST .../stage` with force; recorded in the stage history."
+            ),
+        )
     )
 
 

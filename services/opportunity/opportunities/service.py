@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see
+from sanlun.kernel.baselines import Merge, canonical, sent_fields
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.clock import session_clock
 from sanlun.kernel.db import utcnow
@@ -17,6 +18,7 @@ from sanlun.kernel.events import publish_many
 from sanlun.kernel.peers import Peers
 from sanlun.kernel.references import CODE as UNKNOWN_REFERENCE
 from sanlun.kernel.types import MoneyValue
+from services.opportunity.db import IMPORT_BASELINES
 from services.opportunity.domain import gates
 from services.opportunity.domain.stages import (
     CLOSED_STAGES,
@@ -384,13 +386,83 @@ async def bulk_upsert(
     recorded won or lost with its close date, as the source system had it) and
     pass no gate; a rep's or a manager's rows pass the gates a create or a
     move to that stage would (no force in bulk: a manager forces one deal at a
-    time, with a reason)."""
+    time, with a reason). Nobody's rows reopen a closed deal (or, but for
+    history, move it to another outcome) unless the request gives a
+    `reopen_reason` and the caller may reopen one (`FORCING_ROLES`).
+
+    With a `source`, the rows are merged with what that source sent last and
+    what the deals say now (`sanlun.kernel.baselines`): the merge reads the
+    batch's deals and teams once, and the upsert works from that same read."""
+    batch = _Batch()
     return await run_bulk_upsert(
         session=session,
         request=request,
         row_model=OpportunityImport,
-        upsert=lambda rows: _bulk_upsert(session, principal, peers, rows),
+        upsert=lambda rows: _bulk_upsert(session, principal, peers, rows, batch, request.reopen_reason),
+        merge=Merge(
+            "opportunities",
+            IMPORT_BASELINES,
+            stored=lambda keys: _stored_for_merge(session, principal, batch, keys),
+            canonical=_sent,
+        ),
     )
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The stored deals and teams of a batch, once read (by the merge, or by the upsert)."""
+
+    deals: "dict[str, _Deal] | None" = None
+    teams: dict[uuid.UUID, list[repository.Member]] | None = None
+
+    async def read(
+        self, session: AsyncSession, keys: list[str]
+    ) -> "tuple[dict[str, _Deal], dict[uuid.UUID, list[repository.Member]]]":
+        if self.deals is None or self.teams is None:
+            self.deals = {k: _Deal(*r) for k, r in (await repository.by_external_ids(session, keys)).items()}
+            self.teams = await repository.team_pairs(session, [d.id for d in self.deals.values()])
+        return self.deals, self.teams
+
+
+def _sent(data: OpportunityImport) -> dict[str, Any]:
+    """A row's fields as sent, in the form the API reads them back (a team in employee order, solutions once)."""
+    sent = sent_fields(data)
+    if "team" in sent:
+        sent["team"] = sorted(sent["team"], key=lambda m: m["employee_id"])
+    if "solution_ids" in sent:
+        sent["solution_ids"] = list(dict.fromkeys(sent["solution_ids"]))
+    return sent
+
+
+async def _stored_for_merge(
+    session: AsyncSession, principal: Principal, batch: _Batch, keys: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The batch's deals the caller may see, as bulk rows would say them."""
+    deals, teams = await batch.read(session, keys)
+    return {
+        key: canonical(
+            {
+                "name": d.name,
+                "account_id": d.account_id,
+                "amount": {"amount": d.amount_value, "currency": d.currency} if d.amount_value is not None else None,
+                "expected_close_date": d.expected_close_date,
+                "owner_id": d.owner_id,
+                "org_unit_path": d.org_unit_path,
+                "source": d.source,
+                "compelling_event": d.compelling_event,
+                "stage": d.stage,
+                "win_probability": d.win_probability,
+                "industry": d.industry,
+                "size_band": d.size_band,
+                "solution_ids": d.solution_ids,
+                "team": [{"employee_id": m.employee_id, "role": m.role} for m in teams[d.id]],
+                "closed_on": d.closed_on,
+                "origin": {"type": d.origin_type, "id": d.origin_id} if d.origin_type else None,
+            }
+        )
+        for key, d in deals.items()
+        if can_see(principal, owner_id=d.owner_id, org_unit_path=d.org_unit_path)
+    }
 
 
 def _row_refs(
@@ -544,19 +616,40 @@ def _deal(
     )
 
 
-async def _bulk_gate_problems(session: AsyncSession, checks: list[_Check]) -> dict[int, list[dict[str, Any]]]:
+def _reopen_problem(principal: Principal, current: Stage, target: Stage, reopen_reason: str | None) -> str | None:
+    """Why a bulk row may not move a closed deal to `target`, or None."""
+    if target in CLOSED_STAGES and principal.has(*HISTORY_ROLES):
+        return None  # history: the outcome as the source system has it now
+    if not reopen_reason:
+        return (
+            f"The opportunity is closed ({current.value}); a bulk upsert moves it to {target.value} only with "
+            "`reopen_reason` (managers and admins)."
+        )
+    if not principal.has(*FORCING_ROLES):
+        return f"The opportunity is closed ({current.value}); only a manager or an admin may reopen it."
+    return None
+
+
+async def _bulk_gate_problems(
+    session: AsyncSession, principal: Principal, checks: list[_Check], reopen_reason: str | None
+) -> dict[int, list[dict[str, Any]]]:
     """Per row index, what its stage asks that the deal does not have (as errors
-    of the row): an illegal move out of a closed stage, or unmet gates."""
+    of the row): a move out of a closed stage (whoever asks, see
+    `_reopen_problem`), or, for those whose rows are not history, unmet gates."""
     out: dict[int, list[dict[str, Any]]] = {}
+    gated = not principal.has(*HISTORY_ROLES)
     moving = []
     for check in checks:
         row, current = check.row, check.current
         stage = Stage(current.stage) if current is not None else Stage.LEAD
         if current is not None and stage in CLOSED_STAGES:
             if stage != row.data.stage:
-                problem = transition_problem(stage, row.data.stage)
-                out[row.index] = [{"loc": row.loc("stage"), "msg": problem, "code": "illegal_stage_transition"}]
-        elif _passed(stage, row.data.stage):
+                problem = _reopen_problem(principal, stage, row.data.stage, reopen_reason)
+                if problem:
+                    out[row.index] = [{"loc": row.loc("stage"), "msg": problem, "code": "illegal_stage_transition"}]
+                elif gated and _passed(stage, row.data.stage):
+                    moving.append(check)
+        elif gated and _passed(stage, row.data.stage):
             moving.append(check)
     if not moving:
         return out
@@ -600,6 +693,7 @@ async def _bulk_checks(
     rows: list[BulkRow[OpportunityImport]],
     stored: dict[str, "_Deal"],
     stored_teams: dict[uuid.UUID, list[repository.Member]],
+    reopen_reason: str | None,
 ) -> tuple[list[_Check], dict[int, list[dict[str, Any]]]]:
     """Every row's own checks, then one check of every record the batch names
     (one call per peer), then the gates: the rows to write and the problems of the others."""
@@ -630,25 +724,33 @@ async def _bulk_checks(
         checks.append(_Check(row, deal_id, owner_id, org_unit_path, current))
     for ref in await references.unseen(session=session, principal=principal, peers=peers, refs=refs):
         problems_of.setdefault(int(ref.loc[2]), []).append({**ref.error(), "code": UNKNOWN_REFERENCE})
-    if not principal.has(*HISTORY_ROLES):
-        ok = [c for c in checks if c.row.index not in problems_of]
-        for index, errors in (await _bulk_gate_problems(session, ok)).items():
-            problems_of.setdefault(index, []).extend(errors)
+    ok = [c for c in checks if c.row.index not in problems_of]
+    for index, errors in (await _bulk_gate_problems(session, principal, ok, reopen_reason)).items():
+        problems_of.setdefault(index, []).extend(errors)
     return [c for c in checks if c.row.index not in problems_of], problems_of
 
 
+def _move_note(before: str, after: str, principal: Principal, reopen_reason: str | None) -> dict[str, Any]:
+    """How the history tells a bulk row's stage move: an import, or a closed deal reopened with its reason."""
+    if Stage(before) in CLOSED_STAGES and _reopen_problem(principal, Stage(before), Stage(after), None):
+        return {"reason": reopen_reason, "forced": True}
+    return {"reason": "import"}
+
+
 async def _bulk_upsert(
-    session: AsyncSession, principal: Principal, peers: Peers, rows: list[BulkRow[OpportunityImport]]
+    session: AsyncSession,
+    principal: Principal,
+    peers: Peers,
+    rows: list[BulkRow[OpportunityImport]],
+    batch: _Batch,
+    reopen_reason: str | None,
 ) -> list[BulkRowResult]:
     """Set-based: one read of the stored deals and one of their teams, one
     INSERT for the new deals and one UPDATE (at the versions read) for the
     changed ones, one statement each for the stage history, the teams and the
     outbox. A row that changes nothing is not written and has no event."""
-    stored = {
-        k: _Deal(*r) for k, r in (await repository.by_external_ids(session, [r.external_id for r in rows])).items()
-    }
-    stored_teams = await repository.team_pairs(session, [s.id for s in stored.values()])
-    checks, problems_of = await _bulk_checks(session, principal, peers, rows, stored, stored_teams)
+    stored, stored_teams = await batch.read(session, [r.external_id for r in rows])
+    checks, problems_of = await _bulk_checks(session, principal, peers, rows, stored, stored_teams, reopen_reason)
     results: list[BulkRowResult] = [
         row.result("failed", errors=problems_of[row.index]) for row in rows if row.index in problems_of
     ]
@@ -709,7 +811,9 @@ async def _bulk_upsert(
         a.version += 1
     history = [_history(d.id, None, d.stage, principal, reason="import") for _, d in creates]
     history += [
-        _history(a.id, b.stage, a.stage, principal, reason="import") for _, b, a in updates if a.stage != b.stage
+        _history(a.id, b.stage, a.stage, principal, **_move_note(b.stage, a.stage, principal, reopen_reason))
+        for _, b, a in updates
+        if a.stage != b.stage
     ]
     await repository.add_stage_changes(session, history)
     await repository.replace_teams(session, new_teams)
