@@ -1,6 +1,7 @@
 from sqlalchemy.orm import DeclarativeBase
 
 from sanlun.kernel.app import ensure_kernel_tables
+from sanlun.kernel.baselines import baselines_table
 from sanlun.kernel.db import make_metadata
 
 SCHEMA = "key_account"
@@ -11,3 +12,5 @@ class Base(DeclarativeBase):
 
 
 ensure_kernel_tables(Base.metadata)
+# What each import source last sent per record (the bulk upserts' three-way merge).
+IMPORT_BASELINES = baselines_table(Base.metadata)

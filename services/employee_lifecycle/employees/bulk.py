@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.baselines import Merge, canonical
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.events import publish_many
+from services.employee_lifecycle.db import IMPORT_BASELINES
 from services.employee_lifecycle.employees import repository
 from services.employee_lifecycle.employees.schemas import (
     EmployeeBulkUpsert,
@@ -36,7 +38,17 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: E
         request=request,
         row_model=EmployeeImport,
         upsert=lambda rows: _upsert(session, principal, rows),
+        merge=Merge("employees", IMPORT_BASELINES, stored=lambda keys: _stored(session, principal, keys)),
     )
+
+
+async def _stored(session: AsyncSession, principal: Principal, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The batch's employees the caller may see, as bulk rows would say them (for a re-import's merge)."""
+    return {
+        e.external_id: canonical({f: getattr(e, f) for f in (*repository.UPSERT_FIELDS, "manager_external_id")})
+        for e in await repository.import_rows(session, keys)
+        if can_see(principal, owner_id=e.id, org_unit_path=e.org_unit_path)
+    }
 
 
 Node = str | uuid.UUID  # a row of the batch by its external id, or a stored employee by id

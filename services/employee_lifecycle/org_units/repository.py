@@ -5,6 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from sanlun.kernel.auth import Principal, path_within, visibility_clause
 from services.employee_lifecycle.employees.models import Employee
@@ -85,3 +86,21 @@ async def move_subtree(session: AsyncSession, *, old: str, new: str, depth_delta
         .execution_options(synchronize_session=False)
     )
     return list(result.all())
+
+
+async def import_rows(session: AsyncSession, external_ids: list[str]) -> list[Any]:
+    """The stored units of a bulk batch as its rows say them (the parent by external
+    id), with their path for the caller's visibility: one statement."""
+    parent = aliased(OrgUnit)
+    stmt = (
+        sa.select(
+            OrgUnit.external_id,
+            OrgUnit.path,
+            OrgUnit.slug,
+            OrgUnit.name,
+            parent.external_id.label("parent_external_id"),
+        )
+        .outerjoin(parent, parent.id == OrgUnit.parent_id)
+        .where(OrgUnit.external_id.in_(external_ids))
+    )
+    return list(await session.execute(stmt))

@@ -1,13 +1,16 @@
 """Org unit use cases. Functions flush; the edge commits."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.baselines import Merge
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sanlun.kernel.events import Event, publish, publish_many
+from services.employee_lifecycle.db import IMPORT_BASELINES
 from services.employee_lifecycle.employees.service import employee_event, unknown_reference
 from services.employee_lifecycle.org_units import repository
 from services.employee_lifecycle.org_units.models import OrgUnit
@@ -112,8 +115,21 @@ async def bulk_upsert(*, session: AsyncSession, principal: Principal, request: O
     paths below it)."""
     require_roles(principal, *ADMIN_ROLES)
     return await run_bulk_upsert(
-        session=session, request=request, row_model=OrgUnitImport, upsert=lambda rows: _upsert(session, principal, rows)
+        session=session,
+        request=request,
+        row_model=OrgUnitImport,
+        upsert=lambda rows: _upsert(session, principal, rows),
+        merge=Merge("org_units", IMPORT_BASELINES, stored=lambda keys: _stored(session, principal, keys)),
     )
+
+
+async def _stored(session: AsyncSession, principal: Principal, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The batch's units the caller may see, as bulk rows would say them (for a re-import's merge)."""
+    return {
+        u.external_id: {"slug": u.slug, "name": u.name, "parent_external_id": u.parent_external_id}
+        for u in await repository.import_rows(session, keys)
+        if u.path == principal.org_unit_path or can_see(principal, owner_id=None, org_unit_path=u.path)
+    }
 
 
 async def _upsert(

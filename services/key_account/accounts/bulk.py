@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sanlun.kernel.auth import Principal, can_see, require_roles
+from sanlun.kernel.baselines import Merge, canonical
 from sanlun.kernel.bulk import BulkRow, run_bulk_upsert
 from sanlun.kernel.peers import Peers
 from sanlun.kernel.references import CODE as UNKNOWN_REFERENCE
@@ -22,6 +23,7 @@ from services.key_account.accounts.schemas import (
     AccountBulkUpsert,
     AccountRowResult,
 )
+from services.key_account.db import IMPORT_BASELINES
 from services.key_account.domain.importing import (
     UPSERT_FIELDS,
     RowOutcome,
@@ -43,7 +45,37 @@ async def bulk_upsert(
         request=request,
         report=AccountBulkReport,
         upsert=lambda rows: _upsert(session, principal, peers, rows),
+        merge=Merge(
+            "accounts", IMPORT_BASELINES, stored=lambda keys: _stored(session, principal, keys), canonical=_sent
+        ),
     )
+
+
+def _api_form(values: dict[str, Any]) -> dict[str, Any]:
+    """Checked row values (or stored columns) as a row sends them: revenue as money."""
+    out = {k: v for k, v in values.items() if not k.startswith("annual_revenue_")}
+    if "annual_revenue_amount" in values:
+        amount = values["annual_revenue_amount"]
+        out["annual_revenue"] = (
+            None if amount is None else {"amount": amount, "currency": values["annual_revenue_currency"]}
+        )
+    return canonical(out)
+
+
+def _sent(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's fields as sent, normalised as `check_row` stores them (a misspelt
+    sector as the sector it becomes); a field it refuses, as sent (the row fails)."""
+    checked = _api_form(check_row(0, row).values)
+    return {k: checked.get(k, canonical(v)) for k, v in row.items() if k != "external_id"}
+
+
+async def _stored(session: AsyncSession, principal: Principal, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The batch's accounts the caller may change, as bulk rows would say them (for a re-import's merge)."""
+    return {
+        a.external_id: _api_form({k: v for k, v in a._asdict().items() if k not in ("external_id", "visible")})
+        for a in await repository.import_rows(session, principal, keys)
+        if a.visible
+    }
 
 
 async def _check_owners(principal: Principal, peers: Peers, outcomes: list[RowOutcome]) -> None:

@@ -244,6 +244,34 @@ async def by_external_ids(session: AsyncSession, principal: Principal, external_
     return list(await session.execute(stmt))
 
 
+async def import_rows(session: AsyncSession, principal: Principal, external_ids: list[str]) -> list[Any]:
+    """The stored accounts of a bulk batch as its rows say them (the parent by
+    external id), with whether the caller may change each: one statement."""
+    day = session_clock(session).today()
+    parent = aliased(Account)
+    stmt = (
+        sa.select(
+            Account.external_id,
+            Account.name,
+            Account.industry,
+            Account.annual_revenue_amount,
+            Account.annual_revenue_currency,
+            Account.employees,
+            Account.headquarters,
+            parent.external_id.label("parent_external_id"),
+            Account.owner_id,
+            Account.org_unit_path,
+            Account.potential,
+            Account.strategic_value,
+            Account.solution_fit,
+            visible(principal, day).label("visible"),
+        )
+        .outerjoin(parent, parent.id == Account.parent_id)
+        .where(Account.external_id.in_(external_ids))
+    )
+    return list(await session.execute(stmt))
+
+
 def account_key(external_id: str | None, account_id: uuid.UUID) -> str:
     return external_id if external_id is not None else f"id:{account_id}"
 

@@ -1,0 +1,42 @@
+"""Account re-imports (issue 18): the merge compares rows as `check_row` stores
+them, so a sector the import normalises, revenue and the parent link are the
+same on both sides when nobody changed them."""
+
+import uuid
+
+from tests.services.key_account.helpers import ADMIN
+
+BULK = "/api/v1/accounts:bulk-upsert"
+
+
+def row(ext: str, **fields: object) -> dict:
+    return {"external_id": ext, "name": ext.title(), "org_unit_path": "/group/east", **fields}
+
+
+async def test_a_normalised_sector_revenue_and_parent_merge_as_stored(service_client):
+    client = await service_client("key_account")
+    run = uuid.uuid4().hex[:6]
+    rows = [
+        row(f"p-{run}", industry="Logisitcs", annual_revenue={"amount": "7000000000", "currency": "USD"}),
+        row(f"c-{run}", parent_external_id=f"p-{run}", employees=40, potential=60),
+    ]
+    first = (await client.post(BULK, json={"items": rows, "source": "erp"}, headers=ADMIN)).json()
+    assert first["created"] == 2 and first["conflicts"] == 0, first
+    child = first["results"][1]["id"]
+    # In the CRM: the child's potential is assessed again.
+    current = (await client.get(f"/api/v1/accounts/{child}", headers=ADMIN)).json()
+    patched = await client.patch(
+        f"/api/v1/accounts/{child}", json={"potential": 85}, headers={**ADMIN, "If-Match": f'"{current["version"]}"'}
+    )
+    assert patched.status_code == 200, patched.text
+
+    again = (await client.post(BULK, json={"items": rows, "source": "erp"}, headers=ADMIN)).json()
+    assert again["unchanged"] == 2 and again["conflicts"] == 0, again
+    assert (await client.get(f"/api/v1/accounts/{child}", headers=ADMIN)).json()["potential"] == 85
+
+    rows[1] = {**rows[1], "employees": 45, "potential": 70}
+    changed = (await client.post(BULK, json={"items": rows, "source": "erp"}, headers=ADMIN)).json()
+    assert changed["updated"] == 1 and changed["conflicts"] == 1, changed
+    assert [w["loc"][-1] for w in changed["results"][1]["warnings"]] == ["potential"]
+    now = (await client.get(f"/api/v1/accounts/{child}", headers=ADMIN)).json()
+    assert now["employees"] == 45 and now["potential"] == 85
