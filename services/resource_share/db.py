@@ -44,11 +44,12 @@ def seen_by(shape: VisibilityShape, *, owner_column: Any, org_unit_column: Any) 
 
 
 def is_caller(column: Any, *, employee: bool) -> sa.ColumnElement[bool]:
-    """`column == principal.employee_id` as the ORM statements say it: for a
-    caller who is no employee (`employee` false), SQLAlchemy renders `== None`
-    as `IS NULL`. (Not `VisibilityShape.employee`: a group admin's shape sees
-    everything and says nothing of their employee id.)"""
-    return column == EMPLOYEE if employee else column.is_(None)
+    """`column == principal.employee_id`; for a caller who is no employee
+    (`employee` false) nothing is theirs: `false`, never `IS NULL`, which
+    would make every row with an empty `column` theirs. (Not
+    `VisibilityShape.employee`: a group admin's shape sees everything and says
+    nothing of their employee id.)"""
+    return column == EMPLOYEE if employee else sa.false()
 
 
 def const(value: str | int) -> sa.ColumnElement[Any]:

@@ -16,6 +16,9 @@ from services.opportunity.opportunities.models import Opportunity
 
 def _scope(principal: Principal, scope: str) -> sa.ColumnElement[bool]:
     if scope == "me":
+        if principal.employee_id is None:
+            # No employee, no deals of one's own (`== None` would be `IS NULL`: every unassigned deal).
+            return sa.false()
         mine = [Opportunity.owner_id == principal.employee_id]
         if (member := opportunities.member_clause(principal)) is not None:
             mine.append(member)

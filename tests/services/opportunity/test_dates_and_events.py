@@ -244,3 +244,16 @@ async def test_participants_lists_deals_with_an_account_to_services_only(service
     assert (await client.get(PARTICIPANTS, params={"limit": 1001}, headers=SERVICE)).status_code == 422
     schema = (await client.get("/openapi.json")).json()
     assert not any(p.startswith("/internal/") for p in schema["paths"])
+
+
+async def test_a_caller_with_no_employee_id_has_no_pipeline_of_their_own(service_client):
+    """`scope=me` for an integrator: nothing, not the unassigned deals it may see."""
+    client = await service_client("opportunity")
+    unassigned = new_opportunity(owner_id=None, org_unit_path=UNIT)
+    assert (await client.post(OPPORTUNITIES, json=unassigned, headers=ADMIN)).status_code == 201
+    integrator = auth(employee="integration-bot", org_unit="/group", roles=("integrator",))  # sub: no employee
+    team = (await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "organization"}, headers=integrator)).json()
+    assert sum(s["count"] for s in team["by_stage"]) >= 1  # the deal is in its view
+    mine = await client.get(f"{OPPORTUNITIES}/pipeline", params={"scope": "me"}, headers=integrator)
+    assert mine.status_code == 200, mine.text
+    assert sum(s["count"] for s in mine.json()["by_stage"]) == 0
