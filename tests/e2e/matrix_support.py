@@ -704,6 +704,9 @@ WRITES: dict[str, Setup] = {
         lambda m: {"opportunity_ids": [m.ids["opportunity_id"]]}
     ),
     "POST /api/v1/solutions": _body(lambda m: {"name": unique("Matrix solution")}),
+    "POST /api/v1/solutions:bulk-upsert": _body(
+        lambda m: {"items": [{"external_id": unique("matrix-solution"), "name": unique("Matrix solution")}]}
+    ),
     "POST /api/v1/assignments/proposals": _proposal,
     "POST /api/v1/assignments/proposals/{proposal_id}/commit": _commit,
     "POST /api/v1/employees/stages:batch-get": _body(lambda m: {"employee_ids": [m.cast.rep_id]}),

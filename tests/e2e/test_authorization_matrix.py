@@ -153,8 +153,10 @@ EXPECTED: dict[str, dict] = {
     "POST /api/v1/opportunities/{opportunity_id}/assignment": MANAGES,  # a fresh deal given to someone else
     "GET /api/v1/solutions": ALL,
     "POST /api/v1/solutions": ADMINS_CREATE,
-    "GET /api/v1/solutions/{solution_id}": ALL,  # the group's catalog: no owning organisation
-    "PATCH /api/v1/solutions/{solution_id}": ADMINS,
+    "POST /api/v1/solutions:bulk-upsert": ADMINS,  # one row, into the caller's organisation's catalogue
+    "GET /api/v1/solutions/{solution_id}": ALL,  # a solution a deal names is readable by all
+    # Each organisation curates its own catalogue (issue 18): the org admin's solution.
+    "PATCH /api/v1/solutions/{solution_id}": everyone(403, org_admin=200, group_admin=200),
     # Assigners only; deals they may not see are listed as not placed, not refused.
     "POST /api/v1/assignments/proposals": everyone(201, rep_of_record=403, other_rep=403, integrator_key=403),
     "GET /api/v1/assignments/proposals/{proposal_id}": PROPOSALS,  # the org admin's proposal
@@ -355,6 +357,7 @@ OBSERVE: dict[str, Callable[[httpx.Response, dict[str, str]], Any]] = {
     "POST /api/v1/accounts:bulk-upsert": _imported,
     "POST /api/v1/employees:bulk-upsert": _imported,
     "POST /api/v1/org-units:bulk-upsert": _imported,
+    "POST /api/v1/solutions:bulk-upsert": _imported,
 }
 EXPECTED.update({alias: EXPECTED[current] for alias, current in DEPRECATED_ALIASES.items()})
 OBSERVE.update({alias: OBSERVE[current] for alias, current in DEPRECATED_ALIASES.items()})

@@ -43,6 +43,10 @@ def _org_unit(ext: str, name: str) -> dict[str, Any]:
     return {"external_id": ext, "slug": ext, "name": name}
 
 
+def _solution(ext: str, name: str) -> dict[str, Any]:
+    return {"external_id": ext, "name": name}
+
+
 def _account(ext: str, name: str) -> dict[str, Any]:
     return {"external_id": ext, "name": name, "org_unit_path": "/group/east"}
 
@@ -70,6 +74,13 @@ ENDPOINTS = [
         "employee_lifecycle.org_units",
         _org_unit,
         {"slug": "has space", "name": "Bad"},
+    ),
+    Endpoint(
+        "opportunity",
+        "/api/v1/solutions:bulk-upsert",
+        "opportunity.solutions",
+        _solution,
+        {"name": "Bad", "list_price": {"amount": 5, "currency": "CNY"}},
     ),
     Endpoint(
         "key_account",

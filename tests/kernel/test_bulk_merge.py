@@ -41,7 +41,7 @@ async def test_a_reimport_keeps_crm_changes_applies_source_changes_and_reports_b
 ):
     client = await _client(service_client, e)
     kept, applied = _key("kept"), _key("applied")
-    first = await _import(client, e, [e.good(kept, "Imported"), e.good(applied, "Imported")])
+    first = await _import(client, e, [e.good(kept, "Imported"), e.good(applied, "Imported too")])
     assert first["created"] == 2 and first["conflicts"] == 0, first
     assert (await _baseline(connection, e, kept))["name"] == "Imported"
     await _rename_in_the_crm(connection, e, kept, "In the CRM")
@@ -60,7 +60,7 @@ async def test_a_reimport_keeps_crm_changes_applies_source_changes_and_reports_b
     assert (await _baseline(connection, e, kept))["name"] == "Renamed in the file"
 
     dry = _key("dry")
-    report = await _import(client, e, [e.good(dry, "Dry"), e.good(applied, "Dry")], dry_run=True)
+    report = await _import(client, e, [e.good(dry, "Dry"), e.good(applied, "Dry too")], dry_run=True)
     assert [r["status"] for r in report["results"]] == ["created", "updated"]
     assert await _baseline(connection, e, dry) is None
     assert (await _baseline(connection, e, applied))["name"] == "From the file"

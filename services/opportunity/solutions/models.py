@@ -20,9 +20,16 @@ class Solution(RecordMixin, Base):
         # Tag filters are array containment (`@>`), which only GIN indexes serve.
         sa.Index("ix_solutions_industries", "industries", postgresql_using="gin"),
         sa.Index("ix_solutions_size_bands", "size_bands", postgresql_using="gin"),
+        # Each organisation keeps its own catalogue and prices: names and import keys are its own.
+        sa.UniqueConstraint("organization_path", "name"),
+        sa.UniqueConstraint("organization_path", "external_id"),
     )
 
-    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    # The organisation (first two segments of an org unit path, `/group/east`) whose
+    # catalogue it is; the group root (`/group`) for the group-wide entries.
+    organization_path: Mapped[str] = mapped_column(sa.String(500))
+    external_id: Mapped[str | None] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(200))
     family: Mapped[str | None] = mapped_column(sa.String(100))
     industries: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
     size_bands: Mapped[list[str]] = mapped_column(ARRAY(sa.String(50)), default=list)

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from sanlun.kernel.auth import CurrentPrincipal
+from sanlun.kernel.bulk import BulkReport
 from sanlun.kernel.db import DbSession
 from sanlun.kernel.errors import (
     Conflict,
@@ -19,7 +20,7 @@ from sanlun.kernel.pagination import Page, Pagination, paginate
 from sanlun.kernel.routing import TransactionalRoute
 from services.opportunity.solutions import repository, service
 from services.opportunity.solutions.models import Solution
-from services.opportunity.solutions.schemas import SolutionCreate, SolutionRead, SolutionUpdate
+from services.opportunity.solutions.schemas import SolutionBulkUpsert, SolutionCreate, SolutionRead, SolutionUpdate
 
 router = APIRouter(
     prefix="/api/v1/solutions",
@@ -31,7 +32,11 @@ router = APIRouter(
 SolutionId = Annotated[uuid.UUID, Path(description="The solution's id.")]
 
 
-@router.get("", summary="List the solution catalogue", response_model=Page[SolutionRead])
+@router.get(
+    "",
+    summary="List your organisation's solution catalogue and the group's",
+    response_model=Page[SolutionRead],
+)
 async def list_solutions(
     request: Request,
     session: DbSession,
@@ -46,7 +51,7 @@ async def list_solutions(
         str | None, Query(max_length=50, description="Only solutions tagged with this size band.")
     ] = None,
 ) -> Page[SolutionRead]:
-    stmt = repository.list_statement(active=active, family=family, industry=industry, size_band=size_band)
+    stmt = repository.list_statement(principal, active=active, family=family, industry=industry, size_band=size_band)
     rows, next_cursor = await paginate(session, request, stmt, order_by=(Solution.created_at, Solution.id), params=page)
     return Page[SolutionRead](items=[SolutionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -65,6 +70,23 @@ async def create_solution(
     response.headers["Location"] = f"/api/v1/solutions/{solution.id}"
     set_etag(response, solution.version)
     return SolutionRead.model_validate(solution)
+
+
+@router.post(
+    ":bulk-upsert",
+    summary="Create or update many of an organisation's solutions by external id, with a report per row",
+    response_model=BulkReport,
+    responses=problem_responses(Forbidden, Unprocessable),
+)
+async def bulk_upsert_solutions(
+    data: SolutionBulkUpsert, session: DbSession, principal: CurrentPrincipal
+) -> BulkReport:
+    """The kernel's bulk contract (`sanlun.kernel.bulk`) on one organisation's
+    catalogue (yours, or the one a group admin names in `organization_path`):
+    each row matched by `external_id` in that catalogue (the solution's name,
+    or a key of the source's own), else by name; no other organisation's
+    solution or price is read or changed. Org and group admins."""
+    return await service.bulk_upsert(session=session, principal=principal, request=data)
 
 
 @router.get(

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from sanlun.kernel.types import Money
+from sanlun.kernel.bulk import BulkUpsertRequest
+from sanlun.kernel.types import Money, OrgUnitPath
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Family = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -24,8 +25,21 @@ _CREATE = {
 }
 
 
-class SolutionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CREATE]})
+Organisation = Annotated[
+    OrgUnitPath | None,
+    Field(
+        description=(
+            "Whose catalogue: an organisation (`/group/east`; a deeper path means its organisation) or the group "
+            "root (`/group`) for the group-wide entries. Omitted: yours. Only a group admin names another."
+        ),
+    ),
+]
+
+
+class SolutionFields(BaseModel):
+    """What a solution says, whether added one by one or imported."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: Name
     family: Family | None = None
@@ -34,6 +48,12 @@ class SolutionCreate(BaseModel):
     list_price: Money | None = None
     presales_support_usual: PresalesSupportUsual = False
     active: bool = True
+
+
+class SolutionCreate(SolutionFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CREATE]})
+
+    organization_path: Organisation = None
 
 
 class SolutionUpdate(BaseModel):
@@ -68,6 +88,8 @@ class SolutionRead(BaseModel):
             "examples": [
                 {
                     "id": "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968",
+                    "organization_path": "/group/east",
+                    "external_id": "GTX Pro storage array",
                     **_CREATE,
                     "active": True,
                     "created_at": "2026-03-02T01:20:00Z",
@@ -79,6 +101,8 @@ class SolutionRead(BaseModel):
     )
 
     id: uuid.UUID
+    organization_path: str = Field(description="Whose catalogue it is: an organisation, or the group root.")
+    external_id: str | None = Field(description="Its import key in that catalogue (bulk upserts).")
     name: str
     family: str | None
     industries: list[str]
@@ -89,3 +113,32 @@ class SolutionRead(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+
+class SolutionImport(SolutionFields):
+    """One row of a bulk upsert, keyed by `external_id` within the organisation's
+    catalogue: the solution's name, or a key of the source's own."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"external_id": "GTX Pro storage array", **_CREATE}]}
+    )
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class SolutionBulkUpsert(BulkUpsertRequest[SolutionImport]):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [{"external_id": "GTX Pro storage array", **_CREATE}],
+                    "organization_path": "/group/east",
+                    "dry_run": False,
+                    "source": "maven-crm",
+                }
+            ]
+        },
+    )
+
+    organization_path: Organisation = None

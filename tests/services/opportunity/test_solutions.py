@@ -3,6 +3,8 @@ from tests.support import auth
 SOLUTIONS = "/api/v1/solutions"
 ADMIN = auth(org_unit="/group/east", roles=("org_admin",))
 REP = auth(org_unit="/group/west/team-9", roles=("rep",))
+# Lists show the caller's organisation's catalogue (and the group's): a rep of the admin's organisation.
+EAST_REP = auth(org_unit="/group/east/team-1", roles=("rep",))
 
 
 def new_solution(**extra: object) -> dict:
@@ -60,7 +62,7 @@ async def test_filters_and_pagination(service_client):
     ).json()["id"]
 
     async def ids(**params: object) -> list[str]:
-        response = await client.get(SOLUTIONS, params=params, headers=REP)
+        response = await client.get(SOLUTIONS, params=params, headers=EAST_REP)
         assert response.status_code == 200, response.text
         return [s["id"] for s in response.json()["items"]]
 
@@ -68,9 +70,9 @@ async def test_filters_and_pagination(service_client):
     assert await ids(industry="banking", active="true") == [backup]
     assert await ids(size_band="smb") == [crm]
     assert await ids(family="storage") == [backup, retired]
-    first = (await client.get(SOLUTIONS, params={"limit": 2}, headers=REP)).json()
+    first = (await client.get(SOLUTIONS, params={"limit": 2}, headers=EAST_REP)).json()
     assert [s["id"] for s in first["items"]] == [backup, crm]
-    second = (await client.get(SOLUTIONS, params={"limit": 2, "cursor": first["next_cursor"]}, headers=REP)).json()
+    second = (await client.get(SOLUTIONS, params={"limit": 2, "cursor": first["next_cursor"]}, headers=EAST_REP)).json()
     assert [s["id"] for s in second["items"]] == [retired]
     assert second["next_cursor"] is None
 
