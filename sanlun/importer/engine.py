@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,16 +344,19 @@ class Importer:
         return body
 
     def opportunities(self) -> None:
-        planned = {p.key: p for p in self.plan.opportunities}
+        # The planned deals themselves, not a map by key (the plan has each key once): a large
+        # file's map would take memory for nothing.
+        planned = self.plan.opportunities
         if not planned:
             return
         self.progress.start("opportunities", len(planned))
         people = {e.key: e for e in self.plan.employees}
         stored = self._stored_opportunities()
-        create: list[str] = []
-        update: list[str] = []
-        same: list[str] = []
-        for key, p in planned.items():
+        create: list[Planned] = []
+        update: list[Planned] = []
+        same: list[Planned] = []
+        for p in planned:
+            key = p.key
             body = self._resolve(p, people)
             if isinstance(body, str):
                 self.report.record("opportunities", key, "rejected", p.sources, reason=body)
@@ -365,18 +369,17 @@ class Importer:
                 )
             known = stored.get(key)
             if known is None:
-                create.append(key)
+                create.append(p)
             elif known.differs(body):
-                update.append(key)
+                update.append(p)
             else:
-                same.append(key)
-        for key in same:
-            self.report.record("opportunities", key, "unchanged", planned[key].sources, id=stored[key].id)
-            self.ids["opportunities"][key] = stored[key].id
+                same.append(p)
+        for p in same:
+            self.report.record("opportunities", p.key, "unchanged", p.sources, id=stored[p.key].id)
+            self.ids["opportunities"][p.key] = stored[p.key].id
         self.progress.advance(len(planned) - len(create) - len(update))
         # The bodies are made again batch by batch: all of them at once would not fit a large file in memory.
-        for batch in chunks(create + update, self.batch_size):
-            sent = [planned[k] for k in batch]
+        for sent in chunks(itertools.chain(create, update), self.batch_size):
             bodies = [self._resolve(p, people) for p in sent]
             self._bulk("opportunities", "opportunities", sent, bodies=bodies)  # type: ignore[arg-type]
         self.progress.finish(self._summary("opportunities"))

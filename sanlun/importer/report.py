@@ -15,6 +15,7 @@ from sanlun.importer.plan import Note, Plan, Rejection, Source
 ENTITIES = ("org_units", "employees", "accounts", "solutions", "opportunities")
 STATUSES = ("created", "updated", "unchanged", "rejected")
 WIDTHS = (9, 9, 11, 10)  # of the STATUSES columns in the summary table
+_FED, _REJECTED = 1, 2  # what `Report.row_accounting` marks a line with
 
 
 @dataclass(slots=True)
@@ -71,18 +72,30 @@ class Report:
 
     def row_accounting(self) -> dict[str, dict[str, int]]:
         """Per entity: rows read, rows stored (every record they feed is stored), rows rejected."""
-        # Sets of the sources themselves (equal by file and line): no tuple made per row of a large file.
-        fed: dict[str, set[Source]] = collections.defaultdict(set)
-        rejected: dict[str, set[Source]] = collections.defaultdict(set)
+        # A flag byte per line of each file, not a set of (file, line): a large file's set would take
+        # megabytes at the end of the run, when the importer's memory is at its highest.
+        lines: dict[str, dict[str, bytearray]] = collections.defaultdict(dict)
+
+        def mark(entity: str, source: Source, flag: int) -> None:
+            flags = lines[entity].get(source.file)
+            if flags is None:
+                flags = lines[entity][source.file] = bytearray()
+            if source.line >= len(flags):
+                flags.extend(bytes(source.line + 1 - len(flags)))
+            flags[source.line] |= flag
+
         for o in self.outcomes:
-            rows = [s for s in o.sources if s.line]
-            fed[o.entity].update(rows)
-            if o.status == "rejected":
-                rejected[o.entity].update(rows)
+            for s in o.sources:
+                if s.line:
+                    mark(o.entity, s, _FED | (_REJECTED if o.status == "rejected" else 0))
         for r in self.plan.rejections:
-            rejected[r.entity].add(r.source)
+            mark(r.entity, r.source, _REJECTED)
         return {
-            e: {"read": n, "stored": len(fed[e] - rejected[e]), "rejected": len(rejected[e])}
+            e: {
+                "read": n,
+                "stored": sum(f.count(_FED) for f in lines[e].values()),
+                "rejected": sum(f.count(_REJECTED) + f.count(_FED | _REJECTED) for f in lines[e].values()),
+            }
             for e, n in self.plan.rows_read.items()
         }
 
