@@ -25,24 +25,14 @@ from typing import Any
 from sanlun.importer import diff
 from sanlun.importer.client import ApiClient, ApiError
 from sanlun.importer.dates import DateShift, as_date, bounds, check_range, date_fields, offset_to
-from sanlun.importer.mapping import Mapping, MappingError
+from sanlun.importer.mapping import Mapping
 from sanlun.importer.plan import Note, Plan, Planned, build_plan
 from sanlun.importer.progress import Progress
-from sanlun.importer.readers import Table, read_csv
+from sanlun.importer.readers import read_tables
 from sanlun.importer.report import Report
 
 BATCH = 1000  # the most a bulk call takes (sanlun.kernel.bulk.MAX_ITEMS)
 FACTS_BATCH = 2000
-
-
-def read_tables(mapping: Mapping, data_dir: Path) -> dict[str, Table]:
-    tables = {}
-    for name in mapping.files():
-        path = data_dir / name
-        if not path.exists():
-            raise MappingError(f"the mapping reads {name}, which is not in {data_dir}")
-        tables[name] = read_csv(path)
-    return tables
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

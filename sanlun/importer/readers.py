@@ -8,7 +8,12 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sanlun.importer.mapping import MappingError
+
+if TYPE_CHECKING:
+    from sanlun.importer.mapping import Mapping as ImportMapping
 
 # A line with its end, as a text file opened with newline="" reads it (\r\n, \r or \n): the csv
 # module's lines, read from the text without an io.StringIO of it (four bytes a character once read).
@@ -100,3 +105,14 @@ def parse_csv(name: str, data: bytes) -> Table:
 
 def read_csv(path: Path) -> Table:
     return parse_csv(path.name, path.read_bytes())
+
+
+def read_tables(mapping: ImportMapping, data_dir: Path) -> dict[str, Table]:
+    """Every file the mapping reads, from `data_dir`."""
+    tables = {}
+    for name in mapping.files():
+        path = data_dir / name
+        if not path.exists():
+            raise MappingError(f"the mapping reads {name}, which is not in {data_dir}")
+        tables[name] = read_csv(path)
+    return tables

@@ -1,8 +1,7 @@
 from sanlun.importer.cli import sample_data_dir
-from sanlun.importer.engine import read_tables
 from sanlun.importer.mapping import load_mapping
 from sanlun.importer.plan import build_plan
-from sanlun.importer.readers import parse_csv
+from sanlun.importer.readers import parse_csv, read_tables
 
 MAVEN = sample_data_dir()  # the sample set shipped in the package
 
