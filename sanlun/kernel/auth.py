@@ -46,13 +46,19 @@ class Principal:
 
     @property
     def organization_path(self) -> str:
-        """The organisation an org unit belongs to: the first two path segments."""
-        parts = [p for p in self.org_unit_path.split("/") if p]
-        return "/" + "/".join(parts[:2]) if parts else "/"
+        """The organisation the caller's org unit belongs to (`organization_of`)."""
+        return organization_of(self.org_unit_path)
 
     @property
     def is_service(self) -> bool:
         return "service" in self.roles
+
+
+def organization_of(path: str) -> str:
+    """The organisation an org unit path belongs to: its first two segments
+    (`/group/east` for `/group/east/team-3`); the root (`/group`) is its own."""
+    parts = [p for p in path.split("/") if p]
+    return "/" + "/".join(parts[:2]) if parts else "/"
 
 
 def normalise_path(path: str) -> str:

@@ -154,9 +154,10 @@ EXPECTED: dict[str, dict] = {
     "GET /api/v1/solutions": ALL,
     "POST /api/v1/solutions": ADMINS_CREATE,
     "POST /api/v1/solutions:bulk-upsert": ADMINS,  # one row, into the caller's organisation's catalogue
-    "GET /api/v1/solutions/{solution_id}": ALL,  # a solution a deal names is readable by all
-    # Each organisation curates its own catalogue (issue 18): the org admin's solution.
-    "PATCH /api/v1/solutions/{solution_id}": everyone(403, org_admin=200, group_admin=200),
+    # Each organisation curates its own catalogue (issue 18): the org admin's solution, read by the
+    # organisation's people (its deals name it) and the group admin, hidden from another organisation.
+    "GET /api/v1/solutions/{solution_id}": everyone(200, other_org_admin=404),
+    "PATCH /api/v1/solutions/{solution_id}": everyone(403, org_admin=200, other_org_admin=404, group_admin=200),
     # Assigners only; deals they may not see are listed as not placed, not refused.
     "POST /api/v1/assignments/proposals": everyone(201, rep_of_record=403, other_rep=403, integrator_key=403),
     "GET /api/v1/assignments/proposals/{proposal_id}": PROPOSALS,  # the org admin's proposal

@@ -1,4 +1,4 @@
-"""Solutions: the catalogue of what we sell, readable by all, curated by admins."""
+"""Solutions: each organisation's catalogue of what it sells and the group's, read by its people, curated by admins."""
 
 from services.opportunity.solutions.router import router
 

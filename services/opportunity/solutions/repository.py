@@ -8,13 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sanlun.kernel.auth import Principal
+from sanlun.kernel.auth import Principal, organization_of
 from services.opportunity.solutions.models import Solution
-
-
-def organisation_of(path: str) -> str:
-    """The organisation of an org unit path: its first two segments (`/group/east`); the root for `/group`."""
-    return "/" + "/".join([p for p in path.split("/") if p][:2])
 
 
 def group_of(path: str) -> str:
@@ -23,11 +18,26 @@ def group_of(path: str) -> str:
     return "/" + parts[0] if parts else "/"
 
 
+def catalogues(org_unit_path: str) -> list[str]:
+    """The catalogues an org unit uses (its people list them, its deals name and
+    are recommended their solutions): its organisation's and the group's."""
+    return sorted({organization_of(org_unit_path), group_of(org_unit_path)})
+
+
+def usable_by(org_unit_path: str) -> sa.ColumnElement[bool]:
+    return Solution.organization_path.in_(catalogues(org_unit_path))
+
+
 def listed(principal: Principal) -> sa.ColumnElement[bool]:
     """The catalogue a caller lists: their organisation's and the group's; a group admin's, every one."""
     if principal.has("group_admin"):
         return sa.true()
-    return Solution.organization_path.in_(sorted({principal.organization_path, group_of(principal.org_unit_path)}))
+    return usable_by(principal.org_unit_path)
+
+
+def readable(principal: Principal, solution: Solution) -> bool:
+    """`listed` for a solution already loaded: another organisation's answers 404."""
+    return principal.has("group_admin") or solution.organization_path in catalogues(principal.org_unit_path)
 
 
 def list_statement(
@@ -50,8 +60,9 @@ def list_statement(
     return stmt
 
 
-async def get(session: AsyncSession, solution_id: uuid.UUID) -> Solution | None:
-    return await session.get(Solution, solution_id)
+async def get_visible(session: AsyncSession, principal: Principal, solution_id: uuid.UUID) -> Solution | None:
+    solution = await session.get(Solution, solution_id)
+    return solution if solution is not None and readable(principal, solution) else None
 
 
 async def name_taken(

@@ -91,14 +91,14 @@ async def bulk_upsert_solutions(
 
 @router.get(
     "/{solution_id}",
-    summary="Get one solution",
+    summary="Get one solution of your organisation's catalogue or the group's",
     response_model=SolutionRead,
     responses=problem_responses(NotFound),
 )
 async def get_solution(
     solution_id: SolutionId, response: Response, session: DbSession, principal: CurrentPrincipal
 ) -> SolutionRead:
-    solution = await service.get(session=session, solution_id=solution_id)
+    solution = await service.get(session=session, principal=principal, solution_id=solution_id)
     set_etag(response, solution.version)
     return SolutionRead.model_validate(solution)
 
@@ -117,7 +117,7 @@ async def update_solution(
     session: DbSession,
     principal: CurrentPrincipal,
 ) -> SolutionRead:
-    solution = await service.get(session=session, solution_id=solution_id)
+    solution = await service.get(session=session, principal=principal, solution_id=solution_id)
     check_if_match(request, solution.version)
     solution = await service.update(session=session, principal=principal, solution=solution, data=data)
     set_etag(response, solution.version)

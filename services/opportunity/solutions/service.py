@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sanlun.kernel.auth import Principal, require_roles
+from sanlun.kernel.auth import Principal, organization_of, require_roles
 from sanlun.kernel.baselines import Merge, canonical
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -26,7 +26,7 @@ NULLABLE = frozenset({"family", "list_price"})
 
 def _catalogue(principal: Principal, requested: str | None) -> str:
     """The organisation whose catalogue a write goes to: the caller's, or (group admins) the one named."""
-    organisation = repository.organisation_of(requested) if requested else principal.organization_path
+    organisation = organization_of(requested) if requested else principal.organization_path
     if organisation != principal.organization_path and not principal.has("group_admin"):
         raise Forbidden(
             "You curate your own organisation's catalogue only.",
@@ -45,8 +45,10 @@ async def _check_name(
         )
 
 
-async def get(*, session: AsyncSession, solution_id: uuid.UUID) -> Solution:
-    solution = await repository.get(session, solution_id)
+async def get(*, session: AsyncSession, principal: Principal, solution_id: uuid.UUID) -> Solution:
+    """A solution of the caller's organisation's catalogue or the group's (any, for a group admin);
+    another organisation's answers 404, as one that does not exist."""
+    solution = await repository.get_visible(session, principal, solution_id)
     if solution is None:
         raise NotFound(f"Solution {solution_id} was not found.")
     return solution

@@ -29,10 +29,11 @@ async def test_create_get_update(service_client):
     assert body["industries"] == ["banking", "retail"]
     assert body["active"] is True
 
-    # The catalogue is readable by everyone, whichever org unit they sit in.
-    got = await client.get(f"{SOLUTIONS}/{body['id']}", headers=REP)
+    # An organisation's catalogue is read by its people, whichever org unit they sit in; another's get 404.
+    got = await client.get(f"{SOLUTIONS}/{body['id']}", headers=EAST_REP)
     assert got.status_code == 200 and got.headers["etag"] == '"1"'
     assert got.json() == body
+    assert (await client.get(f"{SOLUTIONS}/{body['id']}", headers=REP)).status_code == 404
 
     patched = await client.patch(
         f"{SOLUTIONS}/{body['id']}",
@@ -81,12 +82,12 @@ async def test_reps_and_managers_cannot_write(service_client):
     client = await service_client("opportunity")
     created = (await client.post(SOLUTIONS, json=new_solution(), headers=ADMIN)).json()
     manager = auth(org_unit="/group/east", roles=("manager",))
-    for headers in (REP, manager):
+    for headers in (EAST_REP, manager):
         assert (await client.post(SOLUTIONS, json=new_solution(name="Other"), headers=headers)).status_code == 403
         changed = await client.patch(f"{SOLUTIONS}/{created['id']}", json={"active": False}, headers=headers)
         assert changed.status_code == 403
         assert changed.headers["content-type"] == "application/problem+json"
-    assert (await client.get(f"{SOLUTIONS}/{created['id']}", headers=REP)).json()["active"] is True
+    assert (await client.get(f"{SOLUTIONS}/{created['id']}", headers=EAST_REP)).json()["active"] is True
     group_admin = auth(org_unit="/group", roles=("group_admin",))
     assert (await client.post(SOLUTIONS, json=new_solution(name="Other"), headers=group_admin)).status_code == 201
 

@@ -41,11 +41,11 @@ async def test_the_same_name_is_two_solutions_and_an_import_changes_only_its_own
     assert west_id in await listed(client, WEST) and east_id not in await listed(client, WEST)
     assert {east_id, west_id} <= set(await listed(client, GROUP))
 
-    # One by one: a west admin may not change east's solution nor add to its catalogue.
+    # One by one: a west admin may not change east's solution (hidden: 404) nor add to its catalogue.
     patched = await client.patch(
         f"{SOLUTIONS}/{east_id}", json={"list_price": {"amount": "1.00", "currency": "CNY"}}, headers=WEST
     )
-    assert patched.status_code == 403
+    assert patched.status_code == 404
     made = await client.post(SOLUTIONS, json={"name": name, "organization_path": "/group/east"}, headers=WEST)
     assert made.status_code == 403
     refused = await client.post(
@@ -96,3 +96,26 @@ async def test_a_solution_reimport_keeps_a_price_changed_in_the_crm(service_clie
     again = (await client.post(BULK, json={"items": [row(name, "10.00")], "source": "erp"}, headers=EAST)).json()
     assert again["unchanged"] == 1 and again["conflicts"] == 0, again
     assert (await client.get(f"{SOLUTIONS}/{solution_id}", headers=EAST)).json()["list_price"]["amount"] == "12.00"
+
+
+async def test_another_organisations_solution_answers_404_and_the_groups_is_everyones(service_client):
+    client = await service_client("opportunity")
+    tag = uuid.uuid4().hex[:6]
+    east = (await client.post(SOLUTIONS, json={"name": f"East only {tag}"}, headers=EAST)).json()["id"]
+    group = (await client.post(SOLUTIONS, json={"name": f"Group wide {tag}"}, headers=GROUP)).json()["id"]
+    west_rep = auth(org_unit="/group/west/team-2", roles=("rep",))
+    east_rep = auth(org_unit="/group/east/team-1", roles=("rep",))
+    for headers in (WEST, west_rep):
+        hidden = await client.get(f"{SOLUTIONS}/{east}", headers=headers)
+        assert hidden.status_code == 404 and hidden.json()["detail"] == f"Solution {east} was not found.", hidden.text
+        assert (await client.get(f"{SOLUTIONS}/{group}", headers=headers)).status_code == 200
+    for headers in (EAST, east_rep, GROUP):
+        assert (await client.get(f"{SOLUTIONS}/{east}", headers=headers)).status_code == 200
+    price = {"list_price": {"amount": "1.00", "currency": "CNY"}}
+    # A write to a hidden solution is as unknown as a read, whatever the If-Match.
+    hidden_patch = await client.patch(f"{SOLUTIONS}/{east}", json=price, headers={**WEST, "If-Match": '"1"'})
+    assert hidden_patch.status_code == 404
+    # The group's entries: read by all, changed by group admins only.
+    assert (await client.patch(f"{SOLUTIONS}/{group}", json=price, headers=EAST)).status_code == 403
+    assert (await client.patch(f"{SOLUTIONS}/{group}", json=price, headers=GROUP)).status_code == 200
+    assert (await client.get(f"{SOLUTIONS}/{east}", headers=EAST)).json()["list_price"] is None
