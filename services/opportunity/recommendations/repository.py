@@ -2,7 +2,7 @@
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.recommendations.models import solution_outcomes as so
 from services.opportunity.sales_people.models import SalesPerson
 from services.opportunity.solutions.models import Solution
+from services.opportunity.solutions.repository import catalogues
 
 _APPLY = sa.text("""
 INSERT INTO opportunity.solution_outcomes AS t (industry, size_band, month, solution_id, wins, losses, won_amount)
@@ -124,8 +125,13 @@ def _outcome_counts() -> sa.Select[Any]:
 
 
 OUTCOME_COUNTS = Prebuilt(_outcome_counts())
+# The active solutions of some catalogues (`:catalogues`, organisation paths): the same
+# solutions `solutions.repository.usable_by` gives the ORM (tests/services/opportunity/test_fast_reads.py).
 ACTIVE_SOLUTIONS = Prebuilt(
-    sa.select(Solution.id, Solution.name, Solution.industries, Solution.size_bands).where(Solution.active.is_(True))
+    sa.select(Solution.id, Solution.organization_path, Solution.name, Solution.industries, Solution.size_bands).where(
+        Solution.active.is_(True),
+        Solution.organization_path == sa.any_(sa.bindparam("catalogues", type_=ARRAY(sa.String))),
+    )
 )
 OWNER_STAGES = Prebuilt(
     sa.select(SalesPerson.employee_id, SalesPerson.stage).where(
@@ -160,8 +166,11 @@ async def outcome_counts(
     return out
 
 
-async def active_solutions(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await ACTIVE_SOLUTIONS.fetch(conn, {})
+async def active_solutions(conn: asyncpg.Connection, org_unit_paths: Iterable[str]) -> list[asyncpg.Record]:
+    """The active solutions deals in these org units may use (`solutions.repository.catalogues`
+    of each), in one statement; each says its catalogue (`organization_path`)."""
+    wanted = sorted({c for path in org_unit_paths for c in catalogues(path)})
+    return await ACTIVE_SOLUTIONS.fetch(conn, {"catalogues": wanted}) if wanted else []
 
 
 async def owner_stages(conn: asyncpg.Connection, employee_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str | None]:

@@ -13,6 +13,7 @@ from sanlun.kernel.peers import PEER_ERRORS, Peers, failure_reason, ok_json
 from services.opportunity.domain import ranking
 from services.opportunity.recommendations import repository
 from services.opportunity.recommendations.schemas import Evidence, Recommendation, Recommendations
+from services.opportunity.solutions.repository import catalogues
 
 
 def window(as_of: dt.date, window_months: int) -> tuple[dt.date, dt.date]:
@@ -34,9 +35,11 @@ async def recommend(
     """Evidence from `window_months` months up to `as_of` (the caller's
     default is the business clock's today, so a shifted or simulated clock
     finds its history). `opportunities` are read rows
-    (`opportunities.reads.read_row`); four statements whatever their number."""
+    (`opportunities.reads.read_row`); four statements whatever their number.
+    Each deal is recommended only what its organisation may use: the active
+    solutions of its organisation's catalogue and the group's."""
     since, until = window(as_of, window_months)
-    solutions = await repository.active_solutions(conn)
+    solutions = await repository.active_solutions(conn, {o["org_unit_path"] for o in opportunities})
     counts = await repository.outcome_counts(
         conn, list(dict.fromkeys((o["industry"], o["size_band"]) for o in opportunities)), since=since, until=until
     )
@@ -47,11 +50,19 @@ async def recommend(
         Recommendations(
             opportunity_id=o["id"],
             window={"since": since, "until": until},
-            items=_ranked(o, solutions, counts[(o["industry"], o["size_band"])], k, since=since),
+            items=_ranked(
+                o, _usable(solutions, o["org_unit_path"]), counts[(o["industry"], o["size_band"])], k, since=since
+            ),
             owner_stage=stages.get(o["owner_id"]) if o["owner_id"] else None,
         )
         for o in opportunities
     ]
+
+
+def _usable(solutions: Sequence[Mapping[str, Any]], org_unit_path: str) -> list[Mapping[str, Any]]:
+    """Those of `solutions` a deal in `org_unit_path` may use."""
+    mine = set(catalogues(org_unit_path))
+    return [s for s in solutions if s["organization_path"] in mine]
 
 
 def _ranked(

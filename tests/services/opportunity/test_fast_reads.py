@@ -1,6 +1,8 @@
 """The prebuilt reads (`opportunities/reads.py`) answer exactly what the ORM
 path answers: the same rows, in the same order, page by page, serialised as
-`OpportunityRead` serialises them, for every kind of principal and filter."""
+`OpportunityRead` serialises them, for every kind of principal and filter;
+the catalogue the recommendations rank (`recommendations/repository.py`) is
+the one the solutions' ORM statements give a deal's organisation."""
 
 import itertools
 import uuid
@@ -14,6 +16,9 @@ from services.opportunity.domain.stages import Stage
 from services.opportunity.opportunities import repository
 from services.opportunity.opportunities.models import Opportunity
 from services.opportunity.opportunities.schemas import read_model
+from services.opportunity.recommendations import repository as recommendations
+from services.opportunity.solutions import repository as solutions
+from services.opportunity.solutions.models import Solution
 from tests.services.opportunity.helpers import ADMIN, OPPORTUNITIES
 from tests.support import auth
 
@@ -175,3 +180,28 @@ async def test_fast_get_hides_what_the_principal_may_not_see(service_client, con
         OPPORTUNITIES, params={"limit": 1, "sort": "name", "cursor": cursor_of_other_query}, headers=ADMIN
     )
     assert replayed.status_code == 400
+
+
+async def test_the_recommendations_catalogue_matches_the_orm_for_every_organisation(service_client, connection):
+    client = await service_client("opportunity")
+    admins = {org: auth(org_unit=org, roles=("org_admin",)) for org in ("/group/east", "/group/west")}
+    admins["/group"] = ADMIN
+    for org, headers in admins.items():
+        for i, active in enumerate((True, True, False)):
+            name = f"{org} kit {i}"
+            made = await client.post("/api/v1/solutions", json={"name": name, "active": active}, headers=headers)
+            assert made.status_code == 201, made.text
+    raw = (await connection.get_raw_connection()).driver_connection
+    units = [EAST, WEST, "/group/east", "/group", "/group/north/team-7", "/elsewhere/east/team-1"]
+    for unit in units:
+        fast = {r["id"]: r["organization_path"] for r in await recommendations.active_solutions(raw, [unit])}
+        orm = sa.select(Solution.id, Solution.organization_path).where(solutions.usable_by(unit), Solution.active)
+        assert fast == dict((await connection.execute(orm)).all()), unit
+        # ...which is what the deal's organisation's people list (the catalogue's own ORM path).
+        rep = Principal(str(uuid.uuid4()), unit, frozenset({"rep"}))
+        listed = solutions.list_statement(rep, active=True).with_only_columns(Solution.id, Solution.organization_path)
+        assert fast == dict((await connection.execute(listed)).all()), unit
+    # Several deals' organisations at once: the union, each solution saying its catalogue.
+    both = await recommendations.active_solutions(raw, [EAST, WEST])
+    assert sorted(r["organization_path"] for r in both) == ["/group"] * 2 + ["/group/east"] * 2 + ["/group/west"] * 2
+    assert await recommendations.active_solutions(raw, []) == []

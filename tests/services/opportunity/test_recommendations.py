@@ -4,6 +4,7 @@ import pytest
 
 from services.opportunity.domain.ranking import Candidate, rank
 from tests.services.opportunity.helpers import ADMIN, FORCED, MANAGER, OPPORTUNITIES, new_opportunity, rep
+from tests.support import auth
 from tests.support_servers import closed_url
 
 pytestmark = pytest.mark.usefixtures("any_id_exists")
@@ -398,3 +399,41 @@ async def test_recommendations_honour_as_of_and_the_clock_and_say_where_the_evid
         )
     ).json()
     assert batch["items"][0]["items"] == moved["items"]
+
+
+async def test_a_deal_is_recommended_only_its_organisations_solutions_and_the_groups(service_client):
+    """Issue 18: each organisation has its own catalogue; a deal is recommended
+    what its organisation may use (its own entries and the group's), one at a
+    time and in a batch of deals of several organisations."""
+    client = await service_client("opportunity")
+    east_admin = auth(org_unit="/group/east", roles=("org_admin",))
+    west_admin = auth(org_unit="/group/west", roles=("org_admin",))
+    made = {}
+    for name, headers in (("East kit", east_admin), ("West kit", west_admin), ("Group kit", ADMIN)):
+        r = await client.post("/api/v1/solutions", json={"name": name, "industries": ["banking"]}, headers=headers)
+        assert r.status_code == 201, r.text
+        made[r.json()["id"]] = name
+    retired = await client.post("/api/v1/solutions", json={"name": "East old", "active": False}, headers=east_admin)
+    assert retired.status_code == 201
+    deals = {}
+    for unit in ("/group/east/team-1", "/group/west/team-2"):
+        r = await client.post(
+            OPPORTUNITIES, json=new_opportunity(industry="banking", org_unit_path=unit, owner_id=None), headers=ADMIN
+        )
+        assert r.status_code == 201, r.text
+        deals[unit] = r.json()["id"]
+    expected = {
+        deals["/group/east/team-1"]: {"East kit", "Group kit"},
+        deals["/group/west/team-2"]: {"West kit", "Group kit"},
+    }
+    for deal, names in expected.items():
+        one = await client.get(f"{OPPORTUNITIES}/{deal}/recommended-solutions", params={"k": 10}, headers=ADMIN)
+        assert one.status_code == 200, one.text
+        assert {i["name"] for i in one.json()["items"]} == names
+    batch = await client.post(
+        f"{OPPORTUNITIES}/recommended-solutions:batch-get",
+        json={"opportunity_ids": list(expected), "k": 10},
+        headers=ADMIN,
+    )
+    assert batch.status_code == 200, batch.text
+    assert {i["opportunity_id"]: {s["name"] for s in i["items"]} for i in batch.json()["items"]} == expected
