@@ -23,7 +23,10 @@ Who says what the caller may see:
 - their **contacts** (a plan's key players): `GET /api/v1/accounts/{id}/contacts/{id}`,
   one call per distinct id, at most `PEER_CONCURRENCY` at once, each within
   the peer client's timeout;
-- **solutions**: this service's catalogue, which everyone may see (one query).
+- **solutions**: this service's catalogues (one query): a deal names only
+  solutions its organisation may use, its organisation's and the group's
+  (`solutions.repository.catalogues` of the deal's org unit); another
+  organisation's is as unknown as one that does not exist.
 
 When a peer cannot answer, nothing is stored: the request fails with the peer
 client's problem naming the service (502 `upstream_unavailable`, 504
@@ -44,7 +47,8 @@ from sanlun.kernel.auth import Principal
 from sanlun.kernel.errors import Unprocessable, UpstreamUnavailable
 from sanlun.kernel.peers import Peers, gather_limited, ok_json
 from sanlun.kernel.references import hidden_by_batch_read, hidden_employees, unknown_reference
-from services.opportunity.opportunities import repository
+from services.opportunity.solutions import repository as solutions_repository
+from services.opportunity.solutions.repository import catalogues
 
 ACCOUNTS_SERVICE = "key_account"
 ACCOUNTS_BATCH_PATH = "/api/v1/accounts:batch-get"
@@ -54,7 +58,7 @@ MESSAGES = {
     "employee": "no employee with this id that you may see",
     "account": "no account with this id that you may see",
     "contact": "no contact of the opportunity's account with this id that you may see",
-    "solution": "no solution with this id",
+    "solution": "no solution with this id in the deal's organisation's catalogue or the group's",
 }
 Loc = list[str | int]
 
@@ -66,6 +70,8 @@ class Ref:
     loc: tuple[str | int, ...]
     # A contact is looked up under its account; None: there is no account to find it under.
     account_id: uuid.UUID | None = None
+    # A solution is looked up in the catalogues of the deal's org unit.
+    org_unit_path: str | None = None
 
     def error(self) -> dict[str, Any]:
         return {"loc": list(self.loc), "msg": MESSAGES[self.kind]}
@@ -88,9 +94,10 @@ class Refs:
     def contact(self, contact_id: uuid.UUID, account_id: uuid.UUID | None, loc: Iterable[str | int]) -> None:
         self.items.append(Ref("contact", contact_id, tuple(loc), account_id))
 
-    def solutions(self, solution_ids: Iterable[uuid.UUID], loc: Iterable[str | int]) -> None:
+    def solutions(self, solution_ids: Iterable[uuid.UUID], loc: Iterable[str | int], *, org_unit_path: str) -> None:
+        """The solutions a deal in `org_unit_path` names (at `loc`, one index each)."""
         base = tuple(loc)
-        self.items += [Ref("solution", s, (*base, i)) for i, s in enumerate(solution_ids)]
+        self.items += [Ref("solution", s, (*base, i), org_unit_path=org_unit_path) for i, s in enumerate(solution_ids)]
 
 
 def problem(unseen: list[Ref]) -> Unprocessable:
@@ -110,7 +117,7 @@ async def unseen(*, session: AsyncSession, principal: Principal, peers: Peers, r
     )
     solutions = list(dict.fromkeys(r.id for r in refs.items if r.kind == "solution"))
     # The database first (one session, one statement at a time), then both peers at once.
-    unknown_solutions = set(await repository.unknown_solutions(session, solutions))
+    catalogue_of = await solutions_repository.catalogues_of(session, solutions)
     hidden_people, hidden_accounts, hidden_contacts = await asyncio.gather(
         hidden_employees(peers, employees), _hidden_accounts(peers, accounts), _hidden_contacts(peers, contacts)
     )
@@ -124,7 +131,7 @@ async def unseen(*, session: AsyncSession, principal: Principal, peers: Peers, r
             case "contact":
                 return r.account_id is not None and (r.account_id, r.id) not in hidden_contacts
             case "solution":
-                return r.id not in unknown_solutions
+                return r.org_unit_path is not None and catalogue_of.get(r.id) in catalogues(r.org_unit_path)
         raise ValueError(f"unknown reference kind {r.kind}")
 
     return [r for r in refs.items if not seen(r)]

@@ -15,7 +15,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from sanlun.kernel.auth import Principal, path_within, sees_only_own, visibility_clause
 from services.opportunity.domain.stages import Stage
 from services.opportunity.opportunities.models import Opportunity, StageChange, TeamMember
-from services.opportunity.solutions.models import Solution
 
 
 def member_clause(principal: Principal) -> sa.ColumnElement[bool] | None:
@@ -304,14 +303,6 @@ async def replace_teams(session: AsyncSession, teams: dict[uuid.UUID, list[tuple
     if pairs:
         deals, people, roles = (list(c) for c in zip(*pairs, strict=True))
         await session.execute(_INSERT_TEAMS, {"deals": deals, "people": people, "roles": roles})
-
-
-async def unknown_solutions(session: AsyncSession, solution_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    wanted = set(solution_ids)
-    if not wanted:
-        return []
-    found = set((await session.execute(sa.select(Solution.id).where(Solution.id.in_(wanted)))).scalars())
-    return sorted(wanted - found, key=str)
 
 
 async def add_stage_changes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sanlun.kernel.auth import Principal, can_see
+from sanlun.kernel.auth import Principal, can_see, organization_of
 from sanlun.kernel.baselines import Merge, canonical, sent_fields
 from sanlun.kernel.bulk import BulkReport, BulkRow, BulkRowResult, run_bulk_upsert
 from sanlun.kernel.clock import session_clock
@@ -141,7 +141,7 @@ async def create(*, session: AsyncSession, principal: Principal, peers: Peers, d
     refs.employee(opportunity.owner_id, ["body", "owner_id"])
     refs.account(opportunity.account_id, ["body", "account_id"])
     _team_refs(refs, data.team, ["body"])
-    refs.solutions(opportunity.solution_ids, ["body", "solution_ids"])
+    refs.solutions(opportunity.solution_ids, ["body", "solution_ids"], org_unit_path=opportunity.org_unit_path)
     await references.check(session=session, principal=principal, peers=peers, refs=refs)
     unmet = await _unmet_gates(
         session,
@@ -219,7 +219,11 @@ async def update(
         _team_refs(refs, data.team, ["body"], known={m.employee_id for m in previous_team})
     if "solution_ids" in changes:
         changes["solution_ids"] = list(dict.fromkeys(changes["solution_ids"]))
-        refs.solutions(changes["solution_ids"], ["body", "solution_ids"])
+    # Solutions are the deal's organisation's (or the group's): a deal moved to another
+    # organisation brings in the solutions it keeps too.
+    if "solution_ids" in changes or organization_of(org_unit_path) != organization_of(opportunity.org_unit_path):
+        solution_ids = changes.get("solution_ids", opportunity.solution_ids)
+        refs.solutions(solution_ids, ["body", "solution_ids"], org_unit_path=org_unit_path)
     await references.check(session=session, principal=principal, peers=peers, refs=refs)
     closed = opportunity.stage in OUTCOMES
     if closed:
@@ -466,10 +470,17 @@ async def _stored_for_merge(
 
 
 def _row_refs(
-    refs: Refs, row: BulkRow[OpportunityImport], owner_id: uuid.UUID | None, current: Any, known_team: set[Any]
+    refs: Refs,
+    row: BulkRow[OpportunityImport],
+    owner_id: uuid.UUID | None,
+    current: Any,
+    known_team: set[Any],
+    org_unit_path: str,
 ) -> None:
-    """A row's references; on an update, only those it brings in. `owner_id` is
-    the owner the row names (or the caller, when it names none)."""
+    """A row's references; on an update, only those it brings in (but every
+    solution, in the catalogues of the org unit the row leaves the deal in,
+    `org_unit_path`). `owner_id` is the owner the row names (or the caller,
+    when it names none)."""
     data, loc = row.data, row.loc()
     owner_id = owner_id if current is None or "owner_id" in data.model_fields_set else current.owner_id
     if current is None or owner_id != current.owner_id:
@@ -478,7 +489,7 @@ def _row_refs(
         refs.account(data.account_id, [*loc, "account_id"])
     if current is None or "team" in data.model_fields_set:
         _team_refs(refs, data.team, loc, known=known_team)
-    refs.solutions(list(dict.fromkeys(data.solution_ids)), [*loc, "solution_ids"])
+    refs.solutions(list(dict.fromkeys(data.solution_ids)), [*loc, "solution_ids"], org_unit_path=org_unit_path)
 
 
 @dataclass(slots=True)
@@ -719,7 +730,9 @@ async def _bulk_checks(
             problems_of[row.index] = problems
             continue
         known = {m.employee_id for m in stored_teams[current.id]} if current is not None else set()
-        _row_refs(refs, row, owner_id, current, known)
+        # The org unit the row leaves the deal in: an update keeps the stored one unless the row names one.
+        deal_unit = data.org_unit_path or (current.org_unit_path if current is not None else org_unit_path)
+        _row_refs(refs, row, owner_id, current, known, deal_unit)
         deal_id = current.id if current is not None else uuid.uuid4()
         checks.append(_Check(row, deal_id, owner_id, org_unit_path, current))
     for ref in await references.unseen(session=session, principal=principal, peers=peers, refs=refs):

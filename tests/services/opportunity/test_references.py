@@ -393,3 +393,83 @@ async def test_bulk_history_is_for_admins_and_integrators_reps_pass_the_gates(se
         body = {"items": [{**row, "external_id": f"h-{roles[0]}", "owner_id": me, "org_unit_path": A_TEAM}]}
         r = (await client.post(f"{OPPORTUNITIES}:bulk-upsert", json=body, headers=headers)).json()
         assert r["results"][0]["status"] == "created", (roles, r)
+
+
+# -- solutions: the deal's organisation's catalogue and the group's ------------------------------
+
+
+async def test_a_deal_names_only_its_organisations_solutions_and_the_groups(service_client, directory, connection):
+    """Issue 18: another organisation's solution is as unknown to a deal as one
+    that does not exist, on create, PATCH (a move to another organisation
+    included) and bulk upsert, checked for a whole batch in one statement."""
+    directory.open_world = True
+    client = await service_client("opportunity")
+    east = auth(org_unit="/group/east", roles=("org_admin",))
+    west = auth(org_unit="/group/west", roles=("org_admin",))
+    group = auth(org_unit="/group", roles=("group_admin",))
+
+    async def solution(name: str, headers: dict[str, str]) -> str:
+        made = await client.post("/api/v1/solutions", json={"name": f"{name} {uuid.uuid4().hex[:6]}"}, headers=headers)
+        assert made.status_code == 201, made.text
+        return made.json()["id"]
+
+    mine, theirs, everyones = await solution("East", east), await solution("West", west), await solution("All", group)
+    msg = "no solution with this id in the deal's organisation's catalogue or the group's"
+    body = new_opportunity(org_unit_path=A_TEAM, owner_id=None)
+
+    # Create.
+    before = await count(connection)
+    unknown = await client.post(OPPORTUNITIES, json={**body, "solution_ids": [str(uuid.uuid4())]}, headers=east)
+    hidden = await client.post(OPPORTUNITIES, json={**body, "solution_ids": [theirs]}, headers=east)
+    problem = same_problem(unknown, hidden)
+    assert problem["errors"] == [{"loc": ["body", "solution_ids", 0], "msg": msg}]
+    # A group admin sees every catalogue, but the deal's organisation still decides.
+    by_group = await client.post(OPPORTUNITIES, json={**body, "solution_ids": [mine, theirs]}, headers=group)
+    assert by_group.status_code == 422 and by_group.json()["errors"][0]["loc"] == ["body", "solution_ids", 1]
+    assert await count(connection) == before
+    made = await client.post(OPPORTUNITIES, json={**body, "solution_ids": [mine, everyones]}, headers=east)
+    assert made.status_code == 201, made.text
+    url = f"{OPPORTUNITIES}/{made.json()['id']}"
+
+    # PATCH: the solutions it brings in, and those it keeps when the deal changes organisation.
+    unknown = await client.patch(url, json={"solution_ids": [everyones, str(uuid.uuid4())]}, headers=east)
+    hidden = await client.patch(url, json={"solution_ids": [everyones, theirs]}, headers=east)
+    assert same_problem(unknown, hidden)["errors"] == [{"loc": ["body", "solution_ids", 1], "msg": msg}]
+    moved = await client.patch(url, json={"org_unit_path": B_TEAM}, headers=group)
+    assert moved.status_code == 422 and moved.json()["errors"] == [{"loc": ["body", "solution_ids", 0], "msg": msg}]
+    assert (await client.get(url, headers=east)).json()["version"] == made.json()["version"]
+    moved = await client.patch(url, json={"org_unit_path": B_TEAM, "solution_ids": [theirs, everyones]}, headers=group)
+    assert moved.status_code == 200, moved.text
+
+    # Bulk: a new deal, and an update that keeps its stored (west) org unit; one statement for the batch.
+    stored = await client.post(
+        f"{OPPORTUNITIES}:bulk-upsert",
+        json={"items": [{"external_id": "sol-upd", "name": "Upd", "org_unit_path": B_TEAM}]},
+        headers=group,
+    )
+    assert stored.json()["created"] == 1, stored.text
+    rows = [
+        {"external_id": "sol-new", "name": "New", "org_unit_path": A_TEAM, "solution_ids": [theirs]},
+        {"external_id": "sol-upd", "name": "Upd", "solution_ids": [mine]},
+        {"external_id": "sol-unknown", "name": "Unknown", "org_unit_path": A_TEAM, "solution_ids": [str(uuid.uuid4())]},
+        {"external_id": "sol-ok", "name": "Ok", "org_unit_path": A_TEAM, "solution_ids": [mine, everyones]},
+        {"external_id": "sol-ok-west", "name": "Ok west", "org_unit_path": B_TEAM, "solution_ids": [theirs]},
+    ]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        if "opportunity.solutions" in statement:
+            statements.append(statement)
+
+    sa.event.listen(connection.sync_connection, "before_cursor_execute", seen)
+    try:
+        r = await client.post(f"{OPPORTUNITIES}:bulk-upsert", json={"items": rows}, headers=group)
+    finally:
+        sa.event.remove(connection.sync_connection, "before_cursor_execute", seen)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["failed", "failed", "failed", "created", "created"], results
+    for i in range(3):
+        error = {"loc": ["body", "items", i, "solution_ids", 0], "msg": msg, "code": "unknown_reference"}
+        assert results[i]["errors"] == [error], results[i]
+    assert len(statements) == 1, statements
