@@ -1,5 +1,7 @@
 """Bulk upsert of accounts by external id, for imports (the kernel's bulk contract,
-`sanlun.kernel.bulk`): a report row for every input row.
+`sanlun.kernel.bulk`): a report row for every input row. A field a row leaves out
+keeps its stored value; one it sends as null is cleared (`CLEARABLE`), so a
+re-import's merge applies a source's null like any other value it changed.
 
 Checks run first (types, duplicates, placement, parents, cycles through stored
 accounts); only rows that pass are written, with a constant number of
@@ -110,7 +112,8 @@ async def _upsert(
     changed: set[str] = set()
     if good:
         values = [_values(o, existing.get(o.values["external_id"]), principal) for o in good]
-        written = {r.external_id: r for r in await repository.upsert_by_external_id(session, values)}
+        cleared = {c: [o.values["external_id"] for o in good if c in o.cleared] for c in UPSERT_FIELDS}
+        written = {r.external_id: r for r in await repository.upsert_by_external_id(session, values, cleared)}
         links = [
             (o.values["external_id"], o.values["parent_external_id"]) for o in good if "parent_external_id" in o.values
         ]

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -296,15 +296,23 @@ async def ancestry_of(session: AsyncSession, external_ids: list[str]) -> dict[st
     }
 
 
-async def upsert_by_external_id(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Any]:
-    """One INSERT ... ON CONFLICT for the batch. A field a row leaves out (or sends
-    null) keeps its stored value; a row that would change nothing is not written
-    (no version bump, so clients' ETags stay valid) and is not returned.
+async def upsert_by_external_id(
+    session: AsyncSession, rows: list[dict[str, Any]], cleared: Mapping[str, Sequence[str]] | None = None
+) -> list[Any]:
+    """One INSERT ... ON CONFLICT for the batch. A field a row leaves out keeps its
+    stored value; `cleared` names, per column, the external ids of the rows that
+    clear it (sent null). A row that would change nothing is not written (no
+    version bump, so clients' ETags stay valid) and is not returned.
     Returns (id, external_id, inserted) per row written."""
     table = Account.__table__
     stmt = insert(table).values(rows)
     excluded = stmt.excluded
-    set_ = {c: sa.func.coalesce(excluded[c], table.c[c]) for c in UPSERT_FIELDS}
+    set_ = {}
+    for c in UPSERT_FIELDS:
+        kept = sa.func.coalesce(excluded[c], table.c[c])
+        keys = list((cleared or {}).get(c, ()))
+        clears = excluded.external_id == sa.any_(sa.bindparam(f"cleared_{c}", keys, type_=ARRAY(sa.String)))
+        set_[c] = sa.case((clears, excluded[c]), else_=kept) if keys else kept
     set_["name"] = excluded.name
     fields = list(set_)
     differs = sa.tuple_(*[table.c[c] for c in fields]).is_distinct_from(sa.tuple_(*[set_[c] for c in fields]))

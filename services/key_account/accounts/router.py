@@ -160,7 +160,10 @@ async def bulk_upsert_accounts(
     """The kernel's bulk contract (`sanlun.kernel.bulk`). Rows that fail (bad
     values, duplicates in the batch, unknown parents, cycles, an `owner_id` that is
     no employee you may see: `unknown_reference`) are reported and not written;
-    the others are written, tiered and reported. The owners of a batch are
+    the others are written, tiered and reported. A field a row leaves out keeps
+    its stored value; one it sends as null is cleared (not `name`, `org_unit_path`
+    or `parent_external_id`: null leaves them as they are); with a `source`, the
+    merge decides which of the row's fields apply. The owners of a batch are
     checked with one call to the employee lifecycle service; when it cannot
     answer, the whole batch fails with 502/504 and nothing is written."""
     return await bulk.bulk_upsert(session=session, principal=principal, peers=peers, request=data)

@@ -64,6 +64,19 @@ UPSERT_FIELDS = (
     "org_unit_path",
     *SCORES,
 )
+# The fields a row clears by sending null, and their columns (a field the row leaves
+# out keeps its stored value). Not `name` (required), `org_unit_path` (an account is
+# always placed: null keeps it) nor `parent_external_id` (a stored account whose
+# parent has no external id reads as null, so a re-import's merge would unlink it:
+# null keeps the parent, naming another moves it, PATCH `parent_id: null` clears it).
+CLEARABLE = {
+    "industry": ("industry",),
+    "annual_revenue": ("annual_revenue_amount", "annual_revenue_currency"),
+    "employees": ("employees",),
+    "headquarters": ("headquarters",),
+    "owner_id": ("owner_id",),
+    **{name: (name,) for name in SCORES},
+}
 ORG_UNIT_PATH = re.compile(r"^(/[A-Za-z0-9][A-Za-z0-9_.\-]*)+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -73,6 +86,8 @@ class RowOutcome:
     index: int
     external_id: str | None
     values: dict[str, Any] = field(default_factory=dict)
+    # The columns the row clears: fields of CLEARABLE it sent as null.
+    cleared: set[str] = field(default_factory=set)
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
@@ -189,6 +204,9 @@ def check_row(index: int, row: Any) -> RowOutcome:
             out.values["owner_id"] = uuid.UUID(str(owner))
         except ValueError:
             out.error("owner_id", f"'{owner}' is not a UUID", "type")
+    out.cleared = {
+        column for name, columns in CLEARABLE.items() if name in row and row[name] is None for column in columns
+    }
     path = row.get("org_unit_path")
     if path is not None:
         if not isinstance(path, str) or not ORG_UNIT_PATH.match(path) or len(path) > 500:

@@ -98,3 +98,23 @@ def test_cycle_through_stored_accounts_is_found():
     rows = check_rows([{"external_id": "n", "name": "N", "parent_external_id": "m"}])
     resolve_parents(rows, existing_external_ids={"m", "n"}, existing_parent_of={"m": "n", "n": None})
     assert codes(rows[0]) == [("parent_external_id", "cycle")]
+
+
+def test_a_null_clears_the_fields_that_may_be_empty_and_leaves_name_placement_and_parent():
+    [row] = check_rows(
+        [
+            {
+                "external_id": "c",
+                "name": "C",
+                "industry": None,
+                "annual_revenue": None,
+                "potential": None,
+                "org_unit_path": None,
+                "parent_external_id": None,
+                "employees": 12,
+            }
+        ]
+    )
+    assert row.ok
+    assert row.cleared == {"industry", "annual_revenue_amount", "annual_revenue_currency", "potential"}
+    assert row.values == {"external_id": "c", "name": "C", "employees": 12}
