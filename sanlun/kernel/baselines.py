@@ -30,6 +30,15 @@ row as sent, all its fields, for every row that did not fail: loaded in one
 statement and written in one, in the batch's savepoint (a dry run writes
 none, a failed row's baseline does not move, an unchanged one is not
 written).
+
+Deleted records: no route deletes a record of a collection that keeps
+baselines (opportunities, solutions, accounts, employees, org units); an
+operator may, in SQL. The merge reads only stored records, so a key whose
+record is gone is created from the file as sent, whatever its old baseline
+says, and the file's row replaces that baseline. A service that adds a delete
+deletes the record's baselines (its collection and key, every source) in the
+same transaction, so that a record made again in the CRM under that key is not
+merged against the deleted one's last import.
 """
 
 from __future__ import annotations

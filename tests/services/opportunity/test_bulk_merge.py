@@ -224,3 +224,22 @@ async def test_a_reimport_keeps_assignments_and_a_lost_deal_and_reports_only_dou
     kept = await get(client, ids[lost_key])
     assert kept["stage"] == "lost" and kept["amount"]["amount"] == "999.00"
     assert (await get(client, leads[1]))["amount"]["amount"] == "999.00"
+
+
+async def test_a_deleted_deal_reimported_is_created_fresh_whatever_its_old_baseline_says(service_client, connection):
+    """No route deletes a deal (nor any record of a collection that keeps
+    baselines); an operator may, in SQL. The merge reads only stored records,
+    so the old baseline of a key without one changes nothing: the row creates
+    the deal as the file has it, and becomes the new baseline."""
+    client = await service_client("opportunity")
+    key = f"gone-{uuid.uuid4().hex[:6]}"
+    first = await upsert(client, [deal(key)], source=SOURCE)
+    old_id = first["results"][0]["id"]
+    await patch(client, old_id, {"name": "Renamed in the CRM", "win_probability": "0.9"})
+    await connection.execute(sa.text("DELETE FROM opportunity.opportunities WHERE id = :i"), {"i": old_id})
+
+    again = await upsert(client, [deal(key, win_probability="0.4")], source=SOURCE)
+    assert again["created"] == 1 and again["conflicts"] == 0, again
+    fresh = await get(client, again["results"][0]["id"])
+    assert fresh["id"] != old_id and fresh["name"] == f"Deal {key}" and fresh["win_probability"] == "0.4000"
+    assert (await baselines(connection, [key]))[key]["win_probability"] == fresh["win_probability"]
