@@ -3,16 +3,22 @@
 sanlun import                                 # the sample set with the built-in mapping
 sanlun import --data DIR --mapping my.yaml    # another export
 sanlun import --shift-dates-to today          # historical data, moved so its last date is yesterday
+sanlun import --dry-run --errors errors.csv   # check only; the rejected rows to fix, with their reason
+
+Exit codes: 0 every row imported (or at most --max-rejected rejected), 1 some rows
+rejected, 2 the run could not be done (the mapping, a file, the connection, the
+server), 130 interrupted. Whatever the failure, one line on stderr, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import os
 import sys
 from pathlib import Path
+
+import httpx
 
 from sanlun.importer.client import ApiClient, ApiError
 from sanlun.importer.dates import parse_target
@@ -104,6 +110,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "(the last date lands up to 6 days before yesterday)"
         ),
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every row with the server and report what would happen; write nothing",
+    )
+    parser.add_argument(
+        "--errors",
+        metavar="FILE",
+        type=Path,
+        help=(
+            "write the rejected rows with their original columns and a `reason` column (CSV, the source file's "
+            "delimiter and encoding), to fix and import again in place of the source file; with rejections in "
+            "several files, one each: FILE's name plus the file's (errors.accounts.csv)"
+        ),
+    )
+    parser.add_argument(
+        "--max-rejected",
+        metavar="N",
+        type=int,
+        default=0,
+        help="exit 0 when at most N rows are rejected (default 0: any rejected row exits 1)",
+    )
+    parser.add_argument(
+        "--reopen-closed",
+        metavar="REASON",
+        help=(
+            "let the file reopen deals closed (won, lost) in the CRM, with this reason in their stage history; "
+            "without it a closed deal stays closed and its row is rejected"
+        ),
+    )
     parser.add_argument("--report-json", metavar="PATH", help="also write the full per-row report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -114,15 +150,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(run=cmd_import)
 
 
+class RunFailed(Exception):
+    """The run could not be done (exit 2): the one line to say why."""
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    try:
+        return _import(args)
+    except KeyboardInterrupt:
+        print("error: interrupted; run the same command again to finish", file=sys.stderr)
+        return 130
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (MappingError, RowError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the CLI boundary: one line, never a traceback (SANLUN_DEBUG=1 shows it)
+        if os.environ.get("SANLUN_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {_one_line(exc)} (SANLUN_DEBUG=1 shows where)", file=sys.stderr)
+        return 2
+
+
+def _import(args: argparse.Namespace) -> int:
     from sanlun.importer.engine import Importer
     from sanlun.importer.progress import Silent
+    from sanlun.importer.readers import read_tables
+    from sanlun.importer.report import write_errors
 
-    try:
-        mapping = load_mapping(args.mapping)
-        data = args.data or sample_data_dir()
-        token = args.token or importer_token()
-        with ApiClient(args.url, token) as client:
+    if args.max_rejected < 0:
+        raise RunFailed("--max-rejected takes 0 or more")
+    mapping = load_mapping(args.mapping)
+    data = args.data or sample_data_dir()
+    token = args.token or importer_token()
+    failure = None
+    with ApiClient(args.url, token) as client:
+        try:
             importer = Importer(
                 mapping=mapping,
                 data_dir=data,
@@ -133,20 +197,59 @@ def cmd_import(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 shift_dates_to=args.shift_dates_to,
                 keep_weekdays=args.keep_weekdays,
+                dry_run=args.dry_run,
+                reopen_reason=args.reopen_closed,
             )
-            with contextlib.suppress(ApiError, OSError, KeyboardInterrupt):
-                importer.run()
-            report = importer.report
-    except (MappingError, RowError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        except OSError as exc:
+            raise RunFailed(f"cannot read the data: {_one_line(exc)}") from None
+        try:
+            importer.run()
+        except (ApiError, httpx.HTTPError, OSError) as exc:
+            failure = _why(exc, args.url)
+        report = importer.report
     print(report.text())
     if args.report_json:
         report.write_json(args.report_json)
         print(f"\nFull report: {args.report_json}")
-    if report.interrupted:
-        return 130 if "KeyboardInterrupt" in report.interrupted else 1
-    return 0 if report.complete() else 1
+    if args.errors and report.rejections:
+        tables = read_tables(importer.mapping, data)
+        for path in write_errors(report, tables, args.errors):
+            print(f"Rejected rows to fix and import again: {path}")
+    if failure:
+        raise RunFailed(failure)
+    read, rejected = report.rows_read(), report.rows_rejected()
+    if read == 0:
+        raise RunFailed(f"no rows to import: the files the mapping reads ({', '.join(mapping.files())}) are empty")
+    if rejected >= read:
+        raise RunFailed(f"nothing {'would be ' if args.dry_run else ''}imported: all {read} rows were rejected")
+    if not report.complete():
+        print("error: some rows are neither imported nor rejected (MISSING ROWS above)", file=sys.stderr)
+        return 1
+    if rejected > args.max_rejected:
+        tolerated = f" (--max-rejected {args.max_rejected})" if args.max_rejected else ""
+        print(f"error: {rejected} of {read} rows rejected{tolerated}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _why(exc: Exception, url: str) -> str:
+    """The one line for a run the server or the network stopped."""
+    if isinstance(exc, ApiError):
+        if exc.status in (401, 403):
+            return f"the gateway refused the token ({exc.status}): pass a valid --token (or SANLUN_TOKEN)"
+        if exc.status >= 500:
+            return f"the server failed after retries: {_one_line(exc)}"
+        return _one_line(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{url} did not answer in time ({type(exc).__name__})"
+    if isinstance(exc, httpx.TransportError):
+        return f"cannot reach {url}: {_one_line(exc) or type(exc).__name__}"
+    return _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:500] + ("…" if len(text) > 500 else "")
 
 
 def main(argv: list[str] | None = None) -> int:

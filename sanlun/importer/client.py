@@ -83,9 +83,11 @@ class ApiClient:
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
         content: bytes | None = None,
+        repeatable: bool = False,
     ) -> httpx.Response:
-        """`content`: a JSON body already encoded (`encode`), sent as it is on every attempt."""
-        safe = method == "GET" or idempotency_key is not None
+        """`content`: a JSON body already encoded (`encode`), sent as it is on every attempt;
+        `repeatable`: a write that changes nothing (a dry run), retried like a read."""
+        safe = method == "GET" or idempotency_key is not None or repeatable
         extra = dict(headers or {})
         if idempotency_key:
             extra["Idempotency-Key"] = idempotency_key
@@ -120,8 +122,12 @@ class ApiClient:
         finally:
             _let_go(response)
 
-    def post(self, path: str, body: Any, *, what: str) -> Any:
+    def post(self, path: str, body: Any, *, what: str, dry_run: bool = False) -> Any:
+        """A write with its `Idempotency-Key`; a dry run (`dry_run`) carries none, since the
+        server would store the key, and a dry run writes nothing: it is retried as a read is."""
         content = encode(body)  # once: the key is the digest of what is sent
+        if dry_run:
+            return self.call("POST", path, content=content, repeatable=True)
         return self.call("POST", path, content=content, idempotency_key=self._key(what, content))
 
     def get_all(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:

@@ -1,38 +1,62 @@
-"""The import run: plan from the files, compare with what the API holds, send
-what is new or different in batches, and report every row.
+"""The import run: plan from the files, send every planned record to its
+collection's bulk upsert with the mapping's name as the `source`, and report
+every row.
+
+The server decides what changes (`sanlun.kernel.bulk`, three-way merge in
+`sanlun.kernel.baselines`): a record the file says as this source last sent it
+is `unchanged` (not written); a field only the file changed is applied; a field
+changed in the CRM since the last import keeps the CRM's value, and when the
+file changed it too the row's report has an `import_conflict` (the report lists
+each, with both values). So the importer reads nothing to compare: a re-import
+costs what the file costs, not what the target holds. A closed deal is never
+reopened by an import unless asked (`reopen_reason`, `--reopen-closed`).
 
 First the data clock (`--shift-dates-to`): the offset every date moves by,
-computed from the data on a first import and read back from the records already
-stored on a re-run or a resume, so dates never move twice.
+computed from the data on a first import and read back from the records the
+file names already stored on a re-run or a resume (its people, found in the
+units the file defines; else a sample of its deals, found by their owners), so
+dates never move twice.
 
-Then, in order: org units, employees (managers by external id), accounts (parents by
-external id), solutions, opportunities, then the lifecycle facts of the
-imported opportunities. Each batch is one transaction on the server, so an
-interrupted run leaves whole batches; the next run compares again and sends
-only what is still missing or different.
+Then, in order: org units, employees (managers by external id), accounts
+(parents by external id, parents first), solutions (the catalogue of the
+organisation the mapping's units belong to), opportunities; the lifecycle facts
+of each batch of opportunities go to the back-fill as its ids come back. Each
+batch is one transaction on the server, so an interrupted run leaves whole
+batches; the next run sends everything again and the server writes only what is
+still missing or different.
+
+A dry run (`dry_run`) sends every batch with `dry_run: true` (the server checks
+and rolls back; no `Idempotency-Key`, which it would store) and no facts; a row
+referring to a record this very run would create first (a new org unit, owner,
+account, parent or solution) cannot be checked by the server and is counted as
+created, with a note saying so.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
-import itertools
+import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sanlun.importer import diff
 from sanlun.importer.client import ApiClient, ApiError
 from sanlun.importer.dates import DateShift, as_date, bounds, check_range, date_fields, offset_to
 from sanlun.importer.mapping import Mapping
 from sanlun.importer.plan import Note, Plan, Planned, build_plan
 from sanlun.importer.progress import Progress
 from sanlun.importer.readers import read_tables
-from sanlun.importer.report import Report
+from sanlun.importer.report import Conflict, Report
 
 BATCH = 1000  # the most a bulk call takes (sanlun.kernel.bulk.MAX_ITEMS)
 FACTS_BATCH = 2000
+OFFSET_SAMPLE = 2000  # stored deals read at most to learn the date offset (when the people carry no date)
+CONFLICT = "import_conflict"  # sanlun.kernel.baselines.CONFLICT
+ILLEGAL_STAGE = "illegal_stage_transition"
+_CONFLICT_VALUES = re.compile(r"\(CRM: (?P<crm>.*?), file: (?P<file>.*)\); the CRM value was kept$", re.DOTALL)
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -46,45 +70,48 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-# What the importer sends for an opportunity (`plan._opportunity` and `Importer._resolve`): the
-# fields it compares with a stored one. A field sent but not listed here makes every stored
-# opportunity look different (sent again, and reported unchanged by the server).
-SENT_FIELDS = (
-    "external_id",
-    "name",
-    "stage",
-    "amount",
-    "closed_on",
-    "industry",
-    "size_band",
-    "source",
-    "owner_id",
-    "org_unit_path",
-    "account_id",
-    "solution_ids",
-)
+def organization_of(path: str) -> str:
+    """The organisation an org unit path belongs to, as `sanlun.kernel.auth.organization_of` says."""
+    parts = [p for p in path.split("/") if p]
+    return "/" + "/".join(parts[:2]) if parts else "/"
 
 
-_SENT_AT = {name: i for i, name in enumerate(SENT_FIELDS)}
-_ABSENT = object()
+def common_root(paths: Iterable[str]) -> str:
+    """The deepest org unit path all `paths` are within (`/` when they share none)."""
+    common: list[str] | None = None
+    for path in paths:
+        parts = [p for p in path.split("/") if p]
+        if common is None:
+            common = parts
+            continue
+        n = 0
+        while n < min(len(common), len(parts)) and common[n] == parts[n]:
+            n += 1
+        common = common[:n]
+    return "/" + "/".join(common or [])
+
+
+def conflict_values(message: str) -> tuple[Any, Any]:
+    """The CRM's and the file's value an `import_conflict` message shows (JSON; a value the
+    server cut short stays text)."""
+    m = _CONFLICT_VALUES.search(message)
+    if m is None:
+        return None, None
+    return _json(m.group("crm")), _json(m.group("file"))
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
-    """A stored opportunity as the importer compares it: its id and its `SENT_FIELDS`,
-    canonical (`diff.canonical`), in that order (a whole record per deal of a large
-    target would not fit in memory)."""
+class Waiting:
+    """A dry run's row that names a record the run would create first: what it waits for."""
 
-    id: str
-    values: tuple[Any, ...]
-
-    def differs(self, body: dict[str, Any]) -> bool:
-        """`diff.differences(body, stored) != []`, for a body of `SENT_FIELDS`."""
-        for name, value in body.items():
-            at = _SENT_AT.get(name)
-            if at is None or self.values[at] is _ABSENT or diff.canonical(value) != self.values[at]:
-                return True
-        return False
+    what: str
 
 
 class Importer:
@@ -101,6 +128,8 @@ class Importer:
         after_batch: Callable[[str, int], None] | None = None,
         shift_dates_to: dt.date | None = None,
         keep_weekdays: bool = False,
+        dry_run: bool = False,
+        reopen_reason: str | None = None,
     ) -> None:
         self.mapping, self.client, self.progress = mapping, client, progress
         self.data_dir = data_dir
@@ -108,12 +137,17 @@ class Importer:
         # files' rows are let go as they are planned (and read again for that): a large file's rows
         # and its plan would not fit in memory together.
         self.plan: Plan = build_plan(mapping, read_tables(mapping, data_dir), consume=True)
-        self.report = Report(mapping.name, target, client.run_id, self.plan)
+        self.report = Report(mapping.name, target, client.run_id, self.plan, dry_run=dry_run)
         self.shift_dates_to, self.keep_weekdays = shift_dates_to, keep_weekdays
         self.leave_unassigned = leave_unassigned
         self.batch_size = batch_size
+        self.dry_run, self.reopen_reason = dry_run, reopen_reason
         self.after_batch = after_batch or (lambda entity, n: None)
-        self.ids: dict[str, dict[str, str]] = {e: {} for e in ("employees", "accounts", "solutions", "opportunities")}
+        # The ids later records refer to (a deal's id goes straight to its facts: none kept per deal).
+        self.ids: dict[str, dict[str, str]] = {e: {} for e in ("employees", "accounts", "solutions")}
+        # A dry run's records that would be created (no id yet): what later rows cannot be checked against.
+        self.pending: dict[str, set[str]] = collections.defaultdict(set)
+        self._facts: list[dict[str, Any]] = []
 
     def run(self) -> Report:
         try:
@@ -123,8 +157,6 @@ class Importer:
             self.accounts()
             self.solutions()
             self.opportunities()
-            if self.mapping.facts:
-                self.facts()
         except (ApiError, OSError, KeyboardInterrupt) as exc:
             self.report.interrupted = f"{type(exc).__name__}: {exc}"
             raise
@@ -165,65 +197,126 @@ class Importer:
 
     def _stored_offset(self) -> int | None:
         """How far the records of this data set already in the target were moved:
-        stored date minus file date, by external id; people first (imported
-        first, and few), then opportunities. None when none is stored yet."""
+        stored date minus file date, by external id. Only what the file names is
+        read: its people (listed within the units they are planned in, one
+        listing of their common unit), then, if their records carry no date, at
+        most `OFFSET_SAMPLE` of its deals (listed by the file's owners). None when
+        none is stored yet."""
         names = date_fields(self.mapping)
-        for entity, path in (("employees", "/api/v1/employees"), ("opportunities", "/api/v1/opportunities")):
-            planned = {p.key: p for p in getattr(self.plan, entity) if names & p.body.keys()}
-            if not planned:
-                continue
-            # Record by record as the pages come: a large target's records are not all held at once.
-            deltas: collections.Counter[int] = collections.Counter()
-            for record in self.client.get_all(path):
-                p = planned.get(record.get("external_id"))  # type: ignore[arg-type]
-                if p is None:
-                    continue
-                for name in names & p.body.keys():
-                    mine, theirs = as_date(p.body[name]), as_date(record.get(name))
-                    if mine is not None and theirs is not None:
-                        deltas[(theirs - mine).days] += 1
-            if deltas:
-                days, agreeing = deltas.most_common(1)[0]
-                if agreeing < deltas.total():
-                    message = (
-                        f"{deltas.total() - agreeing} stored dates differ from the file by another offset than "
-                        f"{days} days (edited since the import?); the import keeps {days} days"
-                    )
-                    self.report.server_notes.append(Note(entity, None, message))
-                return days
-        return None
+        if not names or not self.plan.employees:
+            return None
+        people = {p.key: p for p in self.plan.employees}
+        root = common_root(p.body["org_unit_path"] for p in self.plan.employees)
+        deltas: collections.Counter[int] = collections.Counter()
+        stored_people: dict[str, str] = {}
+        for record in self.client.get_all("/api/v1/employees", {"org_unit": root} if root != "/" else None):
+            p = people.get(record.get("external_id"))  # type: ignore[arg-type]
+            if p is not None:
+                stored_people[p.key] = record["id"]
+                _count(deltas, names, p.body, record)
+        if deltas:
+            return self._agreed("employees", deltas)
+        deals = {
+            p.key: p for p in self.plan.opportunities if p.extra["owner"] in stored_people and names & p.body.keys()
+        }
+        seen = 0
+        for owner in dict.fromkeys(p.extra["owner"] for p in deals.values()):
+            for record in self.client.get_all("/api/v1/opportunities", {"owner_id": stored_people[owner]}):
+                p = deals.get(record.get("external_id"))  # type: ignore[arg-type]
+                if p is not None:
+                    _count(deltas, names, p.body, record)
+                    seen += 1
+            if seen >= OFFSET_SAMPLE:
+                break
+        return self._agreed("opportunities", deltas) if deltas else None
+
+    def _agreed(self, entity: str, deltas: collections.Counter[int]) -> int:
+        days, agreeing = deltas.most_common(1)[0]
+        if agreeing < deltas.total():
+            message = (
+                f"{deltas.total() - agreeing} stored dates differ from the file by another offset than "
+                f"{days} days (edited since the import?); the import keeps {days} days"
+            )
+            self.report.server_notes.append(Note(entity, None, message))
+        return days
 
     # -- the one bulk contract: POST /api/v1/<collection>:bulk-upsert {"items": [...]} ---------------
 
     def _bulk(
-        self, entity: str, collection: str, batch: list[Planned], bodies: list[dict[str, Any]] | None = None
-    ) -> None:
-        """Send one batch and record every row of the report (`sanlun.kernel.bulk`);
-        a row the server refuses is `rejected` in the import report, with why."""
-        answer = self.client.post(
-            f"/api/v1/{collection}:bulk-upsert",
-            {"items": bodies if bodies is not None else [p.body for p in batch]},
-            what=entity,
-        )
-        for row in answer["results"]:
+        self,
+        entity: str,
+        collection: str,
+        batch: list[Planned],
+        bodies: list[Any] | None = None,
+        **request: Any,
+    ) -> list[dict[str, Any]]:
+        """Send one batch as a re-import from this mapping's source (`sanlun.kernel.bulk`)
+        and record every row of the report: a row the server refuses is `rejected` with
+        why, a field it kept against the file is a conflict. Answers the rows' results."""
+        payload: dict[str, Any] = {
+            "items": bodies if bodies is not None else [p.body for p in batch],
+            "source": self.mapping.name,
+            **request,
+        }
+        if self.dry_run:
+            payload["dry_run"] = True
+        answer = self.client.post(f"/api/v1/{collection}:bulk-upsert", payload, what=entity, dry_run=self.dry_run)
+        results: list[dict[str, Any]] = answer["results"]
+        for row in results:
             p = batch[row["index"]]
             status = "rejected" if row["status"] == "failed" else row["status"]
-            reason = "; ".join(f"{_field(e.get('loc', []))}: {e.get('msg')}" for e in row.get("errors") or [])
+            errors = row.get("errors") or []
+            reason = "; ".join(f"{_field(e.get('loc', []))}: {e.get('msg')}" for e in errors)
+            if any(e.get("code") == ILLEGAL_STAGE for e in errors):
+                reason += " (--reopen-closed REASON reopens closed deals)"
             self.report.record(entity, p.key, status, p.sources, id=row.get("id"), reason=reason or None)
             if row.get("id") and entity in self.ids:
                 self.ids[entity][p.key] = row["id"]
+            elif status == "created":
+                self.pending[entity].add(p.key)  # a dry run's: no id until it is written
             for w in row.get("warnings") or []:
-                self.report.server_notes.append(Note(entity, p.sources[0], f"(server) {w['msg']}"))
-        self.progress.advance(len(batch))
+                source = p.sources[0] if p.sources else None
+                if w.get("code") == CONFLICT:
+                    crm, file = conflict_values(w.get("msg", ""))
+                    self.report.conflicts.append(Conflict(entity, p.key, _field(w.get("loc", [])), crm, file, source))
+                else:
+                    self.report.server_notes.append(Note(entity, source, f"(server) {w['msg']}"))
         self.after_batch(entity, len(batch))
+        return results
 
-    # -- lifecycle: units and people (their bulk endpoints say unchanged themselves) -----------
-
-    def _bulk_rows(self, entity: str, collection: str, planned: list[Planned], size: int = 1000) -> None:
+    def _bulk_rows(self, entity: str, collection: str, planned: list[Planned], **request: Any) -> None:
+        """Every planned record in batches; in a dry run, a record waiting for one this run
+        would create first is not sent (`_waits`)."""
         self.progress.start(entity.replace("_", " "), len(planned))
-        for batch in chunks(planned, size):
-            self._bulk(entity, collection, batch)
+        for batch in chunks(planned, self.batch_size):
+            send = [p for p in batch if not self._waited(entity, p, self._waits(entity, p))]
+            if send:
+                self._bulk(entity, collection, send, **request)
+            self.progress.advance(len(batch))
         self.progress.finish(self._summary(entity))
+
+    def _waits(self, entity: str, p: Planned) -> Waiting | None:
+        """In a dry run, what `p` names that this run would create first (None: nothing)."""
+        if not self.dry_run:
+            return None
+        path = p.body.get("org_unit_path")
+        if path is not None and path in {self.plan.org_paths.get(k) for k in self.pending["org_units"]}:
+            return Waiting(f"org unit {path}")
+        for name in ("parent_external_id", "manager_external_id"):
+            if (key := p.body.get(name)) is not None and key in self.pending[entity]:
+                return Waiting(f"{name.removesuffix('_external_id')} {key!r}")
+        return None
+
+    def _waited(self, entity: str, p: Planned, waits: Waiting | None) -> bool:
+        if waits is None:
+            return False
+        self.report.record(entity, p.key, "created", p.sources)
+        self.pending[entity].add(p.key)
+        message = f"dry run: not checked by the server, it names the {waits.what.split()[0]} this run would create"
+        self.report.server_notes.append(Note(entity, p.sources[0] if p.sources else None, message))
+        return True
+
+    # -- org units, people, accounts (each bulk endpoint merges and says unchanged itself) -----------
 
     def org_units(self) -> None:
         if self.plan.org_units:
@@ -233,31 +326,12 @@ class Importer:
         if self.plan.employees:
             self._bulk_rows("employees", "employees", self.plan.employees)
 
-    # -- accounts -----------------------------------------------------------------------------------
-
     def accounts(self) -> None:
         planned = {p.key: p for p in self.plan.accounts}
-        if not planned:
-            return
-        self.progress.start("accounts", len(planned))
-        stored_list = list(self.client.get_all("/api/v1/accounts"))
-        ext_of = {a["id"]: a.get("external_id") for a in stored_list}
-        stored = {
-            a["external_id"]: {**a, "parent_external_id": ext_of.get(a.get("parent_id"))}
-            for a in stored_list
-            if a.get("external_id")
-        }
-        for key, a in stored.items():
-            self.ids["accounts"][key] = a["id"]
-        create, update, same = diff.split({k: p.body for k, p in planned.items()}, stored)
-        for key in same:
-            self.report.record("accounts", key, "unchanged", planned[key].sources, id=stored[key]["id"])
-        self.progress.advance(len(same))
-        # Parents first, so a batch never names a parent that a later batch creates.
-        send = sorted(create + update, key=lambda k: self._depth(k, planned))
-        for batch in chunks([planned[k] for k in send], self.batch_size):
-            self._bulk("accounts", "accounts", batch)
-        self.progress.finish(self._summary("accounts"))
+        if planned:
+            # Parents first, so a batch never names a parent that a later batch creates.
+            ordered = sorted(planned, key=lambda k: self._depth(k, planned))
+            self._bulk_rows("accounts", "accounts", [planned[k] for k in ordered])
 
     @staticmethod
     def _depth(key: str, planned: dict[str, Planned]) -> int:
@@ -267,49 +341,40 @@ class Importer:
             seen.add(key)
         return depth
 
-    # -- solutions (one by one: the catalogue is small and has no bulk endpoint) --------------------
+    # -- solutions: the catalogue of the organisation the mapping imports into ----------------------
+
+    def organisation(self) -> str | None:
+        """Whose catalogue the solutions go to: the organisation of the unit the accounts
+        are imported into, else the one every imported unit below the group root belongs
+        to; None (the caller's own) when the mapping names none."""
+        paths = self.plan.org_paths
+        if self.mapping.accounts_org_unit and self.mapping.accounts_org_unit in paths:
+            return organization_of(paths[self.mapping.accounts_org_unit])
+        organisations = {organization_of(p) for p in paths.values() if p.count("/") >= 2}
+        return organisations.pop() if len(organisations) == 1 else None
 
     def solutions(self) -> None:
-        planned = {p.key: p for p in self.plan.solutions}
-        if not planned:
+        if not self.plan.solutions:
             return
-        self.progress.start("solutions", len(planned))
-        stored = {s["name"]: s for s in self.client.get_all("/api/v1/solutions")}
-        create, update, same = diff.split({k: p.body for k, p in planned.items()}, stored)
-        for key in same:
-            self.report.record("solutions", key, "unchanged", planned[key].sources, id=stored[key]["id"])
-        for key in create:
-            p = planned[key]
-            try:
-                made = self.client.post("/api/v1/solutions", p.body, what="solution")
-            except ApiError as exc:
-                if exc.status >= 500:
-                    raise
-                self.report.record("solutions", key, "rejected", p.sources, reason=str(exc))
-                continue
-            self.report.record("solutions", key, "created", p.sources, id=made["id"])
-            stored[key] = made
-        for key in update:
-            p, current = planned[key], stored[key]
-            changes = {f: p.body[f] for f in diff.differences(p.body, current)}
-            self.client.call(
-                "PATCH",
-                f"/api/v1/solutions/{current['id']}",
-                json_body=changes,
-                headers={"If-Match": f'"{current["version"]}"'},
-            )
-            self.report.record("solutions", key, "updated", p.sources, id=current["id"])
-        for key, s in stored.items():
-            self.ids["solutions"][key] = s["id"]
-        self.progress.advance(len(planned))
-        self.progress.finish(self._summary("solutions"))
+        organisation = self.organisation()
+        if organisation is None:
+            message = "no one organisation among the imported units: imported into the importer's own catalogue"
+            self.report.server_notes.append(Note("solutions", None, message))
+        # The catalogue's key is the solution's name (the plan's key).
+        planned = [Planned(p.key, {"external_id": p.key, **p.body}, p.sources, p.extra) for p in self.plan.solutions]
+        request = {"organization_path": organisation} if organisation else {}
+        self._bulk_rows("solutions", "solutions", planned, **request)
 
     # -- opportunities ------------------------------------------------------------------------------
 
-    def _resolve(self, p: Planned, people: dict[str, Planned]) -> dict[str, Any] | str:
-        """The API body with ids, or the reason it cannot be sent (`people`: the planned employees by key)."""
+    def _resolve(self, p: Planned, people: dict[str, Planned]) -> dict[str, Any] | str | Waiting:
+        """The API body with ids, the reason it cannot be sent (`people`: the planned employees
+        by key), or (a dry run) what it names that the run would create first."""
         x = p.extra
         body = dict(p.body)
+        for entity, key in (("employees", x["owner"]), ("accounts", x["account"]), ("solutions", x["solution"])):
+            if key and key in self.pending[entity]:
+                return Waiting(f"{entity.removesuffix('s')} {key!r}")
         if x["owner"]:
             owner_id = self.ids["employees"].get(x["owner"])
             if owner_id is None:
@@ -334,80 +399,68 @@ class Importer:
         return body
 
     def opportunities(self) -> None:
-        # The planned deals themselves, not a map by key (the plan has each key once): a large
-        # file's map would take memory for nothing.
+        """Every planned deal, batch by batch (bodies made per batch: all of them at once would
+        not fit a large file in memory); each batch's facts as its ids come back."""
         planned = self.plan.opportunities
         if not planned:
             return
         self.progress.start("opportunities", len(planned))
         people = {e.key: e for e in self.plan.employees}
-        stored = self._stored_opportunities()
-        create: list[Planned] = []
-        update: list[Planned] = []
-        same: list[Planned] = []
-        for p in planned:
-            key = p.key
-            body = self._resolve(p, people)
-            if isinstance(body, str):
-                self.report.record("opportunities", key, "rejected", p.sources, reason=body)
-                continue
-            if body.get("owner_id") is None and p.extra["owner"]:
-                self.plan.note(
-                    "opportunities",
-                    None,
-                    f"{p.body['stage']} deal left unassigned for the assignment node (asked with --leave-unassigned)",
-                )
-            known = stored.get(key)
-            if known is None:
-                create.append(p)
-            elif known.differs(body):
-                update.append(p)
-            else:
-                same.append(p)
-        for p in same:
-            self.report.record("opportunities", p.key, "unchanged", p.sources, id=stored[p.key].id)
-            self.ids["opportunities"][p.key] = stored[p.key].id
-        self.progress.advance(len(planned) - len(create) - len(update))
-        # The bodies are made again batch by batch: all of them at once would not fit a large file in memory.
-        for sent in chunks(itertools.chain(create, update), self.batch_size):
-            bodies = [self._resolve(p, people) for p in sent]
-            self._bulk("opportunities", "opportunities", sent, bodies=bodies)  # type: ignore[arg-type]
+        request = {"reopen_reason": self.reopen_reason} if self.reopen_reason else {}
+        for batch in chunks(planned, self.batch_size):
+            send: list[Planned] = []
+            bodies: list[dict[str, Any]] = []
+            for p in batch:
+                body = self._resolve(p, people)
+                if isinstance(body, str):
+                    self.report.record("opportunities", p.key, "rejected", p.sources, reason=body)
+                elif isinstance(body, Waiting):
+                    self._waited("opportunities", p, body)
+                else:
+                    if body.get("owner_id") is None and p.extra["owner"]:
+                        self.plan.note(
+                            "opportunities",
+                            None,
+                            f"{p.body['stage']} deal left unassigned for the assignment node "
+                            "(asked with --leave-unassigned)",
+                        )
+                    send.append(p)
+                    bodies.append(body)
+            if send:
+                results = self._bulk("opportunities", "opportunities", send, bodies=bodies, **request)
+                del bodies
+                if self.mapping.facts and not self.dry_run:
+                    for row in results:
+                        if row.get("id") and row["status"] != "failed":
+                            self._facts += self._facts_of(send[row["index"]], row["id"])
+                    self._send_facts(FACTS_BATCH)
+            self.progress.advance(len(batch))
+        if self._facts:
+            self._send_facts(1)
         self.progress.finish(self._summary("opportunities"))
+        if self.mapping.facts and not self.dry_run:
+            f = self.report.facts
+            self.progress.start("facts", f["sent"])
+            self.progress.finish(f"{f['inserted']} inserted, {f['duplicates']} already there")
 
-    def _stored_opportunities(self) -> dict[str, Stored]:
-        """The opportunities the target holds, by external id, as the importer compares them."""
-        out = {}
-        for o in self.client.get_all("/api/v1/opportunities"):
-            if key := o.get("external_id"):
-                out[key] = Stored(o["id"], tuple(diff.canonical(o.get(f, _ABSENT)) for f in SENT_FIELDS))
-        return out
+    # -- lifecycle facts: per batch of deals, as their ids come back ---------------------------------
 
-    # -- lifecycle facts -----------------------------------------------------------------------------
-
-    def facts(self) -> None:
-        total = sum(self._fact_count(p) for p in self.plan.opportunities)
-        self.progress.start("facts", total)
-        # Made batch by batch, not all at once (two facts per deal of a large file are a lot of memory).
-        facts = (fact for p in self.plan.opportunities for fact in self._facts_of(p))
-        for batch in chunks(facts, FACTS_BATCH):
+    def _send_facts(self, least: int) -> None:
+        """Send the facts made so far, in `FACTS_BATCH`es, once there are at least `least`."""
+        while len(self._facts) >= max(least, 1):
+            batch, self._facts = self._facts[:FACTS_BATCH], self._facts[FACTS_BATCH:]
             answer = self.client.post("/api/v1/employees/facts:backfill", {"facts": batch}, what="facts")
             self.report.facts["sent"] += answer["received"]
             self.report.facts["inserted"] += answer["inserted"]
             self.report.facts["duplicates"] += answer["duplicates"]
-            self.progress.advance(len(batch))
             self.after_batch("facts", len(batch))
-        f = self.report.facts
-        self.progress.finish(f"{f['inserted']} inserted, {f['duplicates']} already there")
-
-    def _fact_count(self, p: Planned) -> int:
-        return len(self._fact_dates(p))
 
     def _fact_dates(self, p: Planned) -> list[tuple[str, dt.date]]:
         """The facts of an imported opportunity, as (outcome, day): its opening
-        (`open`) and, closed, its outcome (`won`/`lost`); none for one not
-        imported, without an owner, or left unassigned."""
+        (`open`) and, closed, its outcome (`won`/`lost`); none for one without an
+        owner, or left unassigned."""
         x = p.extra
-        if p.key not in self.ids["opportunities"] or p.body["stage"] in self.leave_unassigned:
+        if p.body["stage"] in self.leave_unassigned:
             return []
         if not x["owner"] or x["owner"] not in self.ids["employees"]:
             return []
@@ -419,14 +472,14 @@ class Importer:
             out.append((stage, x["closed_on"]))
         return out
 
-    def _facts_of(self, p: Planned) -> list[dict[str, Any]]:
+    def _facts_of(self, p: Planned, opportunity_id: str) -> list[dict[str, Any]]:
         dates = self._fact_dates(p)
         if not dates:
             return []
         x = p.extra
         base: dict[str, Any] = {
             "employee_id": self.ids["employees"][x["owner"]],
-            "opportunity_ref": self.ids["opportunities"][p.key],
+            "opportunity_ref": opportunity_id,
             "account_ref": self.ids["accounts"].get(x["account"]) if x["account"] else None,
             "solution_refs": [self.ids["solutions"][x["solution"]]] if x["solution"] in self.ids["solutions"] else [],
         }
@@ -450,3 +503,11 @@ class Importer:
 def _field(loc: list[Any]) -> str:
     """The field a problem-style `loc` names, without the `body.items.<index>` prefix."""
     return ".".join(map(str, loc[3:] if loc[:2] == ["body", "items"] else loc)) or "row"
+
+
+def _count(deltas: collections.Counter[int], names: frozenset[str], body: Any, record: dict[str, Any]) -> None:
+    """Count, per date field the planned body and the stored record both have, stored minus file in days."""
+    for name in names & body.keys():
+        mine, theirs = as_date(body[name]), as_date(record.get(name))
+        if mine is not None and theirs is not None:
+            deltas[(theirs - mine).days] += 1

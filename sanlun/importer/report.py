@@ -1,16 +1,20 @@
 """The import report: per entity created / updated / unchanged / rejected, every
-rejection with file, line and reason, every normalisation, and the accounting
-of every input row."""
+rejection with file, line and reason, every conflict the server's merge kept
+(field, CRM value, file value), every normalisation, and the accounting of
+every input row."""
 
 from __future__ import annotations
 
 import collections
+import csv
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sanlun.importer.dates import DateShift
 from sanlun.importer.plan import Note, Plan, Rejection, Source
+from sanlun.importer.readers import Table
 
 ENTITIES = ("org_units", "employees", "accounts", "solutions", "opportunities")
 STATUSES = ("created", "updated", "unchanged", "rejected")
@@ -28,6 +32,20 @@ class Outcome:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A field changed both in the CRM (since this source's last import) and in the
+    file: the server kept the CRM's value (`import_conflict`). `crm` and `file` as the
+    server's message shows them (JSON values; a long one cut, as text)."""
+
+    entity: str
+    key: str
+    field: str
+    crm: Any
+    file: Any
+    source: Source | None
+
+
 @dataclass
 class Report:
     mapping: str
@@ -39,6 +57,8 @@ class Report:
     facts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "inserted": 0, "duplicates": 0})
     interrupted: str | None = None
     date_shift: DateShift | None = None
+    conflicts: list[Conflict] = field(default_factory=list)
+    dry_run: bool = False
 
     def record(
         self,
@@ -112,6 +132,8 @@ class Report:
 
     def text(self, *, examples: int = 3, max_rejections: int = 50) -> str:
         lines = [f"Import {self.mapping!r} into {self.target} (run {self.run_id})", ""]
+        if self.dry_run:
+            lines += ["DRY RUN: nothing was written; the counts say what an import would do.", ""]
         if self.date_shift is not None:
             lines += [f"Dates {self.date_shift.text()}", ""]
         lines.append(f"{'':16}{'created':>9}{'updated':>9}{'unchanged':>11}{'rejected':>10}")
@@ -147,6 +169,7 @@ class Report:
                 )
                 more = f", +{len(notes) - examples} more" if len(notes) > examples else ""
                 lines.append(f"  {count:>6} x {entity:13} {message}   [{where}{more}]")
+        lines += self._conflict_lines(max_rejections)
         rejections = self.rejections
         lines += ["", f"Rejected rows: {len(rejections)}"]
         for r in rejections[:max_rejections]:
@@ -163,21 +186,105 @@ class Report:
             ]
         return "\n".join(lines)
 
+    def _conflict_lines(self, most: int) -> list[str]:
+        if not self.conflicts:
+            return []
+        lines = [
+            "",
+            (
+                f"Conflicts: {len(self.conflicts)} (changed in the CRM since the last import and in the file; "
+                "the CRM's value was kept)"
+            ),
+        ]
+        for c in self.conflicts[:most]:
+            where = f"{c.source.file}:{c.source.line}" if c.source else "-"
+            crm, file = (_shown(v) for v in (c.crm, c.file))
+            lines.append(f"  {where}  {c.entity}  {c.key}  {c.field}: CRM {crm}, file {file}")
+        if len(self.conflicts) > most:
+            lines.append(f"  ... {len(self.conflicts) - most} more in the JSON report (--report-json)")
+        return lines
+
     def as_json(self) -> dict[str, Any]:
         return {
             "mapping": self.mapping,
             "target": self.target,
             "run_id": self.run_id,
+            "dry_run": self.dry_run,
             "interrupted": self.interrupted,
             "date_shift": self.date_shift.as_json() if self.date_shift else None,
             "counts": self.counts(),
             "facts": self.facts,
             "rows": self.row_accounting(),
             "rejections": [asdict(r) for r in self.rejections],
+            "conflicts": [asdict(c) for c in self.conflicts],
             "normalisations": [asdict(n) for n in self.notes()],
             "records": [asdict(o) for o in self.outcomes],
         }
 
+    def rows_rejected(self) -> int:
+        """Input rows rejected (a row feeding several records counts once)."""
+        return sum(a["rejected"] for a in self.row_accounting().values())
+
+    def rows_read(self) -> int:
+        return sum(self.plan.rows_read.values())
+
     def write_json(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as f:
             json.dump(self.as_json(), f, indent=1, default=str)
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) and value.endswith("…") else json.dumps(value, ensure_ascii=False)
+
+
+REASON_COLUMN = "reason"
+
+
+def rejected_lines(report: Report) -> dict[str, dict[int, list[str]]]:
+    """Per source file, each rejected line's reasons (a line feeding several records
+    may be rejected for several), in line order."""
+    out: dict[str, dict[int, list[str]]] = collections.defaultdict(dict)
+    for r in report.rejections:
+        if r.source.line:
+            reasons = out[r.source.file].setdefault(r.source.line, [])
+            if r.reason not in reasons:
+                reasons.append(r.reason)
+    return {f: dict(sorted(lines.items())) for f, lines in out.items()}
+
+
+def errors_paths(path: Path, files: list[str]) -> dict[str, Path]:
+    """Where the rejected rows of each file go: `path` itself when one file has
+    rejected rows, else `path` with the file's name added (errors.accounts.csv)."""
+    if len(files) == 1:
+        return {files[0]: path}
+    return {f: path.with_name(f"{path.stem}.{Path(f).stem}{path.suffix or '.csv'}") for f in files}
+
+
+def write_errors(report: Report, tables: dict[str, Table], path: Path) -> list[Path]:
+    """Write the rejected rows with their original columns and a `reason` column, one
+    CSV per source file with rejections (`errors_paths`), in that file's delimiter and
+    encoding where the reader says them: fixed, such a file replaces its source file
+    for a re-import. A line that could not be read as a row has its values as read,
+    where the reader kept them, else empty columns and the reason. Answers the paths."""
+    lines = rejected_lines(report)
+    written = []
+    for name, target in errors_paths(path, sorted(lines)).items():
+        table = tables[name]
+        by_line = {row.line: row for row in table.rows}
+        raw = {b[0]: b[2] for b in table.broken if len(b) > 2}  # type: ignore[misc]
+        columns = list(table.columns)
+        header = [*columns, REASON_COLUMN if REASON_COLUMN not in columns else f"{REASON_COLUMN}_"]
+        encoding = getattr(table, "encoding", None) or "utf-8"
+        with target.open("w", newline="", encoding=encoding, errors="replace") as f:
+            writer = csv.writer(f, delimiter=getattr(table, "delimiter", None) or ",")
+            writer.writerow(header)
+            for line, reasons in lines[name].items():
+                row = by_line.get(line)
+                if row is not None:
+                    values = [row.values.get(c, "") for c in columns]
+                else:
+                    values = list(raw.get(line, []))[: len(columns)]
+                    values += [""] * (len(columns) - len(values))
+                writer.writerow([*values, f"line {line}: " + "; ".join(reasons)])
+        written.append(target)
+    return written

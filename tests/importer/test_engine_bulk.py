@@ -1,10 +1,13 @@
 """The importer speaks the one bulk contract and nothing else: `POST
-/api/v1/<collection>:bulk-upsert {"items": [...]}`, `results` read row by row,
-no second URL tried when the first answers 404."""
+/api/v1/<collection>:bulk-upsert {"items": [...], "source": <the mapping>}`,
+`results` read row by row (conflicts the server's merge kept among them), no
+second URL tried when the first answers 404."""
 
 from __future__ import annotations
 
+import collections
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -12,7 +15,7 @@ import pytest
 
 from sanlun.importer.client import ApiClient, ApiError
 from sanlun.importer.engine import Importer
-from sanlun.importer.plan import Planned, Source
+from sanlun.importer.plan import Plan, Planned, Source
 from sanlun.importer.progress import Silent
 from sanlun.importer.report import Report
 
@@ -21,8 +24,11 @@ def importer(client: ApiClient) -> Importer:
     # Only what `_bulk` touches: no mapping or CSV files needed.
     imp = Importer.__new__(Importer)
     imp.client, imp.progress, imp.after_batch = client, Silent(), lambda entity, n: None
-    imp.report = Report("test", "http://gw", client.run_id, plan=None)  # type: ignore[arg-type]
-    imp.ids = {e: {} for e in ("employees", "accounts", "solutions", "opportunities")}
+    imp.mapping = SimpleNamespace(name="test-crm")  # type: ignore[assignment]
+    imp.dry_run = False
+    imp.report = Report("test", "http://gw", client.run_id, plan=Plan())
+    imp.ids = {e: {} for e in ("employees", "accounts", "solutions")}
+    imp.pending = collections.defaultdict(set)
     return imp
 
 
@@ -60,7 +66,15 @@ def test_a_batch_goes_to_the_custom_method_and_every_row_is_recorded() -> None:
                         "status": "created",
                         "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
                         "errors": [],
-                        "warnings": [{"loc": ["body", "items", 0, "industry"], "msg": "sector normalised"}],
+                        "warnings": [
+                            {"loc": ["body", "items", 0, "industry"], "msg": "sector normalised"},
+                            {
+                                "loc": ["body", "items", 0, "headquarters"],
+                                "code": "import_conflict",
+                                "msg": 'changed in the CRM since the last import (CRM: "Oslo, Norway", '
+                                'file: "Bergen"); the CRM value was kept',
+                            },
+                        ],
                     },
                 ],
             },
@@ -70,13 +84,22 @@ def test_a_batch_goes_to_the_custom_method_and_every_row_is_recorded() -> None:
         imp = importer(client)
         imp._bulk("accounts", "accounts", [planned("a", name="A"), planned("b", name="B")])
 
-    assert [(path, list(body)) for path, body, _ in sent] == [("/api/v1/accounts:bulk-upsert", ["items"])]
+    assert [(path, sorted(body)) for path, body, _ in sent] == [("/api/v1/accounts:bulk-upsert", ["items", "source"])]
+    assert sent[0][1]["source"] == "test-crm"  # the mapping's name: the server merges with its last import
     assert sent[0][2]  # an Idempotency-Key per batch
     outcomes = {o.key: o for o in imp.report.outcomes}
     assert (outcomes["a"].status, outcomes["a"].id) == ("created", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e")
     assert (outcomes["b"].status, outcomes["b"].reason) == ("rejected", "employees: '13k' is not an integer")
     assert imp.ids["accounts"] == {"a": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"}
     assert [n.message for n in imp.report.server_notes] == ["(server) sector normalised"]
+    (conflict,) = imp.report.conflicts
+    assert (conflict.key, conflict.field, conflict.crm, conflict.file) == (
+        "a",
+        "headquarters",
+        "Oslo, Norway",
+        "Bergen",
+    )
+    assert 'accounts.csv:2  accounts  a  headquarters: CRM "Oslo, Norway", file "Bergen"' in imp.report.text()
 
 
 def test_no_fallback_to_another_url() -> None:
