@@ -8,6 +8,7 @@ note with its file and line.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import sys
 from collections import abc
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sanlun.importer.mapping import Field, Mapping, RowError
+from sanlun.importer.mapping import Earliest, Field, Mapping, RowError
 from sanlun.importer.readers import KeyedTuple, Row, Table
 
 
@@ -66,6 +67,20 @@ class Plan:
     rows_read: dict[str, int] = field(default_factory=dict)
     data_end: dt.date | None = None
     org_paths: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def unusable(self) -> list[str]:
+        """One sentence for each file whose rows were all rejected (rows read, none planned): the
+        import must not report success for it, whatever else it wrote (the run exits non-zero)."""
+        out = []
+        for entity, read in self.rows_read.items():
+            if read and not getattr(self, entity):
+                reasons = collections.Counter(r.reason for r in self.rejections if r.entity == entity)
+                common, n = reasons.most_common(1)[0] if reasons else ("", 0)
+                out.append(
+                    f"every one of the {read} {entity.replace('_', ' ')} rows was rejected (most often, {n}x: {common})"
+                )
+        return out
 
     def reject(self, entity: str, row: Row, key: str | None, reason: str) -> None:
         self.rejections.append(Rejection(entity, Source(row.file, row.line), key, reason))
@@ -123,7 +138,7 @@ def _org_units(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
         path = f"{paths[parent] if parent else ''}/{body['slug']}"
         if key in by_key:
             if by_key[key].body != body:
-                return f"unit {key!r} is defined differently on an earlier line"
+                return _differs(key, by_key[key])
             if source:
                 by_key[key].sources.append(source)
             return None
@@ -152,22 +167,21 @@ def _org_units(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
     plan.org_paths = paths
 
 
-def _earliest_index(tables: dict[str, Table], file: str, column: str, match: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for row in tables[file].rows:
-        value, key = (row.values.get(column) or "").strip(), (row.values.get(match) or "").strip()
-        if value and key and (key not in found or value < found[key]):
-            found[key] = value
+def _earliest_index(tables: dict[str, Table], e: Earliest) -> dict[str, dt.date]:
+    """The earliest date of `e.column` for each value of `e.match`, read as `e` reads dates (a value
+    that is not one is left out: the file's own mapping rejects its row with the reason)."""
+    found: dict[str, dt.date] = {}
+    for row in tables[e.file].rows:
+        raw, key = (row.values.get(e.column) or "").strip(), (row.values.get(e.match) or "").strip()
+        if raw and key and (day := e.parse(raw)) is not None and (key not in found or day < found[key]):
+            found[key] = day
     return found
 
 
 def _employees(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
     by_key: dict[str, Planned] = {}
-    indexes = {
-        (e.file, e.column, e.match): _earliest_index(tables, e.file, e.column, e.match)
-        for p in mapping.people
-        for e in p.earliest.values()
-    }
+    emails: dict[str, Planned] = {}  # two people with one e-mail: the API refuses the second
+    indexes = {e: _earliest_index(tables, e) for p in mapping.people for e in p.earliest.values()}
     for row in _rows(plan, "employees", tables, mapping.employees_file):
         for spec in mapping.people:
             notes: list[str] = []
@@ -179,23 +193,29 @@ def _employees(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
                 body = {k: v for k, v in values.items() if v is not None}
                 body["org_unit_path"] = plan.org_paths[unit]
                 for name, e in spec.earliest.items():
-                    day = indexes[(e.file, e.column, e.match)].get((row.values.get(e.match) or "").strip())
+                    day = indexes[e].get((row.values.get(e.match) or "").strip())
                     if day:
-                        moved = dt.date.fromisoformat(day) + dt.timedelta(days=mapping.shift_days)
-                        body[name] = moved.isoformat()
+                        body[name] = (day + dt.timedelta(days=mapping.shift_days)).isoformat()
             except (RowError, ValueError) as exc:
                 plan.reject("employees", row, None, str(exc))
                 break
             key = body["external_id"]
+            email = str(body.get("email") or "").lower()
+            other = emails.get(email)
+            if email and other is not None and other.key != key:
+                plan.reject(
+                    "employees", row, key, f"e-mail {email} is also {other.key!r}'s (line {other.sources[0].line})"
+                )
+                break
             if key in by_key:
                 if by_key[key].body != body:
-                    plan.reject(
-                        "employees", row, key, f"{key} is defined differently on line {by_key[key].sources[0].line}"
-                    )
+                    plan.reject("employees", row, key, _differs(key, by_key[key]))
                     break
                 by_key[key].sources.append(Source(row.file, row.line))
             else:
                 by_key[key] = Planned(key, body, [Source(row.file, row.line)])
+                if email:
+                    emails[email] = by_key[key]
                 _add_notes(plan, "employees", row, notes)
     plan.employees = list(by_key.values())
 
@@ -215,7 +235,7 @@ def _accounts(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
             plan.reject("accounts", row, key, "external_id and name are required")
             continue
         if key in seen:
-            plan.reject("accounts", row, key, f"duplicate of line {seen[key].sources[0].line}")
+            plan.reject("accounts", row, key, _duplicate(seen[key], "external id"))
             continue
         body = {k: v for k, v in values.items() if v is not None and k != "annual_revenue"}
         if values.get("annual_revenue") is not None:
@@ -229,14 +249,36 @@ def _accounts(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
             {"size_band": size_band(values.get("employees"), mapping.size_bands)},
         )
         _add_notes(plan, "accounts", row, notes)
-    for p in seen.values():
-        parent = p.body.get("parent_external_id")
-        if parent and parent not in seen:
-            # The API would refuse it too; say which row and why, here.
+    # A parent that is not planned (not in the file, or itself rejected for its parent): the API would
+    # refuse the row too; say which row and why, here. A row rejected as a duplicate leaves its
+    # first row planned: its key is not among these.
+    unplanned: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for p in seen.values():
+            parent = p.body.get("parent_external_id")
+            if p.key in unplanned or not parent or (parent in seen and parent not in unplanned):
+                continue
             src = p.sources[0]
-            plan.rejections.append(Rejection("accounts", src, p.key, f"parent {parent!r} is not in {src.file}"))
-    rejected = {r.key for r in plan.rejections if r.entity == "accounts"}
-    plan.accounts = [p for p in seen.values() if p.key not in rejected]
+            why = f"parent {parent!r} is not in {src.file}" if parent not in seen else f"parent {parent!r} was rejected"
+            plan.rejections.append(Rejection("accounts", src, p.key, why))
+            unplanned.add(p.key)
+            changed = True
+    plan.accounts = [p for p in seen.values() if p.key not in unplanned]
+
+
+def _duplicate(first: Planned, what: str) -> str:
+    """Why a row whose key an earlier row already has is rejected: the earlier one is the record."""
+    return f"duplicate of line {first.sources[0].line} (the same {what} {first.key!r}, imported from that line)"
+
+
+def _differs(key: str, first: Planned) -> str:
+    """Why a row that defines a record another row defined otherwise is rejected (the same record
+    named on many rows, e.g. a manager on each of the team's rows, is one record)."""
+    line = first.sources[0].line if first.sources else 0
+    where = f"on line {line}" if line else "in the mapping's fixed units"
+    return f"{key!r} is defined differently {where} (a duplicate external id; that definition is imported)"
 
 
 def size_band(employees: int | None, bands: list[tuple[int | None, str]]) -> str | None:
@@ -262,7 +304,7 @@ def _solutions(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
             plan.reject("solutions", row, None, "name is required")
             continue
         if name in seen:
-            plan.reject("solutions", row, name, f"duplicate of line {seen[name].sources[0].line}")
+            plan.reject("solutions", row, name, _duplicate(seen[name], "name"))
             continue
         body = {k: v for k, v in values.items() if v is not None and k != "list_price"}
         if values.get("list_price") is not None:
@@ -293,7 +335,7 @@ def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table], *, co
             plan.reject("opportunities", row, _key(mapping, row), str(exc))
             continue
         if p.key in seen:
-            plan.reject("opportunities", row, p.key, f"duplicate of line {seen[p.key].sources[0].line}")
+            plan.reject("opportunities", row, p.key, _duplicate(seen[p.key], "external id"))
             continue
         if mapping.facts and p.extra["owner"] and p.extra["engaged_on"] is None and plan.data_end:
             notes.append(

@@ -152,7 +152,9 @@ class FakeApi:
         results = []
         for i, item in enumerate(body["items"]):
             key = item["external_id"]
-            status = "updated" if key in stored else "created"
+            # As the server answers: a row that changes nothing is unchanged (the importer sends every row).
+            before = stored.get(key)
+            status = "created" if before is None else "unchanged" if item.items() <= before.items() else "updated"
             stored[key] = {**stored.get(key, {}), **item, "id": f"{collection}-{key}"}
             results.append({"index": i, "status": status, "id": stored[key]["id"], "errors": [], "warnings": []})
         return httpx.Response(200, json={"results": results})

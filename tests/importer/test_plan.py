@@ -43,7 +43,11 @@ def test_every_flaw_is_normalised_or_rejected_with_file_line_and_reason() -> Non
     assert rejected == {
         ("accounts", "accounts.csv", 4): "parent 'account:Nobody' is not in accounts.csv",
         ("opportunities", "sales_pipeline.csv", 6): "owner 'person:Zed Nobody' is not among the imported employees",
-        ("opportunities", "sales_pipeline.csv", 7): "duplicate of line 2",
+        (
+            "opportunities",
+            "sales_pipeline.csv",
+            7,
+        ): "duplicate of line 2 (the same external id 'maven:O1', imported from that line)",
         ("opportunities", "sales_pipeline.csv", 8): "a won deal needs its close date",
         ("opportunities", "sales_pipeline.csv", 9): "stage 'Stalled' is not one of Engaging, Lost, Prospecting, Won",
         ("opportunities", "sales_pipeline.csv", 10): "account 'account:Orphan' was rejected",
