@@ -109,9 +109,9 @@ def _json(text: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """A dry run's row that names a record the run would create first: what it waits for."""
+    """A dry run's row that names a record the run would create first: which of its references."""
 
-    what: str
+    kind: str
 
 
 class Importer:
@@ -301,10 +301,10 @@ class Importer:
             return None
         path = p.body.get("org_unit_path")
         if path is not None and path in {self.plan.org_paths.get(k) for k in self.pending["org_units"]}:
-            return Waiting(f"org unit {path}")
+            return Waiting("org unit")
         for name in ("parent_external_id", "manager_external_id"):
             if (key := p.body.get(name)) is not None and key in self.pending[entity]:
-                return Waiting(f"{name.removesuffix('_external_id')} {key!r}")
+                return Waiting(name.removesuffix("_external_id"))
         return None
 
     def _waited(self, entity: str, p: Planned, waits: Waiting | None) -> bool:
@@ -312,7 +312,7 @@ class Importer:
             return False
         self.report.record(entity, p.key, "created", p.sources)
         self.pending[entity].add(p.key)
-        message = f"dry run: not checked by the server, it names the {waits.what.split()[0]} this run would create"
+        message = f"dry run: not checked by the server, it names the {waits.kind} this run would create"
         self.report.server_notes.append(Note(entity, p.sources[0] if p.sources else None, message))
         return True
 
@@ -372,9 +372,9 @@ class Importer:
         by key), or (a dry run) what it names that the run would create first."""
         x = p.extra
         body = dict(p.body)
-        for entity, key in (("employees", x["owner"]), ("accounts", x["account"]), ("solutions", x["solution"])):
-            if key and key in self.pending[entity]:
-                return Waiting(f"{entity.removesuffix('s')} {key!r}")
+        for entity, kind in (("employees", "owner"), ("accounts", "account"), ("solutions", "solution")):
+            if x[kind] and x[kind] in self.pending[entity]:
+                return Waiting(kind)
         if x["owner"]:
             owner_id = self.ids["employees"].get(x["owner"])
             if owner_id is None:
