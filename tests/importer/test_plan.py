@@ -27,12 +27,14 @@ PIPELINE = (
 )  # 10: rejected account
 
 
-def plan():
+def plan(**changed: str):
+    """The plan of the test's files, with some replaced (`plan(**{"accounts.csv": ...})`)."""
     files = {
         "sales_teams.csv": TEAMS,
         "accounts.csv": ACCOUNTS,
         "products.csv": PRODUCTS,
         "sales_pipeline.csv": PIPELINE,
+        **changed,
     }
     return build_plan(load_mapping("maven-crm"), {n: parse_csv(n, t.encode()) for n, t in files.items()})
 
@@ -114,3 +116,39 @@ def test_the_sample_set_plans_every_row() -> None:
     assert counts["solution 'GTXPro' read as 'GTX Pro' (product name differs from products.csv)"] == 1480
     assert counts["no account: imported without one (no industry or size band)"] == 1425
     assert counts["value 0 on a lost deal: amount set to the solution's list price"] == 2473
+    assert p.unusable == []
+
+
+def test_duplicates_are_accounted_for_on_both_lines_for_every_entity() -> None:
+    # 4: Mo Chen's team in another region; 5: Bo Wu, an agent on line 3, named as a manager
+    teams = TEAMS + "Cy Ng,Mo Chen,West\r\n" + "Ada Lin,Bo Wu,East\r\n"
+    accounts = ACCOUNTS + "Acme,retail,2001,5,10,Kenya,\r\n"  # 5: Acme again
+    products = PRODUCTS + "GTX Pro,GTX,1\r\n"  # 4: GTX Pro again
+    p = plan(**{"sales_teams.csv": teams, "accounts.csv": accounts, "products.csv": products})
+    rejected = {(r.entity, r.source.line): r.reason for r in p.rejections}
+    # The later row is rejected naming the earlier one, which stays planned: nothing cascades from it.
+    assert (
+        rejected[("accounts", 5)]
+        == "duplicate of line 2 (the same external id 'account:Acme', imported from that line)"
+    )
+    assert "account:Acme" in {a.key for a in p.accounts} and "account:Beta" in {a.key for a in p.accounts}
+    assert rejected[("solutions", 4)] == "duplicate of line 2 (the same name 'GTX Pro', imported from that line)"
+    assert rejected[("opportunities", 7)].startswith("duplicate of line 2 (the same external id 'maven:O1'")
+    assert "maven:O1" in {o.key for o in p.opportunities}  # the deal on Acme is not lost with the duplicate
+    assert rejected[("org_units", 4)] == (
+        "'team:Mo Chen' is defined differently on line 2 (a duplicate external id; that definition is imported)"
+    )
+    assert rejected[("employees", 5)] == (
+        "'person:Bo Wu' is defined differently on line 3 (a duplicate external id; that definition is imported)"
+    )
+    for entity, read in p.rows_read.items():
+        planned_lines = {(s.file, s.line) for x in getattr(p, entity) for s in x.sources}
+        rejected_lines = {(r.source.file, r.source.line) for r in p.rejections if r.entity == entity}
+        assert len(planned_lines | rejected_lines) == read, entity
+
+
+def test_two_people_with_one_email_are_not_both_sent() -> None:
+    teams = "sales_agent,manager,regional_office\r\nAda Lin,Mo Chen,East\r\nada lin,Mo Chen,East\r\n"
+    p = plan(**{"sales_teams.csv": teams})
+    [r] = [r for r in p.rejections if r.entity == "employees"]
+    assert (r.source.line, r.reason) == (3, "e-mail ada-lin@maventech.example is also 'person:Ada Lin''s (line 2)")
