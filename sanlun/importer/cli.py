@@ -204,6 +204,8 @@ def _import(args: argparse.Namespace) -> int:
             raise RunFailed(f"cannot read the data: {_one_line(exc)}") from None
         try:
             importer.run()
+        except KeyboardInterrupt:
+            failure = "interrupted; run the same command again to finish"
         except (ApiError, httpx.HTTPError, OSError) as exc:
             failure = _why(exc, args.url)
         report = importer.report
@@ -215,6 +217,9 @@ def _import(args: argparse.Namespace) -> int:
         tables = read_tables(importer.mapping, data)
         for path in write_errors(report, tables, args.errors):
             print(f"Rejected rows to fix and import again: {path}")
+    if failure and report.interrupted and "KeyboardInterrupt" in report.interrupted:
+        print(f"error: {failure}", file=sys.stderr)
+        return 130
     if failure:
         raise RunFailed(failure)
     read, rejected = report.rows_read(), report.rows_rejected()
