@@ -110,11 +110,11 @@ def _detect(name: str, data: bytes) -> tuple[str, str, str | None]:
         return "utf-8", data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         not_utf8 = data[: exc.start].count(b"\n") + 1
-    fits = {codec: text for codec in ("cp1252", "gb18030") if (text := _looks_like(data, codec)) is not None}
+    fits = {codec: read for codec in ("cp1252", "gb18030") if (read := _looks_like(data, codec)) is not None}
     ask = f"set `encoding:` for {name} in the mapping's files (cp1252, gb18030, latin-1, ...)"
     if len(fits) == 1:
-        codec, text = fits.popitem()
-        return codec, text, f"not UTF-8 (line {not_utf8}): read as {_name(codec)} (detected; set `encoding:` to choose)"
+        codec, read = fits.popitem()
+        return codec, read, f"not UTF-8 (line {not_utf8}): read as {_name(codec)} (detected; set `encoding:` to choose)"
     if fits:
         raise FileError(f"{name} is not UTF-8 (line {not_utf8}) and reads as Windows-1252 and as GB18030 alike: {ask}")
     raise FileError(f"{name} is not UTF-8 (line {not_utf8}), nor plainly Windows-1252 or GB18030: {ask}")

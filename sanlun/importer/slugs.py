@@ -44,6 +44,6 @@ def _ascii(text: str) -> str:
         from pypinyin import Style, lazy_pinyin  # loaded only for Chinese names (its dictionary is large)
 
         # One word a character, so 张伟 -> "zhang wei", not "zhangwei".
-        text = " ".join(lazy_pinyin(text, style=Style.NORMAL, errors=lambda chars: [chars]))
+        text = " ".join(lazy_pinyin(text, style=Style.NORMAL, errors=lambda chars: chars))
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if c.isascii())

@@ -9,9 +9,10 @@ import io
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sanlun.importer.decoding import FileError
-from sanlun.importer.mapping import FileOptions, MappingError, parse_mapping
+from sanlun.importer.mapping import BUILTIN_DIR, FileOptions, MappingError, parse_mapping
 from sanlun.importer.plan import build_plan
 from sanlun.importer.readers import parse_csv, parse_xlsx, read_table, read_tables
 
@@ -246,3 +247,36 @@ def test_read_table_picks_the_reader_by_the_file_name(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_bytes("id;n\n1;2\n".encode("cp1252"))
     assert values(read_table(tmp_path / "a.xlsx")) == [{"id": "1"}]
     assert values(read_table(tmp_path / "a.csv", FileOptions(delimiter=";"))) == [{"id": "1", "n": "2"}]
+
+
+def test_the_sample_set_exported_another_way_plans_exactly_as_the_original(tmp_path: Path) -> None:
+    """The issue's public copy of the sample: `;`, Windows-1252, DD-MM-YY, multi-line notes, an extra column."""
+    import csv
+
+    from sanlun.importer.cli import sample_data_dir
+    from sanlun.importer.mapping import load_mapping
+
+    original = load_mapping("maven-crm")
+    for name in original.files():
+        with (sample_data_dir() / name).open(encoding="utf-8", newline="") as source:
+            rows = list(csv.reader(source))
+        with (tmp_path / name).open("w", encoding="cp1252", newline="") as out:
+            writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+            writer.writerow([*rows[0], "Notiz"])
+            for i, row in enumerate(rows[1:]):
+                if name == "sales_pipeline.csv":
+                    row[5:7] = [dt.date.fromisoformat(v).strftime("%d-%m-%y") if v else v for v in row[5:7]]
+                writer.writerow([*row, f"Café \u201cnote\u201d {i}\nsecond line; € 5" if i % 3 == 0 else ""])
+    doc = yaml.safe_load((BUILTIN_DIR / "maven_crm.yaml").read_text(encoding="utf-8"))
+    doc["date_format"] = "%d-%m-%y"
+    mapping = parse_mapping(doc)  # encoding and delimiter detected
+    exported = build_plan(mapping, read_tables(mapping, tmp_path))
+    plan = build_plan(original, read_tables(original, sample_data_dir()))
+    assert exported.rejections == plan.rejections == []
+    for entity in ("org_units", "employees", "accounts", "solutions", "opportunities"):
+        assert [(p.key, dict(p.body)) for p in getattr(exported, entity)] == [
+            (p.key, dict(p.body)) for p in getattr(plan, entity)
+        ], entity
+    notes = {n.message for n in exported.notes if n.entity == "file"}
+    assert "values separated by ';' (detected; set `delimiter:` to choose)" in notes
+    assert any(m.startswith("not UTF-8 (line 2): read as Windows-1252") for m in notes)
