@@ -51,7 +51,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 TABLE = "import_baselines"
@@ -179,14 +179,26 @@ def _shown(value: Any) -> str:
 async def load(
     session: AsyncSession, table: sa.Table, *, collection: str, source: str, external_ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    """The baselines of a batch's keys, in one statement (the primary key's index)."""
-    stmt = sa.select(table.c.external_id, table.c["values"]).where(
-        table.c.collection == collection,
-        table.c.source == source,
-        table.c.external_id == sa.any_(sa.bindparam("keys", list(external_ids), type_=ARRAY(sa.String))),
-    )
-    rows = await session.execute(stmt)
+    """The baselines of a batch's keys, in one statement: one primary-key probe
+    per key, whatever the statistics say (an import fills the table faster than
+    they follow; on those of a small table `external_id = ANY(:keys)` was a scan
+    of every baseline per batch, 62% of the database's time in a 100,000-row
+    import)."""
+    rows = await session.execute(_load_statement(table), {"c": collection, "s": source, "keys": list(external_ids)})
     return {k: (json.loads(v) if isinstance(v, str) else v) for k, v in rows}
+
+
+def _load_statement(table: sa.Table) -> sa.TextClause:
+    # The table's name is the kernel's constant in the service's schema; the values are bound.
+    # OFFSET 0 keeps the planner from flattening the probe into a join it could plan as a scan.
+    return sa.text(
+        "SELECT k.external_id, b.values "  # noqa: S608
+        "FROM unnest(CAST(:keys AS text[])) AS k(external_id) "
+        "CROSS JOIN LATERAL ("
+        f"SELECT t.values FROM {table.fullname} t "
+        "WHERE t.collection = :c AND t.source = :s AND t.external_id = k.external_id OFFSET 0"
+        ") b"
+    )
 
 
 async def save(
