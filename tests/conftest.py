@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -41,15 +43,35 @@ from tests.support_xdist import mark_alone, order_costliest_first, remove_lock_f
 
 strip_sanlun_environment()
 
+_OWN_BASETEMP = pytest.StashKey[str]()
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_alone(items)
     order_costliest_first(items)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's temporary folders in a folder of its own, unless `--basetemp` names one.
+
+    pytest's default root, /tmp/pytest-of-<user>, is shared by every pytest run
+    of the user: each new run sets it back to mode 0700 and deletes all but the
+    three newest runs' folders in it. The embedded PostgreSQL servers of the
+    drills and of `sanlun up` tests run as another user (`pgserver`), who
+    must traverse that root, so another pytest started on the machine while
+    this suite ran took their data folders away ("Permission denied"). xdist
+    workers get subfolders of the controller's."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="sanlun-pytest-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller (or a run without workers)
         remove_lock_files()
+        if own := config.stash.get(_OWN_BASETEMP, None):
+            shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -127,7 +127,10 @@ def test_a_database_restart_answers_503_and_heals_without_restarting_anything(
         event_latency_max_after=max(after),
     )
 
-    assert all(o.status != 500 for o in outcomes), statuses(outcomes)
+    assert all(o.status != 500 for o in outcomes), (
+        statuses(outcomes),
+        [(o.request, o.body) for o in outcomes if o.status == 500],
+    )
     assert during and any(o.status == 503 for o in during), statuses(during)
     for o in refused:
         assert o.status == 503, (o.status, o.body, o.error)
