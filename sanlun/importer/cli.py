@@ -230,6 +230,11 @@ def _import(args: argparse.Namespace) -> int:
     if not report.complete():
         print("error: some rows are neither imported nor rejected (MISSING ROWS above)", file=sys.stderr)
         return 1
+    if unusable := importer.plan.unusable:
+        # A whole file lost is never a tolerable number of rejected rows (--max-rejected).
+        for line in unusable:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
     if rejected > args.max_rejected:
         tolerated = f" (--max-rejected {args.max_rejected})" if args.max_rejected else ""
         print(f"error: {rejected} of {read} rows rejected{tolerated}", file=sys.stderr)

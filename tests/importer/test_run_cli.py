@@ -133,3 +133,19 @@ def test_a_server_that_keeps_failing_exits_2_with_one_line(
     assert "INTERRUPTED" in captured.out  # the report of what was done says so
     assert run(FakeApi(status=401), data, monkeypatch) == 2
     assert "refused the token (401)" in capsys.readouterr().err
+
+
+def test_a_file_whose_rows_are_all_rejected_fails_the_run_whatever_max_rejected_tolerates(
+    data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = data / "sales_pipeline.csv"
+    with pipeline.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with pipeline.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "deal_stage": "Negotiating"} for row in rows)  # no such stage in the mapping
+    assert run(FakeApi(), data, monkeypatch, "--max-rejected", "1000") == 1
+    err = capsys.readouterr().err
+    assert f"every one of the {len(rows)} opportunities rows was rejected" in err
+    assert "Traceback" not in err
