@@ -88,7 +88,6 @@ from pydantic import (
     GetCoreSchemaHandler,
     StringConstraints,
     ValidationError,
-    model_serializer,
 )
 from pydantic_core import core_schema
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -157,19 +156,22 @@ class BulkUpsertRequest(BaseModel, Generic[RowT]):
     )
 
 
+class ConflictValues(BaseModel):
+    """The two values of an `import_conflict`, whole, as the API returns them."""
+
+    crm: Any = Field(description="What the CRM holds, changed there since the last import: kept.")
+    file: Any = Field(description="What the file sent, changed there too: not applied.")
+
+
 class RowError(BaseModel):
     """A problem-style error (or warning) of one row; `code` only where the service has a stable one."""
 
     loc: Loc
     msg: str
-    code: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_empty_code(self, handler: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-        out = handler(self)
-        if out.get("code") is None:
-            out.pop("code", None)
-        return out
+    code: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    conflict: ConflictValues | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="On `import_conflict` warnings only."
+    )
 
 
 class BulkRowResult(BaseModel):
@@ -484,7 +486,14 @@ class _Merging:
                 continue
             for name, (crm, file) in merged.conflicts.items():
                 msg = baselines.conflict_message(crm, file, no_baseline=merged.no_baseline)
-                r.warnings.append(RowError(loc=["body", "items", r.index, name], msg=msg, code=baselines.CONFLICT))
+                r.warnings.append(
+                    RowError(
+                        loc=["body", "items", r.index, name],
+                        msg=msg,
+                        code=baselines.CONFLICT,
+                        conflict=ConflictValues(crm=crm, file=file),
+                    )
+                )
                 count += 1
         return count
 

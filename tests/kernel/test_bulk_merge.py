@@ -56,6 +56,8 @@ async def test_a_reimport_keeps_crm_changes_applies_source_changes_and_reports_b
     assert result["status"] == "unchanged" and both["conflicts"] == 1, both
     assert [(w["loc"], w["code"]) for w in result["warnings"]] == [(["body", "items", 0, "name"], "import_conflict")]
     assert '(CRM: "In the CRM", file: "Renamed in the file")' in result["warnings"][0]["msg"]
+    # The two values whole, for a client to show or compare (the message cuts long ones).
+    assert result["warnings"][0]["conflict"] == {"crm": "In the CRM", "file": "Renamed in the file"}
     assert await _name(connection, e, kept) == "In the CRM"
     assert (await _baseline(connection, e, kept))["name"] == "Renamed in the file"
 
