@@ -30,6 +30,9 @@ from sqlalchemy import CursorResult, DateTime, Integer, MetaData, Result, Uuid, 
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
+from starlette.exceptions import HTTPException
+
+from sanlun.kernel.errors import ProblemError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -124,6 +127,10 @@ class Database:
         conn = await self._reads.acquire()
         try:
             yield conn
+        except (ProblemError, HTTPException):
+            # An answer decided between statements (a 404, a 422): the connection is idle and fine.
+            self._reads.release(conn, broken=False)
+            raise
         except BaseException:
             self._reads.release(conn, broken=True)
             raise

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
 from sanlun.kernel.db import Database
+from sanlun.kernel.errors import NotFound
 from services.employee_lifecycle.app import create_app
 from tests.kernel.test_database_outage import (
     ADMIN,
@@ -125,6 +126,22 @@ async def test_a_connection_whose_request_failed_is_not_reused(db):
         async with database.read() as conn:
             await conn.fetchval("SELECT * FROM no_such_table_here")
     assert await pid_of(database) != failed
+
+
+async def test_an_answer_decided_between_statements_keeps_the_connection(db):
+    """A 404 raised inside the block is an answer, not a broken connection: it goes back to the pool."""
+    database, _ = db
+    kept = None
+
+    async def not_found() -> None:
+        nonlocal kept
+        async with database.read() as conn:
+            kept = await conn.fetchval("SELECT pg_backend_pid()")
+            raise NotFound("no such thing")
+
+    with pytest.raises(NotFound):
+        await not_found()
+    assert await pid_of(database) == kept
 
 
 def read_router() -> APIRouter:
