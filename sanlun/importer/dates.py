@@ -19,13 +19,14 @@ pattern matters; the last date then lands at most six days before yesterday.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from sanlun.importer.mapping import Mapping, MappingError
-from sanlun.importer.plan import Plan
+from sanlun.importer.plan import Plan, Planned
 
 # The dates the services accept as a date (sanlun.kernel.clock's as_of range).
 EARLIEST = dt.date(1900, 1, 1)
@@ -110,7 +111,13 @@ def as_date(value: Any) -> dt.date | None:
 def plan_dates(plan: Plan, names: frozenset[str]) -> Iterator[dt.date]:
     """Every date the plan will send or derive facts from (bodies and the
     per-record extras, under the mapping's date field names)."""
-    for planned in (*plan.org_units, *plan.employees, *plan.accounts, *plan.solutions, *plan.opportunities):
+    yield from planned_dates(
+        itertools.chain(plan.org_units, plan.employees, plan.accounts, plan.solutions, plan.opportunities), names
+    )
+
+
+def planned_dates(records: Iterable[Planned], names: frozenset[str]) -> Iterator[dt.date]:
+    for planned in records:
         for values in (planned.body, planned.extra):
             for name in names & values.keys():
                 if (day := as_date(values[name])) is not None:
@@ -118,9 +125,19 @@ def plan_dates(plan: Plan, names: frozenset[str]) -> Iterator[dt.date]:
 
 
 def bounds(plan: Plan, mapping: Mapping) -> tuple[dt.date, dt.date] | None:
-    """The first and last date of the planned data set (None: it has no dates)."""
+    """The first and last date of the planned data set (None: it has no dates; a streamed file's
+    deals, `Plan.deals`, are not in it: `bounds_of` their `all()`)."""
+    return _span(plan_dates(plan, date_fields(mapping)))
+
+
+def bounds_of(planned: Iterable[Planned], names: frozenset[str]) -> tuple[dt.date, dt.date] | None:
+    """The first and last date of `planned` records (None: they have none)."""
+    return _span(planned_dates(planned, names))
+
+
+def _span(days: Iterable[dt.date]) -> tuple[dt.date, dt.date] | None:
     first = last = None
-    for day in plan_dates(plan, date_fields(mapping)):  # one pass, no list of every date
+    for day in days:  # one pass, no list of every date
         if first is None or day < first:
             first = day
         if last is None or day > last:

@@ -60,12 +60,22 @@ class FileError(MappingError):
     before anything is written, with a message saying what to set."""
 
 
-def _name(codec: str) -> str:
+def codec_name(codec: str) -> str:
+    """A codec as the report says it (`cp1252`: Windows-1252)."""
     return NAMES.get(codecs.lookup(codec).name, codec)
+
+
+_name = codec_name
 
 
 def decode(name: str, data: bytes, encoding: str | None) -> tuple[str, str, list[tuple[str, int]]]:
     """The text, the encoding it was read in, and notes for the report."""
+    text, codec, notes = decode_codec(name, data, encoding)
+    return text, _name(codec), notes
+
+
+def decode_codec(name: str, data: bytes, encoding: str | None) -> tuple[str, str, list[tuple[str, int]]]:
+    """`decode`, with the codec that reads the file again as Python names it (`utf-8-sig`, `cp1252`)."""
     notes: list[tuple[str, int]] = []
     if encoding is not None:
         codec = codecs.lookup(encoding).name
@@ -84,7 +94,7 @@ def decode(name: str, data: bytes, encoding: str | None) -> tuple[str, str, list
             f"{name} holds NUL characters: UTF-16 without a byte order mark? set `encoding:` "
             f"(utf-16-le or utf-16-be) for it in the mapping's files"
         )
-    return text, _name(codec), notes
+    return text, codec, notes
 
 
 def _strict(name: str, data: bytes, codec: str, what: str) -> str:

@@ -44,11 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from sanlun.importer.client import ApiClient, ApiError
-from sanlun.importer.dates import DateShift, as_date, bounds, check_range, date_fields, offset_to
+from sanlun.importer.dates import DateShift, as_date, bounds, bounds_of, check_range, date_fields, offset_to
 from sanlun.importer.mapping import Mapping
-from sanlun.importer.plan import Note, Plan, Planned, build_plan
+from sanlun.importer.plan import Note, Plan, Planned, stream_plan
 from sanlun.importer.progress import Progress
-from sanlun.importer.readers import read_tables
 from sanlun.importer.report import Conflict, Report
 
 BATCH = 1000  # the most a bulk call takes (sanlun.kernel.bulk.MAX_ITEMS)
@@ -134,9 +133,9 @@ class Importer:
         self.mapping, self.client, self.progress = mapping, client, progress
         self.data_dir = data_dir
         # The plan as the files say; `dates()` builds it again with the offset, if there is one. The
-        # files' rows are let go as they are planned (and read again for that): a large file's rows
-        # and its plan would not fit in memory together.
-        self.plan: Plan = build_plan(mapping, read_tables(mapping, data_dir), consume=True)
+        # opportunities are planned batch by batch as they are sent (`Plan.deals`): a large file's
+        # deals are never all in memory.
+        self.plan: Plan = stream_plan(mapping, data_dir)
         self.report = Report(mapping.name, target, client.run_id, self.plan, dry_run=dry_run)
         self.shift_dates_to, self.keep_weekdays = shift_dates_to, keep_weekdays
         self.leave_unassigned = leave_unassigned
@@ -148,6 +147,7 @@ class Importer:
         # A dry run's records that would be created (no id yet): what later rows cannot be checked against.
         self.pending: dict[str, set[str]] = collections.defaultdict(set)
         self._facts: list[dict[str, Any]] = []
+        self._deals: Iterator[tuple[int, list[Planned]]] | None = None
 
     def run(self) -> Report:
         try:
@@ -159,8 +159,20 @@ class Importer:
             self.opportunities()
         except (ApiError, OSError, KeyboardInterrupt) as exc:
             self.report.interrupted = f"{type(exc).__name__}: {exc}"
+            self._plan_the_rest()
             raise
         return self.report
+
+    def _plan_the_rest(self) -> None:
+        """After an interruption, the deals not sent yet planned (not sent): the report still has
+        every row the plan rejects, as when the whole file was planned first."""
+        if self.plan.deals is None:
+            return
+        try:
+            for _ in self._deals or self.plan.deals.batches(self.batch_size):
+                pass
+        except (OSError, ValueError):
+            pass
 
     # -- the data clock ------------------------------------------------------------------------------
 
@@ -173,13 +185,20 @@ class Importer:
         cannot move. Otherwise the offset makes the last date the day before
         `shift_dates_to`."""
         span = bounds(self.plan, self.mapping)
+        # A streamed file's deals are planned once more for their dates only where those are needed:
+        # to tell whether there is a date at all, and for the offset's bounds.
+        deals = self.plan.deals
+        if span is None and deals is not None:
+            span, deals = bounds_of(deals.all(), date_fields(self.mapping)), None
         if span is None:
             return
-        first, last = span
         stored = self._stored_offset()
+        if self.shift_dates_to is None and not stored:
+            return
+        if deals is not None and (more := bounds_of(deals.all(), date_fields(self.mapping))) is not None:
+            span = (min(span[0], more[0]), max(span[1], more[1]))
+        first, last = span
         if stored is not None:
-            if stored == 0 and self.shift_dates_to is None:
-                return
             shift = DateShift(stored, first, last, "stored", self.shift_dates_to)
         elif self.shift_dates_to is not None:
             days = offset_to(last, self.shift_dates_to, keep_weekdays=self.keep_weekdays)
@@ -192,8 +211,7 @@ class Importer:
             self.mapping = self.mapping.shifted(shift.days)
             # The unshifted plan goes first: two plans of a large file at once would not fit in memory.
             self.plan = self.report.plan = Plan()
-            tables = read_tables(self.mapping, self.data_dir)
-            self.plan = self.report.plan = build_plan(self.mapping, tables, consume=True)
+            self.plan = self.report.plan = stream_plan(self.mapping, self.data_dir)
 
     def _stored_offset(self) -> int | None:
         """How far the records of this data set already in the target were moved:
@@ -216,9 +234,10 @@ class Importer:
                 _count(deltas, names, p.body, record)
         if deltas:
             return self._agreed("employees", deltas)
-        deals = {
-            p.key: p for p in self.plan.opportunities if p.extra["owner"] in stored_people and names & p.body.keys()
-        }
+        # A streamed file's deals planned again, those of owners already stored kept (this path, a
+        # re-run whose people carry no date, holds them: the only one that does).
+        planned = self.plan.deals.all() if self.plan.deals is not None else self.plan.opportunities
+        deals = {p.key: p for p in planned if p.extra["owner"] in stored_people and names & p.body.keys()}
         seen = 0
         for owner in dict.fromkeys(p.extra["owner"] for p in deals.values()):
             for record in self.client.get_all("/api/v1/opportunities", {"owner_id": stored_people[owner]}):
@@ -399,15 +418,20 @@ class Importer:
         return body
 
     def opportunities(self) -> None:
-        """Every planned deal, batch by batch (bodies made per batch: all of them at once would
-        not fit a large file in memory); each batch's facts as its ids come back."""
-        planned = self.plan.opportunities
-        if not planned:
+        """Every planned deal, batch by batch (a streamed file's planned as it is read again; bodies
+        made per batch: all of them at once would not fit a large file in memory); each batch's facts
+        as its ids come back."""
+        stream = self.plan.deals
+        if stream is None and not self.plan.opportunities:
             return
-        self.progress.start("opportunities", len(planned))
+        self.progress.start("opportunities", stream.rows if stream is not None else len(self.plan.opportunities))
         people = {e.key: e for e in self.plan.employees}
         request = {"reopen_reason": self.reopen_reason} if self.reopen_reason else {}
-        for batch in chunks(planned, self.batch_size):
+        if stream is not None:
+            self._deals = stream.batches(self.batch_size)
+        else:
+            self._deals = ((len(b), b) for b in chunks(self.plan.opportunities, self.batch_size))
+        for rows, batch in self._deals:
             send: list[Planned] = []
             bodies: list[dict[str, Any]] = []
             for p in batch:
@@ -418,11 +442,13 @@ class Importer:
                     self._waited("opportunities", p, body)
                 else:
                     if body.get("owner_id") is None and p.extra["owner"]:
-                        self.plan.note(
-                            "opportunities",
-                            None,
-                            f"{p.body['stage']} deal left unassigned for the assignment node "
-                            "(asked with --leave-unassigned)",
+                        self.plan.sent_notes.append(
+                            Note(
+                                "opportunities",
+                                None,
+                                f"{p.body['stage']} deal left unassigned for the assignment node "
+                                "(asked with --leave-unassigned)",
+                            )
                         )
                     send.append(p)
                     bodies.append(body)
@@ -434,7 +460,7 @@ class Importer:
                         if row.get("id") and row["status"] != "failed":
                             self._facts += self._facts_of(send[row["index"]], row["id"])
                     self._send_facts(FACTS_BATCH)
-            self.progress.advance(len(batch))
+            self.progress.advance(rows)
         if self._facts:
             self._send_facts(1)
         self.progress.finish(self._summary("opportunities"))

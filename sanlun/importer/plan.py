@@ -8,17 +8,22 @@ note with its file and line.
 
 from __future__ import annotations
 
+import array
 import collections
 import datetime as dt
+import hashlib
+import itertools
 import sys
 from collections import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from sanlun.importer.mapping import Earliest, Field, Mapping, RowError
-from sanlun.importer.readers import KeyedTuple, Row, Table
+from sanlun.importer import schema
+from sanlun.importer.mapping import Earliest, Field, FileOptions, Mapping, RowError
+from sanlun.importer.readers import KeyedTuple, Row, Table, iter_csv, read_table, scan_csv
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,40 @@ class Planned:
     extra: abc.Mapping[str, Any] = field(default_factory=dict)
 
 
+class NoteLog:
+    """A plan's notes in order, each kept as two numbers (what is said, on which line): most rows of
+    a large file have a note, and a `Note` with its `Source` each would take about 130 bytes."""
+
+    def __init__(self, notes: abc.Iterable[Note] = ()) -> None:
+        self._kinds: dict[tuple[str, str | None, str, int], int] = {}
+        self._said: list[tuple[str, str | None, str, int]] = []
+        self._kind, self._line = array.array("I"), array.array("Q")
+        for n in notes:
+            self.append(n)
+
+    def append(self, note: Note) -> None:
+        kind = (note.entity, note.source.file if note.source else None, note.message, note.count)
+        at = self._kinds.get(kind)
+        if at is None:
+            at = self._kinds[kind] = len(self._said)
+            self._said.append(kind)
+        self._kind.append(at)
+        self._line.append(note.source.line if note.source else 0)
+
+    def __iter__(self) -> Iterator[Note]:
+        for at, line in zip(self._kind, self._line, strict=True):
+            entity, file, message, count = self._said[at]
+            yield Note(entity, Source(file, line) if file is not None else None, message, count)
+
+    def __len__(self) -> int:
+        return len(self._kind)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (NoteLog, list)) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class Plan:
     org_units: list[Planned] = field(default_factory=list)
@@ -63,10 +102,14 @@ class Plan:
     solutions: list[Planned] = field(default_factory=list)
     opportunities: list[Planned] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
+    notes: NoteLog = field(default_factory=NoteLog)
     rows_read: dict[str, int] = field(default_factory=dict)
     data_end: dt.date | None = None
     org_paths: dict[str, str] = field(default_factory=dict)
+    # A large opportunities file is planned batch by batch as it is sent (`stream_plan`), not here.
+    deals: DealStream | None = None
+    # Notes said while sending (after every note of the planning, in the report).
+    sent_notes: NoteLog = field(default_factory=NoteLog)
 
     @property
     def unusable(self) -> list[str]:
@@ -74,7 +117,8 @@ class Plan:
         import must not report success for it, whatever else it wrote (the run exits non-zero)."""
         out = []
         for entity, read in self.rows_read.items():
-            if read and not getattr(self, entity):
+            planned = self.deals.planned if entity == "opportunities" and self.deals else len(getattr(self, entity))
+            if read and not planned:
                 reasons = collections.Counter(r.reason for r in self.rejections if r.entity == entity)
                 common, n = reasons.most_common(1)[0] if reasons else ("", 0)
                 out.append(
@@ -101,18 +145,23 @@ def _add_notes(plan: Plan, entity: str, row: Row | Source, notes: list[str]) -> 
         plan.note(entity, row, message)
 
 
-def build_plan(mapping: Mapping, tables: dict[str, Table], *, consume: bool = False) -> Plan:
-    """The plan of `tables` under `mapping`. `consume`: the opportunities file's
-    rows are taken out of its table as they are planned (its table ends empty)."""
+def build_plan(mapping: Mapping, tables: dict[str, Table]) -> Plan:
+    """The plan of `tables` under `mapping`, every record in it (`stream_plan` for a large file)."""
+    plan = _reference_plan(mapping, tables)
+    _opportunities(plan, mapping, tables)
+    return plan
+
+
+def _reference_plan(mapping: Mapping, tables: dict[str, Table], scanned: Scan | None = None) -> Plan:
+    """The plan of everything but the opportunities (the reference data they name)."""
     plan = Plan()
     for table in tables.values():
         for message, count in table.notes:
             plan.notes.append(Note("file", Source(table.file, 0), message, count))
     _org_units(plan, mapping, tables)
-    _employees(plan, mapping, tables)
+    _employees(plan, mapping, tables, scanned.earliest if scanned else {})
     _accounts(plan, mapping, tables)
     _solutions(plan, mapping, tables)
-    _opportunities(plan, mapping, tables, consume=consume)
     return plan
 
 
@@ -167,21 +216,31 @@ def _org_units(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
     plan.org_paths = paths
 
 
-def _earliest_index(tables: dict[str, Table], e: Earliest) -> dict[str, dt.date]:
+def _earliest_index(rows: abc.Iterable[Row], e: Earliest) -> dict[str, dt.date]:
     """The earliest date of `e.column` for each value of `e.match`, read as `e` reads dates (a value
     that is not one is left out: the file's own mapping rejects its row with the reason)."""
     found: dict[str, dt.date] = {}
-    for row in tables[e.file].rows:
-        raw, key = (row.values.get(e.column) or "").strip(), (row.values.get(e.match) or "").strip()
-        if raw and key and (day := e.parse(raw)) is not None and (key not in found or day < found[key]):
-            found[key] = day
+    for row in rows:
+        _earliest_add(found, row, e)
     return found
 
 
-def _employees(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+def _earliest_add(found: dict[str, dt.date], row: Row, e: Earliest) -> None:
+    raw, key = (row.values.get(e.column) or "").strip(), (row.values.get(e.match) or "").strip()
+    if raw and key and (day := e.parse(raw)) is not None and (key not in found or day < found[key]):
+        found[key] = day
+
+
+def _employees(
+    plan: Plan, mapping: Mapping, tables: dict[str, Table], scanned: dict[Earliest, dict[str, dt.date]]
+) -> None:
     by_key: dict[str, Planned] = {}
     emails: dict[str, Planned] = {}  # two people with one e-mail: the API refuses the second
-    indexes = {e: _earliest_index(tables, e) for p in mapping.people for e in p.earliest.values()}
+    indexes = {
+        e: scanned[e] if e in scanned else _earliest_index(tables[e.file].rows, e)
+        for p in mapping.people
+        for e in p.earliest.values()
+    }
     for row in _rows(plan, "employees", tables, mapping.employees_file):
         for spec in mapping.people:
             notes: list[str] = []
@@ -317,17 +376,26 @@ def _solutions(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
 OUTCOMES = ("won", "lost")
 
 
-def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table], *, consume: bool) -> None:
+def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table]) -> None:
+    rows = _rows(plan, "opportunities", tables, mapping.opportunities_file)
+    date_fields = [f for c, f in mapping.opportunity_fields.items() if c in ("engaged_on", "closed_on")]
+    plan.data_end = max((d for r in rows for f in date_fields if (d := _date(f, r))), default=None)
+    plan.opportunities = list(_plan_deals(plan, mapping, rows, None))
+
+
+def _plan_deals(
+    plan: Plan, mapping: Mapping, rows: abc.Iterable[Row], candidates: set[int] | None
+) -> Iterator[Planned]:
+    """Each row planned as a deal, in order, or rejected (`plan.rejections`), its notes in `plan.notes`.
+    A row whose key an earlier planned row has is a duplicate; `candidates`: the hashes of the only
+    keys that can be (`Scan.repeated`), the rest are not remembered (None: every key is)."""
     people = {p.key: p for p in plan.employees}
     accounts = {p.key: p for p in plan.accounts}
     rejected_accounts = {r.key for r in plan.rejections if r.entity == "accounts"}
     solutions = {p.key: p for p in plan.solutions}
     seen: dict[str, Planned] = {}
     money: dict[tuple[Decimal, str], dict[str, str]] = {}
-    rows = _rows(plan, "opportunities", tables, mapping.opportunities_file)
-    date_fields = [f for c, f in mapping.opportunity_fields.items() if c in ("engaged_on", "closed_on")]
-    plan.data_end = max((d for r in rows for f in date_fields if (d := _date(f, r))), default=None)
-    for row in _drain(rows) if consume else rows:
+    for row in rows:
         notes: list[str] = []
         try:
             p = _opportunity(mapping, row, notes, people, accounts, rejected_accounts, solutions, money)
@@ -342,17 +410,147 @@ def _opportunities(plan: Plan, mapping: Mapping, tables: dict[str, Table], *, co
                 f"no engage date on a {p.body['stage']} deal: counted open from the last date in the data "
                 f"({plan.data_end.isoformat()}) for stage evaluation"
             )
-        seen[p.key] = p
+        if candidates is None or _hash(p.key) in candidates:
+            seen[p.key] = Planned(p.key, {}, p.sources)  # its first line is all a duplicate names
         _add_notes(plan, "opportunities", p.sources[0], notes)
-    plan.opportunities = list(seen.values())
+        yield p
 
 
-def _drain(rows: list[Row]) -> Iterator[Row]:
-    """`rows` in order, each taken out of the list as it is handed out (so it
-    can be let go: a large file's rows and its plan would not fit in memory together)."""
-    rows.reverse()
-    while rows:
-        yield rows.pop()
+def _hash(key: str) -> int:
+    """A key's 64-bit digest (the same in every process: a first pass and the next agree)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+@dataclass
+class Scan:
+    """What a first pass over a large opportunities file finds without keeping its rows: the rows
+    read and the broken ones, the last date (`Plan.data_end`), the `earliest_in` dates the people
+    take from it, and the hashes of the keys more than one row has."""
+
+    table: Table
+    path: Path | None
+    data_end: dt.date | None
+    earliest: dict[Earliest, dict[str, dt.date]]
+    repeated: set[int]
+
+
+def scan(mapping: Mapping, path: Path) -> Scan:
+    """A first pass over the opportunities file at `path` (`Scan`): a CSV file is read again for the
+    plan (`DealStream`), an .xlsx is held whole (its reader reads a whole sheet)."""
+    name = mapping.opportunities_file or ""
+    date_fields = [f for c, f in mapping.opportunity_fields.items() if c in ("engaged_on", "closed_on")]
+    earliest = {e: {} for p in mapping.people for e in p.earliest.values() if e.file == name}
+    ends: list[dt.date] = []
+    hashes = array.array("q")
+    key_field = mapping.opportunity_fields.get("external_id")
+
+    def visit(row: Row) -> None:
+        for e, found in earliest.items():
+            _earliest_add(found, row, e)
+        for f in date_fields:
+            if (day := _date(f, row)) is not None and (not ends or day > ends[0]):
+                ends[:] = [day]
+        if key_field is not None:
+            try:
+                key = key_field.evaluate(row.values, [])
+            except RowError:
+                return
+            if key:
+                hashes.append(_hash(key))
+
+    options = mapping.file_options.get(name)
+    if schema.is_sheet(name):
+        table = read_table(path, options)
+        for row in table.rows:
+            visit(row)
+        at: Path | None = None
+    else:
+        o = options or FileOptions()
+        table = scan_csv(name, path.read_bytes(), encoding=o.encoding, delimiter=o.delimiter, visit=visit)
+        at = path
+    ordered = sorted(hashes)
+    repeated = {h for h, after in itertools.pairwise(ordered) if h == after}
+    return Scan(table, at, ends[0] if ends else None, earliest, repeated)
+
+
+class DealStream:
+    """The opportunities of a large file, planned as they are read: `batches` reads the file again
+    and hands out the planned deals a batch at a time, the rows' rejections and notes going to the
+    plan as they are met. Only a batch is held, and a key only where another row may repeat it."""
+
+    def __init__(self, plan: Plan, mapping: Mapping, scanned: Scan) -> None:
+        self.plan, self.mapping, self.scanned = plan, mapping, scanned
+        self.rows = scanned.table.read
+        self.planned = 0
+        self.done = False
+
+    def _rows(self) -> Iterator[Row]:
+        s = self.scanned
+        return iter_csv(s.path, s.table) if s.path is not None else iter(s.table.rows)
+
+    def batches(self, size: int) -> Iterator[tuple[int, list[Planned]]]:
+        """(rows read, the deals planned from them) a batch of `size` rows at a time, once: the rows'
+        rejections and notes go to the plan. Read to the end (`finish`), every row is accounted for."""
+        if self.done:
+            return
+        self.done = True
+        batch: list[Planned] = []
+        read = 0
+        for p in _plan_deals(self.plan, self.mapping, self._counted(), self.scanned.repeated):
+            batch.append(p)
+            self.planned += 1
+            if len(batch) == size:
+                yield self._read - read, batch
+                read, batch = self._read, []
+        if batch or self._read > read:
+            yield self._read - read, batch
+
+    def _counted(self) -> Iterator[Row]:
+        self._read = 0
+        for row in self._rows():
+            self._read += 1
+            yield row
+
+    def all(self) -> Iterator[Planned]:
+        """Every deal planned again on a plan of its own (no rejections or notes kept): for what needs
+        them all before any is sent (the dates' bounds, a stored offset)."""
+        scratch = Plan(employees=self.plan.employees, accounts=self.plan.accounts, solutions=self.plan.solutions)
+        scratch.rejections = [r for r in self.plan.rejections if r.entity == "accounts"]
+        scratch.data_end = self.plan.data_end
+        scratch.notes = _Discard()
+        return _plan_deals(scratch, self.mapping, self._rows(), self.scanned.repeated)
+
+
+class _Discard(NoteLog):
+    def append(self, note: Note) -> None:
+        pass
+
+
+def stream_plan(mapping: Mapping, data_dir: Path) -> Plan:
+    """The plan of the reference data (read whole) and a `DealStream` of the opportunities, after a
+    first pass over their file (`scan`); a file another target reads too is planned whole."""
+    from sanlun.importer.readers import read_tables
+
+    name = mapping.opportunities_file
+    whole = (mapping.org_file, mapping.employees_file, mapping.accounts_file, mapping.solutions_file)
+    if name is None or name in whole:
+        return build_plan(mapping, read_tables(mapping, data_dir))
+    found: list[Scan] = []
+
+    def first_pass(path: Path) -> Table:
+        found.append(scan(mapping, path))
+        return found[0].table
+
+    tables = read_tables(mapping, data_dir, first_pass={name: first_pass})
+    scanned = found[0]
+    plan = _reference_plan(mapping, tables, scanned)
+    table = scanned.table
+    plan.rows_read["opportunities"] = table.read + len(table.broken)
+    for line, reason in table.broken:
+        plan.rejections.append(Rejection("opportunities", Source(name, line), None, reason))
+    plan.data_end = scanned.data_end
+    plan.deals = DealStream(plan, mapping, scanned)
+    return plan
 
 
 def _date(f: Field, row: Row) -> dt.date | None:

@@ -15,14 +15,14 @@ import csv
 import datetime as dt
 import io
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sanlun.importer import schema
-from sanlun.importer.decoding import LINE, FileError, count_records, decode, sniff
+from sanlun.importer.decoding import LINE, FileError, codec_name, count_records, decode_codec, sniff
 from sanlun.importer.mapping import FileOptions, MappingError
 
 __all__ = ["FileError", "KeyedTuple", "Row", "Table", "parse_csv", "parse_xlsx", "read_csv", "read_tables"]
@@ -81,6 +81,10 @@ class Table:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    # Rows read (`rows` holds them unless a first pass let them go: `scan_csv`); the codec to read
+    # the file again with (`iter_csv`).
+    read: int = 0
+    codec: str | None = None
 
 
 # At most this share of a file's rows may have another number of values than its header before
@@ -91,7 +95,21 @@ BROKEN_SHARE = 0.5
 def parse_csv(name: str, data: bytes, *, encoding: str | None = None, delimiter: str | None = None) -> Table:
     """Decode (given or detected), accept CRLF or LF, split by the delimiter (given or sniffed),
     keep each row's first line number; FileError when the file cannot be read right."""
-    text, encoding, notes = decode(name, data, encoding)
+    return scan_csv(name, data, encoding=encoding, delimiter=delimiter)
+
+
+def scan_csv(
+    name: str,
+    data: bytes,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    visit: Callable[[Row], None] | None = None,
+) -> Table:
+    """`parse_csv`, each row handed to `visit` instead of kept in the table (None: kept): a
+    first pass over a large file that keeps no rows; `iter_csv` reads them again."""
+    text, codec, notes = decode_codec(name, data, encoding)
+    encoding = codec_name(codec)
     crlf = text.count("\r\n")
     if crlf:
         notes.append(("CRLF line endings read as line ends", crlf))
@@ -107,17 +125,45 @@ def parse_csv(name: str, data: bytes, *, encoding: str | None = None, delimiter:
     except csv.Error as exc:
         raise FileError(f"{name} line 1: {exc}") from None
     columns = [c.strip() for c in header]
-    index = {c: i for i, c in enumerate(columns)}  # a column named twice: the last one, as a dict of the row says
     table = Table(name, columns, [], notes, encoding=encoding, delimiter=delimiter)
+    table.codec = codec
+    stats = _Stats()
+    for row in _records(name, reader, table, stats):
+        table.read += 1
+        if visit is None:
+            table.rows.append(row)
+        else:
+            visit(row)
+    scanned = count_records(name, text, delimiter)
+    if scanned != stats.records:
+        raise FileError(
+            f"{name}: the csv reader read {stats.records} records but {scanned} end outside quotes: "
+            "its quoting is not CSV (a stray or unclosed quote?)"
+        )
+    if stats.multiline:
+        notes.append(("values over several lines (quoted line breaks) kept", stats.multiline))
+    _check_rows(table, f"is the delimiter {delimiter!r} right? set `delimiter:` for {name} in the mapping's files")
+    return table
+
+
+@dataclass
+class _Stats:
+    records: int = 1  # the header
+    multiline: int = 0
+
+
+def _records(name: str, reader: Any, table: Table, stats: _Stats) -> Iterator[Row]:
+    """The rows after the header, each with its first line; a row with another number of values
+    than the header goes to `table.broken` (when `stats`, also counted there)."""
+    columns = table.columns
+    index = {c: i for i, c in enumerate(columns)}  # a column named twice: the last one, as a dict of the row says
     last = reader.line_num
-    records = 1
-    multiline = 0
     try:
         for record in reader:
-            records += 1
+            stats.records += 1
             line = last + 1
             if reader.line_num > line:
-                multiline += 1
+                stats.multiline += 1
             last = reader.line_num
             if not any(v.strip() for v in record):
                 continue  # a blank line is not a row
@@ -125,23 +171,22 @@ def parse_csv(name: str, data: bytes, *, encoding: str | None = None, delimiter:
                 table.broken.append((line, f"{len(record)} values for {len(columns)} columns"))
                 continue
             # Interned: most values repeat over the rows (people, products, stages, dates).
-            table.rows.append(Row(name, line, KeyedTuple(index, tuple(map(sys.intern, record)))))
+            yield Row(name, line, KeyedTuple(index, tuple(map(sys.intern, record))))
     except csv.Error as exc:
         raise FileError(f"{name} line {last + 1}: {exc}") from None
-    scanned = count_records(name, text, delimiter)
-    if scanned != records:
-        raise FileError(
-            f"{name}: the csv reader read {records} records but {scanned} end outside quotes: "
-            "its quoting is not CSV (a stray or unclosed quote?)"
-        )
-    if multiline:
-        notes.append(("values over several lines (quoted line breaks) kept", multiline))
-    _check_rows(table, f"is the delimiter {delimiter!r} right? set `delimiter:` for {name} in the mapping's files")
-    return table
+
+
+def iter_csv(path: Path, table: Table) -> Iterator[Row]:
+    """The rows of a file `scan_csv` read (`table`: its header, encoding and delimiter), read
+    again from the file as they are handed out: only the row at hand is in memory."""
+    with path.open(encoding=table.codec or "utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter=table.delimiter or ",")
+        next(reader, None)
+        yield from _records(table.file, reader, Table(table.file, table.columns, []), _Stats())
 
 
 def _check_rows(table: Table, hint: str) -> None:
-    read = len(table.rows) + len(table.broken)
+    read = table.read + len(table.broken)
     if read == 0:
         raise FileError(f"{table.file} has a header but no rows")
     if len(table.broken) > BROKEN_SHARE * read:
@@ -196,6 +241,7 @@ def parse_xlsx(name: str, data: bytes, *, sheet: str | int | None = None) -> Tab
             continue
         values += [""] * (len(header) - len(values))
         table.rows.append(Row(name, at, KeyedTuple(index, tuple(sys.intern(v) for v in values[: len(header)]))))
+        table.read += 1
     _check_rows(table, "is the header the sheet's first row?")
     return table
 
@@ -230,11 +276,14 @@ def read_csv(path: Path) -> Table:
     return read_table(path)
 
 
-def read_tables(mapping: ImportMapping, data_dir: Path) -> dict[str, Table]:
+def read_tables(
+    mapping: ImportMapping, data_dir: Path, *, first_pass: Mapping[str, Callable[[Path], Table]] | None = None
+) -> dict[str, Table]:
     """Every file the mapping reads, from `data_dir`, each checked against what the mapping reads
     of it: a file missing, unreadable (`FileError`) or without a column the mapping names
     (`MappingError`, every such column at once, with the nearest header name) stops the import
-    before anything is written."""
+    before anything is written. `first_pass`: the files read by a function of their own instead
+    (a large file's first pass: its table without rows)."""
     tables = {}
     for name in mapping.files():
         path = data_dir / name
@@ -243,7 +292,8 @@ def read_tables(mapping: ImportMapping, data_dir: Path) -> dict[str, Table]:
             raise MappingError(
                 f"the mapping reads {name}, which is not in {data_dir}{schema.did_you_mean(name, present)}"
             )
-        tables[name] = read_table(path, mapping.file_options.get(name))
+        read = (first_pass or {}).get(name)
+        tables[name] = read(path) if read else read_table(path, mapping.file_options.get(name))
     problems = check_columns(mapping, tables)
     if problems:
         head = "a column the mapping reads is missing" if len(problems) == 1 else f"{len(problems)} column problems"

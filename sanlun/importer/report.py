@@ -8,6 +8,9 @@ from __future__ import annotations
 import collections
 import csv
 import json
+import tempfile
+import weakref
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from sanlun.importer.plan import Note, Plan, Rejection, Source
 from sanlun.importer.readers import Table
 
 ENTITIES = ("org_units", "employees", "accounts", "solutions", "opportunities")
+SPOOLED = "opportunities"  # the entity whose outcomes are spooled (`Report.record`), not kept
 STATUSES = ("created", "updated", "unchanged", "rejected")
 WIDTHS = (9, 9, 11, 10)  # of the STATUSES columns in the summary table
 _FED, _REJECTED = 1, 2  # what `Report.row_accounting` marks a line with
@@ -59,6 +63,14 @@ class Report:
     date_shift: DateShift | None = None
     conflicts: list[Conflict] = field(default_factory=list)
     dry_run: bool = False
+    # Per entity and status, the records the server answered for; per entity and file, a flag byte
+    # per line (`_FED`, `_REJECTED`). The outcomes of the opportunities (a large file's) are not
+    # kept but for the rejected ones: the rest go to a spool file, read back for the JSON report.
+    _counts: dict[str, collections.Counter[str]] = field(
+        default_factory=lambda: collections.defaultdict(collections.Counter)
+    )
+    _lines: dict[str, dict[str, bytearray]] = field(default_factory=lambda: collections.defaultdict(dict))
+    _spool: Any = None
 
     def record(
         self,
@@ -70,7 +82,39 @@ class Report:
         id: str | None = None,
         reason: str | None = None,
     ) -> None:
-        self.outcomes.append(Outcome(entity, key, status, sources, id, reason))
+        self._counts[entity][status] += 1
+        for s in sources:
+            if s.line:
+                self._mark(entity, s, _FED | (_REJECTED if status == "rejected" else 0))
+        if entity != SPOOLED:
+            self.outcomes.append(Outcome(entity, key, status, sources, id, reason))
+            return
+        if status == "rejected":
+            self.outcomes.append(Outcome(entity, key, status, sources, id, reason))
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed with the report)
+            weakref.finalize(self, self._spool.close)
+        self._spool.write(json.dumps([key, status, [[s.file, s.line] for s in sources], id, reason]) + "\n")
+
+    def _mark(self, entity: str, source: Source, flag: int) -> None:
+        flags = self._lines[entity].get(source.file)
+        if flags is None:
+            flags = self._lines[entity][source.file] = bytearray()
+        if source.line >= len(flags):
+            flags.extend(bytes(source.line + 1 - len(flags)))
+        flags[source.line] |= flag
+
+    def records(self) -> Iterator[Outcome]:
+        """Every record the server answered for, in order (the opportunities' read back from the spool)."""
+        yield from (o for o in self.outcomes if o.entity != SPOOLED)
+        if self._spool is None:
+            return
+        self._spool.flush()
+        self._spool.seek(0)
+        for line in self._spool:
+            key, status, sources, id, reason = json.loads(line)
+            yield Outcome(SPOOLED, key, status, [Source(f, n) for f, n in sources], id, reason)
+        self._spool.seek(0, 2)
 
     @property
     def rejections(self) -> list[Rejection]:
@@ -84,8 +128,9 @@ class Report:
 
     def counts(self) -> dict[str, dict[str, int]]:
         out = {e: dict.fromkeys(STATUSES, 0) for e in ENTITIES}
-        for o in self.outcomes:
-            out[o.entity][o.status] += 1
+        for entity, counted in self._counts.items():
+            for status, n in counted.items():
+                out[entity][status] += n
         for r in self.plan.rejections:
             out[r.entity]["rejected"] += 1
         return out
@@ -94,22 +139,9 @@ class Report:
         """Per entity: rows read, rows stored (every record they feed is stored), rows rejected."""
         # A flag byte per line of each file, not a set of (file, line): a large file's set would take
         # megabytes at the end of the run, when the importer's memory is at its highest.
-        lines: dict[str, dict[str, bytearray]] = collections.defaultdict(dict)
-
-        def mark(entity: str, source: Source, flag: int) -> None:
-            flags = lines[entity].get(source.file)
-            if flags is None:
-                flags = lines[entity][source.file] = bytearray()
-            if source.line >= len(flags):
-                flags.extend(bytes(source.line + 1 - len(flags)))
-            flags[source.line] |= flag
-
-        for o in self.outcomes:
-            for s in o.sources:
-                if s.line:
-                    mark(o.entity, s, _FED | (_REJECTED if o.status == "rejected" else 0))
         for r in self.plan.rejections:
-            mark(r.entity, r.source, _REJECTED)
+            self._mark(r.entity, r.source, _REJECTED)
+        lines = self._lines
         return {
             e: {
                 "read": n,
@@ -120,7 +152,7 @@ class Report:
         }
 
     def notes(self) -> list[Note]:
-        return self.plan.notes + self.server_notes
+        return [*self.plan.notes, *self.plan.sent_notes, *self.server_notes]
 
     def complete(self) -> bool:
         return self.interrupted is None and all(
@@ -218,7 +250,7 @@ class Report:
             "rejections": [asdict(r) for r in self.rejections],
             "conflicts": [asdict(c) for c in self.conflicts],
             "normalisations": [asdict(n) for n in self.notes()],
-            "records": [asdict(o) for o in self.outcomes],
+            "records": [asdict(o) for o in self.records()],
         }
 
     def rows_rejected(self) -> int:
