@@ -234,6 +234,8 @@ class Importer:
                 _count(deltas, names, p.body, record)
         if deltas:
             return self._agreed("employees", deltas)
+        if not stored_people:
+            return None  # no deal of the file's can be stored either: none is read
         # A streamed file's deals planned again, those of owners already stored kept (this path, a
         # re-run whose people carry no date, holds them: the only one that does).
         planned = self.plan.deals.all() if self.plan.deals is not None else self.plan.opportunities
@@ -291,8 +293,9 @@ class Importer:
             self.report.record(entity, p.key, status, p.sources, id=row.get("id"), reason=reason or None)
             if row.get("id") and entity in self.ids:
                 self.ids[entity][p.key] = row["id"]
-            elif status == "created":
-                self.pending[entity].add(p.key)  # a dry run's: no id until it is written
+            elif status == "created" and entity != "opportunities":
+                # A dry run's: no id until it is written (no record names a deal: none kept for them).
+                self.pending[entity].add(p.key)
             for w in row.get("warnings") or []:
                 source = p.sources[0] if p.sources else None
                 if w.get("code") == CONFLICT:

@@ -410,7 +410,7 @@ def _plan_deals(
                 f"no engage date on a {p.body['stage']} deal: counted open from the last date in the data "
                 f"({plan.data_end.isoformat()}) for stage evaluation"
             )
-        if candidates is None or _hash(p.key) in candidates:
+        if candidates is None or (candidates and _hash(p.key) in candidates):
             seen[p.key] = Planned(p.key, {}, p.sources)  # its first line is all a duplicate names
         _add_notes(plan, "opportunities", p.sources[0], notes)
         yield p

@@ -154,6 +154,11 @@ class Report:
     def notes(self) -> list[Note]:
         return [*self.plan.notes, *self.plan.sent_notes, *self.server_notes]
 
+    def _all_notes(self) -> Iterator[Note]:
+        yield from self.plan.notes
+        yield from self.plan.sent_notes
+        yield from self.server_notes
+
     def complete(self) -> bool:
         return self.interrupted is None and all(
             a["read"] == a["stored"] + a["rejected"] for a in self.row_accounting().values()
@@ -186,20 +191,27 @@ class Report:
                 f"  {entity.replace('_', ' '):14} {a['read']:>6} rows read = {a['stored']} imported "
                 f"+ {a['rejected']} rejected   {ok}"
             )
-        grouped: dict[tuple[str, str], list[Note]] = collections.defaultdict(list)
-        for n in self.notes():
-            grouped[(n.entity, n.message)].append(n)
+        # Per (entity, message): the notes, their count and the first `examples` of them (not every
+        # note: a large file's would all be objects at once).
+        grouped: dict[tuple[str, str], tuple[list[int], list[Note]]] = {}
+        for n in self._all_notes():
+            tally, first = grouped.setdefault((n.entity, n.message), ([0, 0], []))
+            tally[0] += 1
+            tally[1] += n.count
+            if len(first) < examples:
+                first.append(n)
         if grouped:
             lines += ["", "Normalisations applied:"]
-            for (entity, message), notes in sorted(grouped.items(), key=lambda kv: (kv[0][0], -len(kv[1]))):
-                count = sum(n.count for n in notes)
+            for (entity, message), ((many, count), notes) in sorted(
+                grouped.items(), key=lambda kv: (kv[0][0], -kv[1][0][0])
+            ):
                 where = ", ".join(
                     f"{n.source.file}:{n.source.line}"
                     if n.source and n.source.line
                     else (n.source.file if n.source else "-")
-                    for n in notes[:examples]
+                    for n in notes
                 )
-                more = f", +{len(notes) - examples} more" if len(notes) > examples else ""
+                more = f", +{many - examples} more" if many > examples else ""
                 lines.append(f"  {count:>6} x {entity:13} {message}   [{where}{more}]")
         lines += self._conflict_lines(max_rejections)
         rejections = self.rejections
