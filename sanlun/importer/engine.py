@@ -90,10 +90,13 @@ def common_root(paths: Iterable[str]) -> str:
     return "/" + "/".join(common or [])
 
 
-def conflict_values(message: str) -> tuple[Any, Any]:
-    """The CRM's and the file's value an `import_conflict` message shows (JSON; a value the
-    server cut short stays text)."""
-    m = _CONFLICT_VALUES.search(message)
+def conflict_values(warning: dict[str, Any]) -> tuple[Any, Any]:
+    """The CRM's and the file's value of an `import_conflict` warning: whole from its
+    `conflict` object; from a server without it, as the message shows them (JSON; a value
+    the server cut short stays text)."""
+    if isinstance(both := warning.get("conflict"), dict):
+        return both.get("crm"), both.get("file")
+    m = _CONFLICT_VALUES.search(warning.get("msg", ""))
     if m is None:
         return None, None
     return _json(m.group("crm")), _json(m.group("file"))
@@ -299,7 +302,7 @@ class Importer:
             for w in row.get("warnings") or []:
                 source = p.sources[0] if p.sources else None
                 if w.get("code") == CONFLICT:
-                    crm, file = conflict_values(w.get("msg", ""))
+                    crm, file = conflict_values(w)
                     self.report.conflicts.append(Conflict(entity, p.key, _field(w.get("loc", [])), crm, file, source))
                 else:
                     self.report.server_notes.append(Note(entity, source, f"(server) {w['msg']}"))

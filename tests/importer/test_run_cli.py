@@ -149,3 +149,13 @@ def test_a_file_whose_rows_are_all_rejected_fails_the_run_whatever_max_rejected_
     err = capsys.readouterr().err
     assert f"every one of the {len(rows)} opportunities rows was rejected" in err
     assert "Traceback" not in err
+
+
+def test_a_conflicts_values_come_whole_from_the_warning_and_from_the_message_of_an_older_server() -> None:
+    from sanlun.importer.engine import conflict_values
+
+    long = "x" * 300  # longer than a message shows
+    msg = 'changed in the CRM since the last import (CRM: "kept", file: "xxx…"); the CRM value was kept'
+    assert conflict_values({"msg": msg, "conflict": {"crm": "kept", "file": long}}) == ("kept", long)
+    assert conflict_values({"msg": msg}) == ("kept", "xxx…")
+    assert conflict_values({"msg": "something else"}) == (None, None)
