@@ -110,18 +110,25 @@ async def test_a_connection_the_server_killed_is_replaced(db, committed_database
     assert after != before
 
 
+async def pid_then_raise(database: Database, error: BaseException) -> int:
+    """The backend of a read that raises `error` after its statement (and the raise checked)."""
+    pid = None
+
+    async def read_then_raise() -> None:
+        nonlocal pid
+        async with database.read() as conn:
+            pid = await conn.fetchval("SELECT pg_backend_pid()")
+            raise error
+
+    with pytest.raises(type(error)):
+        await read_then_raise()
+    assert pid is not None
+    return pid
+
+
 async def test_a_connection_whose_request_failed_is_not_reused(db):
     database, _ = db
-    failed = None
-
-    async def fail_after_reading() -> None:
-        nonlocal failed
-        async with database.read() as conn:
-            failed = await conn.fetchval("SELECT pg_backend_pid()")
-            raise ZeroDivisionError
-
-    with pytest.raises(ZeroDivisionError):
-        await fail_after_reading()
+    failed = await pid_then_raise(database, ZeroDivisionError())
     with pytest.raises(asyncpg.UndefinedTableError):
         async with database.read() as conn:
             await conn.fetchval("SELECT * FROM no_such_table_here")
@@ -131,16 +138,7 @@ async def test_a_connection_whose_request_failed_is_not_reused(db):
 async def test_an_answer_decided_between_statements_keeps_the_connection(db):
     """A 404 raised inside the block is an answer, not a broken connection: it goes back to the pool."""
     database, _ = db
-    kept = None
-
-    async def not_found() -> None:
-        nonlocal kept
-        async with database.read() as conn:
-            kept = await conn.fetchval("SELECT pg_backend_pid()")
-            raise NotFound("no such thing")
-
-    with pytest.raises(NotFound):
-        await not_found()
+    kept = await pid_then_raise(database, NotFound("no such thing"))
     assert await pid_of(database) == kept
 
 
